@@ -1,0 +1,28 @@
+# Makefile for the ivm extension (PGXS)
+
+EXTENSION = ivm
+EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
+
+MODULE_big = ivm
+OBJS = \
+	src/capture.o \
+	src/diff.o \
+	src/ivm.o \
+	src/tick.o \
+	src/utility.o \
+	src/view.o \
+	src/watch.o
+
+DATA = $(wildcard ivm--*.sql)
+
+REGRESS = ddl capture tick dag watch errors
+REGRESS_OPTS = --load-extension=ivm
+ISOLATION = tick_concurrency
+ISOLATION_OPTS = --load-extension=ivm
+
+PG_CPPFLAGS += $(shell pkg-config --cflags libxxhash libzstd)
+SHLIB_LINK += $(shell pkg-config --libs libxxhash libzstd)
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

@@ -1,0 +1,380 @@
+/* ivm--0.1.0.sql: catalog, SQL surface and event triggers of the ivm extension */
+
+\echo Use "CREATE EXTENSION ivm" to load this file. \quit
+
+------------------------------------------------------------------------------
+-- Catalog.  Every table here belongs to the extension; users read it through
+-- the views further down.  Only the extension's own functions write it.
+------------------------------------------------------------------------------
+
+-- One row: the epoch of the last tick.  Ticks lock this row (the step lock).
+CREATE TABLE ivm._state (
+    singleton   boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    epoch       bigint NOT NULL DEFAULT 0
+);
+INSERT INTO ivm._state DEFAULT VALUES;
+
+-- One row per incremental view.
+CREATE TABLE ivm._views (
+    id              serial PRIMARY KEY,
+    viewrel         regclass NOT NULL UNIQUE,   -- the view users read
+    storagerel      regclass NOT NULL UNIQUE,   -- the table holding its rows
+    query           text NOT NULL,              -- schema-qualified SELECT
+    mode            text NOT NULL CHECK (mode IN ('auto', 'incremental', 'diff')),
+    strategy        text NOT NULL,              -- what maintains it
+    strategy_reason text NOT NULL,
+    options         jsonb NOT NULL DEFAULT '{}',
+    level           integer NOT NULL,           -- 0 if it reads only tables
+    needs_recompute boolean NOT NULL DEFAULT false,
+    populated       boolean NOT NULL DEFAULT true,
+    last_epoch      bigint,
+    last_duration_ms double precision,
+    state           text NOT NULL DEFAULT 'ok'
+);
+
+-- One row per captured table: its delta log and the capture triggers.
+CREATE TABLE ivm._sources (
+    id          serial PRIMARY KEY,
+    relid       regclass NOT NULL UNIQUE,
+    logrel      regclass NOT NULL UNIQUE
+);
+
+-- DAG edges: view_id reads source (a captured table or another view).
+CREATE TABLE ivm._deps (
+    view_id         integer NOT NULL REFERENCES ivm._views (id) ON DELETE CASCADE,
+    source          regclass NOT NULL,
+    source_view_id  integer REFERENCES ivm._views (id) ON DELETE CASCADE,
+    PRIMARY KEY (view_id, source)
+);
+
+-- A TRUNCATE of a captured table: its dependants are recomputed at the next tick.
+CREATE TABLE ivm._truncated (
+    relid       regclass NOT NULL
+);
+
+-- Per tick and maintained view: what was done and what it cost.
+CREATE TABLE ivm._evidence (
+    epoch       bigint NOT NULL,
+    view_id     integer NOT NULL,
+    view_name   text NOT NULL,
+    strategy    text NOT NULL,
+    delta_in    bigint NOT NULL,
+    delta_out   bigint NOT NULL,
+    view_rows   bigint NOT NULL,
+    duration_us bigint NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ON ivm._evidence (epoch);
+
+-- Watched views and their channels.
+CREATE TABLE ivm._watches (
+    view_id     integer PRIMARY KEY REFERENCES ivm._views (id) ON DELETE CASCADE,
+    channel     text NOT NULL
+);
+
+-- Change log of watched views, read by ivm.changes().
+CREATE TABLE ivm._changes (
+    view_id     integer NOT NULL REFERENCES ivm._views (id) ON DELETE CASCADE,
+    epoch       bigint NOT NULL,
+    _weight     bigint NOT NULL,
+    row         jsonb NOT NULL
+);
+CREATE INDEX ON ivm._changes (view_id, epoch);
+
+REVOKE ALL ON ALL TABLES IN SCHEMA ivm FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Functions written in C.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION ivm.create_view(name text, query text, options jsonb DEFAULT '{}')
+RETURNS regclass
+AS 'MODULE_PATHNAME', 'ivm_create_view'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION ivm.tick(
+    OUT epoch bigint, OUT rows_in bigint, OUT rows_out bigint,
+    OUT views_processed integer, OUT views_skipped integer,
+    OUT views_recomputed integer, OUT duration_ms double precision)
+RETURNS record
+AS 'MODULE_PATHNAME', 'ivm_tick'
+LANGUAGE C VOLATILE STRICT;
+
+-- The hash of a row as the diff strategy computes it (XXH3, 64 bits).
+CREATE FUNCTION ivm.row_hash(record)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'ivm_row_hash'
+LANGUAGE C IMMUTABLE STRICT;
+
+-- Recompute one view now (REFRESH MATERIALIZED VIEW calls this too).
+CREATE FUNCTION ivm.refresh(view regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'ivm_refresh'
+LANGUAGE C VOLATILE STRICT;
+
+CREATE FUNCTION ivm._capture()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'ivm_capture'
+LANGUAGE C;
+
+CREATE FUNCTION ivm._refuse_write()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'ivm_refuse_write'
+LANGUAGE C;
+
+CREATE FUNCTION ivm._guard_storage()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'ivm_guard_storage'
+LANGUAGE C;
+
+CREATE FUNCTION ivm._check_preloaded()
+RETURNS void
+AS 'MODULE_PATHNAME', 'ivm_check_preloaded'
+LANGUAGE C;
+
+------------------------------------------------------------------------------
+-- Functions written in SQL.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION ivm.drop_view(view regclass, cascade boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM ivm._check_preloaded();
+    IF NOT EXISTS (SELECT 1 FROM ivm._views v WHERE v.viewrel = view) THEN
+        RAISE EXCEPTION 'relation "%" is not an incremental view', view
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'ivm.views lists the incremental views.';
+    END IF;
+    -- the sql_drop event trigger removes the storage and the catalog rows
+    EXECUTE format('DROP VIEW %s %s', view, CASE WHEN cascade THEN 'CASCADE' ELSE 'RESTRICT' END);
+END
+$$;
+
+CREATE FUNCTION ivm.watch(view regclass)
+RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    vid integer;
+    chan text;
+BEGIN
+    PERFORM ivm._check_preloaded();
+    SELECT v.id INTO vid FROM ivm._views v WHERE v.viewrel = view;
+    IF vid IS NULL THEN
+        RAISE EXCEPTION 'relation "%" is not an incremental view', view
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'ivm.views lists the incremental views.';
+    END IF;
+    IF NOT has_table_privilege(session_user, view, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for view %', view
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Watching a view requires SELECT on it.';
+    END IF;
+    SELECT w.channel INTO chan FROM ivm._watches w WHERE w.view_id = vid;
+    IF chan IS NULL THEN
+        -- LISTEN folds and truncates identifiers to 63 bytes; do the same
+        chan := convert_from(substring(convert_to('ivm_' || (SELECT c.relname FROM pg_class c WHERE c.oid = view), 'UTF8') FROM 1 FOR 63), 'UTF8');
+        INSERT INTO ivm._watches (view_id, channel) VALUES (vid, chan);
+    END IF;
+    RETURN chan;
+END
+$$;
+
+CREATE FUNCTION ivm.unwatch(view regclass)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    vid integer;
+BEGIN
+    PERFORM ivm._check_preloaded();
+    SELECT v.id INTO vid FROM ivm._views v WHERE v.viewrel = view;
+    IF vid IS NULL THEN
+        RAISE EXCEPTION 'relation "%" is not an incremental view', view
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'ivm.views lists the incremental views.';
+    END IF;
+    IF NOT has_table_privilege(session_user, view, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for view %', view
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Unwatching a view requires SELECT on it.';
+    END IF;
+    DELETE FROM ivm._changes c WHERE c.view_id = vid;
+    DELETE FROM ivm._watches w WHERE w.view_id = vid;
+    RETURN FOUND;
+END
+$$;
+
+CREATE FUNCTION ivm.changes(view regclass, since_epoch bigint DEFAULT 0)
+RETURNS TABLE (epoch bigint, _weight bigint, "row" jsonb)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    vid integer;
+BEGIN
+    PERFORM ivm._check_preloaded();
+    SELECT v.id INTO vid FROM ivm._views v WHERE v.viewrel = view;
+    IF vid IS NULL THEN
+        RAISE EXCEPTION 'relation "%" is not an incremental view', view
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'ivm.views lists the incremental views.';
+    END IF;
+    -- the change log holds the view's rows: only those who may read the view see it
+    IF NOT has_table_privilege(session_user, view, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for view %', view
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Reading the changes of a view requires SELECT on it.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM ivm._watches w WHERE w.view_id = vid) THEN
+        RAISE EXCEPTION 'view % is not watched', view
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Call ivm.watch() first: changes are kept only for watched views.';
+    END IF;
+    RETURN QUERY
+        SELECT c.epoch, c._weight, c.row FROM ivm._changes c
+        WHERE c.view_id = vid AND c.epoch > since_epoch
+        ORDER BY c.epoch, c._weight, c.row::text;
+END
+$$;
+
+CREATE FUNCTION ivm.explain(view regclass)
+RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    PERFORM ivm._check_preloaded();
+    SELECT * INTO r FROM ivm._views v WHERE v.viewrel = view;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'relation "%" is not an incremental view', view
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'ivm.views lists the incremental views.';
+    END IF;
+    RETURN format('%s: strategy %s (mode %s): %s', view, r.strategy, r.mode, r.strategy_reason);
+END
+$$;
+
+------------------------------------------------------------------------------
+-- Introspection.
+------------------------------------------------------------------------------
+
+CREATE VIEW ivm.views AS
+SELECT v.viewrel AS name,
+       v.query,
+       v.strategy,
+       v.mode,
+       (SELECT c.reltuples::bigint FROM pg_class c WHERE c.oid = v.storagerel) AS rows,
+       v.last_epoch,
+       v.last_duration_ms,
+       CASE WHEN NOT v.populated THEN 'unpopulated'
+            WHEN v.needs_recompute THEN 'recompute pending'
+            ELSE v.state END AS state,
+       v.storagerel AS storage,
+       v.level,
+       (SELECT w.channel FROM ivm._watches w WHERE w.view_id = v.id) AS channel
+FROM ivm._views v;
+
+CREATE VIEW ivm.sources AS
+SELECT s.relid AS source,
+       'table'::text AS kind,
+       s.logrel AS log,
+       (SELECT count(*) FROM ivm._deps d WHERE d.source = s.relid)::integer AS views
+FROM ivm._sources s
+UNION ALL
+SELECT v.viewrel, 'view', NULL::regclass,
+       (SELECT count(*) FROM ivm._deps d WHERE d.source_view_id = v.id)::integer
+FROM ivm._views v
+WHERE EXISTS (SELECT 1 FROM ivm._deps d WHERE d.source_view_id = v.id);
+
+CREATE VIEW ivm.dependencies AS
+SELECT v.viewrel AS view,
+       d.source,
+       CASE WHEN d.source_view_id IS NULL THEN 'table' ELSE 'view' END AS source_kind
+FROM ivm._deps d JOIN ivm._views v ON v.id = d.view_id;
+
+CREATE VIEW ivm.evidence AS
+SELECT e.epoch, e.view_name AS view, e.strategy, e.delta_in, e.delta_out,
+       e.view_rows, e.duration_us, e.recorded_at
+FROM ivm._evidence e;
+
+GRANT USAGE ON SCHEMA ivm TO PUBLIC;
+GRANT SELECT ON ivm.views, ivm.sources, ivm.dependencies, ivm.evidence TO PUBLIC;
+
+------------------------------------------------------------------------------
+-- Event triggers: keep the catalog in step with DROP of views and sources,
+-- whatever the route (DROP VIEW, DROP TABLE ... CASCADE, DROP SCHEMA ...
+-- CASCADE, DROP OWNED).
+------------------------------------------------------------------------------
+
+CREATE FUNCTION ivm._on_sql_drop()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    dropped oid[];
+    r record;
+BEGIN
+    -- this runs again, nested, for the DROP TABLE statements below: it must
+    -- only ever act on what its own invocation saw dropped
+    dropped := ARRAY(SELECT d.objid FROM pg_event_trigger_dropped_objects() d
+                     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0);
+
+    -- views: forget them, then drop their storage
+    FOR r IN DELETE FROM ivm._views v
+             WHERE v.viewrel::oid = ANY (dropped) OR v.storagerel::oid = ANY (dropped)
+             RETURNING v.storagerel::oid AS storage
+    LOOP
+        IF EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = r.storage) THEN
+            EXECUTE format('DROP TABLE %s', r.storage::regclass);
+        END IF;
+    END LOOP;
+    DELETE FROM ivm._deps d WHERE d.source::oid = ANY (dropped);
+
+    -- sources that were dropped, or that no view reads any more
+    FOR r IN DELETE FROM ivm._sources s
+             WHERE s.relid::oid = ANY (dropped)
+                OR s.logrel::oid = ANY (dropped)
+                OR NOT EXISTS (SELECT 1 FROM ivm._deps d WHERE d.source = s.relid)
+             RETURNING s.relid::oid AS relid, s.logrel::oid AS logrel
+    LOOP
+        DELETE FROM ivm._truncated t WHERE t.relid::oid = r.relid;
+        IF EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = r.logrel) THEN
+            PERFORM ivm._uncapture(r.logrel::regclass::text);
+            EXECUTE format('DROP TABLE %s', r.logrel::regclass);
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- Remove the capture triggers that feed one delta log, from every table
+-- (a source and its partitions) that still has them.
+CREATE FUNCTION ivm._uncapture(logname text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN SELECT tg.tgname, tg.tgrelid::regclass AS tab
+             FROM pg_trigger tg
+             WHERE tg.tgfoid = 'ivm._capture()'::regprocedure
+               AND encode(tg.tgargs, 'escape') = logname || '\000'
+    LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, t.tab);
+    END LOOP;
+END
+$$;
+
+CREATE EVENT TRIGGER ivm_sql_drop ON sql_drop
+    EXECUTE FUNCTION ivm._on_sql_drop();
+

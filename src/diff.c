@@ -1,0 +1,382 @@
+/*-------------------------------------------------------------------------
+ *
+ * diff.c
+ *		The diff strategy: re-run a view's query, hash every row with XXH3,
+ *		compare the multiset of hashes with the stored rows' and apply only
+ *		the difference.
+ *
+ * Works for every deterministic query, whatever its shape; it costs what
+ * the query costs, plus a pass over the stored rows.  Duplicates are
+ * multiplicities: a hash seen three times in the result and once in the
+ * storage inserts two rows; the reverse deletes two (chosen by ctid).
+ *
+ * Rows are compared by the binary value of each column (detoasted), not by
+ * the types' equality operators: a view holds exactly what its query
+ * returned, display scale of numerics included, and types without an
+ * equality operator (json, point) work too.
+ *
+ * Memory: both sides are materialised by SPI for the length of one call,
+ * plus a hash table keyed by row hash, all in a context deleted on return.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#define XXH_STATIC_LINKING_ONLY	/* XXH3_state_t on the stack */
+#include <xxhash.h>
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/typcache.h"
+#include "utils/tuplestore.h"
+
+#include "ivm.h"
+
+PG_FUNCTION_INFO_V1(ivm_row_hash);
+
+/* One distinct row hash: how often it is stored, how often the query returns it. */
+typedef struct DiffEntry
+{
+	uint64		hash;			/* key */
+	int64		old_count;
+	int64		new_count;
+	int			nctids;
+	int			maxctids;
+	ItemPointerData *ctids;		/* where the stored copies are */
+} DiffEntry;
+
+/*
+ * HashDatum
+ *		Feed one column value into the hash state: a presence byte, then the
+ *		length and bytes of the (detoasted) value.
+ */
+static void
+HashDatum(XXH3_state_t *state, Datum value, bool isnull, Form_pg_attribute att)
+{
+	uint8		present = isnull ? 0 : 1;
+
+	XXH3_64bits_update(state, &present, 1);
+	if (isnull)
+		return;
+
+	if (att->attbyval)
+	{
+		XXH3_64bits_update(state, &value, sizeof(Datum));
+	}
+	else if (att->attlen == -1)
+	{
+		struct varlena *v = PG_DETOAST_DATUM_PACKED(value);
+		uint32		len = VARSIZE_ANY_EXHDR(v);
+
+		XXH3_64bits_update(state, &len, sizeof(len));
+		XXH3_64bits_update(state, VARDATA_ANY(v), len);
+		if ((Pointer) v != DatumGetPointer(value))
+			pfree(v);
+	}
+	else if (att->attlen == -2)
+	{
+		const char *s = DatumGetCString(value);
+		uint32		len = strlen(s);
+
+		XXH3_64bits_update(state, &len, sizeof(len));
+		XXH3_64bits_update(state, s, len);
+	}
+	else
+		XXH3_64bits_update(state, DatumGetPointer(value), att->attlen);
+}
+
+/*
+ * IvmHashRow
+ *		XXH3 hash of the columns of tuple from firstatt (1-based) on.
+ */
+uint64
+IvmHashRow(HeapTuple tuple, TupleDesc desc, int firstatt)
+{
+	XXH3_state_t state;
+
+	XXH3_64bits_reset(&state);
+	for (int i = firstatt; i <= desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i - 1);
+		bool		isnull;
+		Datum		value;
+
+		if (att->attisdropped)
+			continue;
+		value = heap_getattr(tuple, i, desc, &isnull);
+		HashDatum(&state, value, isnull, att);
+	}
+	return XXH3_64bits_digest(&state);
+}
+
+/*
+ * ivm_row_hash
+ *		SQL-callable: the hash the diff strategy gives a row.
+ */
+Datum
+ivm_row_hash(PG_FUNCTION_ARGS)
+{
+	HeapTupleHeader rec = PG_GETARG_HEAPTUPLEHEADER(0);
+	TupleDesc	desc;
+	HeapTupleData tuple;
+	uint64		h;
+
+	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(rec),
+								  HeapTupleHeaderGetTypMod(rec));
+	tuple.t_len = HeapTupleHeaderGetDatumLength(rec);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = rec;
+	h = IvmHashRow(&tuple, desc, 1);
+	ReleaseTupleDesc(desc);
+	PG_RETURN_INT64((int64) h);
+}
+
+/*
+ * CheckResultMatchesStorage
+ *		The query must still return the columns the storage was made for.
+ */
+static void
+CheckResultMatchesStorage(TupleDesc result, TupleDesc storage, const char *viewname)
+{
+	bool		ok = (result->natts == storage->natts);
+
+	for (int i = 0; ok && i < result->natts; i++)
+		if (TupleDescAttr(result, i)->atttypid != TupleDescAttr(storage, i)->atttypid)
+			ok = false;
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("query of incremental view \"%s\" no longer returns the columns its storage holds",
+						viewname),
+				 errdetail("An object the query uses has changed its result type."),
+				 errhint("Drop the view and create it again.")));
+}
+
+/*
+ * IvmDiffView
+ *		Bring a view's storage up to date by the diff strategy.
+ *
+ * query runs as view_owner under a restricted security context; the storage
+ * and change log are written as the caller (the owner of schema ivm).
+ * snap is the tick's snapshot, or InvalidSnapshot outside a tick.  When
+ * watched, the removed and added rows go to the change log under epoch.
+ *
+ * Caller is connected to SPI.
+ */
+void
+IvmDiffView(int view_id, Oid storage_rel, Oid view_owner, const char *viewname,
+			const char *query, Snapshot snap, int64 epoch, bool watched,
+			IvmDiffResult *result)
+{
+	MemoryContext diffcxt;
+	MemoryContext oldcxt;
+	HASHCTL		ctl;
+	HTAB	   *rows;
+	char	   *storage_name;
+	StringInfoData sql;
+	SPITupleTable *old_rows;
+	SPITupleTable *new_rows;
+	uint64		nold;
+	uint64		nnew;
+	HeapTuple  *inserts;
+	uint64		ninserts = 0;
+	ItemPointerData *deletes;
+	uint64		ndeletes = 0;
+	uint64		maxdeletes;
+	HASH_SEQ_STATUS seq;
+	DiffEntry  *entry;
+	IvmUserSave save;
+	TupleDesc	storage_desc;
+	int			rc;
+
+	diffcxt = AllocSetContextCreate(CurrentMemoryContext, "ivm diff",
+									ALLOCSET_DEFAULT_SIZES);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(DiffEntry);
+	ctl.hcxt = diffcxt;
+	rows = hash_create("ivm diff rows", 1024, &ctl,
+					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	storage_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(storage_rel)),
+											  get_rel_name(storage_rel));
+	initStringInfo(&sql);
+
+	/* what is stored, with where each row is */
+	appendStringInfo(&sql, "SELECT ctid, * FROM %s", storage_name);
+	rc = IvmExecSnap(sql.data, 0, NULL, NULL, NULL, snap, 0);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "reading view storage");
+	old_rows = SPI_tuptable;
+	nold = SPI_processed;
+
+	oldcxt = MemoryContextSwitchTo(diffcxt);
+	for (uint64 i = 0; i < nold; i++)
+	{
+		HeapTuple	tup = old_rows->vals[i];
+		uint64		h = IvmHashRow(tup, old_rows->tupdesc, 2);
+		bool		found;
+		bool		isnull;
+		ItemPointer tid;
+
+		entry = hash_search(rows, &h, HASH_ENTER, &found);
+		if (!found)
+		{
+			entry->old_count = entry->new_count = 0;
+			entry->nctids = 0;
+			entry->maxctids = 1;
+			entry->ctids = palloc(sizeof(ItemPointerData));
+		}
+		else if (entry->nctids == entry->maxctids)
+		{
+			entry->maxctids *= 2;
+			entry->ctids = repalloc(entry->ctids, sizeof(ItemPointerData) * entry->maxctids);
+		}
+		tid = (ItemPointer) DatumGetPointer(SPI_getbinval(tup, old_rows->tupdesc, 1, &isnull));
+		ItemPointerCopy(tid, &entry->ctids[entry->nctids]);
+		entry->nctids++;
+		entry->old_count++;
+	}
+	MemoryContextSwitchTo(oldcxt);
+
+	/* what the query returns now, as the view's owner */
+	IvmBecome(view_owner, true, &save);
+	rc = IvmExecSnap(query, 0, NULL, NULL, NULL, snap, 0);
+	IvmRestoreUser(&save);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "running the view query");
+	new_rows = SPI_tuptable;
+	nnew = SPI_processed;
+
+	{
+		Relation	srel = table_open(storage_rel, AccessShareLock);
+
+		storage_desc = CreateTupleDescCopy(RelationGetDescr(srel));
+		table_close(srel, AccessShareLock);
+	}
+	CheckResultMatchesStorage(new_rows->tupdesc, storage_desc, viewname);
+
+	oldcxt = MemoryContextSwitchTo(diffcxt);
+	inserts = palloc(sizeof(HeapTuple) * Max(nnew, 1));
+	for (uint64 i = 0; i < nnew; i++)
+	{
+		HeapTuple	tup = new_rows->vals[i];
+		uint64		h = IvmHashRow(tup, new_rows->tupdesc, 1);
+		bool		found;
+
+		entry = hash_search(rows, &h, HASH_ENTER, &found);
+		if (!found)
+		{
+			entry->old_count = entry->new_count = 0;
+			entry->nctids = entry->maxctids = 0;
+			entry->ctids = NULL;
+		}
+		entry->new_count++;
+		if (entry->new_count > entry->old_count)
+			inserts[ninserts++] = tup;
+	}
+
+	maxdeletes = nold;
+	deletes = palloc(sizeof(ItemPointerData) * Max(maxdeletes, 1));
+	hash_seq_init(&seq, rows);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+	{
+		for (int64 k = entry->new_count; k < entry->old_count; k++)
+			ItemPointerCopy(&entry->ctids[k - entry->new_count], &deletes[ndeletes++]);
+	}
+	MemoryContextSwitchTo(oldcxt);
+
+	ivm_maintenance_depth++;
+	PG_TRY();
+	{
+		if (ndeletes > 0)
+		{
+			Datum	   *elems = palloc(sizeof(Datum) * ndeletes);
+			ArrayType  *arr;
+			Oid			types[3] = {TIDARRAYOID, INT4OID, INT8OID};
+			Datum		args[3];
+
+			for (uint64 i = 0; i < ndeletes; i++)
+				elems[i] = PointerGetDatum(&deletes[i]);
+			arr = construct_array(elems, (int) ndeletes, TIDOID,
+								  sizeof(ItemPointerData), false, TYPALIGN_SHORT);
+			args[0] = PointerGetDatum(arr);
+			args[1] = Int32GetDatum(view_id);
+			args[2] = Int64GetDatum(epoch);
+
+			resetStringInfo(&sql);
+			if (watched)
+				appendStringInfo(&sql,
+								 "WITH d AS (DELETE FROM %s WHERE ctid = ANY ($1) RETURNING *) "
+								 "INSERT INTO ivm._changes (view_id, epoch, _weight, row) "
+								 "SELECT $2, $3, -1, to_jsonb(d) FROM d",
+								 storage_name);
+			else
+				appendStringInfo(&sql, "DELETE FROM %s WHERE ctid = ANY ($1)", storage_name);
+			rc = IvmExecSnap(sql.data, 3, types, args, NULL, snap, 0);
+			IvmSpiCheck(rc, watched ? SPI_OK_INSERT : SPI_OK_DELETE, "deleting view rows");
+			if (SPI_processed != ndeletes)
+				elog(ERROR, "ivm: expected to delete " UINT64_FORMAT " rows of \"%s\", deleted " UINT64_FORMAT,
+					 ndeletes, viewname, (uint64) SPI_processed);
+		}
+
+		if (ninserts > 0)
+		{
+			EphemeralNamedRelation enr = palloc0(sizeof(EphemeralNamedRelationData));
+			Tuplestorestate *ts = tuplestore_begin_heap(false, false, work_mem);
+			Oid			types[2] = {INT4OID, INT8OID};
+			Datum		args[2];
+
+			for (uint64 i = 0; i < ninserts; i++)
+				tuplestore_puttuple(ts, inserts[i]);
+			enr->md.name = "ivm_inserted";
+			enr->md.reliddesc = InvalidOid;
+			enr->md.tupdesc = storage_desc;
+			enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+			enr->md.enrtuples = (double) ninserts;
+			enr->reldata = ts;
+			rc = SPI_register_relation(enr);
+			IvmSpiCheck(rc, SPI_OK_REL_REGISTER, "registering inserted rows");
+
+			resetStringInfo(&sql);
+			appendStringInfo(&sql, "INSERT INTO %s SELECT * FROM ivm_inserted", storage_name);
+			rc = IvmExecSnap(sql.data, 0, NULL, NULL, NULL, snap, 0);
+			IvmSpiCheck(rc, SPI_OK_INSERT, "inserting view rows");
+
+			if (watched)
+			{
+				args[0] = Int32GetDatum(view_id);
+				args[1] = Int64GetDatum(epoch);
+				rc = IvmExecSnap("INSERT INTO ivm._changes (view_id, epoch, _weight, row) "
+								 "SELECT $1, $2, 1, to_jsonb(i) FROM ivm_inserted i",
+								 2, types, args, NULL, snap, 0);
+				IvmSpiCheck(rc, SPI_OK_INSERT, "logging inserted rows");
+			}
+			rc = SPI_unregister_relation("ivm_inserted");
+			IvmSpiCheck(rc, SPI_OK_REL_UNREGISTER, "unregistering inserted rows");
+			tuplestore_end(ts);
+		}
+	}
+	PG_FINALLY();
+	{
+		ivm_maintenance_depth--;
+	}
+	PG_END_TRY();
+
+	result->inserted = ninserts;
+	result->deleted = ndeletes;
+	result->rows_after = nold - ndeletes + ninserts;
+
+	SPI_freetuptable(old_rows);
+	SPI_freetuptable(new_rows);
+	MemoryContextDelete(diffcxt);
+}

@@ -1,0 +1,277 @@
+/*-------------------------------------------------------------------------
+ *
+ * utility.c
+ *		The ProcessUtility hook: the materialized-view statements users know,
+ *		applied to incremental views.
+ *
+ *	CREATE MATERIALIZED VIEW v WITH (ivm.incremental) AS ...	-> ivm.create_view
+ *	DROP MATERIALIZED VIEW v	-> DROP VIEW v (cleanup by the sql_drop trigger)
+ *	REFRESH MATERIALIZED VIEW v	-> ivm.refresh(v)
+ *	CREATE INDEX ON v (cols)	-> the index goes on v's storage table
+ *
+ * Everything else, and everything in a database without the extension,
+ * passes straight to the previous hook.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "commands/defrem.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "ivm.h"
+
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+/*
+ * IncrementalOption
+ *		Whether a CREATE MATERIALIZED VIEW's WITH list asks for an incremental
+ *		view: (ivm.incremental) or (incremental), optionally = true/false.
+ */
+static bool
+IncrementalOption(List *options)
+{
+	ListCell   *lc;
+	bool		incremental = false;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = lfirst_node(DefElem, lc);
+
+		if (strcmp(def->defname, "incremental") == 0 &&
+			(def->defnamespace == NULL || strcmp(def->defnamespace, "ivm") == 0))
+			incremental = defGetBoolean(def);
+		else if (incremental || list_length(options) > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("storage parameter \"%s\" is not supported for incremental views",
+							def->defname),
+					 errhint("Leave only ivm.incremental in the WITH list.")));
+	}
+	return incremental;
+}
+
+/*
+ * RelationIsIncrementalView
+ *		relid names an incremental view (the relation users read).
+ */
+static bool
+RelationIsIncrementalView(Oid relid, Oid *storage)
+{
+	Oid			found_storage = InvalidOid;
+
+	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_VIEW)
+		return false;
+	if (IvmLookupView(relid, &found_storage) == 0 || found_storage == relid)
+		return false;
+	if (storage)
+		*storage = found_storage;
+	return true;
+}
+
+static void
+CreateIncrementalView(CreateTableAsStmt *stmt, QueryCompletion *qc)
+{
+	IntoClause *into = stmt->into;
+	char	   *name;
+	uint64		rows = 0;
+
+	if (stmt->if_not_exists)
+	{
+		Oid			nspid = RangeVarGetCreationNamespace(into->rel);
+
+		if (OidIsValid(get_relname_relid(into->rel->relname, nspid)))
+		{
+			ereport(NOTICE,
+					(errcode(ERRCODE_DUPLICATE_TABLE),
+					 errmsg("relation \"%s\" already exists, skipping", into->rel->relname)));
+			return;
+		}
+	}
+	if (into->rel->relpersistence == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("incremental views cannot be temporary")));
+	if (into->accessMethod || into->tableSpaceName)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("USING and TABLESPACE are not supported for incremental views")));
+
+	name = into->rel->schemaname
+		? quote_qualified_identifier(into->rel->schemaname, into->rel->relname)
+		: pstrdup(quote_identifier(into->rel->relname));
+	(void) IvmCreateView(name, IvmDeparseQuery(castNode(Query, stmt->query)),
+						 into->colNames, "auto", !into->skipData, NULL, &rows);
+	if (qc)
+		SetQueryCompletion(qc, CMDTAG_SELECT, rows);
+}
+
+/*
+ * DropStatement
+ *		DROP MATERIALIZED VIEW naming incremental views becomes DROP VIEW.
+ *		Returns the statement to run (maybe stmt itself).
+ */
+static DropStmt *
+DropStatement(DropStmt *stmt)
+{
+	ListCell   *lc;
+	int			nincremental = 0;
+	DropStmt   *copy;
+
+	foreach(lc, stmt->objects)
+	{
+		RangeVar   *rv = makeRangeVarFromNameList((List *) lfirst(lc));
+		Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+
+		if (RelationIsIncrementalView(relid, NULL))
+			nincremental++;
+	}
+	if (nincremental == 0)
+		return stmt;
+	if (nincremental != list_length(stmt->objects))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot drop incremental and other materialized views in one statement"),
+				 errhint("Drop them with separate statements.")));
+	copy = copyObject(stmt);
+	copy->removeType = OBJECT_VIEW;
+	return copy;
+}
+
+/*
+ * IndexStatement
+ *		CREATE INDEX ON an incremental view: build it on the storage table,
+ *		for the view's owner, over plain columns only.
+ */
+static IndexStmt *
+IndexStatement(IndexStmt *stmt, Oid *storage)
+{
+	Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	IndexStmt  *copy;
+	ListCell   *lc;
+
+	if (!RelationIsIncrementalView(relid, storage))
+		return NULL;
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_VIEW, get_rel_name(relid));
+	foreach(lc, stmt->indexParams)
+	{
+		IndexElem  *elem = lfirst_node(IndexElem, lc);
+
+		if (elem->name == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("indexes on incremental views can only list columns"),
+					 errhint("Expressions are not supported; index the columns themselves.")));
+	}
+	if (stmt->whereClause || stmt->indexIncludingParams || stmt->unique)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("partial, unique and INCLUDE indexes are not supported on incremental views"),
+				 errhint("Create a plain index over the view's columns.")));
+	copy = copyObject(stmt);
+	copy->relation = makeRangeVar(get_namespace_name(get_rel_namespace(*storage)),
+								  get_rel_name(*storage), -1);
+	return copy;
+}
+
+static void
+IvmProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+				  ProcessUtilityContext context, ParamListInfo params,
+				  QueryEnvironment *queryEnv, DestReceiver *dest,
+				  QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+	bool		installed = OidIsValid(get_extension_oid("ivm", true));
+
+	if (installed && IsA(parsetree, CreateTableAsStmt))
+	{
+		CreateTableAsStmt *stmt = (CreateTableAsStmt *) parsetree;
+
+		if (stmt->objtype == OBJECT_MATVIEW && IncrementalOption(stmt->into->options))
+		{
+			CreateIncrementalView(stmt, qc);
+			return;
+		}
+	}
+	else if (installed && IsA(parsetree, DropStmt) &&
+			 ((DropStmt *) parsetree)->removeType == OBJECT_MATVIEW)
+	{
+		DropStmt   *stmt = DropStatement((DropStmt *) parsetree);
+
+		if (stmt != (DropStmt *) parsetree)
+		{
+			PlannedStmt *copy = copyObject(pstmt);
+
+			copy->utilityStmt = (Node *) stmt;
+			pstmt = copy;
+			readOnlyTree = false;
+		}
+	}
+	else if (installed && IsA(parsetree, RefreshMatViewStmt))
+	{
+		RefreshMatViewStmt *stmt = (RefreshMatViewStmt *) parsetree;
+		Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+
+		if (RelationIsIncrementalView(relid, NULL))
+		{
+			if (stmt->skipData)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("REFRESH ... WITH NO DATA is not supported for incremental views"),
+						 errhint("Drop the view if it is no longer needed.")));
+			DirectFunctionCall1(ivm_refresh, ObjectIdGetDatum(relid));
+			if (qc)
+				SetQueryCompletion(qc, CMDTAG_REFRESH_MATERIALIZED_VIEW, 0);
+			return;
+		}
+	}
+	else if (installed && IsA(parsetree, IndexStmt))
+	{
+		Oid			storage = InvalidOid;
+		IndexStmt  *stmt = IndexStatement((IndexStmt *) parsetree, &storage);
+
+		if (stmt != NULL)
+		{
+			PlannedStmt *copy = copyObject(pstmt);
+			IvmUserSave save;
+
+			copy->utilityStmt = (Node *) stmt;
+			IvmBecome(IvmSchemaOwner(), false, &save);
+			if (prev_ProcessUtility)
+				prev_ProcessUtility(copy, queryString, false, context, params,
+									queryEnv, dest, qc);
+			else
+				standard_ProcessUtility(copy, queryString, false, context, params,
+										queryEnv, dest, qc);
+			IvmRestoreUser(&save);
+			return;
+		}
+	}
+
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+							queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+}
+
+/*
+ * IvmInstallUtilityHook
+ *		Called once from _PG_init.
+ */
+void
+IvmInstallUtilityHook(void)
+{
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = IvmProcessUtility;
+}

@@ -1,0 +1,661 @@
+/*-------------------------------------------------------------------------
+ *
+ * view.c
+ *		Declaring an incremental view: check the query, store it as
+ *		schema-qualified SQL text, make the storage table and the view users
+ *		read, record dependencies, capture the tables it reads, fill it.
+ *
+ * What a view is made of:
+ *	- ivm._data_<id>: the storage table, owned by the owner of schema ivm;
+ *	  the view's owner may SELECT it; writes come only from maintenance.
+ *	- the view itself, in the schema the user named: SELECT of the storage's
+ *	  columns, so SELECT * shows exactly the query's columns and psql lists
+ *	  it with \dv.  An INSTEAD OF trigger refuses writes.
+ *	- pg_depend entries from the view to everything its query uses, as for
+ *	  an ordinary view: DROP TABLE of a source fails without CASCADE,
+ *	  dropping a column the query reads fails.
+ *	- a row in ivm._views, and an edge in ivm._deps per table or view read.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "catalog/dependency.h"
+#include "catalog/catalog.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/analyze.h"
+#include "parser/parser.h"
+#include "rewrite/rewriteHandler.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/regproc.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/ruleutils.h"
+#include "utils/syscache.h"
+
+#include "ivm.h"
+
+PG_FUNCTION_INFO_V1(ivm_create_view);
+
+/* A column of the view. */
+typedef struct ViewColumn
+{
+	char	   *name;
+	Oid			type;
+	int32		typmod;
+	Oid			collation;
+} ViewColumn;
+
+/*
+ * IvmParseQuery
+ *		Parse and analyse the text of a view's query: exactly one SELECT.
+ */
+static Query *
+IvmParseQuery(const char *query_text)
+{
+	List	   *raw;
+	RawStmt    *stmt;
+	SelectStmt *select;
+	Query	   *query;
+
+	raw = raw_parser(query_text, RAW_PARSE_DEFAULT);
+	if (list_length(raw) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the query of an incremental view must be exactly one SELECT statement"),
+				 errdetail("%d statements were given.", list_length(raw)),
+				 errhint("Pass a single SELECT, without a trailing second statement.")));
+	stmt = linitial_node(RawStmt, raw);
+	if (!IsA(stmt->stmt, SelectStmt))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("the query of an incremental view must be a SELECT"),
+				 errhint("INSERT, UPDATE, DELETE and utility statements cannot define a view.")));
+	select = (SelectStmt *) stmt->stmt;
+	if (select->intoClause)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("the query of an incremental view cannot use SELECT INTO")));
+
+	query = parse_analyze_fixedparams(stmt, query_text, NULL, 0, NULL);
+	return query;
+}
+
+/*
+ * CheckQuery
+ *		Refuse what cannot be maintained: volatile functions, row locking,
+ *		data-modifying WITH.
+ */
+static void
+CheckQuery(Query *query)
+{
+	if (query->commandType != CMD_SELECT || query->utilityStmt != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("the query of an incremental view must be a SELECT")));
+	if (query->hasModifyingCTE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("incremental views cannot contain data-modifying statements in WITH")));
+	if (query->rowMarks != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("incremental views cannot use FOR UPDATE or FOR SHARE")));
+	if (contain_volatile_functions((Node *) query))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("incremental views cannot use volatile functions"),
+				 errdetail("A volatile function such as random(), clock_timestamp() or nextval() "
+						   "can return something else each time, so the view could never equal its query."),
+				 errhint("Remove the volatile function from the query, or store its value in a table the view reads.")));
+}
+
+/*
+ * CollectRelationsWalker
+ *		Every relation a (rewritten) query reads, subqueries included.
+ */
+static bool
+CollectRelationsWalker(Node *node, List **relids)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *q = (Query *) node;
+		ListCell   *lc;
+
+		foreach(lc, q->rtable)
+		{
+			RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+			if (rte->rtekind == RTE_RELATION)
+				*relids = list_append_unique_oid(*relids, rte->relid);
+		}
+		return query_tree_walker(q, CollectRelationsWalker, relids, 0);
+	}
+	return expression_tree_walker(node, CollectRelationsWalker, relids);
+}
+
+/*
+ * IvmLookupView
+ *		The id of the incremental view whose view or storage relation is
+ *		relid, or 0; *storage receives its storage table when not NULL.
+ *		Connects to SPI and reads the catalog as the owner of schema ivm, so
+ *		any caller may ask.  0 too when the extension is not installed in
+ *		this database.
+ */
+int
+IvmLookupView(Oid relid, Oid *storage)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		args[1];
+	int			rc;
+	bool		isnull;
+	int			view_id = 0;
+	IvmUserSave save;
+
+	if (!OidIsValid(get_extension_oid("ivm", true)))
+		return 0;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	IvmBecome(IvmSchemaOwner(), false, &save);
+	args[0] = ObjectIdGetDatum(relid);
+	rc = SPI_execute_with_args("SELECT id, storagerel::oid FROM ivm._views "
+							   "WHERE viewrel = $1::regclass OR storagerel = $1::regclass",
+							   1, types, args, NULL, true, 1);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "looking up a view");
+	if (SPI_processed > 0)
+	{
+		view_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		if (storage)
+			*storage = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	IvmRestoreUser(&save);
+	SPI_finish();
+	return view_id;
+}
+
+/*
+ * ClassifySources
+ *		Sort the relations a query reads into captured tables and upstream
+ *		incremental views; refuse the rest.  Caller is connected to SPI.
+ */
+static void
+ClassifySources(List *relids, List **tables, List **upstream_views)
+{
+	ListCell   *lc;
+	Oid			ivm_nsp = get_namespace_oid(IVM_SCHEMA, false);
+
+	foreach(lc, relids)
+	{
+		Oid			relid = lfirst_oid(lc);
+		char		kind = get_rel_relkind(relid);
+		Oid			nsp = get_rel_namespace(relid);
+		int			view_id;
+
+		if (nsp == ivm_nsp)
+		{
+			view_id = IvmLookupView(relid, NULL);
+			if (view_id == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("incremental views cannot read \"%s\": it belongs to the ivm extension",
+								get_rel_name(relid)),
+						 errhint("Read the incremental view itself, or ivm's introspection views through a table of your own.")));
+			*upstream_views = list_append_unique_int(*upstream_views, view_id);
+			continue;
+		}
+		if (IsCatalogNamespace(nsp) || IsToastNamespace(nsp))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("incremental views cannot read system catalog \"%s\"",
+							get_rel_name(relid)),
+					 errdetail("Changes to system catalogs are not captured.")));
+		if (isAnyTempNamespace(nsp))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("incremental views cannot read temporary table \"%s\"",
+							get_rel_name(relid)),
+					 errdetail("A temporary table lives only as long as its session; the view would outlive it."),
+					 errhint("Use an ordinary or unlogged table.")));
+		if (kind == RELKIND_MATVIEW)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("incremental views cannot read materialized view \"%s\"",
+							get_rel_name(relid)),
+					 errdetail("REFRESH MATERIALIZED VIEW does not report what it changed."),
+					 errhint("Make \"%s\" an incremental view too.", get_rel_name(relid))));
+		if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("incremental views cannot read \"%s\"", get_rel_name(relid)),
+					 errdetail("Only tables, partitioned tables and incremental views can be sources; changes to foreign tables and sequences are not captured.")));
+		*tables = list_append_unique_oid(*tables, relid);
+	}
+}
+
+/*
+ * DeparseQuery
+ *		The query as SQL text with every name schema-qualified: deparsed
+ *		under search_path = pg_catalog, as pg_dump does.
+ */
+char *
+IvmDeparseQuery(Query *query)
+{
+	int			save_nestlevel = NewGUCNestLevel();
+	char	   *text;
+
+	(void) set_config_option("search_path", "pg_catalog",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	text = pg_get_querydef(query, false);
+	AtEOXact_GUC(true, save_nestlevel);
+	return text;
+}
+
+/*
+ * ViewColumns
+ *		Names and types of the query's output columns, with the names given
+ *		in CREATE MATERIALIZED VIEW name (a, b, ...) if any.
+ */
+static List *
+ViewColumns(Query *query, List *col_names)
+{
+	List	   *cols = NIL;
+	ListCell   *lc;
+	ListCell   *name_lc = list_head(col_names);
+
+	foreach(lc, query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		ViewColumn *col;
+
+		if (tle->resjunk)
+			continue;
+		col = palloc(sizeof(ViewColumn));
+		col->name = tle->resname ? pstrdup(tle->resname) : pstrdup("?column?");
+		if (name_lc)
+		{
+			col->name = strVal(lfirst(name_lc));
+			name_lc = lnext(col_names, name_lc);
+		}
+		if (strncmp(col->name, IVM_HIDDEN_PREFIX, strlen(IVM_HIDDEN_PREFIX)) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_RESERVED_NAME),
+					 errmsg("column name \"%s\" is reserved", col->name),
+					 errdetail("Names beginning with \"%s\" are kept for ivm's bookkeeping.",
+							   IVM_HIDDEN_PREFIX),
+					 errhint("Give the column another alias.")));
+		col->type = exprType((Node *) tle->expr);
+		col->typmod = exprTypmod((Node *) tle->expr);
+		col->collation = exprCollation((Node *) tle->expr);
+		cols = lappend(cols, col);
+	}
+	if (name_lc)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("too many column names were specified")));
+	if (cols == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the query of an incremental view must return at least one column")));
+	return cols;
+}
+
+/*
+ * ExecUtility
+ *		Run one utility statement through SPI.
+ */
+static void
+ExecUtility(const char *sql, const char *what)
+{
+	int			rc = SPI_execute(sql, false, 0);
+
+	IvmSpiCheck(rc, SPI_OK_UTILITY, what);
+}
+
+/*
+ * ParseOptions
+ *		Read the options jsonb of ivm.create_view(): only "mode" for now.
+ */
+static const char *
+ParseOptions(const char *options_json)
+{
+	Oid			types[1] = {JSONBOID};
+	Datum		args[1];
+	const char *mode = "auto";
+	int			rc;
+
+	if (options_json == NULL)
+		return mode;
+	args[0] = DirectFunctionCall1(jsonb_in, CStringGetDatum(options_json));
+	rc = SPI_execute_with_args("SELECT jsonb_typeof($1)", 1, types, args, NULL, true, 0);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "reading options");
+	if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "object") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options of an incremental view must be a JSON object"),
+				 errhint("Pass something like '{\"mode\": \"diff\"}'.")));
+	rc = SPI_execute_with_args("SELECT key, value, jsonb_typeof(value), value #>> '{}' "
+							   "FROM jsonb_each($1)",
+							   1, types, args, NULL, true, 0);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "reading options");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *key = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		char	   *jtype = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
+		char	   *value = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4);
+
+		if (key == NULL)
+			continue;
+		if (strcmp(key, "mode") == 0)
+		{
+			if (strcmp(jtype, "string") != 0 ||
+				(strcmp(value, "auto") != 0 && strcmp(value, "incremental") != 0 &&
+				 strcmp(value, "diff") != 0))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for option \"mode\": %s",
+								SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2)),
+						 errhint("Valid values are \"auto\", \"incremental\" and \"diff\".")));
+			mode = value;
+		}
+		else if (strcmp(key, "partitions") == 0 || strcmp(key, "partition_key") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("option \"%s\" is not supported yet", key),
+					 errhint("Create the view without it.")));
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unrecognized option \"%s\"", key),
+					 errhint("The options of an incremental view are: \"mode\".")));
+	}
+	return mode;
+}
+
+/*
+ * IvmCreateView
+ *		Create an incremental view; returns the OID of the view users read.
+ *
+ * mode is NULL to take it from options_json (a jsonb text, may be NULL).
+ * Runs its own SPI connection.
+ */
+Oid
+IvmCreateView(const char *name, const char *query_text, List *col_names,
+			  const char *mode, bool with_data, const char *options_json,
+			  uint64 *rows)
+{
+	RangeVar   *rv;
+	Oid			nspid;
+	Oid			creator = GetUserId();
+	Oid			ivm_owner;
+	Query	   *query;
+	List	   *rewritten;
+	List	   *relids = NIL;
+	List	   *tables = NIL;
+	List	   *upstream = NIL;
+	List	   *cols;
+	char	   *deparsed;
+	int			view_id;
+	int			level = 0;
+	char		storage_relname[NAMEDATALEN];
+	char	   *storage_name;
+	char	   *view_name;
+	StringInfoData sql;
+	ListCell   *lc;
+	Oid			view_oid;
+	Oid			storage_oid;
+	IvmUserSave save;
+	AclResult	aclresult;
+	const char *strategy_reason;
+	int			rc;
+	bool		isnull;
+	int			save_nestlevel;
+
+	IvmCheckPreloaded();
+
+	rv = makeRangeVarFromNameList(stringToQualifiedNameList(name));
+	nspid = RangeVarGetCreationNamespace(rv);
+	if (isAnyTempNamespace(nspid))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("incremental views cannot be temporary")));
+	if (nspid == get_namespace_oid(IVM_SCHEMA, false))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot create an incremental view in schema \"%s\"", IVM_SCHEMA),
+				 errhint("Schema ivm belongs to the extension; choose another schema.")));
+	aclresult = pg_namespace_aclcheck(nspid, creator, ACL_CREATE);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_SCHEMA, get_namespace_name(nspid));
+	if (OidIsValid(get_relname_relid(rv->relname, nspid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_TABLE),
+				 errmsg("relation \"%s\" already exists", rv->relname),
+				 errhint("Choose another name, or drop the existing relation first.")));
+
+	query = IvmParseQuery(query_text);
+	CheckQuery(query);
+	cols = ViewColumns(query, col_names);
+	deparsed = IvmDeparseQuery(query);
+	rewritten = QueryRewrite(copyObject(query));
+	foreach(lc, rewritten)
+		CollectRelationsWalker(lfirst(lc), &relids);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	/* the view's queries always run with a fixed search_path */
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+
+	ivm_owner = IvmSchemaOwner();
+	IvmBecome(ivm_owner, false, &save);
+
+	ClassifySources(relids, &tables, &upstream);
+	if (mode == NULL)
+		mode = ParseOptions(options_json);
+	if (strcmp(mode, "incremental") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("view \"%s\" cannot be maintained incrementally", rv->relname),
+				 errdetail("This version maintains every view by the diff strategy: delta rules are not available yet."),
+				 errhint("Use mode \"auto\" or \"diff\".")));
+	strategy_reason = strcmp(mode, "diff") == 0
+		? "mode diff was requested: each tick that touches its sources re-runs the query and applies the difference"
+		: "delta rules are not available in this version: each tick that touches its sources re-runs the query and applies the difference";
+
+	/* the creator must be able to run the query */
+	IvmRestoreUser(&save);
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT * FROM (%s) q LIMIT 0", deparsed);
+	rc = SPI_execute(sql.data, true, 0);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "checking the view query");
+	IvmBecome(ivm_owner, false, &save);
+
+	rc = SPI_execute("SELECT nextval(pg_get_serial_sequence('ivm._views', 'id'))::int4", false, 1);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "numbering a view");
+	view_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	/* storage */
+	snprintf(storage_relname, sizeof(storage_relname), "_data_%d", view_id);
+	storage_name = quote_qualified_identifier(IVM_SCHEMA, storage_relname);
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE TABLE %s (", storage_name);
+	foreach(lc, cols)
+	{
+		ViewColumn *col = lfirst(lc);
+
+		appendStringInfo(&sql, "%s%s %s", lc == list_head(cols) ? "" : ", ",
+						 quote_identifier(col->name),
+						 format_type_with_typemod(col->type, col->typmod));
+		if (OidIsValid(col->collation) && col->collation != get_typcollation(col->type))
+			appendStringInfo(&sql, " COLLATE %s", generate_collation_name(col->collation));
+	}
+	appendStringInfoString(&sql, ")");
+	ExecUtility(sql.data, "creating view storage");
+	storage_oid = get_relname_relid(storage_relname, get_namespace_oid(IVM_SCHEMA, false));
+
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE TRIGGER ivm_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE "
+					 "ON %s FOR EACH STATEMENT EXECUTE FUNCTION ivm._guard_storage()", storage_name);
+	ExecUtility(sql.data, "guarding view storage");
+	if (creator != ivm_owner)
+	{
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "GRANT SELECT ON %s TO %s", storage_name,
+						 quote_identifier(GetUserNameFromId(creator, false)));
+		ExecUtility(sql.data, "granting access to view storage");
+	}
+
+	/* the view users read, owned by its creator */
+	IvmRestoreUser(&save);
+	view_name = quote_qualified_identifier(get_namespace_name(nspid), rv->relname);
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE VIEW %s AS SELECT ", view_name);
+	foreach(lc, cols)
+	{
+		ViewColumn *col = lfirst(lc);
+
+		appendStringInfo(&sql, "%s%s", lc == list_head(cols) ? "" : ", ",
+						 quote_identifier(col->name));
+	}
+	appendStringInfo(&sql, " FROM %s", storage_name);
+	ExecUtility(sql.data, "creating the view");
+	view_oid = get_relname_relid(rv->relname, nspid);
+
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE TRIGGER ivm_refuse_write INSTEAD OF INSERT OR UPDATE OR DELETE "
+					 "ON %s FOR EACH ROW EXECUTE FUNCTION ivm._refuse_write()", view_name);
+	ExecUtility(sql.data, "protecting the view");
+
+	/* the view depends on what its query uses, as an ordinary view would */
+	{
+		ObjectAddress myself;
+
+		ObjectAddressSet(myself, RelationRelationId, view_oid);
+		recordDependencyOnExpr(&myself, (Node *) query, NIL, DEPENDENCY_NORMAL);
+		CommandCounterIncrement();
+	}
+
+	/* catalog rows, capture */
+	IvmBecome(ivm_owner, false, &save);
+	foreach(lc, upstream)
+	{
+		Oid			types[1] = {INT4OID};
+		Datum		args[1];
+
+		args[0] = Int32GetDatum(lfirst_int(lc));
+		rc = SPI_execute_with_args("SELECT level FROM ivm._views WHERE id = $1",
+								   1, types, args, NULL, false, 1);
+		IvmSpiCheck(rc, SPI_OK_SELECT, "reading a view's level");
+		if (SPI_processed == 1)
+			level = Max(level, DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+														   SPI_tuptable->tupdesc, 1, &isnull)) + 1);
+	}
+
+	{
+		Oid			types[8] = {INT4OID, OIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, BOOLOID};
+		Datum		args[8];
+
+		args[0] = Int32GetDatum(view_id);
+		args[1] = ObjectIdGetDatum(view_oid);
+		args[2] = ObjectIdGetDatum(storage_oid);
+		args[3] = CStringGetTextDatum(deparsed);
+		args[4] = CStringGetTextDatum(mode);
+		args[5] = CStringGetTextDatum(strategy_reason);
+		args[6] = Int32GetDatum(level);
+		args[7] = BoolGetDatum(with_data);
+		rc = SPI_execute_with_args("INSERT INTO ivm._views (id, viewrel, storagerel, query, mode, "
+								   "strategy, strategy_reason, options, level, populated, needs_recompute) "
+								   "VALUES ($1, $2, $3, $4, $5, 'diff', $6, "
+								   "jsonb_build_object('mode', $5), $7, $8, NOT $8)",
+								   8, types, args, NULL, false, 0);
+		IvmSpiCheck(rc, SPI_OK_INSERT, "recording the view");
+	}
+
+	foreach(lc, tables)
+	{
+		Oid			relid = lfirst_oid(lc);
+		Oid			types[2] = {INT4OID, OIDOID};
+		Datum		args[2];
+
+		IvmEnsureCaptured(relid);
+		args[0] = Int32GetDatum(view_id);
+		args[1] = ObjectIdGetDatum(relid);
+		rc = SPI_execute_with_args("INSERT INTO ivm._deps (view_id, source) VALUES ($1, $2)",
+								   2, types, args, NULL, false, 0);
+		IvmSpiCheck(rc, SPI_OK_INSERT, "recording a dependency");
+	}
+	foreach(lc, upstream)
+	{
+		Oid			types[2] = {INT4OID, INT4OID};
+		Datum		args[2];
+
+		args[0] = Int32GetDatum(view_id);
+		args[1] = Int32GetDatum(lfirst_int(lc));
+		rc = SPI_execute_with_args("INSERT INTO ivm._deps (view_id, source, source_view_id) "
+								   "SELECT $1, v.viewrel, v.id FROM ivm._views v WHERE v.id = $2",
+								   2, types, args, NULL, false, 0);
+		IvmSpiCheck(rc, SPI_OK_INSERT, "recording a dependency");
+	}
+
+	/* first fill */
+	if (with_data)
+	{
+		IvmDiffResult res;
+
+		IvmDiffView(view_id, storage_oid, creator, rv->relname, deparsed,
+					InvalidSnapshot, 0, false, &res);
+		if (rows)
+			*rows = res.rows_after;
+	}
+	else if (rows)
+		*rows = 0;
+
+	IvmRestoreUser(&save);
+	AtEOXact_GUC(true, save_nestlevel);
+	SPI_finish();
+	return view_oid;
+}
+
+/*
+ * ivm_create_view
+ *		SQL: ivm.create_view(name text, query text, options jsonb) returns regclass
+ */
+Datum
+ivm_create_view(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	char	   *query;
+	char	   *options = NULL;
+
+	IvmCheckPreloaded();
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the name and the query of an incremental view cannot be null")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	query = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (!PG_ARGISNULL(2))
+		options = DatumGetCString(DirectFunctionCall1(jsonb_out, PG_GETARG_DATUM(2)));
+
+	PG_RETURN_OID(IvmCreateView(name, query, NIL, NULL, true, options, NULL));
+}

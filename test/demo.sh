@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# ---------------------------------------------------------------------------
+# test/demo.sh -- ivm in two minutes.
+#
+# Installs what is missing, builds and installs the extension, starts a
+# throwaway PostgreSQL 15 cluster with shared_preload_libraries = 'ivm',
+# walks through a small example in psql, and removes the cluster again.
+#
+#   bash test/demo.sh
+# ---------------------------------------------------------------------------
+set -euo pipefail
+# shellcheck source=test/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+ivm_prepare
+ivm_say "starting a throwaway cluster"
+ivm_cluster_start
+
+ivm_say "the demo (statements are echoed, results follow)"
+ivm_psql --echo-queries <<'SQL'
+\pset footer off
+\echo '--- 1. the extension and a table'
+CREATE EXTENSION ivm;
+CREATE TABLE orders (id int PRIMARY KEY, customer_id int, amount numeric);
+INSERT INTO orders VALUES (1, 1, 40), (2, 1, 50), (3, 2, 30), (4, 3, 120);
+
+\echo '--- 2. an incremental view, and a second view that reads the first'
+CREATE MATERIALIZED VIEW order_totals WITH (ivm.incremental) AS
+  SELECT customer_id, sum(amount) AS total, count(*) AS n
+  FROM orders GROUP BY customer_id;
+SELECT ivm.create_view('big_customers',
+  $$SELECT customer_id, total FROM order_totals WHERE total > 100$$);
+SELECT * FROM ivm.tick();
+SELECT * FROM order_totals ORDER BY customer_id;
+SELECT * FROM big_customers ORDER BY customer_id;
+
+\echo '--- 3. subscribe to changes of order_totals'
+SELECT ivm.watch('order_totals');
+LISTEN ivm_order_totals;
+
+\echo '--- 4. writes: they are captured as deltas; the views do not change yet'
+INSERT INTO orders VALUES (5, 2, 80), (6, 4, 10);
+UPDATE orders SET amount = amount + 25 WHERE id = 1;
+DELETE FROM orders WHERE id = 4;
+SELECT * FROM order_totals ORDER BY customer_id;
+
+\echo '--- 5. a tick brings every view up to date in one transaction'
+SELECT * FROM ivm.tick();
+\echo '(the notification for the tick shows up after the next statement)'
+SELECT * FROM order_totals ORDER BY customer_id;
+SELECT * FROM big_customers ORDER BY customer_id;
+
+\echo '--- 6. each view equals its query: both differences are empty'
+SELECT count(*) AS rows_that_differ FROM (
+  (SELECT * FROM order_totals
+   EXCEPT ALL
+   SELECT customer_id, sum(amount) AS total, count(*) AS n FROM orders GROUP BY customer_id)
+  UNION ALL
+  (SELECT customer_id, sum(amount) AS total, count(*) AS n FROM orders GROUP BY customer_id
+   EXCEPT ALL
+   SELECT * FROM order_totals)) d;
+SELECT count(*) AS rows_that_differ FROM (
+  (SELECT * FROM big_customers
+   EXCEPT ALL
+   SELECT customer_id, total FROM order_totals WHERE total > 100)
+  UNION ALL
+  (SELECT customer_id, total FROM order_totals WHERE total > 100
+   EXCEPT ALL
+   SELECT * FROM big_customers)) d;
+
+\echo '--- 7. what the ticks did, view by view'
+SELECT * FROM ivm.evidence ORDER BY epoch, 2;
+SELECT * FROM ivm.views;
+
+\echo '--- 8. the changed rows of the watched view, from its change log'
+SELECT * FROM ivm.changes('order_totals', 0);
+SQL
+
+ivm_say "demo finished; stopping the cluster"

@@ -1,0 +1,289 @@
+# shellcheck shell=bash
+# ---------------------------------------------------------------------------
+# test/lib.sh -- shared helpers for ivm's demo and test scripts.
+#
+# Source it (". test/lib.sh"); it defines functions and a few variables and
+# runs nothing by itself.  The functions:
+#
+#   ivm_install_deps            apt-get install whatever of $IVM_DEPS is missing
+#   ivm_build_install           make && make install (PG_CFLAGS=-Werror when CI=true)
+#   ivm_prepare                 both of the above, unless IVM_SKIP_BUILD=1
+#   ivm_cluster_start           initdb + start a throwaway cluster, export PG* vars,
+#                               stop it and remove it on exit (trap)
+#   ivm_cluster_restart         stop (fast, if running) and start it again
+#   ivm_cluster_stop_immediate  pg_ctl stop -m immediate (a simulated crash)
+#   ivm_cluster_wait_ready      wait until the server accepts connections
+#   ivm_psql                    psql -X -v ON_ERROR_STOP=1 -q "$@"
+#
+# PostgreSQL refuses to run as root: when EUID is 0 the server programs
+# (initdb, pg_ctl) run as the OS user "postgres" and the cluster's directory
+# is given to it; clients (psql, pg_regress, pg_prove) run as the invoking
+# user and connect as the database role "postgres" over the Unix socket.
+#
+# Settings read from the environment:
+#   IVM_PG_BIN     server binaries (default /usr/lib/postgresql/15/bin)
+#   IVM_PRELOAD    shared_preload_libraries value (default ivm)
+#   IVM_KEEP=1     keep the cluster's directory on exit (for debugging)
+#   CI=true        build with -Werror
+# ---------------------------------------------------------------------------
+
+IVM_PG_BIN=${IVM_PG_BIN:-/usr/lib/postgresql/15/bin}
+IVM_PG_CONFIG=${IVM_PG_CONFIG:-$IVM_PG_BIN/pg_config}
+IVM_PRELOAD=${IVM_PRELOAD-ivm}
+REPO=${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+export IVM_PG_BIN REPO
+
+# The PostgreSQL 15 programs come first: pg_prove and PGXS call plain "psql".
+case ":$PATH:" in
+    *":$IVM_PG_BIN:"*) ;;
+    *) PATH="$IVM_PG_BIN:$PATH" ;;
+esac
+export PATH
+
+IVM_DEPS=(postgresql-15 postgresql-server-dev-15 libxxhash-dev libzstd-dev
+          postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
+          pkg-config make gcc procps)
+
+# Print a heading that stands out in a long log.
+ivm_say() {
+    printf '\n=== %s\n' "$*"
+}
+
+# Run a command as root: directly when we are root, else through sudo.
+ivm_sudo() {
+    if [ "$EUID" -eq 0 ]; then
+        "$@"
+    else
+        sudo "$@"
+    fi
+}
+
+# Run a server program (initdb, pg_ctl, pg_isready on the data dir) as the
+# user that owns the cluster: "postgres" when we are root, else ourselves.
+# It runs from the cluster's directory so that a cwd unreadable to that user
+# (say /root) does not matter.
+ivm_as_server() {
+    if [ "$EUID" -eq 0 ]; then
+        (cd "${IVM_TMP:-/}" && runuser -u postgres -- "$@")
+    else
+        "$@"
+    fi
+}
+
+# Install the Debian packages the build and the tests need, if any is missing.
+ivm_install_deps() {
+    local p status missing=()
+
+    for p in "${IVM_DEPS[@]}"; do
+        status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+        case "$status" in
+            *" ok installed") ;;
+            *) missing+=("$p") ;;
+        esac
+    done
+    if [ "${#missing[@]}" -eq 0 ]; then
+        return 0
+    fi
+    ivm_say "installing ${missing[*]}"
+    ivm_sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    ivm_sudo env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# Build the extension and install it into the PostgreSQL 15 tree.
+ivm_build_install() {
+    local -a mk=("PG_CONFIG=$IVM_PG_CONFIG")
+
+    if [ "${CI:-}" = true ]; then
+        mk+=("PG_CFLAGS=-Werror")
+    fi
+    ivm_say "building ivm (${mk[*]})"
+    make -C "$REPO" -j"$(nproc 2>/dev/null || echo 2)" "${mk[@]}"
+    ivm_say "installing ivm"
+    ivm_sudo make -C "$REPO" "${mk[@]}" install
+}
+
+# Dependencies, build and install; IVM_SKIP_BUILD=1 skips all three (a caller
+# such as run-all.sh has done them already).
+ivm_prepare() {
+    if [ "${IVM_SKIP_BUILD:-0}" = 1 ]; then
+        return 0
+    fi
+    ivm_install_deps
+    ivm_build_install
+}
+
+# Succeed when nothing listens on 127.0.0.1:$1.
+ivm_port_free() {
+    ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Print the first free TCP port at or above $1 (default 54320).
+ivm_free_port() {
+    local p=${1:-54320}
+
+    while [ "$p" -lt 65000 ]; do
+        if ivm_port_free "$p"; then
+            echo "$p"
+            return 0
+        fi
+        p=$((p + 1))
+    done
+    echo "no free TCP port found above ${1:-54320}" >&2
+    return 1
+}
+
+# Wait until the server accepts connections (default 120 s).
+ivm_cluster_wait_ready() {
+    local i limit=${1:-120}
+
+    for ((i = 0; i < limit * 4; i++)); do
+        if "$IVM_PG_BIN/pg_isready" -q -h "$PGHOST" -p "$PGPORT" -U postgres; then
+            return 0
+        fi
+        sleep 0.25
+    done
+    echo "server on port $PGPORT did not become ready in ${limit}s; log tail:" >&2
+    tail -n 40 "$IVM_LOG" >&2 || true
+    return 1
+}
+
+# Start the server of the cluster made by ivm_cluster_start (already configured).
+ivm_server_start() {
+    if ! ivm_as_server "$IVM_PG_BIN/pg_ctl" -D "$IVM_PGDATA" -l "$IVM_LOG" \
+            -w -t 120 start >/dev/null; then
+        echo "pg_ctl start failed; log tail:" >&2
+        tail -n 40 "$IVM_LOG" >&2 || true
+        return 1
+    fi
+    ivm_cluster_wait_ready 120
+}
+
+# Succeed when the cluster's postmaster is running.
+ivm_server_running() {
+    [ -n "${IVM_PGDATA:-}" ] && [ -d "$IVM_PGDATA" ] &&
+        ivm_as_server "$IVM_PG_BIN/pg_ctl" -D "$IVM_PGDATA" status >/dev/null 2>&1
+}
+
+# The EXIT trap: stop the cluster and remove its directory.  On a failure the
+# tail of the server log is printed, since the directory is about to go.
+ivm_cluster_cleanup() {
+    local rc=$?
+
+    trap - EXIT INT TERM HUP
+    if [ -n "${IVM_PGDATA:-}" ] && [ -d "$IVM_PGDATA" ]; then
+        if [ "$rc" -ne 0 ] && [ -f "${IVM_LOG:-}" ]; then
+            echo "--- last lines of the server log ($IVM_LOG) ---" >&2
+            tail -n 30 "$IVM_LOG" >&2 || true
+        fi
+        if ivm_server_running; then
+            ivm_as_server "$IVM_PG_BIN/pg_ctl" -D "$IVM_PGDATA" -m fast -w -t 60 \
+                stop >/dev/null 2>&1 ||
+                ivm_as_server "$IVM_PG_BIN/pg_ctl" -D "$IVM_PGDATA" -m immediate \
+                    -w stop >/dev/null 2>&1 || true
+        fi
+    fi
+    if [ -n "${IVM_TMP:-}" ] && [ -d "$IVM_TMP" ]; then
+        if [ "${IVM_KEEP:-0}" = 1 ]; then
+            echo "kept cluster directory $IVM_TMP" >&2
+        else
+            rm -rf "$IVM_TMP"
+        fi
+    fi
+    exit "$rc"
+}
+
+# Create and start a throwaway cluster; export PGHOST, PGPORT, PGUSER and
+# PGDATABASE for clients.  The cluster is stopped and removed when the
+# calling shell exits, whether it succeeds or not.
+ivm_cluster_start() {
+    local port _
+
+    IVM_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ivm-test.XXXXXX")
+    IVM_PGDATA=$IVM_TMP/data
+    IVM_LOG=$IVM_TMP/postgres.log
+    export IVM_TMP IVM_PGDATA IVM_LOG
+    trap ivm_cluster_cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    trap 'exit 129' HUP
+    if [ "$EUID" -eq 0 ]; then
+        chown postgres: "$IVM_TMP"
+    fi
+
+    if ! ivm_as_server "$IVM_PG_BIN/initdb" -D "$IVM_PGDATA" -A trust -U postgres \
+            --no-sync -E UTF8 --locale=C >"$IVM_TMP/initdb.log" 2>&1; then
+        cat "$IVM_TMP/initdb.log" >&2
+        return 1
+    fi
+
+    echo "include 'ivm-test.conf'" >>"$IVM_PGDATA/postgresql.conf"
+    port=54320
+    for _ in 1 2 3 4 5; do
+        port=$(ivm_free_port "$port") || return 1
+        cat >"$IVM_PGDATA/ivm-test.conf" <<CONF
+# written by test/lib.sh
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$IVM_TMP'
+shared_preload_libraries = '$IVM_PRELOAD'
+fsync = off
+full_page_writes = off
+max_connections = 50
+log_line_prefix = '%m [%p] %q%u@%d '
+log_min_messages = warning
+CONF
+        if [ "$EUID" -eq 0 ]; then
+            chown postgres: "$IVM_PGDATA/ivm-test.conf"
+        fi
+        export PGHOST=$IVM_TMP PGPORT=$port PGUSER=postgres PGDATABASE=postgres
+        if ivm_as_server "$IVM_PG_BIN/pg_ctl" -D "$IVM_PGDATA" -l "$IVM_LOG" \
+                -w -t 120 start >/dev/null; then
+            ivm_cluster_wait_ready 120 || return 1
+            echo "cluster ready: port $PGPORT, socket dir $PGHOST, log $IVM_LOG"
+            return 0
+        fi
+        # Someone may have taken the port between the probe and the start.
+        if grep -q 'could not bind\|Address already in use' "$IVM_LOG" 2>/dev/null; then
+            port=$((port + 1))
+            continue
+        fi
+        break
+    done
+    echo "could not start the cluster; log tail:" >&2
+    tail -n 40 "$IVM_LOG" >&2 || true
+    return 1
+}
+
+# Stop the server (fast, when it runs) and start it again.
+ivm_cluster_restart() {
+    if ivm_server_running; then
+        ivm_as_server "$IVM_PG_BIN/pg_ctl" -D "$IVM_PGDATA" -m fast -w -t 120 \
+            stop >/dev/null
+    fi
+    ivm_server_start
+}
+
+# Stop the server with -m immediate: no checkpoint, crash recovery at the
+# next start, just as after a power cut (minus lost OS buffers).
+ivm_cluster_stop_immediate() {
+    ivm_as_server "$IVM_PG_BIN/pg_ctl" -D "$IVM_PGDATA" -m immediate -w -t 120 \
+        stop >/dev/null
+}
+
+# psql that stops at the first error and reads no ~/.psqlrc.
+ivm_psql() {
+    "$IVM_PG_BIN/psql" -X -v ON_ERROR_STOP=1 -q "$@"
+}
+
+# Use the cluster the caller exported (run-all.sh) when it answers, else
+# prepare (deps, build, install) and start one of our own.
+ivm_cluster_use_or_start() {
+    if [ -n "${IVM_PGDATA:-}" ] && [ -n "${PGHOST:-}" ] && [ -n "${PGPORT:-}" ] &&
+        "$IVM_PG_BIN/pg_isready" -q -h "$PGHOST" -p "$PGPORT" 2>/dev/null; then
+        echo "using the running cluster on port $PGPORT"
+        return 0
+    fi
+    ivm_prepare
+    ivm_cluster_start
+}

@@ -1,0 +1,308 @@
+#!/usr/bin/env bash
+# ---------------------------------------------------------------------------
+# test/random/run.sh -- seeded randomised differential test of ivm.
+#
+#   bash test/random/run.sh                      # random seed, 300 ticks
+#   IVM_SEED=123 IVM_TICKS=50 bash test/random/run.sh
+#
+# Four tables (a, b, c and d without a primary key) and 26 views
+# (setup.sql) covering filters, every join kind, self-joins, aggregates,
+# DISTINCT, set operations, EXISTS / NOT EXISTS / IN / scalar subqueries, a
+# window function, ORDER BY ... LIMIT, a CTE and views on views.  Each tick
+# runs 0-5 random batches of INSERT / UPDATE / DELETE (some rolled back, some
+# with savepoints rolled back, now and then a TRUNCATE), sometimes a tick
+# that is rolled back, sometimes ivm.full_recompute or another
+# ivm.fallback_ratio, then ivm.tick(), then compares every view with its
+# query as a multiset (EXCEPT ALL both ways).
+#
+# The whole workload is generated from the seed by bash's $RANDOM before it
+# runs, as one SQL script for one psql session: the same seed replays the
+# same statements.  On failure the script is kept and its path printed.
+#
+# Uses the cluster exported by run-all.sh when there is one, else builds,
+# installs and starts its own (see lib.sh).  Creates database ivm_random.
+# ---------------------------------------------------------------------------
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=test/lib.sh
+. "$HERE/../lib.sh"
+
+if [ -n "${IVM_SEED:-}" ]; then
+    SEED=$IVM_SEED
+else
+    SEED=$(( ((RANDOM << 15) | RANDOM) % 1000000 ))
+fi
+case "$SEED" in
+    '' | *[!0-9]*) echo "IVM_SEED must be a non-negative integer, not '$SEED'" >&2; exit 2 ;;
+esac
+TICKS=${IVM_TICKS:-300}
+DB=ivm_random
+
+echo "randomised differential test: seed=$SEED ticks=$TICKS"
+echo "replay with: IVM_SEED=$SEED IVM_TICKS=$TICKS bash test/random/run.sh"
+
+# ---- the generator --------------------------------------------------------
+
+RANDOM=$SEED
+R=0
+# R := a random integer in [0, $1).
+rnd() { R=$((RANDOM % $1)); }
+# Succeed with probability $1 percent.
+chance() { (( RANDOM % 100 < $1 )); }
+
+pick_s()    { rnd 4; case $R in 0) S="'x'" ;; 1) S="'y'" ;; 2) S="'z'" ;; *) S="NULL" ;; esac; }
+pick_name() { rnd 4; case $R in 0) S="'alpha'" ;; 1) S="'beta'" ;; 2) S="'gamma'" ;; *) S="NULL" ;; esac; }
+pick_y()    { rnd 3; case $R in 0) S="'p'" ;; 1) S="'x'" ;; *) S="'y'" ;; esac; }
+# K := a key of a (0..11, NULL 8%); V := a value (0..99, NULL 8%).
+pick_k()    { if chance 8; then K=NULL; else rnd 12; K=$R; fi; }
+pick_v()    { if chance 8; then V=NULL; else rnd 100; V=$R; fi; }
+# A := an a.id expression: a recent id, NULL, or one that matches nothing.
+pick_aref() {
+    rnd 100
+    if ((R < 75)); then rnd 60; A="(SELECT id FROM a ORDER BY id DESC OFFSET $R LIMIT 1)"
+    elif ((R < 90)); then A="NULL::int"
+    else A="-1"
+    fi
+}
+# M, Q := a modulus and a remainder, to touch about 1/M of the rows.
+pick_mod()  { rnd 8; M=$((R + 3)); rnd "$M"; Q=$R; }
+
+stmt_a() {
+    local op i n rows=""
+    rnd 100; op=$R
+    if ((op < 40)); then
+        rnd 6; n=$((R + 1))
+        for ((i = 1; i <= n; i++)); do
+            pick_k; pick_v; pick_s
+            rows+="${rows:+, }($i, $K::int, $V::int, $S::text)"
+        done
+        echo "INSERT INTO a SELECT (SELECT coalesce(max(id), 0) FROM a) + o, k, v, s FROM (VALUES $rows) t(o, k, v, s);"
+        echo "DELETE FROM a WHERE id <= (SELECT max(id) - 260 FROM a);"
+    elif ((op < 72)); then
+        rnd 7
+        case $R in
+            0) pick_mod; rnd 41; echo "UPDATE a SET v = v + $((R - 20)) WHERE id % $M = $Q;" ;;
+            1) rnd 12; local k1=$R; pick_k; rnd 3; echo "UPDATE a SET k = $K WHERE k = $k1 AND id % 3 = $R;" ;;
+            2) pick_mod; pick_s; echo "UPDATE a SET s = $S WHERE id % $M = $Q;" ;;
+            3) pick_mod; rnd 100; echo "UPDATE a SET v = NULL WHERE id % $M = $Q AND v < $R;" ;;
+            4) rnd 12; echo "UPDATE a SET v = v WHERE k = $R;" ;;
+            5) rnd 90; local p=$((R + 7)); rnd 6
+               echo "UPDATE a SET k = (k + 1) % 12, v = (v * 3) % 100 WHERE id IN (SELECT id FROM a ORDER BY (id * $p) % 97, id LIMIT $((R + 1)));" ;;
+            *) echo "UPDATE a SET id = (SELECT max(id) + 1 FROM a) WHERE id = (SELECT min(id) FROM a);" ;;
+        esac
+    else
+        rnd 3
+        case $R in
+            0) pick_mod; rnd 12; echo "DELETE FROM a WHERE id % $M = $Q AND k = $R;" ;;
+            1) rnd 90; local p=$((R + 7)); rnd 6
+               echo "DELETE FROM a WHERE id IN (SELECT id FROM a ORDER BY (id * $p) % 101, id LIMIT $((R + 1)));" ;;
+            *) rnd 100; echo "DELETE FROM a WHERE v BETWEEN $R AND $((R + 3));" ;;
+        esac
+    fi
+}
+
+stmt_b() {
+    local op i n w rows=""
+    rnd 100; op=$R
+    if ((op < 40)); then
+        rnd 6; n=$((R + 1))
+        for ((i = 1; i <= n; i++)); do
+            pick_aref
+            if chance 10; then w=NULL; else rnd 20; w=$R; fi
+            rows+="${rows:+, }($i, $A, $w::int)"
+        done
+        echo "INSERT INTO b SELECT (SELECT coalesce(max(id), 0) FROM b) + o, a_id, w FROM (VALUES $rows) t(o, a_id, w);"
+        echo "DELETE FROM b WHERE id <= (SELECT max(id) - 260 FROM b);"
+    elif ((op < 72)); then
+        rnd 4
+        case $R in
+            0) pick_mod; rnd 11; echo "UPDATE b SET w = w + $((R - 5)) WHERE id % $M = $Q;" ;;
+            1) pick_aref; rnd 23; echo "UPDATE b SET a_id = $A WHERE id % 23 = $R;" ;;
+            2) pick_mod; rnd 20; echo "UPDATE b SET w = NULL WHERE id % $M = $Q AND w > $R;" ;;
+            *) rnd 20; echo "UPDATE b SET w = $R WHERE w IS NULL;" ;;
+        esac
+    else
+        rnd 3
+        case $R in
+            0) pick_mod; echo "DELETE FROM b WHERE id % $M = $Q AND id % 2 = 0;" ;;
+            1) rnd 20; echo "DELETE FROM b WHERE w = $R;" ;;
+            *) rnd 60; echo "DELETE FROM b WHERE a_id = (SELECT id FROM a ORDER BY id DESC OFFSET $R LIMIT 1);" ;;
+        esac
+    fi
+}
+
+stmt_c() {
+    local op i n rows=""
+    rnd 100; op=$R
+    if ((op < 40)); then
+        rnd 3; n=$((R + 1))
+        for ((i = 1; i <= n; i++)); do
+            rnd 15; pick_name
+            rows+="${rows:+, }($i, $R, $S::text)"
+        done
+        echo "INSERT INTO c SELECT (SELECT coalesce(max(id), 0) FROM c) + o, k, name FROM (VALUES $rows) t(o, k, name);"
+        echo "DELETE FROM c WHERE id <= (SELECT max(id) - 40 FROM c);"
+    elif ((op < 75)); then
+        if chance 50; then
+            pick_mod; rnd 15; echo "UPDATE c SET k = $R WHERE id % $M = $Q;"
+        else
+            pick_mod; pick_name; echo "UPDATE c SET name = $S WHERE id % $M = $Q;"
+        fi
+    else
+        rnd 15; local k=$R; rnd 2; echo "DELETE FROM c WHERE k = $k AND id % 2 = $R;"
+    fi
+}
+
+stmt_d() {
+    local op i n rows=""
+    rnd 100; op=$R
+    if ((op < 45)); then
+        rnd 4; n=$((R + 1))
+        for ((i = 1; i <= n; i++)); do
+            rnd 12; pick_y
+            rows+="${rows:+, }($R, $S)"
+        done
+        echo "INSERT INTO d VALUES $rows;"
+    elif ((op < 70)); then
+        rnd 12; local x=$R
+        if chance 50; then
+            pick_y; echo "UPDATE d SET y = $S WHERE x = $x;"
+        else
+            pick_y; rnd 12; echo "UPDATE d SET x = $R WHERE x = $x AND y = $S;"
+        fi
+    else
+        rnd 12; pick_y; echo "DELETE FROM d WHERE x = $R AND y = $S;"
+    fi
+}
+
+stmt_any() {
+    rnd 100
+    if ((R < 40)); then stmt_a
+    elif ((R < 70)); then stmt_b
+    elif ((R < 85)); then stmt_c
+    else stmt_d
+    fi
+}
+
+# A TRUNCATE of one table, usually followed by a refill.
+stmt_truncate() {
+    local t
+    rnd 4; t=$R
+    case $t in
+        0) echo "TRUNCATE a;"
+           chance 70 && { rnd 90; echo "INSERT INTO a SELECT g, g % 10, (g * $((R + 7))) % 100, (ARRAY['x', 'y', 'z', NULL])[g % 4 + 1] FROM generate_series(1, 120) g;"; } ;;
+        1) echo "TRUNCATE b;"
+           chance 70 && echo "INSERT INTO b SELECT row_number() OVER (ORDER BY id), id, id % 20 FROM a WHERE id % 3 <> 0;" ;;
+        2) echo "TRUNCATE c;"
+           chance 70 && echo "INSERT INTO c SELECT g, g % 15, (ARRAY['alpha', 'beta', 'gamma', NULL])[g % 4 + 1] FROM generate_series(1, 25) g;" ;;
+        *) echo "TRUNCATE d;"
+           chance 70 && echo "INSERT INTO d SELECT g % 10, (ARRAY['p', 'x', 'y'])[g % 3 + 1] FROM generate_series(1, 40) g;" ;;
+    esac
+    return 0
+}
+
+# Print one batch; DIRTY=1 when it commits a write.
+batch() {
+    local i n
+    rnd 100
+    if ((R < 35)); then                     # one statement, autocommit
+        stmt_any; DIRTY=1
+    elif ((R < 68)); then                   # a committed transaction
+        rnd 3; n=$((R + 2))
+        echo "BEGIN;"; for ((i = 0; i < n; i++)); do stmt_any; done; echo "COMMIT;"
+        DIRTY=1
+    elif ((R < 80)); then                   # a rolled-back transaction
+        rnd 3; n=$((R + 1))
+        echo "BEGIN;"; for ((i = 0; i < n; i++)); do stmt_any; done; echo "ROLLBACK;"
+    elif ((R < 90)); then                   # a savepoint rolled back
+        echo "BEGIN;"; stmt_any; echo "SAVEPOINT s1;"
+        rnd 2; n=$((R + 1)); for ((i = 0; i < n; i++)); do stmt_any; done
+        echo "ROLLBACK TO SAVEPOINT s1;"; stmt_any; echo "COMMIT;"
+        DIRTY=1
+    elif ((R < 96)); then                   # a savepoint released
+        echo "BEGIN;"; stmt_any; echo "SAVEPOINT s1;"; stmt_any
+        echo "RELEASE SAVEPOINT s1;"; stmt_any; echo "COMMIT;"
+        DIRTY=1
+    else                                    # TRUNCATE, sometimes rolled back
+        echo "BEGIN;"; stmt_truncate
+        if chance 25; then echo "ROLLBACK;"; else echo "COMMIT;"; DIRTY=1; fi
+    fi
+}
+
+# The whole workload, on stdout.
+generate() {
+    local tick nb i quiet gucs
+    echo "-- generated by test/random/run.sh, seed $SEED, $TICKS ticks"
+    echo "\\set ON_ERROR_STOP 1"
+    echo "\\set seed '$SEED'"
+    echo "\\o /dev/null"
+    echo "-- tick 0: the views as created"
+    echo "SELECT * FROM ivm.tick() \\gset t_"
+    echo "SELECT rt_after_tick(:'seed', 0, false, :t_rows_in, :t_rows_out);"
+    DIRTY=0
+    for ((tick = 1; tick <= TICKS; tick++)); do
+        echo "-- tick $tick"
+        rnd 100
+        if ((R < 6)); then nb=0
+        elif ((R < 56)); then nb=1
+        else rnd 4; nb=$((R + 2))
+        fi
+        for ((i = 0; i < nb; i++)); do batch; done
+        if chance 4; then                    # a tick that is rolled back
+            echo "BEGIN;"; echo "SELECT * FROM ivm.tick();"; echo "ROLLBACK;"
+            chance 50 && batch
+        fi
+        gucs=0
+        rnd 100
+        if ((R < 5)); then echo "SET ivm.full_recompute = on;"; gucs=1
+        elif ((R < 9)); then echo "SET ivm.fallback_ratio = 0.05;"; gucs=1
+        elif ((R < 12)); then echo "SET ivm.fallback_ratio = 1;"; gucs=1
+        fi
+        if ((DIRTY)); then quiet=false; else quiet=true; fi
+        echo "SELECT * FROM ivm.tick() \\gset t_"
+        ((gucs)) && echo "RESET ivm.full_recompute; RESET ivm.fallback_ratio;"
+        echo "SELECT rt_after_tick(:'seed', $tick, $quiet, :t_rows_in, :t_rows_out);"
+        if ((tick % 50 == 0)); then printf '\\echo %s\n' "'  tick $tick/$TICKS ok'"; fi
+        DIRTY=0
+    done
+}
+
+# ---- the run ---------------------------------------------------------------
+
+ivm_cluster_use_or_start
+
+SQLFILE=$(mktemp "${TMPDIR:-/tmp}/ivm-random-$SEED.XXXXXX.sql")
+ERRFILE=$(mktemp "${TMPDIR:-/tmp}/ivm-random-$SEED.XXXXXX.err")
+generate >"$SQLFILE"
+echo "workload: $(grep -c '^-- tick' "$SQLFILE") ticks, $(grep -Ec '^(INSERT|UPDATE|DELETE|TRUNCATE)' "$SQLFILE") statements"
+
+ivm_psql -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+ivm_psql -d "$DB" -f "$HERE/setup.sql" >/dev/null
+
+start=$SECONDS
+rc=0
+ivm_psql -d "$DB" -f "$SQLFILE" 2>"$ERRFILE" || rc=$?
+elapsed=$((SECONDS - start))
+
+if [ "$rc" -ne 0 ]; then
+    cat "$ERRFILE" >&2
+    # Name the tick the failing line belongs to.
+    line=$(grep -o "^psql:$SQLFILE:[0-9]*" "$ERRFILE" | head -n 1 | sed 's/.*://' || true)
+    if [ -n "$line" ]; then
+        t=$(head -n "$line" "$SQLFILE" | grep '^-- tick' | tail -n 1 | sed 's/^-- tick \([0-9]*\).*/\1/')
+        echo "FAILED at line $line of the workload, in tick $t" >&2
+        echo "the failing statement: $(sed -n "${line}p" "$SQLFILE")" >&2
+    fi
+    echo "FAILED: randomised test, seed=$SEED (replay: IVM_SEED=$SEED IVM_TICKS=$TICKS bash test/random/run.sh)" >&2
+    echo "the workload is kept in $SQLFILE" >&2
+    rm -f "$ERRFILE"
+    exit 1
+fi
+
+if [ -s "$ERRFILE" ]; then
+    echo "messages from the server:"; cat "$ERRFILE"
+fi
+rm -f "$SQLFILE" "$ERRFILE"
+echo "strategies used:"
+ivm_psql -d "$DB" -c "SELECT name, strategy, rows FROM ivm.views ORDER BY name" || true
+echo "PASSED: randomised test, seed=$SEED, $TICKS ticks, every view equal to its query after every tick (${elapsed}s)"

@@ -1,0 +1,109 @@
+-- test/random/setup.sql -- schema, first data, views and the checker of the
+-- randomised differential test.  Run by test/random/run.sh in a fresh
+-- database; the view list below is the list the checker compares.
+
+CREATE EXTENSION ivm;
+
+-- a: the main table.  k is a small key (NULL sometimes), v an int (NULL
+-- sometimes), s a short text (NULL sometimes).
+CREATE TABLE a (id int PRIMARY KEY, k int, v int, s text);
+-- b: children of a by a_id (dangling and NULL references happen on purpose).
+CREATE TABLE b (id int PRIMARY KEY, a_id int, w int);
+-- c: a small dimension joined to a on k.
+CREATE TABLE c (id int PRIMARY KEY, k int, name text);
+-- d: no primary key; duplicate rows on purpose.
+CREATE TABLE d (x int, y text);
+
+INSERT INTO a SELECT g, CASE WHEN g % 13 = 0 THEN NULL ELSE g % 10 END,
+                     CASE WHEN g % 11 = 0 THEN NULL ELSE (g * 37) % 100 END,
+                     (ARRAY['x', 'y', 'z', NULL])[g % 4 + 1]
+              FROM generate_series(1, 150) g;
+INSERT INTO b SELECT g, CASE WHEN g % 17 = 0 THEN NULL ELSE (g * 7) % 160 END,
+                     CASE WHEN g % 9 = 0 THEN NULL ELSE g % 20 END
+              FROM generate_series(1, 150) g;
+INSERT INTO c SELECT g, g % 15, (ARRAY['alpha', 'beta', 'gamma', NULL])[g % 4 + 1]
+              FROM generate_series(1, 25) g;
+INSERT INTO d SELECT g % 10, (ARRAY['p', 'x', 'y'])[g % 3 + 1] FROM generate_series(1, 40) g;
+
+-- The views under test: name, query, options.  Views are created in ord
+-- order (later ones may read earlier ones).
+CREATE TABLE rt_views (ord int PRIMARY KEY, name text UNIQUE NOT NULL,
+                       query text NOT NULL, options jsonb NOT NULL DEFAULT '{}');
+INSERT INTO rt_views (ord, name, query, options) VALUES
+ (1,  'v_filter',     $q$SELECT id, k, v * 2 AS v2, upper(s) AS us FROM a WHERE v > 40 OR s = 'x'$q$, '{}'),
+ (2,  'v_join',       $q$SELECT a.id, a.k, b.id AS b_id, b.w FROM a JOIN b ON b.a_id = a.id$q$, '{}'),
+ (3,  'v_left',       $q$SELECT a.id, a.v, b.id AS b_id, b.w FROM a LEFT JOIN b ON b.a_id = a.id AND b.w > 3$q$, '{}'),
+ (4,  'v_full',       $q$SELECT a.id AS a_id, a.k AS ak, c.id AS c_id, c.name FROM a FULL JOIN c ON c.k = a.k AND c.id % 2 = a.id % 2$q$, '{}'),
+ (5,  'v_self',       $q$SELECT b1.id AS id1, b2.id AS id2, b1.a_id FROM b b1 JOIN b b2 ON b1.a_id = b2.a_id AND b1.id < b2.id$q$, '{}'),
+ (6,  'v_agg',        $q$SELECT k, count(*) AS n, count(v) AS nv, sum(v) AS sv, avg(v) AS av, min(v) AS mn, max(v) AS mx, min(s) AS mins, max(s) AS maxs FROM a GROUP BY k$q$, '{}'),
+ (7,  'v_agg_join',   $q$SELECT a.k, c.name, count(*) AS n, sum(a.v) AS sv, max(a.id) AS maxid FROM a JOIN c ON c.k = a.k GROUP BY a.k, c.name HAVING count(*) > 3$q$, '{}'),
+ (8,  'v_scalar',     $q$SELECT count(*) AS n, count(w) AS nw, sum(w) AS sw, min(w) AS mn, max(w) AS mx FROM b$q$, '{}'),
+ (9,  'v_distinct',   $q$SELECT DISTINCT k, s FROM a$q$, '{}'),
+ (10, 'v_union',      $q$SELECT k FROM a UNION SELECT k FROM c$q$, '{}'),
+ (11, 'v_union_all',  $q$SELECT id, k, 'a' AS src FROM a WHERE v < 30 UNION ALL SELECT id, k, 'c' FROM c UNION ALL SELECT x, x, y FROM d$q$, '{}'),
+ (12, 'v_except',     $q$SELECT k FROM c EXCEPT SELECT k FROM a WHERE v > 50$q$, '{}'),
+ (13, 'v_except_all', $q$SELECT x FROM d EXCEPT ALL SELECT k FROM c$q$, '{}'),
+ (14, 'v_intersect',  $q$SELECT x, y FROM d INTERSECT ALL SELECT k, s FROM a$q$, '{}'),
+ (15, 'v_exists',     $q$SELECT id, k FROM a WHERE EXISTS (SELECT 1 FROM b WHERE b.a_id = a.id AND b.w > 10)$q$, '{}'),
+ (16, 'v_not_exists', $q$SELECT id, v FROM a WHERE NOT EXISTS (SELECT 1 FROM b WHERE b.a_id = a.id)$q$, '{}'),
+ (17, 'v_in_scalar',  $q$SELECT c.id, c.k, (SELECT count(*) FROM a WHERE a.k = c.k) AS n_a FROM c WHERE c.k IN (SELECT k FROM a WHERE v > 20)$q$, '{}'),
+ (18, 'v_window',     $q$SELECT id, k, row_number() OVER (PARTITION BY k ORDER BY id) AS rn, sum(v) OVER (PARTITION BY k) AS ksum FROM a$q$, '{}'),
+ (19, 'v_topn',       $q$SELECT id, v, k FROM a WHERE v IS NOT NULL ORDER BY v DESC, id LIMIT 10$q$, '{}'),
+ (20, 'v_cte',        $q$WITH t AS (SELECT a_id, sum(w) AS sw, count(*) AS nb FROM b GROUP BY a_id) SELECT a.id, a.s, t.sw, t.nb FROM a JOIN t ON t.a_id = a.id$q$, '{}'),
+ (21, 'v_nopk',       $q$SELECT x, y, count(*) AS n FROM d GROUP BY x, y$q$, '{}'),
+ (22, 'v_on_view',    $q$SELECT k, n, sv FROM v_agg WHERE n >= 12$q$, '{}'),
+ (23, 'v_on_view2',   $q$SELECT count(*) AS groups, sum(n) AS total, max(sv) AS max_sv FROM v_on_view$q$, '{}'),
+ (24, 'v_join_view',  $q$SELECT j.k, count(*) AS pairs, sum(j.w) AS sw FROM v_join j GROUP BY j.k$q$, '{}'),
+ (25, 'v_agg_diff',   $q$SELECT k, count(*) AS n, sum(v) AS sv, max(v) AS mx FROM a GROUP BY k$q$, '{"mode": "diff"}'),
+ (26, 'v_left_diff',  $q$SELECT c.id, c.name, a.id AS a_id FROM c LEFT JOIN a ON a.k = c.k AND a.v > 90$q$, '{"mode": "diff"}');
+
+SELECT ivm.create_view(name, query, options) FROM rt_views ORDER BY ord;
+
+-- rt_check(seed, tick): compare every view with its query as multisets.
+-- On a difference: a WARNING per differing view with up to 20 rows of each
+-- side, then an ERROR naming the seed, the tick and the views.
+CREATE FUNCTION rt_check(p_seed text, p_tick int) RETURNS void
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    r       record;
+    diffs   text[];
+    bad     text[] := '{}';
+BEGIN
+    FOR r IN SELECT name, query FROM rt_views ORDER BY ord LOOP
+        EXECUTE format($f$
+            SELECT array_agg(x ORDER BY x) FROM (
+                SELECT 'only in the view:  ' || t::text AS x
+                  FROM (SELECT * FROM %1$I EXCEPT ALL SELECT * FROM (%2$s) q) t
+                UNION ALL
+                SELECT 'only in the query: ' || t::text
+                  FROM (SELECT * FROM (%2$s) q EXCEPT ALL SELECT * FROM %1$I) t) s
+            $f$, r.name, r.query) INTO diffs;
+        IF diffs IS NOT NULL THEN
+            bad := bad || r.name;
+            RAISE WARNING '%', format(E'MISMATCH seed=%s tick=%s view=%s (%s differing rows, up to 20 shown)\nquery: %s\n%s',
+                p_seed, p_tick, r.name, cardinality(diffs), r.query,
+                array_to_string(diffs[1:20], E'\n'));
+        END IF;
+    END LOOP;
+    IF cardinality(bad) > 0 THEN
+        RAISE EXCEPTION 'randomised test failed: seed=% tick=% views=%', p_seed, p_tick, bad
+            USING HINT = format('Replay with IVM_SEED=%s bash test/random/run.sh', p_seed);
+    END IF;
+END
+$fn$;
+
+-- rt_after_tick(seed, tick, quiet, rows_in, rows_out): called after each
+-- committed tick with the tick's counters.  When quiet (no write committed
+-- since the previous tick) the tick must have consumed and emitted nothing.
+-- Then every view is compared with its query.
+CREATE FUNCTION rt_after_tick(p_seed text, p_tick int, p_quiet bool,
+                              p_rows_in bigint, p_rows_out bigint) RETURNS void
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF p_quiet AND (p_rows_in <> 0 OR p_rows_out <> 0) THEN
+        RAISE EXCEPTION 'randomised test failed: seed=% tick=%: a tick with no write committed since the previous tick reported rows_in=% rows_out=%',
+            p_seed, p_tick, p_rows_in, p_rows_out;
+    END IF;
+    PERFORM rt_check(p_seed, p_tick);
+END
+$fn$;

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# ---------------------------------------------------------------------------
+# test/run-all.sh -- every test suite of ivm, one line of totals at the end.
+#
+#   bash test/run-all.sh        (also what .ci/run runs, with CI=true)
+#
+# Installs what is missing, builds and installs the extension, starts a
+# throwaway cluster, then runs each suite and counts it as passed or failed:
+#   installcheck  pg_regress (sql/, expected/) and isolation (specs/) tests
+#   pgtap         pg_prove over test/pgtap/*.sql in database ivm_tap
+#   random        test/random/run.sh (IVM_SEED, IVM_TICKS)
+#   crash         test/crash/run.sh (in a cluster of its own)
+# The last line is "N passed, N failed"; the exit status is non-zero when a
+# suite failed.  IVM_SUITES="random crash" runs only the suites named.
+# ---------------------------------------------------------------------------
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=test/lib.sh
+. "$HERE/lib.sh"
+
+PASSED=0
+FAILED=0
+SKIPPED=0
+RESULTS=()
+SUITES=${IVM_SUITES:-installcheck pgtap random crash}
+
+# The randomised test: a random seed unless one is given, 300 ticks unless told.
+if [ -z "${IVM_SEED:-}" ]; then
+    IVM_SEED=$(( ((RANDOM << 15) | RANDOM) % 1000000 ))
+fi
+IVM_TICKS=${IVM_TICKS:-300}
+export IVM_SEED IVM_TICKS
+
+# run_suite NAME TIMEOUT COMMAND...: run one suite, count it.  Exit status 77
+# means skipped, 124 timed out.
+run_suite() {
+    local name=$1 limit=$2 rc start
+    shift 2
+    case " $SUITES " in
+        *" $name "*) ;;
+        *) return 0 ;;
+    esac
+    ivm_say "suite $name"
+    start=$SECONDS
+    if declare -F "$1" >/dev/null; then
+        "$@"                    # a function here: it bounds its own commands
+    else
+        timeout -k 30 "$limit" "$@"
+    fi
+    rc=$?
+    if [ "$rc" -eq 0 ]; then
+        PASSED=$((PASSED + 1))
+        RESULTS+=("ok      $name ($((SECONDS - start))s)")
+    elif [ "$rc" -eq 77 ]; then
+        SKIPPED=$((SKIPPED + 1))
+        RESULTS+=("skipped $name")
+    else
+        [ "$rc" -eq 124 ] && echo "suite $name timed out after ${limit}s" >&2
+        FAILED=$((FAILED + 1))
+        RESULTS+=("FAILED  $name (exit $rc, $((SECONDS - start))s)")
+    fi
+    return 0
+}
+
+suite_installcheck() {
+    local f rc=0
+    rm -f "$REPO/regression.diffs" "$REPO/output_iso/regression.diffs"
+    timeout -k 30 900 make -C "$REPO" PG_CONFIG="$IVM_PG_CONFIG" installcheck || rc=$?
+    [ "$rc" -eq 124 ] && echo "installcheck timed out after 900s" >&2
+    if [ "$rc" -ne 0 ]; then
+        for f in "$REPO/regression.diffs" "$REPO/output_iso/regression.diffs"; do
+            if [ -f "$f" ]; then
+                echo "----- $f -----"
+                cat "$f"
+            fi
+        done
+    fi
+    return "$rc"
+}
+
+suite_pgtap() {
+    local files=()
+    shopt -s nullglob
+    files=("$REPO"/test/pgtap/*.sql)
+    shopt -u nullglob
+    if [ "${#files[@]}" -eq 0 ]; then
+        echo "no pgTAP files in test/pgtap yet: skipped"
+        return 77
+    fi
+    ivm_psql -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS ivm_tap" -c "CREATE DATABASE ivm_tap" &&
+        ivm_psql -d ivm_tap -c "CREATE EXTENSION ivm" -c "CREATE EXTENSION pgtap" &&
+        timeout -k 30 600 pg_prove --psql-bin "$IVM_PG_BIN/psql" -d ivm_tap -U postgres \
+            -h "$PGHOST" -p "$PGPORT" "${files[@]}"
+}
+
+# Not "set -e": a failing step is reported, and the totals line still comes.
+setup_ok=1
+ivm_install_deps || setup_ok=0
+if [ "$setup_ok" = 1 ]; then
+    ivm_build_install || setup_ok=0
+fi
+if [ "$setup_ok" = 1 ]; then
+    ivm_say "starting a throwaway cluster"
+    ivm_cluster_start || setup_ok=0
+fi
+if [ "$setup_ok" != 1 ]; then
+    echo "setup (dependencies, build, install or cluster start) failed" >&2
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+export IVM_SKIP_BUILD=1
+
+run_suite installcheck 900 suite_installcheck
+run_suite pgtap 600 suite_pgtap
+run_suite random 1200 bash "$HERE/random/run.sh"
+run_suite crash 600 bash "$HERE/crash/run.sh"
+
+ivm_say "summary (randomised test seed $IVM_SEED, $IVM_TICKS ticks)"
+printf '  %s\n' "${RESULTS[@]}"
+if [ "$SKIPPED" -gt 0 ]; then
+    echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+else
+    echo "$PASSED passed, $FAILED failed"
+fi
+[ "$FAILED" -eq 0 ]
