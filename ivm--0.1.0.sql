@@ -27,6 +27,7 @@ CREATE TABLE ivm._views (
     level           integer NOT NULL,           -- 0 if it reads only tables
     needs_recompute boolean NOT NULL DEFAULT false,
     populated       boolean NOT NULL DEFAULT true,
+    rows            bigint NOT NULL DEFAULT 0,  -- rows stored after the last fill
     last_epoch      bigint,
     last_duration_ms double precision,
     state           text NOT NULL DEFAULT 'ok'
@@ -155,93 +156,18 @@ $$;
 
 CREATE FUNCTION ivm.watch(view regclass)
 RETURNS text
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    vid integer;
-    chan text;
-BEGIN
-    PERFORM ivm._check_preloaded();
-    SELECT v.id INTO vid FROM ivm._views v WHERE v.viewrel = view;
-    IF vid IS NULL THEN
-        RAISE EXCEPTION 'relation "%" is not an incremental view', view
-            USING ERRCODE = 'wrong_object_type',
-                  HINT = 'ivm.views lists the incremental views.';
-    END IF;
-    IF NOT has_table_privilege(session_user, view, 'SELECT') THEN
-        RAISE EXCEPTION 'permission denied for view %', view
-            USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'Watching a view requires SELECT on it.';
-    END IF;
-    SELECT w.channel INTO chan FROM ivm._watches w WHERE w.view_id = vid;
-    IF chan IS NULL THEN
-        -- LISTEN folds and truncates identifiers to 63 bytes; do the same
-        chan := convert_from(substring(convert_to('ivm_' || (SELECT c.relname FROM pg_class c WHERE c.oid = view), 'UTF8') FROM 1 FOR 63), 'UTF8');
-        INSERT INTO ivm._watches (view_id, channel) VALUES (vid, chan);
-    END IF;
-    RETURN chan;
-END
-$$;
+AS 'MODULE_PATHNAME', 'ivm_watch'
+LANGUAGE C VOLATILE STRICT;
 
 CREATE FUNCTION ivm.unwatch(view regclass)
 RETURNS boolean
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    vid integer;
-BEGIN
-    PERFORM ivm._check_preloaded();
-    SELECT v.id INTO vid FROM ivm._views v WHERE v.viewrel = view;
-    IF vid IS NULL THEN
-        RAISE EXCEPTION 'relation "%" is not an incremental view', view
-            USING ERRCODE = 'wrong_object_type',
-                  HINT = 'ivm.views lists the incremental views.';
-    END IF;
-    IF NOT has_table_privilege(session_user, view, 'SELECT') THEN
-        RAISE EXCEPTION 'permission denied for view %', view
-            USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'Unwatching a view requires SELECT on it.';
-    END IF;
-    DELETE FROM ivm._changes c WHERE c.view_id = vid;
-    DELETE FROM ivm._watches w WHERE w.view_id = vid;
-    RETURN FOUND;
-END
-$$;
+AS 'MODULE_PATHNAME', 'ivm_unwatch'
+LANGUAGE C VOLATILE STRICT;
 
 CREATE FUNCTION ivm.changes(view regclass, since_epoch bigint DEFAULT 0)
 RETURNS TABLE (epoch bigint, _weight bigint, "row" jsonb)
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    vid integer;
-BEGIN
-    PERFORM ivm._check_preloaded();
-    SELECT v.id INTO vid FROM ivm._views v WHERE v.viewrel = view;
-    IF vid IS NULL THEN
-        RAISE EXCEPTION 'relation "%" is not an incremental view', view
-            USING ERRCODE = 'wrong_object_type',
-                  HINT = 'ivm.views lists the incremental views.';
-    END IF;
-    -- the change log holds the view's rows: only those who may read the view see it
-    IF NOT has_table_privilege(session_user, view, 'SELECT') THEN
-        RAISE EXCEPTION 'permission denied for view %', view
-            USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'Reading the changes of a view requires SELECT on it.';
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM ivm._watches w WHERE w.view_id = vid) THEN
-        RAISE EXCEPTION 'view % is not watched', view
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Call ivm.watch() first: changes are kept only for watched views.';
-    END IF;
-    RETURN QUERY
-        SELECT c.epoch, c._weight, c.row FROM ivm._changes c
-        WHERE c.view_id = vid AND c.epoch > since_epoch
-        ORDER BY c.epoch, c._weight, c.row::text;
-END
-$$;
+AS 'MODULE_PATHNAME', 'ivm_changes'
+LANGUAGE C STABLE;
 
 CREATE FUNCTION ivm.explain(view regclass)
 RETURNS text
@@ -271,7 +197,7 @@ SELECT v.viewrel AS name,
        v.query,
        v.strategy,
        v.mode,
-       (SELECT c.reltuples::bigint FROM pg_class c WHERE c.oid = v.storagerel) AS rows,
+       v.rows,
        v.last_epoch,
        v.last_duration_ms,
        CASE WHEN NOT v.populated THEN 'unpopulated'
@@ -307,6 +233,8 @@ FROM ivm._evidence e;
 
 GRANT USAGE ON SCHEMA ivm TO PUBLIC;
 GRANT SELECT ON ivm.views, ivm.sources, ivm.dependencies, ivm.evidence TO PUBLIC;
+-- definitions are public, as pg_views' are; rows and change logs are not
+GRANT SELECT ON ivm._views TO PUBLIC;
 
 ------------------------------------------------------------------------------
 -- Event triggers: keep the catalog in step with DROP of views and sources,

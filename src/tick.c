@@ -383,10 +383,12 @@ IvmRunTick(int force_view_id, Datum *result_values)
 
 			args[2] = Float8GetDatum((double) duration_us / 1000.0);
 			types[2] = FLOAT8OID;
+			args[3] = Int64GetDatum((int64) res.rows_after);
+			types[3] = INT8OID;
 			rc = IvmExecSnap("UPDATE ivm._views SET last_epoch = $1, last_duration_ms = $3, "
-							 "needs_recompute = false, populated = true, state = 'ok' "
+							 "rows = $4, needs_recompute = false, populated = true, state = 'ok' "
 							 "WHERE id = $2",
-							 3, types, args, NULL, snap, 0);
+							 4, types, args, NULL, snap, 0);
 			IvmSpiCheck(rc, SPI_OK_UPDATE, "recording the view's epoch");
 		}
 

@@ -207,6 +207,9 @@ ClassifySources(List *relids, List **tables, List **upstream_views)
 		Oid			nsp = get_rel_namespace(relid);
 		int			view_id;
 
+		/* a view's own entry stays in the rewritten query; its tables come too */
+		if (kind == RELKIND_VIEW)
+			continue;
 		if (nsp == ivm_nsp)
 		{
 			view_id = IvmLookupView(relid, NULL);
@@ -626,6 +629,16 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 					InvalidSnapshot, 0, false, &res);
 		if (rows)
 			*rows = res.rows_after;
+		{
+			Oid			types[2] = {INT4OID, INT8OID};
+			Datum		args[2];
+
+			args[0] = Int32GetDatum(view_id);
+			args[1] = Int64GetDatum((int64) res.rows_after);
+			rc = SPI_execute_with_args("UPDATE ivm._views SET rows = $2 WHERE id = $1",
+									   2, types, args, NULL, false, 0);
+			IvmSpiCheck(rc, SPI_OK_UPDATE, "recording the view's size");
+		}
 	}
 	else if (rows)
 		*rows = 0;

@@ -13,12 +13,24 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "commands/async.h"
+#include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/tuplestore.h"
 
 #include "ivm.h"
+
+PG_FUNCTION_INFO_V1(ivm_watch);
+PG_FUNCTION_INFO_V1(ivm_unwatch);
+PG_FUNCTION_INFO_V1(ivm_changes);
 
 /*
  * IvmNotifyWatchers
@@ -41,4 +53,171 @@ IvmNotifyWatchers(const char *channel, Oid viewrel, int64 epoch,
 					 epoch, inserted, deleted);
 	Async_Notify(channel, payload.data);
 	pfree(payload.data);
+}
+
+/*
+ * RequireWatchableView
+ *		The id of incremental view viewoid, after checking that the calling
+ *		role may SELECT from it (watches and changes reveal its contents).
+ */
+static int
+RequireWatchableView(Oid viewoid, const char *action)
+{
+	Oid			storage = InvalidOid;
+	int			view_id = IvmLookupView(viewoid, &storage);
+
+	if (view_id == 0 || storage == viewoid)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("relation \"%s\" is not an incremental view", get_rel_name(viewoid)),
+				 errhint("ivm.views lists the incremental views.")));
+	if (pg_class_aclcheck(viewoid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for view %s", get_rel_name(viewoid)),
+				 errhint("%s requires SELECT on the view.", action)));
+	return view_id;
+}
+
+/*
+ * ChannelFor
+ *		ivm_<view name>, cut to what LISTEN keeps of an identifier.
+ */
+static char *
+ChannelFor(Oid viewoid)
+{
+	char	   *channel = psprintf("ivm_%s", get_rel_name(viewoid));
+	int			len = strlen(channel);
+
+	if (len >= NAMEDATALEN)
+	{
+		len = pg_mbcliplen(channel, len, NAMEDATALEN - 1);
+		channel[len] = '\0';
+	}
+	return channel;
+}
+
+/*
+ * ivm_watch
+ *		SQL: ivm.watch(view regclass) returns text: the channel.
+ */
+Datum
+ivm_watch(PG_FUNCTION_ARGS)
+{
+	Oid			viewoid = PG_GETARG_OID(0);
+	int			view_id;
+	char	   *channel;
+	IvmUserSave save;
+	Oid			types[2] = {INT4OID, TEXTOID};
+	Datum		args[2];
+	int			rc;
+
+	IvmCheckPreloaded();
+	view_id = RequireWatchableView(viewoid, "Watching a view");
+	channel = ChannelFor(viewoid);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	IvmBecome(IvmSchemaOwner(), false, &save);
+	args[0] = Int32GetDatum(view_id);
+	args[1] = CStringGetTextDatum(channel);
+	rc = SPI_execute_with_args("INSERT INTO ivm._watches (view_id, channel) VALUES ($1, $2) "
+							   "ON CONFLICT (view_id) DO UPDATE SET channel = ivm._watches.channel "
+							   "RETURNING channel",
+							   2, types, args, NULL, false, 0);
+	IvmSpiCheck(rc, SPI_OK_INSERT_RETURNING, "recording a watch");
+	channel = MemoryContextStrdup(TopTransactionContext,
+								  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	IvmRestoreUser(&save);
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text(channel));
+}
+
+/*
+ * ivm_unwatch
+ *		SQL: ivm.unwatch(view regclass) returns boolean: whether it was watched.
+ *		Its change log goes with the watch.
+ */
+Datum
+ivm_unwatch(PG_FUNCTION_ARGS)
+{
+	Oid			viewoid = PG_GETARG_OID(0);
+	int			view_id;
+	IvmUserSave save;
+	Oid			types[1] = {INT4OID};
+	Datum		args[1];
+	int			rc;
+	bool		was_watched;
+
+	IvmCheckPreloaded();
+	view_id = RequireWatchableView(viewoid, "Unwatching a view");
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	IvmBecome(IvmSchemaOwner(), false, &save);
+	args[0] = Int32GetDatum(view_id);
+	rc = SPI_execute_with_args("DELETE FROM ivm._changes WHERE view_id = $1",
+							   1, types, args, NULL, false, 0);
+	IvmSpiCheck(rc, SPI_OK_DELETE, "dropping a change log");
+	rc = SPI_execute_with_args("DELETE FROM ivm._watches WHERE view_id = $1",
+							   1, types, args, NULL, false, 0);
+	IvmSpiCheck(rc, SPI_OK_DELETE, "dropping a watch");
+	was_watched = SPI_processed > 0;
+	IvmRestoreUser(&save);
+	SPI_finish();
+	PG_RETURN_BOOL(was_watched);
+}
+
+/*
+ * ivm_changes
+ *		SQL: ivm.changes(view regclass, since_epoch bigint) returns
+ *		setof (epoch bigint, _weight bigint, row jsonb): the change log of a
+ *		watched view after since_epoch, to roles that may SELECT the view.
+ */
+Datum
+ivm_changes(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			viewoid = PG_GETARG_OID(0);
+	int64		since = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1);
+	int			view_id;
+	IvmUserSave save;
+	Oid			types[2] = {INT4OID, INT8OID};
+	Datum		args[2];
+	int			rc;
+
+	IvmCheckPreloaded();
+	view_id = RequireWatchableView(viewoid, "Reading the changes of a view");
+	InitMaterializedSRF(fcinfo, 0);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	IvmBecome(IvmSchemaOwner(), false, &save);
+	args[0] = Int32GetDatum(view_id);
+	rc = SPI_execute_with_args("SELECT 1 FROM ivm._watches WHERE view_id = $1",
+							   1, types, args, NULL, true, 0);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "looking up a watch");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("view \"%s\" is not watched", get_rel_name(viewoid)),
+				 errhint("Call ivm.watch() first: changes are kept only for watched views.")));
+	args[1] = Int64GetDatum(since);
+	rc = SPI_execute_with_args("SELECT epoch, _weight, row FROM ivm._changes "
+							   "WHERE view_id = $1 AND epoch > $2 "
+							   "ORDER BY epoch, _weight, row::text",
+							   2, types, args, NULL, true, 0);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "reading a change log");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		Datum		values[3];
+		bool		nulls[3];
+
+		for (int c = 0; c < 3; c++)
+			values[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, c + 1, &nulls[c]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	IvmRestoreUser(&save);
+	SPI_finish();
+	return (Datum) 0;
 }
