@@ -19,7 +19,7 @@ CREATE TABLE ivm._views (
     id              serial PRIMARY KEY,
     viewrel         regclass NOT NULL UNIQUE,   -- the view users read
     storagerel      regclass NOT NULL UNIQUE,   -- the table holding its rows
-    query           text NOT NULL,              -- schema-qualified SELECT
+    defrel          regclass NOT NULL UNIQUE,   -- ordinary view holding its query
     mode            text NOT NULL CHECK (mode IN ('auto', 'incremental', 'diff')),
     strategy        text NOT NULL,              -- what maintains it
     strategy_reason text NOT NULL,
@@ -194,7 +194,7 @@ $$;
 
 CREATE VIEW ivm.views AS
 SELECT v.viewrel AS name,
-       v.query,
+       pg_get_viewdef(v.defrel) AS query,
        v.strategy,
        v.mode,
        v.rows,
@@ -259,10 +259,14 @@ BEGIN
     -- views: forget them, then drop their storage
     FOR r IN DELETE FROM ivm._views v
              WHERE v.viewrel::oid = ANY (dropped) OR v.storagerel::oid = ANY (dropped)
-             RETURNING v.storagerel::oid AS storage
+                OR v.defrel::oid = ANY (dropped)
+             RETURNING v.storagerel::oid AS storage, v.defrel::oid AS def
     LOOP
         IF EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = r.storage) THEN
             EXECUTE format('DROP TABLE %s', r.storage::regclass);
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = r.def) THEN
+            EXECUTE format('DROP VIEW %s', r.def::regclass);
         END IF;
     END LOOP;
     DELETE FROM ivm._deps d WHERE d.source::oid = ANY (dropped);

@@ -72,6 +72,13 @@ typedef struct TickSource
 	bool		truncated;
 } TickSource;
 
+/* error context: which view a failing statement was maintaining */
+static void
+TickErrorContext(void *arg)
+{
+	errcontext("while maintaining incremental view \"%s\"", (const char *) arg);
+}
+
 /*
  * IvmExecSnap
  *		Prepare and run one statement at snap (advancing its command id so
@@ -204,7 +211,8 @@ LoadViews(Snapshot snap, int *nviews)
 	int			rc;
 
 	rc = IvmExecSnap("SELECT v.id, v.viewrel::oid, v.storagerel::oid, c.relowner, "
-					 "c.relname::text, v.query, v.needs_recompute, v.populated, w.channel "
+					 "c.relname::text, format('SELECT * FROM %s', v.defrel), v.needs_recompute, "
+					 "v.populated, w.channel "
 					 "FROM ivm._views v JOIN pg_catalog.pg_class c ON c.oid = v.viewrel "
 					 "LEFT JOIN ivm._watches w ON w.view_id = v.id "
 					 "ORDER BY v.level, v.id",
@@ -316,6 +324,7 @@ IvmRunTick(int force_view_id, Datum *result_values)
 		TimestampTz vstart;
 		IvmDiffResult res;
 		int64		duration_us;
+		ErrorContextCallback errcallback;
 
 		CHECK_FOR_INTERRUPTS();
 
@@ -353,8 +362,13 @@ IvmRunTick(int force_view_id, Datum *result_values)
 		}
 
 		vstart = GetCurrentTimestamp();
+		errcallback.callback = TickErrorContext;
+		errcallback.arg = view->name;
+		errcallback.previous = error_context_stack;
+		error_context_stack = &errcallback;
 		IvmDiffView(view->id, view->storagerel, view->owner, view->name, view->query,
 					snap, epoch, view->channel != NULL, &res);
+		error_context_stack = errcallback.previous;
 		duration_us = GetCurrentTimestamp() - vstart;
 
 		view->changed_rows = res.inserted + res.deleted;

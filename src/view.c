@@ -418,6 +418,9 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 	int			level = 0;
 	char		storage_relname[NAMEDATALEN];
 	char	   *storage_name;
+	char		def_relname[NAMEDATALEN];
+	char	   *def_name;
+	Oid			def_oid;
 	char	   *view_name;
 	StringInfoData sql;
 	ListCell   *lc;
@@ -528,6 +531,33 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 		ExecUtility(sql.data, "granting access to view storage");
 	}
 
+	/*
+	 * The definition: an ordinary view in schema ivm, owned by the creator,
+	 * that ticks read.  PostgreSQL keeps it right through renames and
+	 * refuses changes that would break it, and pg_dump writes it as SQL.
+	 */
+	snprintf(def_relname, sizeof(def_relname), "_def_%d", view_id);
+	def_name = quote_qualified_identifier(IVM_SCHEMA, def_relname);
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE VIEW %s (", def_name);
+	foreach(lc, cols)
+	{
+		ViewColumn *col = lfirst(lc);
+
+		appendStringInfo(&sql, "%s%s", lc == list_head(cols) ? "" : ", ",
+						 quote_identifier(col->name));
+	}
+	appendStringInfo(&sql, ") AS %s", deparsed);
+	ExecUtility(sql.data, "creating the view definition");
+	def_oid = get_relname_relid(def_relname, get_namespace_oid(IVM_SCHEMA, false));
+	if (creator != ivm_owner)
+	{
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "ALTER VIEW %s OWNER TO %s", def_name,
+						 quote_identifier(GetUserNameFromId(creator, false)));
+		ExecUtility(sql.data, "handing the view definition to its owner");
+	}
+
 	/* the view users read, owned by its creator */
 	IvmRestoreUser(&save);
 	view_name = quote_qualified_identifier(get_namespace_name(nspid), rv->relname);
@@ -553,8 +583,13 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 	{
 		ObjectAddress myself;
 
+		ObjectAddress definition;
+
 		ObjectAddressSet(myself, RelationRelationId, view_oid);
+		ObjectAddressSet(definition, RelationRelationId, def_oid);
 		recordDependencyOnExpr(&myself, (Node *) query, NIL, DEPENDENCY_NORMAL);
+		/* the definition is part of the view: it goes when the view goes */
+		recordDependencyOn(&definition, &myself, DEPENDENCY_INTERNAL);
 		CommandCounterIncrement();
 	}
 
@@ -575,18 +610,18 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 	}
 
 	{
-		Oid			types[8] = {INT4OID, OIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, BOOLOID};
+		Oid			types[8] = {INT4OID, OIDOID, OIDOID, OIDOID, TEXTOID, TEXTOID, INT4OID, BOOLOID};
 		Datum		args[8];
 
 		args[0] = Int32GetDatum(view_id);
 		args[1] = ObjectIdGetDatum(view_oid);
 		args[2] = ObjectIdGetDatum(storage_oid);
-		args[3] = CStringGetTextDatum(deparsed);
+		args[3] = ObjectIdGetDatum(def_oid);
 		args[4] = CStringGetTextDatum(mode);
 		args[5] = CStringGetTextDatum(strategy_reason);
 		args[6] = Int32GetDatum(level);
 		args[7] = BoolGetDatum(with_data);
-		rc = SPI_execute_with_args("INSERT INTO ivm._views (id, viewrel, storagerel, query, mode, "
+		rc = SPI_execute_with_args("INSERT INTO ivm._views (id, viewrel, storagerel, defrel, mode, "
 								   "strategy, strategy_reason, options, level, populated, needs_recompute) "
 								   "VALUES ($1, $2, $3, $4, $5, 'diff', $6, "
 								   "jsonb_build_object('mode', $5), $7, $8, NOT $8)",
@@ -625,7 +660,9 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 	{
 		IvmDiffResult res;
 
-		IvmDiffView(view_id, storage_oid, creator, rv->relname, deparsed,
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "SELECT * FROM %s", def_name);
+		IvmDiffView(view_id, storage_oid, creator, rv->relname, sql.data,
 					InvalidSnapshot, 0, false, &res);
 		if (rows)
 			*rows = res.rows_after;
