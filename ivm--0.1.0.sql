@@ -310,3 +310,25 @@ $$;
 CREATE EVENT TRIGGER ivm_sql_drop ON sql_drop
     EXECUTE FUNCTION ivm._on_sql_drop();
 
+-- A partition created or attached under a captured table is captured too.
+CREATE FUNCTION ivm._capture_members()
+RETURNS void
+AS 'MODULE_PATHNAME', 'ivm_capture_members'
+LANGUAGE C;
+
+CREATE FUNCTION ivm._on_ddl_end()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM ivm._capture_members();
+END
+$$;
+
+REVOKE ALL ON FUNCTION ivm._capture_members() FROM PUBLIC;
+
+CREATE EVENT TRIGGER ivm_ddl_end ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+    EXECUTE FUNCTION ivm._on_ddl_end();
+

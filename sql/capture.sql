@@ -85,6 +85,17 @@ UPDATE m2 SET x = 0 WHERE id = 112;
 DELETE FROM m1 WHERE id = 14;
 SELECT rows_in FROM ivm.tick();
 SELECT pg_temp.mismatches('m_sum', 'SELECT k, sum(x), count(*) FROM m GROUP BY k') AS m_sum_mismatches;
+-- partitions created or attached after the view are captured too
+CREATE TABLE m3 PARTITION OF m FOR VALUES FROM (200) TO (300);
+CREATE TABLE m4 (k int, x int, id int);
+ALTER TABLE m ATTACH PARTITION m4 FOR VALUES FROM (300) TO (400);
+INSERT INTO m3 VALUES (201, 2, 11);
+INSERT INTO m4 VALUES (1, 12, 301);
+INSERT INTO m VALUES (202, 0, 13), (302, 0, 14);
+SELECT regexp_replace(tgname, '[0-9]+', 'N') AS m4_trigger FROM pg_trigger
+WHERE tgrelid = 'm4'::regclass ORDER BY tgname;
+SELECT rows_in FROM ivm.tick();
+SELECT pg_temp.mismatches('m_sum', 'SELECT k, sum(x), count(*) FROM m GROUP BY k') AS m_sum_mismatches;
 TRUNCATE m2;
 SELECT views_recomputed FROM ivm.tick();
 SELECT pg_temp.mismatches('m_sum', 'SELECT k, sum(x), count(*) FROM m GROUP BY k') AS m_sum_mismatches;

@@ -47,6 +47,9 @@
 PG_FUNCTION_INFO_V1(ivm_capture);
 PG_FUNCTION_INFO_V1(ivm_refuse_write);
 PG_FUNCTION_INFO_V1(ivm_guard_storage);
+PG_FUNCTION_INFO_V1(ivm_capture_members);
+
+static void CaptureMembers(Oid relid, int source_id, const char *logname);
 
 /*
  * BuildColumnMap
@@ -345,9 +348,6 @@ IvmEnsureCaptured(Oid relid)
 	StringInfoData sql;
 	Relation	rel;
 	TupleDesc	desc;
-	List	   *members;
-	ListCell   *lc;
-	char	   *ancestor;
 	bool		isnull;
 
 	args[0] = ObjectIdGetDatum(relid);
@@ -404,7 +404,22 @@ IvmEnsureCaptured(Oid relid)
 		IvmSpiCheck(rc, SPI_OK_INSERT, "recording a source");
 	}
 
-	/* triggers on the table and on every partition or child below it */
+	CaptureMembers(relid, source_id, logname);
+}
+
+/*
+ * CaptureMembers
+ *		Put capture triggers on a captured table and on every partition or
+ *		inheritance child below it that does not have them yet.  Caller is
+ *		connected to SPI and runs as the owner of schema ivm.
+ */
+static void
+CaptureMembers(Oid relid, int source_id, const char *logname)
+{
+	char	   *ancestor;
+	List	   *members;
+	ListCell   *lc;
+
 	ancestor = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 										  get_rel_name(relid));
 	members = find_all_inheritors(relid, ShareRowExclusiveLock, NULL);
@@ -412,10 +427,56 @@ IvmEnsureCaptured(Oid relid)
 	{
 		Oid			member = lfirst_oid(lc);
 		char		kind = get_rel_relkind(member);
+		char		trigname[NAMEDATALEN];
 
 		if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE)
 			continue;			/* a foreign partition cannot be captured */
+		snprintf(trigname, sizeof(trigname), "ivm_capture_%d_ins", source_id);
+		if (OidIsValid(get_trigger_oid(member, trigname, true)))
+			continue;
 		CreateCaptureTriggers(member, source_id, logname,
 							  member == relid ? NULL : ancestor);
 	}
+}
+
+/*
+ * ivm_capture_members
+ *		SQL: ivm._capture_members(): after DDL, capture partitions and
+ *		children created or attached under captured tables since.
+ */
+Datum
+ivm_capture_members(PG_FUNCTION_ARGS)
+{
+	IvmUserSave save;
+	int			rc;
+	int			n;
+	Oid		   *relids;
+	int		   *ids;
+	char	  **lognames;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	IvmBecome(IvmSchemaOwner(), false, &save);
+	rc = SPI_execute("SELECT s.relid::oid, s.id, s.logrel::text FROM ivm._sources s "
+					 "JOIN pg_catalog.pg_class c ON c.oid = s.relid "
+					 "WHERE c.relkind = 'p' OR c.relhassubclass",
+					 true, 0);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "listing partitioned sources");
+	n = (int) SPI_processed;
+	relids = palloc(sizeof(Oid) * Max(n, 1));
+	ids = palloc(sizeof(int) * Max(n, 1));
+	lognames = palloc(sizeof(char *) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		relids[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		ids[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		lognames[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
+	}
+	for (int i = 0; i < n; i++)
+		CaptureMembers(relids[i], ids[i], lognames[i]);
+	IvmRestoreUser(&save);
+	SPI_finish();
+	PG_RETURN_VOID();
 }
