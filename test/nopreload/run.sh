@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# ---------------------------------------------------------------------------
+# test/nopreload/run.sh -- without shared_preload_libraries = 'ivm', the
+# extension installs, but every function refuses with SQLSTATE 55000 and a
+# hint naming the setting, and changes nothing.
+# Runs in a throwaway cluster of its own (IVM_SKIP_BUILD=1 to skip the build).
+# ---------------------------------------------------------------------------
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+IVM_PRELOAD=''
+# shellcheck source=test/lib.sh
+. "$HERE/../lib.sh"
+
+ivm_prepare
+ivm_cluster_start
+
+out=$(psql -X -q -v ON_ERROR_STOP=0 -v VERBOSITY=verbose 2>&1 <<'SQL'
+\set VERBOSITY verbose
+CREATE EXTENSION ivm;
+CREATE TABLE t (a int);
+SELECT * FROM ivm.tick();
+SELECT ivm.create_view('v', $$SELECT a FROM t$$);
+CREATE MATERIALIZED VIEW mv WITH (ivm.incremental) AS SELECT a FROM t;
+SELECT 'views=' || count(*) FROM ivm._views;
+SELECT 'capture_triggers=' || count(*) FROM pg_trigger WHERE tgrelid = 't'::regclass;
+SQL
+)
+echo "$out"
+
+fail=0
+expect() {
+    if ! grep -qF -- "$1" <<<"$out"; then
+        echo "FAIL: expected to see: $1" >&2
+        fail=1
+    fi
+}
+# ivm.tick() and ivm.create_view() each refuse with 55000 and the hint
+[ "$(grep -c 'ERROR:  55000: ivm must be loaded via shared_preload_libraries' <<<"$out")" -ge 2 ] ||
+    { echo "FAIL: ivm.tick() and ivm.create_view() did not both fail with 55000" >&2; fail=1; }
+expect "HINT:  Add ivm to shared_preload_libraries in postgresql.conf and restart the server."
+expect "views=0"
+expect "capture_triggers=0"
+if [ "$fail" -ne 0 ]; then
+    exit 1
+fi
+echo "nopreload: ok"
