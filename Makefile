@@ -17,7 +17,7 @@ DATA = $(wildcard ivm--*.sql)
 
 REGRESS = ddl capture tick dag watch errors
 REGRESS_OPTS = --load-extension=ivm
-ISOLATION = tick_concurrency watch_notify
+ISOLATION = watch_notify tick_concurrency
 ISOLATION_OPTS = --load-extension=ivm
 
 PG_CPPFLAGS += $(shell pkg-config --cflags libxxhash libzstd)

@@ -49,7 +49,7 @@ PG_FUNCTION_INFO_V1(ivm_refuse_write);
 PG_FUNCTION_INFO_V1(ivm_guard_storage);
 PG_FUNCTION_INFO_V1(ivm_capture_members);
 
-static void CaptureMembers(Oid relid, int source_id, const char *logname);
+static bool CaptureMembers(Oid relid, int source_id, const char *logname);
 
 /*
  * BuildColumnMap
@@ -409,40 +409,87 @@ IvmEnsureCaptured(Oid relid)
 
 /*
  * CaptureMembers
- *		Put capture triggers on a captured table and on every partition or
- *		inheritance child below it that does not have them yet.  Caller is
- *		connected to SPI and runs as the owner of schema ivm.
+ *		Keep the capture triggers of one captured table in step with its
+ *		partitions and inheritance children: put them on members that lack
+ *		them, take them off tables that left the tree.  Returns true when
+ *		the membership changed, which changes what the table holds without
+ *		any row being written: the caller marks its views for recompute.
+ *
+ * Caller is connected to SPI and runs as the owner of schema ivm.
  */
-static void
+static bool
 CaptureMembers(Oid relid, int source_id, const char *logname)
 {
 	char	   *ancestor;
 	List	   *members;
 	ListCell   *lc;
+	char		trigname[NAMEDATALEN];
+	Oid			types[1] = {NAMEOID};
+	Datum		args[1];
+	int			rc;
+	bool		changed = false;
+	List	   *captured = NIL;
+
+	snprintf(trigname, sizeof(trigname), "ivm_capture_%d_ins", source_id);
+	args[0] = CStringGetDatum(trigname);
+	rc = SPI_execute_with_args("SELECT tgrelid FROM pg_catalog.pg_trigger WHERE tgname = $1",
+							   1, types, args, NULL, true, 0);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "listing capture triggers");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		captured = lappend_oid(captured,
+							   DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+															  SPI_tuptable->tupdesc, 1, &isnull)));
+	}
 
 	ancestor = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 										  get_rel_name(relid));
-	members = find_all_inheritors(relid, ShareRowExclusiveLock, NULL);
+	members = find_all_inheritors(relid, AccessShareLock, NULL);
 	foreach(lc, members)
 	{
 		Oid			member = lfirst_oid(lc);
 		char		kind = get_rel_relkind(member);
-		char		trigname[NAMEDATALEN];
 
 		if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE)
 			continue;			/* a foreign partition cannot be captured */
-		snprintf(trigname, sizeof(trigname), "ivm_capture_%d_ins", source_id);
-		if (OidIsValid(get_trigger_oid(member, trigname, true)))
+		if (list_member_oid(captured, member))
 			continue;
 		CreateCaptureTriggers(member, source_id, logname,
 							  member == relid ? NULL : ancestor);
+		changed = true;
 	}
+
+	foreach(lc, captured)
+	{
+		Oid			former = lfirst_oid(lc);
+		static const char *const suffixes[] = {"ins", "upd", "del", "trunc"};
+
+		if (list_member_oid(members, former))
+			continue;
+		for (int i = 0; i < lengthof(suffixes); i++)
+		{
+			char	   *sql;
+
+			snprintf(trigname, sizeof(trigname), "ivm_capture_%d_%s", source_id, suffixes[i]);
+			sql = psprintf("DROP TRIGGER IF EXISTS %s ON %s", quote_identifier(trigname),
+						   quote_qualified_identifier(get_namespace_name(get_rel_namespace(former)),
+													  get_rel_name(former)));
+			rc = SPI_execute(sql, false, 0);
+			IvmSpiCheck(rc, SPI_OK_UTILITY, "dropping a capture trigger");
+		}
+		changed = true;
+	}
+	return changed;
 }
 
 /*
  * ivm_capture_members
- *		SQL: ivm._capture_members(): after DDL, capture partitions and
- *		children created or attached under captured tables since.
+ *		SQL: ivm._capture_members(): after CREATE TABLE or ALTER TABLE, keep
+ *		the capture of every captured table in step with its partitions
+ *		(created, attached, detached) and mark it for recompute if they
+ *		changed.
  */
 Datum
 ivm_capture_members(PG_FUNCTION_ARGS)
@@ -457,9 +504,7 @@ ivm_capture_members(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	IvmBecome(IvmSchemaOwner(), false, &save);
-	rc = SPI_execute("SELECT s.relid::oid, s.id, s.logrel::text FROM ivm._sources s "
-					 "JOIN pg_catalog.pg_class c ON c.oid = s.relid "
-					 "WHERE c.relkind = 'p' OR c.relhassubclass",
+	rc = SPI_execute("SELECT s.relid::oid, s.id, s.logrel::text FROM ivm._sources s ORDER BY s.id",
 					 true, 0);
 	IvmSpiCheck(rc, SPI_OK_SELECT, "listing partitioned sources");
 	n = (int) SPI_processed;
@@ -474,8 +519,12 @@ ivm_capture_members(PG_FUNCTION_ARGS)
 		ids[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
 		lognames[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
 	}
+	SPI_freetuptable(SPI_tuptable);
 	for (int i = 0; i < n; i++)
-		CaptureMembers(relids[i], ids[i], lognames[i]);
+	{
+		if (CaptureMembers(relids[i], ids[i], lognames[i]))
+			MarkTruncated(relids[i]);
+	}
 	IvmRestoreUser(&save);
 	SPI_finish();
 	PG_RETURN_VOID();
