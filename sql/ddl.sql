@@ -99,3 +99,27 @@ SELECT count(*) AS sources_left FROM ivm.sources;
 SELECT count(*) AS ivm_tables_left FROM pg_class
 WHERE relnamespace = 'ivm'::regnamespace AND (relname LIKE '\_data\_%' OR relname LIKE '\_log\_%');
 SELECT count(*) AS capture_triggers_left FROM pg_trigger WHERE tgfoid = 'ivm._capture()'::regprocedure;
+
+-- ALTER VIEW ... OWNER TO hands over the query too: it runs with the new owner's rights
+CREATE ROLE ivm_ddl_new_owner;
+CREATE TABLE handed (a int);
+INSERT INTO handed VALUES (1);
+GRANT SELECT ON handed TO ivm_ddl_new_owner;
+SELECT ivm.create_view('handed_v', $$SELECT a FROM handed$$);
+ALTER VIEW handed_v OWNER TO ivm_ddl_new_owner;
+INSERT INTO handed VALUES (2);
+SELECT rows_in, rows_out FROM ivm.tick();
+SET ROLE ivm_ddl_new_owner;
+SELECT * FROM handed_v ORDER BY a;
+RESET ROLE;
+REVOKE SELECT ON handed FROM ivm_ddl_new_owner;
+INSERT INTO handed VALUES (3);
+\set VERBOSITY terse
+SELECT rows_in FROM ivm.tick();
+\set VERBOSITY default
+GRANT SELECT ON handed TO ivm_ddl_new_owner;
+SELECT rows_in FROM ivm.tick();
+SELECT * FROM handed_v ORDER BY a;
+DROP TABLE handed CASCADE;
+DROP OWNED BY ivm_ddl_new_owner;
+DROP ROLE ivm_ddl_new_owner;

@@ -268,16 +268,13 @@ ivm_refuse_write(PG_FUNCTION_ARGS)
 Datum
 ivm_guard_storage(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "ivm._guard_storage() must be called as a trigger");
 
 	if (ivm_maintenance_depth <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("cannot change \"%s\": it stores the rows of an incremental view",
-						RelationGetRelationName(trigdata->tg_relation)),
+				 errmsg("cannot change the storage of an incremental view"),
 				 errdetail("Only ivm.tick() and ivm.refresh() write to view storage."),
 				 errhint("Write to the tables the view reads, then call ivm.tick().")));
 	return PointerGetDatum(NULL);

@@ -210,7 +210,9 @@ LoadViews(Snapshot snap, int *nviews)
 	int			n;
 	int			rc;
 
-	rc = IvmExecSnap("SELECT v.id, v.viewrel::oid, v.storagerel::oid, c.relowner, "
+	/* the query runs as the owner of the definition, as a view's would */
+	rc = IvmExecSnap("SELECT v.id, v.viewrel::oid, v.storagerel::oid, "
+					 "(SELECT d.relowner FROM pg_catalog.pg_class d WHERE d.oid = v.defrel), "
 					 "c.relname::text, format('SELECT * FROM %s', v.defrel), v.needs_recompute, "
 					 "v.populated, w.channel "
 					 "FROM ivm._views v JOIN pg_catalog.pg_class c ON c.oid = v.viewrel "

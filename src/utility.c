@@ -17,6 +17,7 @@
 #include "postgres.h"
 
 #include "catalog/namespace.h"
+#include "access/htup_details.h"
 #include "catalog/pg_class.h"
 #include "commands/defrem.h"
 #include "commands/extension.h"
@@ -26,6 +27,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 
 #include "ivm.h"
 
@@ -183,6 +185,62 @@ IndexStatement(IndexStmt *stmt, Oid *storage)
 	return copy;
 }
 
+/*
+ * FollowOwnerChange
+ *		After ALTER VIEW v OWNER TO r on an incremental view: r owns its
+ *		definition too (the query runs with r's rights) and may read its
+ *		storage.
+ */
+static void
+FollowOwnerChange(AlterTableStmt *stmt)
+{
+	ListCell   *lc;
+	Oid			relid;
+	Oid			storage = InvalidOid;
+
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+		IvmUserSave save;
+		const char *owner;
+		HeapTuple	tup;
+		Oid			owner_id;
+		int			rc;
+
+		if (cmd->subtype != AT_ChangeOwner)
+			continue;
+		relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+		if (!RelationIsIncrementalView(relid, &storage))
+			return;
+		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for relation %u", relid);
+		owner_id = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+		ReleaseSysCache(tup);
+		owner = quote_identifier(GetUserNameFromId(owner_id, false));
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		IvmBecome(IvmSchemaOwner(), false, &save);
+		rc = SPI_execute(psprintf("SELECT format('ALTER VIEW %%s OWNER TO %s', defrel) FROM ivm._views "
+								  "WHERE viewrel = %u::regclass", owner, relid), true, 1);
+		IvmSpiCheck(rc, SPI_OK_SELECT, "finding a view definition");
+		if (SPI_processed == 1)
+		{
+			char	   *alter = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+			rc = SPI_execute(alter, false, 0);
+			IvmSpiCheck(rc, SPI_OK_UTILITY, "handing over a view definition");
+			rc = SPI_execute(psprintf("GRANT SELECT ON %s TO %s",
+									  quote_qualified_identifier(IVM_SCHEMA, get_rel_name(storage)),
+									  owner), false, 0);
+			IvmSpiCheck(rc, SPI_OK_UTILITY, "granting access to view storage");
+		}
+		IvmRestoreUser(&save);
+		SPI_finish();
+		return;
+	}
+}
+
 static void
 IvmProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 				  ProcessUtilityContext context, ParamListInfo params,
@@ -263,6 +321,10 @@ IvmProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
+
+	if (installed && IsA(parsetree, AlterTableStmt) &&
+		((AlterTableStmt *) parsetree)->objtype == OBJECT_VIEW)
+		FollowOwnerChange((AlterTableStmt *) parsetree);
 }
 
 /*
