@@ -66,3 +66,13 @@ WHERE NOT EXISTS (SELECT 1 FROM ivm._views v WHERE v.id = d.view_id);
 
 DROP TABLE sales, products CASCADE;
 SELECT count(*) AS views_left FROM ivm.views;
+
+-- several views created in one statement, the later reading the earlier
+CREATE TABLE one_stmt (k int);
+SELECT ivm.create_view(n, q) FROM (VALUES
+  (1, 'os_count', 'SELECT k, count(*) AS n FROM one_stmt GROUP BY k'),
+  (2, 'os_big', 'SELECT k FROM os_count WHERE n > 1')) t(o, n, q) ORDER BY o;
+INSERT INTO one_stmt VALUES (1), (1), (2);
+SELECT rows_in, views_processed FROM ivm.tick();
+SELECT * FROM os_big;
+DROP TABLE one_stmt CASCADE;

@@ -175,7 +175,7 @@ IvmLookupView(Oid relid, Oid *storage)
 	args[0] = ObjectIdGetDatum(relid);
 	rc = SPI_execute_with_args("SELECT id, storagerel::oid FROM ivm._views "
 							   "WHERE viewrel = $1::regclass OR storagerel = $1::regclass",
-							   1, types, args, NULL, true, 1);
+							   1, types, args, NULL, false, 1);
 	IvmSpiCheck(rc, SPI_OK_SELECT, "looking up a view");
 	if (SPI_processed > 0)
 	{

@@ -46,7 +46,7 @@ SELECT * FROM order_totals ORDER BY customer_id;
 
 \echo '--- 5. a tick brings every view up to date in one transaction'
 SELECT * FROM ivm.tick();
-\echo '(the notification for the tick shows up after the next statement)'
+\echo '(the "Asynchronous notification" line above is what a LISTENer gets from the tick)'
 SELECT * FROM order_totals ORDER BY customer_id;
 SELECT * FROM big_customers ORDER BY customer_id;
 
@@ -70,7 +70,7 @@ SELECT count(*) AS rows_that_differ FROM (
 
 \echo '--- 7. what the ticks did, view by view'
 SELECT * FROM ivm.evidence ORDER BY epoch, 2;
-SELECT * FROM ivm.views;
+SELECT name, strategy, rows, last_epoch, last_duration_ms, state FROM ivm.views ORDER BY name;
 
 \echo '--- 8. the changed rows of the watched view, from its change log'
 SELECT * FROM ivm.changes('order_totals', 0);

@@ -10,6 +10,7 @@
 #   ivm_prepare                 both of the above, unless IVM_SKIP_BUILD=1
 #   ivm_cluster_start           initdb + start a throwaway cluster, export PG* vars,
 #                               stop it and remove it on exit (trap)
+#   ivm_cluster_stop            stop and remove it now (and drop the trap)
 #   ivm_cluster_restart         stop (fast, if running) and start it again
 #   ivm_cluster_stop_immediate  pg_ctl stop -m immediate (a simulated crash)
 #   ivm_cluster_wait_ready      wait until the server accepts connections
@@ -253,6 +254,26 @@ CONF
     echo "could not start the cluster; log tail:" >&2
     tail -n 40 "$IVM_LOG" >&2 || true
     return 1
+}
+
+# Stop the cluster and remove it now, rather than at exit (run-all.sh does
+# this so that its totals line is the last thing it prints).
+ivm_cluster_stop() {
+    trap - EXIT INT TERM HUP
+    if ivm_server_running; then
+        ivm_as_server "$IVM_PG_BIN/pg_ctl" -D "$IVM_PGDATA" -m fast -w -t 60 \
+            stop >/dev/null 2>&1 ||
+            ivm_as_server "$IVM_PG_BIN/pg_ctl" -D "$IVM_PGDATA" -m immediate \
+                -w stop >/dev/null 2>&1 || true
+    fi
+    if [ -n "${IVM_TMP:-}" ] && [ -d "$IVM_TMP" ]; then
+        if [ "${IVM_KEEP:-0}" = 1 ]; then
+            echo "kept cluster directory $IVM_TMP"
+        else
+            rm -rf "$IVM_TMP"
+        fi
+    fi
+    unset IVM_TMP IVM_PGDATA
 }
 
 # Stop the server (fast, when it runs) and start it again.

@@ -10,6 +10,8 @@
 #   pgtap         pg_prove over test/pgtap/*.sql in database ivm_tap
 #   random        test/random/run.sh (IVM_SEED, IVM_TICKS)
 #   crash         test/crash/run.sh (in a cluster of its own)
+#   nopreload     test/nopreload/run.sh, when present (a cluster without
+#                 shared_preload_libraries)
 # The last line is "N passed, N failed"; the exit status is non-zero when a
 # suite failed.  IVM_SUITES="random crash" runs only the suites named.
 # ---------------------------------------------------------------------------
@@ -22,7 +24,7 @@ PASSED=0
 FAILED=0
 SKIPPED=0
 RESULTS=()
-SUITES=${IVM_SUITES:-installcheck pgtap random crash}
+SUITES=${IVM_SUITES:-installcheck pgtap random crash nopreload}
 
 # The randomised test: a random seed unless one is given, 300 ticks unless told.
 if [ -z "${IVM_SEED:-}" ]; then
@@ -58,6 +60,10 @@ run_suite() {
         [ "$rc" -eq 124 ] && echo "suite $name timed out after ${limit}s" >&2
         FAILED=$((FAILED + 1))
         RESULTS+=("FAILED  $name (exit $rc, $((SECONDS - start))s)")
+        if [ -f "${IVM_LOG:-}" ]; then
+            echo "--- suite $name failed; last lines of the server log ---"
+            tail -n 25 "$IVM_LOG"
+        fi
     fi
     return 0
 }
@@ -95,10 +101,7 @@ suite_pgtap() {
 
 # Not "set -e": a failing step is reported, and the totals line still comes.
 setup_ok=1
-ivm_install_deps || setup_ok=0
-if [ "$setup_ok" = 1 ]; then
-    ivm_build_install || setup_ok=0
-fi
+ivm_prepare || setup_ok=0
 if [ "$setup_ok" = 1 ]; then
     ivm_say "starting a throwaway cluster"
     ivm_cluster_start || setup_ok=0
@@ -114,7 +117,11 @@ run_suite installcheck 900 suite_installcheck
 run_suite pgtap 600 suite_pgtap
 run_suite random 1200 bash "$HERE/random/run.sh"
 run_suite crash 600 bash "$HERE/crash/run.sh"
+if [ -f "$HERE/nopreload/run.sh" ]; then
+    run_suite nopreload 300 bash "$HERE/nopreload/run.sh"
+fi
 
+ivm_cluster_stop
 ivm_say "summary (randomised test seed $IVM_SEED, $IVM_TICKS ticks)"
 printf '  %s\n' "${RESULTS[@]}"
 if [ "$SKIPPED" -gt 0 ]; then

@@ -13,6 +13,11 @@ CREATE TABLE b (id int PRIMARY KEY, a_id int, w int);
 CREATE TABLE c (id int PRIMARY KEY, k int, name text);
 -- d: no primary key; duplicate rows on purpose.
 CREATE TABLE d (x int, y text);
+-- e: a partitioned table; updates of k move rows between partitions.
+CREATE TABLE e (id int NOT NULL, k int, amt int) PARTITION BY RANGE (k);
+CREATE TABLE e_lo PARTITION OF e FOR VALUES FROM (MINVALUE) TO (6);
+CREATE TABLE e_hi PARTITION OF e FOR VALUES FROM (6) TO (MAXVALUE);
+CREATE TABLE e_default PARTITION OF e DEFAULT;
 
 INSERT INTO a SELECT g, CASE WHEN g % 13 = 0 THEN NULL ELSE g % 10 END,
                      CASE WHEN g % 11 = 0 THEN NULL ELSE (g * 37) % 100 END,
@@ -23,6 +28,8 @@ INSERT INTO b SELECT g, CASE WHEN g % 17 = 0 THEN NULL ELSE (g * 7) % 160 END,
               FROM generate_series(1, 150) g;
 INSERT INTO c SELECT g, g % 15, (ARRAY['alpha', 'beta', 'gamma', NULL])[g % 4 + 1]
               FROM generate_series(1, 25) g;
+INSERT INTO e SELECT g, CASE WHEN g % 10 = 0 THEN NULL ELSE g % 12 END, (g * 13) % 50
+              FROM generate_series(1, 60) g;
 INSERT INTO d SELECT g % 10, (ARRAY['p', 'x', 'y'])[g % 3 + 1] FROM generate_series(1, 40) g;
 
 -- The views under test: name, query, options.  Views are created in ord
@@ -54,10 +61,14 @@ INSERT INTO rt_views (ord, name, query, options) VALUES
  (22, 'v_on_view',    $q$SELECT k, n, sv FROM v_agg WHERE n >= 12$q$, '{}'),
  (23, 'v_on_view2',   $q$SELECT count(*) AS groups, sum(n) AS total, max(sv) AS max_sv FROM v_on_view$q$, '{}'),
  (24, 'v_join_view',  $q$SELECT j.k, count(*) AS pairs, sum(j.w) AS sw FROM v_join j GROUP BY j.k$q$, '{}'),
+ (27, 'v_part',       $q$SELECT k, count(*) AS n, sum(amt) AS s, max(id) AS maxid FROM e GROUP BY k$q$, '{}'),
+ (28, 'v_part_join',  $q$SELECT e.id, e.amt, c.id AS c_id, c.name FROM e JOIN c ON c.k = e.k WHERE e.amt > 10$q$, '{}'),
  (25, 'v_agg_diff',   $q$SELECT k, count(*) AS n, sum(v) AS sv, max(v) AS mx FROM a GROUP BY k$q$, '{"mode": "diff"}'),
  (26, 'v_left_diff',  $q$SELECT c.id, c.name, a.id AS a_id FROM c LEFT JOIN a ON a.k = c.k AND a.v > 90$q$, '{"mode": "diff"}');
 
-SELECT ivm.create_view(name, query, options) FROM rt_views ORDER BY ord;
+-- One statement per view, as a user would type them.
+SELECT format('SELECT ivm.create_view(%L, %L, %L)', name, query, options)
+  FROM rt_views ORDER BY ord \gexec
 
 -- rt_check(seed, tick): compare every view with its query as multisets.
 -- On a difference: a WARNING per differing view with up to 20 rows of each
