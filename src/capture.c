@@ -498,9 +498,7 @@ ivm_capture_members(PG_FUNCTION_ARGS)
 	int		   *ids;
 	char	  **lognames;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	IvmBecome(IvmSchemaOwner(), false, &save);
+	IvmCatalogBegin(&save);
 	rc = SPI_execute("SELECT s.relid::oid, s.id, s.logrel::text FROM ivm._sources s ORDER BY s.id",
 					 true, 0);
 	IvmSpiCheck(rc, SPI_OK_SELECT, "listing partitioned sources");
@@ -522,7 +520,6 @@ ivm_capture_members(PG_FUNCTION_ARGS)
 		if (CaptureMembers(relids[i], ids[i], lognames[i]))
 			MarkTruncated(relids[i]);
 	}
-	IvmRestoreUser(&save);
-	SPI_finish();
+	IvmCatalogEnd(&save);
 	PG_RETURN_VOID();
 }

@@ -158,6 +158,36 @@ IvmRestoreUser(IvmUserSave *save)
 }
 
 /*
+ * IvmSpiConnect
+ *		SPI_connect, or a "cannot happen" error.
+ */
+void
+IvmSpiConnect(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "ivm: SPI_connect failed");
+}
+
+/*
+ * IvmCatalogBegin / IvmCatalogEnd
+ *		Connect to SPI and act as the owner of schema ivm, who owns the
+ *		catalog, logs and storage; then undo both.
+ */
+void
+IvmCatalogBegin(IvmUserSave *save)
+{
+	IvmSpiConnect();
+	IvmBecome(IvmSchemaOwner(), false, save);
+}
+
+void
+IvmCatalogEnd(IvmUserSave *save)
+{
+	IvmRestoreUser(save);
+	SPI_finish();
+}
+
+/*
  * IvmSpiCheck
  *		"Cannot happen" check of an SPI return code.
  */

@@ -58,6 +58,9 @@ typedef struct IvmUserSave
 } IvmUserSave;
 extern void IvmBecome(Oid role, bool restricted, IvmUserSave *save);
 extern void IvmRestoreUser(IvmUserSave *save);
+extern void IvmSpiConnect(void);
+extern void IvmCatalogBegin(IvmUserSave *save);
+extern void IvmCatalogEnd(IvmUserSave *save);
 
 /* capture.c */
 extern void IvmEnsureCaptured(Oid relid);

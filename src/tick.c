@@ -104,40 +104,14 @@ IvmExecSnap(const char *sql, int nargs, Oid *argtypes, Datum *values,
 	return rc;
 }
 
-static int64
-GetInt8(int row, int col)
+/* Column col of row row of SPI_tuptable, or (Datum) 0 when null. */
+static Datum
+GetCol(int row, int col)
 {
 	bool		isnull;
 	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
 
-	return isnull ? 0 : DatumGetInt64(d);
-}
-
-static Oid
-GetOid(int row, int col)
-{
-	bool		isnull;
-	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
-
-	return isnull ? InvalidOid : DatumGetObjectId(d);
-}
-
-static int32
-GetInt4(int row, int col)
-{
-	bool		isnull;
-	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
-
-	return isnull ? 0 : DatumGetInt32(d);
-}
-
-static bool
-GetBool(int row, int col)
-{
-	bool		isnull;
-	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
-
-	return isnull ? false : DatumGetBool(d);
+	return isnull ? (Datum) 0 : d;
 }
 
 /*
@@ -161,7 +135,7 @@ ConsumeDeltas(Snapshot snap, int *nsources, uint64 *rows_in)
 	lognames = palloc(sizeof(char *) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
-		sources[i].relid = GetOid(i, 1);
+		sources[i].relid = DatumGetObjectId(GetCol(i, 1));
 		lognames[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
 	}
 	SPI_freetuptable(SPI_tuptable);
@@ -175,7 +149,7 @@ ConsumeDeltas(Snapshot snap, int *nsources, uint64 *rows_in)
 						 lognames[i]);
 		rc = IvmExecSnap(sql.data, 0, NULL, NULL, NULL, snap, 0);
 		IvmSpiCheck(rc, SPI_OK_SELECT, "consuming a delta log");
-		sources[i].consumed = (uint64) GetInt8(0, 1);
+		sources[i].consumed = (uint64) DatumGetInt64(GetCol(0, 1));
 		*rows_in += sources[i].consumed;
 		SPI_freetuptable(SPI_tuptable);
 		pfree(sql.data);
@@ -187,7 +161,7 @@ ConsumeDeltas(Snapshot snap, int *nsources, uint64 *rows_in)
 	IvmSpiCheck(rc, SPI_OK_SELECT, "consuming truncation markers");
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
-		Oid			relid = GetOid((int) r, 1);
+		Oid			relid = DatumGetObjectId(GetCol((int) r, 1));
 
 		for (int i = 0; i < n; i++)
 			if (sources[i].relid == relid)
@@ -227,14 +201,14 @@ LoadViews(Snapshot snap, int *nviews)
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 
-		views[i].id = GetInt4(i, 1);
-		views[i].viewrel = GetOid(i, 2);
-		views[i].storagerel = GetOid(i, 3);
-		views[i].owner = GetOid(i, 4);
+		views[i].id = DatumGetInt32(GetCol(i, 1));
+		views[i].viewrel = DatumGetObjectId(GetCol(i, 2));
+		views[i].storagerel = DatumGetObjectId(GetCol(i, 3));
+		views[i].owner = DatumGetObjectId(GetCol(i, 4));
 		views[i].name = SPI_getvalue(tup, desc, 5);
 		views[i].query = SPI_getvalue(tup, desc, 6);
-		views[i].needs_recompute = GetBool(i, 7);
-		views[i].populated = GetBool(i, 8);
+		views[i].needs_recompute = DatumGetBool(GetCol(i, 7));
+		views[i].populated = DatumGetBool(GetCol(i, 8));
 		views[i].channel = SPI_getvalue(tup, desc, 9);
 	}
 	SPI_freetuptable(SPI_tuptable);
@@ -279,8 +253,7 @@ IvmRunTick(int force_view_id, Datum *result_values)
 	tickcxt = AllocSetContextCreate(CurrentMemoryContext, "ivm tick",
 									ALLOCSET_DEFAULT_SIZES);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	IvmSpiConnect();
 	oldcxt = MemoryContextSwitchTo(tickcxt);
 
 	save_nestlevel = NewGUCNestLevel();
@@ -294,7 +267,7 @@ IvmRunTick(int force_view_id, Datum *result_values)
 	IvmSpiCheck(rc, SPI_OK_SELECT, "taking the step lock");
 	if (SPI_processed != 1)
 		elog(ERROR, "ivm: ivm._state must hold exactly one row");
-	epoch = GetInt8(0, 1) + 1;
+	epoch = DatumGetInt64(GetCol(0, 1)) + 1;
 	SPI_freetuptable(SPI_tuptable);
 	snap = RegisterSnapshot(GetTransactionSnapshot());
 
@@ -310,9 +283,9 @@ IvmRunTick(int force_view_id, Datum *result_values)
 	dep_source_view = palloc(sizeof(int) * Max(ndeps, 1));
 	for (int i = 0; i < ndeps; i++)
 	{
-		dep_view[i] = GetInt4(i, 1);
-		dep_source[i] = GetOid(i, 2);
-		dep_source_view[i] = GetInt4(i, 3);
+		dep_view[i] = DatumGetInt32(GetCol(i, 1));
+		dep_source[i] = DatumGetObjectId(GetCol(i, 2));
+		dep_source_view[i] = DatumGetInt32(GetCol(i, 3));
 	}
 	SPI_freetuptable(SPI_tuptable);
 

@@ -218,9 +218,7 @@ FollowOwnerChange(AlterTableStmt *stmt)
 		owner_id = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 		ReleaseSysCache(tup);
 		owner = quote_identifier(GetUserNameFromId(owner_id, false));
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		IvmBecome(IvmSchemaOwner(), false, &save);
+		IvmCatalogBegin(&save);
 		rc = SPI_execute(psprintf("SELECT format('ALTER VIEW %%s OWNER TO %s', defrel) FROM ivm._views "
 								  "WHERE viewrel = %u::regclass", owner, relid), true, 1);
 		IvmSpiCheck(rc, SPI_OK_SELECT, "finding a view definition");
@@ -235,8 +233,7 @@ FollowOwnerChange(AlterTableStmt *stmt)
 									  owner), false, 0);
 			IvmSpiCheck(rc, SPI_OK_UTILITY, "granting access to view storage");
 		}
-		IvmRestoreUser(&save);
-		SPI_finish();
+		IvmCatalogEnd(&save);
 		return;
 	}
 }

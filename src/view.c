@@ -169,9 +169,7 @@ IvmLookupView(Oid relid, Oid *storage)
 
 	if (!OidIsValid(get_extension_oid("ivm", true)))
 		return 0;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	IvmBecome(IvmSchemaOwner(), false, &save);
+	IvmCatalogBegin(&save);
 	args[0] = ObjectIdGetDatum(relid);
 	rc = SPI_execute_with_args("SELECT id, storagerel::oid FROM ivm._views "
 							   "WHERE viewrel = $1::regclass OR storagerel = $1::regclass",
@@ -184,8 +182,7 @@ IvmLookupView(Oid relid, Oid *storage)
 			*storage = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
 													  SPI_tuptable->tupdesc, 2, &isnull));
 	}
-	IvmRestoreUser(&save);
-	SPI_finish();
+	IvmCatalogEnd(&save);
 	return view_id;
 }
 
@@ -317,6 +314,24 @@ ViewColumns(Query *query, List *col_names)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("the query of an incremental view must return at least one column")));
 	return cols;
+}
+
+/*
+ * AppendColumnNames
+ *		"a, b, c": the quoted names of the view's columns.
+ */
+static void
+AppendColumnNames(StringInfo buf, List *cols)
+{
+	ListCell   *lc;
+
+	foreach(lc, cols)
+	{
+		ViewColumn *col = lfirst(lc);
+
+		appendStringInfo(buf, "%s%s", lc == list_head(cols) ? "" : ", ",
+						 quote_identifier(col->name));
+	}
 }
 
 /*
@@ -463,8 +478,7 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 	foreach(lc, rewritten)
 		CollectRelationsWalker(lfirst(lc), &relids);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	IvmSpiConnect();
 
 	/* the view's queries always run with a fixed search_path */
 	save_nestlevel = NewGUCNestLevel();
@@ -540,13 +554,7 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 	def_name = quote_qualified_identifier(IVM_SCHEMA, def_relname);
 	resetStringInfo(&sql);
 	appendStringInfo(&sql, "CREATE VIEW %s (", def_name);
-	foreach(lc, cols)
-	{
-		ViewColumn *col = lfirst(lc);
-
-		appendStringInfo(&sql, "%s%s", lc == list_head(cols) ? "" : ", ",
-						 quote_identifier(col->name));
-	}
+	AppendColumnNames(&sql, cols);
 	appendStringInfo(&sql, ") AS %s", deparsed);
 	ExecUtility(sql.data, "creating the view definition");
 	def_oid = get_relname_relid(def_relname, get_namespace_oid(IVM_SCHEMA, false));
@@ -563,13 +571,7 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 	view_name = quote_qualified_identifier(get_namespace_name(nspid), rv->relname);
 	resetStringInfo(&sql);
 	appendStringInfo(&sql, "CREATE VIEW %s AS SELECT ", view_name);
-	foreach(lc, cols)
-	{
-		ViewColumn *col = lfirst(lc);
-
-		appendStringInfo(&sql, "%s%s", lc == list_head(cols) ? "" : ", ",
-						 quote_identifier(col->name));
-	}
+	AppendColumnNames(&sql, cols);
 	appendStringInfo(&sql, " FROM %s", storage_name);
 	ExecUtility(sql.data, "creating the view");
 	view_oid = get_relname_relid(rv->relname, nspid);

@@ -116,9 +116,7 @@ ivm_watch(PG_FUNCTION_ARGS)
 	view_id = RequireWatchableView(viewoid, "Watching a view");
 	channel = ChannelFor(viewoid);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	IvmBecome(IvmSchemaOwner(), false, &save);
+	IvmCatalogBegin(&save);
 	args[0] = Int32GetDatum(view_id);
 	args[1] = CStringGetTextDatum(channel);
 	rc = SPI_execute_with_args("INSERT INTO ivm._watches (view_id, channel) VALUES ($1, $2) "
@@ -128,8 +126,7 @@ ivm_watch(PG_FUNCTION_ARGS)
 	IvmSpiCheck(rc, SPI_OK_INSERT_RETURNING, "recording a watch");
 	channel = MemoryContextStrdup(TopTransactionContext,
 								  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
-	IvmRestoreUser(&save);
-	SPI_finish();
+	IvmCatalogEnd(&save);
 	PG_RETURN_TEXT_P(cstring_to_text(channel));
 }
 
@@ -152,9 +149,7 @@ ivm_unwatch(PG_FUNCTION_ARGS)
 	IvmCheckPreloaded();
 	view_id = RequireWatchableView(viewoid, "Unwatching a view");
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	IvmBecome(IvmSchemaOwner(), false, &save);
+	IvmCatalogBegin(&save);
 	args[0] = Int32GetDatum(view_id);
 	rc = SPI_execute_with_args("DELETE FROM ivm._changes WHERE view_id = $1",
 							   1, types, args, NULL, false, 0);
@@ -163,8 +158,7 @@ ivm_unwatch(PG_FUNCTION_ARGS)
 							   1, types, args, NULL, false, 0);
 	IvmSpiCheck(rc, SPI_OK_DELETE, "dropping a watch");
 	was_watched = SPI_processed > 0;
-	IvmRestoreUser(&save);
-	SPI_finish();
+	IvmCatalogEnd(&save);
 	PG_RETURN_BOOL(was_watched);
 }
 
@@ -190,9 +184,7 @@ ivm_changes(PG_FUNCTION_ARGS)
 	view_id = RequireWatchableView(viewoid, "Reading the changes of a view");
 	InitMaterializedSRF(fcinfo, 0);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	IvmBecome(IvmSchemaOwner(), false, &save);
+	IvmCatalogBegin(&save);
 	args[0] = Int32GetDatum(view_id);
 	rc = SPI_execute_with_args("SELECT 1 FROM ivm._watches WHERE view_id = $1",
 							   1, types, args, NULL, true, 0);
@@ -217,7 +209,6 @@ ivm_changes(PG_FUNCTION_ARGS)
 			values[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, c + 1, &nulls[c]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	IvmRestoreUser(&save);
-	SPI_finish();
+	IvmCatalogEnd(&save);
 	return (Datum) 0;
 }
