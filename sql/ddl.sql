@@ -23,7 +23,9 @@ CREATE MATERIALIZED VIEW renamed (cust, cnt) WITH (ivm.incremental) AS
 CREATE MATERIALIZED VIEW later WITH (ivm.incremental) AS SELECT id FROM orders WHERE id <= 3 WITH NO DATA;
 SELECT count(*) AS rows_before_tick FROM later;
 -- an ordinary materialized view is still an ordinary one
-CREATE MATERIALIZED VIEW plain_mv AS SELECT count(*) FROM orders;
+CREATE MATERIALIZED VIEW plain_mv WITH (fillfactor = 50, autovacuum_enabled = false) AS
+  SELECT count(*) FROM orders;
+SELECT relkind, reloptions FROM pg_class WHERE relname = 'plain_mv';
 
 -- exactly the query's columns, and the contents of the query
 SELECT * FROM order_totals ORDER BY customer_id;

@@ -193,7 +193,6 @@ IvmDiffView(int view_id, Oid storage_rel, Oid view_owner, const char *viewname,
 	uint64		ninserts = 0;
 	ItemPointerData *deletes;
 	uint64		ndeletes = 0;
-	uint64		maxdeletes;
 	HASH_SEQ_STATUS seq;
 	DiffEntry  *entry;
 	IvmUserSave save;
@@ -285,8 +284,7 @@ IvmDiffView(int view_id, Oid storage_rel, Oid view_owner, const char *viewname,
 			inserts[ninserts++] = tup;
 	}
 
-	maxdeletes = nold;
-	deletes = palloc(sizeof(ItemPointerData) * Max(maxdeletes, 1));
+	deletes = palloc(sizeof(ItemPointerData) * Max(nold, 1));
 	hash_seq_init(&seq, rows);
 	while ((entry = hash_seq_search(&seq)) != NULL)
 	{

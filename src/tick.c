@@ -398,7 +398,6 @@ IvmRunTick(int force_view_id, Datum *result_values)
 		rc = IvmExecSnap("DELETE FROM ivm._changes WHERE epoch <= $1 - $2",
 						 2, types, args, NULL, snap, 0);
 		IvmSpiCheck(rc, SPI_OK_DELETE, "pruning the change log");
-		types[1] = INT4OID;
 		args[1] = args[2];
 		rc = IvmExecSnap("DELETE FROM ivm._evidence WHERE epoch <= $1 - $2",
 						 2, types, args, NULL, snap, 0);

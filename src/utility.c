@@ -51,14 +51,23 @@ IncrementalOption(List *options)
 		if (strcmp(def->defname, "incremental") == 0 &&
 			(def->defnamespace == NULL || strcmp(def->defnamespace, "ivm") == 0))
 			incremental = defGetBoolean(def);
-		else if (incremental || list_length(options) > 1)
+	}
+	if (!incremental)
+		return false;
+
+	/* an incremental view's storage takes no storage parameters */
+	foreach(lc, options)
+	{
+		DefElem    *def = lfirst_node(DefElem, lc);
+
+		if (strcmp(def->defname, "incremental") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("storage parameter \"%s\" is not supported for incremental views",
 							def->defname),
 					 errhint("Leave only ivm.incremental in the WITH list.")));
 	}
-	return incremental;
+	return true;
 }
 
 /*
