@@ -7,7 +7,9 @@ MODULE_big = ivm
 OBJS = \
 	src/capture.o \
 	src/diff.o \
+	src/incr.o \
 	src/ivm.o \
+	src/shape.o \
 	src/tick.o \
 	src/utility.o \
 	src/view.o \

@@ -28,6 +28,8 @@ CREATE TABLE ivm._views (
     needs_recompute boolean NOT NULL DEFAULT false,
     populated       boolean NOT NULL DEFAULT true,
     rows            bigint NOT NULL DEFAULT 0,  -- rows stored after the last fill
+    size            bigint NOT NULL DEFAULT 0,  -- what ivm.fallback_ratio compares a delta with:
+                                                -- rows, or for an aggregate the rows it aggregates
     last_epoch      bigint,
     last_duration_ms double precision,
     state           text NOT NULL DEFAULT 'ok'
@@ -106,6 +108,18 @@ CREATE FUNCTION ivm.row_hash(record)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'ivm_row_hash'
 LANGUAGE C IMMUTABLE STRICT;
+
+-- The hash of a group key, consistent with the types' equality (1.0 and
+-- 1.00 hash alike); kept per group of an aggregate view and indexed.
+CREATE FUNCTION ivm.key_hash(VARIADIC "any")
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'ivm_key_hash'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- Statements this backend prepared, and ran again on a kept plan.
+CREATE FUNCTION ivm._plan_stats(OUT prepared bigint, OUT reused bigint)
+AS 'MODULE_PATHNAME', 'ivm_plan_stats'
+LANGUAGE C VOLATILE;
 
 -- Recompute one view now (REFRESH MATERIALIZED VIEW calls this too).
 CREATE FUNCTION ivm.refresh(view regclass)

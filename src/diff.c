@@ -27,6 +27,7 @@
 
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -43,6 +44,7 @@
 #include "ivm.h"
 
 PG_FUNCTION_INFO_V1(ivm_row_hash);
+PG_FUNCTION_INFO_V1(ivm_key_hash);
 
 /* One distinct row hash: how often it is stored, how often the query returns it. */
 typedef struct DiffEntry
@@ -53,6 +55,7 @@ typedef struct DiffEntry
 	int			nctids;
 	int			maxctids;
 	ItemPointerData *ctids;		/* where the stored copies are */
+	uint64	   *rows;			/* and their rows in the stored side's result */
 } DiffEntry;
 
 /*
@@ -97,15 +100,15 @@ HashDatum(XXH3_state_t *state, Datum value, bool isnull, Form_pg_attribute att)
 
 /*
  * IvmHashRow
- *		XXH3 hash of the columns of tuple from firstatt (1-based) on.
+ *		XXH3 hash of the columns firstatt..lastatt (1-based) of tuple.
  */
 uint64
-IvmHashRow(HeapTuple tuple, TupleDesc desc, int firstatt)
+IvmHashRow(HeapTuple tuple, TupleDesc desc, int firstatt, int lastatt)
 {
 	XXH3_state_t state;
 
 	XXH3_64bits_reset(&state);
-	for (int i = firstatt; i <= desc->natts; i++)
+	for (int i = firstatt; i <= lastatt; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i - 1);
 		bool		isnull;
@@ -137,9 +140,45 @@ ivm_row_hash(PG_FUNCTION_ARGS)
 	ItemPointerSetInvalid(&tuple.t_self);
 	tuple.t_tableOid = InvalidOid;
 	tuple.t_data = rec;
-	h = IvmHashRow(&tuple, desc, 1);
+	h = IvmHashRow(&tuple, desc, 1, desc->natts);
 	ReleaseTupleDesc(desc);
 	PG_RETURN_INT64((int64) h);
+}
+
+/*
+ * ivm_key_hash
+ *		SQL: ivm.key_hash(VARIADIC "any") returns bigint: the hash of a group
+ *		key, consistent with the types' equality (each value through its
+ *		type's extended hash function), so equal keys hash alike even when
+ *		their bytes differ (1.0 and 1.00).
+ */
+Datum
+ivm_key_hash(PG_FUNCTION_ARGS)
+{
+	XXH3_state_t state;
+
+	XXH3_64bits_reset(&state);
+	for (int i = 0; i < PG_NARGS(); i++)
+	{
+		uint64		h = 0x9e3779b97f4a7c15ULL;	/* NULL */
+
+		if (!PG_ARGISNULL(i))
+		{
+			Oid			type = get_fn_expr_argtype(fcinfo->flinfo, i);
+			TypeCacheEntry *tc = lookup_type_cache(type, TYPECACHE_HASH_EXTENDED_PROC_FINFO);
+
+			if (!OidIsValid(tc->hash_extended_proc))
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_FUNCTION),
+						 errmsg("could not identify a hash function for type %s",
+								format_type_be(type))));
+			h = DatumGetUInt64(FunctionCall2Coll(&tc->hash_extended_proc_finfo,
+												 C_COLLATION_OID, PG_GETARG_DATUM(i),
+												 UInt64GetDatum(0)));
+		}
+		XXH3_64bits_update(&state, &h, sizeof(h));
+	}
+	PG_RETURN_INT64((int64) XXH3_64bits_digest(&state));
 }
 
 /*
@@ -164,20 +203,111 @@ CheckResultMatchesStorage(TupleDesc result, TupleDesc storage, const char *viewn
 }
 
 /*
+ * IvmVisibleTuple
+ *		The first vdesc->natts - 1 columns of a storage-shaped tuple, then
+ *		the weight: a row of a view's delta.
+ */
+HeapTuple
+IvmVisibleTuple(HeapTuple tuple, TupleDesc desc, TupleDesc vdesc, int64 weight)
+{
+	int			nvisible = vdesc->natts - 1;
+	Datum	   *values = palloc(sizeof(Datum) * Max(desc->natts, vdesc->natts));
+	bool	   *nulls = palloc(sizeof(bool) * Max(desc->natts, vdesc->natts));
+	HeapTuple	result;
+
+	heap_deform_tuple(tuple, desc, values, nulls);
+	values[nvisible] = Int64GetDatum(weight);
+	nulls[nvisible] = false;
+	result = heap_form_tuple(vdesc, values, nulls);
+	pfree(values);
+	pfree(nulls);
+	return result;
+}
+
+/*
+ * IvmApplyRows
+ *		Delete the stored rows at deletes, then insert the rows of inserts
+ *		(shaped like the storage), as maintenance.
+ */
+void
+IvmApplyRows(const char *storage_name, ItemPointerData *deletes, uint64 ndeletes,
+			 Tuplestorestate *inserts, TupleDesc storage_desc, uint64 ninserts,
+			 Snapshot snap, const char *viewname)
+{
+	StringInfoData sql;
+	int			rc;
+
+	initStringInfo(&sql);
+	ivm_maintenance_depth++;
+	PG_TRY();
+	{
+		if (ndeletes > 0)
+		{
+			Datum	   *elems = palloc(sizeof(Datum) * ndeletes);
+			ArrayType  *arr;
+			Oid			types[1] = {TIDARRAYOID};
+			Datum		args[1];
+
+			for (uint64 i = 0; i < ndeletes; i++)
+				elems[i] = PointerGetDatum(&deletes[i]);
+			arr = construct_array(elems, (int) ndeletes, TIDOID,
+								  sizeof(ItemPointerData), false, TYPALIGN_SHORT);
+			args[0] = PointerGetDatum(arr);
+			appendStringInfo(&sql, "DELETE FROM %s WHERE ctid = ANY ($1)", storage_name);
+			rc = IvmExecSnap(sql.data, 1, types, args, NULL, snap, 0);
+			IvmSpiCheck(rc, SPI_OK_DELETE, "deleting view rows");
+			if (SPI_processed != ndeletes)
+				elog(ERROR, "ivm: expected to delete " UINT64_FORMAT " rows of \"%s\", deleted " UINT64_FORMAT,
+					 ndeletes, viewname, (uint64) SPI_processed);
+			pfree(elems);
+		}
+
+		if (ninserts > 0)
+		{
+			EphemeralNamedRelation enr = palloc0(sizeof(EphemeralNamedRelationData));
+
+			enr->md.name = "ivm_inserted";
+			enr->md.reliddesc = InvalidOid;
+			enr->md.tupdesc = storage_desc;
+			enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+			enr->md.enrtuples = (double) ninserts;
+			enr->reldata = inserts;
+			rc = SPI_register_relation(enr);
+			IvmSpiCheck(rc, SPI_OK_REL_REGISTER, "registering inserted rows");
+
+			resetStringInfo(&sql);
+			appendStringInfo(&sql, "INSERT INTO %s SELECT * FROM ivm_inserted", storage_name);
+			rc = IvmExecSnap(sql.data, 0, NULL, NULL, NULL, snap, 0);
+			IvmSpiCheck(rc, SPI_OK_INSERT, "inserting view rows");
+			rc = SPI_unregister_relation("ivm_inserted");
+			IvmSpiCheck(rc, SPI_OK_REL_UNREGISTER, "unregistering inserted rows");
+		}
+	}
+	PG_FINALLY();
+	{
+		ivm_maintenance_depth--;
+	}
+	PG_END_TRY();
+	pfree(sql.data);
+}
+
+/*
  * IvmDiffView
- *		Bring a view's storage up to date by the diff strategy.
+ *		Bring a view's storage up to date by the diff strategy: query returns
+ *		every storage column (hidden ones included).
  *
  * query runs as view_owner under a restricted security context; the storage
- * and change log are written as the caller (the owner of schema ivm).
- * snap is the tick's snapshot, or InvalidSnapshot outside a tick.  When
- * watched, the removed and added rows go to the change log under epoch.
+ * is written as the caller (the owner of schema ivm).  snap is the tick's
+ * snapshot, or InvalidSnapshot outside a tick.  When vdelta is given, the
+ * removed rows (weight -1) and added rows (+1), cut to the first nvisible
+ * columns, go into it, shaped by vdesc.
  *
  * Caller is connected to SPI.
  */
 void
-IvmDiffView(int view_id, Oid storage_rel, Oid view_owner, const char *viewname,
-			const char *query, Snapshot snap, int64 epoch, bool watched,
-			IvmDiffResult *result)
+IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
+			const char *query, Snapshot snap, int nvisible,
+			Tuplestorestate *vdelta, TupleDesc vdesc, IvmDiffResult *result)
 {
 	MemoryContext diffcxt;
 	MemoryContext oldcxt;
@@ -189,7 +319,7 @@ IvmDiffView(int view_id, Oid storage_rel, Oid view_owner, const char *viewname,
 	SPITupleTable *new_rows;
 	uint64		nold;
 	uint64		nnew;
-	HeapTuple  *inserts;
+	Tuplestorestate *inserts;
 	uint64		ninserts = 0;
 	ItemPointerData *deletes;
 	uint64		ndeletes = 0;
@@ -223,7 +353,7 @@ IvmDiffView(int view_id, Oid storage_rel, Oid view_owner, const char *viewname,
 	for (uint64 i = 0; i < nold; i++)
 	{
 		HeapTuple	tup = old_rows->vals[i];
-		uint64		h = IvmHashRow(tup, old_rows->tupdesc, 2);
+		uint64		h = IvmHashRow(tup, old_rows->tupdesc, 2, old_rows->tupdesc->natts);
 		bool		found;
 		bool		isnull;
 		ItemPointer tid;
@@ -235,14 +365,17 @@ IvmDiffView(int view_id, Oid storage_rel, Oid view_owner, const char *viewname,
 			entry->nctids = 0;
 			entry->maxctids = 1;
 			entry->ctids = palloc(sizeof(ItemPointerData));
+			entry->rows = palloc(sizeof(uint64));
 		}
 		else if (entry->nctids == entry->maxctids)
 		{
 			entry->maxctids *= 2;
 			entry->ctids = repalloc(entry->ctids, sizeof(ItemPointerData) * entry->maxctids);
+			entry->rows = repalloc(entry->rows, sizeof(uint64) * entry->maxctids);
 		}
 		tid = (ItemPointer) DatumGetPointer(SPI_getbinval(tup, old_rows->tupdesc, 1, &isnull));
 		ItemPointerCopy(tid, &entry->ctids[entry->nctids]);
+		entry->rows[entry->nctids] = i;
 		entry->nctids++;
 		entry->old_count++;
 	}
@@ -265,11 +398,11 @@ IvmDiffView(int view_id, Oid storage_rel, Oid view_owner, const char *viewname,
 	CheckResultMatchesStorage(new_rows->tupdesc, storage_desc, viewname);
 
 	oldcxt = MemoryContextSwitchTo(diffcxt);
-	inserts = palloc(sizeof(HeapTuple) * Max(nnew, 1));
+	inserts = tuplestore_begin_heap(false, false, work_mem);
 	for (uint64 i = 0; i < nnew; i++)
 	{
 		HeapTuple	tup = new_rows->vals[i];
-		uint64		h = IvmHashRow(tup, new_rows->tupdesc, 1);
+		uint64		h = IvmHashRow(tup, new_rows->tupdesc, 1, new_rows->tupdesc->natts);
 		bool		found;
 
 		entry = hash_search(rows, &h, HASH_ENTER, &found);
@@ -278,10 +411,16 @@ IvmDiffView(int view_id, Oid storage_rel, Oid view_owner, const char *viewname,
 			entry->old_count = entry->new_count = 0;
 			entry->nctids = entry->maxctids = 0;
 			entry->ctids = NULL;
+			entry->rows = NULL;
 		}
 		entry->new_count++;
 		if (entry->new_count > entry->old_count)
-			inserts[ninserts++] = tup;
+		{
+			tuplestore_puttuple(inserts, tup);
+			if (vdelta)
+				tuplestore_puttuple(vdelta, IvmVisibleTuple(tup, new_rows->tupdesc, vdesc, 1));
+			ninserts++;
+		}
 	}
 
 	deletes = palloc(sizeof(ItemPointerData) * Max(nold, 1));
@@ -289,90 +428,34 @@ IvmDiffView(int view_id, Oid storage_rel, Oid view_owner, const char *viewname,
 	while ((entry = hash_seq_search(&seq)) != NULL)
 	{
 		for (int64 k = entry->new_count; k < entry->old_count; k++)
-			ItemPointerCopy(&entry->ctids[k - entry->new_count], &deletes[ndeletes++]);
+		{
+			int			idx = (int) (k - entry->new_count);
+
+			ItemPointerCopy(&entry->ctids[idx], &deletes[ndeletes++]);
+			if (vdelta)
+			{
+				/* the stored row without its ctid */
+				HeapTuple	old = old_rows->vals[entry->rows[idx]];
+				Datum	   *values = palloc(sizeof(Datum) * (old_rows->tupdesc->natts + 1));
+				bool	   *nulls = palloc(sizeof(bool) * (old_rows->tupdesc->natts + 1));
+
+				heap_deform_tuple(old, old_rows->tupdesc, values, nulls);
+				values[nvisible + 1] = Int64GetDatum(-1);
+				nulls[nvisible + 1] = false;
+				tuplestore_putvalues(vdelta, vdesc, values + 1, nulls + 1);
+			}
+		}
 	}
 	MemoryContextSwitchTo(oldcxt);
 
-	ivm_maintenance_depth++;
-	PG_TRY();
-	{
-		if (ndeletes > 0)
-		{
-			Datum	   *elems = palloc(sizeof(Datum) * ndeletes);
-			ArrayType  *arr;
-			Oid			types[3] = {TIDARRAYOID, INT4OID, INT8OID};
-			Datum		args[3];
-
-			for (uint64 i = 0; i < ndeletes; i++)
-				elems[i] = PointerGetDatum(&deletes[i]);
-			arr = construct_array(elems, (int) ndeletes, TIDOID,
-								  sizeof(ItemPointerData), false, TYPALIGN_SHORT);
-			args[0] = PointerGetDatum(arr);
-			args[1] = Int32GetDatum(view_id);
-			args[2] = Int64GetDatum(epoch);
-
-			resetStringInfo(&sql);
-			if (watched)
-				appendStringInfo(&sql,
-								 "WITH d AS (DELETE FROM %s WHERE ctid = ANY ($1) RETURNING *) "
-								 "INSERT INTO ivm._changes (view_id, epoch, _weight, row) "
-								 "SELECT $2, $3, -1, to_jsonb(d) FROM d",
-								 storage_name);
-			else
-				appendStringInfo(&sql, "DELETE FROM %s WHERE ctid = ANY ($1)", storage_name);
-			rc = IvmExecSnap(sql.data, 3, types, args, NULL, snap, 0);
-			IvmSpiCheck(rc, watched ? SPI_OK_INSERT : SPI_OK_DELETE, "deleting view rows");
-			if (SPI_processed != ndeletes)
-				elog(ERROR, "ivm: expected to delete " UINT64_FORMAT " rows of \"%s\", deleted " UINT64_FORMAT,
-					 ndeletes, viewname, (uint64) SPI_processed);
-		}
-
-		if (ninserts > 0)
-		{
-			EphemeralNamedRelation enr = palloc0(sizeof(EphemeralNamedRelationData));
-			Tuplestorestate *ts = tuplestore_begin_heap(false, false, work_mem);
-			Oid			types[2] = {INT4OID, INT8OID};
-			Datum		args[2];
-
-			for (uint64 i = 0; i < ninserts; i++)
-				tuplestore_puttuple(ts, inserts[i]);
-			enr->md.name = "ivm_inserted";
-			enr->md.reliddesc = InvalidOid;
-			enr->md.tupdesc = storage_desc;
-			enr->md.enrtype = ENR_NAMED_TUPLESTORE;
-			enr->md.enrtuples = (double) ninserts;
-			enr->reldata = ts;
-			rc = SPI_register_relation(enr);
-			IvmSpiCheck(rc, SPI_OK_REL_REGISTER, "registering inserted rows");
-
-			resetStringInfo(&sql);
-			appendStringInfo(&sql, "INSERT INTO %s SELECT * FROM ivm_inserted", storage_name);
-			rc = IvmExecSnap(sql.data, 0, NULL, NULL, NULL, snap, 0);
-			IvmSpiCheck(rc, SPI_OK_INSERT, "inserting view rows");
-
-			if (watched)
-			{
-				args[0] = Int32GetDatum(view_id);
-				args[1] = Int64GetDatum(epoch);
-				rc = IvmExecSnap("INSERT INTO ivm._changes (view_id, epoch, _weight, row) "
-								 "SELECT $1, $2, 1, to_jsonb(i) FROM ivm_inserted i",
-								 2, types, args, NULL, snap, 0);
-				IvmSpiCheck(rc, SPI_OK_INSERT, "logging inserted rows");
-			}
-			rc = SPI_unregister_relation("ivm_inserted");
-			IvmSpiCheck(rc, SPI_OK_REL_UNREGISTER, "unregistering inserted rows");
-			tuplestore_end(ts);
-		}
-	}
-	PG_FINALLY();
-	{
-		ivm_maintenance_depth--;
-	}
-	PG_END_TRY();
+	IvmApplyRows(storage_name, deletes, ndeletes, inserts, storage_desc, ninserts,
+				 snap, viewname);
+	tuplestore_end(inserts);
 
 	result->inserted = ninserts;
 	result->deleted = ndeletes;
 	result->rows_after = nold - ndeletes + ninserts;
+	result->rows_delta = (int64) ninserts - (int64) ndeletes;
 
 	SPI_freetuptable(old_rows);
 	SPI_freetuptable(new_rows);

@@ -28,6 +28,7 @@ double		ivm_fallback_ratio = 0.5;
 int			ivm_change_retention = 1000;
 int			ivm_evidence_retention = 10000;
 bool		ivm_log_ticks = false;
+char	   *ivm_evidence_path = NULL;
 
 bool		ivm_loaded_at_startup = false;
 int			ivm_maintenance_depth = 0;
@@ -85,6 +86,14 @@ _PG_init(void)
 							 false,
 							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("ivm.evidence_path",
+							   "File to which each tick appends its per-view evidence, as JSON lines.",
+							   "Written when the tick commits; empty means no file.  A relative path is relative to the data directory.",
+							   &ivm_evidence_path,
+							   "",
+							   PGC_SUSET, 0,
+							   NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("ivm");
 

@@ -24,10 +24,14 @@
 #include "fmgr.h"
 #include "nodes/parsenodes.h"
 #include "utils/snapshot.h"
+#include "utils/tuplestore.h"
 
 #define IVM_SCHEMA			"ivm"
 #define IVM_HIDDEN_PREFIX	"__ivm_"
 #define IVM_WEIGHT_COLUMN	"__ivm_weight"
+#define IVM_HASH_COLUMN		"__ivm_hash"
+#define IVM_COUNT_COLUMN	"__ivm_count"
+#define IVM_KEY_COLUMN		"__ivm_key"
 
 /* settings (ivm.c) */
 extern bool ivm_full_recompute;
@@ -35,6 +39,7 @@ extern double ivm_fallback_ratio;
 extern int	ivm_change_retention;
 extern int	ivm_evidence_retention;
 extern bool ivm_log_ticks;
+extern char *ivm_evidence_path;
 
 /* true while _PG_init has run in this process (shared_preload_libraries) */
 extern bool ivm_loaded_at_startup;
@@ -72,18 +77,106 @@ extern Oid	IvmCreateView(const char *name, const char *query_text,
 extern int	IvmLookupView(Oid relid, Oid *storage);
 extern char *IvmDeparseQuery(Query *query);
 
+/* shape.c: which views delta rules maintain, and their SQL */
+typedef enum IvmKind
+{
+	IVM_KIND_DIFF,				/* re-run the query and compare */
+	IVM_KIND_SPJ,				/* filters, projections, inner joins, UNION ALL */
+	IVM_KIND_AGG				/* GROUP BY with count/sum/avg/min/max, DISTINCT */
+} IvmKind;
+
+typedef enum IvmAggKind
+{
+	IVM_AGG_COUNT_STAR,
+	IVM_AGG_COUNT,
+	IVM_AGG_SUM,
+	IVM_AGG_AVG,
+	IVM_AGG_MIN,
+	IVM_AGG_MAX
+} IvmAggKind;
+
+typedef struct IvmAgg
+{
+	IvmAggKind	kind;
+	int			col;			/* visible column, 0-based */
+	Expr	   *arg;			/* argument, NULL for count(*) */
+	Oid			argtype;
+	Oid			restype;
+	Oid			sumtype;		/* running sum's type (sum, avg) */
+	int			argcol;			/* n of __ivm_c<n> in the SPJ part */
+	bool		recompute_on_retract;	/* a group losing an input is recomputed */
+} IvmAgg;
+
+/* a select-project-join query and the range table indexes of its relations */
+typedef struct IvmBranch
+{
+	Query	   *query;
+	List	   *rels;
+} IvmBranch;
+
+typedef struct IvmShape
+{
+	IvmKind		kind;
+	char	   *reason;			/* why this shape, or why diff */
+	Query	   *query;
+	int			nvisible;		/* the query's columns */
+	List	   *types;			/* their types (Oid) */
+	List	   *typmods;
+	List	   *branches;		/* IvmBranch: SPJ branches, or AGG's part */
+	bool		distinct;		/* AGG: SELECT DISTINCT */
+	bool		scalar;			/* AGG: no GROUP BY, always one row */
+	int			nkeys;
+	List	   *keycols;		/* visible column of each key, 0-based */
+	int		   *colrole;		/* per column: -k key k, +a aggregate a */
+	int			naggs;
+	IvmAgg	   *aggs;
+} IvmShape;
+
+/* has relid's delta rows this tick? */
+typedef bool (*IvmChanged) (Oid relid, void *arg);
+/* the ENR holding relid's delta (its name in *enrname), or NULL */
+typedef TupleDesc (*IvmDeltaLookup) (Oid relid, const char **enrname, void *arg);
+
+extern IvmShape *IvmAnalyzeShape(Query *query);
+extern const char *IvmShapeCheckRelations(IvmShape *shape);
+extern List *IvmShapeHiddenColumns(IvmShape *shape);
+extern void IvmShapeCheckPermissions(IvmShape *shape);
+extern char *IvmDeltaSql(IvmShape *shape, IvmChanged changed, IvmDeltaLookup lookup,
+						 void *arg, bool *missing);
+extern char *IvmFullSql(IvmShape *shape, const char *def_name);
+extern char *IvmMergeSql(IvmShape *shape, const char *delta_sql,
+						 const char *storage_name, List *storage_colnames);
+
 /* diff.c */
 typedef struct IvmDiffResult
 {
-	uint64		inserted;		/* rows added to the storage */
-	uint64		deleted;		/* rows removed from the storage */
-	uint64		rows_after;		/* rows in the storage afterwards */
+	uint64		inserted;		/* rows added to the view */
+	uint64		deleted;		/* rows removed from the view */
+	uint64		rows_after;		/* rows in the storage afterwards (diff) */
+	int64		rows_delta;		/* storage rows added less removed */
+	int64		size_delta;		/* aggregated rows added less removed (AGG) */
 } IvmDiffResult;
 
-extern uint64 IvmHashRow(HeapTuple tuple, TupleDesc desc, int firstatt);
-extern void IvmDiffView(int view_id, Oid storage_rel, Oid view_owner,
-						const char *viewname, const char *query, Snapshot snap,
-						int64 epoch, bool watched, IvmDiffResult *result);
+extern uint64 IvmHashRow(HeapTuple tuple, TupleDesc desc, int firstatt, int lastatt);
+extern void IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
+						const char *query, Snapshot snap, int nvisible,
+						Tuplestorestate *vdelta, TupleDesc vdesc,
+						IvmDiffResult *result);
+extern HeapTuple IvmVisibleTuple(HeapTuple tuple, TupleDesc desc, TupleDesc vdesc,
+								 int64 weight);
+extern void IvmApplyRows(const char *storage_name, ItemPointerData *deletes,
+						 uint64 ndeletes, Tuplestorestate *inserts, TupleDesc storage_desc,
+						 uint64 ninserts, Snapshot snap, const char *viewname);
+
+/* incr.c: incremental maintenance, plan cache */
+extern int	IvmExecCached(const char *sql, int nargs, Oid *argtypes, Datum *values,
+						  const char *nulls, Snapshot snap, long tcount, int sizeclass);
+extern bool IvmApplySpj(Oid storage_rel, Oid view_owner, const char *viewname,
+						const char *delta_sql, Snapshot snap, int nvisible, int sizeclass,
+						Tuplestorestate *vdelta, TupleDesc vdesc, IvmDiffResult *result);
+extern bool IvmApplyAgg(Oid storage_rel, Oid view_owner, const char *viewname,
+						IvmShape *shape, const char *merge_sql, Snapshot snap, int sizeclass,
+						Tuplestorestate *vdelta, TupleDesc vdesc, IvmDiffResult *result);
 
 /* tick.c */
 extern int	IvmExecSnap(const char *sql, int nargs, Oid *argtypes,

@@ -23,6 +23,16 @@
  *	- All of it happens in the caller's transaction: views, logs, epoch and
  *	  notifications commit together or not at all.
  *
+ * Strategy, per view and tick: a view whose shape has delta rules
+ * (shape.c) runs them over the deltas consumed this tick, held in
+ * tuplestores registered as ephemeral named relations (ivm_delta_<source>
+ * for tables, ivm_vdelta_<view> for the views processed before it); it is
+ * recomputed instead when it must be (TRUNCATE, REFRESH, first fill,
+ * ivm.full_recompute) or when its incoming delta exceeds ivm.fallback_ratio
+ * times its size.  Other views are diffed.  Every view's own delta goes
+ * into its ivm_vdelta_<id> for the views that read it, and into the change
+ * log when it is watched.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -34,13 +44,21 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "storage/fd.h"
 #include "utils/acl.h"
+#include "utils/inval.h"
+#include "utils/rel.h"
+#include "rewrite/rewriteHandler.h"
+#include "parser/parsetree.h"
+#include "access/table.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+#include "utils/json.h"
+#include "utils/hsearch.h"
 
 #include "ivm.h"
 
@@ -55,22 +73,69 @@ typedef struct TickView
 	int			id;
 	Oid			viewrel;
 	Oid			storagerel;
+	Oid			defrel;
 	Oid			owner;
 	char	   *name;
-	char	   *query;
+	bool		incremental;	/* strategy: delta rules where they apply */
 	bool		needs_recompute;
 	bool		populated;
+	int64		rows;			/* stored rows before the tick */
+	int64		size;			/* what the fallback ratio compares with */
 	char	   *channel;		/* NULL when not watched */
 	uint64		changed_rows;	/* rows it emitted this tick */
+	bool		processed;
+	Tuplestorestate *vdelta;	/* its delta this tick: columns, weight */
+	TupleDesc	vdesc;
+	char		enrname[NAMEDATALEN];
 } TickView;
 
 /* A captured table as the tick sees it. */
 typedef struct TickSource
 {
+	int			id;
 	Oid			relid;
 	uint64		consumed;		/* delta rows taken from its log */
 	bool		truncated;
+	Tuplestorestate *delta;		/* those rows: columns, weight */
+	TupleDesc	desc;
+	char		enrname[NAMEDATALEN];
 } TickSource;
+
+/* What delta lookups during one view's maintenance can see. */
+typedef struct TickState
+{
+	TickSource *sources;
+	int			nsources;
+	TickView   *views;
+	int			nviews;
+} TickState;
+
+/*
+ * What the tick knows of each incremental view's shape, kept across ticks
+ * until any relation changes (a definition, a source's columns).
+ */
+typedef struct ShapeEntry
+{
+	int			view_id;		/* key */
+	uint64		generation;
+	Oid			defrel;
+	MemoryContext cxt;
+	IvmShape   *shape;
+	const char *ineligible;		/* why delta rules cannot run, or NULL */
+	char	   *full_sql;
+	List	   *storage_colnames;
+	char	   *storage_name;
+	List	   *delta_keys;		/* changed-relation signature -> SQL */
+	List	   *delta_sqls;
+} ShapeEntry;
+
+static HTAB *shape_cache = NULL;
+static uint64 inval_generation = 1;
+static bool inval_registered = false;
+
+/* evidence lines for ivm.evidence_path, written when the tick commits */
+static StringInfo pending_evidence = NULL;
+static bool xact_registered = false;
 
 /* error context: which view a failing statement was maintaining */
 static void
@@ -89,19 +154,40 @@ int
 IvmExecSnap(const char *sql, int nargs, Oid *argtypes, Datum *values,
 			const char *nulls, Snapshot snap, long tcount)
 {
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-	int			rc;
+	return IvmExecCached(sql, nargs, argtypes, values, nulls, snap, tcount, 0);
+}
 
-	if (plan == NULL)
-		elog(ERROR, "ivm: SPI_prepare failed for \"%s\": %s", sql,
-			 SPI_result_code_string(SPI_result));
-	if (snap != InvalidSnapshot)
-		rc = SPI_execute_snapshot(plan, values, nulls, snap, InvalidSnapshot,
-								  false, true, tcount);
-	else
-		rc = SPI_execute_plan(plan, values, nulls, false, tcount);
-	SPI_freeplan(plan);
-	return rc;
+static void
+InvalCallback(Datum arg, Oid relid)
+{
+	inval_generation++;
+}
+
+static void
+EvidenceXactCallback(XactEvent event, void *arg)
+{
+	if (pending_evidence == NULL || pending_evidence->len == 0)
+		return;
+	if (event == XACT_EVENT_COMMIT && ivm_evidence_path != NULL && ivm_evidence_path[0] != '\0')
+	{
+		FILE	   *f = AllocateFile(ivm_evidence_path, "a");
+
+		if (f == NULL)
+			ereport(WARNING,
+					(errcode_for_file_access(),
+					 errmsg("could not append to ivm.evidence_path \"%s\": %m", ivm_evidence_path)));
+		else
+		{
+			if (fwrite(pending_evidence->data, 1, pending_evidence->len, f) != (size_t) pending_evidence->len)
+				ereport(WARNING,
+						(errcode_for_file_access(),
+						 errmsg("could not write to ivm.evidence_path \"%s\": %m", ivm_evidence_path)));
+			FreeFile(f);
+		}
+	}
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+		resetStringInfo(pending_evidence);
 }
 
 /* Column col of row row of SPI_tuptable, or (Datum) 0 when null. */
@@ -114,10 +200,28 @@ GetCol(int row, int col)
 	return isnull ? (Datum) 0 : d;
 }
 
+/* Register a tuplestore as an ephemeral named relation of the tick. */
+static void
+RegisterDelta(const char *name, Tuplestorestate *ts, TupleDesc desc)
+{
+	EphemeralNamedRelation enr = palloc0(sizeof(EphemeralNamedRelationData));
+	int			rc;
+
+	enr->md.name = pstrdup(name);
+	enr->md.reliddesc = InvalidOid;
+	enr->md.tupdesc = desc;
+	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+	enr->md.enrtuples = (double) tuplestore_tuple_count(ts);
+	enr->reldata = ts;
+	rc = SPI_register_relation(enr);
+	IvmSpiCheck(rc, SPI_OK_REL_REGISTER, "registering a delta");
+}
+
 /*
  * ConsumeDeltas
- *		Take every delta the snapshot sees out of the logs; mark truncated
- *		tables.  Returns the sources, in *nsources.
+ *		Take every delta the snapshot sees out of the logs, into a tuplestore
+ *		per source registered as ivm_delta_<id>; mark truncated tables.
+ *		Returns the sources, in *nsources.
  */
 static TickSource *
 ConsumeDeltas(Snapshot snap, int *nsources, uint64 *rows_in)
@@ -127,7 +231,7 @@ ConsumeDeltas(Snapshot snap, int *nsources, uint64 *rows_in)
 	int			n;
 	int			rc;
 
-	rc = IvmExecSnap("SELECT relid::oid, logrel::text FROM ivm._sources ORDER BY id",
+	rc = IvmExecSnap("SELECT id, relid::oid, logrel::text FROM ivm._sources ORDER BY id",
 					 0, NULL, NULL, NULL, snap, 0);
 	IvmSpiCheck(rc, SPI_OK_SELECT, "listing sources");
 	n = (int) SPI_processed;
@@ -135,8 +239,9 @@ ConsumeDeltas(Snapshot snap, int *nsources, uint64 *rows_in)
 	lognames = palloc(sizeof(char *) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
-		sources[i].relid = DatumGetObjectId(GetCol(i, 1));
-		lognames[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		sources[i].id = DatumGetInt32(GetCol(i, 1));
+		sources[i].relid = DatumGetObjectId(GetCol(i, 2));
+		lognames[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
 	}
 	SPI_freetuptable(SPI_tuptable);
 
@@ -145,13 +250,18 @@ ConsumeDeltas(Snapshot snap, int *nsources, uint64 *rows_in)
 		StringInfoData sql;
 
 		initStringInfo(&sql);
-		appendStringInfo(&sql, "WITH d AS (DELETE FROM %s RETURNING 1) SELECT count(*) FROM d",
-						 lognames[i]);
+		appendStringInfo(&sql, "DELETE FROM %s RETURNING *", lognames[i]);
 		rc = IvmExecSnap(sql.data, 0, NULL, NULL, NULL, snap, 0);
-		IvmSpiCheck(rc, SPI_OK_SELECT, "consuming a delta log");
-		sources[i].consumed = (uint64) DatumGetInt64(GetCol(0, 1));
+		IvmSpiCheck(rc, SPI_OK_DELETE_RETURNING, "consuming a delta log");
+		sources[i].consumed = SPI_processed;
 		*rows_in += sources[i].consumed;
+		sources[i].desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+		sources[i].delta = tuplestore_begin_heap(false, false, work_mem);
+		for (uint64 r = 0; r < SPI_processed; r++)
+			tuplestore_puttuple(sources[i].delta, SPI_tuptable->vals[r]);
 		SPI_freetuptable(SPI_tuptable);
+		snprintf(sources[i].enrname, NAMEDATALEN, "ivm_delta_%d", sources[i].id);
+		RegisterDelta(sources[i].enrname, sources[i].delta, sources[i].desc);
 		pfree(sql.data);
 	}
 
@@ -184,11 +294,10 @@ LoadViews(Snapshot snap, int *nviews)
 	int			n;
 	int			rc;
 
-	/* the query runs as the owner of the definition, as a view's would */
 	rc = IvmExecSnap("SELECT v.id, v.viewrel::oid, v.storagerel::oid, "
 					 "(SELECT d.relowner FROM pg_catalog.pg_class d WHERE d.oid = v.defrel), "
-					 "c.relname::text, format('SELECT * FROM %s', v.defrel), v.needs_recompute, "
-					 "v.populated, w.channel "
+					 "c.relname::text, v.defrel::oid, v.strategy = 'incremental', v.needs_recompute, "
+					 "v.populated, v.rows, w.channel, v.size "
 					 "FROM ivm._views v JOIN pg_catalog.pg_class c ON c.oid = v.viewrel "
 					 "LEFT JOIN ivm._watches w ON w.view_id = v.id "
 					 "ORDER BY v.level, v.id",
@@ -206,14 +315,213 @@ LoadViews(Snapshot snap, int *nviews)
 		views[i].storagerel = DatumGetObjectId(GetCol(i, 3));
 		views[i].owner = DatumGetObjectId(GetCol(i, 4));
 		views[i].name = SPI_getvalue(tup, desc, 5);
-		views[i].query = SPI_getvalue(tup, desc, 6);
-		views[i].needs_recompute = DatumGetBool(GetCol(i, 7));
-		views[i].populated = DatumGetBool(GetCol(i, 8));
-		views[i].channel = SPI_getvalue(tup, desc, 9);
+		views[i].defrel = DatumGetObjectId(GetCol(i, 6));
+		views[i].incremental = DatumGetBool(GetCol(i, 7));
+		views[i].needs_recompute = DatumGetBool(GetCol(i, 8));
+		views[i].populated = DatumGetBool(GetCol(i, 9));
+		views[i].rows = DatumGetInt64(GetCol(i, 10));
+		views[i].channel = SPI_getvalue(tup, desc, 11);
+		views[i].size = DatumGetInt64(GetCol(i, 12));
 	}
 	SPI_freetuptable(SPI_tuptable);
 	*nviews = n;
 	return views;
+}
+
+/* the shape of an incremental view as of now, from the cache or worked out */
+static ShapeEntry *
+GetShape(TickView *view)
+{
+	ShapeEntry *entry;
+	bool		found;
+	MemoryContext oldcxt;
+	Relation	rel;
+	Query	   *query;
+	char	   *def_name;
+
+	if (!inval_registered)
+	{
+		CacheRegisterRelcacheCallback(InvalCallback, (Datum) 0);
+		inval_registered = true;
+	}
+	if (shape_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(int);
+		ctl.entrysize = sizeof(ShapeEntry);
+		shape_cache = hash_create("ivm shapes", 64, &ctl, HASH_ELEM | HASH_BLOBS);
+	}
+	entry = hash_search(shape_cache, &view->id, HASH_ENTER, &found);
+	if (found && entry->generation == inval_generation && entry->defrel == view->defrel)
+		return entry;
+	if (found)
+		MemoryContextDelete(entry->cxt);
+	entry->cxt = NULL;
+	entry->generation = 0;
+
+	{
+		MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "ivm view shape",
+												  ALLOCSET_SMALL_SIZES);
+		uint64		generation = inval_generation;
+
+		entry->cxt = cxt;
+		oldcxt = MemoryContextSwitchTo(cxt);
+		rel = table_open(view->defrel, AccessShareLock);
+		query = copyObject(get_view_query(rel));
+		table_close(rel, AccessShareLock);
+		entry->shape = IvmAnalyzeShape(query);
+		entry->ineligible = entry->shape->kind == IVM_KIND_DIFF
+			? entry->shape->reason : IvmShapeCheckRelations(entry->shape);
+		def_name = quote_qualified_identifier(IVM_SCHEMA, get_rel_name(view->defrel));
+		entry->full_sql = IvmFullSql(entry->shape, def_name);
+		entry->storage_name = quote_qualified_identifier(IVM_SCHEMA, get_rel_name(view->storagerel));
+		rel = table_open(view->storagerel, AccessShareLock);
+		entry->storage_colnames = NIL;
+		for (int i = 0; i < RelationGetDescr(rel)->natts; i++)
+			entry->storage_colnames = lappend(entry->storage_colnames,
+											  makeString(pstrdup(NameStr(TupleDescAttr(RelationGetDescr(rel), i)->attname))));
+		table_close(rel, AccessShareLock);
+		entry->delta_keys = NIL;
+		entry->delta_sqls = NIL;
+		entry->defrel = view->defrel;
+		entry->generation = generation;
+		MemoryContextSwitchTo(oldcxt);
+	}
+	return entry;
+}
+
+static TickSource *
+FindSource(TickState *ts, Oid relid)
+{
+	for (int i = 0; i < ts->nsources; i++)
+		if (ts->sources[i].relid == relid)
+			return &ts->sources[i];
+	return NULL;
+}
+
+static TickView *
+FindView(TickState *ts, Oid relid)
+{
+	for (int i = 0; i < ts->nviews; i++)
+		if (ts->views[i].viewrel == relid)
+			return &ts->views[i];
+	return NULL;
+}
+
+static bool
+DeltaChanged(Oid relid, void *arg)
+{
+	TickSource *src = FindSource((TickState *) arg, relid);
+	TickView   *v;
+
+	if (src != NULL)
+		return src->consumed > 0;
+	v = FindView((TickState *) arg, relid);
+	return v != NULL && v->processed && v->vdelta != NULL &&
+		tuplestore_tuple_count(v->vdelta) > 0;
+}
+
+static TupleDesc
+DeltaLookup(Oid relid, const char **enrname, void *arg)
+{
+	TickSource *src = FindSource((TickState *) arg, relid);
+	TickView   *v;
+
+	if (src != NULL)
+	{
+		*enrname = src->enrname;
+		return src->desc;
+	}
+	v = FindView((TickState *) arg, relid);
+	if (v == NULL || !v->processed || v->vdelta == NULL)
+		return NULL;
+	*enrname = v->enrname;
+	return v->vdesc;
+}
+
+/*
+ * DeltaSqlFor
+ *		The delta query of a view for the relations that changed this tick,
+ *		from the cache or generated.  NULL when nothing it reads changed;
+ *		*missing when a delta lacks a column it needs.
+ */
+static char *
+DeltaSqlFor(ShapeEntry *entry, TickState *ts, bool *missing)
+{
+	StringInfoData key;
+	ListCell   *lc;
+	ListCell   *lc2;
+	char	   *sql;
+	MemoryContext oldcxt;
+
+	*missing = false;
+	initStringInfo(&key);
+	foreach(lc, entry->shape->branches)
+	{
+		IvmBranch  *br = lfirst(lc);
+
+		foreach(lc2, br->rels)
+		{
+			RangeTblEntry *rte = rt_fetch(lfirst_int(lc2), br->query->rtable);
+
+			appendStringInfoChar(&key, DeltaChanged(rte->relid, ts) ? '1' : '0');
+		}
+	}
+	forboth(lc, entry->delta_keys, lc2, entry->delta_sqls)
+	{
+		if (strcmp(strVal(lfirst(lc)), key.data) == 0)
+			return strVal(lfirst(lc2));
+	}
+
+	oldcxt = MemoryContextSwitchTo(entry->cxt);
+	sql = IvmDeltaSql(entry->shape, DeltaChanged, DeltaLookup, ts, missing);
+	if (sql != NULL && entry->shape->kind == IVM_KIND_AGG)
+		sql = IvmMergeSql(entry->shape, sql, entry->storage_name, entry->storage_colnames);
+	if (sql != NULL)
+	{
+		entry->delta_keys = lappend(entry->delta_keys, makeString(pstrdup(key.data)));
+		entry->delta_sqls = lappend(entry->delta_sqls, makeString(sql));
+	}
+	MemoryContextSwitchTo(oldcxt);
+	return sql;
+}
+
+/* the tuple descriptor of a view's delta: its columns, then the weight */
+static TupleDesc
+ViewDeltaDesc(Oid viewrel)
+{
+	Relation	rel = table_open(viewrel, AccessShareLock);
+	TupleDesc	vd = RelationGetDescr(rel);
+	TupleDesc	desc = CreateTemplateTupleDesc(vd->natts + 1);
+
+	for (int i = 1; i <= vd->natts; i++)
+		TupleDescCopyEntry(desc, i, vd, i);
+	TupleDescInitEntry(desc, vd->natts + 1, IVM_WEIGHT_COLUMN, INT8OID, -1, 0);
+	table_close(rel, AccessShareLock);
+	return desc;
+}
+
+/* the rows an aggregate view aggregates, after a recompute */
+static int64
+AggregatedRows(const char *storage_name, Snapshot snap)
+{
+	char	   *sql = psprintf("SELECT coalesce(sum(%s), 0)::int8 FROM %s", IVM_COUNT_COLUMN, storage_name);
+	int			rc = IvmExecSnap(sql, 0, NULL, NULL, NULL, snap, 0);
+	int64		n;
+
+	IvmSpiCheck(rc, SPI_OK_SELECT, "measuring an aggregate view");
+	n = DatumGetInt64(GetCol(0, 1));
+	SPI_freetuptable(SPI_tuptable);
+	return n;
+}
+
+/* size class of a delta: plans are kept per class */
+static int
+SizeClass(uint64 rows)
+{
+	return rows < 100 ? 0 : rows < 10000 ? 1 : rows < 1000000 ? 2 : 3;
 }
 
 /*
@@ -237,6 +545,7 @@ IvmRunTick(int force_view_id, Datum *result_values)
 	int			nsources;
 	TickView   *views;
 	int			nviews;
+	TickState	tstate;
 	int			ndeps;
 	int		   *dep_view;
 	Oid		   *dep_source;
@@ -289,17 +598,27 @@ IvmRunTick(int force_view_id, Datum *result_values)
 	}
 	SPI_freetuptable(SPI_tuptable);
 
+	tstate.sources = sources;
+	tstate.nsources = nsources;
+	tstate.views = views;
+	tstate.nviews = nviews;
+
 	for (int v = 0; v < nviews; v++)
 	{
 		TickView   *view = &views[v];
 		bool		dirty = false;
-		bool		recompute = view->needs_recompute || !view->populated ||
-			view->id == force_view_id || ivm_full_recompute;
+		bool		forced = view->needs_recompute || !view->populated ||
+			view->id == force_view_id;
+		bool		recompute = forced || ivm_full_recompute;
 		uint64		delta_in = 0;
 		TimestampTz vstart;
 		IvmDiffResult res;
 		int64		duration_us;
 		ErrorContextCallback errcallback;
+		const char *strategy;
+		ShapeEntry *entry = NULL;
+		int64		rows_after;
+		int64		size_after;
 
 		CHECK_FOR_INTERRUPTS();
 
@@ -324,11 +643,11 @@ IvmRunTick(int force_view_id, Datum *result_values)
 				if (sources[s].consumed > 0)
 					dirty = true;
 				if (sources[s].truncated)
-					dirty = recompute = true;
+					dirty = recompute = forced = true;
 				delta_in += sources[s].consumed;
 			}
 		}
-		if (view->needs_recompute || !view->populated || view->id == force_view_id)
+		if (forced)
 			dirty = true;
 		if (!dirty)
 		{
@@ -341,9 +660,94 @@ IvmRunTick(int force_view_id, Datum *result_values)
 		errcallback.arg = view->name;
 		errcallback.previous = error_context_stack;
 		error_context_stack = &errcallback;
-		IvmDiffView(view->id, view->storagerel, view->owner, view->name, view->query,
-					snap, epoch, view->channel != NULL, &res);
+
+		memset(&res, 0, sizeof(res));
+		view->vdesc = ViewDeltaDesc(view->viewrel);
+		view->vdelta = tuplestore_begin_heap(false, false, work_mem);
+		snprintf(view->enrname, NAMEDATALEN, "ivm_vdelta_%d", view->id);
+
+		strategy = "diff";
+		if (view->incremental)
+		{
+			entry = GetShape(view);
+			strategy = "recompute";
+			if (!recompute && entry->ineligible == NULL &&
+				(double) delta_in <= ivm_fallback_ratio * (double) view->size)
+			{
+				bool		missing;
+				char	   *sql;
+				IvmUserSave psave;
+
+				IvmBecome(view->owner, true, &psave);
+				IvmShapeCheckPermissions(entry->shape);
+				IvmRestoreUser(&psave);
+				sql = DeltaSqlFor(entry, &tstate, &missing);
+				int			sizeclass = SizeClass(delta_in);
+				bool		ok = true;
+
+				if (sql == NULL && !missing)
+					strategy = "incremental";	/* nothing it reads changed */
+				else if (sql != NULL && entry->shape->kind == IVM_KIND_SPJ)
+					ok = IvmApplySpj(view->storagerel, view->owner, view->name, sql, snap,
+									 entry->shape->nvisible, sizeclass,
+									 view->vdelta, view->vdesc, &res);
+				else if (sql != NULL)
+					ok = IvmApplyAgg(view->storagerel, view->owner, view->name, entry->shape,
+									 sql, snap, sizeclass, view->vdelta, view->vdesc, &res);
+				if (!missing && ok)
+					strategy = "incremental";
+				if (!ok)
+				{
+					ereport(WARNING,
+							(errmsg("incremental view \"%s\" did not hold the rows its delta removes; recomputing it",
+									view->name),
+							 errhint("This is a bug in ivm; the view is correct after this tick.")));
+					tuplestore_clear(view->vdelta);
+					memset(&res, 0, sizeof(res));
+				}
+			}
+			if (strcmp(strategy, "recompute") == 0)
+			{
+				IvmDiffView(view->storagerel, view->owner, view->name, entry->full_sql, snap,
+							entry->shape->nvisible, view->vdelta, view->vdesc, &res);
+				recompute = true;
+			}
+		}
+		else
+		{
+			char	   *def = psprintf("SELECT * FROM %s",
+									   quote_qualified_identifier(IVM_SCHEMA, get_rel_name(view->defrel)));
+
+			IvmDiffView(view->storagerel, view->owner, view->name, def, snap,
+						view->vdesc->natts - 1, view->vdelta, view->vdesc, &res);
+			if (recompute)
+				strategy = "recompute";
+		}
 		error_context_stack = errcallback.previous;
+		view->processed = true;
+		RegisterDelta(view->enrname, view->vdelta, view->vdesc);
+		rows_after = strcmp(strategy, "incremental") == 0
+			? view->rows + res.rows_delta : (int64) res.rows_after;
+		if (entry != NULL && entry->shape->kind == IVM_KIND_AGG)
+			size_after = strcmp(strategy, "incremental") == 0
+				? view->size + res.size_delta : AggregatedRows(entry->storage_name, snap);
+		else
+			size_after = rows_after;
+
+		/* the change log of a watched view */
+		if (view->channel != NULL && (res.inserted > 0 || res.deleted > 0))
+		{
+			Oid			types[2] = {INT4OID, INT8OID};
+			Datum		args[2];
+			char	   *sql = psprintf("INSERT INTO ivm._changes (view_id, epoch, _weight, row) "
+									   "SELECT $1, $2, d.%s, to_jsonb(d) - '%s' FROM %s d",
+									   IVM_WEIGHT_COLUMN, IVM_WEIGHT_COLUMN, view->enrname);
+
+			args[0] = Int32GetDatum(view->id);
+			args[1] = Int64GetDatum(epoch);
+			rc = IvmExecSnap(sql, 2, types, args, NULL, snap, 0);
+			IvmSpiCheck(rc, SPI_OK_INSERT, "logging the view's changes");
+		}
 		duration_us = GetCurrentTimestamp() - vstart;
 
 		view->changed_rows = res.inserted + res.deleted;
@@ -359,10 +763,10 @@ IvmRunTick(int force_view_id, Datum *result_values)
 			args[0] = Int64GetDatum(epoch);
 			args[1] = Int32GetDatum(view->id);
 			args[2] = CStringGetTextDatum(view->name);
-			args[3] = CStringGetTextDatum(recompute ? "recompute" : "diff");
+			args[3] = CStringGetTextDatum(strategy);
 			args[4] = Int64GetDatum((int64) delta_in);
 			args[5] = Int64GetDatum((int64) view->changed_rows);
-			args[6] = Int64GetDatum((int64) res.rows_after);
+			args[6] = Int64GetDatum(rows_after);
 			args[7] = Int64GetDatum(duration_us);
 			rc = IvmExecSnap("INSERT INTO ivm._evidence (epoch, view_id, view_name, strategy, "
 							 "delta_in, delta_out, view_rows, duration_us) "
@@ -370,14 +774,37 @@ IvmRunTick(int force_view_id, Datum *result_values)
 							 8, types, args, NULL, snap, 0);
 			IvmSpiCheck(rc, SPI_OK_INSERT, "recording evidence");
 
+			if (ivm_evidence_path != NULL && ivm_evidence_path[0] != '\0')
+			{
+				MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+				if (pending_evidence == NULL)
+					pending_evidence = makeStringInfo();
+				if (!xact_registered)
+				{
+					RegisterXactCallback(EvidenceXactCallback, NULL);
+					xact_registered = true;
+				}
+				appendStringInfo(pending_evidence, "{\"epoch\": " INT64_FORMAT ", \"view\": ", epoch);
+				escape_json(pending_evidence, view->name);
+				appendStringInfo(pending_evidence,
+								 ", \"strategy\": \"%s\", \"delta_in\": " UINT64_FORMAT
+								 ", \"delta_out\": " UINT64_FORMAT ", \"view_rows\": " INT64_FORMAT
+								 ", \"duration_us\": " INT64_FORMAT "}\n",
+								 strategy, delta_in, view->changed_rows, rows_after, duration_us);
+				MemoryContextSwitchTo(old);
+			}
+
 			args[2] = Float8GetDatum((double) duration_us / 1000.0);
 			types[2] = FLOAT8OID;
-			args[3] = Int64GetDatum((int64) res.rows_after);
+			args[3] = Int64GetDatum(rows_after);
 			types[3] = INT8OID;
+			args[4] = Int64GetDatum(size_after);
+			types[4] = INT8OID;
 			rc = IvmExecSnap("UPDATE ivm._views SET last_epoch = $1, last_duration_ms = $3, "
-							 "rows = $4, needs_recompute = false, populated = true, state = 'ok' "
+							 "rows = $4, size = $5, needs_recompute = false, populated = true, state = 'ok' "
 							 "WHERE id = $2",
-							 4, types, args, NULL, snap, 0);
+							 5, types, args, NULL, snap, 0);
 			IvmSpiCheck(rc, SPI_OK_UPDATE, "recording the view's epoch");
 		}
 

@@ -45,6 +45,7 @@
 #include "utils/rel.h"
 #include "utils/ruleutils.h"
 #include "utils/syscache.h"
+#include "rewrite/rewriteHandler.h"
 
 #include "ivm.h"
 
@@ -444,6 +445,7 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 	IvmUserSave save;
 	AclResult	aclresult;
 	const char *strategy_reason;
+	IvmShape   *shape;
 	int			rc;
 	bool		isnull;
 	int			save_nestlevel;
@@ -489,19 +491,13 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 	ivm_owner = IvmSchemaOwner();
 	IvmBecome(ivm_owner, false, &save);
 
+	/* the step lock: no tick consumes a log between the fill and the check of logs below */
+	rc = SPI_execute("SELECT 1 FROM ivm._state FOR UPDATE", false, 0);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "taking the step lock");
+
 	ClassifySources(relids, &tables, &upstream);
 	if (mode == NULL)
 		mode = ParseOptions(options_json);
-	if (strcmp(mode, "incremental") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("view \"%s\" cannot be maintained incrementally", rv->relname),
-				 errdetail("This version maintains every view by the diff strategy: delta rules are not available yet."),
-				 errhint("Use mode \"auto\" or \"diff\".")));
-	strategy_reason = strcmp(mode, "diff") == 0
-		? "mode diff was requested: each tick that touches its sources re-runs the query and applies the difference"
-		: "delta rules are not available in this version: each tick that touches its sources re-runs the query and applies the difference";
-
 	/* the creator must be able to run the query */
 	IvmRestoreUser(&save);
 	initStringInfo(&sql);
@@ -513,37 +509,6 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 	rc = SPI_execute("SELECT nextval(pg_get_serial_sequence('ivm._views', 'id'))::int4", false, 1);
 	IvmSpiCheck(rc, SPI_OK_SELECT, "numbering a view");
 	view_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-
-	/* storage */
-	snprintf(storage_relname, sizeof(storage_relname), "_data_%d", view_id);
-	storage_name = quote_qualified_identifier(IVM_SCHEMA, storage_relname);
-	resetStringInfo(&sql);
-	appendStringInfo(&sql, "CREATE TABLE %s (", storage_name);
-	foreach(lc, cols)
-	{
-		ViewColumn *col = lfirst(lc);
-
-		appendStringInfo(&sql, "%s%s %s", lc == list_head(cols) ? "" : ", ",
-						 quote_identifier(col->name),
-						 format_type_with_typemod(col->type, col->typmod));
-		if (OidIsValid(col->collation) && col->collation != get_typcollation(col->type))
-			appendStringInfo(&sql, " COLLATE %s", generate_collation_name(col->collation));
-	}
-	appendStringInfoString(&sql, ")");
-	ExecUtility(sql.data, "creating view storage");
-	storage_oid = get_relname_relid(storage_relname, get_namespace_oid(IVM_SCHEMA, false));
-
-	resetStringInfo(&sql);
-	appendStringInfo(&sql, "CREATE TRIGGER ivm_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE "
-					 "ON %s FOR EACH STATEMENT EXECUTE FUNCTION ivm._guard_storage()", storage_name);
-	ExecUtility(sql.data, "guarding view storage");
-	if (creator != ivm_owner)
-	{
-		resetStringInfo(&sql);
-		appendStringInfo(&sql, "GRANT SELECT ON %s TO %s", storage_name,
-						 quote_identifier(GetUserNameFromId(creator, false)));
-		ExecUtility(sql.data, "granting access to view storage");
-	}
 
 	/*
 	 * The definition: an ordinary view in schema ivm, owned by the creator,
@@ -564,6 +529,84 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 		appendStringInfo(&sql, "ALTER VIEW %s OWNER TO %s", def_name,
 						 quote_identifier(GetUserNameFromId(creator, false)));
 		ExecUtility(sql.data, "handing the view definition to its owner");
+	}
+
+	/*
+	 * The shape, from the definition as stored (what ticks will read), and
+	 * with it the strategy and the storage's hidden columns.
+	 */
+	{
+		Relation	defrel = table_open(def_oid, AccessShareLock);
+
+		shape = IvmAnalyzeShape(copyObject(get_view_query(defrel)));
+		table_close(defrel, AccessShareLock);
+	}
+	if (shape->kind != IVM_KIND_DIFF)
+	{
+		const char *why = IvmShapeCheckRelations(shape);
+
+		if (why != NULL)
+		{
+			shape->kind = IVM_KIND_DIFF;
+			shape->reason = (char *) why;
+		}
+	}
+	if (strcmp(mode, "incremental") == 0 && shape->kind == IVM_KIND_DIFF)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("view \"%s\" cannot be maintained incrementally", rv->relname),
+				 errdetail("%c%s.", pg_toupper((unsigned char) shape->reason[0]), shape->reason + 1),
+				 errhint("Use mode \"auto\" or \"diff\", or rewrite the query without that construct.")));
+	if (strcmp(mode, "diff") == 0)
+	{
+		shape->kind = IVM_KIND_DIFF;
+		strategy_reason = "mode diff was requested: each tick that touches its sources re-runs the query and applies the difference";
+	}
+	else if (shape->kind == IVM_KIND_DIFF)
+		strategy_reason = psprintf("%s: each tick that touches its sources re-runs the query and applies the difference",
+								   shape->reason);
+	else
+		strategy_reason = psprintf("delta rules, %s", shape->reason);
+
+	/* storage */
+	snprintf(storage_relname, sizeof(storage_relname), "_data_%d", view_id);
+	storage_name = quote_qualified_identifier(IVM_SCHEMA, storage_relname);
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE TABLE %s (", storage_name);
+	foreach(lc, cols)
+	{
+		ViewColumn *col = lfirst(lc);
+
+		appendStringInfo(&sql, "%s%s %s", lc == list_head(cols) ? "" : ", ",
+						 quote_identifier(col->name),
+						 format_type_with_typemod(col->type, col->typmod));
+		if (OidIsValid(col->collation) && col->collation != get_typcollation(col->type))
+			appendStringInfo(&sql, " COLLATE %s", generate_collation_name(col->collation));
+	}
+	foreach(lc, IvmShapeHiddenColumns(shape))
+		appendStringInfo(&sql, ", %s", (char *) lfirst(lc));
+	appendStringInfoString(&sql, ")");
+	ExecUtility(sql.data, "creating view storage");
+	storage_oid = get_relname_relid(storage_relname, get_namespace_oid(IVM_SCHEMA, false));
+	if (shape->kind != IVM_KIND_DIFF)
+	{
+		/* how a delta finds its rows: by row hash, or by group key hash */
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "CREATE INDEX ON %s (%s)", storage_name,
+						 shape->kind == IVM_KIND_SPJ ? IVM_HASH_COLUMN : IVM_KEY_COLUMN);
+		ExecUtility(sql.data, "indexing view storage");
+	}
+
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE TRIGGER ivm_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE "
+					 "ON %s FOR EACH STATEMENT EXECUTE FUNCTION ivm._guard_storage()", storage_name);
+	ExecUtility(sql.data, "guarding view storage");
+	if (creator != ivm_owner)
+	{
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "GRANT SELECT ON %s TO %s", storage_name,
+						 quote_identifier(GetUserNameFromId(creator, false)));
+		ExecUtility(sql.data, "granting access to view storage");
 	}
 
 	/* the view users read, owned by its creator */
@@ -612,8 +655,8 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 	}
 
 	{
-		Oid			types[8] = {INT4OID, OIDOID, OIDOID, OIDOID, TEXTOID, TEXTOID, INT4OID, BOOLOID};
-		Datum		args[8];
+		Oid			types[9] = {INT4OID, OIDOID, OIDOID, OIDOID, TEXTOID, TEXTOID, INT4OID, BOOLOID, TEXTOID};
+		Datum		args[9];
 
 		args[0] = Int32GetDatum(view_id);
 		args[1] = ObjectIdGetDatum(view_oid);
@@ -623,11 +666,12 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 		args[5] = CStringGetTextDatum(strategy_reason);
 		args[6] = Int32GetDatum(level);
 		args[7] = BoolGetDatum(with_data);
+		args[8] = CStringGetTextDatum(shape->kind == IVM_KIND_DIFF ? "diff" : "incremental");
 		rc = SPI_execute_with_args("INSERT INTO ivm._views (id, viewrel, storagerel, defrel, mode, "
 								   "strategy, strategy_reason, options, level, populated, needs_recompute) "
-								   "VALUES ($1, $2, $3, $4, $5, 'diff', $6, "
+								   "VALUES ($1, $2, $3, $4, $5, $9, $6, "
 								   "jsonb_build_object('mode', $5), $7, $8, NOT $8)",
-								   8, types, args, NULL, false, 0);
+								   9, types, args, NULL, false, 0);
 		IvmSpiCheck(rc, SPI_OK_INSERT, "recording the view");
 	}
 
@@ -662,10 +706,8 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 	{
 		IvmDiffResult res;
 
-		resetStringInfo(&sql);
-		appendStringInfo(&sql, "SELECT * FROM %s", def_name);
-		IvmDiffView(view_id, storage_oid, creator, rv->relname, sql.data,
-					InvalidSnapshot, 0, false, &res);
+		IvmDiffView(storage_oid, creator, rv->relname, IvmFullSql(shape, def_name),
+					InvalidSnapshot, shape->nvisible, NULL, NULL, &res);
 		if (rows)
 			*rows = res.rows_after;
 		{
@@ -674,9 +716,53 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 
 			args[0] = Int32GetDatum(view_id);
 			args[1] = Int64GetDatum((int64) res.rows_after);
-			rc = SPI_execute_with_args("UPDATE ivm._views SET rows = $2 WHERE id = $1",
-									   2, types, args, NULL, false, 0);
+			resetStringInfo(&sql);
+			if (shape->kind == IVM_KIND_AGG)
+				appendStringInfo(&sql, "UPDATE ivm._views SET rows = $2, "
+								 "size = (SELECT coalesce(sum(%s), 0) FROM %s) WHERE id = $1",
+								 IVM_COUNT_COLUMN, storage_name);
+			else
+				appendStringInfoString(&sql, "UPDATE ivm._views SET rows = $2, size = $2 WHERE id = $1");
+			rc = SPI_execute_with_args(sql.data, 2, types, args, NULL, false, 0);
 			IvmSpiCheck(rc, SPI_OK_UPDATE, "recording the view's size");
+		}
+
+		/*
+		 * Deltas already in a log that the fill saw as rows would count
+		 * twice: the first tick then recomputes the view instead.  (The
+		 * step lock keeps ticks from consuming logs meanwhile; deltas
+		 * committed after the fill's snapshot are simply applied.)
+		 */
+		if (shape->kind != IVM_KIND_DIFF)
+		{
+			Oid			types[1] = {INT4OID};
+			Datum		args[1];
+
+			args[0] = Int32GetDatum(view_id);
+			rc = SPI_execute_with_args("SELECT s.logrel::text FROM ivm._sources s "
+									   "JOIN ivm._deps d ON d.source = s.relid WHERE d.view_id = $1",
+									   1, types, args, NULL, false, 0);
+			IvmSpiCheck(rc, SPI_OK_SELECT, "listing the view's logs");
+			for (uint64 i = 0; i < SPI_processed; i++)
+			{
+				char	   *logname = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+				SPITupleTable *saved = SPI_tuptable;
+				int			rc2;
+
+				resetStringInfo(&sql);
+				appendStringInfo(&sql, "SELECT 1 FROM %s LIMIT 1", logname);
+				rc2 = SPI_execute(sql.data, true, 1);
+				IvmSpiCheck(rc2, SPI_OK_SELECT, "looking for pending deltas");
+				if (SPI_processed > 0)
+				{
+					rc2 = SPI_execute_with_args("UPDATE ivm._views SET needs_recompute = true WHERE id = $1",
+												1, types, args, NULL, false, 0);
+					IvmSpiCheck(rc2, SPI_OK_UPDATE, "marking the view for recompute");
+					SPI_tuptable = saved;
+					break;
+				}
+				SPI_tuptable = saved;
+			}
 		}
 	}
 	else if (rows)

@@ -1,0 +1,476 @@
+/*-------------------------------------------------------------------------
+ *
+ * incr.c
+ *		The incremental strategy at tick time: run a view's delta query and
+ *		fold the result into its storage; and the plan cache every statement
+ *		of a tick goes through.
+ *
+ * SPJ views: the delta rows are consolidated by row hash (weights of equal
+ * rows summed, zeros dropped); a positive weight inserts that many copies,
+ * a negative one deletes that many of the stored copies, found through the
+ * hidden, indexed row hash.
+ *
+ * AGG views: one statement folds the delta into the touched groups and
+ * returns, per group, where it is stored, its new row and its old row; a
+ * group whose count reaches 0 is deleted, a new one inserted, a changed one
+ * replaced.
+ *
+ * Either way, nothing is written before the whole change is known: when the
+ * storage turns out not to hold what the delta retracts, the function
+ * returns false without writing and the caller recomputes the view.
+ *
+ * Plan cache: statements are prepared once and kept (SPI_keepplan), keyed
+ * by their text and a size class of the deltas they read, so a small tick
+ * does not plan anything and a plan made for ten delta rows is not used for
+ * ten million.  A change to a view's definition or a source's columns
+ * changes the generated text, hence the key; PostgreSQL's plan cache
+ * replans a kept plan whose relations changed.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "funcapi.h"
+#include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "ivm.h"
+
+PG_FUNCTION_INFO_V1(ivm_plan_stats);
+
+#define PLAN_CACHE_MAX 4096
+
+typedef struct PlanEntry
+{
+	uint64		key;			/* hash of text, argument types, size class */
+	char	   *sql;			/* in TopMemoryContext */
+	SPIPlanPtr	plan;
+} PlanEntry;
+
+static HTAB *plan_cache = NULL;
+static int64 plans_prepared = 0;
+static int64 plans_reused = 0;
+
+static void
+IvmResetPlanCache(void)
+{
+	HASH_SEQ_STATUS seq;
+	PlanEntry  *e;
+
+	hash_seq_init(&seq, plan_cache);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		SPI_freeplan(e->plan);
+		pfree(e->sql);
+	}
+	hash_destroy(plan_cache);
+	plan_cache = NULL;
+}
+
+/*
+ * IvmExecCached
+ *		Run one statement through a kept plan, at snap (command id advanced,
+ *		so earlier writes of the tick are visible) or, without a snapshot,
+ *		the ordinary way.  Returns the SPI code; results in SPI_tuptable.
+ */
+int
+IvmExecCached(const char *sql, int nargs, Oid *argtypes, Datum *values,
+			  const char *nulls, Snapshot snap, long tcount, int sizeclass)
+{
+	XXH3_state_t state;
+	uint64		key;
+	PlanEntry  *entry;
+	bool		found;
+
+	if (plan_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(PlanEntry);
+		plan_cache = hash_create("ivm plans", 256, &ctl, HASH_ELEM | HASH_BLOBS);
+	}
+
+	XXH3_64bits_reset(&state);
+	XXH3_64bits_update(&state, sql, strlen(sql));
+	XXH3_64bits_update(&state, &sizeclass, sizeof(sizeclass));
+	if (nargs > 0)
+		XXH3_64bits_update(&state, argtypes, sizeof(Oid) * nargs);
+	key = XXH3_64bits_digest(&state);
+
+	entry = hash_search(plan_cache, &key, HASH_FIND, &found);
+	if (found && strcmp(entry->sql, sql) != 0)
+	{
+		SPI_freeplan(entry->plan);
+		pfree(entry->sql);
+		hash_search(plan_cache, &key, HASH_REMOVE, NULL);
+		found = false;
+	}
+	if (!found)
+	{
+		SPIPlanPtr	plan;
+
+		if (hash_get_num_entries(plan_cache) >= PLAN_CACHE_MAX)
+			IvmResetPlanCache();
+		plan = SPI_prepare(sql, nargs, argtypes);
+		if (plan == NULL)
+			elog(ERROR, "ivm: SPI_prepare failed for \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "ivm: SPI_keepplan failed");
+		if (plan_cache == NULL)
+			return IvmExecCached(sql, nargs, argtypes, values, nulls, snap, tcount, sizeclass);
+		entry = hash_search(plan_cache, &key, HASH_ENTER, NULL);
+		entry->sql = MemoryContextStrdup(TopMemoryContext, sql);
+		entry->plan = plan;
+		plans_prepared++;
+	}
+	else
+		plans_reused++;
+
+	if (snap != InvalidSnapshot)
+		return SPI_execute_snapshot(entry->plan, values, nulls, snap, InvalidSnapshot,
+									false, true, tcount);
+	return SPI_execute_plan(entry->plan, values, nulls, false, tcount);
+}
+
+/*
+ * ivm_plan_stats
+ *		SQL: ivm._plan_stats(OUT prepared bigint, OUT reused bigint): how
+ *		many statements this backend prepared and how many ran on a kept
+ *		plan.  For tests of the cache.
+ */
+Datum
+ivm_plan_stats(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "ivm._plan_stats() must return a record");
+	values[0] = Int64GetDatum(plans_prepared);
+	values[1] = Int64GetDatum(plans_reused);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}
+
+static char *
+StorageName(Oid storage_rel)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(storage_rel)),
+									  get_rel_name(storage_rel));
+}
+
+static TupleDesc
+StorageDesc(Oid storage_rel)
+{
+	Relation	rel = table_open(storage_rel, AccessShareLock);
+	TupleDesc	desc = CreateTupleDescCopy(RelationGetDescr(rel));
+
+	table_close(rel, AccessShareLock);
+	return desc;
+}
+
+/* A distinct delta row of an SPJ view. */
+typedef struct SpjEntry
+{
+	uint64		hash;			/* key */
+	int64		weight;
+	HeapTuple	tuple;			/* one copy: visible columns, weight */
+	int64		found;			/* stored copies found for a negative weight */
+	int			nctids;
+	ItemPointerData *ctids;
+} SpjEntry;
+
+/*
+ * IvmApplySpj
+ *		Run delta_sql (visible columns, then the weight) as the view's owner
+ *		and apply it.  False, having written nothing, when the storage lacks
+ *		rows the delta removes.
+ */
+bool
+IvmApplySpj(Oid storage_rel, Oid view_owner, const char *viewname,
+			const char *delta_sql, Snapshot snap, int nvisible, int sizeclass,
+			Tuplestorestate *vdelta, TupleDesc vdesc, IvmDiffResult *result)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "ivm spj",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext oldcxt;
+	char	   *storage_name = StorageName(storage_rel);
+	TupleDesc	storage_desc = StorageDesc(storage_rel);
+	HASHCTL		ctl;
+	HTAB	   *rows;
+	HASH_SEQ_STATUS seq;
+	SpjEntry   *e;
+	IvmUserSave save;
+	SPITupleTable *delta;
+	uint64		ndelta;
+	Datum	   *neg_hashes;
+	int			nneg = 0;
+	ItemPointerData *deletes;
+	uint64		ndeletes = 0;
+	uint64		maxdeletes = 0;
+	Tuplestorestate *inserts;
+	uint64		ninserts = 0;
+	int			rc;
+	bool		ok = true;
+
+	IvmBecome(view_owner, true, &save);
+	rc = IvmExecCached(delta_sql, 0, NULL, NULL, NULL, snap, 0, sizeclass);
+	IvmRestoreUser(&save);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "running the delta query");
+	delta = SPI_tuptable;
+	ndelta = SPI_processed;
+
+	oldcxt = MemoryContextSwitchTo(cxt);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(SpjEntry);
+	ctl.hcxt = cxt;
+	rows = hash_create("ivm delta rows", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	/* consolidate */
+	for (uint64 i = 0; i < ndelta; i++)
+	{
+		HeapTuple	tup = delta->vals[i];
+		uint64		h = IvmHashRow(tup, delta->tupdesc, 1, nvisible);
+		bool		isnull;
+		int64		w = DatumGetInt64(SPI_getbinval(tup, delta->tupdesc, nvisible + 1, &isnull));
+		bool		found;
+
+		e = hash_search(rows, &h, HASH_ENTER, &found);
+		if (!found)
+		{
+			e->weight = 0;
+			e->tuple = tup;
+			e->found = 0;
+			e->nctids = 0;
+			e->ctids = NULL;
+		}
+		e->weight += w;
+	}
+
+	/* the stored copies that negative weights remove */
+	neg_hashes = palloc(sizeof(Datum) * Max(hash_get_num_entries(rows), 1));
+	hash_seq_init(&seq, rows);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		if (e->weight < 0)
+		{
+			neg_hashes[nneg++] = Int64GetDatum((int64) e->hash);
+			maxdeletes += (uint64) (-e->weight);
+			e->ctids = palloc(sizeof(ItemPointerData) * (-e->weight));
+		}
+	deletes = palloc(sizeof(ItemPointerData) * Max(maxdeletes, 1));
+	if (nneg > 0)
+	{
+		StringInfoData sql;
+		Oid			types[1] = {INT8ARRAYOID};
+		Datum		args[1];
+
+		args[0] = PointerGetDatum(construct_array(neg_hashes, nneg, INT8OID, 8, true, TYPALIGN_DOUBLE));
+		initStringInfo(&sql);
+		appendStringInfo(&sql, "SELECT ctid, %s FROM %s WHERE %s = ANY ($1)",
+						 IVM_HASH_COLUMN, storage_name, IVM_HASH_COLUMN);
+		MemoryContextSwitchTo(oldcxt);
+		rc = IvmExecCached(sql.data, 1, types, args, NULL, snap, 0, 0);
+		IvmSpiCheck(rc, SPI_OK_SELECT, "finding view rows");
+		MemoryContextSwitchTo(cxt);
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			ItemPointer tid = (ItemPointer) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[i],
+																		  SPI_tuptable->tupdesc, 1, &isnull));
+			uint64		h = (uint64) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+																 SPI_tuptable->tupdesc, 2, &isnull));
+
+			e = hash_search(rows, &h, HASH_FIND, NULL);
+			if (e != NULL && e->weight < 0 && e->found < -e->weight)
+			{
+				ItemPointerCopy(tid, &deletes[ndeletes++]);
+				e->found++;
+			}
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+
+	/* inserts, and the view's delta */
+	inserts = tuplestore_begin_heap(false, false, work_mem);
+	hash_seq_init(&seq, rows);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		if (e->weight < 0 && e->found < -e->weight)
+			ok = false;
+		if (e->weight > 0)
+		{
+			Datum	   *values = palloc(sizeof(Datum) * (nvisible + 1));
+			bool	   *nulls = palloc(sizeof(bool) * (nvisible + 1));
+
+			heap_deform_tuple(e->tuple, delta->tupdesc, values, nulls);
+			values[nvisible] = Int64GetDatum((int64) e->hash);
+			nulls[nvisible] = false;
+			for (int64 k = 0; k < e->weight; k++)
+				tuplestore_putvalues(inserts, storage_desc, values, nulls);
+			ninserts += e->weight;
+		}
+		if (e->weight != 0 && vdelta)
+			tuplestore_puttuple(vdelta, IvmVisibleTuple(e->tuple, delta->tupdesc, vdesc, e->weight));
+	}
+	MemoryContextSwitchTo(oldcxt);
+
+	if (ok)
+	{
+		IvmApplyRows(storage_name, deletes, ndeletes, inserts, storage_desc, ninserts,
+					 snap, viewname);
+		result->inserted = ninserts;
+		result->deleted = ndeletes;
+		result->rows_delta = (int64) ninserts - (int64) ndeletes;
+	}
+	tuplestore_end(inserts);
+	SPI_freetuptable(delta);
+	MemoryContextDelete(cxt);
+	return ok;
+}
+
+/*
+ * IvmApplyAgg
+ *		Run merge_sql (IvmMergeSql) as the view's owner and apply what it
+ *		returns.  False, having written nothing, when a group's count would
+ *		go negative.
+ */
+bool
+IvmApplyAgg(Oid storage_rel, Oid view_owner, const char *viewname,
+			IvmShape *shape, const char *merge_sql, Snapshot snap, int sizeclass,
+			Tuplestorestate *vdelta, TupleDesc vdesc, IvmDiffResult *result)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "ivm agg",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext oldcxt;
+	char	   *storage_name = StorageName(storage_rel);
+	TupleDesc	storage_desc = StorageDesc(storage_rel);
+	int			natts = storage_desc->natts;
+	int			nvisible = shape->nvisible;
+	IvmUserSave save;
+	SPITupleTable *merged;
+	uint64		nmerged;
+	ItemPointerData *deletes;
+	uint64		ndeletes = 0;
+	Tuplestorestate *inserts;
+	uint64		ninserts = 0;
+	Datum	   *values;
+	bool	   *nulls;
+	uint64		vins = 0;
+	uint64		vdel = 0;
+	int64		size_delta = 0;
+	int			rc;
+	bool		ok = true;
+
+	IvmBecome(view_owner, true, &save);
+	rc = IvmExecCached(merge_sql, 0, NULL, NULL, NULL, snap, 0, sizeclass);
+	IvmRestoreUser(&save);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "running the delta query");
+	merged = SPI_tuptable;
+	nmerged = SPI_processed;
+	if (merged->tupdesc->natts != 1 + 2 * natts)
+		elog(ERROR, "ivm: delta query of \"%s\" returned %d columns, expected %d",
+			 viewname, merged->tupdesc->natts, 1 + 2 * natts);
+
+	oldcxt = MemoryContextSwitchTo(cxt);
+	deletes = palloc(sizeof(ItemPointerData) * Max(nmerged, 1));
+	inserts = tuplestore_begin_heap(false, false, work_mem);
+	values = palloc(sizeof(Datum) * (1 + 2 * natts));
+	nulls = palloc(sizeof(bool) * (1 + 2 * natts));
+
+	for (uint64 i = 0; i < nmerged && ok; i++)
+	{
+		HeapTuple	tup = merged->vals[i];
+		bool		stored;
+		int64		count;
+		bool		gone;
+
+		heap_deform_tuple(tup, merged->tupdesc, values, nulls);
+		stored = !nulls[0];
+		count = DatumGetInt64(values[1 + nvisible]);
+		if (count < 0)
+		{
+			ok = false;
+			break;
+		}
+		gone = (count == 0 && !shape->scalar);
+		size_delta += count - (nulls[1 + natts + nvisible] ? 0 : DatumGetInt64(values[1 + natts + nvisible]));
+
+		if (!stored)
+		{
+			if (gone)
+				continue;		/* came and went within the tick */
+			tuplestore_putvalues(inserts, storage_desc, values + 1, nulls + 1);
+			ninserts++;
+			vins++;
+			if (vdelta)
+			{
+				values[1 + nvisible] = Int64GetDatum(1);
+				nulls[1 + nvisible] = false;
+				tuplestore_putvalues(vdelta, vdesc, values + 1, nulls + 1);
+			}
+			continue;
+		}
+
+		/* the group's stored row: unchanged, replaced, or gone */
+		{
+			HeapTupleData newrow;
+			HeapTupleData oldrow;
+			HeapTuple	n = heap_form_tuple(storage_desc, values + 1, nulls + 1);
+			HeapTuple	o = heap_form_tuple(storage_desc, values + 1 + natts, nulls + 1 + natts);
+			bool		visible_changed;
+
+			newrow = *n;
+			oldrow = *o;
+			if (!gone && IvmHashRow(&newrow, storage_desc, 1, natts) ==
+				IvmHashRow(&oldrow, storage_desc, 1, natts))
+				continue;
+			visible_changed = gone || IvmHashRow(&newrow, storage_desc, 1, nvisible) !=
+				IvmHashRow(&oldrow, storage_desc, 1, nvisible);
+			ItemPointerCopy((ItemPointer) DatumGetPointer(values[0]), &deletes[ndeletes++]);
+			if (visible_changed)
+				vdel++;
+			if (vdelta && visible_changed)
+				tuplestore_puttuple(vdelta, IvmVisibleTuple(o, storage_desc, vdesc, -1));
+			if (!gone)
+			{
+				tuplestore_puttuple(inserts, n);
+				ninserts++;
+				if (visible_changed)
+					vins++;
+				if (vdelta && visible_changed)
+					tuplestore_puttuple(vdelta, IvmVisibleTuple(n, storage_desc, vdesc, 1));
+			}
+		}
+	}
+	MemoryContextSwitchTo(oldcxt);
+
+	if (ok)
+	{
+		IvmApplyRows(storage_name, deletes, ndeletes, inserts, storage_desc, ninserts,
+					 snap, viewname);
+		result->inserted = vins;
+		result->deleted = vdel;
+		result->size_delta = size_delta;
+		result->rows_delta = (int64) ninserts - (int64) ndeletes;
+	}
+	tuplestore_end(inserts);
+	SPI_freetuptable(merged);
+	MemoryContextDelete(cxt);
+	return ok;
+}

@@ -1,0 +1,1135 @@
+/*-------------------------------------------------------------------------
+ *
+ * shape.c
+ *		Which views delta rules can maintain, and the SQL of those rules.
+ *
+ * A view's query is read as one of three shapes:
+ *	SPJ		filters, projections and inner joins of tables and incremental
+ *			views, or a UNION ALL of such branches.  Storage holds the rows
+ *			plus a hidden row hash (indexed) to find the copies a negative
+ *			weight removes.
+ *	AGG		an SPJ part under GROUP BY (or none) with count(*), count(x),
+ *			sum, avg, min, max; or SELECT DISTINCT (a GROUP BY of every
+ *			column with no aggregate).  Storage holds one row per group with
+ *			hidden bookkeeping: the group's row count, a hash of its key
+ *			(indexed), and per sum/avg the count of non-null inputs and, for
+ *			avg, the running sum.
+ *	DIFF	anything else: maintained by re-running the query.
+ *
+ * The shape is a pure function of the query tree: the tick works it out
+ * again from the stored definition and gets the same storage layout.
+ * Whether delta rules can run *this tick* (every relation is a captured
+ * table or an incremental view, no row security...) is checked separately.
+ *
+ * Delta rules (DBSP / Z-set): an SPJ branch over relations R1..Rn changes
+ * by the sum, over every non-empty subset S of the relations that changed,
+ * of (-1)^(|S|+1) times the join with Ri replaced by its delta for i in S
+ * and by its current (post-tick) contents otherwise.  That is the rule
+ * dA*B_new + A_old*dB with A_old = A_new - dA expanded, so every term reads
+ * only current tables and deltas.  Weights multiply.  A delta is read
+ * from an ephemeral named relation (ivm_delta_<source>, ivm_vdelta_<view>)
+ * that the tick registers; in the query tree the replaced relation becomes
+ * a reference to a CTE of that name that the WITH clause does not define,
+ * so the deparsed text names the ephemeral relation and nothing else
+ * changes.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "catalog/pg_aggregate.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "lib/stringinfo.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "access/sysattr.h"
+#include "parser/parsetree.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/pg_locale.h"
+#include "utils/rel.h"
+#include "utils/typcache.h"
+
+#include "ivm.h"
+
+/* joins wider than this are maintained by diff: 2^n terms in the worst tick */
+#define IVM_MAX_RELATIONS 6
+
+static char *
+ReasonF(const char *fmt, const char *arg)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, fmt, arg);
+	return buf.data;
+}
+
+/* Does the query read whole rows or system columns of a relation? */
+static bool
+OddVarWalker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var))
+	{
+		Var		   *var = (Var *) node;
+
+		return var->varattno <= 0;
+	}
+	return expression_tree_walker(node, OddVarWalker, context);
+}
+
+/*
+ * CheckSpj
+ *		NULL when q is a select-project-join of relations, else why not.
+ *		Collects the relations' range table indexes into *rels.
+ */
+static const char *
+CheckSpj(Query *q, List **rels)
+{
+	List	   *pending;
+	int			rtindex;
+
+	*rels = NIL;
+	if (q->cteList != NIL)
+		return "the query uses WITH";
+	if (q->hasSubLinks)
+		return "the query uses a subquery expression (EXISTS, IN, a scalar subquery)";
+	if (q->hasWindowFuncs)
+		return "the query uses a window function";
+	if (q->hasTargetSRFs)
+		return "the query calls a set-returning function in its select list";
+	if (q->limitCount != NULL || q->limitOffset != NULL)
+		return "the query uses LIMIT or OFFSET";
+	if (q->setOperations != NULL)
+		return "the query uses a set operation other than UNION ALL";
+	if (q->hasDistinctOn)
+		return "the query uses DISTINCT ON";
+	if (q->groupingSets != NIL)
+		return "the query uses GROUPING SETS, ROLLUP or CUBE";
+	if (q->havingQual != NULL)
+		return "the query uses HAVING";
+
+	/* what FROM reads (a view's stored query also has unused entries) */
+	pending = list_make1(q->jointree);
+	while (pending != NIL)
+	{
+		Node	   *node = linitial(pending);
+		RangeTblEntry *rte;
+
+		pending = list_delete_first(pending);
+		if (node == NULL)
+			continue;
+		if (IsA(node, FromExpr))
+		{
+			pending = list_concat(pending, ((FromExpr *) node)->fromlist);
+			continue;
+		}
+		if (IsA(node, JoinExpr))
+		{
+			JoinExpr   *j = (JoinExpr *) node;
+
+			if (j->jointype != JOIN_INNER)
+				return "the query uses an outer join";
+			pending = lappend(lappend(pending, j->larg), j->rarg);
+			continue;
+		}
+		rtindex = ((RangeTblRef *) node)->rtindex;
+		rte = rt_fetch(rtindex, q->rtable);
+		switch (rte->rtekind)
+		{
+			case RTE_RELATION:
+				if (rte->tablesample != NULL)
+					return "the query uses TABLESAMPLE";
+				*rels = lappend_int(*rels, rtindex);
+				break;
+			case RTE_SUBQUERY:
+				return "the query reads a subquery in FROM";
+			case RTE_FUNCTION:
+			case RTE_TABLEFUNC:
+				return "the query reads a function in FROM";
+			case RTE_VALUES:
+				return "the query reads a VALUES list";
+			default:
+				return "the query reads something other than tables and views";
+		}
+	}
+	list_sort(*rels, list_int_cmp);
+	if (*rels == NIL)
+		return "the query reads no table";
+	if (list_length(*rels) > IVM_MAX_RELATIONS)
+		return "the query joins more than 6 relations";
+	if (expression_tree_walker((Node *) q->targetList, OddVarWalker, NULL) ||
+		expression_tree_walker((Node *) q->jointree, OddVarWalker, NULL))
+		return "the query reads a whole row or a system column";
+	return NULL;
+}
+
+/* Can values of this type be a group key: hashable, deterministic equality? */
+static const char *
+CheckKeyType(Oid type, Oid collation)
+{
+	TypeCacheEntry *tc = lookup_type_cache(type, TYPECACHE_HASH_EXTENDED_PROC);
+
+	if (!OidIsValid(tc->hash_extended_proc))
+		return ReasonF("a grouping column has type %s, which has no hash function",
+					   format_type_be(type));
+	if (OidIsValid(collation) && !get_collation_isdeterministic(collation))
+		return "a grouping column uses a nondeterministic collation";
+	/* equal values of these types can differ in their bytes: hashing by value still works */
+	return NULL;
+}
+
+/* the visible column of q's target list whose sort/group ref is ref, or -1 */
+static int
+VisibleColumnOfRef(Query *q, Index ref)
+{
+	ListCell   *lc;
+	int			col = 0;
+
+	foreach(lc, q->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (tle->resjunk)
+			continue;
+		if (tle->ressortgroupref == ref)
+			return col;
+		col++;
+	}
+	return -1;
+}
+
+/*
+ * CheckAgg
+ *		Read one aggregate call of the select list.  NULL when it can be
+ *		maintained, else why not.
+ */
+static const char *
+CheckAgg(Aggref *agg, IvmAgg *out)
+{
+	char	   *name = get_func_name(agg->aggfnoid);
+	Oid			nsp = get_func_namespace(agg->aggfnoid);
+
+	memset(out, 0, sizeof(IvmAgg));
+	if (agg->aggdistinct != NIL)
+		return "an aggregate uses DISTINCT";
+	if (agg->aggorder != NIL)
+		return "an aggregate uses ORDER BY";
+	if (agg->aggfilter != NULL)
+		return "an aggregate uses FILTER";
+	if (agg->aggkind != AGGKIND_NORMAL || nsp != PG_CATALOG_NAMESPACE)
+		return ReasonF("aggregate %s() has no delta rule", name);
+	out->restype = agg->aggtype;
+	if (agg->aggstar)
+	{
+		out->kind = IVM_AGG_COUNT_STAR;
+		return NULL;
+	}
+	if (list_length(agg->args) != 1)
+		return ReasonF("aggregate %s() has no delta rule", name);
+	out->arg = (Expr *) linitial_node(TargetEntry, agg->args)->expr;
+	out->argtype = exprType((Node *) out->arg);
+	if (strcmp(name, "count") == 0)
+		out->kind = IVM_AGG_COUNT;
+	else if (strcmp(name, "min") == 0 || strcmp(name, "max") == 0)
+	{
+		out->kind = strcmp(name, "min") == 0 ? IVM_AGG_MIN : IVM_AGG_MAX;
+		out->recompute_on_retract = true;
+	}
+	else if (strcmp(name, "sum") == 0 || strcmp(name, "avg") == 0)
+	{
+		out->kind = strcmp(name, "sum") == 0 ? IVM_AGG_SUM : IVM_AGG_AVG;
+		switch (out->argtype)
+		{
+			case INT2OID:
+			case INT4OID:
+				out->sumtype = out->kind == IVM_AGG_SUM ? INT8OID : NUMERICOID;
+				break;
+			case INT8OID:
+				out->sumtype = NUMERICOID;
+				break;
+			case NUMERICOID:
+				out->sumtype = NUMERICOID;
+
+				/*
+				 * A numeric sum shows the largest display scale of its
+				 * inputs: without a declared scale, removing the input that
+				 * had it changes how the sum prints, so a group that loses
+				 * an input is summed again.
+				 */
+				if (exprTypmod((Node *) out->arg) < 0)
+					out->recompute_on_retract = true;
+				break;
+			default:
+
+				/*
+				 * Floating-point sums depend on the order of addition, so an
+				 * updated sum could differ from the query's in the last
+				 * bits; other types have no exact running sum here.
+				 */
+				return ReasonF("sum() or avg() over type %s has no exact delta rule (only integers and numeric)",
+							   format_type_be(out->argtype));
+		}
+	}
+	else
+		return ReasonF("aggregate %s() has no delta rule", name);
+	return NULL;
+}
+
+/*
+ * IvmAnalyzeShape
+ *		Work out the shape of a view's (analysed, unrewritten) query.
+ */
+IvmShape *
+IvmAnalyzeShape(Query *query)
+{
+	IvmShape   *shape = palloc0(sizeof(IvmShape));
+	const char *why = NULL;
+	ListCell   *lc;
+
+	shape->kind = IVM_KIND_DIFF;
+	shape->query = query;
+	foreach(lc, query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (tle->resjunk)
+			continue;
+		shape->types = lappend_oid(shape->types, exprType((Node *) tle->expr));
+		shape->typmods = lappend_int(shape->typmods, exprTypmod((Node *) tle->expr));
+		shape->nvisible++;
+	}
+
+	if (contain_mutable_functions((Node *) query))
+	{
+		shape->reason = "the query calls a function that is not immutable (such as now() or current_user): its result can change without any table changing";
+		return shape;
+	}
+	if (query->hasRecursive)
+	{
+		shape->reason = "the query uses WITH RECURSIVE";
+		return shape;
+	}
+
+	/* UNION ALL of SPJ branches */
+	if (query->setOperations != NULL)
+	{
+		List	   *pending = list_make1(query->setOperations);
+
+		if (query->limitCount != NULL || query->limitOffset != NULL)
+			why = "the query uses LIMIT or OFFSET";
+		else if (query->cteList != NIL)
+			why = "the query uses WITH";
+		while (why == NULL && pending != NIL)
+		{
+			Node	   *node = linitial(pending);
+
+			pending = list_delete_first(pending);
+			if (IsA(node, SetOperationStmt))
+			{
+				SetOperationStmt *op = (SetOperationStmt *) node;
+
+				if (op->op != SETOP_UNION || !op->all)
+					why = "the query uses UNION, INTERSECT or EXCEPT (only UNION ALL has a delta rule)";
+				else
+					pending = lappend(lappend(pending, op->larg), op->rarg);
+			}
+			else
+			{
+				RangeTblEntry *rte = rt_fetch(((RangeTblRef *) node)->rtindex, query->rtable);
+				IvmBranch  *br = palloc0(sizeof(IvmBranch));
+
+				br->query = rte->subquery;
+				why = CheckSpj(br->query, &br->rels);
+				if (why == NULL && (br->query->hasAggs || br->query->groupClause ||
+									br->query->distinctClause))
+					why = "a branch of UNION ALL aggregates or uses DISTINCT";
+				shape->branches = lappend(shape->branches, br);
+			}
+		}
+		if (why != NULL)
+		{
+			shape->branches = NIL;
+			shape->reason = (char *) why;
+			return shape;
+		}
+		shape->kind = IVM_KIND_SPJ;
+		shape->reason = "UNION ALL of select-project-join branches: each branch's delta passes through";
+		return shape;
+	}
+
+	if (query->hasAggs || query->groupClause != NIL || query->distinctClause != NIL)
+	{
+		IvmBranch  *br = palloc0(sizeof(IvmBranch));
+		int			col = 0;
+		bool		distinct = query->distinctClause != NIL;
+		List	   *keyrefs = NIL;
+
+		if (query->hasDistinctOn)
+		{
+			shape->reason = "the query uses DISTINCT ON";
+			return shape;
+		}
+		if (distinct && (query->hasAggs || query->groupClause != NIL))
+		{
+			shape->reason = "the query uses DISTINCT together with GROUP BY or aggregates";
+			return shape;
+		}
+		if (query->havingQual != NULL)
+		{
+			shape->reason = "the query uses HAVING";
+			return shape;
+		}
+		if (query->groupingSets != NIL)
+		{
+			shape->reason = "the query uses GROUPING SETS, ROLLUP or CUBE";
+			return shape;
+		}
+		if (query->hasWindowFuncs)
+		{
+			shape->reason = "the query uses a window function";
+			return shape;
+		}
+
+		/* every grouping expression must be shown, so the group is a visible key */
+		foreach(lc, distinct ? query->distinctClause : query->groupClause)
+		{
+			SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
+
+			if (VisibleColumnOfRef(query, sgc->tleSortGroupRef) < 0)
+			{
+				shape->reason = "the query groups by an expression it does not select";
+				return shape;
+			}
+			keyrefs = lappend_int(keyrefs, (int) sgc->tleSortGroupRef);
+		}
+
+		shape->aggs = palloc0(sizeof(IvmAgg) * Max(shape->nvisible, 1));
+		shape->colrole = palloc0(sizeof(int) * Max(shape->nvisible, 1));
+		foreach(lc, query->targetList)
+		{
+			TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+			if (tle->resjunk)
+				continue;
+			if (tle->ressortgroupref != 0 && list_member_int(keyrefs, (int) tle->ressortgroupref))
+			{
+				why = CheckKeyType(exprType((Node *) tle->expr), exprCollation((Node *) tle->expr));
+				shape->colrole[col] = -1 - shape->nkeys;
+				shape->keycols = lappend_int(shape->keycols, col);
+				shape->nkeys++;
+			}
+			else if (IsA(tle->expr, Aggref))
+			{
+				IvmAgg	   *agg = &shape->aggs[shape->naggs];
+
+				why = CheckAgg((Aggref *) tle->expr, agg);
+				agg->col = col;
+				shape->colrole[col] = 1 + shape->naggs;
+				shape->naggs++;
+			}
+			else
+				why = "the select list computes an expression over grouped values (only grouping columns and plain aggregate calls have delta rules)";
+			if (why != NULL)
+			{
+				shape->reason = (char *) why;
+				return shape;
+			}
+			col++;
+		}
+
+		/* the part under the aggregation, as an SPJ query */
+		br->query = copyObject(query);
+		why = CheckSpj(br->query, &br->rels);
+		if (why != NULL)
+		{
+			shape->reason = (char *) why;
+			return shape;
+		}
+		{
+			Query	   *pre = br->query;
+			List	   *tlist = NIL;
+			int			resno = 0;
+			ListCell   *lc2;
+
+			/* keys first, in column order, then the aggregates' arguments */
+			foreach(lc2, shape->keycols)
+			{
+				TargetEntry *tle = list_nth_node(TargetEntry, query->targetList, 0);
+				int			seen = -1;
+
+				foreach(lc, query->targetList)
+				{
+					tle = lfirst_node(TargetEntry, lc);
+					if (!tle->resjunk && ++seen == lfirst_int(lc2))
+						break;
+				}
+				resno++;
+				tlist = lappend(tlist, makeTargetEntry(copyObject(tle->expr), resno,
+													   psprintf("__ivm_c%d", resno), false));
+			}
+			for (int a = 0; a < shape->naggs; a++)
+			{
+				if (shape->aggs[a].arg == NULL)
+					continue;
+				resno++;
+				shape->aggs[a].argcol = resno;
+				tlist = lappend(tlist, makeTargetEntry(copyObject(shape->aggs[a].arg), resno,
+													   psprintf("__ivm_c%d", resno), false));
+			}
+			if (tlist == NIL)	/* SELECT count(*) FROM t */
+				tlist = list_make1(makeTargetEntry((Expr *) makeConst(INT4OID, -1, InvalidOid, 4,
+																	  Int32GetDatum(1), false, true),
+												   1, "__ivm_c1", false));
+			pre->targetList = tlist;
+			pre->groupClause = NIL;
+			pre->distinctClause = NIL;
+			pre->sortClause = NIL;
+			pre->hasAggs = false;
+			pre->havingQual = NULL;
+		}
+		shape->branches = list_make1(br);
+		shape->kind = IVM_KIND_AGG;
+		shape->distinct = distinct;
+		shape->scalar = (shape->nkeys == 0);
+		shape->reason = distinct
+			? "SELECT DISTINCT: a hidden multiplicity per row; a row goes when it reaches 0"
+			: "aggregate: hidden per-group counts and sums absorb each delta; a group whose count reaches 0 disappears; min/max (and numeric sums without a declared scale) recompute only the groups that lost an input";
+		return shape;
+	}
+
+	{
+		IvmBranch  *br = palloc0(sizeof(IvmBranch));
+
+		br->query = query;
+		why = CheckSpj(query, &br->rels);
+		if (why != NULL)
+		{
+			shape->reason = (char *) why;
+			return shape;
+		}
+		shape->branches = list_make1(br);
+		shape->kind = IVM_KIND_SPJ;
+		shape->reason = list_length(br->rels) > 1
+			? "join: the delta of each changed relation joins the others' current contents (dA*B + A*dB - dA*dB)"
+			: "filter and projection: each delta row passes through";
+	}
+	return shape;
+}
+
+/*
+ * IvmShapeHiddenColumns
+ *		The hidden storage columns of a shape, as "name type" pairs in order,
+ *		for CREATE TABLE; NULL for DIFF.
+ */
+List *
+IvmShapeHiddenColumns(IvmShape *shape)
+{
+	List	   *cols = NIL;
+
+	if (shape->kind == IVM_KIND_SPJ)
+		return list_make1(pstrdup(IVM_HASH_COLUMN " bigint NOT NULL"));
+	if (shape->kind != IVM_KIND_AGG)
+		return NIL;
+	cols = lappend(cols, pstrdup(IVM_COUNT_COLUMN " bigint NOT NULL"));
+	cols = lappend(cols, pstrdup(IVM_KEY_COLUMN " bigint NOT NULL"));
+	for (int a = 0; a < shape->naggs; a++)
+	{
+		IvmAgg	   *agg = &shape->aggs[a];
+
+		if (agg->kind == IVM_AGG_SUM || agg->kind == IVM_AGG_AVG)
+			cols = lappend(cols, psprintf("__ivm_nn_%d bigint NOT NULL", a + 1));
+		if (agg->kind == IVM_AGG_AVG)
+			cols = lappend(cols, psprintf("__ivm_s_%d numeric", a + 1));
+	}
+	return cols;
+}
+
+/* ------------------------------------------------------------------------
+ * SQL generation
+ * ------------------------------------------------------------------------
+ */
+
+/* "t.__ivm_c1, t.__ivm_c2, ..." */
+static void
+AppendCols(StringInfo buf, const char *alias, int first, int n)
+{
+	for (int i = 0; i < n; i++)
+		appendStringInfo(buf, "%s%s.__ivm_c%d", i == 0 ? "" : ", ", alias, first + i);
+}
+
+/* name the non-junk output columns __ivm_c1.. and drop the junk ones */
+static void
+RenameOutputs(Query *q)
+{
+	List	   *tlist = NIL;
+	ListCell   *lc;
+	int			resno = 0;
+
+	foreach(lc, q->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (tle->resjunk)
+			continue;
+		tle = flatCopyTargetEntry(tle);
+		tle->resno = ++resno;
+		tle->resname = psprintf("__ivm_c%d", resno);
+		tle->ressortgroupref = 0;
+		tlist = lappend(tlist, tle);
+	}
+	q->targetList = tlist;
+	q->sortClause = NIL;
+	q->distinctClause = NIL;
+}
+
+/*
+ * BranchNewSql
+ *		The branch over the current contents of every relation: its output
+ *		columns named __ivm_c1...
+ */
+static char *
+BranchNewSql(IvmBranch *br)
+{
+	Query	   *q = copyObject(br->query);
+
+	RenameOutputs(q);
+	return IvmDeparseQuery(q);
+}
+
+/*
+ * BranchTermSql
+ *		One term of a branch's delta: the relations whose bit is set in mask
+ *		read their delta instead of their contents.  Output: __ivm_c1.. then
+ *		__ivm_weight (the product of the deltas' weights, negated for an even
+ *		number of them).  Returns NULL when a delta lacks a column the branch
+ *		reads.
+ */
+static char *
+BranchTermSql(IvmShape *shape, IvmBranch *br, uint32 mask, IvmDeltaLookup lookup,
+			  void *lookup_arg)
+{
+	Query	   *q = copyObject(br->query);
+	StringInfoData buf;
+	ListCell   *lc;
+	int			k = 0;
+	int			ndeltas = 0;
+	int			ncols;
+	List	   *weights = NIL;
+
+	RenameOutputs(q);
+	ncols = list_length(q->targetList);
+	foreach(lc, br->rels)
+	{
+		int			rtindex = lfirst_int(lc);
+		RangeTblEntry *rte = rt_fetch(rtindex, q->rtable);
+		const char *enrname;
+		TupleDesc	enrdesc;
+		Oid			weight_type = InvalidOid;
+		Bitmapset  *used = NULL;
+		List	   *colnames = NIL;
+		int			natts;
+		int			attno;
+
+		if ((mask & (1u << k++)) == 0)
+			continue;
+		enrdesc = lookup(rte->relid, &enrname, lookup_arg);
+		if (enrdesc == NULL)
+			return NULL;
+
+		/*
+		 * Column names as they are now (the stored names may predate a
+		 * RENAME); every column the branch reads must be in the delta with
+		 * its type.
+		 */
+		pull_varattnos((Node *) q->targetList, rtindex, &used);
+		pull_varattnos((Node *) q->jointree, rtindex, &used);
+		{
+			ListCell   *lc2;
+
+			foreach(lc2, q->rtable)
+			{
+				RangeTblEntry *j = lfirst_node(RangeTblEntry, lc2);
+
+				if (j->rtekind == RTE_JOIN)
+					pull_varattnos((Node *) j->joinaliasvars, rtindex, &used);
+			}
+		}
+		natts = list_length(rte->eref->colnames);
+		for (attno = 1; attno <= natts; attno++)
+		{
+			char	   *attname = get_attname(rte->relid, attno, true);
+			bool		found = false;
+
+			if (attname == NULL || get_attnum(rte->relid, attname) != attno)
+				attname = "";	/* dropped */
+			colnames = lappend(colnames, makeString(attname));
+			if (!bms_is_member(attno - FirstLowInvalidHeapAttributeNumber, used))
+				continue;
+			for (int i = 0; i < enrdesc->natts && !found; i++)
+			{
+				Form_pg_attribute att = TupleDescAttr(enrdesc, i);
+
+				if (!att->attisdropped && strcmp(NameStr(att->attname), attname) == 0 &&
+					att->atttypid == get_atttype(rte->relid, attno))
+					found = true;
+			}
+			if (!found)
+				return NULL;
+		}
+		for (int i = 0; i < enrdesc->natts; i++)
+			if (strcmp(NameStr(TupleDescAttr(enrdesc, i)->attname), IVM_WEIGHT_COLUMN) == 0)
+				weight_type = TupleDescAttr(enrdesc, i)->atttypid;
+		if (!OidIsValid(weight_type))
+			return NULL;
+
+		/* a reference to a CTE nobody defines: deparses as the ENR's name */
+		rte->rtekind = RTE_CTE;
+		rte->ctename = pstrdup(enrname);
+		rte->ctelevelsup = 0;
+		rte->self_reference = false;
+		rte->relid = InvalidOid;
+		rte->relkind = 0;
+		rte->inh = false;
+		rte->requiredPerms = 0;
+		rte->eref = copyObject(rte->eref);
+		rte->eref->colnames = lappend(colnames, makeString(pstrdup(IVM_WEIGHT_COLUMN)));
+		q->targetList = lappend(q->targetList,
+								makeTargetEntry((Expr *) makeVar(rtindex, natts + 1, weight_type, -1,
+																 InvalidOid, 0),
+												list_length(q->targetList) + 1,
+												psprintf("__ivm_w%d", ++ndeltas), false));
+		weights = lappend_int(weights, ndeltas);
+	}
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "SELECT ");
+	for (int i = 1; i <= ncols; i++)
+	{
+		/* a UNION ALL branch may return a type the union coerces */
+		Oid			want = shape->kind == IVM_KIND_SPJ ? list_nth_oid(shape->types, i - 1) : InvalidOid;
+		TargetEntry *tle = list_nth_node(TargetEntry, q->targetList, i - 1);
+
+		if (OidIsValid(want) && exprType((Node *) tle->expr) != want)
+			appendStringInfo(&buf, "CAST(t.__ivm_c%d AS %s), ", i,
+							 format_type_with_typemod(want, list_nth_int(shape->typmods, i - 1)));
+		else
+			appendStringInfo(&buf, "t.__ivm_c%d, ", i);
+	}
+	appendStringInfoString(&buf, ndeltas % 2 == 0 ? "-(" : "(");
+	foreach(lc, weights)
+		appendStringInfo(&buf, "%st.__ivm_w%d::int8", lc == list_head(weights) ? "" : " * ",
+						 lfirst_int(lc));
+	appendStringInfo(&buf, ") AS %s FROM (%s) t", IVM_WEIGHT_COLUMN, IvmDeparseQuery(q));
+	return buf.data;
+}
+
+/*
+ * IvmDeltaSql
+ *		The delta of the SPJ part of a view (every branch), for the relations
+ *		whose delta is non-empty this tick: changed(relid) says which.
+ *		Columns __ivm_c1.. and __ivm_weight (int8).  NULL when no relation
+ *		changed, or a delta lacks a needed column (then *missing is set).
+ */
+char *
+IvmDeltaSql(IvmShape *shape, IvmChanged changed, IvmDeltaLookup lookup, void *arg,
+			bool *missing)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+	bool		any = false;
+
+	*missing = false;
+	initStringInfo(&buf);
+	foreach(lc, shape->branches)
+	{
+		IvmBranch  *br = lfirst(lc);
+		uint32		changed_mask = 0;
+		int			k = 0;
+		ListCell   *lc2;
+
+		foreach(lc2, br->rels)
+		{
+			RangeTblEntry *rte = rt_fetch(lfirst_int(lc2), br->query->rtable);
+
+			if (changed(rte->relid, arg))
+				changed_mask |= (1u << k);
+			k++;
+		}
+
+		/* every non-empty subset of the changed relations */
+		for (uint32 mask = changed_mask; mask != 0; mask = (mask - 1) & changed_mask)
+		{
+			char	   *term = BranchTermSql(shape, br, mask, lookup, arg);
+
+			if (term == NULL)
+			{
+				*missing = true;
+				return NULL;
+			}
+			if (any)
+				appendStringInfoString(&buf, " UNION ALL ");
+			appendStringInfoString(&buf, term);
+			any = true;
+		}
+	}
+	return any ? buf.data : NULL;
+}
+
+/* the SQL type of a hidden running sum */
+static const char *
+SumTypeName(IvmAgg *agg)
+{
+	return agg->sumtype == INT8OID ? "int8" : "numeric";
+}
+
+/*
+ * IvmFullSql
+ *		The query that computes the whole storage, hidden columns included,
+ *		from the current contents of the sources.  For DIFF the definition
+ *		itself (def_name).
+ */
+char *
+IvmFullSql(IvmShape *shape, const char *def_name)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	if (shape->kind == IVM_KIND_DIFF)
+	{
+		appendStringInfo(&buf, "SELECT * FROM %s", def_name);
+		return buf.data;
+	}
+	if (shape->kind == IVM_KIND_SPJ)
+	{
+		appendStringInfo(&buf, "SELECT q.*, ivm.row_hash(q.*) AS %s FROM (%s) q",
+						 IVM_HASH_COLUMN, IvmDeparseQuery(shape->query));
+		return buf.data;
+	}
+
+	/* AGG: the aggregates over the SPJ part, then the bookkeeping */
+	appendStringInfoString(&buf, "SELECT ");
+	for (int col = 0; col < shape->nvisible; col++)
+	{
+		int			role = shape->colrole[col];
+
+		if (col > 0)
+			appendStringInfoString(&buf, ", ");
+		if (role < 0)
+			appendStringInfo(&buf, "p.__ivm_c%d", -role);
+		else
+		{
+			IvmAgg	   *agg = &shape->aggs[role - 1];
+
+			switch (agg->kind)
+			{
+				case IVM_AGG_COUNT_STAR:
+					appendStringInfoString(&buf, "count(*)");
+					break;
+				case IVM_AGG_COUNT:
+					appendStringInfo(&buf, "count(p.__ivm_c%d)", agg->argcol);
+					break;
+				case IVM_AGG_SUM:
+					appendStringInfo(&buf, "sum(p.__ivm_c%d)", agg->argcol);
+					break;
+				case IVM_AGG_AVG:
+					appendStringInfo(&buf, "avg(p.__ivm_c%d)", agg->argcol);
+					break;
+				case IVM_AGG_MIN:
+					appendStringInfo(&buf, "min(p.__ivm_c%d)", agg->argcol);
+					break;
+				case IVM_AGG_MAX:
+					appendStringInfo(&buf, "max(p.__ivm_c%d)", agg->argcol);
+					break;
+			}
+		}
+	}
+	appendStringInfoString(&buf, ", count(*)::int8, ");
+	if (shape->scalar)
+		appendStringInfoString(&buf, "0::int8");
+	else
+	{
+		appendStringInfoString(&buf, "ivm.key_hash(");
+		AppendCols(&buf, "p", 1, shape->nkeys);
+		appendStringInfoChar(&buf, ')');
+	}
+	for (int a = 0; a < shape->naggs; a++)
+	{
+		IvmAgg	   *agg = &shape->aggs[a];
+
+		if (agg->kind == IVM_AGG_SUM || agg->kind == IVM_AGG_AVG)
+			appendStringInfo(&buf, ", count(p.__ivm_c%d)::int8", agg->argcol);
+		if (agg->kind == IVM_AGG_AVG)
+			appendStringInfo(&buf, ", sum(p.__ivm_c%d)::numeric", agg->argcol);
+	}
+	appendStringInfo(&buf, " FROM (%s) p", BranchNewSql(linitial(shape->branches)));
+	if (!shape->scalar)
+	{
+		appendStringInfoString(&buf, " GROUP BY ");
+		AppendCols(&buf, "p", 1, shape->nkeys);
+	}
+	return buf.data;
+}
+
+/*
+ * IvmMergeSql
+ *		For an AGG view: fold the delta (delta_sql, columns __ivm_c.. and
+ *		__ivm_weight) into the stored groups.  Returns one row per touched
+ *		group: the stored row's ctid (NULL for a new group), the group's new
+ *		storage row (every column, hidden ones included), then the stored
+ *		row as it was (NULLs for a new group).
+ */
+char *
+IvmMergeSql(IvmShape *shape, const char *delta_sql, const char *storage_name,
+			List *storage_colnames)
+{
+	StringInfoData buf;
+	bool		any_recompute = false;
+	int			hidden = shape->nvisible;	/* storage index of __ivm_count */
+	int			natts = list_length(storage_colnames);
+
+#define SCOL(i) quote_identifier(strVal(list_nth(storage_colnames, (i))))
+
+	for (int a = 0; a < shape->naggs; a++)
+		if (shape->aggs[a].recompute_on_retract)
+			any_recompute = true;
+
+	initStringInfo(&buf);
+
+	/* d: the delta per group */
+	appendStringInfoString(&buf, "WITH d AS (SELECT ");
+	for (int k = 1; k <= shape->nkeys; k++)
+		appendStringInfo(&buf, "x.__ivm_c%d, ", k);
+	appendStringInfoString(&buf, "coalesce(sum(x.__ivm_weight), 0)::int8 AS dc");
+	for (int a = 0; a < shape->naggs; a++)
+	{
+		IvmAgg	   *agg = &shape->aggs[a];
+
+		if (agg->kind == IVM_AGG_COUNT || agg->kind == IVM_AGG_SUM || agg->kind == IVM_AGG_AVG)
+			appendStringInfo(&buf, ", coalesce(sum(x.__ivm_weight) FILTER (WHERE x.__ivm_c%d IS NOT NULL), 0)::int8 AS dn%d",
+							 agg->argcol, a + 1);
+		if (agg->kind == IVM_AGG_SUM)
+			appendStringInfo(&buf, ", sum(x.__ivm_weight::%s * x.__ivm_c%d::%s)::%s AS ds%d",
+							 SumTypeName(agg), agg->argcol, SumTypeName(agg), SumTypeName(agg), a + 1);
+		if (agg->kind == IVM_AGG_AVG)
+			appendStringInfo(&buf, ", sum(x.__ivm_weight::numeric * x.__ivm_c%d::numeric) AS ds%d",
+							 agg->argcol, a + 1);
+		if (agg->kind == IVM_AGG_MIN || agg->kind == IVM_AGG_MAX)
+			appendStringInfo(&buf, ", %s(x.__ivm_c%d) FILTER (WHERE x.__ivm_weight > 0) AS dm%d",
+							 agg->kind == IVM_AGG_MIN ? "min" : "max", agg->argcol, a + 1);
+	}
+	if (any_recompute)
+	{
+		bool		first = true;
+
+		appendStringInfoString(&buf, ", coalesce(bool_or(x.__ivm_weight < 0 AND (");
+		for (int a = 0; a < shape->naggs; a++)
+			if (shape->aggs[a].recompute_on_retract)
+			{
+				appendStringInfo(&buf, "%sx.__ivm_c%d IS NOT NULL", first ? "" : " OR ",
+								 shape->aggs[a].argcol);
+				first = false;
+			}
+		appendStringInfoString(&buf, ")), false) AS rt");
+	}
+	appendStringInfo(&buf, " FROM (%s) x", delta_sql);
+	if (!shape->scalar)
+	{
+		appendStringInfoString(&buf, " GROUP BY ");
+		AppendCols(&buf, "x", 1, shape->nkeys);
+	}
+	appendStringInfoString(&buf, ")\n");
+
+	/* the new row of each touched group */
+	appendStringInfoString(&buf, "SELECT s.ctid");
+	for (int col = 0; col < shape->nvisible; col++)
+	{
+		int			role = shape->colrole[col];
+		IvmAgg	   *agg;
+
+		appendStringInfoString(&buf, ", ");
+		if (role < 0)
+		{
+			/* keep the stored key: equal keys can differ in their bytes */
+			appendStringInfo(&buf, "CASE WHEN s.ctid IS NULL THEN d.__ivm_c%d ELSE s.%s END",
+							 -role, SCOL(col));
+			continue;
+		}
+		agg = &shape->aggs[role - 1];
+		switch (agg->kind)
+		{
+			case IVM_AGG_COUNT_STAR:
+				appendStringInfo(&buf, "coalesce(s.%s, 0) + d.dc", SCOL(col));
+				break;
+			case IVM_AGG_COUNT:
+				appendStringInfo(&buf, "coalesce(s.%s, 0) + d.dn%d", SCOL(col), role);
+				break;
+			case IVM_AGG_SUM:
+				if (agg->recompute_on_retract)
+					appendStringInfo(&buf, "CASE WHEN d.rt THEN r.s%d ", role);
+				else
+					appendStringInfoString(&buf, "CASE ");
+				appendStringInfo(&buf, "WHEN coalesce(s.__ivm_nn_%d, 0) + d.dn%d = 0 THEN NULL "
+								 "ELSE coalesce(s.%s, 0) + coalesce(d.ds%d, 0) END",
+								 role, role, SCOL(col), role);
+				break;
+			case IVM_AGG_AVG:
+				if (agg->recompute_on_retract)
+					appendStringInfo(&buf, "CASE WHEN d.rt THEN r.a%d ", role);
+				else
+					appendStringInfoString(&buf, "CASE ");
+				appendStringInfo(&buf, "WHEN coalesce(s.__ivm_nn_%d, 0) + d.dn%d = 0 THEN NULL "
+								 "ELSE (coalesce(s.__ivm_s_%d, 0) + coalesce(d.ds%d, 0)) / "
+								 "(coalesce(s.__ivm_nn_%d, 0) + d.dn%d)::numeric END",
+								 role, role, role, role, role, role);
+				break;
+			case IVM_AGG_MIN:
+			case IVM_AGG_MAX:
+				appendStringInfo(&buf, "CASE WHEN d.rt THEN r.m%d WHEN s.ctid IS NULL THEN d.dm%d "
+								 "ELSE %s(s.%s, d.dm%d) END",
+								 role, role, agg->kind == IVM_AGG_MIN ? "least" : "greatest",
+								 SCOL(col), role);
+				break;
+		}
+	}
+	appendStringInfoString(&buf, ", coalesce(s." IVM_COUNT_COLUMN ", 0) + d.dc");
+	if (shape->scalar)
+		appendStringInfoString(&buf, ", 0::int8");
+	else
+	{
+		appendStringInfoString(&buf, ", coalesce(s." IVM_KEY_COLUMN ", ivm.key_hash(");
+		AppendCols(&buf, "d", 1, shape->nkeys);
+		appendStringInfoString(&buf, "))");
+	}
+	for (int a = 0; a < shape->naggs; a++)
+	{
+		IvmAgg	   *agg = &shape->aggs[a];
+		int			role = a + 1;
+
+		if (agg->kind == IVM_AGG_SUM || agg->kind == IVM_AGG_AVG)
+			appendStringInfo(&buf, ", coalesce(s.__ivm_nn_%d, 0) + d.dn%d", role, role);
+		if (agg->kind == IVM_AGG_AVG)
+		{
+			if (agg->recompute_on_retract)
+				appendStringInfo(&buf, ", CASE WHEN d.rt THEN r.s%d ELSE ", role);
+			else
+				appendStringInfoString(&buf, ", CASE WHEN false THEN NULL ELSE ");
+			appendStringInfo(&buf, "CASE WHEN coalesce(s.__ivm_nn_%d, 0) + d.dn%d = 0 THEN NULL "
+							 "ELSE coalesce(s.__ivm_s_%d, 0) + coalesce(d.ds%d, 0) END END",
+							 role, role, role, role);
+		}
+	}
+	appendStringInfoString(&buf, ", s.*");
+	appendStringInfo(&buf, "\nFROM d LEFT JOIN %s s ON ", storage_name);
+	if (shape->scalar)
+		appendStringInfoString(&buf, "true");
+	else
+	{
+		appendStringInfoString(&buf, "s." IVM_KEY_COLUMN " = ivm.key_hash(");
+		AppendCols(&buf, "d", 1, shape->nkeys);
+		appendStringInfoChar(&buf, ')');
+		for (int k = 0; k < shape->nkeys; k++)
+			appendStringInfo(&buf, " AND s.%s IS NOT DISTINCT FROM d.__ivm_c%d",
+							 SCOL(list_nth_int(shape->keycols, k)), k + 1);
+	}
+
+	/* groups that lost an input of min/max (or a scale-less numeric sum): again from the sources */
+	if (any_recompute)
+	{
+		appendStringInfoString(&buf, "\nLEFT JOIN LATERAL (SELECT ");
+		for (int a = 0; a < shape->naggs; a++)
+		{
+			IvmAgg	   *agg = &shape->aggs[a];
+
+			if (!agg->recompute_on_retract)
+				continue;
+			if (agg->kind == IVM_AGG_MIN || agg->kind == IVM_AGG_MAX)
+				appendStringInfo(&buf, "%s(p.__ivm_c%d) AS m%d, ",
+								 agg->kind == IVM_AGG_MIN ? "min" : "max", agg->argcol, a + 1);
+			else
+				appendStringInfo(&buf, "sum(p.__ivm_c%d) AS s%d, avg(p.__ivm_c%d) AS a%d, ",
+								 agg->argcol, a + 1, agg->argcol, a + 1);
+		}
+		appendStringInfo(&buf, "1 AS one FROM (%s) p WHERE d.rt",
+						 BranchNewSql(linitial(shape->branches)));
+		for (int k = 1; k <= shape->nkeys; k++)
+			appendStringInfo(&buf, " AND (p.__ivm_c%d = d.__ivm_c%d OR (p.__ivm_c%d IS NULL AND d.__ivm_c%d IS NULL))",
+							 k, k, k, k);
+		appendStringInfoString(&buf, ") r ON true");
+	}
+	(void) hidden;
+	(void) natts;
+#undef SCOL
+	return buf.data;
+}
+
+/*
+ * IvmShapeCheckRelations
+ *		NULL when every relation the shape reads has a delta the tick can
+ *		give: a table (all of it: no ONLY over a table with children, no row
+ *		security) or an incremental view.  Else why not.
+ */
+const char *
+IvmShapeCheckRelations(IvmShape *shape)
+{
+	ListCell   *lc;
+
+	foreach(lc, shape->branches)
+	{
+		IvmBranch  *br = lfirst(lc);
+		ListCell   *lc2;
+
+		foreach(lc2, br->rels)
+		{
+			RangeTblEntry *rte = rt_fetch(lfirst_int(lc2), br->query->rtable);
+			Relation	rel;
+			bool		rls;
+			bool		children;
+
+			if (rte->relkind == RELKIND_VIEW)
+			{
+				if (IvmLookupView(rte->relid, NULL) == 0)
+					return ReasonF("the query reads \"%s\", an ordinary view",
+								   get_rel_name(rte->relid));
+				continue;
+			}
+			if (rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_PARTITIONED_TABLE)
+				return ReasonF("the query reads \"%s\", which is not a table",
+							   get_rel_name(rte->relid));
+			rel = table_open(rte->relid, AccessShareLock);
+			rls = rel->rd_rel->relrowsecurity;
+			children = rel->rd_rel->relhassubclass;
+			table_close(rel, AccessShareLock);
+			if (rls)
+				return ReasonF("table \"%s\" has row-level security: its delta would bypass the policies",
+							   get_rel_name(rte->relid));
+			if (!rte->inh && children)
+				return ReasonF("the query reads ONLY \"%s\", whose delta log includes its children",
+							   get_rel_name(rte->relid));
+		}
+	}
+	return NULL;
+}
+
+/*
+ * IvmShapeCheckPermissions
+ *		The privilege checks running the query would make, for the current
+ *		user: a delta query reads deltas, which carry no privileges, so a
+ *		view whose owner lost SELECT on a source fails as its query would.
+ */
+void
+IvmShapeCheckPermissions(IvmShape *shape)
+{
+	ListCell   *lc;
+
+	foreach(lc, shape->branches)
+		(void) ExecCheckRTPerms(((IvmBranch *) lfirst(lc))->query->rtable, true);
+}
