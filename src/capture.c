@@ -482,11 +482,55 @@ CaptureMembers(Oid relid, int source_id, const char *logname)
 }
 
 /*
+ * SyncLogColumns
+ *		Give the log a column for every column the table has now, with its
+ *		type: after ADD COLUMN, RENAME COLUMN or a type change of a column
+ *		no view reads.  Returns true when the log changed: rows logged
+ *		before lack the new columns, so the caller marks the table for
+ *		recompute.  Caller is connected to SPI as the owner of schema ivm.
+ */
+static bool
+SyncLogColumns(Oid relid, const char *logname)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	Oid			logrelid = DatumGetObjectId(DirectFunctionCall1(regclassin, CStringGetDatum(logname)));
+	List	   *alters = NIL;
+	ListCell   *lc;
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		AttrNumber	logatt;
+		char	   *type;
+
+		if (att->attisdropped)
+			continue;
+		logatt = get_attnum(logrelid, NameStr(att->attname));
+		type = format_type_with_typemod(att->atttypid, att->atttypmod);
+		if (logatt == InvalidAttrNumber)
+			alters = lappend(alters, psprintf("ALTER TABLE %s ADD COLUMN %s %s", logname,
+											  quote_identifier(NameStr(att->attname)), type));
+		else if (get_atttype(logrelid, logatt) != att->atttypid)
+			alters = lappend(alters, psprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s USING NULL",
+											  logname, quote_identifier(NameStr(att->attname)), type));
+	}
+	table_close(rel, AccessShareLock);
+	foreach(lc, alters)
+	{
+		int			rc = SPI_execute((char *) lfirst(lc), false, 0);
+
+		IvmSpiCheck(rc, SPI_OK_UTILITY, "adding a column to a delta log");
+	}
+	return alters != NIL;
+}
+
+/*
  * ivm_capture_members
  *		SQL: ivm._capture_members(): after CREATE TABLE or ALTER TABLE, keep
  *		the capture of every captured table in step with its partitions
- *		(created, attached, detached) and mark it for recompute if they
- *		changed.
+ *		(created, attached, detached) and its log in step with its columns,
+ *		and mark it for recompute if either changed.
  */
 Datum
 ivm_capture_members(PG_FUNCTION_ARGS)
@@ -517,7 +561,10 @@ ivm_capture_members(PG_FUNCTION_ARGS)
 	SPI_freetuptable(SPI_tuptable);
 	for (int i = 0; i < n; i++)
 	{
-		if (CaptureMembers(relids[i], ids[i], lognames[i]))
+		bool		members_changed = CaptureMembers(relids[i], ids[i], lognames[i]);
+		bool		columns_changed = SyncLogColumns(relids[i], lognames[i]);
+
+		if (members_changed || columns_changed)
 			MarkTruncated(relids[i]);
 	}
 	IvmCatalogEnd(&save);

@@ -123,6 +123,30 @@ IvmHashRow(HeapTuple tuple, TupleDesc desc, int firstatt, int lastatt)
 }
 
 /*
+ * IvmHashRowExcept
+ *		XXH3 hash of every column of tuple but skipatt.
+ */
+uint64
+IvmHashRowExcept(HeapTuple tuple, TupleDesc desc, int skipatt)
+{
+	XXH3_state_t state;
+
+	XXH3_64bits_reset(&state);
+	for (int i = 1; i <= desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i - 1);
+		bool		isnull;
+		Datum		value;
+
+		if (att->attisdropped || i == skipatt)
+			continue;
+		value = heap_getattr(tuple, i, desc, &isnull);
+		HashDatum(&state, value, isnull, att);
+	}
+	return XXH3_64bits_digest(&state);
+}
+
+/*
  * ivm_row_hash
  *		SQL-callable: the hash the diff strategy gives a row.
  */

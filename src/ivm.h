@@ -158,6 +158,7 @@ typedef struct IvmDiffResult
 } IvmDiffResult;
 
 extern uint64 IvmHashRow(HeapTuple tuple, TupleDesc desc, int firstatt, int lastatt);
+extern uint64 IvmHashRowExcept(HeapTuple tuple, TupleDesc desc, int skipatt);
 extern void IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 						const char *query, Snapshot snap, int nvisible,
 						Tuplestorestate *vdelta, TupleDesc vdesc,

@@ -51,6 +51,7 @@
 #include "rewrite/rewriteHandler.h"
 #include "parser/parsetree.h"
 #include "access/table.h"
+#include "utils/resowner.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -200,6 +201,76 @@ GetCol(int row, int col)
 	return isnull ? (Datum) 0 : d;
 }
 
+/* A distinct row of a consumed log. */
+typedef struct NetRow
+{
+	uint64		hash;			/* key */
+	int64		weight;
+	HeapTuple	tuple;
+} NetRow;
+
+/*
+ * ConsolidateDelta
+ *		Put the consumed log rows into ts with the weights of equal rows
+ *		summed and rows whose weights cancel dropped: a row inserted and
+ *		deleted within the tick never reaches a view's delta query (where an
+ *		expression could fail on it though the view's query would not).
+ */
+static void
+ConsolidateDelta(SPITupleTable *tt, uint64 n, Tuplestorestate *ts)
+{
+	TupleDesc	desc = tt->tupdesc;
+	int			wattr = SPI_fnumber(desc, IVM_WEIGHT_COLUMN);
+	HASHCTL		ctl;
+	HTAB	   *rows;
+	NetRow	   *e;
+	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+	List	   *order = NIL;
+	ListCell   *lc;
+
+	if (wattr <= 0)
+		elog(ERROR, "ivm: a delta log has no %s column", IVM_WEIGHT_COLUMN);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(NetRow);
+	ctl.hcxt = CurrentMemoryContext;
+	rows = hash_create("ivm consumed rows", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	for (uint64 r = 0; r < n; r++)
+	{
+		HeapTuple	tup = tt->vals[r];
+		bool		isnull;
+		int64		w = DatumGetInt32(heap_getattr(tup, wattr, desc, &isnull));
+		uint64		h = IvmHashRowExcept(tup, desc, wattr);
+		bool		found;
+
+		e = hash_search(rows, &h, HASH_ENTER, &found);
+		if (!found)
+		{
+			e->weight = 0;
+			e->tuple = tup;
+			order = lappend(order, e);
+		}
+		e->weight += w;
+	}
+	/* in the order first seen, so a tick's work does not depend on hashing */
+	foreach(lc, order)
+	{
+		e = lfirst(lc);
+		while (e->weight != 0)
+		{
+			int64		part = Max(Min(e->weight, PG_INT32_MAX), -PG_INT32_MAX);
+
+			heap_deform_tuple(e->tuple, desc, values, nulls);
+			values[wattr - 1] = Int32GetDatum((int32) part);
+			tuplestore_putvalues(ts, desc, values, nulls);
+			e->weight -= part;
+		}
+	}
+	hash_destroy(rows);
+	list_free(order);
+}
+
 /* Register a tuplestore as an ephemeral named relation of the tick. */
 static void
 RegisterDelta(const char *name, Tuplestorestate *ts, TupleDesc desc)
@@ -257,8 +328,7 @@ ConsumeDeltas(Snapshot snap, int *nsources, uint64 *rows_in)
 		*rows_in += sources[i].consumed;
 		sources[i].desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
 		sources[i].delta = tuplestore_begin_heap(false, false, work_mem);
-		for (uint64 r = 0; r < SPI_processed; r++)
-			tuplestore_puttuple(sources[i].delta, SPI_tuptable->vals[r]);
+		ConsolidateDelta(SPI_tuptable, SPI_processed, sources[i].delta);
 		SPI_freetuptable(SPI_tuptable);
 		snprintf(sources[i].enrname, NAMEDATALEN, "ivm_delta_%d", sources[i].id);
 		RegisterDelta(sources[i].enrname, sources[i].delta, sources[i].desc);
@@ -417,7 +487,7 @@ DeltaChanged(Oid relid, void *arg)
 	TickView   *v;
 
 	if (src != NULL)
-		return src->consumed > 0;
+		return tuplestore_tuple_count(src->delta) > 0;
 	v = FindView((TickState *) arg, relid);
 	return v != NULL && v->processed && v->vdelta != NULL &&
 		tuplestore_tuple_count(v->vdelta) > 0;
@@ -515,6 +585,69 @@ AggregatedRows(const char *storage_name, Snapshot snap)
 	n = DatumGetInt64(GetCol(0, 1));
 	SPI_freetuptable(SPI_tuptable);
 	return n;
+}
+
+/*
+ * RunIncremental
+ *		Apply a view's delta query, in a subtransaction.  False, with nothing
+ *		written, when the storage did not hold what the delta removes (a bug,
+ *		reported) or the delta query failed: an expression can fail on a
+ *		combination of old and new rows that the view's query never meets,
+ *		and a recompute then decides.  Cancellation is not swallowed.
+ */
+static bool
+RunIncremental(TickView *view, ShapeEntry *entry, const char *sql, Snapshot snap,
+			   int sizeclass, IvmDiffResult *res)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool ok = false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		if (entry->shape->kind == IVM_KIND_SPJ)
+			ok = IvmApplySpj(view->storagerel, view->owner, view->name, sql, snap,
+							 entry->shape->nvisible, sizeclass, view->vdelta, view->vdesc, res);
+		else
+			ok = IvmApplyAgg(view->storagerel, view->owner, view->name, entry->shape,
+							 sql, snap, sizeclass, view->vdelta, view->vdesc, res);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
+			ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_INSUFFICIENT_RESOURCES ||
+			ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_PROGRAM_LIMIT_EXCEEDED)
+			ReThrowError(edata);
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+			ereport(WARNING,
+					(errmsg("delta query of incremental view \"%s\" failed: %s; recomputing it",
+							view->name, edata->message),
+					 errhint("This is a bug in ivm; the view is correct after this tick.")));
+		FreeErrorData(edata);
+		return false;
+	}
+	PG_END_TRY();
+
+	if (!ok)
+		ereport(WARNING,
+				(errmsg("incremental view \"%s\" did not hold the rows its delta removes; recomputing it",
+						view->name),
+				 errhint("This is a bug in ivm; the view is correct after this tick.")));
+	return ok;
 }
 
 /* size class of a delta: plans are kept per class */
@@ -682,26 +815,13 @@ IvmRunTick(int force_view_id, Datum *result_values)
 				IvmShapeCheckPermissions(entry->shape);
 				IvmRestoreUser(&psave);
 				sql = DeltaSqlFor(entry, &tstate, &missing);
-				int			sizeclass = SizeClass(delta_in);
-				bool		ok = true;
-
 				if (sql == NULL && !missing)
 					strategy = "incremental";	/* nothing it reads changed */
-				else if (sql != NULL && entry->shape->kind == IVM_KIND_SPJ)
-					ok = IvmApplySpj(view->storagerel, view->owner, view->name, sql, snap,
-									 entry->shape->nvisible, sizeclass,
-									 view->vdelta, view->vdesc, &res);
-				else if (sql != NULL)
-					ok = IvmApplyAgg(view->storagerel, view->owner, view->name, entry->shape,
-									 sql, snap, sizeclass, view->vdelta, view->vdesc, &res);
-				if (!missing && ok)
+				else if (sql != NULL &&
+						 RunIncremental(view, entry, sql, snap, SizeClass(delta_in), &res))
 					strategy = "incremental";
-				if (!ok)
+				else
 				{
-					ereport(WARNING,
-							(errmsg("incremental view \"%s\" did not hold the rows its delta removes; recomputing it",
-									view->name),
-							 errhint("This is a bug in ivm; the view is correct after this tick.")));
 					tuplestore_clear(view->vdelta);
 					memset(&res, 0, sizeof(res));
 				}

@@ -9,6 +9,8 @@
 #   installcheck  pg_regress (sql/, expected/) and isolation (specs/) tests
 #   pgtap         pg_prove over test/pgtap/*.sql in database ivm_tap
 #   random        test/random/run.sh (IVM_SEED, IVM_TICKS)
+#   random-profiles  the same with the minmax, empty and joins profiles, seed 42
+#   random-full   the same with ivm.full_recompute on for every tick
 #   crash         test/crash/run.sh (in a cluster of its own)
 #   nopreload     test/nopreload/run.sh, when present (a cluster without
 #                 shared_preload_libraries)
@@ -24,7 +26,7 @@ PASSED=0
 FAILED=0
 SKIPPED=0
 RESULTS=()
-SUITES=${IVM_SUITES:-installcheck pgtap random crash nopreload}
+SUITES=${IVM_SUITES:-installcheck pgtap random random-profiles random-full crash nopreload}
 
 # The randomised test: a random seed unless one is given, 300 ticks unless told.
 if [ -z "${IVM_SEED:-}" ]; then
@@ -116,6 +118,16 @@ export IVM_SKIP_BUILD=1
 run_suite installcheck 900 suite_installcheck
 run_suite pgtap 600 suite_pgtap
 run_suite random 1200 bash "$HERE/random/run.sh"
+# fixed seeds for the stress profiles, and every tick a full recompute
+suite_random_profiles() {
+    local p rc=0
+    for p in minmax empty joins; do
+        IVM_PROFILE=$p IVM_SEED=42 IVM_TICKS=150 timeout -k 30 600 bash "$HERE/random/run.sh" || rc=1
+    done
+    return $rc
+}
+run_suite random-profiles 1200 suite_random_profiles
+run_suite random-full 600 env IVM_FULL_RECOMPUTE=1 IVM_TICKS=80 bash "$HERE/random/run.sh"
 run_suite crash 600 bash "$HERE/crash/run.sh"
 if [ -f "$HERE/nopreload/run.sh" ]; then
     run_suite nopreload 300 bash "$HERE/nopreload/run.sh"

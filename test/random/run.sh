@@ -4,6 +4,8 @@
 #
 #   bash test/random/run.sh                      # random seed, 300 ticks
 #   IVM_SEED=123 IVM_TICKS=50 bash test/random/run.sh
+#   IVM_PROFILE=minmax IVM_SEED=7 bash test/random/run.sh
+#   IVM_FULL_RECOMPUTE=1 bash test/random/run.sh  # every tick recomputes
 #
 # Five tables (a, b, c, d without a primary key, e partitioned) and 28 views
 # (setup.sql) covering filters, every join kind, self-joins, aggregates,
@@ -14,6 +16,16 @@
 # TRUNCATE), sometimes a tick that is rolled back, sometimes
 # ivm.full_recompute or another ivm.fallback_ratio, then ivm.tick(), then
 # compares every view with its query as a multiset (EXCEPT ALL both ways).
+#
+# Every view of the default strategy has a twin maintained by diff (setup.sql),
+# and a third of the ticks raise ivm.fallback_ratio so that delta rules run
+# even for large batches.  A profile (IVM_PROFILE, else chosen by the seed)
+# mixes in batches that stress one thing:
+#   general   nothing more
+#   minmax    remove and lower the rows that hold a group's min or max
+#   empty     empty whole groups (and whole tables) and refill them
+#   joins     change both sides of a join, and both sides of the self-join,
+#             in one transaction
 #
 # The whole workload is generated from the seed by bash's $RANDOM before it
 # runs, as one SQL script for one psql session: the same seed replays the
@@ -37,9 +49,17 @@ case "$SEED" in
 esac
 TICKS=${IVM_TICKS:-300}
 DB=ivm_random
+PROFILES=(general minmax empty joins)
+PROFILE=${IVM_PROFILE:-${PROFILES[$((SEED % 4))]}}
+case "$PROFILE" in
+    general | minmax | empty | joins) ;;
+    *) echo "IVM_PROFILE must be one of ${PROFILES[*]}, not '$PROFILE'" >&2; exit 2 ;;
+esac
+FULL=${IVM_FULL_RECOMPUTE:-0}
 
-echo "randomised differential test: seed=$SEED ticks=$TICKS"
-echo "replay with: IVM_SEED=$SEED IVM_TICKS=$TICKS bash test/random/run.sh"
+REPLAY="IVM_SEED=$SEED IVM_TICKS=$TICKS IVM_PROFILE=$PROFILE IVM_FULL_RECOMPUTE=$FULL bash test/random/run.sh"
+echo "randomised differential test: seed=$SEED ticks=$TICKS profile=$PROFILE full_recompute=$FULL"
+echo "replay with: $REPLAY"
 
 # ---- the generator --------------------------------------------------------
 
@@ -197,6 +217,50 @@ stmt_e() {
     fi
 }
 
+# A batch of the profile's kind, as one transaction.
+stmt_stress() {
+    case $PROFILE in
+        minmax)
+            rnd 5
+            case $R in
+                0) rnd 2; echo "DELETE FROM a WHERE (k, v) IN (SELECT k, max(v) FROM a GROUP BY k) AND id % 2 = $R;" ;;
+                1) echo "UPDATE a SET v = v - 30 WHERE (k, v) IN (SELECT k, min(v) FROM a GROUP BY k);" ;;
+                2) echo "UPDATE a SET s = NULL WHERE (k, s) IN (SELECT k, max(s) FROM a GROUP BY k);" ;;
+                3) echo "DELETE FROM b WHERE w = (SELECT max(w) FROM b);"
+                   echo "UPDATE b SET w = w + 1 WHERE w = (SELECT min(w) FROM b);" ;;
+                *) echo "DELETE FROM e WHERE id = (SELECT max(id) FROM e);"
+                   echo "UPDATE a SET id = -id WHERE id = (SELECT max(id) FROM a WHERE k = 3);" ;;
+            esac ;;
+        empty)
+            rnd 4
+            case $R in
+                0) rnd 12; local k=$R
+                   echo "DELETE FROM a WHERE k = $k;"
+                   if chance 50; then rnd 5; echo "INSERT INTO a SELECT (SELECT coalesce(max(id), 0) FROM a) + g, $k, (g * 31) % 100, 'x' FROM generate_series(1, $((R + 1))) g;"; fi ;;
+                1) echo "DELETE FROM b;"
+                   if chance 60; then echo "INSERT INTO b SELECT g, (SELECT id FROM a ORDER BY id OFFSET g LIMIT 1), g % 20 FROM generate_series(1, 40) g;"; fi ;;
+                2) rnd 12; echo "DELETE FROM d WHERE x = $R;"; rnd 12; echo "INSERT INTO d VALUES ($R, 'p'), ($R, 'p');" ;;
+                *) rnd 12; local k=$R
+                   echo "UPDATE a SET k = NULL WHERE k = $k;"
+                   echo "UPDATE a SET k = $k WHERE k IS NULL AND id % 2 = 0;" ;;
+            esac ;;
+        joins)
+            pick_mod; local m=$M q=$Q
+            rnd 3
+            case $R in
+                0) echo "UPDATE a SET k = (coalesce(k, 0) + 1) % 12 WHERE id % $m = $q;"
+                   echo "UPDATE c SET k = (k + 1) % 15 WHERE id % $m = $q;"
+                   echo "UPDATE b SET w = coalesce(w, 0) + 1 WHERE a_id % $m = $q;" ;;
+                1) echo "UPDATE b SET a_id = a_id + 1 WHERE id % $m = $q;"
+                   echo "DELETE FROM a WHERE id IN (SELECT a_id FROM b WHERE id % $m = $q) AND id % 3 = 0;" ;;
+                *) echo "INSERT INTO b SELECT (SELECT coalesce(max(id), 0) FROM b) + row_number() OVER (ORDER BY id), a_id, w FROM b WHERE id % $m = $q ORDER BY id LIMIT 5;"
+                   echo "UPDATE e SET k = (k + 5) % 12 WHERE id % $m = $q;"
+                   echo "UPDATE c SET k = 11 - k WHERE k < 12 AND id % $m = $q;" ;;
+            esac ;;
+    esac
+    return 0
+}
+
 stmt_any() {
     rnd 100
     if ((R < 36)); then stmt_a
@@ -229,6 +293,11 @@ stmt_truncate() {
 # Print one batch; DIRTY=1 when it commits a write.
 batch() {
     local i n
+    if [ "$PROFILE" != general ] && chance 35; then
+        echo "BEGIN;"; stmt_stress; echo "COMMIT;"
+        DIRTY=1
+        return 0
+    fi
     rnd 100
     if ((R < 35)); then                     # one statement, autocommit
         stmt_any; DIRTY=1
@@ -262,6 +331,8 @@ generate() {
     echo "\\set ON_ERROR_STOP 1"
     echo "\\set seed '$SEED'"
     echo "\\o /dev/null"
+    # RESET returns to the database's setting: on, in this mode
+    ((FULL)) && echo "ALTER DATABASE $DB SET ivm.full_recompute = on; SET ivm.full_recompute = on;"
     echo "-- tick 0: the views as created"
     echo "SELECT * FROM ivm.tick() \\gset t_"
     echo "SELECT rt_after_tick(:'seed', 0, false, :t_rows_in, :t_rows_out);"
@@ -283,6 +354,7 @@ generate() {
         if ((R < 5)); then echo "SET ivm.full_recompute = on;"; gucs=1
         elif ((R < 9)); then echo "SET ivm.fallback_ratio = 0.05;"; gucs=1
         elif ((R < 12)); then echo "SET ivm.fallback_ratio = 1;"; gucs=1
+        elif ((R < 45)); then echo "SET ivm.fallback_ratio = 1000000;"; gucs=1
         fi
         if ((DIRTY)); then quiet=false; else quiet=true; fi
         echo "SELECT * FROM ivm.tick() \\gset t_"
@@ -326,7 +398,7 @@ if [ "$rc" -ne 0 ]; then
         echo "FAILED at line $line of the workload, in tick $t" >&2
         echo "the failing statement: $(sed -n "${line}p" "$SQLFILE")" >&2
     fi
-    echo "FAILED: randomised test, seed=$SEED (replay: IVM_SEED=$SEED IVM_TICKS=$TICKS bash test/random/run.sh)" >&2
+    echo "FAILED: randomised test, seed=$SEED (replay: $REPLAY)" >&2
     echo "the workload is kept in $SQLFILE" >&2
     rm -f "$ERRFILE"
     exit 1
@@ -334,8 +406,19 @@ fi
 
 if [ -s "$ERRFILE" ]; then
     echo "messages from the server:"; cat "$ERRFILE"
+    # ivm's own warning that delta rules met a storage out of step is a bug
+    if grep -q "did not hold the rows its delta removes" "$ERRFILE"; then
+        echo "FAILED: randomised test, seed=$SEED: incremental maintenance fell back (replay: $REPLAY)" >&2
+        echo "the workload is kept in $SQLFILE" >&2
+        exit 1
+    fi
 fi
 rm -f "$SQLFILE" "$ERRFILE"
-echo "strategies used:"
-ivm_psql -d "$DB" -c "SELECT name, strategy, rows FROM ivm.views ORDER BY name" || true
-echo "PASSED: randomised test, seed=$SEED, $TICKS ticks, every view equal to its query after every tick (${elapsed}s)"
+echo "how the views were maintained (ticks per strategy):"
+ivm_psql -d "$DB" -c "SELECT v.name, v.strategy, v.rows,
+    count(*) FILTER (WHERE e.strategy = 'incremental') AS incremental,
+    count(*) FILTER (WHERE e.strategy = 'diff') AS diff,
+    count(*) FILTER (WHERE e.strategy = 'recompute') AS recompute
+  FROM ivm.views v LEFT JOIN ivm.evidence e ON e.view = v.name::text
+  GROUP BY 1, 2, 3 ORDER BY 1" || true
+echo "PASSED: randomised test, seed=$SEED, profile $PROFILE, full_recompute=$FULL, $TICKS ticks, every view equal to its query after every tick (${elapsed}s)"

@@ -66,6 +66,12 @@ INSERT INTO rt_views (ord, name, query, options) VALUES
  (25, 'v_agg_diff',   $q$SELECT k, count(*) AS n, sum(v) AS sv, max(v) AS mx FROM a GROUP BY k$q$, '{"mode": "diff"}'),
  (26, 'v_left_diff',  $q$SELECT c.id, c.name, a.id AS a_id FROM c LEFT JOIN a ON a.k = c.k AND a.v > 90$q$, '{"mode": "diff"}');
 
+-- Every view that takes the default strategy gets a twin maintained by the
+-- diff strategy: the same query, checked the same way, so both strategies
+-- face every workload.
+INSERT INTO rt_views (ord, name, query, options)
+SELECT ord + 100, name || '_d', query, '{"mode": "diff"}' FROM rt_views WHERE options = '{}';
+
 -- One statement per view, as a user would type them.
 SELECT format('SELECT ivm.create_view(%L, %L, %L)', name, query, options)
   FROM rt_views ORDER BY ord \gexec

@@ -1,0 +1,123 @@
+-- Strategies: which views delta rules maintain, mode incremental refusing
+-- what they cannot, the fallback to recompute, ivm.full_recompute, the
+-- evidence each tick leaves, and kept plans (SPEC.md sections 1 and 2).
+BEGIN;
+SET LOCAL client_min_messages = warning;
+SELECT plan(34);
+
+SELECT lives_ok($$SELECT ivm.tick()$$, 'a first tick consumes whatever was pending');
+
+CREATE TABLE s_t (id int PRIMARY KEY, k int, v int, price numeric(10,2));
+CREATE TABLE s_dim (k int PRIMARY KEY, name text);
+INSERT INTO s_t SELECT g, g % 5, g, g / 4.0 FROM generate_series(1, 200) g;
+INSERT INTO s_dim SELECT g, 'k' || g FROM generate_series(0, 4) g;
+
+SELECT ivm.create_view('s_agg', $$SELECT k, count(*) AS n, sum(v) AS sv, avg(price) AS ap, min(v) AS mn, max(v) AS mx FROM s_t GROUP BY k$$);
+SELECT ivm.create_view('s_join', $$SELECT t.id, t.v, d.name FROM s_t t JOIN s_dim d ON d.k = t.k WHERE t.v % 3 = 0$$);
+SELECT ivm.create_view('s_win', $$SELECT id, rank() OVER (ORDER BY v) AS r FROM s_t$$);
+SELECT ivm.create_view('s_forced_diff', $$SELECT k, count(*) AS n FROM s_t GROUP BY k$$, '{"mode": "diff"}');
+
+CREATE FUNCTION pg_temp.mismatches(view regclass, query text) RETURNS bigint LANGUAGE plpgsql AS $f$
+DECLARE n bigint;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM ((SELECT * FROM %s EXCEPT ALL %s) UNION ALL (%s EXCEPT ALL SELECT * FROM %s)) d',
+                   view, query, query, view) INTO n;
+    RETURN n;
+END $f$;
+CREATE FUNCTION pg_temp.all_match() RETURNS bool LANGUAGE sql AS $f$
+    SELECT pg_temp.mismatches('s_agg', 'SELECT k, count(*), sum(v), avg(price), min(v), max(v) FROM s_t GROUP BY k') = 0
+       AND pg_temp.mismatches('s_join', 'SELECT t.id, t.v, d.name FROM s_t t JOIN s_dim d ON d.k = t.k WHERE t.v % 3 = 0') = 0
+       AND pg_temp.mismatches('s_win', 'SELECT id, rank() OVER (ORDER BY v) FROM s_t') = 0
+       AND pg_temp.mismatches('s_forced_diff', 'SELECT k, count(*) FROM s_t GROUP BY k') = 0
+$f$;
+CREATE FUNCTION pg_temp.last_strategy(view text) RETURNS text LANGUAGE sql AS $f$
+    SELECT strategy FROM ivm.evidence WHERE ivm.evidence.view = $1 ORDER BY epoch DESC LIMIT 1
+$f$;
+
+-- the strategy each view got, and why
+SELECT is((SELECT strategy FROM ivm.views WHERE name = 's_agg'::regclass), 'incremental', 'an aggregate view is incremental');
+SELECT is((SELECT strategy FROM ivm.views WHERE name = 's_join'::regclass), 'incremental', 'a join view is incremental');
+SELECT is((SELECT strategy FROM ivm.views WHERE name = 's_win'::regclass), 'diff', 'a window-function view is diffed');
+SELECT is((SELECT strategy FROM ivm.views WHERE name = 's_forced_diff'::regclass), 'diff', 'mode diff is kept');
+SELECT matches(ivm.explain('s_win'), 'strategy diff .*window function', 'explain names the construct that forces diff');
+SELECT matches(ivm.explain('s_agg'), 'strategy incremental .*aggregate', 'explain says how an incremental view is kept');
+SELECT throws_ok($$SELECT ivm.create_view('s_bad', $q$SELECT k, v FROM s_t ORDER BY v LIMIT 3$q$, '{"mode": "incremental"}')$$,
+                 '0A000', 'view "s_bad" cannot be maintained incrementally',
+                 'mode incremental refuses a query without delta rules');
+SELECT is((SELECT count(*)::int FROM ivm.views WHERE name::text = 's_bad'), 0, 'and creates nothing');
+SELECT lives_ok($$SELECT ivm.create_view('s_ok', $q$SELECT k, v FROM s_t WHERE v > 100$q$, '{"mode": "incremental"}')$$,
+                'mode incremental accepts a filter');
+SELECT is((SELECT array_agg(attname ORDER BY attnum)::text FROM pg_attribute
+           WHERE attrelid = 's_agg'::regclass AND attnum > 0),
+          '{k,n,sv,ap,mn,mx}', 'SELECT * of an aggregate view shows exactly the query''s columns');
+
+-- a small change: delta rules
+SET LOCAL ivm.fallback_ratio = 0.5;
+UPDATE s_t SET v = v + 1000, price = price + 1 WHERE id = 7;
+SELECT is((SELECT views_recomputed FROM ivm.tick()), 0, 'a one-row update recomputes nothing');
+SELECT is(pg_temp.last_strategy('s_agg'), 'incremental', 'the aggregate took its delta');
+SELECT is(pg_temp.last_strategy('s_join'), 'incremental', 'the join took its delta');
+SELECT is(pg_temp.last_strategy('s_win'), 'diff', 'the window view was diffed');
+SELECT ok(pg_temp.all_match(), 'every view equals its query');
+
+-- min retraction: the group's min goes, the next one takes its place
+DELETE FROM s_t WHERE id = 5;
+SELECT lives_ok($$SELECT ivm.tick()$$, 'tick after deleting a group''s min');
+SELECT ok(pg_temp.all_match(), 'every view equals its query after a min retraction');
+
+-- a group emptied and refilled
+DELETE FROM s_t WHERE k = 2;
+SELECT lives_ok($$SELECT ivm.tick()$$, 'tick after emptying a group');
+SELECT is((SELECT count(*)::int FROM s_agg WHERE k = 2), 0, 'the emptied group is gone');
+INSERT INTO s_t VALUES (1001, 2, 1, 1.00);
+SELECT lives_ok($$SELECT ivm.tick()$$, 'tick after refilling it');
+SELECT ok(pg_temp.all_match(), 'every view equals its query after the refill');
+
+-- the fallback: a delta larger than ivm.fallback_ratio times the view
+SET LOCAL ivm.fallback_ratio = 0.01;
+UPDATE s_t SET v = v + 1 WHERE id <= 20;
+SELECT is((SELECT views_recomputed FROM ivm.tick()), 3, 'a large delta recomputes the incremental views it reaches (s_agg, s_join, s_ok)');
+SELECT is(pg_temp.last_strategy('s_agg'), 'recompute', 'evidence says recompute');
+SELECT ok(pg_temp.all_match(), 'every view equals its query after the fallback');
+RESET ivm.fallback_ratio;
+
+-- ivm.full_recompute
+SET LOCAL ivm.full_recompute = on;
+UPDATE s_t SET v = v - 1 WHERE id = 30;
+SELECT is((SELECT views_recomputed FROM ivm.tick()), 5, 'ivm.full_recompute recomputes every processed view');
+SELECT is(pg_temp.last_strategy('s_join'), 'recompute', 'evidence says recompute');
+RESET ivm.full_recompute;
+
+-- kept plans: a second tick of the same shape prepares nothing
+SET LOCAL ivm.fallback_ratio = 1000;
+UPDATE s_t SET v = v + 1 WHERE id = 40;
+SELECT ivm.tick();
+UPDATE s_t SET v = v + 1 WHERE id = 41;
+CREATE TEMP TABLE plan_before AS SELECT * FROM ivm._plan_stats();
+SELECT ivm.tick();
+SELECT is((SELECT prepared FROM ivm._plan_stats()) - (SELECT prepared FROM plan_before), 0::bigint,
+          'a small tick like the previous one plans nothing');
+SELECT cmp_ok((SELECT reused FROM ivm._plan_stats()) - (SELECT reused FROM plan_before), '>', 5::bigint,
+              'it runs on kept plans');
+
+-- a renamed source column: new delta queries, still right
+ALTER TABLE s_t RENAME COLUMN v TO val;
+UPDATE s_t SET val = val + 1 WHERE id = 42;
+SELECT ivm.tick();
+SELECT cmp_ok((SELECT prepared FROM ivm._plan_stats()) - (SELECT prepared FROM plan_before), '>', 0::bigint,
+              'a changed definition is planned again');
+SELECT is(pg_temp.mismatches('s_agg', 'SELECT k, count(*), sum(val), avg(price), min(val), max(val) FROM s_t GROUP BY k'), 0::bigint,
+          'the aggregate equals its query after the rename');
+SELECT is(pg_temp.last_strategy('s_agg'), 'recompute', 'the tick after a source''s columns changed recomputes');
+UPDATE s_t SET val = val + 1 WHERE id = 44;
+SELECT ivm.tick();
+SELECT is(pg_temp.last_strategy('s_agg'), 'incremental', 'the next one takes deltas again');
+
+-- evidence is bounded
+SET LOCAL ivm.evidence_retention = 2;
+UPDATE s_t SET val = val + 1 WHERE id = 43;
+SELECT ivm.tick();
+SELECT is((SELECT count(DISTINCT epoch)::int FROM ivm.evidence), 2, 'ivm.evidence_retention bounds the evidence');
+
+SELECT * FROM finish();
+ROLLBACK;
