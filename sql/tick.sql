@@ -103,4 +103,25 @@ SET ivm.log_ticks = on;
 SELECT views_processed FROM ivm.tick();
 RESET ivm.log_ticks;
 
+-- ivm.evidence_path: each committed tick appends its per-view records as
+-- JSON lines (relative to the data directory); a rolled-back tick nothing
+SELECT format('ivm_regress_evidence_%s_%s.jsonl', pg_backend_pid(),
+              (extract(epoch FROM clock_timestamp()) * 1000)::bigint) AS evpath \gset
+SET ivm.evidence_path = :'evpath';
+UPDATE a SET x = x + 1 WHERE id = 60;
+SELECT epoch AS evidence_epoch FROM ivm.tick() \gset
+BEGIN;
+UPDATE a SET x = x + 1 WHERE id = 60;
+SELECT ivm.tick() IS NOT NULL AS ticked;
+ROLLBACK;
+RESET ivm.evidence_path;
+SELECT (l->>'epoch')::bigint = :evidence_epoch AS this_epoch, l->>'view' AS view,
+       l->>'strategy' AS strategy, (l->>'delta_in')::int AS delta_in,
+       (l->>'delta_out')::int AS delta_out,
+       (l->>'view_rows')::bigint = (SELECT rows FROM ivm.views v WHERE v.name::text = l->>'view') AS view_rows_right,
+       (l->>'duration_us')::bigint >= 0 AS has_duration
+FROM regexp_split_to_table(pg_read_file(:'evpath'), E'\n') AS line,
+     LATERAL (SELECT line::jsonb AS l) j
+WHERE line <> ''
+ORDER BY 2;
 DROP TABLE a, b, fragile CASCADE;
