@@ -64,6 +64,18 @@ static int64 plans_prepared = 0;
 static int64 plans_reused = 0;
 
 static void
+CreatePlanCache(void)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(PlanEntry);
+	plan_cache = hash_create("ivm plans", 256, &ctl, HASH_ELEM | HASH_BLOBS);
+}
+
+/* forget every kept plan (when there are too many) */
+static void
 IvmResetPlanCache(void)
 {
 	HASH_SEQ_STATUS seq;
@@ -95,14 +107,7 @@ IvmExecCached(const char *sql, int nargs, Oid *argtypes, Datum *values,
 	bool		found;
 
 	if (plan_cache == NULL)
-	{
-		HASHCTL		ctl;
-
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(uint64);
-		ctl.entrysize = sizeof(PlanEntry);
-		plan_cache = hash_create("ivm plans", 256, &ctl, HASH_ELEM | HASH_BLOBS);
-	}
+		CreatePlanCache();
 
 	XXH3_64bits_reset(&state);
 	XXH3_64bits_update(&state, sql, strlen(sql));
@@ -124,15 +129,16 @@ IvmExecCached(const char *sql, int nargs, Oid *argtypes, Datum *values,
 		SPIPlanPtr	plan;
 
 		if (hash_get_num_entries(plan_cache) >= PLAN_CACHE_MAX)
+		{
 			IvmResetPlanCache();
+			CreatePlanCache();
+		}
 		plan = SPI_prepare(sql, nargs, argtypes);
 		if (plan == NULL)
 			elog(ERROR, "ivm: SPI_prepare failed for \"%s\": %s", sql,
 				 SPI_result_code_string(SPI_result));
 		if (SPI_keepplan(plan) != 0)
 			elog(ERROR, "ivm: SPI_keepplan failed");
-		if (plan_cache == NULL)
-			return IvmExecCached(sql, nargs, argtypes, values, nulls, snap, tcount, sizeclass);
 		entry = hash_search(plan_cache, &key, HASH_ENTER, NULL);
 		entry->sql = MemoryContextStrdup(TopMemoryContext, sql);
 		entry->plan = plan;
@@ -182,6 +188,22 @@ StorageDesc(Oid storage_rel)
 
 	table_close(rel, AccessShareLock);
 	return desc;
+}
+
+/*
+ * CheckColumnTypes
+ *		Columns offset+1.. of a delta query's result must have the types of
+ *		the first n storage columns: rows are formed from them as they are.
+ */
+static void
+CheckColumnTypes(TupleDesc result, int offset, TupleDesc storage, int n,
+				 const char *viewname)
+{
+	for (int i = 0; i < n; i++)
+		if (offset + i >= result->natts ||
+			TupleDescAttr(result, offset + i)->atttypid != TupleDescAttr(storage, i)->atttypid)
+			elog(ERROR, "ivm: column %d of the delta query of \"%s\" does not have its storage column's type",
+				 i + 1, viewname);
 }
 
 /* A distinct delta row of an SPJ view. */
@@ -234,6 +256,7 @@ IvmApplySpj(Oid storage_rel, Oid view_owner, const char *viewname,
 	IvmSpiCheck(rc, SPI_OK_SELECT, "running the delta query");
 	delta = SPI_tuptable;
 	ndelta = SPI_processed;
+	CheckColumnTypes(delta->tupdesc, 0, storage_desc, nvisible, viewname);
 
 	oldcxt = MemoryContextSwitchTo(cxt);
 	memset(&ctl, 0, sizeof(ctl));
@@ -386,6 +409,7 @@ IvmApplyAgg(Oid storage_rel, Oid view_owner, const char *viewname,
 	if (merged->tupdesc->natts != 1 + 2 * natts)
 		elog(ERROR, "ivm: delta query of \"%s\" returned %d columns, expected %d",
 			 viewname, merged->tupdesc->natts, 1 + 2 * natts);
+	CheckColumnTypes(merged->tupdesc, 1, storage_desc, natts, viewname);
 
 	oldcxt = MemoryContextSwitchTo(cxt);
 	deletes = palloc(sizeof(ItemPointerData) * Max(nmerged, 1));

@@ -426,7 +426,7 @@ GetShape(TickView *view)
 	entry = hash_search(shape_cache, &view->id, HASH_ENTER, &found);
 	if (found && entry->generation == inval_generation && entry->defrel == view->defrel)
 		return entry;
-	if (found)
+	if (found && entry->cxt != NULL)
 		MemoryContextDelete(entry->cxt);
 	entry->cxt = NULL;
 	entry->generation = 0;
