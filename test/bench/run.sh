@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# ---------------------------------------------------------------------------
+# test/bench/run.sh -- ivm's benchmarks; writes BENCHMARKS.md at the repo root.
+#
+#   bash test/bench/run.sh                  # the full run (~15-20 min on 2 cores)
+#   IVM_BENCH_QUICK=1 bash test/bench/run.sh    # a smoke run (~2-3 min)
+#
+# Installs what is missing, builds and installs the extension (unless
+# IVM_SKIP_BUILD=1), starts a throwaway cluster (test/lib.sh), sets
+# benchmark settings with ALTER SYSTEM and restarts it, then runs:
+#   (a) bench-a.sh  aggregate view: tick after a one-row UPDATE vs REFRESH
+#                   [CONCURRENTLY], at each size of IVM_BENCH_SIZES
+#   (b) bench-b.sh  join view over pgbench tables: tick after an account /
+#                   a branch UPDATE vs REFRESH
+#   (c) bench-c.sh  pgbench UPDATE TPS without and with three views, and
+#   (d)             the catch-up tick after each run with views
+# Raw numbers go to test/bench/results/<date-time>/ (raw.csv, meta.tsv,
+# evidence/, logs/; results/latest points at the newest), and report.sh
+# turns them into BENCHMARKS.md.  Not part of test/run-all.sh.
+#
+# Environment (see test/bench/README.md):
+#   IVM_BENCH_SIZES    row counts for (a)        (default "100000 1000000 10000000")
+#   IVM_BENCH_REPS     repetitions per figure    (default 7)
+#   IVM_BENCH_SECONDS  seconds per pgbench run   (default 30)
+#   IVM_BENCH_RUNS     pgbench runs per config   (default 3)
+#   IVM_BENCH_CLIENTS  pgbench client counts     (default "1 4")
+#   IVM_BENCH_SCALE    pgbench scale for (b)     (default 10)
+#   IVM_BENCH_WRITE_ROWS  rows of t for (c)      (default 1000000)
+#   IVM_BENCH_ONLY     subset of "a b c" to run  (default all; the report
+#                      then only has those)
+#   IVM_BENCH_QUICK=1  sizes "10000 100000", reps 3, 5 s pgbench runs,
+#                      scale 1, 100000 rows for (c) (each still overridable)
+#   IVM_BENCH_PG_SETTINGS  "name=value ..." applied with ALTER SYSTEM
+#                      (default below; e.g. add fsync=on)
+#   IVM_BENCH_OUTPUT   the report's path (default $REPO/BENCHMARKS.md)
+#   IVM_SKIP_BUILD=1, IVM_KEEP=1, IVM_PG_BIN as for the other scripts.
+# ---------------------------------------------------------------------------
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=test/lib.sh
+. "$HERE/../lib.sh"
+# shellcheck source=test/bench/lib-bench.sh
+. "$HERE/lib-bench.sh"
+# shellcheck source=test/bench/bench-a.sh
+. "$HERE/bench-a.sh"
+# shellcheck source=test/bench/bench-b.sh
+. "$HERE/bench-b.sh"
+# shellcheck source=test/bench/bench-c.sh
+. "$HERE/bench-c.sh"
+
+if [ "${IVM_BENCH_QUICK:-0}" = 1 ]; then
+    BENCH_MODE=quick
+    BENCH_SIZES=${IVM_BENCH_SIZES:-10000 100000}
+    BENCH_REPS=${IVM_BENCH_REPS:-3}
+    BENCH_SECONDS=${IVM_BENCH_SECONDS:-5}
+    BENCH_PGBENCH_SCALE=${IVM_BENCH_SCALE:-1}
+    BENCH_WRITE_ROWS=${IVM_BENCH_WRITE_ROWS:-100000}
+else
+    BENCH_MODE=full
+    BENCH_SIZES=${IVM_BENCH_SIZES:-100000 1000000 10000000}
+    BENCH_REPS=${IVM_BENCH_REPS:-7}
+    BENCH_SECONDS=${IVM_BENCH_SECONDS:-30}
+    BENCH_PGBENCH_SCALE=${IVM_BENCH_SCALE:-10}
+    BENCH_WRITE_ROWS=${IVM_BENCH_WRITE_ROWS:-1000000}
+fi
+BENCH_RUNS=${IVM_BENCH_RUNS:-3}
+BENCH_CLIENTS=${IVM_BENCH_CLIENTS:-1 4}
+BENCH_ONLY=${IVM_BENCH_ONLY:-a b c}
+BENCH_CORES=$(nproc 2>/dev/null || echo 2)
+BENCH_PG_SETTINGS=${IVM_BENCH_PG_SETTINGS:-shared_buffers=1GB work_mem=64MB maintenance_work_mem=512MB max_wal_size=4GB checkpoint_timeout=30min}
+OUTPUT=${IVM_BENCH_OUTPUT:-$REPO/BENCHMARKS.md}
+
+# Every knob must be a positive integer (or a list of them).
+for v in $BENCH_SIZES $BENCH_REPS $BENCH_SECONDS $BENCH_RUNS $BENCH_CLIENTS \
+        $BENCH_PGBENCH_SCALE $BENCH_WRITE_ROWS; do
+    case "$v" in
+        '' | *[!0-9]* | 0) echo "benchmark settings must be positive integers; got '$v'" >&2; exit 2 ;;
+    esac
+done
+for b in $BENCH_ONLY; do
+    case "$b" in
+        a | b | c) ;;
+        *) echo "IVM_BENCH_ONLY takes a, b and c; got '$b'" >&2; exit 2 ;;
+    esac
+done
+
+RESULTS=$HERE/results
+RUN_DIR=$RESULTS/$(date -u +%Y%m%d-%H%M%S)
+mkdir -p "$RUN_DIR/logs" "$RUN_DIR/evidence"
+echo 'bench,config,metric,rep,value' >"$RUN_DIR/raw.csv"
+: >"$RUN_DIR/meta.tsv"
+: >"$RUN_DIR/failures.tsv"
+: >"$RUN_DIR/warnings.txt"
+ln -sfn "$(basename "$RUN_DIR")" "$RESULTS/latest"
+export RUN_DIR
+START=$SECONDS
+
+echo "ivm benchmarks ($BENCH_MODE): sizes [$BENCH_SIZES], $BENCH_REPS reps," \
+    "pgbench ${BENCH_SECONDS}s x $BENCH_RUNS runs at clients [$BENCH_CLIENTS]; results in $RUN_DIR"
+
+ivm_prepare
+ivm_say "starting a throwaway cluster"
+ivm_cluster_start
+for s in $BENCH_PG_SETTINGS; do
+    ivm_psql -c "ALTER SYSTEM SET ${s%%=*} = '${s#*=}'"
+done
+ivm_cluster_restart
+
+bench_machine
+STAMP0=$(bench_installed_stamp)
+bench_meta loadavg_start "$(cat /proc/loadavg 2>/dev/null)"
+CPU0=$(bench_cpu_sample)
+bench_meta mode "$BENCH_MODE"
+bench_meta sizes "$BENCH_SIZES"
+bench_meta reps "$BENCH_REPS"
+bench_meta pgbench_seconds "$BENCH_SECONDS"
+bench_meta pgbench_runs "$BENCH_RUNS"
+bench_meta pgbench_clients "$BENCH_CLIENTS"
+bench_meta pgbench_scale "$BENCH_PGBENCH_SCALE"
+bench_meta write_rows "$BENCH_WRITE_ROWS"
+bench_meta benches "$BENCH_ONLY"
+
+for b in $BENCH_ONLY; do
+    case "$b" in
+        a) bench_a || true ;;
+        b) bench_b || true ;;
+        c) bench_c || true ;;
+    esac
+done
+
+bench_meta total_seconds "$((SECONDS - START))"
+# The server keeps the library it loaded at start, but a CREATE EXTENSION
+# after a reinstall reads the new SQL script: say so if that happened.
+if [ "$(bench_installed_stamp)" != "$STAMP0" ]; then
+    bench_warn "the installed extension changed during the run (before: $STAMP0 after: $(bench_installed_stamp));" \
+        "the server kept the ivm.so it loaded at start, databases created after the change ran the new SQL script"
+fi
+bench_meta loadavg_end "$(cat /proc/loadavg 2>/dev/null)"
+bench_meta cpu_steal_pct "$(bench_steal_pct "$CPU0" "$(bench_cpu_sample)")"
+ivm_say "writing $OUTPUT"
+bash "$HERE/report.sh" "$RUN_DIR" >"$OUTPUT.tmp"
+mv "$OUTPUT.tmp" "$OUTPUT"
+if [ -s "$RUN_DIR/failures.tsv" ]; then
+    echo "finished in $((SECONDS - START))s with failures (listed in $OUTPUT):" >&2
+    cat "$RUN_DIR/failures.tsv" >&2
+    exit 1
+fi
+echo "finished in $((SECONDS - START))s; report: $OUTPUT; raw numbers: $RUN_DIR/raw.csv"
