@@ -893,8 +893,6 @@ IvmMergeSql(IvmShape *shape, const char *delta_sql, const char *storage_name,
 {
 	StringInfoData buf;
 	bool		any_recompute = false;
-	int			hidden = shape->nvisible;	/* storage index of __ivm_count */
-	int			natts = list_length(storage_colnames);
 
 #define SCOL(i) quote_identifier(strVal(list_nth(storage_colnames, (i))))
 
@@ -1018,12 +1016,11 @@ IvmMergeSql(IvmShape *shape, const char *delta_sql, const char *storage_name,
 			appendStringInfo(&buf, ", coalesce(s.__ivm_nn_%d, 0) + d.dn%d", role, role);
 		if (agg->kind == IVM_AGG_AVG)
 		{
+			appendStringInfoString(&buf, ", CASE ");
 			if (agg->recompute_on_retract)
-				appendStringInfo(&buf, ", CASE WHEN d.rt THEN r.s%d ELSE ", role);
-			else
-				appendStringInfoString(&buf, ", CASE WHEN false THEN NULL ELSE ");
-			appendStringInfo(&buf, "CASE WHEN coalesce(s.__ivm_nn_%d, 0) + d.dn%d = 0 THEN NULL "
-							 "ELSE coalesce(s.__ivm_s_%d, 0) + coalesce(d.ds%d, 0) END END",
+				appendStringInfo(&buf, "WHEN d.rt THEN r.s%d ", role);
+			appendStringInfo(&buf, "WHEN coalesce(s.__ivm_nn_%d, 0) + d.dn%d = 0 THEN NULL "
+							 "ELSE coalesce(s.__ivm_s_%d, 0) + coalesce(d.ds%d, 0) END",
 							 role, role, role, role);
 		}
 	}
@@ -1065,8 +1062,6 @@ IvmMergeSql(IvmShape *shape, const char *delta_sql, const char *storage_name,
 							 k, k, k, k);
 		appendStringInfoString(&buf, ") r ON true");
 	}
-	(void) hidden;
-	(void) natts;
 #undef SCOL
 	return buf.data;
 }
