@@ -6,9 +6,12 @@ EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/defau
 MODULE_big = ivm
 OBJS = \
 	src/capture.o \
+	src/checkpoint.o \
+	src/ckptfile.o \
 	src/diff.o \
 	src/incr.o \
 	src/ivm.o \
+	src/restore.o \
 	src/shape.o \
 	src/tick.o \
 	src/utility.o \

@@ -346,3 +346,39 @@ CREATE EVENT TRIGGER ivm_ddl_end ON ddl_command_end
     WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
     EXECUTE FUNCTION ivm._on_ddl_end();
 
+
+------------------------------------------------------------------------------
+-- Checkpoints (src/checkpoint.c, src/restore.c; the files are described in
+-- docs/checkpoint-format.md).  Server-side directories: the functions check
+-- pg_write_server_files / pg_read_server_files themselves, as COPY does, so
+-- they stay executable by PUBLIC and refuse other roles with 42501.
+------------------------------------------------------------------------------
+
+-- Write into dir what changed since the previous checkpoint there (the first
+-- writes a base of everything).
+CREATE FUNCTION ivm.checkpoint(dir text,
+    OUT sequence bigint, OUT epoch bigint, OUT objects integer,
+    OUT bases integer, OUT deltas integer, OUT unchanged integer,
+    OUT records bigint, OUT raw_bytes bigint, OUT file_bytes bigint,
+    OUT digest_bytes bigint, OUT duration_ms double precision)
+RETURNS record
+AS 'MODULE_PATHNAME', 'ivm_checkpoint'
+LANGUAGE C VOLATILE STRICT;
+
+-- Rebuild the views of the chain in dir, with their rows, watches and the
+-- epoch; the next tick resumes.
+CREATE FUNCTION ivm.restore(dir text,
+    OUT sequence bigint, OUT epoch bigint, OUT views integer,
+    OUT sources integer, OUT sources_changed integer, OUT rows bigint,
+    OUT pending_rows bigint, OUT watches integer,
+    OUT views_to_recompute integer, OUT duration_ms double precision)
+RETURNS record
+AS 'MODULE_PATHNAME', 'ivm_restore'
+LANGUAGE C VOLATILE STRICT;
+
+-- One manifest of a checkpoint directory (the newest when sequence is null),
+-- checked as ivm.restore() checks it: what a checkpoint holds.
+CREATE FUNCTION ivm.checkpoint_manifest(dir text, sequence bigint DEFAULT NULL)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'ivm_checkpoint_manifest'
+LANGUAGE C VOLATILE;

@@ -1,0 +1,997 @@
+/*-------------------------------------------------------------------------
+ *
+ * checkpoint.c
+ *		How state is saved: ivm.checkpoint(dir) writes, per view and source,
+ *		what changed since the previous checkpoint in that directory, and
+ *		a manifest that lists everything (restore.c reads them back).
+ *
+ * A directory holds one chain: checkpoint 1 writes a base of every object;
+ * checkpoint k writes, per view, the rows added and removed since k-1
+ * (found by comparing the 128-bit hashes of the rows stored now with the
+ * digest file of k-1), a base for a view that is new or whose columns
+ * changed (or whose delta would be no smaller), and nothing for a view
+ * that did not change.  Table sources are not copied: the manifest holds
+ * a fingerprint of each (count and sum of row hashes) and the delta-log
+ * rows still pending, so a restore can trust the views only where the
+ * table it finds is the table that was checkpointed.
+ *
+ * Consistency: the step lock (the row of ivm._state, FOR UPDATE) keeps
+ * ticks out, and every read happens at one registered snapshot taken
+ * after it, so view storage, delta logs, truncation markers and tables
+ * agree: storage reflects the last tick, logs hold what was committed
+ * since, tables hold both.  Writers are not blocked.
+ *
+ * Durability: every file goes to a temporary name and is renamed into
+ * place after an fsync; the manifest is written last.  A checkpoint that
+ * fails leaves the previous manifest the newest, and the chain as it was;
+ * the next checkpoint overwrites or removes what it left behind.
+ *
+ * Cost: each checkpoint reads every view's storage and every source
+ * table once (twice for a view with a delta) and sorts one hash per row;
+ * what it writes is proportional to what changed.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "storage/fd.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "ivm.h"
+#include "checkpoint.h"
+
+PG_FUNCTION_INFO_V1(ivm_checkpoint);
+
+#define CHECKPOINT_RESULT_COLUMNS 11
+
+/* a growing array of row hashes */
+typedef struct HashArray
+{
+	IvmCkptHash *h;
+	uint64		n;
+	uint64		max;
+} HashArray;
+
+/* one checkpoint being written */
+typedef struct CkptState
+{
+	char	   *dir;
+	MemoryContext cxt;			/* where the state lives (SPI's) */
+	uint64		chain;
+	uint64		seq;
+	int64		epoch;
+	Snapshot	snap;
+	IvmCkptManifest *prev;		/* the newest manifest before, or NULL */
+	StringInfoData objects;		/* the manifest's "objects" array so far */
+	int			nobjects;
+	List	   *keep;			/* files the new manifest refers to */
+	/* what was written */
+	int			bases;
+	int			deltas;
+	int			unchanged;
+	uint64		records;
+	uint64		raw_bytes;
+	uint64		file_bytes;
+	uint64		digest_bytes;
+} CkptState;
+
+/* what a scan of an object's rows does with each row */
+typedef struct RowScan
+{
+	HashArray  *hashes;			/* collect every row's hash, or NULL */
+	IvmCkptWriter *writer;		/* write rows here, or NULL */
+	IvmCkptHash *plus;			/* delta: hashes to write, sorted */
+	int64	   *pluscount;		/* and how many copies of each */
+	uint64		nplus;
+	uint64		written;
+	/* fingerprint of a table */
+	uint64		sum_hi;
+	uint64		sum_lo;
+} RowScan;
+
+static void
+AddHash(HashArray *a, IvmCkptHash h)
+{
+	if (a->n == a->max)
+	{
+		a->max = Max(a->max * 2, 1024);
+		if (a->h == NULL)
+			a->h = palloc_extended(sizeof(IvmCkptHash) * a->max, MCXT_ALLOC_HUGE);
+		else
+			a->h = repalloc_huge(a->h, sizeof(IvmCkptHash) * a->max);
+	}
+	a->h[a->n++] = h;
+}
+
+/* ------------------------------------------------------------------------
+ * Scan callbacks
+ * ------------------------------------------------------------------------
+ */
+
+/* every row: its hash; and the row itself when writing a base */
+static void
+CollectRow(const char *row, uint32 len, HeapTuple tup, TupleDesc desc, void *arg)
+{
+	RowScan    *rs = arg;
+	IvmCkptHash h = IvmCkptHashRow(row, len);
+
+	if (rs->hashes)
+		AddHash(rs->hashes, h);
+	if (rs->writer)
+	{
+		IvmCkptWriteRecord(rs->writer, 1, h, row, len);
+		rs->written++;
+	}
+}
+
+/* a delta's second pass: the rows whose hash gained copies, once each */
+static void
+DeltaRow(const char *row, uint32 len, HeapTuple tup, TupleDesc desc, void *arg)
+{
+	RowScan    *rs = arg;
+	IvmCkptHash h = IvmCkptHashRow(row, len);
+	IvmCkptHash *found = bsearch(&h, rs->plus, rs->nplus, sizeof(IvmCkptHash), IvmCkptHashCmp);
+	int64	   *count;
+
+	if (found == NULL)
+		return;
+	count = &rs->pluscount[found - rs->plus];
+	if (*count == 0)
+		return;
+	IvmCkptWriteRecord(rs->writer, *count, h, row, len);
+	rs->written++;
+	*count = 0;
+}
+
+/* a table's fingerprint: the sum of its rows' hashes, modulo 2^128 */
+static void
+FingerprintRow(const char *row, uint32 len, HeapTuple tup, TupleDesc desc, void *arg)
+{
+	RowScan    *rs = arg;
+	IvmCkptHash h = IvmCkptHashRow(row, len);
+	uint64		lo = rs->sum_lo + h.lo;
+
+	rs->sum_hi += h.hi + (lo < rs->sum_lo ? 1 : 0);
+	rs->sum_lo = lo;
+}
+
+/* a pending log row: its weight is the first column */
+static void
+LogRow(const char *row, uint32 len, HeapTuple tup, TupleDesc desc, void *arg)
+{
+	RowScan    *rs = arg;
+	bool		isnull;
+	int64		weight = DatumGetInt32(heap_getattr(tup, 1, desc, &isnull));
+
+	IvmCkptWriteRecord(rs->writer, weight, IvmCkptHashRow(row, len), row, len);
+	rs->written++;
+}
+
+/* ------------------------------------------------------------------------
+ * Manifest JSON
+ * ------------------------------------------------------------------------
+ */
+
+static void
+JsonKey(StringInfo buf, const char *key)
+{
+	if (buf->len > 0 && buf->data[buf->len - 1] != '{' && buf->data[buf->len - 1] != '[')
+		appendStringInfoString(buf, ", ");
+	escape_json(buf, key);
+	appendStringInfoString(buf, ": ");
+}
+
+static void
+JsonStr(StringInfo buf, const char *key, const char *value)
+{
+	JsonKey(buf, key);
+	if (value == NULL)
+		appendStringInfoString(buf, "null");
+	else
+		escape_json(buf, value);
+}
+
+static void
+JsonInt(StringInfo buf, const char *key, int64 value)
+{
+	JsonKey(buf, key);
+	appendStringInfo(buf, INT64_FORMAT, value);
+}
+
+static void
+JsonBool(StringInfo buf, const char *key, bool value)
+{
+	JsonKey(buf, key);
+	appendStringInfoString(buf, value ? "true" : "false");
+}
+
+/* "key": [{"name": ..., "type": ...}, ...] */
+static void
+JsonColumns(StringInfo buf, const char *key, List *names, List *types)
+{
+	ListCell   *lc1;
+	ListCell   *lc2;
+
+	JsonKey(buf, key);
+	appendStringInfoChar(buf, '[');
+	forboth(lc1, names, lc2, types)
+	{
+		if (lc1 != list_head(names))
+			appendStringInfoString(buf, ", ");
+		appendStringInfoChar(buf, '{');
+		JsonStr(buf, "name", lfirst(lc1));
+		JsonStr(buf, "type", lfirst(lc2));
+		appendStringInfoChar(buf, '}');
+	}
+	appendStringInfoChar(buf, ']');
+}
+
+/* "name type, ..." as the manifest reader builds it */
+static char *
+SignatureOf(List *names, List *types)
+{
+	StringInfoData buf;
+	ListCell   *lc1;
+	ListCell   *lc2;
+
+	initStringInfo(&buf);
+	forboth(lc1, names, lc2, types)
+		appendStringInfo(&buf, "%s%s %s", buf.len > 0 ? ", " : "",
+						 quote_identifier(lfirst(lc1)), (char *) lfirst(lc2));
+	return buf.data;
+}
+
+/* a header for a file of this checkpoint about one object */
+static IvmCkptHeader
+FileHeader(CkptState *cs, IvmCkptKind kind, const char *object, List *names, List *types)
+{
+	IvmCkptHeader hdr;
+	ListCell   *lc1;
+	ListCell   *lc2;
+	int			i = 0;
+
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.kind = kind;
+	hdr.chain = cs->chain;
+	hdr.seq = cs->seq;
+	hdr.epoch = cs->epoch;
+	hdr.object = (char *) object;
+	hdr.ncols = list_length(names);
+	hdr.colnames = palloc(sizeof(char *) * Max(hdr.ncols, 1));
+	hdr.coltypes = palloc(sizeof(char *) * Max(hdr.ncols, 1));
+	forboth(lc1, names, lc2, types)
+	{
+		hdr.colnames[i] = lfirst(lc1);
+		hdr.coltypes[i] = lfirst(lc2);
+		i++;
+	}
+	return hdr;
+}
+
+static char *
+FileName(CkptState *cs, const char *suffix)
+{
+	return psprintf("%08llu-%04d.%s", (unsigned long long) cs->seq, cs->nobjects, suffix);
+}
+
+/* remember a file the new manifest refers to */
+static void
+Keep(CkptState *cs, const char *fname)
+{
+	MemoryContext old = MemoryContextSwitchTo(cs->cxt);
+
+	cs->keep = lappend(cs->keep, pstrdup(fname));
+	MemoryContextSwitchTo(old);
+}
+
+/* the entry of the previous manifest for this object, or NULL */
+static IvmCkptObject *
+PreviousEntry(CkptState *cs, char kind, const char *name)
+{
+	if (cs->prev == NULL)
+		return NULL;
+	for (int i = 0; i < cs->prev->nobjects; i++)
+		if (cs->prev->objects[i].kind == kind && strcmp(cs->prev->objects[i].name, name) == 0)
+			return &cs->prev->objects[i];
+	return NULL;
+}
+
+/*
+ * ReadDigest
+ *		The sorted row hashes of an object as of the previous checkpoint, or
+ *		NULL (with a notice) when its digest cannot serve: then the object
+ *		gets a base.  A digest that exists but is damaged is an error.
+ */
+static HashArray *
+ReadDigest(CkptState *cs, IvmCkptObject *prev, const char *object, const char *signature)
+{
+	IvmCkptHeader hdr;
+	char	   *path = IvmCkptPath(cs->dir, prev->digest);
+	struct stat st;
+	char	   *raw;
+	HashArray  *a;
+	List	   *names = NIL;
+	List	   *types = NIL;
+
+	if (stat(path, &st) != 0 && errno == ENOENT)
+	{
+		ereport(NOTICE,
+				(errmsg("digest \"%s\" of \"%s\" is missing; writing a base of it", path, object)));
+		return NULL;
+	}
+	raw = IvmCkptReadFile(cs->dir, prev->digest, IVM_CKPT_DIGEST, &hdr, NULL);
+	if (hdr.chain != cs->chain)
+		IvmCkptCorrupt(path, "It belongs to another checkpoint chain.");
+	if (strcmp(hdr.object, object) != 0)
+		IvmCkptCorrupt(path, "It describes \"%s\", not \"%s\".", hdr.object, object);
+	if (hdr.raw_len % 16 != 0)
+		IvmCkptCorrupt(path, "Its payload is not a whole number of hashes.");
+	for (int i = 0; i < hdr.ncols; i++)
+	{
+		names = lappend(names, hdr.colnames[i]);
+		types = lappend(types, hdr.coltypes[i]);
+	}
+	if (strcmp(SignatureOf(names, types), signature) != 0)
+		return NULL;
+	a = palloc0(sizeof(HashArray));
+	a->n = a->max = hdr.raw_len / 16;
+	a->h = palloc_extended(sizeof(IvmCkptHash) * Max(a->n, 1), MCXT_ALLOC_HUGE);
+	for (uint64 i = 0; i < a->n; i++)
+	{
+		const unsigned char *p = (const unsigned char *) raw + i * 16;
+		uint64		hi = 0;
+		uint64		lo = 0;
+
+		for (int b = 7; b >= 0; b--)
+		{
+			hi = (hi << 8) | p[b];
+			lo = (lo << 8) | p[8 + b];
+		}
+		a->h[i].hi = hi;
+		a->h[i].lo = lo;
+		if (i > 0 && IvmCkptHashCmp(&a->h[i - 1], &a->h[i]) > 0)
+			IvmCkptCorrupt(path, "Its hashes are not in order.");
+	}
+	pfree(raw);
+	return a;
+}
+
+/* write the sorted hashes of an object as this checkpoint's digest of it */
+static char *
+WriteDigest(CkptState *cs, const char *object, List *names, List *types, HashArray *hashes)
+{
+	char	   *fname = FileName(cs, "digest");
+	IvmCkptHeader hdr = FileHeader(cs, IVM_CKPT_DIGEST, object, names, types);
+	IvmCkptWriter *w = IvmCkptOpenWriter(cs->dir, fname, &hdr);
+
+	for (uint64 i = 0; i < hashes->n; i++)
+	{
+		unsigned char b[16];
+
+		for (int k = 0; k < 8; k++)
+		{
+			b[k] = (hashes->h[i].hi >> (8 * k)) & 0xff;
+			b[8 + k] = (hashes->h[i].lo >> (8 * k)) & 0xff;
+		}
+		IvmCkptWrite(w, b, 16);
+	}
+	cs->digest_bytes += IvmCkptCloseWriter(w, NULL, NULL);
+	return fname;
+}
+
+/*
+ * CheckpointRows
+ *		The rows of one object (a view's storage, hidden columns included):
+ *		a base, a delta against the previous digest, or nothing; then the
+ *		file and digest entries of its manifest object.
+ */
+static void
+CheckpointRows(CkptState *cs, char kind, const char *object, Oid relid)
+{
+	List	   *names;
+	List	   *types;
+	char	   *cols = IvmCkptColumns(relid, true, &names, &types);
+	char	   *sql = psprintf("SELECT %s FROM %s", cols,
+							   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+														  get_rel_name(relid)));
+	char	   *signature = SignatureOf(names, types);
+	IvmCkptObject *prev = PreviousEntry(cs, kind, object);
+	HashArray  *old = NULL;
+	HashArray	cur = {NULL, 0, 0};
+	RowScan		rs;
+	bool		base;
+	const char *file = NULL;
+	const char *file_type = NULL;
+	uint64		records = 0;
+	uint64		added = 0;
+	uint64		removed = 0;
+	const char *digest;
+	IvmCkptHeader hdr = FileHeader(cs, IVM_CKPT_ROWS, object, names, types);
+	MemoryContext objcxt = AllocSetContextCreate(CurrentMemoryContext, "ivm checkpoint object",
+												 ALLOCSET_DEFAULT_SIZES);
+	MemoryContext outer = MemoryContextSwitchTo(objcxt);
+
+	JsonColumns(&cs->objects, "columns", names, types);
+	if (prev != NULL && prev->digest != NULL && strcmp(prev->signature, signature) == 0)
+		old = ReadDigest(cs, prev, object, signature);
+	base = (old == NULL);
+
+	memset(&rs, 0, sizeof(rs));
+	rs.hashes = &cur;
+	if (base)
+	{
+		/* one pass: write every row, collect the hashes */
+		file = FileName(cs, "rows");
+		hdr.flags = IVM_CKPT_FLAG_BASE;
+		rs.writer = IvmCkptOpenWriter(cs->dir, file, &hdr);
+		(void) IvmCkptScan(sql, cs->snap, 0, CollectRow, &rs);
+		qsort(cur.h, cur.n, sizeof(IvmCkptHash), IvmCkptHashCmp);
+		records = added = rs.written;
+	}
+	else
+	{
+		IvmCkptHash *plus;
+		int64	   *pluscount;
+		uint64		nplus = 0;
+		IvmCkptHash *minus;
+		int64	   *minuscount;
+		uint64		nminus = 0;
+		uint64		i = 0;
+		uint64		j = 0;
+
+		/* first pass: the hashes only; compare with the digest */
+		(void) IvmCkptScan(sql, cs->snap, 0, CollectRow, &rs);
+		qsort(cur.h, cur.n, sizeof(IvmCkptHash), IvmCkptHashCmp);
+		plus = palloc_extended(sizeof(IvmCkptHash) * Max(cur.n, 1), MCXT_ALLOC_HUGE);
+		pluscount = palloc_extended(sizeof(int64) * Max(cur.n, 1), MCXT_ALLOC_HUGE);
+		minus = palloc_extended(sizeof(IvmCkptHash) * Max(old->n, 1), MCXT_ALLOC_HUGE);
+		minuscount = palloc_extended(sizeof(int64) * Max(old->n, 1), MCXT_ALLOC_HUGE);
+		while (i < cur.n || j < old->n)
+		{
+			IvmCkptHash h;
+			int64		nc = 0;
+			int64		no = 0;
+			int			c;
+
+			if (i >= cur.n)
+				c = 1;
+			else if (j >= old->n)
+				c = -1;
+			else
+				c = IvmCkptHashCmp(&cur.h[i], &old->h[j]);
+			h = c <= 0 ? cur.h[i] : old->h[j];
+			while (i < cur.n && IvmCkptHashCmp(&cur.h[i], &h) == 0)
+				i++, nc++;
+			while (j < old->n && IvmCkptHashCmp(&old->h[j], &h) == 0)
+				j++, no++;
+			if (nc > no)
+			{
+				plus[nplus] = h;
+				pluscount[nplus++] = nc - no;
+				added += nc - no;
+			}
+			else if (no > nc)
+			{
+				minus[nminus] = h;
+				minuscount[nminus++] = no - nc;
+				removed += no - nc;
+			}
+		}
+
+		if (nplus == 0 && nminus == 0)
+		{
+			/* unchanged: the previous digest still describes it */
+			cs->unchanged++;
+			JsonKey(&cs->objects, "file");
+			appendStringInfoString(&cs->objects, "null");
+			JsonKey(&cs->objects, "digest");
+			appendStringInfoChar(&cs->objects, '{');
+			JsonStr(&cs->objects, "name", prev->digest);
+			JsonInt(&cs->objects, "rows", (int64) cur.n);
+			appendStringInfoChar(&cs->objects, '}');
+			Keep(cs, prev->digest);
+			MemoryContextSwitchTo(outer);
+			MemoryContextDelete(objcxt);
+			return;
+		}
+
+		file = FileName(cs, "rows");
+		if (nplus + nminus >= cur.n)
+		{
+			/* a delta would be no smaller than the rows themselves */
+			base = true;
+			hdr.flags = IVM_CKPT_FLAG_BASE;
+			rs.hashes = NULL;
+			rs.writer = IvmCkptOpenWriter(cs->dir, file, &hdr);
+			(void) IvmCkptScan(sql, cs->snap, 0, CollectRow, &rs);
+			records = rs.written;
+			added = cur.n;
+			removed = 0;
+		}
+		else
+		{
+			/* second pass: the rows that gained copies; then what went */
+			rs.hashes = NULL;
+			rs.plus = plus;
+			rs.pluscount = pluscount;
+			rs.nplus = nplus;
+			rs.writer = IvmCkptOpenWriter(cs->dir, file, &hdr);
+			(void) IvmCkptScan(sql, cs->snap, 0, DeltaRow, &rs);
+			if (rs.written != nplus)
+				elog(ERROR, "ivm: rows of \"%s\" changed during a checkpoint", object);
+			for (uint64 k = 0; k < nminus; k++)
+				IvmCkptWriteRecord(rs.writer, -minuscount[k], minus[k], NULL, 0);
+			records = nplus + nminus;
+		}
+	}
+
+	{
+		uint64		raw;
+
+		cs->file_bytes += IvmCkptCloseWriter(rs.writer, &raw, NULL);
+		cs->raw_bytes += raw;
+	}
+	file_type = base ? "base" : "delta";
+	if (base)
+		cs->bases++;
+	else
+		cs->deltas++;
+	cs->records += records;
+	digest = WriteDigest(cs, object, names, types, &cur);
+	Keep(cs, file);
+	Keep(cs, digest);
+
+	JsonKey(&cs->objects, "file");
+	appendStringInfoChar(&cs->objects, '{');
+	JsonStr(&cs->objects, "name", file);
+	JsonStr(&cs->objects, "type", file_type);
+	JsonInt(&cs->objects, "records", (int64) records);
+	JsonInt(&cs->objects, "rows_added", (int64) added);
+	JsonInt(&cs->objects, "rows_removed", (int64) removed);
+	appendStringInfoChar(&cs->objects, '}');
+	JsonKey(&cs->objects, "digest");
+	appendStringInfoChar(&cs->objects, '{');
+	JsonStr(&cs->objects, "name", digest);
+	JsonInt(&cs->objects, "rows", (int64) cur.n);
+	appendStringInfoChar(&cs->objects, '}');
+	MemoryContextSwitchTo(outer);
+	MemoryContextDelete(objcxt);
+}
+
+/* run a catalog query at the checkpoint's snapshot */
+static void
+ExecAt(CkptState *cs, const char *sql, const char *what)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, 0, NULL);
+	int			rc;
+
+	if (plan == NULL)
+		elog(ERROR, "ivm: SPI_prepare failed while %s: %s", what, SPI_result_code_string(SPI_result));
+	rc = SPI_execute_snapshot(plan, NULL, NULL, cs->snap, InvalidSnapshot, true, false, 0);
+	IvmSpiCheck(rc, SPI_OK_SELECT, what);
+	SPI_freeplan(plan);
+}
+
+static char *
+Col(SPITupleTable *tt, uint64 row, int col)
+{
+	return SPI_getvalue(tt->vals[row], tt->tupdesc, col);
+}
+
+/* begin one entry of the objects array */
+static void
+BeginObject(CkptState *cs, const char *kind, const char *schema, const char *relname)
+{
+	if (cs->nobjects > 0)
+		appendStringInfoString(&cs->objects, ",\n  ");
+	cs->nobjects++;
+	appendStringInfoChar(&cs->objects, '{');
+	JsonStr(&cs->objects, "kind", kind);
+	JsonStr(&cs->objects, "schema", schema);
+	JsonStr(&cs->objects, "relname", relname);
+}
+
+/*
+ * CheckpointViews
+ *		Every incremental view, in the order a restore must create them.
+ */
+static void
+CheckpointViews(CkptState *cs)
+{
+	SPITupleTable *tt;
+	uint64		n;
+
+	ExecAt(cs, "SELECT n.nspname, c.relname, pg_catalog.pg_get_userbyid(c.relowner), "
+		   "v.storagerel::oid, pg_catalog.pg_get_viewdef(v.defrel), v.mode, v.options::text, "
+		   "v.level, v.strategy, v.populated, v.needs_recompute, v.rows, v.size, v.last_epoch, "
+		   "w.channel, v.viewrel::oid "
+		   "FROM ivm._views v JOIN pg_catalog.pg_class c ON c.oid = v.viewrel "
+		   "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+		   "LEFT JOIN ivm._watches w ON w.view_id = v.id "
+		   "ORDER BY v.level, v.id", "listing views");
+	tt = SPI_tuptable;
+	n = SPI_processed;
+	for (uint64 i = 0; i < n; i++)
+	{
+		char	   *schema = Col(tt, i, 1);
+		char	   *relname = Col(tt, i, 2);
+		char	   *object = quote_qualified_identifier(schema, relname);
+		bool		isnull;
+		Oid			storage = DatumGetObjectId(SPI_getbinval(tt->vals[i], tt->tupdesc, 4, &isnull));
+		Oid			viewrel = DatumGetObjectId(SPI_getbinval(tt->vals[i], tt->tupdesc, 16, &isnull));
+		char	   *last_epoch = Col(tt, i, 14);
+		List	   *vnames;
+		List	   *vtypes;
+		ListCell   *lc;
+
+		BeginObject(cs, "view", schema, relname);
+		JsonStr(&cs->objects, "owner", Col(tt, i, 3));
+		JsonStr(&cs->objects, "query", Col(tt, i, 5));
+		JsonStr(&cs->objects, "mode", Col(tt, i, 6));
+		JsonStr(&cs->objects, "options", Col(tt, i, 7));
+		JsonInt(&cs->objects, "level", pg_strtoint32(Col(tt, i, 8)));
+		JsonStr(&cs->objects, "strategy", Col(tt, i, 9));
+		JsonBool(&cs->objects, "populated", strcmp(Col(tt, i, 10), "t") == 0);
+		JsonBool(&cs->objects, "needs_recompute", strcmp(Col(tt, i, 11), "t") == 0);
+		JsonInt(&cs->objects, "stored_rows", pg_strtoint64(Col(tt, i, 12)));
+		JsonInt(&cs->objects, "size", pg_strtoint64(Col(tt, i, 13)));
+		if (last_epoch)
+			JsonInt(&cs->objects, "last_epoch", pg_strtoint64(last_epoch));
+		else
+			JsonStr(&cs->objects, "last_epoch", NULL);
+		JsonStr(&cs->objects, "channel", Col(tt, i, 15));
+		(void) IvmCkptColumns(viewrel, false, &vnames, &vtypes);
+		JsonKey(&cs->objects, "view_columns");
+		appendStringInfoChar(&cs->objects, '[');
+		foreach(lc, vnames)
+		{
+			if (lc != list_head(vnames))
+				appendStringInfoString(&cs->objects, ", ");
+			escape_json(&cs->objects, lfirst(lc));
+		}
+		appendStringInfoChar(&cs->objects, ']');
+		CheckpointRows(cs, 'v', object, storage);
+		appendStringInfoChar(&cs->objects, '}');
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * CheckpointTables
+ *		Every captured table: its fingerprint, whether a TRUNCATE awaits the
+ *		next tick, and the rows its delta log holds.
+ */
+static void
+CheckpointTables(CkptState *cs)
+{
+	SPITupleTable *tt;
+	uint64		n;
+
+	ExecAt(cs, "SELECT n.nspname, c.relname, s.relid::oid, s.logrel::oid, "
+		   "EXISTS (SELECT 1 FROM ivm._truncated t WHERE t.relid = s.relid) "
+		   "FROM ivm._sources s JOIN pg_catalog.pg_class c ON c.oid = s.relid "
+		   "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+		   "ORDER BY s.id", "listing sources");
+	tt = SPI_tuptable;
+	n = SPI_processed;
+	for (uint64 i = 0; i < n; i++)
+	{
+		char	   *schema = Col(tt, i, 1);
+		char	   *relname = Col(tt, i, 2);
+		char	   *object = quote_qualified_identifier(schema, relname);
+		bool		isnull;
+		Oid			relid = DatumGetObjectId(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
+		Oid			logrel = DatumGetObjectId(SPI_getbinval(tt->vals[i], tt->tupdesc, 4, &isnull));
+		bool		truncated = DatumGetBool(SPI_getbinval(tt->vals[i], tt->tupdesc, 5, &isnull));
+		List	   *names;
+		List	   *types;
+		char	   *cols = IvmCkptColumns(relid, true, &names, &types);
+		List	   *lnames;
+		List	   *ltypes;
+		List	   *keep_names = NIL;
+		List	   *keep_types = NIL;
+		StringInfoData logcols;
+		RowScan		rs;
+		uint64		rows;
+		ListCell   *lc1;
+		ListCell   *lc2;
+
+		BeginObject(cs, "table", schema, relname);
+		JsonColumns(&cs->objects, "columns", names, types);
+
+		memset(&rs, 0, sizeof(rs));
+		rows = IvmCkptScan(psprintf("SELECT %s FROM %s", cols, object), cs->snap, 0,
+						   FingerprintRow, &rs);
+		JsonKey(&cs->objects, "fingerprint");
+		appendStringInfoChar(&cs->objects, '{');
+		JsonInt(&cs->objects, "rows", (int64) rows);
+		JsonStr(&cs->objects, "sum", psprintf("%016llx%016llx", (unsigned long long) rs.sum_hi,
+											  (unsigned long long) rs.sum_lo));
+		appendStringInfoChar(&cs->objects, '}');
+		JsonBool(&cs->objects, "truncated", truncated);
+
+		/* the log: its columns but the weight, which leads each record */
+		(void) IvmCkptColumns(logrel, false, &lnames, &ltypes);
+		initStringInfo(&logcols);
+		appendStringInfoString(&logcols, quote_identifier(IVM_WEIGHT_COLUMN));
+		forboth(lc1, lnames, lc2, ltypes)
+		{
+			if (strcmp(lfirst(lc1), IVM_WEIGHT_COLUMN) == 0)
+				continue;
+			keep_names = lappend(keep_names, lfirst(lc1));
+			keep_types = lappend(keep_types, lfirst(lc2));
+			appendStringInfo(&logcols, ", %s", quote_identifier(lfirst(lc1)));
+		}
+		JsonColumns(&cs->objects, "log_columns", keep_names, keep_types);
+		{
+			char	   *file = FileName(cs, "log");
+			IvmCkptHeader hdr = FileHeader(cs, IVM_CKPT_LOG, object, keep_names, keep_types);
+			char	   *lsql = psprintf("SELECT %s FROM %s", logcols.data,
+										quote_qualified_identifier(IVM_SCHEMA, get_rel_name(logrel)));
+			uint64		raw;
+
+			/* most checkpoints find the log empty: then no file */
+			ExecAt(cs, psprintf("SELECT 1 FROM %s LIMIT 1",
+								quote_qualified_identifier(IVM_SCHEMA, get_rel_name(logrel))),
+				   "looking for pending deltas");
+			if (SPI_processed == 0)
+			{
+				JsonKey(&cs->objects, "file");
+				appendStringInfoString(&cs->objects, "null");
+			}
+			else
+			{
+				rs.writer = IvmCkptOpenWriter(cs->dir, file, &hdr);
+				(void) IvmCkptScan(lsql, cs->snap, 1, LogRow, &rs);
+				cs->file_bytes += IvmCkptCloseWriter(rs.writer, &raw, NULL);
+				cs->raw_bytes += raw;
+				cs->records += rs.written;
+				Keep(cs, file);
+				JsonKey(&cs->objects, "file");
+				appendStringInfoChar(&cs->objects, '{');
+				JsonStr(&cs->objects, "name", file);
+				JsonStr(&cs->objects, "type", "pending");
+				JsonInt(&cs->objects, "records", (int64) rs.written);
+				appendStringInfoChar(&cs->objects, '}');
+			}
+		}
+		appendStringInfoChar(&cs->objects, '}');
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * CheckpointFileName
+ *		Whether name is one this code writes: 8 or more digits, then either
+ *		".manifest" or "-" digits "." rows|log|digest; maybe ".tmp" after.
+ *		*seq receives the leading number, *tmp and *digest what it is.
+ */
+static bool
+CheckpointFileName(const char *name, uint64 *seq, bool *tmp, bool *digest)
+{
+	const char *p = name;
+	static const char *const kinds[] = {"rows", "log", "digest"};
+	size_t		len;
+
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (p - name < 8)
+		return false;
+	*seq = strtoull(name, NULL, 10);
+	len = strlen(p);
+	*tmp = len > 4 && strcmp(p + len - 4, ".tmp") == 0;
+	if (*tmp)
+		len -= 4;
+	*digest = false;
+	if (len == 9 && strncmp(p, ".manifest", 9) == 0)
+		return true;
+	if (*p++ != '-')
+		return false;
+	len--;
+	while (*p >= '0' && *p <= '9')
+		p++, len--;
+	if (*p++ != '.')
+		return false;
+	len--;
+	for (int i = 0; i < lengthof(kinds); i++)
+		if (len == strlen(kinds[i]) && strncmp(p, kinds[i], len) == 0)
+		{
+			*digest = (i == 2);
+			return true;
+		}
+	return false;
+}
+
+/*
+ * RemoveLeftovers
+ *		After the manifest is in place: remove temporary files, digests the
+ *		new manifest does not refer to, and files of this sequence number
+ *		that an earlier, failed attempt wrote and this one did not.  Only
+ *		names of the checkpoint format are touched.
+ */
+static void
+RemoveLeftovers(CkptState *cs)
+{
+	DIR		   *d = AllocateDir(cs->dir);
+	struct dirent *de;
+
+	while ((de = ReadDir(d, cs->dir)) != NULL)
+	{
+		uint64		seq;
+		bool		tmp;
+		bool		digest;
+		bool		kept = false;
+		ListCell   *lc;
+
+		if (!CheckpointFileName(de->d_name, &seq, &tmp, &digest))
+			continue;
+		foreach(lc, cs->keep)
+			if (strcmp(lfirst(lc), de->d_name) == 0)
+				kept = true;
+		if (tmp || (!kept && (digest || seq == cs->seq)))
+		{
+			char	   *path = IvmCkptPath(cs->dir, de->d_name);
+
+			if (unlink(path) != 0 && errno != ENOENT)
+				ereport(WARNING,
+						(errcode_for_file_access(),
+						 errmsg("could not remove leftover checkpoint file \"%s\": %m", path)));
+		}
+	}
+	FreeDir(d);
+}
+
+/*
+ * ivm_checkpoint
+ *		SQL: ivm.checkpoint(dir text) returns (sequence, epoch, objects,
+ *		bases, deltas, unchanged, records, raw_bytes, file_bytes,
+ *		digest_bytes, duration_ms).
+ */
+Datum
+ivm_checkpoint(PG_FUNCTION_ARGS)
+{
+	TimestampTz start = GetCurrentTimestamp();
+	char	   *dir;
+	CkptState	cs;
+	IvmUserSave save;
+	int			save_nestlevel;
+	int			rc;
+	int			nmanifests;
+	uint64	   *seqs;
+	TupleDesc	desc;
+	Datum		values[CHECKPOINT_RESULT_COLUMNS];
+	bool		nulls[CHECKPOINT_RESULT_COLUMNS] = {0};
+	bool		isnull;
+
+	IvmCheckPreloaded();
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the checkpoint directory cannot be null")));
+	dir = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	IvmCkptCheckPath(dir, true);
+	canonicalize_path(dir);
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "ivm.checkpoint() must return a record");
+
+	memset(&cs, 0, sizeof(cs));
+	cs.dir = dir;
+
+	if (MakePGDirectory(dir) != 0 && errno != EEXIST)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not create checkpoint directory \"%s\": %m", dir),
+				 errhint("The parent directory must exist and be writable by the server.")));
+
+	/* from here on, memory is SPI's: released by SPI_finish */
+	IvmCatalogBegin(&save);
+	cs.cxt = CurrentMemoryContext;
+	initStringInfo(&cs.objects);
+	save_nestlevel = NewGUCNestLevel();
+	IvmCkptSetTextFormat();
+
+	/* the step lock: no tick runs until this transaction ends */
+	rc = SPI_execute("SELECT epoch FROM ivm._state FOR UPDATE", false, 0);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "taking the step lock");
+	if (SPI_processed != 1)
+		elog(ERROR, "ivm: ivm._state must hold exactly one row");
+	cs.epoch = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	cs.snap = RegisterSnapshot(GetTransactionSnapshot());
+
+	/* the chain so far */
+	seqs = IvmCkptListManifests(dir, &nmanifests, false);
+	if (nmanifests > 0)
+	{
+		cs.prev = IvmCkptReadManifest(dir, seqs[nmanifests - 1]);
+		cs.chain = cs.prev->hdr.chain;
+		cs.seq = cs.prev->hdr.seq + 1;
+		if (strcmp(cs.prev->encoding, GetDatabaseEncodingName()) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("checkpoint directory \"%s\" holds a chain written in encoding %s", dir,
+							cs.prev->encoding),
+					 errdetail("This database uses encoding %s.", GetDatabaseEncodingName()),
+					 errhint("Checkpoint into another directory.")));
+	}
+	else
+	{
+		cs.seq = 1;
+		if (!pg_strong_random(&cs.chain, sizeof(cs.chain)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate a random checkpoint chain id")));
+	}
+
+	CheckpointViews(&cs);
+	CheckpointTables(&cs);
+
+	/* the manifest, last */
+	{
+		StringInfoData m;
+		IvmCkptHeader hdr;
+		IvmCkptWriter *w;
+		char	   *fname = IvmCkptManifestName(cs.seq);
+		uint64		raw;
+		uint64		sum;
+
+		initStringInfo(&m);
+		appendStringInfoChar(&m, '{');
+		JsonInt(&m, "format", IVM_CKPT_VERSION);
+		JsonStr(&m, "chain", IvmCkptHex64(cs.chain));
+		JsonInt(&m, "sequence", (int64) cs.seq);
+		JsonInt(&m, "epoch", cs.epoch);
+		JsonStr(&m, "previous", cs.prev ? IvmCkptHex64(cs.prev->file_sum) : NULL);
+		JsonStr(&m, "created", timestamptz_to_str(GetCurrentTimestamp()));
+		JsonStr(&m, "database", get_database_name(MyDatabaseId));
+		JsonStr(&m, "encoding", GetDatabaseEncodingName());
+		JsonInt(&m, "server_version_num", PG_VERSION_NUM);
+		JsonKey(&m, "objects");
+		appendStringInfo(&m, "[\n  %s\n]}\n", cs.objects.data);
+
+		memset(&hdr, 0, sizeof(hdr));
+		hdr.kind = IVM_CKPT_MANIFEST;
+		hdr.chain = cs.chain;
+		hdr.seq = cs.seq;
+		hdr.epoch = cs.epoch;
+		hdr.object = "";
+		w = IvmCkptOpenWriter(dir, fname, &hdr);
+		IvmCkptWrite(w, m.data, m.len);
+		cs.file_bytes += IvmCkptCloseWriter(w, &raw, &sum);
+		cs.raw_bytes += raw;
+		Keep(&cs, fname);
+	}
+	RemoveLeftovers(&cs);
+
+	UnregisterSnapshot(cs.snap);
+	AtEOXact_GUC(true, save_nestlevel);
+	IvmCatalogEnd(&save);
+
+	values[0] = Int64GetDatum((int64) cs.seq);
+	values[1] = Int64GetDatum(cs.epoch);
+	values[2] = Int32GetDatum(cs.nobjects);
+	values[3] = Int32GetDatum(cs.bases);
+	values[4] = Int32GetDatum(cs.deltas);
+	values[5] = Int32GetDatum(cs.unchanged);
+	values[6] = Int64GetDatum((int64) cs.records);
+	values[7] = Int64GetDatum((int64) cs.raw_bytes);
+	values[8] = Int64GetDatum((int64) cs.file_bytes);
+	values[9] = Int64GetDatum((int64) cs.digest_bytes);
+	values[10] = Float8GetDatum((double) (GetCurrentTimestamp() - start) / 1000.0);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}

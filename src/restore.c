@@ -1,0 +1,1082 @@
+/*-------------------------------------------------------------------------
+ *
+ * restore.c
+ *		ivm.restore(dir): rebuild the incremental views of a checkpoint
+ *		chain (checkpoint.c) in this database, with their contents, watches
+ *		and the epoch, so that the next tick resumes where the checkpointed
+ *		database left off.
+ *
+ * Two phases, in the caller's transaction:
+ *	1. Check, changing nothing: every manifest of the chain (contiguous
+ *	   from 1, one chain id, each linked to the one before by checksum),
+ *	   every file the newest one needs (header, checksums, records, row
+ *	   hashes), and the database: no relation in the way of a view, every
+ *	   table source present.  Table sources are locked in SHARE mode (no
+ *	   write can slip between the check and the capture triggers) and
+ *	   fingerprinted; a table whose rows differ from the checkpoint's, or
+ *	   that other views here capture already, is not trusted.
+ *	2. Rebuild: views in level order through IvmCreateView (unpopulated),
+ *	   ownership, their rows (base and deltas replayed: records summed by
+ *	   row hash), their state, watches; pending delta-log rows of trusted
+ *	   tables; the epoch.  A view that reads an untrusted table, whose
+ *	   storage columns came out different, or that reads a view left
+ *	   empty, is marked for recompute: the next tick recomputes it.
+ * An error in either phase rolls the whole transaction back: a failed
+ * restore changes nothing.
+ *
+ * Memory: files are read whole; the rows of one view are held while it is
+ * loaded, in a context deleted after it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+#include "ivm.h"
+#include "checkpoint.h"
+
+PG_FUNCTION_INFO_V1(ivm_restore);
+PG_FUNCTION_INFO_V1(ivm_checkpoint_manifest);
+
+#define RESTORE_RESULT_COLUMNS 10
+
+/* one file of an object's chain */
+typedef struct ChainFile
+{
+	IvmCkptManifest *manifest;	/* the checkpoint that wrote it */
+	IvmCkptObject *entry;		/* its entry there */
+} ChainFile;
+
+/* one object of the newest manifest, as the restore sees it */
+typedef struct RestoreObject
+{
+	IvmCkptObject *obj;
+	List	   *chain;			/* ChainFile, oldest (a base) first */
+	/* table sources */
+	Oid			relid;
+	bool		trusted;		/* same rows here, and not captured already */
+	bool		matched;		/* same rows here */
+	/* views */
+	int			view_id;
+	bool		loaded;			/* its rows came from the checkpoint */
+} RestoreObject;
+
+typedef struct RestoreState
+{
+	char	   *dir;
+	Oid			caller;			/* who called ivm.restore() */
+	int			nmanifests;
+	IvmCkptManifest **manifests;
+	IvmCkptManifest *last;
+	RestoreObject *objects;
+	int			nobjects;
+	/* results */
+	int			views;
+	int			sources;
+	int			sources_changed;
+	uint64		rows;
+	uint64		pending;
+	int			watches;
+	int			recompute;
+} RestoreState;
+
+/* a record during replay */
+typedef struct Entry
+{
+	IvmCkptHash hash;
+	int64		weight;
+	const char *row;
+	uint32		rowlen;
+} Entry;
+
+static int
+EntryCmp(const void *a, const void *b)
+{
+	return IvmCkptHashCmp(&((const Entry *) a)->hash, &((const Entry *) b)->hash);
+}
+
+static void
+RestoreErrorContext(void *arg)
+{
+	errcontext("while restoring %s from a checkpoint", (const char *) arg);
+}
+
+/* the columns of a file header as the manifest writes them */
+static char *
+HeaderSignature(IvmCkptHeader *hdr)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < hdr->ncols; i++)
+		appendStringInfo(&buf, "%s%s %s", i > 0 ? ", " : "",
+						 quote_identifier(hdr->colnames[i]), hdr->coltypes[i]);
+	return buf.data;
+}
+
+/* the columns of a relation here, the same way */
+static char *
+RelationSignature(Oid relid)
+{
+	List	   *names;
+	List	   *types;
+	StringInfoData buf;
+	ListCell   *lc1;
+	ListCell   *lc2;
+
+	(void) IvmCkptColumns(relid, false, &names, &types);
+	initStringInfo(&buf);
+	forboth(lc1, names, lc2, types)
+		appendStringInfo(&buf, "%s%s %s", buf.len > 0 ? ", " : "",
+						 quote_identifier(lfirst(lc1)), (char *) lfirst(lc2));
+	return buf.data;
+}
+
+static IvmCkptObject *
+FindEntry(IvmCkptManifest *m, char kind, const char *name)
+{
+	for (int i = 0; i < m->nobjects; i++)
+		if (m->objects[i].kind == kind && strcmp(m->objects[i].name, name) == 0)
+			return &m->objects[i];
+	return NULL;
+}
+
+/*
+ * ReadChainFile
+ *		Read one file of an object's chain and check that it is the file its
+ *		manifest means: same chain, checkpoint, object, kind and columns.
+ *		Returns the raw payload; *hdr its header.
+ */
+static char *
+ReadChainFile(RestoreState *rs, IvmCkptManifest *m, IvmCkptObject *entry,
+			  IvmCkptKind kind, const char *signature, IvmCkptHeader *hdr)
+{
+	char	   *path = IvmCkptPath(rs->dir, entry->file);
+	char	   *raw = IvmCkptReadFile(rs->dir, entry->file, kind, hdr, NULL);
+	uint64		pos = 0;
+	int64		n = 0;
+	IvmCkptRecord rec;
+
+	if (hdr->chain != m->hdr.chain)
+		IvmCkptCorrupt(path, "It belongs to checkpoint chain %s, not to chain %s of this directory: it was copied from another checkpoint directory.",
+					   IvmCkptHex64(hdr->chain), IvmCkptHex64(m->hdr.chain));
+	if (hdr->seq != m->hdr.seq)
+		IvmCkptCorrupt(path, "It was written by checkpoint %llu, but checkpoint %llu lists it.",
+					   (unsigned long long) hdr->seq, (unsigned long long) m->hdr.seq);
+	if (strcmp(hdr->object, entry->name) != 0)
+		IvmCkptCorrupt(path, "It holds \"%s\", but the manifest lists it for \"%s\".",
+					   hdr->object, entry->name);
+	if (kind == IVM_CKPT_ROWS && ((hdr->flags & IVM_CKPT_FLAG_BASE) != 0) != entry->file_base)
+		IvmCkptCorrupt(path, "It is a %s, but the manifest lists a %s.",
+					   entry->file_base ? "delta" : "base", entry->file_base ? "base" : "delta");
+	if (strcmp(HeaderSignature(hdr), signature) != 0)
+		IvmCkptCorrupt(path, "Its columns (%s) are not those its manifest lists (%s).",
+					   HeaderSignature(hdr), signature);
+
+	/* every record: well formed, weights that make sense for the kind */
+	while (IvmCkptNextRecord(raw, hdr->raw_len, &pos, &rec, path))
+	{
+		const char *values[MaxTupleAttributeNumber];
+		int			lens[MaxTupleAttributeNumber];
+
+		if (rec.weight == 0 ||
+			(kind == IVM_CKPT_LOG && (!rec.hasrow || rec.weight < PG_INT32_MIN || rec.weight > PG_INT32_MAX)) ||
+			(kind == IVM_CKPT_ROWS && rec.hasrow != (rec.weight > 0)) ||
+			(kind == IVM_CKPT_ROWS && entry->file_base && rec.weight < 0))
+			IvmCkptCorrupt(path, "Record %lld has weight %lld, impossible in a %s.",
+						   (long long) n + 1, (long long) rec.weight,
+						   kind == IVM_CKPT_LOG ? "pending-log file" : entry->file_base ? "base" : "delta");
+		if (rec.hasrow &&
+			IvmCkptRowColumns(rec.row, rec.rowlen, hdr->ncols, values, lens) != hdr->ncols)
+			IvmCkptCorrupt(path, "Record %lld does not have the %d columns of its header.",
+						   (long long) n + 1, hdr->ncols);
+		n++;
+	}
+	if (n != entry->file_records)
+		IvmCkptCorrupt(path, "It holds %lld records where its manifest lists %lld.",
+					   (long long) n, (long long) entry->file_records);
+	return raw;
+}
+
+/*
+ * ReadManifests
+ *		Every manifest of the chain, checked and linked: 1..N without a gap,
+ *		one chain id, each naming the checksum of the one before.
+ */
+static void
+ReadManifests(RestoreState *rs)
+{
+	uint64	   *seqs = IvmCkptListManifests(rs->dir, &rs->nmanifests, false);
+
+	if (rs->nmanifests == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FILE),
+				 errmsg("no checkpoint found in directory \"%s\"", rs->dir),
+				 errhint("ivm.checkpoint() writes one; a checkpoint directory holds files named like 00000001.manifest.")));
+	rs->manifests = palloc(sizeof(IvmCkptManifest *) * rs->nmanifests);
+	for (int i = 0; i < rs->nmanifests; i++)
+	{
+		IvmCkptManifest *m;
+
+		if (seqs[i] != (uint64) i + 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("checkpoint %d is missing from the chain in \"%s\"", i + 1, rs->dir),
+					 errdetail("The directory holds the manifest of checkpoint %llu but not \"%s\".",
+							   (unsigned long long) seqs[i], IvmCkptManifestName(i + 1)),
+					 errhint("Nothing was changed. Use an intact copy of the checkpoint directory.")));
+		m = IvmCkptReadManifest(rs->dir, i + 1);
+		if (i == 0 && m->has_previous)
+			IvmCkptCorrupt(m->path, "It is the first checkpoint of the directory but names a previous one: the chain was cut.");
+		if (i > 0)
+		{
+			IvmCkptManifest *p = rs->manifests[i - 1];
+
+			if (m->hdr.chain != p->hdr.chain)
+				IvmCkptCorrupt(m->path, "It belongs to checkpoint chain %s, but checkpoint 1 of this directory to chain %s: it was copied from another checkpoint directory.",
+							   IvmCkptHex64(m->hdr.chain), IvmCkptHex64(p->hdr.chain));
+			if (!m->has_previous || m->previous != p->file_sum)
+				IvmCkptCorrupt(m->path, "It does not follow the manifest of checkpoint %d (it names checksum %s, that file has %s): manifests were reordered or replaced.",
+							   i, m->has_previous ? IvmCkptHex64(m->previous) : "none",
+							   IvmCkptHex64(p->file_sum));
+			if (m->hdr.epoch < p->hdr.epoch)
+				IvmCkptCorrupt(m->path, "Its epoch is older than that of the checkpoint before it.");
+		}
+		rs->manifests[i] = m;
+	}
+	rs->last = rs->manifests[rs->nmanifests - 1];
+	if (strcmp(rs->last->encoding, GetDatabaseEncodingName()) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the checkpoint was written in encoding %s, but this database uses %s",
+						rs->last->encoding, GetDatabaseEncodingName()),
+				 errhint("Restore into a database created with ENCODING '%s'.", rs->last->encoding)));
+}
+
+/*
+ * BuildChain
+ *		The files that rebuild a view's rows: the newest base, then every
+ *		delta after it, each checked.
+ */
+static void
+BuildChain(RestoreState *rs, RestoreObject *ro)
+{
+	List	   *chain = NIL;
+	bool		based = false;
+
+	for (int i = rs->nmanifests - 1; i >= 0 && !based; i--)
+	{
+		IvmCkptManifest *m = rs->manifests[i];
+		IvmCkptObject *e = FindEntry(m, ro->obj->kind, ro->obj->name);
+		ChainFile  *cf;
+
+		if (e == NULL)
+			break;
+		if (strcmp(e->signature, ro->obj->signature) != 0)
+			IvmCkptCorrupt(m->path, "The columns of \"%s\" changed without a new base.", ro->obj->name);
+		if (e->file == NULL)
+			continue;
+		cf = palloc(sizeof(ChainFile));
+		cf->manifest = m;
+		cf->entry = e;
+		chain = lcons(cf, chain);
+		based = e->file_base;
+	}
+	if (!based)
+		IvmCkptCorrupt(rs->last->path, "No checkpoint of the chain holds a base of \"%s\".", ro->obj->name);
+	ro->chain = chain;
+}
+
+/*
+ * CheckView
+ *		Phase 1 for a view: its files are intact, nothing here is in its way.
+ */
+static void
+CheckView(RestoreState *rs, RestoreObject *ro)
+{
+	IvmCkptObject *o = ro->obj;
+	Oid			nsp = get_namespace_oid(o->schema, true);
+	char	   *owner = IvmCkptJsonStr(o->json, "owner", true, rs->last->path);
+	ListCell   *lc;
+
+	if (!OidIsValid(nsp))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_SCHEMA),
+				 errmsg("schema \"%s\" of incremental view %s does not exist", o->schema, o->name),
+				 errhint("Create the schema, then restore again; nothing was changed.")));
+	if (OidIsValid(get_relname_relid(o->relname, nsp)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_TABLE),
+				 errmsg("relation %s already exists", o->name),
+				 errdetail("The checkpoint holds an incremental view of that name."),
+				 errhint("Drop it or rename it, or restore into a database without it; nothing was changed.")));
+	if (!OidIsValid(get_role_oid(owner, true)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role \"%s\", owner of incremental view %s, does not exist", owner, o->name),
+				 errhint("Create the role, then restore again; nothing was changed.")));
+
+	BuildChain(rs, ro);
+	foreach(lc, ro->chain)
+	{
+		ChainFile  *cf = lfirst(lc);
+		IvmCkptHeader hdr;
+
+		pfree(ReadChainFile(rs, cf->manifest, cf->entry, IVM_CKPT_ROWS, o->signature, &hdr));
+	}
+}
+
+/* sum of row hashes of a table (a fingerprint), see checkpoint.c */
+typedef struct Fingerprint
+{
+	uint64		hi;
+	uint64		lo;
+} Fingerprint;
+
+static void
+FingerprintRow(const char *row, uint32 len, HeapTuple tup, TupleDesc desc, void *arg)
+{
+	Fingerprint *fp = arg;
+	IvmCkptHash h = IvmCkptHashRow(row, len);
+	uint64		lo = fp->lo + h.lo;
+
+	fp->hi += h.hi + (lo < fp->lo ? 1 : 0);
+	fp->lo = lo;
+}
+
+/* the columns of a table's delta log as its manifest entry lists them */
+static char *
+LogSignature(RestoreState *rs, IvmCkptObject *o)
+{
+	JsonbContainer *lc = IvmCkptJsonSub(o->json, "log_columns", rs->last->path);
+	StringInfoData buf;
+	int			n = lc ? JsonContainerSize(lc) : 0;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < n; i++)
+	{
+		JsonbValue *e = getIthJsonbValueFromContainer(lc, i);
+
+		if (e == NULL || e->type != jbvBinary)
+			IvmCkptCorrupt(rs->last->path, "A log column of %s is not an object.", o->name);
+		appendStringInfo(&buf, "%s%s %s", i > 0 ? ", " : "",
+						 quote_identifier(IvmCkptJsonStr(e->val.binary.data, "name", true, rs->last->path)),
+						 IvmCkptJsonStr(e->val.binary.data, "type", true, rs->last->path));
+	}
+	return buf.data;
+}
+
+/*
+ * CheckTable
+ *		Phase 1 for a table source: it exists; lock it against writes until
+ *		the restore commits; find whether it holds the checkpoint's rows.
+ */
+static void
+CheckTable(RestoreState *rs, RestoreObject *ro)
+{
+	IvmCkptObject *o = ro->obj;
+	Oid			nsp = get_namespace_oid(o->schema, true);
+	char		kind;
+	JsonbContainer *fp = IvmCkptJsonSub(o->json, "fingerprint", rs->last->path);
+	AclResult	acl;
+
+	ro->relid = OidIsValid(nsp) ? get_relname_relid(o->relname, nsp) : InvalidOid;
+	kind = OidIsValid(ro->relid) ? get_rel_relkind(ro->relid) : '\0';
+	if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table %s, which incremental views of the checkpoint read, does not exist", o->name),
+				 errdetail("A checkpoint holds views and push sources, not the tables views read."),
+				 errhint("Create and load the table (say with pg_dump -t), then restore again; nothing was changed.")));
+	acl = pg_class_aclcheck(ro->relid, rs->caller, ACL_SELECT);
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_TABLE, o->relname);
+	LockRelationOid(ro->relid, ShareLock);
+
+	if (fp == NULL)
+		IvmCkptCorrupt(rs->last->path, "Table %s has no fingerprint.", o->name);
+	if (strcmp(RelationSignature(ro->relid), o->signature) == 0)
+	{
+		Fingerprint sum = {0, 0};
+		List	   *names;
+		List	   *types;
+		char	   *cols = IvmCkptColumns(ro->relid, true, &names, &types);
+		Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+		uint64		rows;
+
+		/* the latest snapshot: taken after the lock, it sees every write */
+		rows = IvmCkptScan(psprintf("SELECT %s FROM %s", cols, o->name), snap, 0,
+						   FingerprintRow, &sum);
+		UnregisterSnapshot(snap);
+		ro->matched = (int64) rows == IvmCkptJsonInt(fp, "rows", rs->last->path) &&
+			strcmp(psprintf("%016llx%016llx", (unsigned long long) sum.hi, (unsigned long long) sum.lo),
+				   IvmCkptJsonStr(fp, "sum", true, rs->last->path)) == 0;
+	}
+
+	/* captured already: its log holds this database's deltas, not ours */
+	{
+		Oid			types[1] = {OIDOID};
+		Datum		args[1] = {ObjectIdGetDatum(ro->relid)};
+		int			rc = SPI_execute_with_args("SELECT 1 FROM ivm._sources WHERE relid = $1",
+											   1, types, args, NULL, true, 0);
+
+		IvmSpiCheck(rc, SPI_OK_SELECT, "looking up a source");
+		ro->trusted = ro->matched && SPI_processed == 0;
+	}
+	if (!ro->matched)
+		ereport(NOTICE,
+				(errmsg("table %s does not hold the rows it held at the checkpoint; the views that read it will be recomputed",
+						o->name)));
+	else if (!ro->trusted)
+		ereport(NOTICE,
+				(errmsg("table %s is captured already in this database; the restored views that read it will be recomputed",
+						o->name)));
+
+	if (o->file)
+	{
+		IvmCkptHeader hdr;
+
+		pfree(ReadChainFile(rs, rs->last, o, IVM_CKPT_LOG, LogSignature(rs, o), &hdr));
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Phase 2
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * InsertRows
+ *		INSERT the rows of ts (shaped like relid, which has no dropped
+ *		columns) into relid; as maintenance when it is view storage.
+ *		Caller runs as the owner of schema ivm, in a memory context that
+ *		lasts as long as its SPI connection (SPI_register_relation may
+ *		allocate the connection's query environment there).
+ */
+static void
+InsertRows(Oid relid, Tuplestorestate *ts, TupleDesc desc, uint64 n, bool storage)
+{
+	EphemeralNamedRelation enr;
+	char	   *sql;
+	int			rc;
+
+	if (n == 0)
+		return;
+	enr = palloc0(sizeof(EphemeralNamedRelationData));
+	enr->md.name = "ivm_restored";
+	enr->md.reliddesc = InvalidOid;
+	enr->md.tupdesc = desc;
+	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+	enr->md.enrtuples = (double) n;
+	enr->reldata = ts;
+	rc = SPI_register_relation(enr);
+	IvmSpiCheck(rc, SPI_OK_REL_REGISTER, "registering restored rows");
+	sql = psprintf("INSERT INTO %s SELECT * FROM ivm_restored",
+				   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+											  get_rel_name(relid)));
+	if (storage)
+		ivm_maintenance_depth++;
+	PG_TRY();
+	{
+		rc = SPI_execute(sql, false, 0);
+	}
+	PG_FINALLY();
+	{
+		if (storage)
+			ivm_maintenance_depth--;
+	}
+	PG_END_TRY();
+	IvmSpiCheck(rc, SPI_OK_INSERT, "inserting restored rows");
+	rc = SPI_unregister_relation("ivm_restored");
+	IvmSpiCheck(rc, SPI_OK_REL_UNREGISTER, "unregistering restored rows");
+}
+
+/* input functions for the columns of desc */
+typedef struct Inputs
+{
+	FmgrInfo   *fn;
+	Oid		   *ioparam;
+} Inputs;
+
+static Inputs
+MakeInputs(TupleDesc desc)
+{
+	Inputs		in;
+
+	in.fn = palloc0(sizeof(FmgrInfo) * desc->natts);
+	in.ioparam = palloc0(sizeof(Oid) * desc->natts);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Oid			func;
+
+		getTypeInputInfo(TupleDescAttr(desc, i)->atttypid, &func, &in.ioparam[i]);
+		fmgr_info(func, &in.fn[i]);
+	}
+	return in;
+}
+
+/* one column of an encoded row, through its type's input function */
+static Datum
+InputValue(Inputs *in, TupleDesc desc, int i, const char *text, int len, bool *isnull)
+{
+	char	   *s;
+
+	*isnull = (len < 0);
+	if (len < 0)
+		return (Datum) 0;
+	s = pnstrdup(text, len);
+	return InputFunctionCall(&in->fn[i], s, in->ioparam[i], TupleDescAttr(desc, i)->atttypmod);
+}
+
+/*
+ * LoadViewRows
+ *		Replay a view's chain (base, then deltas; weights summed per row
+ *		hash) into its storage.  Returns the rows stored.
+ */
+static uint64
+LoadViewRows(RestoreState *rs, RestoreObject *ro, Oid storage)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "ivm restore view",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext rowcxt = AllocSetContextCreate(cxt, "ivm restore row", ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	Entry	   *entries = NULL;
+	uint64		n = 0;
+	uint64		max = 0;
+	ListCell   *lc;
+	Relation	rel = table_open(storage, RowExclusiveLock);
+	TupleDesc	desc = CreateTupleDescCopy(RelationGetDescr(rel));
+	Inputs		in = MakeInputs(desc);
+	Tuplestorestate *ts = tuplestore_begin_heap(false, false, work_mem);
+	uint64		stored = 0;
+	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+	const char **texts = palloc(sizeof(char *) * desc->natts);
+	int		   *lens = palloc(sizeof(int) * desc->natts);
+
+	table_close(rel, NoLock);
+	foreach(lc, ro->chain)
+	{
+		ChainFile  *cf = lfirst(lc);
+		IvmCkptHeader hdr;
+		char	   *raw = ReadChainFile(rs, cf->manifest, cf->entry, IVM_CKPT_ROWS,
+										ro->obj->signature, &hdr);
+		char	   *path = IvmCkptPath(rs->dir, cf->entry->file);
+		uint64		pos = 0;
+		IvmCkptRecord rec;
+
+		if (cf->entry->file_base)
+			n = 0;
+		while (IvmCkptNextRecord(raw, hdr.raw_len, &pos, &rec, path))
+		{
+			if (n == max)
+			{
+				max = Max(max * 2, 1024);
+				entries = entries ? repalloc_huge(entries, sizeof(Entry) * max)
+					: palloc_extended(sizeof(Entry) * max, MCXT_ALLOC_HUGE);
+			}
+			entries[n].hash = rec.hash;
+			entries[n].weight = rec.weight;
+			entries[n].row = rec.row;
+			entries[n].rowlen = rec.rowlen;
+			n++;
+		}
+	}
+	if (n > 0)
+		qsort(entries, n, sizeof(Entry), EntryCmp);
+
+	for (uint64 i = 0; i < n;)
+	{
+		int64		weight = 0;
+		const Entry *withrow = NULL;
+		uint64		j = i;
+
+		for (; j < n && IvmCkptHashCmp(&entries[j].hash, &entries[i].hash) == 0; j++)
+		{
+			weight += entries[j].weight;
+			if (entries[j].row)
+				withrow = &entries[j];
+		}
+		if (weight < 0 || (weight > 0 && withrow == NULL))
+			IvmCkptCorrupt(rs->last->path, "Replaying the chain of %s leaves a row with %lld copies.",
+						   ro->obj->name, (long long) weight);
+		if (weight > 0)
+		{
+			HeapTuple	tup;
+
+			MemoryContextSwitchTo(rowcxt);
+			if (IvmCkptRowColumns(withrow->row, withrow->rowlen, desc->natts, texts, lens) != desc->natts)
+				elog(ERROR, "ivm: a checked row of %s does not have %d columns", ro->obj->name, desc->natts);
+			for (int c = 0; c < desc->natts; c++)
+				values[c] = InputValue(&in, desc, c, texts[c], lens[c], &nulls[c]);
+			tup = heap_form_tuple(desc, values, nulls);
+			for (int64 k = 0; k < weight; k++)
+				tuplestore_puttuple(ts, tup);
+			MemoryContextSwitchTo(cxt);
+			MemoryContextReset(rowcxt);
+			stored += weight;
+		}
+		i = j;
+		CHECK_FOR_INTERRUPTS();
+	}
+	/* SPI keeps its registry of named relations in the current context */
+	MemoryContextSwitchTo(old);
+	InsertRows(storage, ts, desc, stored, true);
+	tuplestore_end(ts);
+	MemoryContextDelete(cxt);
+	return stored;
+}
+
+/*
+ * LoadPendingRows
+ *		The delta-log rows a table had at the checkpoint, into its log here;
+ *		columns by name, NULL for a column the file lacks or types apart.
+ */
+static uint64
+LoadPendingRows(RestoreState *rs, RestoreObject *ro)
+{
+	IvmCkptObject *o = ro->obj;
+	IvmCkptHeader hdr;
+	char	   *path = IvmCkptPath(rs->dir, o->file);
+	char	   *raw;
+	Oid			types[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(ro->relid)};
+	int			rc;
+	bool		isnull;
+	Oid			logrel;
+	Relation	rel;
+	TupleDesc	desc;
+	Inputs		in;
+	int		   *map;
+	Tuplestorestate *ts;
+	uint64		pos = 0;
+	uint64		n = 0;
+	IvmCkptRecord rec;
+	Datum	   *values;
+	bool	   *nulls;
+	const char **texts;
+	int		   *lens;
+
+	rc = SPI_execute_with_args("SELECT logrel::oid FROM ivm._sources WHERE relid = $1",
+							   1, types, args, NULL, false, 1);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "finding a delta log");
+	if (SPI_processed != 1)
+		elog(ERROR, "ivm: restored table %s has no delta log", o->name);
+	logrel = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	raw = ReadChainFile(rs, rs->last, o, IVM_CKPT_LOG, LogSignature(rs, o), &hdr);
+	rel = table_open(logrel, RowExclusiveLock);
+	desc = CreateTupleDescCopy(RelationGetDescr(rel));
+	table_close(rel, NoLock);
+	in = MakeInputs(desc);
+	map = palloc(sizeof(int) * desc->natts);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		char	   *type = format_type_with_typemod(att->atttypid, att->atttypmod);
+
+		map[i] = -1;
+		if (strcmp(NameStr(att->attname), IVM_WEIGHT_COLUMN) == 0)
+			map[i] = -2;
+		for (int c = 0; c < hdr.ncols && map[i] == -1; c++)
+			if (strcmp(hdr.colnames[c], NameStr(att->attname)) == 0 &&
+				strcmp(hdr.coltypes[c], type) == 0)
+				map[i] = c;
+	}
+	values = palloc(sizeof(Datum) * desc->natts);
+	nulls = palloc(sizeof(bool) * desc->natts);
+	texts = palloc(sizeof(char *) * Max(hdr.ncols, 1));
+	lens = palloc(sizeof(int) * Max(hdr.ncols, 1));
+	ts = tuplestore_begin_heap(false, false, work_mem);
+	while (IvmCkptNextRecord(raw, hdr.raw_len, &pos, &rec, path))
+	{
+		(void) IvmCkptRowColumns(rec.row, rec.rowlen, hdr.ncols, texts, lens);
+		for (int i = 0; i < desc->natts; i++)
+		{
+			if (map[i] == -2)
+			{
+				values[i] = Int32GetDatum((int32) rec.weight);
+				nulls[i] = false;
+			}
+			else if (map[i] >= 0)
+				values[i] = InputValue(&in, desc, i, texts[map[i]], lens[map[i]], &nulls[i]);
+			else
+			{
+				values[i] = (Datum) 0;
+				nulls[i] = true;
+			}
+		}
+		tuplestore_putvalues(ts, desc, values, nulls);
+		n++;
+	}
+	InsertRows(logrel, ts, desc, n, false);
+	tuplestore_end(ts);
+	return n;
+}
+
+/* act as the caller of ivm.restore() again, saving the present user in *save */
+static void
+BecomeCaller(IvmUserSave *catalog_save, IvmUserSave *save)
+{
+	GetUserIdAndSecContext(&save->userid, &save->sec_context);
+	SetUserIdAndSecContext(catalog_save->userid, catalog_save->sec_context);
+}
+
+/*
+ * RestoreView
+ *		Phase 2 for a view: create it (as the caller, unpopulated), hand it
+ *		to its owner, load its rows, set its state and watch.
+ */
+static void
+RestoreView(RestoreState *rs, RestoreObject *ro, IvmUserSave *catalog_save)
+{
+	IvmCkptObject *o = ro->obj;
+	const char *path = rs->last->path;
+	char	   *owner = IvmCkptJsonStr(o->json, "owner", true, path);
+	char	   *query = IvmCkptJsonStr(o->json, "query", true, path);
+	char	   *options = IvmCkptJsonStr(o->json, "options", false, path);
+	char	   *channel = IvmCkptJsonStr(o->json, "channel", false, path);
+	bool		populated = IvmCkptJsonBool(o->json, "populated", path);
+	bool		recompute = IvmCkptJsonBool(o->json, "needs_recompute", path);
+	JsonbContainer *vcols = IvmCkptJsonSub(o->json, "view_columns", path);
+	List	   *colnames = NIL;
+	Oid			viewoid;
+	Oid			storage;
+	bool		agg;
+	uint64		rows = 0;
+	int64		size = 0;
+	int			rc;
+	bool		isnull;
+	IvmUserSave save;
+
+	if (vcols == NULL || !JsonContainerIsArray(vcols))
+		IvmCkptCorrupt(path, "View %s has no column names.", o->name);
+	for (int i = 0; i < (int) JsonContainerSize(vcols); i++)
+	{
+		JsonbValue *e = getIthJsonbValueFromContainer(vcols, i);
+
+		if (e == NULL || e->type != jbvString)
+			IvmCkptCorrupt(path, "A column name of view %s is not a string.", o->name);
+		colnames = lappend(colnames, makeString(pnstrdup(e->val.string.val, e->val.string.len)));
+	}
+
+	/*
+	 * As the caller: ivm checks its rights as for ivm.create_view(), and
+	 * ALTER VIEW ... OWNER TO checks that it may give the view away.
+	 */
+	BecomeCaller(catalog_save, &save);
+	viewoid = IvmCreateView(o->name, query, colnames, NULL, false, options, NULL);
+	if (strcmp(owner, GetUserNameFromId(catalog_save->userid, false)) != 0)
+	{
+		rc = SPI_execute(psprintf("ALTER VIEW %s OWNER TO %s", o->name, quote_identifier(owner)),
+						 false, 0);
+		IvmSpiCheck(rc, SPI_OK_UTILITY, "restoring a view's owner");
+	}
+	IvmRestoreUser(&save);
+
+	{
+		Oid			types[1] = {OIDOID};
+		Datum		args[1] = {ObjectIdGetDatum(viewoid)};
+
+		rc = SPI_execute_with_args("SELECT id, storagerel::oid FROM ivm._views WHERE viewrel = $1",
+								   1, types, args, NULL, false, 1);
+		IvmSpiCheck(rc, SPI_OK_SELECT, "looking up a restored view");
+		if (SPI_processed != 1)
+			elog(ERROR, "ivm: restored view %s is not in ivm._views", o->name);
+		ro->view_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		storage = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	agg = get_attnum(storage, IVM_COUNT_COLUMN) != InvalidAttrNumber;
+
+	/* its rows, when its storage here is what was checkpointed */
+	if (strcmp(RelationSignature(storage), o->signature) == 0)
+	{
+		rows = LoadViewRows(rs, ro, storage);
+		ro->loaded = true;
+		rs->rows += rows;
+		size = (int64) rows;
+		if (agg && rows > 0)
+		{
+			char	   *sql = psprintf("SELECT coalesce(sum(%s), 0)::int8 FROM %s", IVM_COUNT_COLUMN,
+									   quote_qualified_identifier(IVM_SCHEMA, get_rel_name(storage)));
+
+			/* not read-only: the statement must see the rows just loaded */
+			rc = SPI_execute(sql, false, 0);
+			IvmSpiCheck(rc, SPI_OK_SELECT, "measuring a restored view");
+			size = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		}
+	}
+	else
+		ereport(NOTICE,
+				(errmsg("the columns of incremental view %s differ from the checkpoint's; it will be recomputed",
+						o->name)));
+
+	/* what it reads: untrusted tables, or views left empty, mean recompute */
+	{
+		Oid			types[1] = {INT4OID};
+		Datum		args[1] = {Int32GetDatum(ro->view_id)};
+
+		rc = SPI_execute_with_args("SELECT source::oid, coalesce(source_view_id, 0) FROM ivm._deps "
+								   "WHERE view_id = $1", 1, types, args, NULL, false, 0);
+		IvmSpiCheck(rc, SPI_OK_SELECT, "listing a restored view's inputs");
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			Oid			src = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+			int			src_view = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
+			bool		known = false;
+
+			for (int k = 0; k < rs->nobjects; k++)
+			{
+				RestoreObject *other = &rs->objects[k];
+
+				if (src_view == 0 && other->obj->kind == 't' && other->relid == src)
+				{
+					known = true;
+					if (!other->trusted)
+						recompute = true;
+				}
+				if (src_view != 0 && other->obj->kind == 'v' && other->view_id == src_view)
+				{
+					known = true;
+					if (!other->loaded)
+						recompute = true;
+				}
+			}
+			if (!known)
+				recompute = true;	/* something the checkpoint does not describe */
+		}
+	}
+	if (!ro->loaded)
+		populated = false;
+	if (!populated || recompute)
+		rs->recompute++;
+
+	{
+		Oid			types[6] = {INT4OID, BOOLOID, BOOLOID, INT8OID, INT8OID, INT8OID};
+		Datum		args[6];
+		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+		JsonbValue	v;
+		bool		has_epoch = getKeyJsonValueFromContainer(o->json, "last_epoch", strlen("last_epoch"),
+															 &v) != NULL && v.type != jbvNull;
+
+		args[0] = Int32GetDatum(ro->view_id);
+		args[1] = BoolGetDatum(populated);
+		args[2] = BoolGetDatum(recompute || !populated);
+		args[3] = Int64GetDatum((int64) rows);
+		args[4] = Int64GetDatum(size);
+		args[5] = has_epoch ? Int64GetDatum(IvmCkptJsonInt(o->json, "last_epoch", path)) : (Datum) 0;
+		if (!has_epoch)
+			nulls[5] = 'n';
+		rc = SPI_execute_with_args("UPDATE ivm._views SET populated = $2, needs_recompute = $3, "
+								   "rows = $4, size = $5, last_epoch = $6, state = 'ok' WHERE id = $1",
+								   6, types, args, nulls, false, 0);
+		IvmSpiCheck(rc, SPI_OK_UPDATE, "recording a restored view's state");
+	}
+	if (channel)
+	{
+		Oid			types[2] = {INT4OID, TEXTOID};
+		Datum		args[2] = {Int32GetDatum(ro->view_id), CStringGetTextDatum(channel)};
+
+		rc = SPI_execute_with_args("INSERT INTO ivm._watches (view_id, channel) VALUES ($1, $2)",
+								   2, types, args, NULL, false, 0);
+		IvmSpiCheck(rc, SPI_OK_INSERT, "restoring a watch");
+		rs->watches++;
+	}
+	rs->views++;
+}
+
+/*
+ * ivm_restore
+ *		SQL: ivm.restore(dir text) returns (sequence, epoch, views, sources,
+ *		sources_changed, rows, pending_rows, watches, views_to_recompute,
+ *		duration_ms).
+ */
+Datum
+ivm_restore(PG_FUNCTION_ARGS)
+{
+	TimestampTz start = GetCurrentTimestamp();
+	char	   *dir;
+	RestoreState rs;
+	IvmUserSave save;
+	int			save_nestlevel;
+	int			rc;
+	TupleDesc	desc;
+	Datum		values[RESTORE_RESULT_COLUMNS];
+	bool		nulls[RESTORE_RESULT_COLUMNS] = {0};
+	ErrorContextCallback errcallback;
+
+	IvmCheckPreloaded();
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the checkpoint directory cannot be null")));
+	dir = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	IvmCkptCheckPath(dir, false);
+	canonicalize_path(dir);
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "ivm.restore() must return a record");
+
+	memset(&rs, 0, sizeof(rs));
+	rs.dir = dir;
+
+	IvmCatalogBegin(&save);
+	rs.caller = save.userid;
+	save_nestlevel = NewGUCNestLevel();
+	IvmCkptSetTextFormat();
+
+	/* the step lock: no tick runs in this database until the restore ends */
+	rc = SPI_execute("SELECT 1 FROM ivm._state FOR UPDATE", false, 0);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "taking the step lock");
+
+	/* phase 1: check everything, change nothing */
+	ReadManifests(&rs);
+	rs.nobjects = rs.last->nobjects;
+	rs.objects = palloc0(sizeof(RestoreObject) * Max(rs.nobjects, 1));
+	for (int i = 0; i < rs.nobjects; i++)
+	{
+		RestoreObject *ro = &rs.objects[i];
+
+		ro->obj = &rs.last->objects[i];
+		errcallback.callback = RestoreErrorContext;
+		errcallback.arg = psprintf("%s %s", ro->obj->kind == 't' ? "table" : "incremental view",
+								   ro->obj->name);
+		errcallback.previous = error_context_stack;
+		error_context_stack = &errcallback;
+		if (ro->obj->kind == 'v')
+			CheckView(&rs, ro);
+		else if (ro->obj->kind == 't')
+		{
+			CheckTable(&rs, ro);
+			rs.sources++;
+			if (!ro->matched)
+				rs.sources_changed++;
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("the checkpoint holds push source %s, which this version of ivm cannot restore",
+							ro->obj->name),
+					 errhint("Restore with the version of ivm that wrote the checkpoint.")));
+		error_context_stack = errcallback.previous;
+	}
+
+	/* phase 2: rebuild */
+	for (int i = 0; i < rs.nobjects; i++)
+	{
+		RestoreObject *ro = &rs.objects[i];
+
+		if (ro->obj->kind != 'v')
+			continue;
+		errcallback.callback = RestoreErrorContext;
+		errcallback.arg = psprintf("incremental view %s", ro->obj->name);
+		errcallback.previous = error_context_stack;
+		error_context_stack = &errcallback;
+		RestoreView(&rs, ro, &save);
+		error_context_stack = errcallback.previous;
+	}
+	for (int i = 0; i < rs.nobjects; i++)
+	{
+		RestoreObject *ro = &rs.objects[i];
+
+		if (ro->obj->kind != 't' || !ro->trusted)
+			continue;
+		if (ro->obj->file)
+			rs.pending += LoadPendingRows(&rs, ro);
+		if (IvmCkptJsonBool(ro->obj->json, "truncated", rs.last->path))
+		{
+			Oid			types[1] = {OIDOID};
+			Datum		args[1] = {ObjectIdGetDatum(ro->relid)};
+
+			rc = SPI_execute_with_args("INSERT INTO ivm._truncated (relid) VALUES ($1)",
+									   1, types, args, NULL, false, 0);
+			IvmSpiCheck(rc, SPI_OK_INSERT, "restoring a truncation marker");
+		}
+	}
+	{
+		Oid			types[1] = {INT8OID};
+		Datum		args[1] = {Int64GetDatum(rs.last->hdr.epoch)};
+
+		rc = SPI_execute_with_args("UPDATE ivm._state SET epoch = greatest(epoch, $1)",
+								   1, types, args, NULL, false, 0);
+		IvmSpiCheck(rc, SPI_OK_UPDATE, "restoring the epoch");
+	}
+
+	/* what follows SPI_finish must not point into SPI's memory */
+	values[0] = Int64GetDatum((int64) rs.last->hdr.seq);
+	values[1] = Int64GetDatum(rs.last->hdr.epoch);
+	AtEOXact_GUC(true, save_nestlevel);
+	IvmCatalogEnd(&save);
+
+	values[2] = Int32GetDatum(rs.views);
+	values[3] = Int32GetDatum(rs.sources);
+	values[4] = Int32GetDatum(rs.sources_changed);
+	values[5] = Int64GetDatum((int64) rs.rows);
+	values[6] = Int64GetDatum((int64) rs.pending);
+	values[7] = Int32GetDatum(rs.watches);
+	values[8] = Int32GetDatum(rs.recompute);
+	values[9] = Float8GetDatum((double) (GetCurrentTimestamp() - start) / 1000.0);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}
+
+/*
+ * ivm_checkpoint_manifest
+ *		SQL: ivm.checkpoint_manifest(dir text, sequence bigint) returns
+ *		jsonb: one manifest of a checkpoint directory (the newest when
+ *		sequence is null), checked as a restore checks it.
+ */
+Datum
+ivm_checkpoint_manifest(PG_FUNCTION_ARGS)
+{
+	char	   *dir;
+	uint64		seq;
+	IvmCkptManifest *m;
+
+	IvmCheckPreloaded();
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the checkpoint directory cannot be null")));
+	dir = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	IvmCkptCheckPath(dir, false);
+	canonicalize_path(dir);
+	if (PG_ARGISNULL(1))
+	{
+		int			n;
+		uint64	   *seqs = IvmCkptListManifests(dir, &n, false);
+
+		if (n == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FILE),
+					 errmsg("no checkpoint found in directory \"%s\"", dir)));
+		seq = seqs[n - 1];
+	}
+	else if (PG_GETARG_INT64(1) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("checkpoint sequence numbers start at 1")));
+	else
+		seq = (uint64) PG_GETARG_INT64(1);
+	m = IvmCkptReadManifest(dir, seq);
+	PG_RETURN_JSONB_P(m->doc);
+}
