@@ -1,0 +1,492 @@
+#!/usr/bin/env bash
+# ---------------------------------------------------------------------------
+# test/checkpoint/run.sh -- delta checkpoints: ivm.checkpoint(dir) and
+# ivm.restore(dir).
+#
+#   bash test/checkpoint/run.sh
+#
+# Uses the cluster run-all.sh exported, else prepares and starts its own.
+# Needs two and more databases and file surgery, hence a shell script:
+#  1. round trip: a base, writes and ticks, two delta checkpoints (one with
+#     a TRUNCATE and deltas pending, one with views unchanged); a restore
+#     into a fresh database holding copies of the tables must give the same
+#     view contents, watches, owners and epoch; ticks then resume and, after
+#     the same writes on both sides, every view equals its query and its twin.
+#     The restored database checkpoints into the same chain; a restore of
+#     that chain gives its state again.
+#  2. refusals: a flipped byte, a truncated file, a missing file, manifests
+#     reordered or renamed, files from another checkpoint directory, a
+#     header with a newer format version: each refused with a clear error,
+#     and the target database unchanged (catalog and views compared).
+#  3. a table changed in the target before the restore: its views are
+#     marked and recomputed at the next tick, and equal their queries.
+#  4. a checkpoint that fails half-way leaves the chain restorable.
+#  5. privileges: 42501 without pg_write_server_files / pg_read_server_files,
+#     success with them; relative paths refused; a view in the way.
+# ---------------------------------------------------------------------------
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=test/lib.sh
+. "$HERE/../lib.sh"
+
+FAILS=0
+CHECKS=0
+
+fail() {
+    echo "FAILED: $*" >&2
+    FAILS=$((FAILS + 1))
+}
+
+ok() {
+    CHECKS=$((CHECKS + 1))
+    echo "  ok: $*"
+}
+
+# q DB SQL...: values, one per line, unaligned.
+q() {
+    local db=$1
+    shift
+    ivm_psql -d "$db" -At "$@"
+}
+
+# expect LABEL GOT WANT
+expect_eq() {
+    if [ "$2" != "$3" ]; then
+        fail "$1: got '$2', expected '$3'"
+    else
+        ok "$1 ($2)"
+    fi
+}
+
+# expect_error LABEL DB SQLSTATE PATTERN SQL: SQL must fail with SQLSTATE and
+# an error text matching PATTERN (grep -E).
+expect_error() {
+    local label=$1 db=$2 code=$3 pattern=$4 sql=$5 out
+    if out=$(ivm_psql -d "$db" -v VERBOSITY=verbose -c '\set VERBOSITY verbose' -c "$sql" 2>&1); then
+        fail "$label: succeeded, expected SQLSTATE $code"
+        return
+    fi
+    if ! grep -q "ERROR:  $code:" <<<"$out"; then
+        fail "$label: expected SQLSTATE $code, got: $out"
+    elif ! grep -qE -- "$pattern" <<<"$out"; then
+        fail "$label: the error does not match /$pattern/: $out"
+    else
+        ok "$label: $(grep -m1 'ERROR:' <<<"$out" | cut -c1-150)"
+    fi
+}
+
+ivm_cluster_use_or_start
+if [ -z "${IVM_TMP:-}" ]; then
+    echo "no cluster directory (IVM_TMP) to put checkpoint directories in" >&2
+    exit 1
+fi
+WORK=$IVM_TMP/checkpoint-test
+rm -rf "$WORK"
+mkdir -p "$WORK"
+[ "$EUID" -eq 0 ] && chown postgres: "$WORK"
+D1=$WORK/chain1
+
+DBS="ck_src ck_dst ck_dst2 ck_bad ck_changed ck_other ck_priv_src ck_priv_dst"
+drop_all() {
+    local d
+    for d in $DBS; do
+        ivm_psql -d postgres -c "SET client_min_messages = warning" \
+            -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null
+    done
+    ivm_psql -d postgres -c "SET client_min_messages = warning" \
+        -c "DROP ROLE IF EXISTS ck_owner" -c "DROP ROLE IF EXISTS ck_writer" \
+        -c "DROP ROLE IF EXISTS ck_app" >/dev/null
+}
+drop_all
+ivm_psql -d postgres -c "CREATE ROLE ck_owner" -c "CREATE ROLE ck_writer LOGIN" -c "CREATE ROLE ck_app LOGIN" >/dev/null
+
+# The tables (no views): the same in every database.  ck_views lists the
+# views and their queries; ck_check() returns a line per row that differs
+# between a view and its query; ck_digest() the md5 of a view's rows.
+SCHEMA=$(cat <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION ivm;
+CREATE TABLE t (id int PRIMARY KEY, g int NOT NULL, x numeric, f float8, s text,
+                ts timestamptz, j jsonb, a int[]);
+CREATE TABLE dim (k int PRIMARY KEY, name text);
+GRANT SELECT ON dim TO ck_owner;
+CREATE TABLE part (id int, region text, amount numeric(10,2)) PARTITION BY LIST (region);
+CREATE TABLE part_eu PARTITION OF part FOR VALUES IN ('eu');
+CREATE TABLE part_us PARTITION OF part FOR VALUES IN ('us');
+CREATE TABLE ck_views (name text PRIMARY KEY, query text NOT NULL);
+INSERT INTO ck_views VALUES
+  ('v_agg',   'SELECT g, count(*) AS n, sum(x) AS sx, avg(x) AS ax, min(s) AS mn, max(f) AS mf FROM t GROUP BY g'),
+  ('v_join',  'SELECT t.id, t.g, d.name, t.ts, t.j FROM t JOIN dim d ON d.k = t.g'),
+  ('v_dist',  'SELECT DISTINCT d.name, t.a FROM t JOIN dim d ON d.k = t.g'),
+  ('v_dup',   'SELECT g, f FROM t WHERE id % 4 = 0'),
+  ('v_diff',  'SELECT g, x, rank() OVER (PARTITION BY g ORDER BY x, id) AS r FROM t WHERE id < 200'),
+  ('v_over',  'SELECT g, n, sx FROM v_agg WHERE n > 3'),
+  ('v_part',  'SELECT region, count(*) AS c, sum(amount) AS total FROM part GROUP BY region'),
+  ('v_owned', 'SELECT k, name FROM dim WHERE k < 5'),
+  ('v_empty', 'SELECT id FROM t WHERE id < 0');
+CREATE FUNCTION ck_check() RETURNS SETOF text LANGUAGE plpgsql AS $fn$
+DECLARE r record;
+BEGIN
+    FOR r IN SELECT name, query FROM ck_views ORDER BY name LOOP
+        RETURN QUERY EXECUTE format($f$
+            SELECT %1$L || ' only in the view:  ' || t::text
+              FROM (SELECT * FROM %1$I EXCEPT ALL SELECT * FROM (%2$s) q) t
+            UNION ALL
+            SELECT %1$L || ' only in the query: ' || t::text
+              FROM (SELECT * FROM (%2$s) q EXCEPT ALL SELECT * FROM %1$I) t
+            $f$, r.name, r.query);
+    END LOOP;
+END $fn$;
+CREATE FUNCTION ck_digest(v text) RETURNS text LANGUAGE plpgsql AS $fn$
+DECLARE d text;
+BEGIN
+    EXECUTE format('SELECT count(*) || '':'' || coalesce(md5(string_agg(r::text, E''\n'' ORDER BY r::text)), ''-'') FROM %I r', v)
+        INTO d;
+    RETURN d;
+END $fn$;
+CREATE FUNCTION ck_pending() RETURNS text LANGUAGE plpgsql AS $fn$
+DECLARE r record; n bigint; res text := '';
+BEGIN
+    FOR r IN SELECT s.relid::text AS rel, s.logrel FROM ivm._sources s ORDER BY 1 LOOP
+        EXECUTE format('SELECT count(*) FROM %s', r.logrel) INTO n;
+        res := res || r.rel || ':' || n || ' ';
+    END LOOP;
+    RETURN res;
+END $fn$;
+-- the writes of round r: the same in every database that gets them
+CREATE FUNCTION ck_write(r int) RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+    UPDATE t SET x = x + r, f = f * 2 WHERE id % 10 = r % 10;
+    DELETE FROM t WHERE id % 17 = r % 17 AND id < 1000;
+    INSERT INTO t SELECT 1000 * r + i, i % 9, i * 0.25 + r, (i % 5) / 4.0, 'new ' || r || ' ' || i,
+           '2024-03-01 12:00+02'::timestamptz + i * interval '1 min', jsonb_build_object('i', i, 'r', r),
+           ARRAY[i % 2, r % 3] FROM generate_series(1, 40) i;
+    UPDATE t SET g = (g + 1) % 9 WHERE id BETWEEN 20 * r AND 20 * r + 40;
+    UPDATE dim SET name = name || '!' WHERE k = r % 9;
+    INSERT INTO part VALUES (1000 * r, 'us', 7.25), (1000 * r + 1, 'eu', r * 0.75);
+    DELETE FROM part WHERE id = r + 2;
+    UPDATE part SET amount = amount * 3 WHERE region = 'eu' AND id % 7 = r % 7;
+END $fn$;
+-- what a failed restore must not change
+CREATE FUNCTION ck_state() RETURNS text LANGUAGE sql AS $fn$
+SELECT md5(string_agg(x, '|' ORDER BY x)) FROM (
+    SELECT 'rel ' || n.nspname || '.' || c.relname || ' ' || c.relkind::text
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname IN ('public', 'ivm')
+    UNION ALL SELECT 'view ' || viewrel::text || ' ' || populated::text || needs_recompute::text FROM ivm._views
+    UNION ALL SELECT 'source ' || relid::text FROM ivm._sources
+    UNION ALL SELECT 'epoch ' || epoch FROM ivm._state
+    UNION ALL SELECT 'watch ' || channel FROM ivm._watches
+    UNION ALL SELECT 'trigger ' || tgname FROM pg_trigger WHERE NOT tgisinternal
+    UNION ALL SELECT 'rows ' || count(*) FROM t
+    UNION ALL SELECT 'truncated ' || count(*) FROM ivm._truncated) s(x)
+$fn$;
+SQL
+)
+
+copy_tables() {
+    local from=$1 to=$2 tab
+    for tab in t dim part; do
+        ivm_psql -d "$from" -c "COPY (SELECT * FROM $tab) TO STDOUT" |
+            ivm_psql -d "$to" -c "COPY $tab FROM STDIN"
+    done
+}
+
+new_target() {
+    ivm_psql -d postgres -c "CREATE DATABASE $1" >/dev/null
+    ivm_psql -d "$1" >/dev/null <<<"$SCHEMA"
+}
+
+# digests of every view of a database, one line
+digests() {
+    q "$1" -c "SELECT string_agg(name || '=' || ck_digest(name), ' ' ORDER BY name) FROM ck_views"
+}
+
+check_views() {
+    local out
+    if ! out=$(q "$1" -c "SELECT * FROM ck_check()" 2>&1); then
+        fail "$2: ck_check() failed: $out"
+    elif [ -n "$out" ]; then
+        fail "$2: views differ from their queries in $1:"
+        echo "$out" | head -20 >&2
+    else
+        ok "$2: every view of $1 equals its query"
+    fi
+}
+
+# ---- 1. round trip ---------------------------------------------------------
+ivm_say "1. checkpoint, writes and ticks, delta checkpoints, restore into a fresh database"
+new_target ck_src
+ivm_psql -d ck_src >/dev/null <<'SQL'
+INSERT INTO t SELECT i, i % 9, i * 1.5, i / 7.0, 'row ' || i,
+       '2024-01-01 00:00+00'::timestamptz + i * interval '1 hour', jsonb_build_object('i', i, 'odd', i % 2 = 1),
+       ARRAY[i % 3, i % 5] FROM generate_series(1, 300) i;
+INSERT INTO t VALUES (900, 1, NULL, 'NaN', NULL, NULL, 'null', '{}'),
+    (901, 1, 1.50, -0.0, E'quote''s "x"\n\ttab', 'infinity', '[1, {"a": null}]', '{NULL,3}'),
+    (902, 2, 1.500, 1e-300, '', '-infinity', '"s"', NULL);
+INSERT INTO dim SELECT k, 'name ' || k FROM generate_series(0, 8) k;
+INSERT INTO part SELECT i, CASE WHEN i % 2 = 0 THEN 'eu' ELSE 'us' END, i * 1.25 FROM generate_series(1, 50) i;
+SELECT ivm.create_view(name, query, CASE WHEN name = 'v_diff' THEN '{"mode": "diff"}' ELSE '{}' END::jsonb)
+  FROM ck_views WHERE name NOT IN ('v_over') ORDER BY name;
+SELECT ivm.create_view('v_over', (SELECT query FROM ck_views WHERE name = 'v_over'));
+ALTER VIEW v_owned OWNER TO ck_owner;
+SELECT ivm.watch('v_agg'), ivm.watch('v_join');
+SELECT * FROM ivm.tick();
+SQL
+check_views ck_src "after setup"
+
+out=$(q ck_src -c "SELECT sequence, bases, deltas, unchanged FROM ivm.checkpoint('$D1')")
+expect_eq "checkpoint 1 is a base of the 9 views" "$out" "1|9|0|0"
+q ck_src -c "SELECT ck_write(1)" >/dev/null
+q ck_src -c "SELECT * FROM ivm.tick()" >/dev/null
+q ck_src -c "SELECT * FROM ivm.tick()" >/dev/null
+q ck_src -c "SELECT ck_write(2)" >/dev/null
+q ck_src -c "SELECT * FROM ivm.tick()" >/dev/null
+# pending deltas, not ticked: they must travel in the checkpoint
+n=$(q ck_src -c "WITH u AS (UPDATE t SET s = s || '+' WHERE id % 50 = 1 RETURNING 1) SELECT count(*) FROM u")
+q ck_src -c "INSERT INTO dim VALUES (9, 'nine')" >/dev/null
+out=$(q ck_src -c "SELECT sequence, bases + deltas, unchanged FROM ivm.checkpoint('$D1')")
+expect_eq "checkpoint 2: the changed views, v_empty unchanged" "$out" "2|8|1"
+out=$(q ck_src -c "SELECT count(*) FROM jsonb_array_elements(ivm.checkpoint_manifest('$D1') -> 'objects') o
+                   WHERE o -> 'file' ->> 'type' = 'delta'")
+[ "$out" -ge 3 ] && ok "checkpoint 2 wrote deltas ($out views)" || fail "checkpoint 2 wrote only $out deltas"
+out=$(q ck_src -c "SELECT o -> 'file' ->> 'records' FROM jsonb_array_elements(ivm.checkpoint_manifest('$D1') -> 'objects') o
+                   WHERE o ->> 'relname' = 't' AND o ->> 'kind' = 'table'")
+expect_eq "checkpoint 2 holds t's pending log rows (an UPDATE of $n rows: -old +new)" "$out" "$((2 * n))"
+q ck_src -c "SELECT * FROM ivm.tick()" >/dev/null
+# a TRUNCATE and more deltas pending at checkpoint 3
+q ck_src -c "TRUNCATE dim" -c "INSERT INTO dim SELECT k, 'again ' || k FROM generate_series(0, 6) k" \
+    -c "INSERT INTO part VALUES (200, 'eu', 1)" >/dev/null
+out=$(q ck_src -c "SELECT sequence, bases, deltas, unchanged FROM ivm.checkpoint('$D1')")
+expect_eq "checkpoint 3: a delta of the view the tick changed, 8 unchanged" "$out" "3|0|1|8"
+out=$(q ck_src -c "SELECT string_agg(o ->> 'relname', ',') FROM jsonb_array_elements(ivm.checkpoint_manifest('$D1') -> 'objects') o
+                   WHERE o ->> 'kind' = 'view' AND o -> 'file' IS NOT NULL AND o -> 'file' <> 'null'")
+echo "  (checkpoint 3 wrote a delta of $out)"
+out=$(q ck_src -c "SELECT string_agg(o ->> 'relname' || ':' || (o ->> 'truncated'), ',' ORDER BY o ->> 'relname')
+                   FROM jsonb_array_elements(ivm.checkpoint_manifest('$D1') -> 'objects') o WHERE o ->> 'kind' = 'table'")
+expect_eq "checkpoint 3 records dim's pending TRUNCATE" "$out" "dim:true,part:false,t:false"
+
+new_target ck_dst
+copy_tables ck_src ck_dst
+src_epoch=$(q ck_src -c "SELECT epoch FROM ivm._state")
+out=$(q ck_dst -c "SELECT sequence, epoch, views, sources, sources_changed, watches, views_to_recompute FROM ivm.restore('$D1')")
+expect_eq "restore: sequence|epoch|views|sources|changed|watches|recompute" "$out" "3|$src_epoch|9|3|0|2|0"
+expect_eq "restored view contents equal the source database's" "$(digests ck_dst)" "$(digests ck_src)"
+expect_eq "epoch" "$(q ck_dst -c "SELECT epoch FROM ivm._state")" "$src_epoch"
+views_sql="SELECT string_agg(name::text || ':' || strategy || ':' || mode || ':' || rows || ':' || state || ':' || level || ':' || coalesce(channel, '-'), ' ' ORDER BY name::text) FROM ivm.views"
+expect_eq "ivm.views (strategy, mode, rows, state, level, channel)" "$(q ck_dst -c "$views_sql")" "$(q ck_src -c "$views_sql")"
+own_sql="SELECT string_agg(c.relname || ':' || pg_get_userbyid(c.relowner), ' ' ORDER BY c.relname) FROM pg_class c WHERE c.relname LIKE 'v\_%' AND c.relkind = 'v'"
+expect_eq "view owners" "$(q ck_dst -c "$own_sql")" "$(q ck_src -c "$own_sql")"
+def_sql="SELECT string_agg(pg_get_userbyid(c.relowner), ' ') FROM ivm._views v JOIN pg_class c ON c.oid = v.defrel WHERE v.viewrel = 'v_owned'::regclass"
+expect_eq "v_owned's definition belongs to its owner" "$(q ck_dst -c "$def_sql")" "ck_owner"
+expect_eq "pending delta-log rows restored" "$(q ck_dst -c "SELECT ck_pending()")" "$(q ck_src -c "SELECT ck_pending()")"
+expect_eq "the pending TRUNCATE restored" "$(q ck_dst -c "SELECT string_agg(relid::text, ',') FROM ivm._truncated")" "dim"
+
+# the next tick resumes: the same tick on both sides
+tick_sql="SELECT epoch || ' ' || rows_in || ' ' || rows_out || ' ' || views_processed || ' ' || views_recomputed FROM ivm.tick()"
+expect_eq "the first tick after the restore does what the source's does" "$(q ck_dst -c "$tick_sql")" "$(q ck_src -c "$tick_sql")"
+check_views ck_dst "after the first tick"
+expect_eq "contents after a tick on both sides" "$(digests ck_dst)" "$(digests ck_src)"
+for db in ck_src ck_dst; do
+    q "$db" -c "SELECT ck_write(3)" >/dev/null
+    q "$db" -c "DELETE FROM dim WHERE k = 3" -c "INSERT INTO part VALUES (300, 'us', 3)" >/dev/null
+done
+expect_eq "the tick after more writes does what the source's does" "$(q ck_dst -c "$tick_sql")" "$(q ck_src -c "$tick_sql")"
+check_views ck_dst "after writes and a tick"
+expect_eq "contents after writes on both sides" "$(digests ck_dst)" "$(digests ck_src)"
+out=$(q ck_dst -c "SELECT count(*) FROM ivm.changes('v_agg', $src_epoch)")
+[ "$out" -gt 0 ] && ok "the restored watch logs changes ($out rows since epoch $src_epoch)" ||
+    fail "the restored watch logged no change"
+
+# the restored database continues the chain; a restore of it gives its state
+q ck_dst -c "SELECT ck_write(4)" >/dev/null
+q ck_dst -c "SELECT * FROM ivm.tick()" -c "UPDATE t SET f = f + 1 WHERE id = 5" >/dev/null
+out=$(q ck_dst -c "SELECT sequence, bases + deltas + unchanged FROM ivm.checkpoint('$D1')")
+expect_eq "the restored database continues the chain" "$out" "4|9"
+new_target ck_dst2
+copy_tables ck_dst ck_dst2
+out=$(q ck_dst2 -c "SELECT sequence, views, sources_changed, views_to_recompute FROM ivm.restore('$D1')")
+expect_eq "a restore of checkpoint 4" "$out" "4|9|0|0"
+expect_eq "it equals the database that wrote checkpoint 4" "$(digests ck_dst2)" "$(digests ck_dst)"
+expect_eq "and ticks the same" "$(q ck_dst2 -c "$tick_sql")" "$(q ck_dst -c "$tick_sql")"
+check_views ck_dst2 "after a restore of the continued chain and a tick"
+
+# ---- 2. refusals -----------------------------------------------------------
+ivm_say "2. damaged, foreign, reordered and newer files are refused; nothing changes"
+new_target ck_bad
+copy_tables ck_dst ck_bad
+q ck_src -c "SELECT * FROM ivm.checkpoint('$WORK/chain2')" >/dev/null
+before=$(q ck_bad -c "SELECT ck_state()")
+
+# variant NAME: a fresh copy of chain 1 (checkpoints 1-4) to damage
+variant() {
+    rm -rf "${WORK:?}/$1"
+    cp -a "$D1" "$WORK/$1"
+    echo "$WORK/$1"
+}
+# refused LABEL DIR SQLSTATE PATTERN: restore of DIR into ck_bad fails so, changing nothing
+refused() {
+    expect_error "$1" ck_bad "$3" "$4" "SELECT * FROM ivm.restore('$2')"
+    expect_eq "$1: ck_bad unchanged" "$(q ck_bad -c "SELECT ck_state()")" "$before"
+}
+# flip BYTE-OFFSET FILE: invert one byte
+flip() {
+    local off=$1 f=$2 b
+    b=$(od -An -tu1 -j "$off" -N1 "$f" | tr -d ' ')
+    printf "$(printf '\\%03o' $((255 - b)))" | dd of="$f" bs=1 seek="$off" conv=notrunc status=none
+}
+
+# files certainly needed: those of the newest checkpoint, and the base of
+# v_empty (object 5), which never changes
+first4=$(cd "$D1" && ls 00000004-*.rows | head -n 1)
+last4=$(cd "$D1" && ls 00000004-*.rows | tail -n 1)
+d=$(variant flipped)
+f=$d/$first4
+flip $(( $(stat -c %s "$f") / 2 )) "$f"
+refused "a flipped byte in a payload" "$d" XX001 "checkpoint file \".*$first4\" is not usable"
+grep -q 'checksum of its payload does not match' <<<"$(ivm_psql -d ck_bad -c "SELECT ivm.restore('$d')" 2>&1)" &&
+    ok "the detail names the payload checksum" || fail "the detail does not name the payload checksum"
+
+d=$(variant flipped-header)
+flip 90 "$d/00000002.manifest"
+refused "a flipped byte in a header" "$d" XX001 'checksum of its header'
+
+d=$(variant truncated)
+f=$d/$last4
+truncate -s $(( $(stat -c %s "$f") - 7 )) "$f"
+refused "a truncated file" "$d" XX001 'It is truncated: it has [0-9]+ bytes where its header says'
+
+d=$(variant truncated-header)
+f=$d/00000001-0005.rows
+truncate -s 40 "$f"
+refused "a file truncated in its header" "$d" XX001 'truncated or damaged'
+
+d=$(variant missing)
+rm "$d/00000001-0005.rows"
+refused "a missing file" "$d" 58P01 '00000001-0005.rows" is missing'
+
+d=$(variant reordered)
+mv "$d/00000002.manifest" "$d/x" && mv "$d/00000003.manifest" "$d/00000002.manifest" && mv "$d/x" "$d/00000003.manifest"
+refused "manifests swapped" "$d" XX001 'holds checkpoint 3, not 2: manifests were renamed or reordered'
+
+d=$(variant renamed)
+mv "$d/00000002.manifest" "$d/00000007.manifest"
+refused "a manifest renamed (a gap)" "$d" XX001 'checkpoint 2 is missing from the chain'
+
+d=$(variant foreign-file)
+cp "$WORK/chain2/00000001-0005.rows" "$d/00000001-0005.rows"
+refused "a data file from another checkpoint directory" "$d" XX001 'copied from another checkpoint directory'
+
+d=$(variant foreign-manifest)
+cp "$WORK/chain2/00000001.manifest" "$d/00000001.manifest"
+refused "a manifest from another checkpoint directory" "$d" XX001 'copied from another checkpoint directory|does not follow the manifest'
+
+d=$(variant newer)
+printf '\002' | dd of="$d/00000001-0005.rows" bs=1 seek=8 conv=notrunc status=none
+refused "a newer format version" "$d" 0A000 'format version 2, newer than this version of ivm reads'
+
+d=$(variant newer-manifest)
+printf '\002' | dd of="$d/00000004.manifest" bs=1 seek=8 conv=notrunc status=none
+refused "a manifest of a newer format version" "$d" 0A000 'format version 2, newer'
+
+refused "no checkpoint in the directory" "$WORK" 58P01 'no checkpoint found'
+
+# a view already there
+q ck_bad -c "CREATE VIEW v_dup AS SELECT 1 AS x" >/dev/null
+before=$(q ck_bad -c "SELECT ck_state()")
+refused "a relation in the way of a view" "$D1" 42P07 'relation public.v_dup already exists'
+q ck_bad -c "DROP VIEW v_dup" >/dev/null
+before=$(q ck_bad -c "SELECT ck_state()")
+# a table source missing
+q ck_bad -c "ALTER TABLE part RENAME TO part_x" >/dev/null
+before=$(q ck_bad -c "SELECT ck_state()")
+refused "a table source missing" "$D1" 42P01 'table public.part, which incremental views of the checkpoint read, does not exist'
+q ck_bad -c "ALTER TABLE part_x RENAME TO part" >/dev/null
+
+# the same database takes the intact chain: the refusals were the files' fault
+out=$(q ck_bad -c "SELECT views, sources_changed FROM ivm.restore('$D1')")
+expect_eq "the intact chain restores into the database the damaged ones left alone" "$out" "9|0"
+
+# ---- 3. a table changed before the restore --------------------------------
+ivm_say "3. a table source that changed in the target: its views are recomputed"
+new_target ck_changed
+copy_tables ck_dst ck_changed
+q ck_changed -c "UPDATE t SET x = x + 1000 WHERE id = 7" >/dev/null
+out=$(q ck_changed -c "SELECT sources_changed, views_to_recompute FROM ivm.restore('$D1')" 2>"$WORK/notices")
+grep -q 'NOTICE:  table public.t does not hold the rows it held at the checkpoint' "$WORK/notices" &&
+    ok "a notice names the changed table" || fail "no notice about the changed table: $(cat "$WORK/notices")"
+# t is read by v_agg, v_join, v_dist, v_dup, v_diff, v_empty directly
+expect_eq "restore: one table changed, the six views over it to recompute" "$out" "1|6"
+out=$(q ck_changed -c "SELECT string_agg(name::text, ' ' ORDER BY name::text) FROM ivm.views WHERE state = 'recompute pending'")
+expect_eq "ivm.views shows them pending" "$out" "v_agg v_diff v_dist v_dup v_empty v_join"
+e=$(q ck_changed -c "SELECT epoch FROM ivm.tick()")
+out=$(q ck_changed -c "SELECT string_agg(view || ':' || strategy, ' ' ORDER BY view) FROM ivm.evidence WHERE epoch = $e")
+expect_eq "the next tick recomputes them (v_over follows v_agg's delta)" "$out" \
+    "v_agg:recompute v_diff:recompute v_dist:recompute v_dup:recompute v_empty:recompute v_join:recompute v_over:incremental"
+check_views ck_changed "after the recompute"
+q ck_changed -c "SELECT ck_write(5)" >/dev/null
+q ck_changed -c "SELECT * FROM ivm.tick()" >/dev/null
+check_views ck_changed "after more writes and a tick"
+
+# ---- 4. a checkpoint that fails half-way ----------------------------------
+ivm_say "4. a failed checkpoint leaves the chain as it was"
+q ck_src -c "SELECT ck_write(6)" >/dev/null
+q ck_src -c "SELECT * FROM ivm.tick()" >/dev/null
+ls "$D1" >"$WORK/before.ls"
+# the manifest name is taken by a directory: everything but the manifest gets written
+mkdir "$D1/00000005.manifest.tmp"
+expect_error "a checkpoint that cannot write its manifest fails" ck_src 42809 'could not create checkpoint file .*00000005.manifest.tmp' \
+    "SELECT * FROM ivm.checkpoint('$D1')"
+rmdir "$D1/00000005.manifest.tmp"
+expect_eq "no manifest 5" "$(ls "$D1" | grep -c '^00000005.manifest' || true)" "0"
+new_target ck_other
+copy_tables ck_dst ck_other
+out=$(q ck_other -c "SELECT sequence FROM ivm.restore('$D1')")
+expect_eq "the chain still restores, at checkpoint 4" "$out" "4"
+expect_eq "it equals checkpoint 4's database" "$(digests ck_other)" "$(digests ck_dst2)"
+out=$(q ck_src -c "SELECT sequence FROM ivm.checkpoint('$D1')")
+expect_eq "the next checkpoint succeeds as number 5" "$out" "5"
+left=$(ls "$D1" | grep -c '\.tmp$' || true)
+expect_eq "no temporary file left behind" "$left" "0"
+stale=$(comm -13 "$WORK/before.ls" <(ls "$D1") | grep -vc '^00000005' || true)
+expect_eq "only files of checkpoint 5 were added" "$stale" "0"
+
+# ---- 5. privileges and paths ----------------------------------------------
+ivm_say "5. privileges, paths, a view in the way"
+expect_error "checkpoint without pg_write_server_files" ck_src 42501 'permission denied to write a checkpoint' \
+    "SET ROLE ck_writer; SELECT * FROM ivm.checkpoint('$WORK/denied')"
+expect_error "restore without pg_read_server_files" ck_bad 42501 'permission denied to restore a checkpoint' \
+    "SET ROLE ck_writer; SELECT * FROM ivm.restore('$D1')"
+expect_error "manifest without pg_read_server_files" ck_bad 42501 'permission denied' \
+    "SET ROLE ck_writer; SELECT ivm.checkpoint_manifest('$D1')"
+expect_error "a relative path" ck_src 42602 'relative path not allowed' \
+    "SELECT * FROM ivm.checkpoint('ckpt/here')"
+
+# a non-superuser with the right roles: ck_app owns its table and view
+ivm_psql -d postgres -c "CREATE DATABASE ck_priv_src" -c "CREATE DATABASE ck_priv_dst" >/dev/null
+for db in ck_priv_src ck_priv_dst; do
+    ivm_psql -d "$db" >/dev/null <<'SQL'
+CREATE EXTENSION ivm;
+GRANT CREATE ON SCHEMA public TO ck_app;
+SET ROLE ck_app;
+CREATE TABLE p (id int, v int);
+INSERT INTO p SELECT i, i % 3 FROM generate_series(1, 20) i;
+SQL
+done
+q ck_priv_src -c "SET ROLE ck_app" -c "SELECT ivm.create_view('pv', 'SELECT v, count(*) AS n FROM p GROUP BY v')" >/dev/null
+ivm_psql -d postgres -c "GRANT pg_write_server_files TO ck_writer" >/dev/null
+out=$(q ck_priv_src -c "SET ROLE ck_writer" -c "SELECT sequence, bases FROM ivm.checkpoint('$WORK/priv')")
+expect_eq "checkpoint by a role with pg_write_server_files" "$out" "1|1"
+expect_error "restore by the view's owner without pg_read_server_files" ck_priv_dst 42501 'permission denied to restore' \
+    "SET ROLE ck_app; SELECT * FROM ivm.restore('$WORK/priv')"
+ivm_psql -d postgres -c "GRANT pg_read_server_files TO ck_app" >/dev/null
+out=$(q ck_priv_dst -c "SET ROLE ck_app" -c "SELECT views FROM ivm.restore('$WORK/priv')" \
+    -c "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'pv'" -c "SELECT string_agg(v || ':' || n, ',' ORDER BY v) FROM pv")
+expect_eq "restore by the view's owner with pg_read_server_files" "$(paste -sd' ' <<<"$out")" "1 ck_app 0:6,1:7,2:7"
+
+drop_all
+if [ "$FAILS" -ne 0 ]; then
+    echo "FAILED: checkpoint test, $FAILS of $((CHECKS + FAILS)) checks failed" >&2
+    exit 1
+fi
+echo "PASSED: checkpoint test, $CHECKS checks"
