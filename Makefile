@@ -9,6 +9,7 @@ OBJS = \
 	src/diff.o \
 	src/incr.o \
 	src/ivm.o \
+	src/push.o \
 	src/shape.o \
 	src/tick.o \
 	src/utility.o \

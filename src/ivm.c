@@ -29,6 +29,7 @@ int			ivm_change_retention = 1000;
 int			ivm_evidence_retention = 10000;
 bool		ivm_log_ticks = false;
 char	   *ivm_evidence_path = NULL;
+int			ivm_dedup_capacity = 10000000;
 
 bool		ivm_loaded_at_startup = false;
 int			ivm_maintenance_depth = 0;
@@ -94,6 +95,14 @@ _PG_init(void)
 							   "",
 							   PGC_SUSET, 0,
 							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ivm.dedup_capacity",
+							"Number of batch hashes each push source with dedup remembers.",
+							"Beyond it the oldest are forgotten (and counted as ivm_dedup_dropped_total in ivm.stats).",
+							&ivm_dedup_capacity,
+							10000000, 1, INT_MAX,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("ivm");
 
