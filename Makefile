@@ -7,6 +7,7 @@ MODULE_big = ivm
 OBJS = \
 	src/capture.o \
 	src/diff.o \
+	src/full.o \
 	src/incr.o \
 	src/ivm.o \
 	src/push.o \

@@ -188,6 +188,12 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'ivm_set_dedup'
 LANGUAGE C VOLATILE STRICT;
 
+-- The whole state as one SQL file that psql -f restores into an empty database.
+CREATE FUNCTION ivm.checkpoint_full(path text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'ivm_checkpoint_full'
+LANGUAGE C VOLATILE;
+
 CREATE FUNCTION ivm._guard_storage()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'ivm_guard_storage'

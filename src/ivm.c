@@ -13,9 +13,11 @@
 #include "postgres.h"
 
 #include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_namespace.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/syscache.h"
 
@@ -214,4 +216,30 @@ IvmSpiCheck(int rc, int expected, const char *what)
 {
 	if (rc != expected)
 		elog(ERROR, "ivm: SPI failed while %s: %s", what, SPI_result_code_string(rc));
+}
+
+/*
+ * IvmCheckServerFile
+ *		The rules of COPY for files on the server: a superuser, or a member
+ *		of pg_write_server_files (to write) or pg_read_server_files (to
+ *		read); and an absolute path, so that nobody wonders where it went.
+ */
+void
+IvmCheckServerFile(const char *path, bool write)
+{
+	Oid			role = write ? ROLE_PG_WRITE_SERVER_FILES : ROLE_PG_READ_SERVER_FILES;
+
+	if (!superuser() && !has_privs_of_role(GetUserId(), role))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to %s files on the server", write ? "write" : "read"),
+				 errdetail("Only roles with privileges of the \"%s\" role, or superusers, may.",
+						   write ? "pg_write_server_files" : "pg_read_server_files"),
+				 errhint("Ask a superuser to grant you %s.",
+						 write ? "pg_write_server_files" : "pg_read_server_files")));
+	if (!is_absolute_path(path))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("path \"%s\" is not absolute", path),
+				 errhint("Give the full path of the file on the database server.")));
 }

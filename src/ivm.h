@@ -55,6 +55,7 @@ extern int	ivm_maintenance_depth;
 extern void IvmCheckPreloaded(void);
 extern Oid	IvmSchemaOwner(void);
 extern void IvmSpiCheck(int rc, int expected, const char *what);
+extern void IvmCheckServerFile(const char *path, bool write);
 
 /* Run a block as another role; restored on error by transaction abort. */
 typedef struct IvmUserSave

@@ -3,7 +3,7 @@
 -- whole when wrong, coalesced when seen before; counters of ticks.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(58);
+SELECT plan(62);
 
 SELECT lives_ok($$SELECT ivm.tick()$$, 'a first tick consumes whatever was pending');
 
@@ -168,6 +168,20 @@ SELECT is((SELECT count(*) FROM ivm.stats WHERE help <> '' AND name ~ '^ivm_[a-z
              AND name IN ('ivm_ticks_total', 'ivm_rows_in_total', 'ivm_rows_out_total', 'ivm_views_recomputed_total',
                           'ivm_dedup_coalesced_total', 'ivm_dedup_dropped_total', 'ivm_tick_duration_seconds_sum')),
           7::bigint, 'ivm.stats has every counter, with help text');
+
+-- full checkpoints follow the rules of server files
+SELECT throws_ok($$SELECT ivm.checkpoint_full('relative/full.sql')$$, '22023', NULL,
+                 'a full checkpoint takes an absolute path');
+SET LOCAL ROLE ivm_p_pusher;
+SELECT throws_ok($$SELECT ivm.checkpoint_full('/tmp/ivm_denied.sql')$$, '42501', NULL,
+                 'a role without pg_write_server_files cannot write a full checkpoint');
+RESET ROLE;
+GRANT pg_write_server_files TO ivm_p_pusher;
+SET LOCAL ROLE ivm_p_pusher;
+SELECT throws_ok($$SELECT ivm.checkpoint_full('/nonexistent-dir/full.sql')$$, '58P01', NULL,
+                 'with pg_write_server_files it may (here the directory does not exist: a file error, not 42501)');
+RESET ROLE;
+SELECT ok(ivm.checkpoint_full('/tmp/ivm_pgtap_full.sql') > 1000, 'a superuser writes a full checkpoint; it returns the bytes written');
 
 -- dropping
 SELECT throws_ok($$SELECT ivm.drop_source('p_clicks')$$, '2BP01', NULL,
