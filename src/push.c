@@ -676,7 +676,12 @@ PushBatch(Oid relid, Jsonb *batch)
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_TABLE, get_rel_name(relid));
 
-	rel = table_open(relid, RowExclusiveLock);
+	/*
+	 * One push at a time per source (the lock conflicts with itself, not
+	 * with readers): a batch's removals are checked against the rows the
+	 * pushes before it left, and two batches cannot both remove one copy.
+	 */
+	rel = table_open(relid, ShareRowExclusiveLock);
 	desc = RelationGetDescr(rel);
 	natts = desc->natts;
 	source = RelationGetRelationName(rel);

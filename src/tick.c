@@ -66,8 +66,6 @@
 PG_FUNCTION_INFO_V1(ivm_tick);
 PG_FUNCTION_INFO_V1(ivm_refresh);
 
-
-
 /* A view as the tick sees it. */
 typedef struct TickView
 {
