@@ -9,8 +9,10 @@ OBJS = \
 	src/checkpoint.o \
 	src/ckptfile.o \
 	src/diff.o \
+	src/full.o \
 	src/incr.o \
 	src/ivm.o \
+	src/push.o \
 	src/restore.o \
 	src/shape.o \
 	src/tick.o \

@@ -8,11 +8,23 @@
 ------------------------------------------------------------------------------
 
 -- One row: the epoch of the last tick.  Ticks lock this row (the step lock).
+-- It also keeps the counters of the ticks that committed (ivm.stats).
 CREATE TABLE ivm._state (
     singleton   boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-    epoch       bigint NOT NULL DEFAULT 0
+    epoch       bigint NOT NULL DEFAULT 0,
+    ticks_total             bigint NOT NULL DEFAULT 0,
+    rows_in_total           bigint NOT NULL DEFAULT 0,
+    rows_out_total          bigint NOT NULL DEFAULT 0,
+    views_recomputed_total  bigint NOT NULL DEFAULT 0,
+    tick_duration_us_sum    bigint NOT NULL DEFAULT 0
 );
 INSERT INTO ivm._state DEFAULT VALUES;
+
+-- Counters written outside ticks (dedup), one row each once it is non-zero.
+CREATE TABLE ivm._counters (
+    name        text PRIMARY KEY,
+    value       bigint NOT NULL
+);
 
 -- One row per incremental view.
 CREATE TABLE ivm._views (
@@ -35,12 +47,26 @@ CREATE TABLE ivm._views (
     state           text NOT NULL DEFAULT 'ok'
 );
 
--- One row per captured table: its delta log and the capture triggers.
+-- One row per captured table: its delta log and the capture triggers.  A push
+-- source (kind 'push') is a table only ivm writes, from batches.
 CREATE TABLE ivm._sources (
     id          serial PRIMARY KEY,
     relid       regclass NOT NULL UNIQUE,
-    logrel      regclass NOT NULL UNIQUE
+    logrel      regclass NOT NULL UNIQUE,
+    kind        text NOT NULL DEFAULT 'table' CHECK (kind IN ('table', 'push')),
+    dedup       boolean NOT NULL DEFAULT false,
+    dedup_entries bigint NOT NULL DEFAULT 0      -- rows of ivm._seen for it
 );
+
+-- The seen-set of push sources with dedup: content hashes of batches applied,
+-- oldest (lowest seq) evicted first.
+CREATE TABLE ivm._seen (
+    source_id   integer NOT NULL REFERENCES ivm._sources (id) ON DELETE CASCADE,
+    hash        uuid NOT NULL,
+    seq         bigserial,
+    PRIMARY KEY (source_id, hash)
+);
+CREATE INDEX ON ivm._seen (source_id, seq);
 
 -- DAG edges: view_id reads source (a captured table or another view).
 CREATE TABLE ivm._deps (
@@ -137,6 +163,37 @@ RETURNS trigger
 AS 'MODULE_PATHNAME', 'ivm_refuse_write'
 LANGUAGE C;
 
+-- Push sources.
+CREATE FUNCTION ivm.create_source(name text, columns text)
+RETURNS regclass
+AS 'MODULE_PATHNAME', 'ivm_create_source'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION ivm.push(source regclass, batch jsonb)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'ivm_push'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION ivm.tick(
+    source regclass, batch jsonb,
+    OUT epoch bigint, OUT rows_in bigint, OUT rows_out bigint,
+    OUT views_processed integer, OUT views_skipped integer,
+    OUT views_recomputed integer, OUT duration_ms double precision)
+RETURNS record
+AS 'MODULE_PATHNAME', 'ivm_tick_batch'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION ivm.set_dedup(source regclass, enabled boolean)
+RETURNS void
+AS 'MODULE_PATHNAME', 'ivm_set_dedup'
+LANGUAGE C VOLATILE STRICT;
+
+-- The whole state as one SQL file that psql -f restores into an empty database.
+CREATE FUNCTION ivm.checkpoint_full(path text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'ivm_checkpoint_full'
+LANGUAGE C VOLATILE;
+
 CREATE FUNCTION ivm._guard_storage()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'ivm_guard_storage'
@@ -165,6 +222,23 @@ BEGIN
     END IF;
     -- the sql_drop event trigger removes the storage and the catalog rows
     EXECUTE format('DROP VIEW %s %s', view, CASE WHEN cascade THEN 'CASCADE' ELSE 'RESTRICT' END);
+END
+$$;
+
+CREATE FUNCTION ivm.drop_source(source regclass, cascade boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM ivm._check_preloaded();
+    IF NOT EXISTS (SELECT 1 FROM ivm._sources s WHERE s.relid = source AND s.kind = 'push') THEN
+        RAISE EXCEPTION 'relation "%" is not a push source', source
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'ivm.sources lists the push sources (kind push).';
+    END IF;
+    -- the sql_drop event trigger removes the log, the seen-set and the catalog rows
+    EXECUTE format('DROP TABLE %s %s', source, CASE WHEN cascade THEN 'CASCADE' ELSE 'RESTRICT' END);
 END
 $$;
 
@@ -224,13 +298,15 @@ FROM ivm._views v;
 
 CREATE VIEW ivm.sources AS
 SELECT s.relid AS source,
-       'table'::text AS kind,
+       s.kind,
        s.logrel AS log,
-       (SELECT count(*) FROM ivm._deps d WHERE d.source = s.relid)::integer AS views
+       (SELECT count(*) FROM ivm._deps d WHERE d.source = s.relid)::integer AS views,
+       CASE WHEN s.kind = 'push' THEN s.dedup END AS dedup
 FROM ivm._sources s
 UNION ALL
 SELECT v.viewrel, 'view', NULL::regclass,
-       (SELECT count(*) FROM ivm._deps d WHERE d.source_view_id = v.id)::integer
+       (SELECT count(*) FROM ivm._deps d WHERE d.source_view_id = v.id)::integer,
+       NULL::boolean
 FROM ivm._views v
 WHERE EXISTS (SELECT 1 FROM ivm._deps d WHERE d.source_view_id = v.id);
 
@@ -245,10 +321,36 @@ SELECT e.epoch, e.view_name AS view, e.strategy, e.delta_in, e.delta_out,
        e.view_rows, e.duration_us, e.recorded_at
 FROM ivm._evidence e;
 
+-- Counters, Prometheus-style: monotonic over the life of the database
+-- (ticks that roll back count nothing).
+CREATE VIEW ivm.stats AS
+SELECT c.name, c.value, c.help
+FROM ivm._state st,
+     LATERAL (VALUES
+        ('ivm_ticks_total', st.ticks_total::numeric,
+         'Ticks committed.'),
+        ('ivm_rows_in_total', st.rows_in_total::numeric,
+         'Delta rows consumed from the logs of sources by committed ticks.'),
+        ('ivm_rows_out_total', st.rows_out_total::numeric,
+         'Delta rows applied to views by committed ticks, after consolidation.'),
+        ('ivm_views_recomputed_total', st.views_recomputed_total::numeric,
+         'Views recomputed (by fallback, REFRESH, full_recompute or a failed delta query) in committed ticks.'),
+        ('ivm_tick_duration_seconds_sum', round(st.tick_duration_us_sum / 1000000.0, 6),
+         'Total wall time of committed ticks, in seconds.'),
+        ('ivm_dedup_coalesced_total',
+         coalesce((SELECT k.value FROM ivm._counters k WHERE k.name = 'dedup_coalesced'), 0)::numeric,
+         'Batches pushed to a push source with dedup on that were seen before and applied once.'),
+        ('ivm_dedup_dropped_total',
+         coalesce((SELECT k.value FROM ivm._counters k WHERE k.name = 'dedup_dropped'), 0)::numeric,
+         'Batch hashes evicted from dedup seen-sets beyond ivm.dedup_capacity, oldest first.'),
+        ('ivm_epoch', st.epoch::numeric,
+         'Epoch of the last committed tick (a gauge).')
+     ) AS c(name, value, help);
+
 GRANT USAGE ON SCHEMA ivm TO PUBLIC;
-GRANT SELECT ON ivm.views, ivm.sources, ivm.dependencies, ivm.evidence TO PUBLIC;
+GRANT SELECT ON ivm.views, ivm.sources, ivm.dependencies, ivm.evidence, ivm.stats TO PUBLIC;
 -- definitions are public, as pg_views' are; rows and change logs are not
-GRANT SELECT ON ivm._views TO PUBLIC;
+GRANT SELECT ON ivm._views, ivm._sources TO PUBLIC;
 
 ------------------------------------------------------------------------------
 -- Event triggers: keep the catalog in step with DROP of views and sources,
@@ -289,7 +391,8 @@ BEGIN
     FOR r IN DELETE FROM ivm._sources s
              WHERE s.relid::oid = ANY (dropped)
                 OR s.logrel::oid = ANY (dropped)
-                OR NOT EXISTS (SELECT 1 FROM ivm._deps d WHERE d.source = s.relid)
+                OR (s.kind = 'table'
+                    AND NOT EXISTS (SELECT 1 FROM ivm._deps d WHERE d.source = s.relid))
              RETURNING s.relid::oid AS relid, s.logrel::oid AS logrel
     LOOP
         DELETE FROM ivm._truncated t WHERE t.relid::oid = r.relid;
@@ -330,22 +433,80 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'ivm_capture_members'
 LANGUAGE C;
 
+-- After a restore (pg_dump, a full checkpoint), a view comes back without the
+-- dependencies PostgreSQL does not dump: this records them again.
+CREATE FUNCTION ivm._relink_views()
+RETURNS void
+AS 'MODULE_PATHNAME', 'ivm_relink_views'
+LANGUAGE C;
+
 CREATE FUNCTION ivm._on_ddl_end()
 RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM ivm._capture_members();
+    IF tg_tag = 'CREATE TRIGGER' THEN
+        PERFORM ivm._relink_views();
+    ELSE
+        PERFORM ivm._capture_members();
+    END IF;
 END
 $$;
 
 REVOKE ALL ON FUNCTION ivm._capture_members() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ivm._relink_views() FROM PUBLIC;
 
 CREATE EVENT TRIGGER ivm_ddl_end ON ddl_command_end
-    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE', 'CREATE TRIGGER')
     EXECUTE FUNCTION ivm._on_ddl_end();
 
+------------------------------------------------------------------------------
+-- pg_dump.  The catalog's rows are dumped with the database (regclass columns
+-- dump as names, so they point at the restored relations); the views'
+-- storage, definitions and delta logs are ordinary tables and views in schema
+-- ivm that pg_dump writes as it writes any, with their rows; the capture
+-- triggers on sources come back with their tables.  Evidence is history and
+-- is not dumped.
+------------------------------------------------------------------------------
+
+SELECT pg_catalog.pg_extension_config_dump('ivm._state', '');
+SELECT pg_catalog.pg_extension_config_dump('ivm._counters', '');
+SELECT pg_catalog.pg_extension_config_dump('ivm._views', '');
+SELECT pg_catalog.pg_extension_config_dump('ivm._views_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('ivm._sources', '');
+SELECT pg_catalog.pg_extension_config_dump('ivm._sources_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('ivm._seen', '');
+SELECT pg_catalog.pg_extension_config_dump('ivm._seen_seq_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('ivm._deps', '');
+SELECT pg_catalog.pg_extension_config_dump('ivm._truncated', '');
+SELECT pg_catalog.pg_extension_config_dump('ivm._watches', '');
+SELECT pg_catalog.pg_extension_config_dump('ivm._changes', '');
+
+-- ivm._state has its one row from CREATE EXTENSION: the restored row (the
+-- epoch and the counters of the dumped database) replaces it.
+CREATE FUNCTION ivm._state_restore()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM ivm._state) THEN
+        UPDATE ivm._state
+           SET epoch = greatest(epoch, NEW.epoch),
+               ticks_total = NEW.ticks_total,
+               rows_in_total = NEW.rows_in_total,
+               rows_out_total = NEW.rows_out_total,
+               views_recomputed_total = NEW.views_recomputed_total,
+               tick_duration_us_sum = NEW.tick_duration_us_sum;
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER ivm_state_restore BEFORE INSERT ON ivm._state
+    FOR EACH ROW EXECUTE FUNCTION ivm._state_restore();
 
 ------------------------------------------------------------------------------
 -- Checkpoints (src/checkpoint.c, src/restore.c; the files are described in

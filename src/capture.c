@@ -262,21 +262,33 @@ ivm_refuse_write(PG_FUNCTION_ARGS)
 
 /*
  * ivm_guard_storage
- *		BEFORE statement trigger on a view's storage table: writes come only
- *		from maintenance in this backend.
+ *		BEFORE statement trigger on a view's storage table, and (with the
+ *		argument 'push') on a push source: writes come only from maintenance
+ *		in this backend.
  */
 Datum
 ivm_guard_storage(PG_FUNCTION_ARGS)
 {
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "ivm._guard_storage() must be called as a trigger");
+	if (ivm_maintenance_depth > 0)
+		return PointerGetDatum(NULL);
 
-	if (ivm_maintenance_depth <= 0)
+	if (trigdata->tg_trigger->tgnargs > 0 &&
+		strcmp(trigdata->tg_trigger->tgargs[0], "push") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("cannot change the storage of an incremental view"),
-				 errdetail("Only ivm.tick() and ivm.refresh() write to view storage."),
-				 errhint("Write to the tables the view reads, then call ivm.tick().")));
+				 errmsg("cannot change push source \"%s\" directly",
+						RelationGetRelationName(trigdata->tg_relation)),
+				 errdetail("Its rows come from the batches given to ivm.push() and ivm.tick(source, batch)."),
+				 errhint("Push a batch of weighted rows; a row with \"_weight\": -1 removes one copy.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("cannot change the storage of an incremental view"),
+			 errdetail("Only ivm.tick() and ivm.refresh() write to view storage."),
+			 errhint("Write to the tables the view reads, then call ivm.tick().")));
 	return PointerGetDatum(NULL);
 }
 
@@ -526,6 +538,29 @@ SyncLogColumns(Oid relid, const char *logname)
 }
 
 /*
+ * RootCaptured
+ *		Whether a source's own table has its capture trigger.  One that lacks
+ *		it is being restored: pg_dump writes the catalog's rows before the
+ *		triggers, and creates the triggers itself, so they are left to it.
+ */
+static bool
+RootCaptured(Oid relid, int source_id)
+{
+	char		trigname[NAMEDATALEN];
+	Oid			types[2] = {OIDOID, NAMEOID};
+	Datum		args[2];
+	int			rc;
+
+	snprintf(trigname, sizeof(trigname), "ivm_capture_%d_ins", source_id);
+	args[0] = ObjectIdGetDatum(relid);
+	args[1] = CStringGetDatum(trigname);
+	rc = SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = $1 AND tgname = $2",
+							   2, types, args, NULL, true, 1);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "looking up a capture trigger");
+	return SPI_processed > 0;
+}
+
+/*
  * ivm_capture_members
  *		SQL: ivm._capture_members(): after CREATE TABLE or ALTER TABLE, keep
  *		the capture of every captured table in step with its partitions
@@ -561,9 +596,13 @@ ivm_capture_members(PG_FUNCTION_ARGS)
 	SPI_freetuptable(SPI_tuptable);
 	for (int i = 0; i < n; i++)
 	{
-		bool		members_changed = CaptureMembers(relids[i], ids[i], lognames[i]);
-		bool		columns_changed = SyncLogColumns(relids[i], lognames[i]);
+		bool		members_changed;
+		bool		columns_changed;
 
+		if (!RootCaptured(relids[i], ids[i]))
+			continue;
+		members_changed = CaptureMembers(relids[i], ids[i], lognames[i]);
+		columns_changed = SyncLogColumns(relids[i], lognames[i]);
 		if (members_changed || columns_changed)
 			MarkTruncated(relids[i]);
 	}

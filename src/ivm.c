@@ -13,9 +13,11 @@
 #include "postgres.h"
 
 #include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_namespace.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/syscache.h"
 
@@ -29,6 +31,7 @@ int			ivm_change_retention = 1000;
 int			ivm_evidence_retention = 10000;
 bool		ivm_log_ticks = false;
 char	   *ivm_evidence_path = NULL;
+int			ivm_dedup_capacity = 10000000;
 
 bool		ivm_loaded_at_startup = false;
 int			ivm_maintenance_depth = 0;
@@ -94,6 +97,14 @@ _PG_init(void)
 							   "",
 							   PGC_SUSET, 0,
 							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ivm.dedup_capacity",
+							"Number of batch hashes each push source with dedup remembers.",
+							"Beyond it the oldest are forgotten (and counted as ivm_dedup_dropped_total in ivm.stats).",
+							&ivm_dedup_capacity,
+							10000000, 1, INT_MAX,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("ivm");
 
@@ -205,4 +216,30 @@ IvmSpiCheck(int rc, int expected, const char *what)
 {
 	if (rc != expected)
 		elog(ERROR, "ivm: SPI failed while %s: %s", what, SPI_result_code_string(rc));
+}
+
+/*
+ * IvmCheckServerFile
+ *		The rules of COPY for files on the server: a superuser, or a member
+ *		of pg_write_server_files (to write) or pg_read_server_files (to
+ *		read); and an absolute path, so that nobody wonders where it went.
+ */
+void
+IvmCheckServerFile(const char *path, bool write)
+{
+	Oid			role = write ? ROLE_PG_WRITE_SERVER_FILES : ROLE_PG_READ_SERVER_FILES;
+
+	if (!superuser() && !has_privs_of_role(GetUserId(), role))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to %s files on the server", write ? "write" : "read"),
+				 errdetail("Only roles with privileges of the \"%s\" role, or superusers, may.",
+						   write ? "pg_write_server_files" : "pg_read_server_files"),
+				 errhint("Ask a superuser to grant you %s.",
+						 write ? "pg_write_server_files" : "pg_read_server_files")));
+	if (!is_absolute_path(path))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("path \"%s\" is not absolute", path),
+				 errhint("Give the full path of the file on the database server.")));
 }

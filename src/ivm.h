@@ -40,6 +40,7 @@ extern int	ivm_change_retention;
 extern int	ivm_evidence_retention;
 extern bool ivm_log_ticks;
 extern char *ivm_evidence_path;
+extern int	ivm_dedup_capacity;
 
 /* true while _PG_init has run in this process (shared_preload_libraries) */
 extern bool ivm_loaded_at_startup;
@@ -54,6 +55,7 @@ extern int	ivm_maintenance_depth;
 extern void IvmCheckPreloaded(void);
 extern Oid	IvmSchemaOwner(void);
 extern void IvmSpiCheck(int rc, int expected, const char *what);
+extern void IvmCheckServerFile(const char *path, bool write);
 
 /* Run a block as another role; restored on error by transaction abort. */
 typedef struct IvmUserSave
@@ -183,7 +185,11 @@ extern bool IvmApplyAgg(Oid storage_rel, Oid view_owner, const char *viewname,
 extern int	IvmExecSnap(const char *sql, int nargs, Oid *argtypes,
 						Datum *values, const char *nulls, Snapshot snap,
 						long tcount);
+/* columns of ivm.tick()'s result */
+#define TICK_RESULT_COLUMNS 7
 extern void IvmRunTick(int force_view_id, Datum *result_values);
+extern Datum IvmTickResult(FunctionCallInfo fcinfo);
+extern void IvmRegisterTuplestore(const char *name, Tuplestorestate *ts, TupleDesc desc);
 
 /* watch.c */
 extern void IvmNotifyWatchers(const char *channel, Oid viewrel, int64 epoch,

@@ -66,8 +66,6 @@
 PG_FUNCTION_INFO_V1(ivm_tick);
 PG_FUNCTION_INFO_V1(ivm_refresh);
 
-#define TICK_RESULT_COLUMNS 7
-
 /* A view as the tick sees it. */
 typedef struct TickView
 {
@@ -271,9 +269,9 @@ ConsolidateDelta(SPITupleTable *tt, uint64 n, Tuplestorestate *ts)
 	list_free(order);
 }
 
-/* Register a tuplestore as an ephemeral named relation of the tick. */
-static void
-RegisterDelta(const char *name, Tuplestorestate *ts, TupleDesc desc)
+/* Register a tuplestore as an ephemeral named relation of SPI statements. */
+void
+IvmRegisterTuplestore(const char *name, Tuplestorestate *ts, TupleDesc desc)
 {
 	EphemeralNamedRelation enr = palloc0(sizeof(EphemeralNamedRelationData));
 	int			rc;
@@ -331,7 +329,7 @@ ConsumeDeltas(Snapshot snap, int *nsources, uint64 *rows_in)
 		ConsolidateDelta(SPI_tuptable, SPI_processed, sources[i].delta);
 		SPI_freetuptable(SPI_tuptable);
 		snprintf(sources[i].enrname, NAMEDATALEN, "ivm_delta_%d", sources[i].id);
-		RegisterDelta(sources[i].enrname, sources[i].delta, sources[i].desc);
+		IvmRegisterTuplestore(sources[i].enrname, sources[i].delta, sources[i].desc);
 		pfree(sql.data);
 	}
 
@@ -845,7 +843,7 @@ IvmRunTick(int force_view_id, Datum *result_values)
 		}
 		error_context_stack = errcallback.previous;
 		view->processed = true;
-		RegisterDelta(view->enrname, view->vdelta, view->vdesc);
+		IvmRegisterTuplestore(view->enrname, view->vdelta, view->vdesc);
 		rows_after = strcmp(strategy, "incremental") == 0
 			? view->rows + res.rows_delta : (int64) res.rows_after;
 		if (entry != NULL && entry->shape->kind == IVM_KIND_AGG)
@@ -936,12 +934,25 @@ IvmRunTick(int force_view_id, Datum *result_values)
 	{
 		Oid			types[3] = {INT8OID, INT4OID, INT4OID};
 		Datum		args[3];
+		Oid			ctypes[5] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
+		Datum		cargs[5];
+
+		/* the epoch, and the counters of ivm.stats */
+		cargs[0] = Int64GetDatum(epoch);
+		cargs[1] = Int64GetDatum((int64) rows_in);
+		cargs[2] = Int64GetDatum((int64) rows_out);
+		cargs[3] = Int64GetDatum((int64) recomputed);
+		cargs[4] = Int64GetDatum((int64) (GetCurrentTimestamp() - start));
+		rc = IvmExecSnap("UPDATE ivm._state SET epoch = $1, ticks_total = ticks_total + 1, "
+						 "rows_in_total = rows_in_total + $2, rows_out_total = rows_out_total + $3, "
+						 "views_recomputed_total = views_recomputed_total + $4, "
+						 "tick_duration_us_sum = tick_duration_us_sum + $5",
+						 5, ctypes, cargs, NULL, snap, 0);
+		IvmSpiCheck(rc, SPI_OK_UPDATE, "advancing the epoch");
 
 		args[0] = Int64GetDatum(epoch);
 		args[1] = Int32GetDatum(ivm_change_retention);
 		args[2] = Int32GetDatum(ivm_evidence_retention);
-		rc = IvmExecSnap("UPDATE ivm._state SET epoch = $1", 1, types, args, NULL, snap, 0);
-		IvmSpiCheck(rc, SPI_OK_UPDATE, "advancing the epoch");
 		rc = IvmExecSnap("DELETE FROM ivm._changes WHERE epoch <= $1 - $2",
 						 2, types, args, NULL, snap, 0);
 		IvmSpiCheck(rc, SPI_OK_DELETE, "pruning the change log");
@@ -976,12 +987,12 @@ IvmRunTick(int force_view_id, Datum *result_values)
 }
 
 /*
- * ivm_tick
- *		SQL: ivm.tick() returns (epoch, rows_in, rows_out, views_processed,
- *		views_skipped, views_recomputed, duration_ms)
+ * IvmTickResult
+ *		Run a tick and return its summary as the record the calling SQL
+ *		function (ivm.tick(), ivm.tick(source, batch)) declares.
  */
 Datum
-ivm_tick(PG_FUNCTION_ARGS)
+IvmTickResult(FunctionCallInfo fcinfo)
 {
 	TupleDesc	desc;
 	Datum		values[TICK_RESULT_COLUMNS];
@@ -992,7 +1003,18 @@ ivm_tick(PG_FUNCTION_ARGS)
 		elog(ERROR, "ivm.tick() must return a record");
 	desc = BlessTupleDesc(desc);
 	IvmRunTick(0, values);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
+/*
+ * ivm_tick
+ *		SQL: ivm.tick() returns (epoch, rows_in, rows_out, views_processed,
+ *		views_skipped, views_recomputed, duration_ms)
+ */
+Datum
+ivm_tick(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(IvmTickResult(fcinfo));
 }
 
 /*

@@ -50,6 +50,7 @@
 #include "ivm.h"
 
 PG_FUNCTION_INFO_V1(ivm_create_view);
+PG_FUNCTION_INFO_V1(ivm_relink_views);
 
 /* A column of the view. */
 typedef struct ViewColumn
@@ -408,6 +409,24 @@ ParseOptions(const char *options_json)
 }
 
 /*
+ * RecordViewDependencies
+ *		The view depends on what its query uses, as an ordinary view would;
+ *		its definition is part of it and goes when it goes.
+ */
+static void
+RecordViewDependencies(Oid view_oid, Oid def_oid, Query *query)
+{
+	ObjectAddress myself;
+	ObjectAddress definition;
+
+	ObjectAddressSet(myself, RelationRelationId, view_oid);
+	ObjectAddressSet(definition, RelationRelationId, def_oid);
+	recordDependencyOnExpr(&myself, (Node *) query, NIL, DEPENDENCY_NORMAL);
+	recordDependencyOn(&definition, &myself, DEPENDENCY_INTERNAL);
+	CommandCounterIncrement();
+}
+
+/*
  * IvmCreateView
  *		Create an incremental view; returns the OID of the view users read.
  *
@@ -624,19 +643,7 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 					 "ON %s FOR EACH ROW EXECUTE FUNCTION ivm._refuse_write()", view_name);
 	ExecUtility(sql.data, "protecting the view");
 
-	/* the view depends on what its query uses, as an ordinary view would */
-	{
-		ObjectAddress myself;
-
-		ObjectAddress definition;
-
-		ObjectAddressSet(myself, RelationRelationId, view_oid);
-		ObjectAddressSet(definition, RelationRelationId, def_oid);
-		recordDependencyOnExpr(&myself, (Node *) query, NIL, DEPENDENCY_NORMAL);
-		/* the definition is part of the view: it goes when the view goes */
-		recordDependencyOn(&definition, &myself, DEPENDENCY_INTERNAL);
-		CommandCounterIncrement();
-	}
+	RecordViewDependencies(view_oid, def_oid, query);
 
 	/* catalog rows, capture */
 	IvmBecome(ivm_owner, false, &save);
@@ -796,4 +803,50 @@ ivm_create_view(PG_FUNCTION_ARGS)
 		options = DatumGetCString(DirectFunctionCall1(jsonb_out, PG_GETARG_DATUM(2)));
 
 	PG_RETURN_OID(IvmCreateView(name, query, NIL, NULL, true, options, NULL));
+}
+
+/*
+ * ivm_relink_views
+ *		SQL: ivm._relink_views(), run after CREATE TRIGGER.  pg_dump does not
+ *		write the dependencies of a view on what its query reads, nor of its
+ *		definition on it: once a restored view is back (its catalog row, its
+ *		definition and the view itself), record them again, so that DROP
+ *		TABLE and DROP VIEW behave as they did in the dumped database.
+ */
+Datum
+ivm_relink_views(PG_FUNCTION_ARGS)
+{
+	IvmUserSave save;
+	int			rc;
+	int			n;
+	Oid		   *views;
+	Oid		   *defs;
+
+	IvmCatalogBegin(&save);
+	rc = SPI_execute("SELECT v.viewrel::oid, v.defrel::oid FROM ivm._views v "
+					 "WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d "
+					 " WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+					 "   AND d.objid = v.defrel AND d.refobjid = v.viewrel AND d.deptype = 'i')",
+					 true, 0);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "listing views to relink");
+	n = (int) SPI_processed;
+	views = palloc(sizeof(Oid) * Max(n, 1));
+	defs = palloc(sizeof(Oid) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		views[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		defs[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	for (int i = 0; i < n; i++)
+	{
+		Relation	defrel = table_open(defs[i], AccessShareLock);
+		Query	   *query = copyObject(get_view_query(defrel));
+
+		table_close(defrel, AccessShareLock);
+		RecordViewDependencies(views[i], defs[i], query);
+	}
+	IvmCatalogEnd(&save);
+	PG_RETURN_VOID();
 }

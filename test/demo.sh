@@ -74,6 +74,18 @@ SELECT name, strategy, rows, last_epoch, last_duration_ms, state FROM ivm.views 
 
 \echo '--- 8. the changed rows of the watched view, from its change log'
 SELECT * FROM ivm.changes('order_totals', 0);
+
+\echo '--- 9. a push source: rows arrive as weighted JSON batches; dedup applies a batch once'
+SELECT ivm.create_source('clicks', 'customer_id int, url text');
+SELECT ivm.set_dedup('clicks', true);
+CREATE MATERIALIZED VIEW clicks_per_customer WITH (ivm.incremental) AS
+  SELECT customer_id, count(*) AS clicks FROM clicks GROUP BY customer_id;
+SELECT * FROM ivm.tick('clicks', '[{"customer_id": 1, "url": "/a"}, {"customer_id": 2, "url": "/b", "_weight": 2}]');
+SELECT ivm.push('clicks', '[{"customer_id": 2, "url": "/b", "_weight": 2}, {"customer_id": 1, "url": "/a"}]') AS applied_again;
+SELECT ivm.push('clicks', '[{"customer_id": 2, "url": "/b", "_weight": -1}]') AS removed;
+SELECT * FROM ivm.tick();
+SELECT * FROM clicks_per_customer ORDER BY customer_id;
+SELECT * FROM ivm.stats;
 SQL
 
 ivm_say "demo finished; stopping the cluster"

@@ -11,6 +11,9 @@
 #   random        test/random/run.sh (IVM_SEED, IVM_TICKS)
 #   random-profiles  the same with the minmax, empty and joins profiles, seed 42
 #   random-full   the same with ivm.full_recompute on for every tick
+#   dump          test/dump/run.sh: pg_dump (plain, custom) and ivm.checkpoint_full
+#                 round trips, the randomised test going on in each restored
+#                 database, the dedup seen-set across a restart
 #   crash         test/crash/run.sh (in a cluster of its own)
 #   checkpoint    test/checkpoint/run.sh: delta checkpoints and restores
 #   nopreload     test/nopreload/run.sh, when present (a cluster without
@@ -27,7 +30,7 @@ PASSED=0
 FAILED=0
 SKIPPED=0
 RESULTS=()
-SUITES=${IVM_SUITES:-installcheck pgtap random random-profiles random-full crash checkpoint nopreload}
+SUITES=${IVM_SUITES:-installcheck pgtap random random-profiles random-full dump crash checkpoint nopreload}
 
 # The randomised test: a random seed unless one is given, 300 ticks unless told.
 if [ -z "${IVM_SEED:-}" ]; then
@@ -129,6 +132,7 @@ suite_random_profiles() {
 }
 run_suite random-profiles 1200 suite_random_profiles
 run_suite random-full 600 env IVM_FULL_RECOMPUTE=1 IVM_TICKS=80 bash "$HERE/random/run.sh"
+run_suite dump 900 bash "$HERE/dump/run.sh"
 run_suite crash 600 bash "$HERE/crash/run.sh"
 run_suite checkpoint 300 bash "$HERE/checkpoint/run.sh"
 if [ -f "$HERE/nopreload/run.sh" ]; then

@@ -6,8 +6,11 @@
 #   IVM_SEED=123 IVM_TICKS=50 bash test/random/run.sh
 #   IVM_PROFILE=minmax IVM_SEED=7 bash test/random/run.sh
 #   IVM_FULL_RECOMPUTE=1 bash test/random/run.sh  # every tick recomputes
+#   IVM_DB=x IVM_CONTINUE=1 bash test/random/run.sh # go on in database x, set up
+#                                                 # by an earlier run (a restored dump)
 #
-# Five tables (a, b, c, d without a primary key, e partitioned) and 28 views
+# Five tables (a, b, c, d without a primary key, e partitioned), a push
+# source with dedup (p, fed JSON batches) and 30 views
 # (setup.sql) covering filters, every join kind, self-joins, aggregates,
 # DISTINCT, set operations, EXISTS / NOT EXISTS / IN / scalar subqueries, a
 # window function, ORDER BY ... LIMIT, a CTE, views on views and views on a
@@ -32,7 +35,8 @@
 # same statements.  On failure the script is kept and its path printed.
 #
 # Uses the cluster exported by run-all.sh when there is one, else builds,
-# installs and starts its own (see lib.sh).  Creates database ivm_random.
+# installs and starts its own (see lib.sh).  Creates database ivm_random
+# (IVM_DB), unless IVM_CONTINUE=1.
 # ---------------------------------------------------------------------------
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -48,7 +52,8 @@ case "$SEED" in
     '' | *[!0-9]*) echo "IVM_SEED must be a non-negative integer, not '$SEED'" >&2; exit 2 ;;
 esac
 TICKS=${IVM_TICKS:-300}
-DB=ivm_random
+DB=${IVM_DB:-ivm_random}
+CONTINUE=${IVM_CONTINUE:-0}
 PROFILES=(general minmax empty joins)
 PROFILE=${IVM_PROFILE:-${PROFILES[$((SEED % 4))]}}
 case "$PROFILE" in
@@ -261,13 +266,41 @@ stmt_stress() {
     return 0
 }
 
+# A batch pushed to the push source p: new rows, removals of rows it holds
+# (the batch computed from p), or both, sometimes through ivm.tick(p, batch).
+stmt_p() {
+    local i n w rows="" t v
+    rnd 100
+    if ((R < 55)); then
+        rnd 4; n=$((R + 1))
+        for ((i = 1; i <= n; i++)); do
+            pick_k; pick_v; rnd 3
+            case $R in 0) t='"x"' ;; 1) t='"y"' ;; *) t=null ;; esac
+            rnd 3; w=$((R + 1))
+            rows+="${rows:+, }{\"k\": ${K/NULL/null}, \"v\": ${V/NULL/null}, \"tag\": $t, \"_weight\": $w}"
+        done
+        if chance 15; then
+            echo "SELECT * FROM ivm.tick('p', '[$rows]');"
+        else
+            echo "SELECT ivm.push('p', '[$rows]');"
+        fi
+    else
+        rnd 3; n=$((R + 1)); rnd 90; v=$((R + 7))
+        echo "SELECT ivm.push('p', coalesce((SELECT jsonb_agg(jsonb_build_object('k', k, 'v', v, 'tag', tag, '_weight', -1)) FROM (SELECT k, v, tag FROM p ORDER BY (coalesce(v, 0) * $v) % 101, k, v, tag LIMIT $n + greatest(0, (SELECT count(*) FROM p) - 120)) x), '[]'));"
+        if chance 30; then
+            echo "SELECT ivm.push('p', '[{\"k\": 1, \"v\": 50, \"tag\": \"x\"}, {\"k\": 1, \"v\": 50, \"tag\": \"x\", \"_weight\": -1}]');"
+        fi
+    fi
+}
+
 stmt_any() {
     rnd 100
-    if ((R < 36)); then stmt_a
-    elif ((R < 62)); then stmt_b
-    elif ((R < 76)); then stmt_c
-    elif ((R < 88)); then stmt_d
-    else stmt_e
+    if ((R < 34)); then stmt_a
+    elif ((R < 58)); then stmt_b
+    elif ((R < 71)); then stmt_c
+    elif ((R < 82)); then stmt_d
+    elif ((R < 91)); then stmt_e
+    else stmt_p
     fi
 }
 
@@ -372,11 +405,19 @@ generate() {
 
 ivm_cluster_use_or_start
 
-ivm_psql -d postgres -c "SET client_min_messages = warning" \
-    -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-if ! ivm_psql -d "$DB" -f "$HERE/setup.sql" >/dev/null; then
-    echo "FAILED: randomised test, seed=$SEED: the setup (test/random/setup.sql) failed" >&2
-    exit 1
+if ((CONTINUE)); then
+    # go on in a database a previous run left (say, restored from a dump)
+    if ! ivm_psql -d "$DB" -c "SELECT 1 FROM rt_views LIMIT 1" >/dev/null; then
+        echo "FAILED: randomised test: IVM_CONTINUE=1 but database $DB has no test set up" >&2
+        exit 1
+    fi
+else
+    ivm_psql -d postgres -c "SET client_min_messages = warning" \
+        -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+    if ! ivm_psql -d "$DB" -f "$HERE/setup.sql" >/dev/null; then
+        echo "FAILED: randomised test, seed=$SEED: the setup (test/random/setup.sql) failed" >&2
+        exit 1
+    fi
 fi
 
 SQLFILE=$(mktemp "${TMPDIR:-/tmp}/ivm-random-$SEED.XXXXXX.sql")

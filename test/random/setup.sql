@@ -31,6 +31,12 @@ INSERT INTO c SELECT g, g % 15, (ARRAY['alpha', 'beta', 'gamma', NULL])[g % 4 + 
 INSERT INTO e SELECT g, CASE WHEN g % 10 = 0 THEN NULL ELSE g % 12 END, (g * 13) % 50
               FROM generate_series(1, 60) g;
 INSERT INTO d SELECT g % 10, (ARRAY['p', 'x', 'y'])[g % 3 + 1] FROM generate_series(1, 40) g;
+-- p: a push source with dedup (rows arrive as weighted JSON batches).
+SELECT ivm.create_source('p', 'k int, v int, tag text');
+SELECT ivm.set_dedup('p', true);
+SELECT ivm.push('p', (SELECT jsonb_agg(jsonb_build_object('k', g % 8, 'v', (g * 29) % 60, 'tag',
+                                       (ARRAY['x', 'y', NULL])[g % 3 + 1], '_weight', g % 2 + 1))
+                      FROM generate_series(1, 40) g));
 
 -- The views under test: name, query, options.  Views are created in ord
 -- order (later ones may read earlier ones).
@@ -63,6 +69,8 @@ INSERT INTO rt_views (ord, name, query, options) VALUES
  (24, 'v_join_view',  $q$SELECT j.k, count(*) AS pairs, sum(j.w) AS sw FROM v_join j GROUP BY j.k$q$, '{}'),
  (27, 'v_part',       $q$SELECT k, count(*) AS n, sum(amt) AS s, max(id) AS maxid FROM e GROUP BY k$q$, '{}'),
  (28, 'v_part_join',  $q$SELECT e.id, e.amt, c.id AS c_id, c.name FROM e JOIN c ON c.k = e.k WHERE e.amt > 10$q$, '{}'),
+ (29, 'v_push',       $q$SELECT k, count(*) AS n, sum(v) AS sv, max(tag) AS mt FROM p GROUP BY k$q$, '{}'),
+ (30, 'v_push_join',  $q$SELECT p.k, p.tag, c.name FROM p JOIN c ON c.k = p.k WHERE p.v > 20$q$, '{}'),
  (25, 'v_agg_diff',   $q$SELECT k, count(*) AS n, sum(v) AS sv, max(v) AS mx FROM a GROUP BY k$q$, '{"mode": "diff"}'),
  (26, 'v_left_diff',  $q$SELECT c.id, c.name, a.id AS a_id FROM c LEFT JOIN a ON a.k = c.k AND a.v > 90$q$, '{"mode": "diff"}');
 
@@ -76,51 +84,4 @@ SELECT ord + 100, name || '_d', query, '{"mode": "diff"}' FROM rt_views WHERE op
 SELECT format('SELECT ivm.create_view(%L, %L, %L)', name, query, options)
   FROM rt_views ORDER BY ord \gexec
 
--- rt_check(seed, tick): compare every view with its query as multisets.
--- On a difference: a WARNING per differing view with up to 20 rows of each
--- side, then an ERROR naming the seed, the tick and the views.
-CREATE FUNCTION rt_check(p_seed text, p_tick int) RETURNS void
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    r       record;
-    diffs   text[];
-    bad     text[] := '{}';
-BEGIN
-    FOR r IN SELECT name, query FROM rt_views ORDER BY ord LOOP
-        EXECUTE format($f$
-            SELECT array_agg(x ORDER BY x) FROM (
-                SELECT 'only in the view:  ' || t::text AS x
-                  FROM (SELECT * FROM %1$I EXCEPT ALL SELECT * FROM (%2$s) q) t
-                UNION ALL
-                SELECT 'only in the query: ' || t::text
-                  FROM (SELECT * FROM (%2$s) q EXCEPT ALL SELECT * FROM %1$I) t) s
-            $f$, r.name, r.query) INTO diffs;
-        IF diffs IS NOT NULL THEN
-            bad := bad || r.name;
-            RAISE WARNING '%', format(E'MISMATCH seed=%s tick=%s view=%s (%s differing rows, up to 20 shown)\nquery: %s\n%s',
-                p_seed, p_tick, r.name, cardinality(diffs), r.query,
-                array_to_string(diffs[1:20], E'\n'));
-        END IF;
-    END LOOP;
-    IF cardinality(bad) > 0 THEN
-        RAISE EXCEPTION 'randomised test failed: seed=% tick=% views=%', p_seed, p_tick, bad
-            USING HINT = format('Replay with IVM_SEED=%s bash test/random/run.sh', p_seed);
-    END IF;
-END
-$fn$;
-
--- rt_after_tick(seed, tick, quiet, rows_in, rows_out): called after each
--- committed tick with the tick's counters.  When quiet (no write committed
--- since the previous tick) the tick must have consumed and emitted nothing.
--- Then every view is compared with its query.
-CREATE FUNCTION rt_after_tick(p_seed text, p_tick int, p_quiet bool,
-                              p_rows_in bigint, p_rows_out bigint) RETURNS void
-LANGUAGE plpgsql AS $fn$
-BEGIN
-    IF p_quiet AND (p_rows_in <> 0 OR p_rows_out <> 0) THEN
-        RAISE EXCEPTION 'randomised test failed: seed=% tick=%: a tick with no write committed since the previous tick reported rows_in=% rows_out=%',
-            p_seed, p_tick, p_rows_in, p_rows_out;
-    END IF;
-    PERFORM rt_check(p_seed, p_tick);
-END
-$fn$;
+\ir checker.sql

@@ -1,0 +1,475 @@
+/*-------------------------------------------------------------------------
+ *
+ * full.c
+ *		ivm.checkpoint_full(path): the whole state of ivm in one SQL file that
+ *		psql -f restores into an empty database.
+ *
+ *	The file has the form pg_dump writes, limited to what the views need:
+ *	CREATE EXTENSION, then the tables the views read (push sources among
+ *	them: definitions, partitions, rows), the views' storage, definitions
+ *	and delta logs with their rows, the views users read, the catalog's
+ *	rows, and last the indexes, constraints and triggers (capture, guards),
+ *	so that rows load before anything would capture or refuse them and the
+ *	extension's event triggers find the catalog in place (see
+ *	ivm._relink_views and RootCaptured in capture.c, which the same order
+ *	from pg_dump relies on).  Everything is read at one snapshot, so table
+ *	rows, pending deltas and view rows agree.  Names are written
+ *	schema-qualified.  Objects the tables or queries use besides tables (user
+ *	functions, types, plain views) are not written: they must exist first.
+ *
+ * Copyright (c) 2026, the ivm authors
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <unistd.h>
+
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/fd.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
+
+#include "ivm.h"
+
+PG_FUNCTION_INFO_V1(ivm_checkpoint_full);
+
+/* The catalog tables whose rows a full checkpoint carries, in load order. */
+static const char *const catalog_tables[] = {
+	"ivm._state", "ivm._counters", "ivm._views", "ivm._sources", "ivm._seen",
+	"ivm._deps", "ivm._truncated", "ivm._watches", "ivm._changes",
+};
+static const char *const catalog_sequences[] = {
+	"ivm._views_id_seq", "ivm._sources_id_seq", "ivm._seen_seq_seq",
+};
+
+typedef struct FullWriter
+{
+	FILE	   *file;
+	const char *path;
+} FullWriter;
+
+static void
+Put(FullWriter *w, const char *s)
+{
+	size_t		len = strlen(s);
+
+	if (fwrite(s, 1, len, w->file) != len)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not write to file \"%s\": %m", w->path)));
+}
+
+static void
+PutF(FullWriter *w, const char *fmt,...) pg_attribute_printf(2, 3);
+
+static void
+PutF(FullWriter *w, const char *fmt,...)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (;;)
+	{
+		va_list		args;
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&buf, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+	Put(w, buf.data);
+	pfree(buf.data);
+}
+
+/* Run a read-only query at the active snapshot; the rows stay in SPI_tuptable. */
+static uint64
+ReadRows(const char *sql)
+{
+	int			rc = SPI_execute(sql, true, 0);
+
+	IvmSpiCheck(rc, SPI_OK_SELECT, "reading what a full checkpoint writes");
+	return SPI_processed;
+}
+
+/* Each row's first column, one statement per row, ";\n" after each. */
+static void
+PutRows(FullWriter *w, const char *sql)
+{
+	uint64		n = ReadRows(sql);
+	SPITupleTable *tt = SPI_tuptable;
+
+	for (uint64 i = 0; i < n; i++)
+	{
+		char	   *s = SPI_getvalue(tt->vals[i], tt->tupdesc, 1);
+
+		if (s != NULL)
+			PutF(w, "%s;\n", s);
+	}
+	SPI_freetuptable(tt);
+}
+
+/* A value in COPY's text format. */
+static void
+PutCopyValue(FullWriter *w, const char *s)
+{
+	StringInfoData buf;
+
+	if (s == NULL)
+	{
+		Put(w, "\\N");
+		return;
+	}
+	initStringInfo(&buf);
+	for (const char *p = s; *p; p++)
+	{
+		switch (*p)
+		{
+			case '\\':
+				appendStringInfoString(&buf, "\\\\");
+				break;
+			case '\t':
+				appendStringInfoString(&buf, "\\t");
+				break;
+			case '\n':
+				appendStringInfoString(&buf, "\\n");
+				break;
+			case '\r':
+				appendStringInfoString(&buf, "\\r");
+				break;
+			default:
+				appendStringInfoChar(&buf, *p);
+		}
+	}
+	Put(w, buf.data);
+	pfree(buf.data);
+}
+
+/*
+ * PutCopy
+ *		COPY relname (stored columns) FROM stdin, with every row, read
+ *		through a cursor.
+ */
+static void
+PutCopy(FullWriter *w, const char *relname)
+{
+	StringInfoData cols;
+	char	   *sql;
+	Portal		portal;
+	SPIPlanPtr	plan;
+	uint64		n;
+
+	sql = psprintf("SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute "
+				   "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = ''",
+				   quote_literal_cstr(relname));
+	ReadRows(sql);
+	initStringInfo(&cols);
+	appendStringInfoString(&cols, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	SPI_freetuptable(SPI_tuptable);
+
+	PutF(w, "COPY %s (%s) FROM stdin;\n", relname, cols.data);
+	plan = SPI_prepare(psprintf("SELECT %s FROM ONLY %s", cols.data, relname), 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "ivm: could not read %s: %s", relname, SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	do
+	{
+		SPI_cursor_fetch(portal, true, 1000);
+		n = SPI_processed;
+		for (uint64 i = 0; i < n; i++)
+		{
+			for (int c = 1; c <= SPI_tuptable->tupdesc->natts; c++)
+			{
+				if (c > 1)
+					Put(w, "\t");
+				PutCopyValue(w, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, c));
+			}
+			Put(w, "\n");
+		}
+		SPI_freetuptable(SPI_tuptable);
+	} while (n > 0);
+	SPI_cursor_close(portal);
+	SPI_freeplan(plan);
+	Put(w, "\\.\n\n");
+}
+
+/*
+ * PutTable
+ *		CREATE TABLE for one table: columns with types, collations, NOT
+ *		NULL, defaults and generated expressions; PARTITION BY for a
+ *		partitioned table, PARTITION OF for a partition.
+ */
+static void
+PutTable(FullWriter *w, Oid relid)
+{
+	char	   *sql;
+	uint64		n;
+
+	sql = psprintf("SELECT c.oid::regclass::text, c.relkind, c.relispartition, "
+				   " CASE WHEN c.relispartition THEN (SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = c.oid) END, "
+				   " CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END, "
+				   " CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END, "
+				   " c.relowner::regrole::text "
+				   "FROM pg_class c WHERE c.oid = %u", relid);
+	ReadRows(sql);
+	{
+		SPITupleTable *tt = SPI_tuptable;
+		char	   *name = SPI_getvalue(tt->vals[0], tt->tupdesc, 1);
+		bool		is_partition = strcmp(SPI_getvalue(tt->vals[0], tt->tupdesc, 3), "t") == 0;
+		char	   *parent = SPI_getvalue(tt->vals[0], tt->tupdesc, 4);
+		char	   *bound = SPI_getvalue(tt->vals[0], tt->tupdesc, 5);
+		char	   *partkey = SPI_getvalue(tt->vals[0], tt->tupdesc, 6);
+		char	   *owner = SPI_getvalue(tt->vals[0], tt->tupdesc, 7);
+
+		if (is_partition)
+		{
+			PutF(w, "CREATE TABLE %s PARTITION OF %s %s;\n", name, parent, bound);
+		}
+		else
+		{
+			PutF(w, "CREATE TABLE %s (", name);
+			n = ReadRows(psprintf("SELECT quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod) "
+							   " || CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0 "
+							   "         THEN ' COLLATE ' || a.attcollation::regcollation::text ELSE '' END "
+							   " || CASE WHEN a.attgenerated = 's' THEN ' GENERATED ALWAYS AS (' || pg_get_expr(d.adbin, d.adrelid) || ') STORED' "
+							   "         WHEN d.adbin IS NOT NULL THEN ' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid) ELSE '' END "
+							   " || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END "
+							   "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+							   "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+							   "WHERE a.attrelid = %u AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+							   relid));
+			for (uint64 i = 0; i < n; i++)
+				PutF(w, "%s\n    %s", i > 0 ? "," : "",
+					 SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+			PutF(w, "\n)%s%s;\n", partkey ? " PARTITION BY " : "", partkey ? partkey : "");
+		}
+		PutF(w, "ALTER TABLE %s OWNER TO %s;\n", name, owner);
+	}
+}
+
+/*
+ * PutTableAfterData
+ *		A table's constraints (but foreign keys), indexes, row-level
+ *		security and ivm's triggers, once its rows are in.  A partition's
+ *		constraints and indexes come with its parent's.
+ */
+static void
+PutTableAfterData(FullWriter *w, Oid relid, bool partition)
+{
+	if (!partition)
+		PutRows(w, psprintf("SELECT format('ALTER TABLE %%s ADD CONSTRAINT %%I %%s', "
+							"  conrelid::regclass, conname, pg_get_constraintdef(oid)) "
+							"FROM pg_constraint WHERE conrelid = %u AND contype IN ('p', 'u', 'c', 'x') "
+							"  AND NOT coninhcount > 0 ORDER BY conname", relid));
+	PutRows(w, psprintf("SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i "
+						"WHERE i.indrelid = %u AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) "
+						"  AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid) "
+						"ORDER BY i.indexrelid", relid));
+}
+
+/* ivm's triggers on one relation (capture, guards, refusing writes). */
+static void
+PutTriggers(FullWriter *w, Oid relid)
+{
+	PutRows(w, psprintf("SELECT pg_get_triggerdef(t.oid) FROM pg_trigger t "
+						"WHERE t.tgrelid = %u AND NOT t.tgisinternal AND t.tgname LIKE 'ivm\\_%%' "
+						"  AND t.tgparentid = 0 ORDER BY t.tgname", relid));
+}
+
+/*
+ * ivm_checkpoint_full
+ *		SQL: ivm.checkpoint_full(path text) returns bigint (bytes written)
+ */
+Datum
+ivm_checkpoint_full(PG_FUNCTION_ARGS)
+{
+	char	   *path;
+	char	   *tmppath;
+	FullWriter	w;
+	IvmUserSave save;
+	int			save_nestlevel;
+	List	   *tables = NIL;	/* sources and their partitions, parents first */
+	List	   *partitions = NIL;
+	List	   *internal = NIL; /* storage and logs, in schema ivm */
+	List	   *defs = NIL;
+	List	   *views = NIL;
+	ListCell   *lc;
+	ListCell   *lc2;
+	uint64		n;
+	off_t		bytes;
+
+	IvmCheckPreloaded();
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the path of a full checkpoint cannot be null")));
+	path = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	IvmCheckServerFile(path, true);
+
+	IvmSpiConnect();
+	save_nestlevel = NewGUCNestLevel();
+	/* everything deparsed schema-qualified */
+	(void) set_config_option("search_path", "pg_catalog",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	IvmBecome(IvmSchemaOwner(), false, &save);
+	/* one snapshot for everything read below */
+	PushActiveSnapshot(GetTransactionSnapshot());
+
+	n = ReadRows("WITH RECURSIVE tree(relid, depth) AS ("
+			  " SELECT s.relid::oid, 0 FROM ivm._sources s "
+			  " UNION ALL SELECT i.inhrelid, t.depth + 1 FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid "
+			  "   JOIN pg_class c ON c.oid = i.inhrelid AND c.relkind IN ('r', 'p')) "
+			  "SELECT relid, depth > 0 FROM tree ORDER BY depth, relid");
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Oid			relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+
+		tables = lappend_oid(tables, relid);
+		partitions = lappend_int(partitions,
+								 DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull)));
+	}
+	n = ReadRows("SELECT storagerel::oid FROM ivm._views UNION ALL SELECT logrel::oid FROM ivm._sources ORDER BY 1");
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		internal = lappend_oid(internal, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)));
+	}
+	n = ReadRows("SELECT defrel::oid, viewrel::oid FROM ivm._views ORDER BY level, id");
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		defs = lappend_oid(defs, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)));
+		views = lappend_oid(views, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull)));
+	}
+
+	tmppath = psprintf("%s.tmp", path);
+	w.path = tmppath;
+	w.file = AllocateFile(tmppath, PG_BINARY_W);
+	if (w.file == NULL)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open file \"%s\" for writing: %m", tmppath),
+				 errhint("The path is opened by the server, as the operating system user it runs as.")));
+
+	PG_TRY();
+	{
+		ReadRows("SELECT epoch FROM ivm._state");
+		PutF(&w, "--\n-- ivm full checkpoint, epoch %s: restore with psql -f into an empty database\n--\n\n",
+			 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+		Put(&w, "SET statement_timeout = 0;\nSET lock_timeout = 0;\nSET client_encoding = 'UTF8';\n"
+			"SET standard_conforming_strings = on;\nSELECT pg_catalog.set_config('search_path', '', false);\n"
+			"SET check_function_bodies = false;\nSET client_min_messages = warning;\nSET row_security = off;\n\n");
+		Put(&w, "\\set ON_ERROR_STOP on\nBEGIN;\n\n");
+
+		/* schemas the objects live in, then the extension */
+		PutRows(&w, "SELECT DISTINCT format('CREATE SCHEMA IF NOT EXISTS %I', n.nspname) "
+				"FROM ivm._views v JOIN pg_class c ON c.oid = v.viewrel JOIN pg_namespace n ON n.oid = c.relnamespace "
+				"UNION SELECT DISTINCT format('CREATE SCHEMA IF NOT EXISTS %I', n.nspname) "
+				"FROM ivm._sources s JOIN pg_class c ON c.oid = s.relid JOIN pg_namespace n ON n.oid = c.relnamespace "
+				"ORDER BY 1");
+		Put(&w, "CREATE EXTENSION IF NOT EXISTS ivm;\n\n");
+
+		/* tables and their rows */
+		foreach(lc, tables)
+			PutTable(&w, lfirst_oid(lc));
+		foreach(lc, internal)
+			PutTable(&w, lfirst_oid(lc));
+		Put(&w, "\n");
+		foreach(lc, tables)
+		{
+			Oid			relid = lfirst_oid(lc);
+
+			if (get_rel_relkind(relid) == RELKIND_RELATION)
+				PutCopy(&w, quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+													   get_rel_name(relid)));
+		}
+		foreach(lc, internal)
+			PutCopy(&w, quote_qualified_identifier(IVM_SCHEMA, get_rel_name(lfirst_oid(lc))));
+
+		/* definitions, then the views users read */
+		forboth(lc, defs, lc2, views)
+		{
+			Oid			rels[2];
+
+			rels[0] = lfirst_oid(lc);	/* the definition */
+			rels[1] = lfirst_oid(lc2);	/* the view users read */
+			for (int k = 0; k < 2; k++)
+				PutRows(&w, psprintf("SELECT format('CREATE VIEW %%s AS %%s', c.oid::regclass, "
+									 "  rtrim(pg_get_viewdef(c.oid), ';')) "
+									 "  || format(E';\\nALTER VIEW %%s OWNER TO %%s', c.oid::regclass, c.relowner::regrole) "
+									 "FROM pg_class c WHERE c.oid = %u", rels[k]));
+		}
+		PutRows(&w, "SELECT format('GRANT SELECT ON %s TO %s', v.storagerel, c.relowner::regrole) "
+				"FROM ivm._views v JOIN pg_class c ON c.oid = v.viewrel "
+				"WHERE c.relowner <> (SELECT nspowner FROM pg_namespace WHERE nspname = 'ivm') ORDER BY v.id");
+		Put(&w, "\n");
+
+		/* the catalog */
+		for (int i = 0; i < lengthof(catalog_tables); i++)
+			PutCopy(&w, catalog_tables[i]);
+		for (int i = 0; i < lengthof(catalog_sequences); i++)
+			PutRows(&w, psprintf("SELECT format('SELECT pg_catalog.setval(%%L, %%s, %%L)', %s, last_value, is_called) FROM %s",
+								 quote_literal_cstr(catalog_sequences[i]), catalog_sequences[i]));
+		Put(&w, "\n");
+
+		/* constraints, indexes, then triggers */
+		{
+			ListCell   *lp;
+
+			forboth(lc, tables, lp, partitions)
+				PutTableAfterData(&w, lfirst_oid(lc), lfirst_int(lp));
+		}
+		foreach(lc, internal)
+			PutTableAfterData(&w, lfirst_oid(lc), false);
+		PutRows(&w, "SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', conrelid::regclass, conname, "
+				" pg_get_constraintdef(oid)) FROM pg_constraint "
+				"WHERE contype = 'f' AND coninhcount = 0 AND conrelid IN (SELECT relid FROM ivm._sources) ORDER BY 1");
+		foreach(lc, tables)
+			PutTriggers(&w, lfirst_oid(lc));
+		foreach(lc, internal)
+			PutTriggers(&w, lfirst_oid(lc));
+		foreach(lc, views)
+			PutTriggers(&w, lfirst_oid(lc));
+		Put(&w, "\nCOMMIT;\n");
+	}
+	PG_CATCH();
+	{
+		FreeFile(w.file);
+		unlink(tmppath);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	if (fflush(w.file) != 0 || pg_fsync(fileno(w.file)) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not write file \"%s\": %m", tmppath)));
+	bytes = ftello(w.file);
+	if (FreeFile(w.file) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not close file \"%s\": %m", tmppath)));
+	if (rename(tmppath, path) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not rename file \"%s\" to \"%s\": %m", tmppath, path)));
+
+	PopActiveSnapshot();
+	IvmRestoreUser(&save);
+	AtEOXact_GUC(true, save_nestlevel);
+	SPI_finish();
+	PG_RETURN_INT64((int64) bytes);
+}

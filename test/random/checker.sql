@@ -1,0 +1,52 @@
+-- test/random/checker.sql -- the checker of the randomised test: it compares
+-- every view listed in rt_views with its query.  Loaded by setup.sql, and by
+-- test/dump/run.sh into a database restored from a full checkpoint.
+
+-- rt_check(seed, tick): compare every view with its query as multisets.
+-- On a difference: a WARNING per differing view with up to 20 rows of each
+-- side, then an ERROR naming the seed, the tick and the views.
+CREATE FUNCTION rt_check(p_seed text, p_tick int) RETURNS void
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    r       record;
+    diffs   text[];
+    bad     text[] := '{}';
+BEGIN
+    FOR r IN SELECT name, query FROM rt_views ORDER BY ord LOOP
+        EXECUTE format($f$
+            SELECT array_agg(x ORDER BY x) FROM (
+                SELECT 'only in the view:  ' || t::text AS x
+                  FROM (SELECT * FROM %1$I EXCEPT ALL SELECT * FROM (%2$s) q) t
+                UNION ALL
+                SELECT 'only in the query: ' || t::text
+                  FROM (SELECT * FROM (%2$s) q EXCEPT ALL SELECT * FROM %1$I) t) s
+            $f$, r.name, r.query) INTO diffs;
+        IF diffs IS NOT NULL THEN
+            bad := bad || r.name;
+            RAISE WARNING '%', format(E'MISMATCH seed=%s tick=%s view=%s (%s differing rows, up to 20 shown)\nquery: %s\n%s',
+                p_seed, p_tick, r.name, cardinality(diffs), r.query,
+                array_to_string(diffs[1:20], E'\n'));
+        END IF;
+    END LOOP;
+    IF cardinality(bad) > 0 THEN
+        RAISE EXCEPTION 'randomised test failed: seed=% tick=% views=%', p_seed, p_tick, bad
+            USING HINT = format('Replay with IVM_SEED=%s bash test/random/run.sh', p_seed);
+    END IF;
+END
+$fn$;
+
+-- rt_after_tick(seed, tick, quiet, rows_in, rows_out): called after each
+-- committed tick with the tick's counters.  When quiet (no write committed
+-- since the previous tick) the tick must have consumed and emitted nothing.
+-- Then every view is compared with its query.
+CREATE FUNCTION rt_after_tick(p_seed text, p_tick int, p_quiet bool,
+                              p_rows_in bigint, p_rows_out bigint) RETURNS void
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF p_quiet AND (p_rows_in <> 0 OR p_rows_out <> 0) THEN
+        RAISE EXCEPTION 'randomised test failed: seed=% tick=%: a tick with no write committed since the previous tick reported rows_in=% rows_out=%',
+            p_seed, p_tick, p_rows_in, p_rows_out;
+    END IF;
+    PERFORM rt_check(p_seed, p_tick);
+END
+$fn$;
