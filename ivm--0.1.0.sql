@@ -526,11 +526,12 @@ RETURNS record
 AS 'MODULE_PATHNAME', 'ivm_checkpoint'
 LANGUAGE C VOLATILE STRICT;
 
--- Rebuild the views of the chain in dir, with their rows, watches and the
--- epoch; the next tick resumes.
+-- Rebuild the push sources and views of the chain in dir, with their rows,
+-- watches and the epoch; the next tick resumes.
 CREATE FUNCTION ivm.restore(dir text,
     OUT sequence bigint, OUT epoch bigint, OUT views integer,
-    OUT sources integer, OUT sources_changed integer, OUT rows bigint,
+    OUT push_sources integer, OUT sources integer,
+    OUT sources_changed integer, OUT rows bigint,
     OUT pending_rows bigint, OUT watches integer,
     OUT views_to_recompute integer, OUT duration_ms double precision)
 RETURNS record

@@ -6,14 +6,15 @@
  *		a manifest that lists everything (restore.c reads them back).
  *
  * A directory holds one chain: checkpoint 1 writes a base of every object;
- * checkpoint k writes, per view, the rows added and removed since k-1
- * (found by comparing the 128-bit hashes of the rows stored now with the
- * digest file of k-1), a base for a view that is new or whose columns
- * changed (or whose delta would be no smaller), and nothing for a view
- * that did not change.  Table sources are not copied: the manifest holds
- * a fingerprint of each (count and sum of row hashes) and the delta-log
- * rows still pending, so a restore can trust the views only where the
- * table it finds is the table that was checkpointed.
+ * checkpoint k writes, per view (and per push source, and per seen-set of
+ * a push source with dedup), the rows added and removed since k-1 (found
+ * by comparing the 128-bit hashes of the rows stored now with the digest
+ * file of k-1), a base for an object that is new or whose columns changed
+ * (or whose delta would be no smaller), and nothing for one that did not
+ * change.  Sources also have their pending delta-log rows written whole.
+ * Table sources are not copied: the manifest holds a fingerprint of each
+ * (count and sum of row hashes), so a restore can trust the views only
+ * where the table it finds is the table that was checkpointed.
  *
  * Consistency: the step lock (the row of ivm._state, FOR UPDATE) keeps
  * ticks out, and every read happens at one registered snapshot taken
@@ -38,6 +39,7 @@
 #include <unistd.h>
 
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "funcapi.h"
@@ -50,6 +52,8 @@
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/ruleutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -397,19 +401,14 @@ WriteDigest(CkptState *cs, const char *object, List *names, List *types, HashArr
 
 /*
  * CheckpointRows
- *		The rows of one object (a view's storage, hidden columns included):
+ *		The rows of one object, as sql returns them (columns names, types):
  *		a base, a delta against the previous digest, or nothing; then the
  *		file and digest entries of its manifest object.
  */
 static void
-CheckpointRows(CkptState *cs, char kind, const char *object, Oid relid)
+CheckpointRows(CkptState *cs, char kind, const char *object, const char *sql,
+			   List *names, List *types)
 {
-	List	   *names;
-	List	   *types;
-	char	   *cols = IvmCkptColumns(relid, true, &names, &types);
-	char	   *sql = psprintf("SELECT %s FROM %s", cols,
-							   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-														  get_rel_name(relid)));
 	char	   *signature = SignatureOf(names, types);
 	IvmCkptObject *prev = PreviousEntry(cs, kind, object);
 	HashArray  *old = NULL;
@@ -574,6 +573,21 @@ CheckpointRows(CkptState *cs, char kind, const char *object, Oid relid)
 	MemoryContextDelete(objcxt);
 }
 
+/* the rows of a relation, every column (a view's storage, hidden ones included) */
+static void
+CheckpointRelation(CkptState *cs, char kind, const char *object, Oid relid)
+{
+	List	   *names;
+	List	   *types;
+	char	   *cols = IvmCkptColumns(relid, true, &names, &types);
+
+	CheckpointRows(cs, kind, object,
+				   psprintf("SELECT %s FROM %s", cols,
+							quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+													   get_rel_name(relid))),
+				   names, types);
+}
+
 /* run a catalog query at the checkpoint's snapshot */
 static void
 ExecAt(CkptState *cs, const char *sql, const char *what)
@@ -666,8 +680,143 @@ CheckpointViews(CkptState *cs)
 			escape_json(&cs->objects, lfirst(lc));
 		}
 		appendStringInfoChar(&cs->objects, ']');
-		CheckpointRows(cs, 'v', object, storage);
+		CheckpointRelation(cs, 'v', object, storage);
 		appendStringInfoChar(&cs->objects, '}');
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * CheckpointPending
+ *		What a source's delta log holds at the snapshot (the deltas the next
+ *		tick would consume), and whether a TRUNCATE awaits that tick: the
+ *		"truncated", "log_columns" and "pending" entries of its object.
+ */
+static void
+CheckpointPending(CkptState *cs, const char *object, Oid logrel, bool truncated)
+{
+	List	   *lnames;
+	List	   *ltypes;
+	List	   *names = NIL;
+	List	   *types = NIL;
+	StringInfoData cols;
+	ListCell   *lc1;
+	ListCell   *lc2;
+	char	   *logname = quote_qualified_identifier(IVM_SCHEMA, get_rel_name(logrel));
+
+	JsonBool(&cs->objects, "truncated", truncated);
+
+	/* the log's columns but the weight, which leads each record */
+	(void) IvmCkptColumns(logrel, false, &lnames, &ltypes);
+	initStringInfo(&cols);
+	appendStringInfoString(&cols, quote_identifier(IVM_WEIGHT_COLUMN));
+	forboth(lc1, lnames, lc2, ltypes)
+	{
+		if (strcmp(lfirst(lc1), IVM_WEIGHT_COLUMN) == 0)
+			continue;
+		names = lappend(names, lfirst(lc1));
+		types = lappend(types, lfirst(lc2));
+		appendStringInfo(&cols, ", %s", quote_identifier(lfirst(lc1)));
+	}
+	JsonColumns(&cs->objects, "log_columns", names, types);
+
+	/* most checkpoints find the log empty: then no file */
+	ExecAt(cs, psprintf("SELECT 1 FROM %s LIMIT 1", logname), "looking for pending deltas");
+	JsonKey(&cs->objects, "pending");
+	if (SPI_processed == 0)
+		appendStringInfoString(&cs->objects, "null");
+	else
+	{
+		char	   *file = FileName(cs, "log");
+		IvmCkptHeader hdr = FileHeader(cs, IVM_CKPT_LOG, object, names, types);
+		RowScan		rs;
+		uint64		raw;
+
+		memset(&rs, 0, sizeof(rs));
+		rs.writer = IvmCkptOpenWriter(cs->dir, file, &hdr);
+		(void) IvmCkptScan(psprintf("SELECT %s FROM %s", cols.data, logname), cs->snap, 1,
+						   LogRow, &rs);
+		cs->file_bytes += IvmCkptCloseWriter(rs.writer, &raw, NULL);
+		cs->raw_bytes += raw;
+		cs->records += rs.written;
+		Keep(cs, file);
+		appendStringInfoChar(&cs->objects, '{');
+		JsonStr(&cs->objects, "name", file);
+		JsonInt(&cs->objects, "records", (int64) rs.written);
+		appendStringInfoChar(&cs->objects, '}');
+	}
+}
+
+/*
+ * CheckpointPushSources
+ *		Every push source: its definition, its rows (a base or a delta, as a
+ *		view's), its pending deltas, and with dedup on its seen-set (the
+ *		hashes of the batches it applied, an object of its own), so that a
+ *		batch seen before the checkpoint is still coalesced after a restore.
+ */
+static void
+CheckpointPushSources(CkptState *cs)
+{
+	SPITupleTable *tt;
+	uint64		n;
+
+	ExecAt(cs, "SELECT n.nspname, c.relname, s.relid::oid, s.logrel::oid, "
+		   "EXISTS (SELECT 1 FROM ivm._truncated t WHERE t.relid = s.relid), "
+		   "pg_catalog.pg_get_userbyid(c.relowner), s.dedup, s.id "
+		   "FROM ivm._sources s JOIN pg_catalog.pg_class c ON c.oid = s.relid "
+		   "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+		   "WHERE s.kind = 'push' ORDER BY s.id", "listing push sources");
+	tt = SPI_tuptable;
+	n = SPI_processed;
+	for (uint64 i = 0; i < n; i++)
+	{
+		char	   *schema = Col(tt, i, 1);
+		char	   *relname = Col(tt, i, 2);
+		char	   *object = quote_qualified_identifier(schema, relname);
+		bool		isnull;
+		Oid			relid = DatumGetObjectId(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
+		Oid			logrel = DatumGetObjectId(SPI_getbinval(tt->vals[i], tt->tupdesc, 4, &isnull));
+		bool		truncated = DatumGetBool(SPI_getbinval(tt->vals[i], tt->tupdesc, 5, &isnull));
+		bool		dedup = DatumGetBool(SPI_getbinval(tt->vals[i], tt->tupdesc, 7, &isnull));
+		int32		id = DatumGetInt32(SPI_getbinval(tt->vals[i], tt->tupdesc, 8, &isnull));
+		Relation	rel = table_open(relid, AccessShareLock);
+		TupleDesc	desc = RelationGetDescr(rel);
+		StringInfoData defs;
+
+		/* the columns as ivm.create_source() takes them */
+		initStringInfo(&defs);
+		for (int a = 0; a < desc->natts; a++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, a);
+
+			if (att->attisdropped)
+				continue;
+			appendStringInfo(&defs, "%s%s %s", defs.len > 0 ? ", " : "",
+							 quote_identifier(NameStr(att->attname)),
+							 format_type_with_typemod(att->atttypid, att->atttypmod));
+			if (OidIsValid(att->attcollation) && att->attcollation != get_typcollation(att->atttypid))
+				appendStringInfo(&defs, " COLLATE %s", generate_collation_name(att->attcollation));
+			if (att->attnotnull)
+				appendStringInfoString(&defs, " NOT NULL");
+		}
+		table_close(rel, AccessShareLock);
+
+		BeginObject(cs, "push", schema, relname);
+		JsonStr(&cs->objects, "owner", Col(tt, i, 6));
+		JsonStr(&cs->objects, "column_definitions", defs.data);
+		JsonBool(&cs->objects, "dedup", dedup);
+		CheckpointRelation(cs, 'p', object, relid);
+		CheckpointPending(cs, object, logrel, truncated);
+		appendStringInfoChar(&cs->objects, '}');
+
+		if (dedup)
+		{
+			BeginObject(cs, "seen", schema, relname);
+			CheckpointRows(cs, 's', object,
+						   psprintf("SELECT hash, seq FROM ivm._seen WHERE source_id = %d", id),
+						   list_make2("hash", "seq"), list_make2("uuid", "bigint"));
+			appendStringInfoChar(&cs->objects, '}');
+		}
 		CHECK_FOR_INTERRUPTS();
 	}
 }
@@ -687,7 +836,7 @@ CheckpointTables(CkptState *cs)
 		   "EXISTS (SELECT 1 FROM ivm._truncated t WHERE t.relid = s.relid) "
 		   "FROM ivm._sources s JOIN pg_catalog.pg_class c ON c.oid = s.relid "
 		   "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-		   "ORDER BY s.id", "listing sources");
+		   "WHERE s.kind = 'table' ORDER BY s.id", "listing sources");
 	tt = SPI_tuptable;
 	n = SPI_processed;
 	for (uint64 i = 0; i < n; i++)
@@ -702,15 +851,8 @@ CheckpointTables(CkptState *cs)
 		List	   *names;
 		List	   *types;
 		char	   *cols = IvmCkptColumns(relid, true, &names, &types);
-		List	   *lnames;
-		List	   *ltypes;
-		List	   *keep_names = NIL;
-		List	   *keep_types = NIL;
-		StringInfoData logcols;
 		RowScan		rs;
 		uint64		rows;
-		ListCell   *lc1;
-		ListCell   *lc2;
 
 		BeginObject(cs, "table", schema, relname);
 		JsonColumns(&cs->objects, "columns", names, types);
@@ -724,53 +866,8 @@ CheckpointTables(CkptState *cs)
 		JsonStr(&cs->objects, "sum", psprintf("%016llx%016llx", (unsigned long long) rs.sum_hi,
 											  (unsigned long long) rs.sum_lo));
 		appendStringInfoChar(&cs->objects, '}');
-		JsonBool(&cs->objects, "truncated", truncated);
 
-		/* the log: its columns but the weight, which leads each record */
-		(void) IvmCkptColumns(logrel, false, &lnames, &ltypes);
-		initStringInfo(&logcols);
-		appendStringInfoString(&logcols, quote_identifier(IVM_WEIGHT_COLUMN));
-		forboth(lc1, lnames, lc2, ltypes)
-		{
-			if (strcmp(lfirst(lc1), IVM_WEIGHT_COLUMN) == 0)
-				continue;
-			keep_names = lappend(keep_names, lfirst(lc1));
-			keep_types = lappend(keep_types, lfirst(lc2));
-			appendStringInfo(&logcols, ", %s", quote_identifier(lfirst(lc1)));
-		}
-		JsonColumns(&cs->objects, "log_columns", keep_names, keep_types);
-		{
-			char	   *file = FileName(cs, "log");
-			IvmCkptHeader hdr = FileHeader(cs, IVM_CKPT_LOG, object, keep_names, keep_types);
-			char	   *lsql = psprintf("SELECT %s FROM %s", logcols.data,
-										quote_qualified_identifier(IVM_SCHEMA, get_rel_name(logrel)));
-			uint64		raw;
-
-			/* most checkpoints find the log empty: then no file */
-			ExecAt(cs, psprintf("SELECT 1 FROM %s LIMIT 1",
-								quote_qualified_identifier(IVM_SCHEMA, get_rel_name(logrel))),
-				   "looking for pending deltas");
-			if (SPI_processed == 0)
-			{
-				JsonKey(&cs->objects, "file");
-				appendStringInfoString(&cs->objects, "null");
-			}
-			else
-			{
-				rs.writer = IvmCkptOpenWriter(cs->dir, file, &hdr);
-				(void) IvmCkptScan(lsql, cs->snap, 1, LogRow, &rs);
-				cs->file_bytes += IvmCkptCloseWriter(rs.writer, &raw, NULL);
-				cs->raw_bytes += raw;
-				cs->records += rs.written;
-				Keep(cs, file);
-				JsonKey(&cs->objects, "file");
-				appendStringInfoChar(&cs->objects, '{');
-				JsonStr(&cs->objects, "name", file);
-				JsonStr(&cs->objects, "type", "pending");
-				JsonInt(&cs->objects, "records", (int64) rs.written);
-				appendStringInfoChar(&cs->objects, '}');
-			}
-		}
+		CheckpointPending(cs, object, logrel, truncated);
 		appendStringInfoChar(&cs->objects, '}');
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -885,7 +982,7 @@ ivm_checkpoint(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("the checkpoint directory cannot be null")));
 	dir = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	IvmCkptCheckPath(dir, true);
+	IvmCheckServerFile(dir, true);
 	canonicalize_path(dir);
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "ivm.checkpoint() must return a record");
@@ -938,6 +1035,7 @@ ivm_checkpoint(PG_FUNCTION_ARGS)
 					 errmsg("could not generate a random checkpoint chain id")));
 	}
 
+	CheckpointPushSources(&cs);
 	CheckpointViews(&cs);
 	CheckpointTables(&cs);
 

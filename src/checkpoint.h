@@ -87,13 +87,16 @@ typedef struct IvmCkptWriter IvmCkptWriter;
 /* an object as a manifest lists it */
 typedef struct IvmCkptObject
 {
-	char		kind;			/* 'v' view, 'p' push source, 't' table source */
+	char		kind;			/* 'v' view, 'p' push source, 's' its dedup
+								 * seen-set, 't' table source */
 	char	   *name;			/* schema-qualified, quoted as needed */
 	char	   *schema;
 	char	   *relname;
-	char	   *file;			/* ROWS or LOG file of this checkpoint, or NULL */
+	char	   *file;			/* ROWS file of this checkpoint, or NULL */
 	bool		file_base;		/* that file is a base */
 	int64		file_records;
+	char	   *pending;		/* LOG file: the source's pending deltas */
+	int64		pending_records;
 	char	   *digest;			/* DIGEST file describing its rows now, or NULL */
 	char	   *signature;		/* its columns as "name type, ..." */
 	JsonbContainer *json;		/* the whole entry, for the rest */
@@ -117,7 +120,6 @@ typedef struct IvmCkptManifest
 /* ckptfile.c: files */
 extern char *IvmCkptPath(const char *dir, const char *fname);
 extern char *IvmCkptManifestName(uint64 seq);
-extern void IvmCkptCheckPath(const char *dir, bool writing);
 extern uint64 *IvmCkptListManifests(const char *dir, int *n, bool missing_ok);
 extern IvmCkptWriter *IvmCkptOpenWriter(const char *dir, const char *fname,
 										const IvmCkptHeader *hdr);

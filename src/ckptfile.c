@@ -45,14 +45,12 @@
 
 #include "access/htup_details.h"
 #include "access/table.h"
-#include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
-#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
@@ -221,35 +219,6 @@ IvmCkptParseHex64(const char *s, const char *path)
 		v = (v << 4) | (uint64) d;
 	}
 	return v;
-}
-
-/*
- * IvmCkptCheckPath
- *		A checkpoint directory is a server path: the caller needs the rights
- *		COPY asks for server files, and the path must be absolute (as for
- *		COPY TO a file; a relative path would depend on the server's working
- *		directory).
- */
-void
-IvmCkptCheckPath(const char *dir, bool writing)
-{
-	Oid			role = writing ? ROLE_PG_WRITE_SERVER_FILES : ROLE_PG_READ_SERVER_FILES;
-
-	if (!has_privs_of_role(GetUserId(), role))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to %s a checkpoint", writing ? "write" : "restore"),
-				 errdetail("Only roles with privileges of the \"%s\" role may %s checkpoint files on the server.",
-						   writing ? "pg_write_server_files" : "pg_read_server_files",
-						   writing ? "write" : "read"),
-				 errhint("Ask a superuser to grant you %s, or to run %s.",
-						 writing ? "pg_write_server_files" : "pg_read_server_files",
-						 writing ? "ivm.checkpoint()" : "ivm.restore()")));
-	if (dir[0] == '\0' || !is_absolute_path(dir))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_NAME),
-				 errmsg("relative path not allowed for a checkpoint directory: \"%s\"", dir),
-				 errhint("Give an absolute path on the database server, such as /srv/ivm/ckpt.")));
 }
 
 /*
@@ -1178,6 +1147,8 @@ IvmCkptReadManifest(const char *dir, uint64 seq)
 			o->kind = 'v';
 		else if (strcmp(kind, "push") == 0)
 			o->kind = 'p';
+		else if (strcmp(kind, "seen") == 0)
+			o->kind = 's';
 		else if (strcmp(kind, "table") == 0)
 			o->kind = 't';
 		else
@@ -1193,10 +1164,18 @@ IvmCkptReadManifest(const char *dir, uint64 seq)
 
 			o->file = IvmCkptJsonStr(file, "name", true, m->path);
 			o->file_base = strcmp(type, "base") == 0;
-			if (!o->file_base && strcmp(type, "delta") != 0 && strcmp(type, "pending") != 0)
+			if (!o->file_base && strcmp(type, "delta") != 0)
 				IvmCkptCorrupt(m->path, "A file of its manifest has unknown type \"%s\".", type);
 			o->file_records = IvmCkptJsonInt(file, "records", m->path);
 			if (strchr(o->file, '/') != NULL)
+				IvmCkptCorrupt(m->path, "It names a file outside its directory.");
+		}
+		file = IvmCkptJsonSub(o->json, "pending", m->path);
+		if (file)
+		{
+			o->pending = IvmCkptJsonStr(file, "name", true, m->path);
+			o->pending_records = IvmCkptJsonInt(file, "records", m->path);
+			if (strchr(o->pending, '/') != NULL)
 				IvmCkptCorrupt(m->path, "It names a file outside its directory.");
 		}
 		digest = IvmCkptJsonSub(o->json, "digest", m->path);

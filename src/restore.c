@@ -1,10 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * restore.c
- *		ivm.restore(dir): rebuild the incremental views of a checkpoint
- *		chain (checkpoint.c) in this database, with their contents, watches
- *		and the epoch, so that the next tick resumes where the checkpointed
- *		database left off.
+ *		ivm.restore(dir): rebuild the push sources and incremental views of
+ *		a checkpoint chain (checkpoint.c) in this database, with their
+ *		contents, watches and the epoch, so that the next tick resumes where
+ *		the checkpointed database left off.
  *
  * Two phases, in the caller's transaction:
  *	1. Check, changing nothing: every manifest of the chain (contiguous
@@ -15,12 +15,15 @@
  *	   write can slip between the check and the capture triggers) and
  *	   fingerprinted; a table whose rows differ from the checkpoint's, or
  *	   that other views here capture already, is not trusted.
- *	2. Rebuild: views in level order through IvmCreateView (unpopulated),
- *	   ownership, their rows (base and deltas replayed: records summed by
- *	   row hash), their state, watches; pending delta-log rows of trusted
- *	   tables; the epoch.  A view that reads an untrusted table, whose
- *	   storage columns came out different, or that reads a view left
- *	   empty, is marked for recompute: the next tick recomputes it.
+ *	2. Rebuild: push sources through ivm.create_source, with their rows
+ *	   (the capture of loading them forgotten) and seen-sets; views in
+ *	   level order through IvmCreateView (unpopulated), ownership, their
+ *	   rows (base and deltas replayed: records summed by row hash), their
+ *	   state, watches; pending delta-log rows of push sources and trusted
+ *	   tables, pending TRUNCATEs; the epoch.  A view that reads an untrusted
+ *	   table, whose storage columns came out different, or that reads a
+ *	   view left empty, is marked for recompute: the next tick recomputes
+ *	   it.
  * An error in either phase rolls the whole transaction back: a failed
  * restore changes nothing.
  *
@@ -59,7 +62,7 @@
 PG_FUNCTION_INFO_V1(ivm_restore);
 PG_FUNCTION_INFO_V1(ivm_checkpoint_manifest);
 
-#define RESTORE_RESULT_COLUMNS 10
+#define RESTORE_RESULT_COLUMNS 11
 
 /* one file of an object's chain */
 typedef struct ChainFile
@@ -93,6 +96,7 @@ typedef struct RestoreState
 	int			nobjects;
 	/* results */
 	int			views;
+	int			push_sources;
 	int			sources;
 	int			sources_changed;
 	uint64		rows;
@@ -120,6 +124,23 @@ static void
 RestoreErrorContext(void *arg)
 {
 	errcontext("while restoring %s from a checkpoint", (const char *) arg);
+}
+
+/* what an object of the manifest is, for messages */
+static const char *
+KindName(char kind)
+{
+	switch (kind)
+	{
+		case 'v':
+			return "incremental view";
+		case 'p':
+			return "push source";
+		case 's':
+			return "seen-set of push source";
+		default:
+			return "table";
+	}
 }
 
 /* the columns of a file header as the manifest writes them */
@@ -163,17 +184,19 @@ FindEntry(IvmCkptManifest *m, char kind, const char *name)
 }
 
 /*
- * ReadChainFile
- *		Read one file of an object's chain and check that it is the file its
- *		manifest means: same chain, checkpoint, object, kind and columns.
- *		Returns the raw payload; *hdr its header.
+ * ReadObjectFile
+ *		Read one file of an object (fname, listed by manifest m as a base or
+ *		not, with records records) and check that it is the file the
+ *		manifest means: same chain, checkpoint, object, kind and columns,
+ *		records that make sense.  Returns the raw payload; *hdr its header.
  */
 static char *
-ReadChainFile(RestoreState *rs, IvmCkptManifest *m, IvmCkptObject *entry,
-			  IvmCkptKind kind, const char *signature, IvmCkptHeader *hdr)
+ReadObjectFile(RestoreState *rs, IvmCkptManifest *m, IvmCkptObject *entry, const char *fname,
+			   IvmCkptKind kind, bool base, int64 records, const char *signature,
+			   IvmCkptHeader *hdr)
 {
-	char	   *path = IvmCkptPath(rs->dir, entry->file);
-	char	   *raw = IvmCkptReadFile(rs->dir, entry->file, kind, hdr, NULL);
+	char	   *path = IvmCkptPath(rs->dir, fname);
+	char	   *raw = IvmCkptReadFile(rs->dir, fname, kind, hdr, NULL);
 	uint64		pos = 0;
 	int64		n = 0;
 	IvmCkptRecord rec;
@@ -187,9 +210,9 @@ ReadChainFile(RestoreState *rs, IvmCkptManifest *m, IvmCkptObject *entry,
 	if (strcmp(hdr->object, entry->name) != 0)
 		IvmCkptCorrupt(path, "It holds \"%s\", but the manifest lists it for \"%s\".",
 					   hdr->object, entry->name);
-	if (kind == IVM_CKPT_ROWS && ((hdr->flags & IVM_CKPT_FLAG_BASE) != 0) != entry->file_base)
+	if (kind == IVM_CKPT_ROWS && ((hdr->flags & IVM_CKPT_FLAG_BASE) != 0) != base)
 		IvmCkptCorrupt(path, "It is a %s, but the manifest lists a %s.",
-					   entry->file_base ? "delta" : "base", entry->file_base ? "base" : "delta");
+					   base ? "delta" : "base", base ? "base" : "delta");
 	if (strcmp(HeaderSignature(hdr), signature) != 0)
 		IvmCkptCorrupt(path, "Its columns (%s) are not those its manifest lists (%s).",
 					   HeaderSignature(hdr), signature);
@@ -203,20 +226,28 @@ ReadChainFile(RestoreState *rs, IvmCkptManifest *m, IvmCkptObject *entry,
 		if (rec.weight == 0 ||
 			(kind == IVM_CKPT_LOG && (!rec.hasrow || rec.weight < PG_INT32_MIN || rec.weight > PG_INT32_MAX)) ||
 			(kind == IVM_CKPT_ROWS && rec.hasrow != (rec.weight > 0)) ||
-			(kind == IVM_CKPT_ROWS && entry->file_base && rec.weight < 0))
+			(kind == IVM_CKPT_ROWS && base && rec.weight < 0))
 			IvmCkptCorrupt(path, "Record %lld has weight %lld, impossible in a %s.",
 						   (long long) n + 1, (long long) rec.weight,
-						   kind == IVM_CKPT_LOG ? "pending-log file" : entry->file_base ? "base" : "delta");
+						   kind == IVM_CKPT_LOG ? "pending-log file" : base ? "base" : "delta");
 		if (rec.hasrow &&
 			IvmCkptRowColumns(rec.row, rec.rowlen, hdr->ncols, values, lens) != hdr->ncols)
 			IvmCkptCorrupt(path, "Record %lld does not have the %d columns of its header.",
 						   (long long) n + 1, hdr->ncols);
 		n++;
 	}
-	if (n != entry->file_records)
+	if (n != records)
 		IvmCkptCorrupt(path, "It holds %lld records where its manifest lists %lld.",
-					   (long long) n, (long long) entry->file_records);
+					   (long long) n, (long long) records);
 	return raw;
+}
+
+/* one file of the chain of an object's rows */
+static char *
+ReadChainFile(RestoreState *rs, ChainFile *cf, const char *signature, IvmCkptHeader *hdr)
+{
+	return ReadObjectFile(rs, cf->manifest, cf->entry, cf->entry->file, IVM_CKPT_ROWS,
+						  cf->entry->file_base, cf->entry->file_records, signature, hdr);
 }
 
 /*
@@ -308,63 +339,6 @@ BuildChain(RestoreState *rs, RestoreObject *ro)
 	ro->chain = chain;
 }
 
-/*
- * CheckView
- *		Phase 1 for a view: its files are intact, nothing here is in its way.
- */
-static void
-CheckView(RestoreState *rs, RestoreObject *ro)
-{
-	IvmCkptObject *o = ro->obj;
-	Oid			nsp = get_namespace_oid(o->schema, true);
-	char	   *owner = IvmCkptJsonStr(o->json, "owner", true, rs->last->path);
-	ListCell   *lc;
-
-	if (!OidIsValid(nsp))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_SCHEMA),
-				 errmsg("schema \"%s\" of incremental view %s does not exist", o->schema, o->name),
-				 errhint("Create the schema, then restore again; nothing was changed.")));
-	if (OidIsValid(get_relname_relid(o->relname, nsp)))
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_TABLE),
-				 errmsg("relation %s already exists", o->name),
-				 errdetail("The checkpoint holds an incremental view of that name."),
-				 errhint("Drop it or rename it, or restore into a database without it; nothing was changed.")));
-	if (!OidIsValid(get_role_oid(owner, true)))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("role \"%s\", owner of incremental view %s, does not exist", owner, o->name),
-				 errhint("Create the role, then restore again; nothing was changed.")));
-
-	BuildChain(rs, ro);
-	foreach(lc, ro->chain)
-	{
-		ChainFile  *cf = lfirst(lc);
-		IvmCkptHeader hdr;
-
-		pfree(ReadChainFile(rs, cf->manifest, cf->entry, IVM_CKPT_ROWS, o->signature, &hdr));
-	}
-}
-
-/* sum of row hashes of a table (a fingerprint), see checkpoint.c */
-typedef struct Fingerprint
-{
-	uint64		hi;
-	uint64		lo;
-} Fingerprint;
-
-static void
-FingerprintRow(const char *row, uint32 len, HeapTuple tup, TupleDesc desc, void *arg)
-{
-	Fingerprint *fp = arg;
-	IvmCkptHash h = IvmCkptHashRow(row, len);
-	uint64		lo = fp->lo + h.lo;
-
-	fp->hi += h.hi + (lo < fp->lo ? 1 : 0);
-	fp->lo = lo;
-}
-
 /* the columns of a table's delta log as its manifest entry lists them */
 static char *
 LogSignature(RestoreState *rs, IvmCkptObject *o)
@@ -385,6 +359,76 @@ LogSignature(RestoreState *rs, IvmCkptObject *o)
 						 IvmCkptJsonStr(e->val.binary.data, "type", true, rs->last->path));
 	}
 	return buf.data;
+}
+
+/*
+ * CheckRowsObject
+ *		Phase 1 for a view, a push source or a seen-set: its files are
+ *		intact, and for the first two nothing here is in the way of the
+ *		relation it becomes (what, for messages).
+ */
+static void
+CheckRowsObject(RestoreState *rs, RestoreObject *ro, const char *what)
+{
+	IvmCkptObject *o = ro->obj;
+	ListCell   *lc;
+
+	if (o->kind != 's')
+	{
+		Oid			nsp = get_namespace_oid(o->schema, true);
+		char	   *owner = IvmCkptJsonStr(o->json, "owner", true, rs->last->path);
+
+		if (!OidIsValid(nsp))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_SCHEMA),
+					 errmsg("schema \"%s\" of %s %s does not exist", o->schema, what, o->name),
+					 errhint("Create the schema, then restore again; nothing was changed.")));
+		if (OidIsValid(get_relname_relid(o->relname, nsp)))
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_TABLE),
+					 errmsg("relation %s already exists", o->name),
+					 errdetail("The checkpoint holds %s %s of that name.",
+							   o->kind == 'v' ? "an" : "a", what),
+					 errhint("Drop it or rename it, or restore into a database without it; nothing was changed.")));
+		if (!OidIsValid(get_role_oid(owner, true)))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("role \"%s\", owner of %s %s, does not exist", owner, what, o->name),
+					 errhint("Create the role, then restore again; nothing was changed.")));
+	}
+
+	BuildChain(rs, ro);
+	foreach(lc, ro->chain)
+	{
+		IvmCkptHeader hdr;
+
+		pfree(ReadChainFile(rs, lfirst(lc), o->signature, &hdr));
+	}
+	if (o->pending)
+	{
+		IvmCkptHeader hdr;
+
+		pfree(ReadObjectFile(rs, rs->last, o, o->pending, IVM_CKPT_LOG, false,
+							 o->pending_records, LogSignature(rs, o), &hdr));
+	}
+}
+
+/* sum of row hashes of a table (a fingerprint), see checkpoint.c */
+typedef struct Fingerprint
+{
+	uint64		hi;
+	uint64		lo;
+} Fingerprint;
+
+static void
+FingerprintRow(const char *row, uint32 len, HeapTuple tup, TupleDesc desc, void *arg)
+{
+	Fingerprint *fp = arg;
+	IvmCkptHash h = IvmCkptHashRow(row, len);
+	uint64		lo = fp->lo + h.lo;
+
+	fp->hi += h.hi + (lo < fp->lo ? 1 : 0);
+	fp->lo = lo;
 }
 
 /*
@@ -453,11 +497,12 @@ CheckTable(RestoreState *rs, RestoreObject *ro)
 				(errmsg("table %s is captured already in this database; the restored views that read it will be recomputed",
 						o->name)));
 
-	if (o->file)
+	if (o->pending)
 	{
 		IvmCkptHeader hdr;
 
-		pfree(ReadChainFile(rs, rs->last, o, IVM_CKPT_LOG, LogSignature(rs, o), &hdr));
+		pfree(ReadObjectFile(rs, rs->last, o, o->pending, IVM_CKPT_LOG, false,
+							 o->pending_records, LogSignature(rs, o), &hdr));
 	}
 }
 
@@ -550,12 +595,15 @@ InputValue(Inputs *in, TupleDesc desc, int i, const char *text, int len, bool *i
 }
 
 /*
- * LoadViewRows
- *		Replay a view's chain (base, then deltas; weights summed per row
- *		hash) into its storage.  Returns the rows stored.
+ * LoadRows
+ *		Replay an object's chain (base, then deltas; weights summed per row
+ *		hash) into relid: a view's storage, a push source (as maintenance),
+ *		or ivm._seen.  Columns go by name; a column the files lack takes
+ *		fixed_value when it is fixed_col.  Returns the rows stored.
  */
 static uint64
-LoadViewRows(RestoreState *rs, RestoreObject *ro, Oid storage)
+LoadRows(RestoreState *rs, RestoreObject *ro, Oid relid, bool maintenance,
+		 const char *fixed_col, Datum fixed_value)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "ivm restore view",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -565,27 +613,47 @@ LoadViewRows(RestoreState *rs, RestoreObject *ro, Oid storage)
 	uint64		n = 0;
 	uint64		max = 0;
 	ListCell   *lc;
-	Relation	rel = table_open(storage, RowExclusiveLock);
+	Relation	rel = table_open(relid, RowExclusiveLock);
 	TupleDesc	desc = CreateTupleDescCopy(RelationGetDescr(rel));
 	Inputs		in = MakeInputs(desc);
 	Tuplestorestate *ts = tuplestore_begin_heap(false, false, work_mem);
 	uint64		stored = 0;
 	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
 	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
-	const char **texts = palloc(sizeof(char *) * desc->natts);
-	int		   *lens = palloc(sizeof(int) * desc->natts);
+	int		   *map = palloc(sizeof(int) * desc->natts);
+	const char **texts = NULL;
+	int		   *lens = NULL;
+	int			ncols = 0;
 
 	table_close(rel, NoLock);
 	foreach(lc, ro->chain)
 	{
 		ChainFile  *cf = lfirst(lc);
 		IvmCkptHeader hdr;
-		char	   *raw = ReadChainFile(rs, cf->manifest, cf->entry, IVM_CKPT_ROWS,
-										ro->obj->signature, &hdr);
+		char	   *raw = ReadChainFile(rs, cf, ro->obj->signature, &hdr);
 		char	   *path = IvmCkptPath(rs->dir, cf->entry->file);
 		uint64		pos = 0;
 		IvmCkptRecord rec;
 
+		if (texts == NULL)
+		{
+			/* where each column of the relation comes from */
+			ncols = hdr.ncols;
+			texts = palloc(sizeof(char *) * Max(ncols, 1));
+			lens = palloc(sizeof(int) * Max(ncols, 1));
+			for (int c = 0; c < desc->natts; c++)
+			{
+				const char *name = NameStr(TupleDescAttr(desc, c)->attname);
+
+				map[c] = -1;
+				for (int f = 0; f < ncols && map[c] < 0; f++)
+					if (strcmp(hdr.colnames[f], name) == 0)
+						map[c] = f;
+				if (map[c] < 0 && (fixed_col == NULL || strcmp(name, fixed_col) != 0))
+					elog(ERROR, "ivm: restored relation %s has a column \"%s\" the checkpoint lacks",
+						 ro->obj->name, name);
+			}
+		}
 		if (cf->entry->file_base)
 			n = 0;
 		while (IvmCkptNextRecord(raw, hdr.raw_len, &pos, &rec, path))
@@ -626,10 +694,18 @@ LoadViewRows(RestoreState *rs, RestoreObject *ro, Oid storage)
 			HeapTuple	tup;
 
 			MemoryContextSwitchTo(rowcxt);
-			if (IvmCkptRowColumns(withrow->row, withrow->rowlen, desc->natts, texts, lens) != desc->natts)
-				elog(ERROR, "ivm: a checked row of %s does not have %d columns", ro->obj->name, desc->natts);
+			if (IvmCkptRowColumns(withrow->row, withrow->rowlen, ncols, texts, lens) != ncols)
+				elog(ERROR, "ivm: a checked row of %s does not have %d columns", ro->obj->name, ncols);
 			for (int c = 0; c < desc->natts; c++)
-				values[c] = InputValue(&in, desc, c, texts[c], lens[c], &nulls[c]);
+			{
+				if (map[c] >= 0)
+					values[c] = InputValue(&in, desc, c, texts[map[c]], lens[map[c]], &nulls[c]);
+				else
+				{
+					values[c] = fixed_value;
+					nulls[c] = false;
+				}
+			}
 			tup = heap_form_tuple(desc, values, nulls);
 			for (int64 k = 0; k < weight; k++)
 				tuplestore_puttuple(ts, tup);
@@ -642,7 +718,7 @@ LoadViewRows(RestoreState *rs, RestoreObject *ro, Oid storage)
 	}
 	/* SPI keeps its registry of named relations in the current context */
 	MemoryContextSwitchTo(old);
-	InsertRows(storage, ts, desc, stored, true);
+	InsertRows(relid, ts, desc, stored, maintenance);
 	tuplestore_end(ts);
 	MemoryContextDelete(cxt);
 	return stored;
@@ -658,7 +734,7 @@ LoadPendingRows(RestoreState *rs, RestoreObject *ro)
 {
 	IvmCkptObject *o = ro->obj;
 	IvmCkptHeader hdr;
-	char	   *path = IvmCkptPath(rs->dir, o->file);
+	char	   *path = IvmCkptPath(rs->dir, o->pending);
 	char	   *raw;
 	Oid			types[1] = {OIDOID};
 	Datum		args[1] = {ObjectIdGetDatum(ro->relid)};
@@ -682,10 +758,11 @@ LoadPendingRows(RestoreState *rs, RestoreObject *ro)
 							   1, types, args, NULL, false, 1);
 	IvmSpiCheck(rc, SPI_OK_SELECT, "finding a delta log");
 	if (SPI_processed != 1)
-		elog(ERROR, "ivm: restored table %s has no delta log", o->name);
+		elog(ERROR, "ivm: restored source %s has no delta log", o->name);
 	logrel = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
-	raw = ReadChainFile(rs, rs->last, o, IVM_CKPT_LOG, LogSignature(rs, o), &hdr);
+	raw = ReadObjectFile(rs, rs->last, o, o->pending, IVM_CKPT_LOG, false, o->pending_records,
+						 LogSignature(rs, o), &hdr);
 	rel = table_open(logrel, RowExclusiveLock);
 	desc = CreateTupleDescCopy(RelationGetDescr(rel));
 	table_close(rel, NoLock);
@@ -812,7 +889,7 @@ RestoreView(RestoreState *rs, RestoreObject *ro, IvmUserSave *catalog_save)
 	/* its rows, when its storage here is what was checkpointed */
 	if (strcmp(RelationSignature(storage), o->signature) == 0)
 	{
-		rows = LoadViewRows(rs, ro, storage);
+		rows = LoadRows(rs, ro, storage, true, NULL, (Datum) 0);
 		ro->loaded = true;
 		rs->rows += rows;
 		size = (int64) rows;
@@ -850,7 +927,8 @@ RestoreView(RestoreState *rs, RestoreObject *ro, IvmUserSave *catalog_save)
 			{
 				RestoreObject *other = &rs->objects[k];
 
-				if (src_view == 0 && other->obj->kind == 't' && other->relid == src)
+				if (src_view == 0 && (other->obj->kind == 't' || other->obj->kind == 'p') &&
+					other->relid == src)
 				{
 					known = true;
 					if (!other->trusted)
@@ -906,11 +984,120 @@ RestoreView(RestoreState *rs, RestoreObject *ro, IvmUserSave *catalog_save)
 	rs->views++;
 }
 
+/* the id and delta log of the source relid */
+static int
+SourceId(Oid relid, Oid *logrel)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(relid)};
+	bool		isnull;
+	int			rc = SPI_execute_with_args("SELECT id, logrel::oid FROM ivm._sources WHERE relid = $1",
+										   1, types, args, NULL, false, 1);
+
+	IvmSpiCheck(rc, SPI_OK_SELECT, "looking up a source");
+	if (SPI_processed != 1)
+		elog(ERROR, "ivm: relation %u is not a source", relid);
+	if (logrel)
+		*logrel = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * RestorePush
+ *		Phase 2 for a push source: ivm.create_source() as the caller, its
+ *		owner, its rows (whose capture is then forgotten: they are the
+ *		source's state, not deltas), its dedup setting.
+ */
+static void
+RestorePush(RestoreState *rs, RestoreObject *ro, IvmUserSave *catalog_save)
+{
+	IvmCkptObject *o = ro->obj;
+	const char *path = rs->last->path;
+	char	   *owner = IvmCkptJsonStr(o->json, "owner", true, path);
+	char	   *defs = IvmCkptJsonStr(o->json, "column_definitions", true, path);
+	bool		dedup = IvmCkptJsonBool(o->json, "dedup", path);
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		args[2] = {CStringGetTextDatum(o->name), CStringGetTextDatum(defs)};
+	IvmUserSave save;
+	Oid			logrel;
+	bool		isnull;
+	int			rc;
+
+	BecomeCaller(catalog_save, &save);
+	rc = SPI_execute_with_args("SELECT ivm.create_source($1, $2)::oid", 2, types, args, NULL, false, 1);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "creating a push source");
+	ro->relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (strcmp(owner, GetUserNameFromId(catalog_save->userid, false)) != 0)
+	{
+		rc = SPI_execute(psprintf("ALTER TABLE %s OWNER TO %s", o->name, quote_identifier(owner)),
+						 false, 0);
+		IvmSpiCheck(rc, SPI_OK_UTILITY, "restoring a push source's owner");
+	}
+	IvmRestoreUser(&save);
+	ro->trusted = ro->matched = true;
+
+	if (strcmp(RelationSignature(ro->relid), o->signature) != 0)
+		elog(ERROR, "ivm: push source %s came out with columns %s, not %s",
+			 o->name, RelationSignature(ro->relid), o->signature);
+	rs->rows += LoadRows(rs, ro, ro->relid, true, NULL, (Datum) 0);
+
+	/* loading fired the capture trigger: those log rows are not deltas */
+	(void) SourceId(ro->relid, &logrel);
+	rc = SPI_execute(psprintf("DELETE FROM %s", quote_qualified_identifier(IVM_SCHEMA, get_rel_name(logrel))),
+					 false, 0);
+	IvmSpiCheck(rc, SPI_OK_DELETE, "forgetting the capture of a restored push source");
+	{
+		Oid			utypes[2] = {OIDOID, BOOLOID};
+		Datum		uargs[2] = {ObjectIdGetDatum(ro->relid), BoolGetDatum(dedup)};
+
+		rc = SPI_execute_with_args("UPDATE ivm._sources SET dedup = $2 WHERE relid = $1",
+								   2, utypes, uargs, NULL, false, 0);
+		IvmSpiCheck(rc, SPI_OK_UPDATE, "restoring a push source's dedup setting");
+	}
+	rs->push_sources++;
+}
+
+/*
+ * RestoreSeen
+ *		Phase 2 for the seen-set of a push source with dedup (restored just
+ *		before it): its batch hashes, with their order of arrival.
+ */
+static void
+RestoreSeen(RestoreState *rs, RestoreObject *ro)
+{
+	RestoreObject *push = NULL;
+	int			id;
+	uint64		n;
+	Oid			types[2] = {INT4OID, INT8OID};
+	Datum		args[2];
+	int			rc;
+
+	for (int i = 0; i < rs->nobjects; i++)
+		if (rs->objects[i].obj->kind == 'p' && strcmp(rs->objects[i].obj->name, ro->obj->name) == 0)
+			push = &rs->objects[i];
+	if (push == NULL || !OidIsValid(push->relid))
+		IvmCkptCorrupt(rs->last->path, "It holds the seen-set of %s but not that push source.",
+					   ro->obj->name);
+	id = SourceId(push->relid, NULL);
+	n = LoadRows(rs, ro, get_relname_relid("_seen", get_namespace_oid(IVM_SCHEMA, false)),
+				 false, "source_id", Int32GetDatum(id));
+	args[0] = Int32GetDatum(id);
+	args[1] = Int64GetDatum((int64) n);
+	rc = SPI_execute_with_args("UPDATE ivm._sources SET dedup_entries = $2 WHERE id = $1",
+							   2, types, args, NULL, false, 0);
+	IvmSpiCheck(rc, SPI_OK_UPDATE, "counting a restored seen-set");
+	/* batches seen from now on come after the restored ones */
+	rc = SPI_execute("SELECT pg_catalog.setval('ivm._seen_seq_seq', "
+					 "greatest((SELECT max(seq) FROM ivm._seen), "
+					 "(SELECT last_value FROM ivm._seen_seq_seq)))", false, 0);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "advancing the seen-set sequence");
+}
+
 /*
  * ivm_restore
- *		SQL: ivm.restore(dir text) returns (sequence, epoch, views, sources,
- *		sources_changed, rows, pending_rows, watches, views_to_recompute,
- *		duration_ms).
+ *		SQL: ivm.restore(dir text) returns (sequence, epoch, views,
+ *		push_sources, sources, sources_changed, rows, pending_rows, watches,
+ *		views_to_recompute, duration_ms).
  */
 Datum
 ivm_restore(PG_FUNCTION_ARGS)
@@ -932,7 +1119,7 @@ ivm_restore(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("the checkpoint directory cannot be null")));
 	dir = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	IvmCkptCheckPath(dir, false);
+	IvmCheckServerFile(dir, false);
 	canonicalize_path(dir);
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "ivm.restore() must return a record");
@@ -959,13 +1146,10 @@ ivm_restore(PG_FUNCTION_ARGS)
 
 		ro->obj = &rs.last->objects[i];
 		errcallback.callback = RestoreErrorContext;
-		errcallback.arg = psprintf("%s %s", ro->obj->kind == 't' ? "table" : "incremental view",
-								   ro->obj->name);
+		errcallback.arg = psprintf("%s %s", KindName(ro->obj->kind), ro->obj->name);
 		errcallback.previous = error_context_stack;
 		error_context_stack = &errcallback;
-		if (ro->obj->kind == 'v')
-			CheckView(&rs, ro);
-		else if (ro->obj->kind == 't')
+		if (ro->obj->kind == 't')
 		{
 			CheckTable(&rs, ro);
 			rs.sources++;
@@ -973,35 +1157,39 @@ ivm_restore(PG_FUNCTION_ARGS)
 				rs.sources_changed++;
 		}
 		else
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("the checkpoint holds push source %s, which this version of ivm cannot restore",
-							ro->obj->name),
-					 errhint("Restore with the version of ivm that wrote the checkpoint.")));
+			CheckRowsObject(&rs, ro, KindName(ro->obj->kind));
 		error_context_stack = errcallback.previous;
 	}
 
-	/* phase 2: rebuild */
+	/* phase 2: rebuild, push sources before the views that read them */
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < rs.nobjects; i++)
+		{
+			RestoreObject *ro = &rs.objects[i];
+
+			if (pass == 0 ? ro->obj->kind != 'p' && ro->obj->kind != 's' : ro->obj->kind != 'v')
+				continue;
+			errcallback.callback = RestoreErrorContext;
+			errcallback.arg = psprintf("%s %s", KindName(ro->obj->kind), ro->obj->name);
+			errcallback.previous = error_context_stack;
+			error_context_stack = &errcallback;
+			if (ro->obj->kind == 'p')
+				RestorePush(&rs, ro, &save);
+			else if (ro->obj->kind == 's')
+				RestoreSeen(&rs, ro);
+			else
+				RestoreView(&rs, ro, &save);
+			error_context_stack = errcallback.previous;
+		}
+
+	/* what the sources' logs held, and TRUNCATEs not yet ticked */
 	for (int i = 0; i < rs.nobjects; i++)
 	{
 		RestoreObject *ro = &rs.objects[i];
 
-		if (ro->obj->kind != 'v')
+		if ((ro->obj->kind != 't' && ro->obj->kind != 'p') || !ro->trusted)
 			continue;
-		errcallback.callback = RestoreErrorContext;
-		errcallback.arg = psprintf("incremental view %s", ro->obj->name);
-		errcallback.previous = error_context_stack;
-		error_context_stack = &errcallback;
-		RestoreView(&rs, ro, &save);
-		error_context_stack = errcallback.previous;
-	}
-	for (int i = 0; i < rs.nobjects; i++)
-	{
-		RestoreObject *ro = &rs.objects[i];
-
-		if (ro->obj->kind != 't' || !ro->trusted)
-			continue;
-		if (ro->obj->file)
+		if (ro->obj->pending)
 			rs.pending += LoadPendingRows(&rs, ro);
 		if (IvmCkptJsonBool(ro->obj->json, "truncated", rs.last->path))
 		{
@@ -1029,13 +1217,14 @@ ivm_restore(PG_FUNCTION_ARGS)
 	IvmCatalogEnd(&save);
 
 	values[2] = Int32GetDatum(rs.views);
-	values[3] = Int32GetDatum(rs.sources);
-	values[4] = Int32GetDatum(rs.sources_changed);
-	values[5] = Int64GetDatum((int64) rs.rows);
-	values[6] = Int64GetDatum((int64) rs.pending);
-	values[7] = Int32GetDatum(rs.watches);
-	values[8] = Int32GetDatum(rs.recompute);
-	values[9] = Float8GetDatum((double) (GetCurrentTimestamp() - start) / 1000.0);
+	values[3] = Int32GetDatum(rs.push_sources);
+	values[4] = Int32GetDatum(rs.sources);
+	values[5] = Int32GetDatum(rs.sources_changed);
+	values[6] = Int64GetDatum((int64) rs.rows);
+	values[7] = Int64GetDatum((int64) rs.pending);
+	values[8] = Int32GetDatum(rs.watches);
+	values[9] = Int32GetDatum(rs.recompute);
+	values[10] = Float8GetDatum((double) (GetCurrentTimestamp() - start) / 1000.0);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }
 
@@ -1058,7 +1247,7 @@ ivm_checkpoint_manifest(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("the checkpoint directory cannot be null")));
 	dir = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	IvmCkptCheckPath(dir, false);
+	IvmCheckServerFile(dir, false);
 	canonicalize_path(dir);
 	if (PG_ARGISNULL(1))
 	{

@@ -123,7 +123,9 @@ INSERT INTO ck_views VALUES
   ('v_over',  'SELECT g, n, sx FROM v_agg WHERE n > 3'),
   ('v_part',  'SELECT region, count(*) AS c, sum(amount) AS total FROM part GROUP BY region'),
   ('v_owned', 'SELECT k, name FROM dim WHERE k < 5'),
-  ('v_empty', 'SELECT id FROM t WHERE id < 0');
+  ('v_empty', 'SELECT id FROM t WHERE id < 0'),
+  ('v_clicks', 'SELECT url, count(*) AS n, sum(user_id) AS su FROM clicks GROUP BY url'),
+  ('v_cdim',  'SELECT c.url, c.user_id, d.name FROM clicks c JOIN dim d ON d.k = c.user_id % 9');
 CREATE FUNCTION ck_check() RETURNS SETOF text LANGUAGE plpgsql AS $fn$
 DECLARE r record;
 BEGIN
@@ -166,6 +168,15 @@ BEGIN
     INSERT INTO part VALUES (1000 * r, 'us', 7.25), (1000 * r + 1, 'eu', r * 0.75);
     DELETE FROM part WHERE id = r + 2;
     UPDATE part SET amount = amount * 3 WHERE region = 'eu' AND id % 7 = r % 7;
+    -- the push source (only where it exists): two copies then one removed,
+    -- and a batch pushed twice, which dedup applies once
+    IF to_regclass('clicks') IS NOT NULL THEN
+        PERFORM ivm.push('clicks', jsonb_build_array(jsonb_build_object('user_id', r, 'url', '/x' || r % 3),
+                                                     jsonb_build_object('user_id', r, 'url', '/y', '_weight', 2)));
+        PERFORM ivm.push('clicks', jsonb_build_array(jsonb_build_object('user_id', r, 'url', '/y', '_weight', -1)));
+        PERFORM ivm.push('clicks', jsonb_build_array(jsonb_build_object('user_id', r, 'url', '/z')));
+        PERFORM ivm.push('clicks', jsonb_build_array(jsonb_build_object('user_id', r, 'url', '/z')));
+    END IF;
 END $fn$;
 -- what a failed restore must not change
 CREATE FUNCTION ck_state() RETURNS text LANGUAGE sql AS $fn$
@@ -226,6 +237,9 @@ INSERT INTO t VALUES (900, 1, NULL, 'NaN', NULL, NULL, 'null', '{}'),
     (902, 2, 1.500, 1e-300, '', '-infinity', '"s"', NULL);
 INSERT INTO dim SELECT k, 'name ' || k FROM generate_series(0, 8) k;
 INSERT INTO part SELECT i, CASE WHEN i % 2 = 0 THEN 'eu' ELSE 'us' END, i * 1.25 FROM generate_series(1, 50) i;
+SELECT ivm.create_source('clicks', 'user_id int NOT NULL, url text');
+SELECT ivm.set_dedup('clicks', true);
+SELECT * FROM ivm.tick('clicks', '[{"user_id": 1, "url": "/a"}, {"user_id": 2, "url": "/b", "_weight": 2}]');
 SELECT ivm.create_view(name, query, CASE WHEN name = 'v_diff' THEN '{"mode": "diff"}' ELSE '{}' END::jsonb)
   FROM ck_views WHERE name NOT IN ('v_over') ORDER BY name;
 SELECT ivm.create_view('v_over', (SELECT query FROM ck_views WHERE name = 'v_over'));
@@ -236,7 +250,7 @@ SQL
 check_views ck_src "after setup"
 
 out=$(q ck_src -c "SELECT sequence, bases, deltas, unchanged FROM ivm.checkpoint('$D1')")
-expect_eq "checkpoint 1 is a base of the 9 views" "$out" "1|9|0|0"
+expect_eq "checkpoint 1: a base of the 11 views, the push source and its seen-set" "$out" "1|13|0|0"
 q ck_src -c "SELECT ck_write(1)" >/dev/null
 q ck_src -c "SELECT * FROM ivm.tick()" >/dev/null
 q ck_src -c "SELECT * FROM ivm.tick()" >/dev/null
@@ -244,21 +258,23 @@ q ck_src -c "SELECT ck_write(2)" >/dev/null
 q ck_src -c "SELECT * FROM ivm.tick()" >/dev/null
 # pending deltas, not ticked: they must travel in the checkpoint
 n=$(q ck_src -c "WITH u AS (UPDATE t SET s = s || '+' WHERE id % 50 = 1 RETURNING 1) SELECT count(*) FROM u")
-q ck_src -c "INSERT INTO dim VALUES (9, 'nine')" >/dev/null
+q ck_src -c "INSERT INTO dim VALUES (9, 'nine')" \
+    -c "SELECT ivm.push('clicks', '[{\"user_id\": 77, \"url\": \"/pending\"}]')" >/dev/null
 out=$(q ck_src -c "SELECT sequence, bases + deltas, unchanged FROM ivm.checkpoint('$D1')")
-expect_eq "checkpoint 2: the changed views, v_empty unchanged" "$out" "2|8|1"
+expect_eq "checkpoint 2: the changed views and push source, v_empty unchanged" "$out" "2|12|1"
 out=$(q ck_src -c "SELECT count(*) FROM jsonb_array_elements(ivm.checkpoint_manifest('$D1') -> 'objects') o
                    WHERE o -> 'file' ->> 'type' = 'delta'")
 [ "$out" -ge 3 ] && ok "checkpoint 2 wrote deltas ($out views)" || fail "checkpoint 2 wrote only $out deltas"
-out=$(q ck_src -c "SELECT o -> 'file' ->> 'records' FROM jsonb_array_elements(ivm.checkpoint_manifest('$D1') -> 'objects') o
+out=$(q ck_src -c "SELECT o -> 'pending' ->> 'records' FROM jsonb_array_elements(ivm.checkpoint_manifest('$D1') -> 'objects') o
                    WHERE o ->> 'relname' = 't' AND o ->> 'kind' = 'table'")
 expect_eq "checkpoint 2 holds t's pending log rows (an UPDATE of $n rows: -old +new)" "$out" "$((2 * n))"
 q ck_src -c "SELECT * FROM ivm.tick()" >/dev/null
 # a TRUNCATE and more deltas pending at checkpoint 3
 q ck_src -c "TRUNCATE dim" -c "INSERT INTO dim SELECT k, 'again ' || k FROM generate_series(0, 6) k" \
-    -c "INSERT INTO part VALUES (200, 'eu', 1)" >/dev/null
+    -c "INSERT INTO part VALUES (200, 'eu', 1)" \
+    -c "SELECT ivm.push('clicks', '[{\"user_id\": 78, \"url\": \"/pending\", \"_weight\": 3}]')" >/dev/null
 out=$(q ck_src -c "SELECT sequence, bases, deltas, unchanged FROM ivm.checkpoint('$D1')")
-expect_eq "checkpoint 3: a delta of the view the tick changed, 8 unchanged" "$out" "3|0|1|8"
+expect_eq "checkpoint 3: deltas of the views the tick changed and of the push source, the rest unchanged" "$out" "3|0|5|8"
 out=$(q ck_src -c "SELECT string_agg(o ->> 'relname', ',') FROM jsonb_array_elements(ivm.checkpoint_manifest('$D1') -> 'objects') o
                    WHERE o ->> 'kind' = 'view' AND o -> 'file' IS NOT NULL AND o -> 'file' <> 'null'")
 echo "  (checkpoint 3 wrote a delta of $out)"
@@ -269,9 +285,14 @@ expect_eq "checkpoint 3 records dim's pending TRUNCATE" "$out" "dim:true,part:fa
 new_target ck_dst
 copy_tables ck_src ck_dst
 src_epoch=$(q ck_src -c "SELECT epoch FROM ivm._state")
-out=$(q ck_dst -c "SELECT sequence, epoch, views, sources, sources_changed, watches, views_to_recompute FROM ivm.restore('$D1')")
-expect_eq "restore: sequence|epoch|views|sources|changed|watches|recompute" "$out" "3|$src_epoch|9|3|0|2|0"
+out=$(q ck_dst -c "SELECT sequence, epoch, views, push_sources, sources, sources_changed, watches, views_to_recompute FROM ivm.restore('$D1')")
+expect_eq "restore: sequence|epoch|views|push|sources|changed|watches|recompute" "$out" "3|$src_epoch|11|1|3|0|2|0"
 expect_eq "restored view contents equal the source database's" "$(digests ck_dst)" "$(digests ck_src)"
+expect_eq "the push source's rows" "$(q ck_dst -c "SELECT ck_digest('clicks')")" "$(q ck_src -c "SELECT ck_digest('clicks')")"
+seen_sql="SELECT s.kind || ':' || s.dedup || ':' || s.dedup_entries || ':' || (SELECT count(*) FROM ivm._seen e WHERE e.source_id = s.id) FROM ivm._sources s WHERE s.relid = 'clicks'::regclass"
+expect_eq "its kind, dedup and seen-set" "$(q ck_dst -c "$seen_sql")" "$(q ck_src -c "$seen_sql")"
+expect_error "the restored push source refuses direct writes" ck_dst 42501 'cannot change push source "clicks" directly' \
+    "INSERT INTO clicks VALUES (1, '/direct')"
 expect_eq "epoch" "$(q ck_dst -c "SELECT epoch FROM ivm._state")" "$src_epoch"
 views_sql="SELECT string_agg(name::text || ':' || strategy || ':' || mode || ':' || rows || ':' || state || ':' || level || ':' || coalesce(channel, '-'), ' ' ORDER BY name::text) FROM ivm.views"
 expect_eq "ivm.views (strategy, mode, rows, state, level, channel)" "$(q ck_dst -c "$views_sql")" "$(q ck_src -c "$views_sql")"
@@ -279,7 +300,7 @@ own_sql="SELECT string_agg(c.relname || ':' || pg_get_userbyid(c.relowner), ' ' 
 expect_eq "view owners" "$(q ck_dst -c "$own_sql")" "$(q ck_src -c "$own_sql")"
 def_sql="SELECT string_agg(pg_get_userbyid(c.relowner), ' ') FROM ivm._views v JOIN pg_class c ON c.oid = v.defrel WHERE v.viewrel = 'v_owned'::regclass"
 expect_eq "v_owned's definition belongs to its owner" "$(q ck_dst -c "$def_sql")" "ck_owner"
-expect_eq "pending delta-log rows restored" "$(q ck_dst -c "SELECT ck_pending()")" "$(q ck_src -c "SELECT ck_pending()")"
+expect_eq "pending delta-log rows restored, none from loading the push source" "$(q ck_dst -c "SELECT ck_pending()")" "$(q ck_src -c "SELECT ck_pending()")"
 expect_eq "the pending TRUNCATE restored" "$(q ck_dst -c "SELECT string_agg(relid::text, ',') FROM ivm._truncated")" "dim"
 
 # the next tick resumes: the same tick on both sides
@@ -294,6 +315,16 @@ done
 expect_eq "the tick after more writes does what the source's does" "$(q ck_dst -c "$tick_sql")" "$(q ck_src -c "$tick_sql")"
 check_views ck_dst "after writes and a tick"
 expect_eq "contents after writes on both sides" "$(digests ck_dst)" "$(digests ck_src)"
+expect_eq "the push source after writes on both sides" "$(q ck_dst -c "SELECT ck_digest('clicks')")" "$(q ck_src -c "SELECT ck_digest('clicks')")"
+# a batch pushed before the checkpoint is coalesced after the restore too
+before_push=$(q ck_dst -c "SELECT count(*) FROM clicks")
+q ck_dst -c "SELECT ivm.push('clicks', '[{\"user_id\": 1, \"url\": \"/z\"}]')" >/dev/null
+expect_eq "a batch seen before the checkpoint is applied once, not again" "$(q ck_dst -c "SELECT count(*) FROM clicks")" "$before_push"
+q ck_dst -c "SELECT ivm.push('clicks', '[{\"user_id\": 99, \"url\": \"/new\"}]')" >/dev/null
+expect_eq "a new batch is applied" "$(q ck_dst -c "SELECT count(*) FROM clicks")" "$((before_push + 1))"
+q ck_src -c "SELECT ivm.push('clicks', '[{\"user_id\": 99, \"url\": \"/new\"}]')" >/dev/null
+expect_eq "ticks with pushes on both sides" "$(q ck_dst -c "$tick_sql")" "$(q ck_src -c "$tick_sql")"
+expect_eq "contents after pushes on both sides" "$(digests ck_dst)" "$(digests ck_src)"
 out=$(q ck_dst -c "SELECT count(*) FROM ivm.changes('v_agg', $src_epoch)")
 [ "$out" -gt 0 ] && ok "the restored watch logs changes ($out rows since epoch $src_epoch)" ||
     fail "the restored watch logged no change"
@@ -302,11 +333,12 @@ out=$(q ck_dst -c "SELECT count(*) FROM ivm.changes('v_agg', $src_epoch)")
 q ck_dst -c "SELECT ck_write(4)" >/dev/null
 q ck_dst -c "SELECT * FROM ivm.tick()" -c "UPDATE t SET f = f + 1 WHERE id = 5" >/dev/null
 out=$(q ck_dst -c "SELECT sequence, bases + deltas + unchanged FROM ivm.checkpoint('$D1')")
-expect_eq "the restored database continues the chain" "$out" "4|9"
+expect_eq "the restored database continues the chain" "$out" "4|13"
 new_target ck_dst2
 copy_tables ck_dst ck_dst2
-out=$(q ck_dst2 -c "SELECT sequence, views, sources_changed, views_to_recompute FROM ivm.restore('$D1')")
-expect_eq "a restore of checkpoint 4" "$out" "4|9|0|0"
+out=$(q ck_dst2 -c "SELECT sequence, views, push_sources, sources_changed, views_to_recompute FROM ivm.restore('$D1')")
+expect_eq "a restore of checkpoint 4" "$out" "4|11|1|0|0"
+expect_eq "its push source" "$(q ck_dst2 -c "SELECT ck_digest('clicks')")" "$(q ck_dst -c "SELECT ck_digest('clicks')")"
 expect_eq "it equals the database that wrote checkpoint 4" "$(digests ck_dst2)" "$(digests ck_dst)"
 expect_eq "and ticks the same" "$(q ck_dst2 -c "$tick_sql")" "$(q ck_dst -c "$tick_sql")"
 check_views ck_dst2 "after a restore of the continued chain and a tick"
@@ -337,9 +369,12 @@ flip() {
 }
 
 # files certainly needed: those of the newest checkpoint, and the base of
-# v_empty (object 5), which never changes
+# v_empty, which never changes
 first4=$(cd "$D1" && ls 00000004-*.rows | head -n 1)
 last4=$(cd "$D1" && ls 00000004-*.rows | tail -n 1)
+empty1=$(q ck_src -c "SELECT o -> 'file' ->> 'name' FROM jsonb_array_elements(ivm.checkpoint_manifest('$D1', 1) -> 'objects') o
+                      WHERE o ->> 'relname' = 'v_empty'")
+expect_eq "v_empty's base is a file of checkpoint 1" "${empty1%-*}" "00000001"
 d=$(variant flipped)
 f=$d/$first4
 flip $(( $(stat -c %s "$f") / 2 )) "$f"
@@ -357,13 +392,13 @@ truncate -s $(( $(stat -c %s "$f") - 7 )) "$f"
 refused "a truncated file" "$d" XX001 'It is truncated: it has [0-9]+ bytes where its header says'
 
 d=$(variant truncated-header)
-f=$d/00000001-0005.rows
+f=$d/$empty1
 truncate -s 40 "$f"
 refused "a file truncated in its header" "$d" XX001 'truncated or damaged'
 
 d=$(variant missing)
-rm "$d/00000001-0005.rows"
-refused "a missing file" "$d" 58P01 '00000001-0005.rows" is missing'
+rm "$d/$empty1"
+refused "a missing file" "$d" 58P01 "$empty1\" is missing"
 
 d=$(variant reordered)
 mv "$d/00000002.manifest" "$d/x" && mv "$d/00000003.manifest" "$d/00000002.manifest" && mv "$d/x" "$d/00000003.manifest"
@@ -374,7 +409,7 @@ mv "$d/00000002.manifest" "$d/00000007.manifest"
 refused "a manifest renamed (a gap)" "$d" XX001 'checkpoint 2 is missing from the chain'
 
 d=$(variant foreign-file)
-cp "$WORK/chain2/00000001-0005.rows" "$d/00000001-0005.rows"
+cp "$WORK/chain2/$empty1" "$d/$empty1"
 refused "a data file from another checkpoint directory" "$d" XX001 'copied from another checkpoint directory'
 
 d=$(variant foreign-manifest)
@@ -382,7 +417,7 @@ cp "$WORK/chain2/00000001.manifest" "$d/00000001.manifest"
 refused "a manifest from another checkpoint directory" "$d" XX001 'copied from another checkpoint directory|does not follow the manifest'
 
 d=$(variant newer)
-printf '\002' | dd of="$d/00000001-0005.rows" bs=1 seek=8 conv=notrunc status=none
+printf '\002' | dd of="$d/$empty1" bs=1 seek=8 conv=notrunc status=none
 refused "a newer format version" "$d" 0A000 'format version 2, newer than this version of ivm reads'
 
 d=$(variant newer-manifest)
@@ -405,7 +440,7 @@ q ck_bad -c "ALTER TABLE part_x RENAME TO part" >/dev/null
 
 # the same database takes the intact chain: the refusals were the files' fault
 out=$(q ck_bad -c "SELECT views, sources_changed FROM ivm.restore('$D1')")
-expect_eq "the intact chain restores into the database the damaged ones left alone" "$out" "9|0"
+expect_eq "the intact chain restores into the database the damaged ones left alone" "$out" "11|0"
 
 # ---- 3. a table changed before the restore --------------------------------
 ivm_say "3. a table source that changed in the target: its views are recomputed"
@@ -453,13 +488,13 @@ expect_eq "only files of checkpoint 5 were added" "$stale" "0"
 
 # ---- 5. privileges and paths ----------------------------------------------
 ivm_say "5. privileges, paths, a view in the way"
-expect_error "checkpoint without pg_write_server_files" ck_src 42501 'permission denied to write a checkpoint' \
+expect_error "checkpoint without pg_write_server_files" ck_src 42501 'permission denied to write files on the server' \
     "SET ROLE ck_writer; SELECT * FROM ivm.checkpoint('$WORK/denied')"
-expect_error "restore without pg_read_server_files" ck_bad 42501 'permission denied to restore a checkpoint' \
+expect_error "restore without pg_read_server_files" ck_bad 42501 'permission denied to read files on the server' \
     "SET ROLE ck_writer; SELECT * FROM ivm.restore('$D1')"
 expect_error "manifest without pg_read_server_files" ck_bad 42501 'permission denied' \
     "SET ROLE ck_writer; SELECT ivm.checkpoint_manifest('$D1')"
-expect_error "a relative path" ck_src 42602 'relative path not allowed' \
+expect_error "a relative path" ck_src 22023 'path "ckpt/here" is not absolute' \
     "SELECT * FROM ivm.checkpoint('ckpt/here')"
 
 # a non-superuser with the right roles: ck_app owns its table and view
@@ -477,7 +512,7 @@ q ck_priv_src -c "SET ROLE ck_app" -c "SELECT ivm.create_view('pv', 'SELECT v, c
 ivm_psql -d postgres -c "GRANT pg_write_server_files TO ck_writer" >/dev/null
 out=$(q ck_priv_src -c "SET ROLE ck_writer" -c "SELECT sequence, bases FROM ivm.checkpoint('$WORK/priv')")
 expect_eq "checkpoint by a role with pg_write_server_files" "$out" "1|1"
-expect_error "restore by the view's owner without pg_read_server_files" ck_priv_dst 42501 'permission denied to restore' \
+expect_error "restore by the view's owner without pg_read_server_files" ck_priv_dst 42501 'permission denied to read files on the server' \
     "SET ROLE ck_app; SELECT * FROM ivm.restore('$WORK/priv')"
 ivm_psql -d postgres -c "GRANT pg_read_server_files TO ck_app" >/dev/null
 out=$(q ck_priv_dst -c "SET ROLE ck_app" -c "SELECT views FROM ivm.restore('$WORK/priv')" \
