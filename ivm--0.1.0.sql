@@ -521,7 +521,7 @@ CREATE FUNCTION ivm.checkpoint(dir text,
     OUT sequence bigint, OUT epoch bigint, OUT objects integer,
     OUT bases integer, OUT deltas integer, OUT unchanged integer,
     OUT records bigint, OUT raw_bytes bigint, OUT file_bytes bigint,
-    OUT digest_bytes bigint, OUT duration_ms double precision)
+    OUT restore_bytes bigint, OUT duration_ms double precision)
 RETURNS record
 AS 'MODULE_PATHNAME', 'ivm_checkpoint'
 LANGUAGE C VOLATILE STRICT;

@@ -5,16 +5,22 @@
  *		what changed since the previous checkpoint in that directory, and
  *		a manifest that lists everything (restore.c reads them back).
  *
- * A directory holds one chain: checkpoint 1 writes a base of every object;
- * checkpoint k writes, per view (and per push source, and per seen-set of
- * a push source with dedup), the rows added and removed since k-1 (found
- * by comparing the 128-bit hashes of the rows stored now with the digest
- * file of k-1), a base for an object that is new or whose columns changed
- * (or whose delta would be no smaller), and nothing for one that did not
- * change.  Sources also have their pending delta-log rows written whole.
- * Table sources are not copied: the manifest holds a fingerprint of each
- * (count and sum of row hashes), so a restore can trust the views only
- * where the table it finds is the table that was checkpointed.
+ * A directory holds one chain.  Each object with rows (a view's storage,
+ * hidden columns included; a push source; the dedup seen-set of a push
+ * source) has in each manifest a fingerprint of its rows (count and sum of
+ * 128-bit row hashes) and the chain of files that rebuild them: a base,
+ * then deltas.  Checkpoint 1 writes a base of everything.  Checkpoint k
+ * scans each object: when its fingerprint is that of k-1, nothing is
+ * written; otherwise it reads back the chain k-1 lists (hashes only: each
+ * file checked, replayed, checked against k-1's fingerprint), and writes a
+ * delta of the rows added (with the rows) and removed (their hashes only);
+ * or a base, when the object is new, its columns changed, or its chain
+ * would hold more than IVM_CKPT_MAX_DELTAS deltas or more delta records
+ * than it has rows (so a restore never replays more than about twice an
+ * object's size).  Sources also have their pending delta-log rows written
+ * whole.  Table sources are not copied: the manifest holds a fingerprint of
+ * each, so a restore can trust the views only where the table it finds is
+ * the table that was checkpointed.
  *
  * Consistency: the step lock (the row of ivm._state, FOR UPDATE) keeps
  * ticks out, and every read happens at one registered snapshot taken
@@ -25,11 +31,12 @@
  * Durability: every file goes to a temporary name and is renamed into
  * place after an fsync; the manifest is written last.  A checkpoint that
  * fails leaves the previous manifest the newest, and the chain as it was;
- * the next checkpoint overwrites or removes what it left behind.
+ * the next checkpoint overwrites or removes what it left behind.  Files no
+ * chain of the new manifest needs are removed once it is in place.
  *
- * Cost: each checkpoint reads every view's storage and every source
- * table once (twice for a view with a delta) and sorts one hash per row;
- * what it writes is proportional to what changed.
+ * Cost: each checkpoint reads every view's storage and every source table
+ * once, and for an object that changed its chain and its storage again,
+ * and sorts one hash per row of it; what it writes follows the change.
  *
  *-------------------------------------------------------------------------
  */
@@ -92,7 +99,7 @@ typedef struct CkptState
 	uint64		records;
 	uint64		raw_bytes;
 	uint64		file_bytes;
-	uint64		digest_bytes;
+	uint64		restore_bytes;	/* what a restore of it would read */
 } CkptState;
 
 /* what a scan of an object's rows does with each row */
@@ -104,9 +111,7 @@ typedef struct RowScan
 	int64	   *pluscount;		/* and how many copies of each */
 	uint64		nplus;
 	uint64		written;
-	/* fingerprint of a table */
-	uint64		sum_hi;
-	uint64		sum_lo;
+	IvmCkptFingerprint fp;		/* of the rows scanned */
 } RowScan;
 
 static void
@@ -135,11 +140,12 @@ CollectRow(const char *row, uint32 len, HeapTuple tup, TupleDesc desc, void *arg
 	RowScan    *rs = arg;
 	IvmCkptHash h = IvmCkptHashRow(row, len);
 
+	IvmCkptAddToFingerprint(&rs->fp, h, 1);
 	if (rs->hashes)
 		AddHash(rs->hashes, h);
 	if (rs->writer)
 	{
-		IvmCkptWriteRecord(rs->writer, 1, h, row, len);
+		IvmCkptWriteRecord(rs->writer, 1, NULL, row, len);
 		rs->written++;
 	}
 }
@@ -158,7 +164,7 @@ DeltaRow(const char *row, uint32 len, HeapTuple tup, TupleDesc desc, void *arg)
 	count = &rs->pluscount[found - rs->plus];
 	if (*count == 0)
 		return;
-	IvmCkptWriteRecord(rs->writer, *count, h, row, len);
+	IvmCkptWriteRecord(rs->writer, *count, &h, row, len);
 	rs->written++;
 	*count = 0;
 }
@@ -168,11 +174,8 @@ static void
 FingerprintRow(const char *row, uint32 len, HeapTuple tup, TupleDesc desc, void *arg)
 {
 	RowScan    *rs = arg;
-	IvmCkptHash h = IvmCkptHashRow(row, len);
-	uint64		lo = rs->sum_lo + h.lo;
 
-	rs->sum_hi += h.hi + (lo < rs->sum_lo ? 1 : 0);
-	rs->sum_lo = lo;
+	IvmCkptAddToFingerprint(&rs->fp, IvmCkptHashRow(row, len), 1);
 }
 
 /* a pending log row: its weight is the first column */
@@ -183,7 +186,7 @@ LogRow(const char *row, uint32 len, HeapTuple tup, TupleDesc desc, void *arg)
 	bool		isnull;
 	int64		weight = DatumGetInt32(heap_getattr(tup, 1, desc, &isnull));
 
-	IvmCkptWriteRecord(rs->writer, weight, IvmCkptHashRow(row, len), row, len);
+	IvmCkptWriteRecord(rs->writer, weight, NULL, row, len);
 	rs->written++;
 }
 
@@ -316,94 +319,76 @@ PreviousEntry(CkptState *cs, char kind, const char *name)
 	return NULL;
 }
 
-/*
- * ReadDigest
- *		The sorted row hashes of an object as of the previous checkpoint, or
- *		NULL (with a notice) when its digest cannot serve: then the object
- *		gets a base.  A digest that exists but is damaged is an error.
- */
-static HashArray *
-ReadDigest(CkptState *cs, IvmCkptObject *prev, const char *object, const char *signature)
+/* "fingerprint": {"rows": n, "sum": hex} */
+static void
+JsonFingerprint(StringInfo buf, const IvmCkptFingerprint *fp)
 {
-	IvmCkptHeader hdr;
-	char	   *path = IvmCkptPath(cs->dir, prev->digest);
-	struct stat st;
-	char	   *raw;
-	HashArray  *a;
-	List	   *names = NIL;
-	List	   *types = NIL;
-
-	if (stat(path, &st) != 0 && errno == ENOENT)
-	{
-		ereport(NOTICE,
-				(errmsg("digest \"%s\" of \"%s\" is missing; writing a base of it", path, object)));
-		return NULL;
-	}
-	raw = IvmCkptReadFile(cs->dir, prev->digest, IVM_CKPT_DIGEST, &hdr, NULL);
-	if (hdr.chain != cs->chain)
-		IvmCkptCorrupt(path, "It belongs to another checkpoint chain.");
-	if (strcmp(hdr.object, object) != 0)
-		IvmCkptCorrupt(path, "It describes \"%s\", not \"%s\".", hdr.object, object);
-	if (hdr.raw_len % 16 != 0)
-		IvmCkptCorrupt(path, "Its payload is not a whole number of hashes.");
-	for (int i = 0; i < hdr.ncols; i++)
-	{
-		names = lappend(names, hdr.colnames[i]);
-		types = lappend(types, hdr.coltypes[i]);
-	}
-	if (strcmp(SignatureOf(names, types), signature) != 0)
-		return NULL;
-	a = palloc0(sizeof(HashArray));
-	a->n = a->max = hdr.raw_len / 16;
-	a->h = palloc_extended(sizeof(IvmCkptHash) * Max(a->n, 1), MCXT_ALLOC_HUGE);
-	for (uint64 i = 0; i < a->n; i++)
-	{
-		const unsigned char *p = (const unsigned char *) raw + i * 16;
-		uint64		hi = 0;
-		uint64		lo = 0;
-
-		for (int b = 7; b >= 0; b--)
-		{
-			hi = (hi << 8) | p[b];
-			lo = (lo << 8) | p[8 + b];
-		}
-		a->h[i].hi = hi;
-		a->h[i].lo = lo;
-		if (i > 0 && IvmCkptHashCmp(&a->h[i - 1], &a->h[i]) > 0)
-			IvmCkptCorrupt(path, "Its hashes are not in order.");
-	}
-	pfree(raw);
-	return a;
+	JsonKey(buf, "fingerprint");
+	appendStringInfoChar(buf, '{');
+	JsonInt(buf, "rows", (int64) fp->rows);
+	JsonStr(buf, "sum", IvmCkptFingerprintHex(fp));
+	appendStringInfoChar(buf, '}');
 }
 
-/* write the sorted hashes of an object as this checkpoint's digest of it */
-static char *
-WriteDigest(CkptState *cs, const char *object, List *names, List *types, HashArray *hashes)
+/*
+ * ReplayPrevious
+ *		The rows of an object as of the previous checkpoint, as row hashes
+ *		and counts in hash order: its chain (base, deltas) read back, each
+ *		file checked, replayed, and the result checked against the
+ *		fingerprint the previous manifest holds.  A damaged chain is an
+ *		error: better now than at a restore.
+ */
+static IvmCkptEntries *
+ReplayPrevious(CkptState *cs, IvmCkptObject *prev, const char *object, const char *signature)
 {
-	char	   *fname = FileName(cs, "digest");
-	IvmCkptHeader hdr = FileHeader(cs, IVM_CKPT_DIGEST, object, names, types);
-	IvmCkptWriter *w = IvmCkptOpenWriter(cs->dir, fname, &hdr);
+	IvmCkptEntries *entries = palloc0(sizeof(IvmCkptEntries));
+	IvmCkptFingerprint fp;
+	char	   *path = NULL;
 
-	for (uint64 i = 0; i < hashes->n; i++)
+	for (int c = 0; c < prev->nchain; c++)
 	{
-		unsigned char b[16];
+		IvmCkptChainFile *cf = &prev->chain[c];
+		IvmCkptHeader hdr;
+		StringInfoData sig;
+		char	   *raw;
+		uint64		before = entries->n;
 
-		for (int k = 0; k < 8; k++)
-		{
-			b[k] = (hashes->h[i].hi >> (8 * k)) & 0xff;
-			b[8 + k] = (hashes->h[i].lo >> (8 * k)) & 0xff;
-		}
-		IvmCkptWrite(w, b, 16);
+		path = IvmCkptPath(cs->dir, cf->name);
+		raw = IvmCkptReadFile(cs->dir, cf->name, IVM_CKPT_ROWS, &hdr, NULL);
+		if (hdr.chain != cs->chain)
+			IvmCkptCorrupt(path, "It belongs to another checkpoint chain: it was copied from another checkpoint directory.");
+		initStringInfo(&sig);
+		for (int i = 0; i < hdr.ncols; i++)
+			appendStringInfo(&sig, "%s%s %s", i > 0 ? ", " : "",
+							 quote_identifier(hdr.colnames[i]), hdr.coltypes[i]);
+		if (strcmp(hdr.object, object) != 0 || hdr.seq >= cs->seq ||
+			((hdr.flags & IVM_CKPT_FLAG_BASE) != 0) != cf->base || strcmp(sig.data, signature) != 0)
+			IvmCkptCorrupt(path, "It is not the file of \"%s\" that checkpoint %llu lists.",
+						   object, (unsigned long long) cs->prev->hdr.seq);
+		IvmCkptCollect(entries, raw, hdr.raw_len, path, cf->base);
+		if ((int64) (entries->n - before) != cf->records)
+			IvmCkptCorrupt(path, "It holds %llu records where its manifest lists %lld.",
+						   (unsigned long long) (entries->n - before), (long long) cf->records);
+		pfree(raw);				/* only the hashes are needed */
 	}
-	cs->digest_bytes += IvmCkptCloseWriter(w, NULL, NULL);
-	return fname;
+	(void) IvmCkptFold(entries, object, path, &fp);
+	if (fp.rows != prev->fingerprint.rows ||
+		IvmCkptHashCmp(&fp.sum, &prev->fingerprint.sum) != 0)
+		IvmCkptCorrupt(path, "Replaying the chain of \"%s\" does not give the rows checkpoint %llu recorded.",
+					   object, (unsigned long long) cs->prev->hdr.seq);
+	return entries;
 }
 
 /*
  * CheckpointRows
  *		The rows of one object, as sql returns them (columns names, types):
- *		a base, a delta against the previous digest, or nothing; then the
- *		file and digest entries of its manifest object.
+ *		nothing when they did not change since the previous checkpoint (same
+ *		columns, same fingerprint), else a delta against the rows of the
+ *		previous checkpoint, or a base when there is no previous rows to
+ *		compare with (a new object, other columns) or the chain would grow
+ *		too long (IVM_CKPT_MAX_DELTAS files, or more delta records than the
+ *		object has rows).  Writes the fingerprint, file and chain entries of
+ *		its manifest object.
  */
 static void
 CheckpointRows(CkptState *cs, char kind, const char *object, const char *sql,
@@ -411,40 +396,36 @@ CheckpointRows(CkptState *cs, char kind, const char *object, const char *sql,
 {
 	char	   *signature = SignatureOf(names, types);
 	IvmCkptObject *prev = PreviousEntry(cs, kind, object);
-	HashArray  *old = NULL;
+	bool		comparable = prev != NULL && prev->nchain > 0 && prev->has_fingerprint &&
+		strcmp(prev->signature, signature) == 0;
 	HashArray	cur = {NULL, 0, 0};
 	RowScan		rs;
-	bool		base;
+	IvmCkptFingerprint fp;
+	bool		base = true;
 	const char *file = NULL;
-	const char *file_type = NULL;
 	uint64		records = 0;
 	uint64		added = 0;
 	uint64		removed = 0;
-	const char *digest;
 	IvmCkptHeader hdr = FileHeader(cs, IVM_CKPT_ROWS, object, names, types);
 	MemoryContext objcxt = AllocSetContextCreate(CurrentMemoryContext, "ivm checkpoint object",
 												 ALLOCSET_DEFAULT_SIZES);
 	MemoryContext outer = MemoryContextSwitchTo(objcxt);
 
 	JsonColumns(&cs->objects, "columns", names, types);
-	if (prev != NULL && prev->digest != NULL && strcmp(prev->signature, signature) == 0)
-		old = ReadDigest(cs, prev, object, signature);
-	base = (old == NULL);
-
 	memset(&rs, 0, sizeof(rs));
-	rs.hashes = &cur;
-	if (base)
+	if (!comparable)
 	{
-		/* one pass: write every row, collect the hashes */
+		/* nothing to compare with: a base, in one pass */
 		file = FileName(cs, "rows");
 		hdr.flags = IVM_CKPT_FLAG_BASE;
 		rs.writer = IvmCkptOpenWriter(cs->dir, file, &hdr);
 		(void) IvmCkptScan(sql, cs->snap, 0, CollectRow, &rs);
-		qsort(cur.h, cur.n, sizeof(IvmCkptHash), IvmCkptHashCmp);
 		records = added = rs.written;
+		fp = rs.fp;
 	}
 	else
 	{
+		IvmCkptEntries *old;
 		IvmCkptHash *plus;
 		int64	   *pluscount;
 		uint64		nplus = 0;
@@ -453,9 +434,39 @@ CheckpointRows(CkptState *cs, char kind, const char *object, const char *sql,
 		uint64		nminus = 0;
 		uint64		i = 0;
 		uint64		j = 0;
+		int64		chain_records = 0;
 
-		/* first pass: the hashes only; compare with the digest */
+		/* first pass: the hashes, and the fingerprint */
+		rs.hashes = &cur;
 		(void) IvmCkptScan(sql, cs->snap, 0, CollectRow, &rs);
+		fp = rs.fp;
+		if (fp.rows == prev->fingerprint.rows &&
+			IvmCkptHashCmp(&fp.sum, &prev->fingerprint.sum) == 0)
+		{
+			/* unchanged: the chain the previous checkpoint lists holds it */
+			cs->unchanged++;
+			JsonFingerprint(&cs->objects, &fp);
+			JsonKey(&cs->objects, "file");
+			appendStringInfoString(&cs->objects, "null");
+			JsonKey(&cs->objects, "chain");
+			appendStringInfoChar(&cs->objects, '[');
+			for (int c = 0; c < prev->nchain; c++)
+			{
+				appendStringInfoString(&cs->objects, c > 0 ? ", {" : "{");
+				JsonStr(&cs->objects, "name", prev->chain[c].name);
+				JsonStr(&cs->objects, "type", prev->chain[c].base ? "base" : "delta");
+				JsonInt(&cs->objects, "records", prev->chain[c].records);
+				appendStringInfoChar(&cs->objects, '}');
+				Keep(cs, prev->chain[c].name);
+			}
+			appendStringInfoChar(&cs->objects, ']');
+			MemoryContextSwitchTo(outer);
+			MemoryContextDelete(objcxt);
+			return;
+		}
+
+		/* what changed: the rows now against the rows the chain gives */
+		old = ReplayPrevious(cs, prev, object, signature);
 		qsort(cur.h, cur.n, sizeof(IvmCkptHash), IvmCkptHashCmp);
 		plus = palloc_extended(sizeof(IvmCkptHash) * Max(cur.n, 1), MCXT_ALLOC_HUGE);
 		pluscount = palloc_extended(sizeof(int64) * Max(cur.n, 1), MCXT_ALLOC_HUGE);
@@ -473,12 +484,12 @@ CheckpointRows(CkptState *cs, char kind, const char *object, const char *sql,
 			else if (j >= old->n)
 				c = -1;
 			else
-				c = IvmCkptHashCmp(&cur.h[i], &old->h[j]);
-			h = c <= 0 ? cur.h[i] : old->h[j];
+				c = IvmCkptHashCmp(&cur.h[i], &old->e[j].hash);
+			h = c <= 0 ? cur.h[i] : old->e[j].hash;
 			while (i < cur.n && IvmCkptHashCmp(&cur.h[i], &h) == 0)
 				i++, nc++;
-			while (j < old->n && IvmCkptHashCmp(&old->h[j], &h) == 0)
-				j++, no++;
+			if (j < old->n && IvmCkptHashCmp(&old->e[j].hash, &h) == 0)
+				no = old->e[j++].weight;
 			if (nc > no)
 			{
 				plus[nplus] = h;
@@ -493,30 +504,16 @@ CheckpointRows(CkptState *cs, char kind, const char *object, const char *sql,
 			}
 		}
 
-		if (nplus == 0 && nminus == 0)
-		{
-			/* unchanged: the previous digest still describes it */
-			cs->unchanged++;
-			JsonKey(&cs->objects, "file");
-			appendStringInfoString(&cs->objects, "null");
-			JsonKey(&cs->objects, "digest");
-			appendStringInfoChar(&cs->objects, '{');
-			JsonStr(&cs->objects, "name", prev->digest);
-			JsonInt(&cs->objects, "rows", (int64) cur.n);
-			appendStringInfoChar(&cs->objects, '}');
-			Keep(cs, prev->digest);
-			MemoryContextSwitchTo(outer);
-			MemoryContextDelete(objcxt);
-			return;
-		}
-
+		for (int c = 1; c < prev->nchain; c++)
+			chain_records += prev->chain[c].records;
 		file = FileName(cs, "rows");
-		if (nplus + nminus >= cur.n)
+		base = prev->nchain > IVM_CKPT_MAX_DELTAS ||
+			chain_records + (int64) (nplus + nminus) >= (int64) cur.n;
+		rs.hashes = NULL;
+		if (base)
 		{
-			/* a delta would be no smaller than the rows themselves */
-			base = true;
+			/* replaying the deltas would cost more than the rows themselves */
 			hdr.flags = IVM_CKPT_FLAG_BASE;
-			rs.hashes = NULL;
 			rs.writer = IvmCkptOpenWriter(cs->dir, file, &hdr);
 			(void) IvmCkptScan(sql, cs->snap, 0, CollectRow, &rs);
 			records = rs.written;
@@ -526,7 +523,6 @@ CheckpointRows(CkptState *cs, char kind, const char *object, const char *sql,
 		else
 		{
 			/* second pass: the rows that gained copies; then what went */
-			rs.hashes = NULL;
 			rs.plus = plus;
 			rs.pluscount = pluscount;
 			rs.nplus = nplus;
@@ -535,7 +531,7 @@ CheckpointRows(CkptState *cs, char kind, const char *object, const char *sql,
 			if (rs.written != nplus)
 				elog(ERROR, "ivm: rows of \"%s\" changed during a checkpoint", object);
 			for (uint64 k = 0; k < nminus; k++)
-				IvmCkptWriteRecord(rs.writer, -minuscount[k], minus[k], NULL, 0);
+				IvmCkptWriteRecord(rs.writer, -minuscount[k], &minus[k], NULL, 0);
 			records = nplus + nminus;
 		}
 	}
@@ -546,29 +542,39 @@ CheckpointRows(CkptState *cs, char kind, const char *object, const char *sql,
 		cs->file_bytes += IvmCkptCloseWriter(rs.writer, &raw, NULL);
 		cs->raw_bytes += raw;
 	}
-	file_type = base ? "base" : "delta";
 	if (base)
 		cs->bases++;
 	else
 		cs->deltas++;
 	cs->records += records;
-	digest = WriteDigest(cs, object, names, types, &cur);
-	Keep(cs, file);
-	Keep(cs, digest);
 
+	JsonFingerprint(&cs->objects, &fp);
 	JsonKey(&cs->objects, "file");
 	appendStringInfoChar(&cs->objects, '{');
 	JsonStr(&cs->objects, "name", file);
-	JsonStr(&cs->objects, "type", file_type);
+	JsonStr(&cs->objects, "type", base ? "base" : "delta");
 	JsonInt(&cs->objects, "records", (int64) records);
 	JsonInt(&cs->objects, "rows_added", (int64) added);
 	JsonInt(&cs->objects, "rows_removed", (int64) removed);
 	appendStringInfoChar(&cs->objects, '}');
-	JsonKey(&cs->objects, "digest");
+	JsonKey(&cs->objects, "chain");
+	appendStringInfoChar(&cs->objects, '[');
+	if (!base)
+		for (int c = 0; c < prev->nchain; c++)
+		{
+			appendStringInfoString(&cs->objects, "{");
+			JsonStr(&cs->objects, "name", prev->chain[c].name);
+			JsonStr(&cs->objects, "type", prev->chain[c].base ? "base" : "delta");
+			JsonInt(&cs->objects, "records", prev->chain[c].records);
+			appendStringInfoString(&cs->objects, "}, ");
+			Keep(cs, prev->chain[c].name);
+		}
 	appendStringInfoChar(&cs->objects, '{');
-	JsonStr(&cs->objects, "name", digest);
-	JsonInt(&cs->objects, "rows", (int64) cur.n);
-	appendStringInfoChar(&cs->objects, '}');
+	JsonStr(&cs->objects, "name", file);
+	JsonStr(&cs->objects, "type", base ? "base" : "delta");
+	JsonInt(&cs->objects, "records", (int64) records);
+	appendStringInfoString(&cs->objects, "}]");
+	Keep(cs, file);
 	MemoryContextSwitchTo(outer);
 	MemoryContextDelete(objcxt);
 }
@@ -852,20 +858,14 @@ CheckpointTables(CkptState *cs)
 		List	   *types;
 		char	   *cols = IvmCkptColumns(relid, true, &names, &types);
 		RowScan		rs;
-		uint64		rows;
 
 		BeginObject(cs, "table", schema, relname);
 		JsonColumns(&cs->objects, "columns", names, types);
 
 		memset(&rs, 0, sizeof(rs));
-		rows = IvmCkptScan(psprintf("SELECT %s FROM %s", cols, object), cs->snap, 0,
+		(void) IvmCkptScan(psprintf("SELECT %s FROM %s", cols, object), cs->snap, 0,
 						   FingerprintRow, &rs);
-		JsonKey(&cs->objects, "fingerprint");
-		appendStringInfoChar(&cs->objects, '{');
-		JsonInt(&cs->objects, "rows", (int64) rows);
-		JsonStr(&cs->objects, "sum", psprintf("%016llx%016llx", (unsigned long long) rs.sum_hi,
-											  (unsigned long long) rs.sum_lo));
-		appendStringInfoChar(&cs->objects, '}');
+		JsonFingerprint(&cs->objects, &rs.fp);
 
 		CheckpointPending(cs, object, logrel, truncated);
 		appendStringInfoChar(&cs->objects, '}');
@@ -876,51 +876,41 @@ CheckpointTables(CkptState *cs)
 /*
  * CheckpointFileName
  *		Whether name is one this code writes: 8 or more digits, then either
- *		".manifest" or "-" digits "." rows|log|digest; maybe ".tmp" after.
- *		*seq receives the leading number, *tmp and *digest what it is.
+ *		".manifest" or "-" digits ".rows" or ".log"; maybe ".tmp" after.
+ *		*tmp and *manifest say which.
  */
 static bool
-CheckpointFileName(const char *name, uint64 *seq, bool *tmp, bool *digest)
+CheckpointFileName(const char *name, bool *tmp, bool *manifest)
 {
 	const char *p = name;
-	static const char *const kinds[] = {"rows", "log", "digest"};
 	size_t		len;
 
 	while (*p >= '0' && *p <= '9')
 		p++;
 	if (p - name < 8)
 		return false;
-	*seq = strtoull(name, NULL, 10);
 	len = strlen(p);
 	*tmp = len > 4 && strcmp(p + len - 4, ".tmp") == 0;
 	if (*tmp)
 		len -= 4;
-	*digest = false;
-	if (len == 9 && strncmp(p, ".manifest", 9) == 0)
+	*manifest = (len == 9 && strncmp(p, ".manifest", 9) == 0);
+	if (*manifest)
 		return true;
 	if (*p++ != '-')
 		return false;
 	len--;
 	while (*p >= '0' && *p <= '9')
 		p++, len--;
-	if (*p++ != '.')
-		return false;
-	len--;
-	for (int i = 0; i < lengthof(kinds); i++)
-		if (len == strlen(kinds[i]) && strncmp(p, kinds[i], len) == 0)
-		{
-			*digest = (i == 2);
-			return true;
-		}
-	return false;
+	return (len == 5 && strncmp(p, ".rows", 5) == 0) || (len == 4 && strncmp(p, ".log", 4) == 0);
 }
 
 /*
  * RemoveLeftovers
- *		After the manifest is in place: remove temporary files, digests the
- *		new manifest does not refer to, and files of this sequence number
- *		that an earlier, failed attempt wrote and this one did not.  Only
- *		names of the checkpoint format are touched.
+ *		After the manifest is in place: remove what a restore of the chain
+ *		no longer reads (rows files of bases and deltas that a new base
+ *		superseded, pending-log files of earlier checkpoints, what a failed
+ *		attempt wrote) and temporary files; count the bytes of what stays.
+ *		Only names of the checkpoint format are touched.
  */
 static void
 RemoveLeftovers(CkptState *cs)
@@ -930,26 +920,29 @@ RemoveLeftovers(CkptState *cs)
 
 	while ((de = ReadDir(d, cs->dir)) != NULL)
 	{
-		uint64		seq;
 		bool		tmp;
-		bool		digest;
+		bool		manifest;
 		bool		kept = false;
 		ListCell   *lc;
+		char	   *path;
+		struct stat st;
 
-		if (!CheckpointFileName(de->d_name, &seq, &tmp, &digest))
+		if (!CheckpointFileName(de->d_name, &tmp, &manifest))
 			continue;
 		foreach(lc, cs->keep)
 			if (strcmp(lfirst(lc), de->d_name) == 0)
 				kept = true;
-		if (tmp || (!kept && (digest || seq == cs->seq)))
+		path = IvmCkptPath(cs->dir, de->d_name);
+		if (!tmp && (kept || manifest))
 		{
-			char	   *path = IvmCkptPath(cs->dir, de->d_name);
-
-			if (unlink(path) != 0 && errno != ENOENT)
-				ereport(WARNING,
-						(errcode_for_file_access(),
-						 errmsg("could not remove leftover checkpoint file \"%s\": %m", path)));
+			if (stat(path, &st) == 0)
+				cs->restore_bytes += (uint64) st.st_size;
+			continue;
 		}
+		if (unlink(path) != 0 && errno != ENOENT)
+			ereport(WARNING,
+					(errcode_for_file_access(),
+					 errmsg("could not remove leftover checkpoint file \"%s\": %m", path)));
 	}
 	FreeDir(d);
 }
@@ -958,7 +951,7 @@ RemoveLeftovers(CkptState *cs)
  * ivm_checkpoint
  *		SQL: ivm.checkpoint(dir text) returns (sequence, epoch, objects,
  *		bases, deltas, unchanged, records, raw_bytes, file_bytes,
- *		digest_bytes, duration_ms).
+ *		restore_bytes, duration_ms).
  */
 Datum
 ivm_checkpoint(PG_FUNCTION_ARGS)
@@ -1089,7 +1082,7 @@ ivm_checkpoint(PG_FUNCTION_ARGS)
 	values[6] = Int64GetDatum((int64) cs.records);
 	values[7] = Int64GetDatum((int64) cs.raw_bytes);
 	values[8] = Int64GetDatum((int64) cs.file_bytes);
-	values[9] = Int64GetDatum((int64) cs.digest_bytes);
+	values[9] = Int64GetDatum((int64) cs.restore_bytes);
 	values[10] = Float8GetDatum((double) (GetCurrentTimestamp() - start) / 1000.0);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

@@ -26,14 +26,15 @@
 #define IVM_CKPT_BLOCK_SIZE		(1024 * 1024)
 /* zstd level: fast, and most of the gain of higher levels on row text */
 #define IVM_CKPT_ZSTD_LEVEL		3
+/* an object gets a new base when its chain would hold more delta files */
+#define IVM_CKPT_MAX_DELTAS		32
 
 /* what a file holds */
 typedef enum IvmCkptKind
 {
 	IVM_CKPT_MANIFEST = 1,		/* one checkpoint: its objects, as JSON */
 	IVM_CKPT_ROWS = 2,			/* a view's or push source's rows: base or delta */
-	IVM_CKPT_LOG = 3,			/* a source's pending delta-log rows */
-	IVM_CKPT_DIGEST = 4			/* row hashes of an object, for the next delta */
+	IVM_CKPT_LOG = 3			/* a source's pending delta-log rows */
 } IvmCkptKind;
 
 /* header flags */
@@ -44,7 +45,8 @@ typedef enum IvmCkptKind
 #define IVM_CKPT_BLOCK_ZSTD		1
 
 /* payload record flags */
-#define IVM_CKPT_REC_ROW		0x01	/* the row's columns follow the hash */
+#define IVM_CKPT_REC_ROW		0x01	/* the row follows */
+#define IVM_CKPT_REC_HASH		0x02	/* the row's hash follows the flags */
 
 /* a 128-bit row hash (XXH3-128 of the row's encoding) */
 typedef struct IvmCkptHash
@@ -76,11 +78,45 @@ typedef struct IvmCkptHeader
 typedef struct IvmCkptRecord
 {
 	int64		weight;
-	IvmCkptHash hash;
+	IvmCkptHash hash;			/* given, or computed from the row */
 	bool		hasrow;
+	bool		hashash;		/* the hash was in the record */
 	const char *row;			/* points into the payload */
 	uint32		rowlen;
 } IvmCkptRecord;
+
+/* a record being replayed: a row hash, a weight, maybe the row */
+typedef struct IvmCkptEntry
+{
+	IvmCkptHash hash;
+	int64		weight;
+	bool		hasrow;			/* a record carried the row */
+	const char *row;			/* in its payload, when still there */
+	uint32		rowlen;
+} IvmCkptEntry;
+
+/* a growing array of entries */
+typedef struct IvmCkptEntries
+{
+	IvmCkptEntry *e;
+	uint64		n;
+	uint64		max;
+} IvmCkptEntries;
+
+/* the multiset fingerprint of some rows: count and sum of hashes mod 2^128 */
+typedef struct IvmCkptFingerprint
+{
+	uint64		rows;
+	IvmCkptHash sum;
+} IvmCkptFingerprint;
+
+/* one file of the chain of an object's rows */
+typedef struct IvmCkptChainFile
+{
+	char	   *name;
+	bool		base;
+	int64		records;
+} IvmCkptChainFile;
 
 typedef struct IvmCkptWriter IvmCkptWriter;
 
@@ -95,9 +131,12 @@ typedef struct IvmCkptObject
 	char	   *file;			/* ROWS file of this checkpoint, or NULL */
 	bool		file_base;		/* that file is a base */
 	int64		file_records;
+	int			nchain;			/* the files that rebuild its rows: a base, */
+	IvmCkptChainFile *chain;	/* then the deltas after it */
+	bool		has_fingerprint;
+	IvmCkptFingerprint fingerprint; /* of its rows (tables: of the table) */
 	char	   *pending;		/* LOG file: the source's pending deltas */
 	int64		pending_records;
-	char	   *digest;			/* DIGEST file describing its rows now, or NULL */
 	char	   *signature;		/* its columns as "name type, ..." */
 	JsonbContainer *json;		/* the whole entry, for the rest */
 } IvmCkptObject;
@@ -124,7 +163,7 @@ extern uint64 *IvmCkptListManifests(const char *dir, int *n, bool missing_ok);
 extern IvmCkptWriter *IvmCkptOpenWriter(const char *dir, const char *fname,
 										const IvmCkptHeader *hdr);
 extern void IvmCkptWrite(IvmCkptWriter *w, const void *data, size_t len);
-extern void IvmCkptWriteRecord(IvmCkptWriter *w, int64 weight, IvmCkptHash hash,
+extern void IvmCkptWriteRecord(IvmCkptWriter *w, int64 weight, const IvmCkptHash *hash,
 							   const char *row, uint32 rowlen);
 extern uint64 IvmCkptCloseWriter(IvmCkptWriter *w, uint64 *raw_len, uint64 *file_sum);
 extern char *IvmCkptReadFile(const char *dir, const char *fname, IvmCkptKind kind,
@@ -134,6 +173,14 @@ extern bool IvmCkptNextRecord(const char *payload, uint64 len, uint64 *pos,
 extern int	IvmCkptRowColumns(const char *row, uint32 len, int ncols,
 							  const char **values, int *lens);
 extern void IvmCkptCorrupt(const char *path, const char *fmt,...) pg_attribute_printf(2, 3) pg_attribute_noreturn();
+
+/* ckptfile.c: replay */
+extern void IvmCkptCollect(IvmCkptEntries *entries, const char *payload, uint64 len,
+						   const char *path, bool base);
+extern uint64 IvmCkptFold(IvmCkptEntries *entries, const char *object, const char *path,
+						  IvmCkptFingerprint *fp);
+extern void IvmCkptAddToFingerprint(IvmCkptFingerprint *fp, IvmCkptHash h, int64 times);
+extern char *IvmCkptFingerprintHex(const IvmCkptFingerprint *fp);
 
 /* ckptfile.c: rows as text */
 extern void IvmCkptSetTextFormat(void);

@@ -463,10 +463,10 @@ IvmCkptWrite(IvmCkptWriter *w, const void *data, size_t len)
 
 /*
  * IvmCkptWriteRecord
- *		One record: weight, flags, hash, and the row when row is not NULL.
+ *		One record: weight, flags, the hash when given, the row when given.
  */
 void
-IvmCkptWriteRecord(IvmCkptWriter *w, int64 weight, IvmCkptHash hash,
+IvmCkptWriteRecord(IvmCkptWriter *w, int64 weight, const IvmCkptHash *hash,
 				   const char *row, uint32 rowlen)
 {
 	unsigned char rec[8 + 1 + 16 + 4];
@@ -474,11 +474,14 @@ IvmCkptWriteRecord(IvmCkptWriter *w, int64 weight, IvmCkptHash hash,
 
 	for (int i = 0; i < 8; i++)
 		rec[len++] = ((uint64) weight >> (8 * i)) & 0xff;
-	rec[len++] = row ? IVM_CKPT_REC_ROW : 0;
-	for (int i = 0; i < 8; i++)
-		rec[len++] = (hash.hi >> (8 * i)) & 0xff;
-	for (int i = 0; i < 8; i++)
-		rec[len++] = (hash.lo >> (8 * i)) & 0xff;
+	rec[len++] = (row ? IVM_CKPT_REC_ROW : 0) | (hash ? IVM_CKPT_REC_HASH : 0);
+	if (hash)
+	{
+		for (int i = 0; i < 8; i++)
+			rec[len++] = (hash->hi >> (8 * i)) & 0xff;
+		for (int i = 0; i < 8; i++)
+			rec[len++] = (hash->lo >> (8 * i)) & 0xff;
+	}
 	if (row)
 		for (int i = 0; i < 4; i++)
 			rec[len++] = (rowlen >> (8 * i)) & 0xff;
@@ -558,8 +561,6 @@ KindName(int kind)
 			return "rows file";
 		case IVM_CKPT_LOG:
 			return "pending-log file";
-		case IVM_CKPT_DIGEST:
-			return "digest";
 	}
 	return "file of unknown kind";
 }
@@ -756,45 +757,55 @@ IvmCkptReadFile(const char *dir, const char *fname, IvmCkptKind kind,
 /*
  * IvmCkptNextRecord
  *		Decode the record at *pos of a ROWS or LOG payload into *rec and
- *		advance; false at the end.  A row's bytes are checked against the
- *		record's hash.
+ *		advance; false at the end.  A record carries its row, its hash, or
+ *		both; a row's hash is computed, and checked against a given one.
  */
 bool
 IvmCkptNextRecord(const char *payload, uint64 len, uint64 *pos,
 				  IvmCkptRecord *rec, const char *path)
 {
-	const char *p;
+	uint64		start = *pos;
 	uint8		flags;
-	IvmCkptHash h;
 
 	if (*pos >= len)
 		return false;
-	if (len - *pos < 25)
-		IvmCkptCorrupt(path, "A record at offset %llu is cut short.", (unsigned long long) *pos);
-	p = payload + *pos;
-	rec->weight = (int64) GetU64(p);
-	flags = (uint8) p[8];
-	rec->hash.hi = GetU64(p + 9);
-	rec->hash.lo = GetU64(p + 17);
-	*pos += 25;
+	if (len - *pos < 9)
+		IvmCkptCorrupt(path, "A record at offset %llu is cut short.", (unsigned long long) start);
+	rec->weight = (int64) GetU64(payload + *pos);
+	flags = (uint8) payload[*pos + 8];
+	*pos += 9;
+	if ((flags & ~(IVM_CKPT_REC_ROW | IVM_CKPT_REC_HASH)) != 0 || flags == 0)
+		IvmCkptCorrupt(path, "A record at offset %llu has impossible flags.", (unsigned long long) start);
 	rec->hasrow = (flags & IVM_CKPT_REC_ROW) != 0;
+	rec->hashash = (flags & IVM_CKPT_REC_HASH) != 0;
 	rec->row = NULL;
 	rec->rowlen = 0;
-	if (flags & ~IVM_CKPT_REC_ROW)
-		IvmCkptCorrupt(path, "A record at offset %llu has unknown flags.", (unsigned long long) (*pos - 25));
+	if (rec->hashash)
+	{
+		if (len - *pos < 16)
+			IvmCkptCorrupt(path, "A record at offset %llu is cut short.", (unsigned long long) start);
+		rec->hash.hi = GetU64(payload + *pos);
+		rec->hash.lo = GetU64(payload + *pos + 8);
+		*pos += 16;
+	}
 	if (rec->hasrow)
 	{
+		IvmCkptHash h;
+
 		if (len - *pos < 4)
-			IvmCkptCorrupt(path, "A record at offset %llu is cut short.", (unsigned long long) (*pos - 25));
+			IvmCkptCorrupt(path, "A record at offset %llu is cut short.", (unsigned long long) start);
 		rec->rowlen = GetU32(payload + *pos);
 		*pos += 4;
 		if (rec->rowlen > len - *pos)
-			IvmCkptCorrupt(path, "A row at offset %llu runs past the end of the payload.", (unsigned long long) *pos);
+			IvmCkptCorrupt(path, "A row at offset %llu runs past the end of the payload.",
+						   (unsigned long long) *pos);
 		rec->row = payload + *pos;
 		*pos += rec->rowlen;
 		h = IvmCkptHashRow(rec->row, rec->rowlen);
-		if (h.hi != rec->hash.hi || h.lo != rec->hash.lo)
-			IvmCkptCorrupt(path, "The row at offset %llu does not match its hash.", (unsigned long long) (*pos - rec->rowlen));
+		if (rec->hashash && (h.hi != rec->hash.hi || h.lo != rec->hash.lo))
+			IvmCkptCorrupt(path, "The row at offset %llu does not match its hash.",
+						   (unsigned long long) (*pos - rec->rowlen));
+		rec->hash = h;
 	}
 	return true;
 }
@@ -882,6 +893,129 @@ IvmCkptHashCmp(const void *a, const void *b)
 	if (x->lo != y->lo)
 		return x->lo < y->lo ? -1 : 1;
 	return 0;
+}
+
+/*
+ * IvmCkptAddToFingerprint
+ *		Add times copies of a row hash to a fingerprint (sum modulo 2^128).
+ */
+void
+IvmCkptAddToFingerprint(IvmCkptFingerprint *fp, IvmCkptHash h, int64 times)
+{
+	uint64		t = (uint64) times;
+
+	fp->rows += t;
+	while (t != 0)
+	{
+		if (t & 1)
+		{
+			uint64		lo = fp->sum.lo + h.lo;
+
+			fp->sum.hi += h.hi + (lo < fp->sum.lo ? 1 : 0);
+			fp->sum.lo = lo;
+		}
+		h.hi = (h.hi << 1) | (h.lo >> 63);
+		h.lo <<= 1;
+		t >>= 1;
+	}
+}
+
+char *
+IvmCkptFingerprintHex(const IvmCkptFingerprint *fp)
+{
+	return psprintf("%016llx%016llx", (unsigned long long) fp->sum.hi,
+					(unsigned long long) fp->sum.lo);
+}
+
+/*
+ * IvmCkptCollect
+ *		Append the records of one ROWS payload (a base, or a delta) to
+ *		entries, checking that their weights make sense for the file.
+ *		Rows stay where they are, in the payload: a caller that needs them
+ *		keeps the payload, one that needs only hashes may free it.
+ */
+void
+IvmCkptCollect(IvmCkptEntries *entries, const char *payload, uint64 len,
+			   const char *path, bool base)
+{
+	uint64		pos = 0;
+	IvmCkptRecord rec;
+
+	while (IvmCkptNextRecord(payload, len, &pos, &rec, path))
+	{
+		IvmCkptEntry *e;
+
+		if (rec.weight == 0 || rec.hasrow != (rec.weight > 0) || (base && rec.weight < 0))
+			IvmCkptCorrupt(path, "A record has weight %lld%s, impossible in a %s.",
+						   (long long) rec.weight, rec.hasrow ? " and a row" : " and no row",
+						   base ? "base" : "delta");
+		if (entries->n == entries->max)
+		{
+			entries->max = Max(entries->max * 2, 1024);
+			entries->e = entries->e
+				? repalloc_huge(entries->e, sizeof(IvmCkptEntry) * entries->max)
+				: palloc_extended(sizeof(IvmCkptEntry) * entries->max, MCXT_ALLOC_HUGE);
+		}
+		e = &entries->e[entries->n++];
+		e->hash = rec.hash;
+		e->weight = rec.weight;
+		e->hasrow = rec.hasrow;
+		e->row = rec.row;
+		e->rowlen = rec.rowlen;
+	}
+}
+
+static int
+EntryCmp(const void *a, const void *b)
+{
+	return IvmCkptHashCmp(&((const IvmCkptEntry *) a)->hash, &((const IvmCkptEntry *) b)->hash);
+}
+
+/*
+ * IvmCkptFold
+ *		Replay collected records: sum the weights per row hash, keep the rows
+ *		that end with a positive count, in hash order, at the front of the
+ *		array (weight = their count, row = one record's copy).  Returns how
+ *		many; *fp receives the fingerprint of the result.  A count below
+ *		zero, or a row counted without any record carrying it, means the
+ *		chain is damaged (path names the newest file).
+ */
+uint64
+IvmCkptFold(IvmCkptEntries *entries, const char *object, const char *path,
+			IvmCkptFingerprint *fp)
+{
+	uint64		out = 0;
+
+	memset(fp, 0, sizeof(*fp));
+	if (entries->n > 1)
+		qsort(entries->e, entries->n, sizeof(IvmCkptEntry), EntryCmp);
+	for (uint64 i = 0; i < entries->n;)
+	{
+		IvmCkptEntry folded = entries->e[i];
+		uint64		j = i + 1;
+
+		for (; j < entries->n && IvmCkptHashCmp(&entries->e[j].hash, &folded.hash) == 0; j++)
+		{
+			folded.weight += entries->e[j].weight;
+			if (!folded.hasrow && entries->e[j].hasrow)
+			{
+				folded.hasrow = true;
+				folded.row = entries->e[j].row;
+				folded.rowlen = entries->e[j].rowlen;
+			}
+		}
+		if (folded.weight < 0 || (folded.weight > 0 && !folded.hasrow))
+			IvmCkptCorrupt(path, "Replaying the chain of %s leaves a row with %lld copies.",
+						   object, (long long) folded.weight);
+		if (folded.weight > 0)
+		{
+			IvmCkptAddToFingerprint(fp, folded.hash, folded.weight);
+			entries->e[out++] = folded;
+		}
+		i = j;
+	}
+	entries->n = out;
+	return out;
 }
 
 /*
@@ -1137,7 +1271,8 @@ IvmCkptReadManifest(const char *dir, uint64 seq)
 		IvmCkptObject *o = &m->objects[i];
 		char	   *kind;
 		JsonbContainer *file;
-		JsonbContainer *digest;
+		JsonbContainer *chain;
+		JsonbContainer *fp;
 
 		if (e == NULL || e->type != jbvBinary)
 			IvmCkptCorrupt(m->path, "An entry of its object list is not an object.");
@@ -1178,12 +1313,40 @@ IvmCkptReadManifest(const char *dir, uint64 seq)
 			if (strchr(o->pending, '/') != NULL)
 				IvmCkptCorrupt(m->path, "It names a file outside its directory.");
 		}
-		digest = IvmCkptJsonSub(o->json, "digest", m->path);
-		if (digest)
+		chain = IvmCkptJsonSub(o->json, "chain", m->path);
+		if (chain)
 		{
-			o->digest = IvmCkptJsonStr(digest, "name", true, m->path);
-			if (strchr(o->digest, '/') != NULL)
-				IvmCkptCorrupt(m->path, "It names a file outside its directory.");
+			if (!JsonContainerIsArray(chain) || JsonContainerSize(chain) == 0)
+				IvmCkptCorrupt(m->path, "The chain of %s is not a list of files.", o->name);
+			o->nchain = JsonContainerSize(chain);
+			o->chain = palloc0(sizeof(IvmCkptChainFile) * o->nchain);
+			for (int c = 0; c < o->nchain; c++)
+			{
+				JsonbValue *f = getIthJsonbValueFromContainer(chain, c);
+				IvmCkptChainFile *cf = &o->chain[c];
+
+				if (f == NULL || f->type != jbvBinary)
+					IvmCkptCorrupt(m->path, "A file of the chain of %s is not an object.", o->name);
+				cf->name = IvmCkptJsonStr(f->val.binary.data, "name", true, m->path);
+				cf->base = strcmp(IvmCkptJsonStr(f->val.binary.data, "type", true, m->path), "base") == 0;
+				cf->records = IvmCkptJsonInt(f->val.binary.data, "records", m->path);
+				if (strchr(cf->name, '/') != NULL)
+					IvmCkptCorrupt(m->path, "It names a file outside its directory.");
+				if (cf->base != (c == 0))
+					IvmCkptCorrupt(m->path, "The chain of %s does not begin with its one base.", o->name);
+			}
+		}
+		fp = IvmCkptJsonSub(o->json, "fingerprint", m->path);
+		if (fp)
+		{
+			char	   *sum = IvmCkptJsonStr(fp, "sum", true, m->path);
+
+			if (strlen(sum) != 32)
+				IvmCkptCorrupt(m->path, "The fingerprint of %s is malformed.", o->name);
+			o->has_fingerprint = true;
+			o->fingerprint.rows = (uint64) IvmCkptJsonInt(fp, "rows", m->path);
+			o->fingerprint.sum.hi = IvmCkptParseHex64(pnstrdup(sum, 16), m->path);
+			o->fingerprint.sum.lo = IvmCkptParseHex64(sum + 16, m->path);
 		}
 	}
 	return m;

@@ -105,21 +105,6 @@ typedef struct RestoreState
 	int			recompute;
 } RestoreState;
 
-/* a record during replay */
-typedef struct Entry
-{
-	IvmCkptHash hash;
-	int64		weight;
-	const char *row;
-	uint32		rowlen;
-} Entry;
-
-static int
-EntryCmp(const void *a, const void *b)
-{
-	return IvmCkptHashCmp(&((const Entry *) a)->hash, &((const Entry *) b)->hash);
-}
-
 static void
 RestoreErrorContext(void *arg)
 {
@@ -307,35 +292,41 @@ ReadManifests(RestoreState *rs)
 
 /*
  * BuildChain
- *		The files that rebuild a view's rows: the newest base, then every
- *		delta after it, each checked.
+ *		The files that rebuild an object's rows, as the newest manifest lists
+ *		them (a base, then the deltas after it), each matched with the
+ *		manifest of the checkpoint that wrote it, which must list it too.
  */
 static void
 BuildChain(RestoreState *rs, RestoreObject *ro)
 {
+	IvmCkptObject *o = ro->obj;
 	List	   *chain = NIL;
-	bool		based = false;
 
-	for (int i = rs->nmanifests - 1; i >= 0 && !based; i--)
+	if (o->nchain == 0 || !o->has_fingerprint)
+		IvmCkptCorrupt(rs->last->path, "It lists no chain of files for \"%s\".", o->name);
+	for (int c = 0; c < o->nchain; c++)
 	{
-		IvmCkptManifest *m = rs->manifests[i];
-		IvmCkptObject *e = FindEntry(m, ro->obj->kind, ro->obj->name);
+		IvmCkptChainFile *f = &o->chain[c];
+		uint64		seq = strtoull(f->name, NULL, 10);
+		IvmCkptManifest *m;
+		IvmCkptObject *e;
 		ChainFile  *cf;
 
-		if (e == NULL)
-			break;
-		if (strcmp(e->signature, ro->obj->signature) != 0)
-			IvmCkptCorrupt(m->path, "The columns of \"%s\" changed without a new base.", ro->obj->name);
-		if (e->file == NULL)
-			continue;
+		if (seq < 1 || seq > (uint64) rs->nmanifests)
+			IvmCkptCorrupt(rs->last->path, "The chain of \"%s\" names \"%s\", a file of no checkpoint of the chain.",
+						   o->name, f->name);
+		m = rs->manifests[seq - 1];
+		e = FindEntry(m, o->kind, o->name);
+		if (e == NULL || e->file == NULL || strcmp(e->file, f->name) != 0 ||
+			e->file_base != f->base || e->file_records != f->records ||
+			strcmp(e->signature, o->signature) != 0)
+			IvmCkptCorrupt(rs->last->path, "The chain of \"%s\" names \"%s\", which checkpoint %llu did not write for it.",
+						   o->name, f->name, (unsigned long long) seq);
 		cf = palloc(sizeof(ChainFile));
 		cf->manifest = m;
 		cf->entry = e;
-		chain = lcons(cf, chain);
-		based = e->file_base;
+		chain = lappend(chain, cf);
 	}
-	if (!based)
-		IvmCkptCorrupt(rs->last->path, "No checkpoint of the chain holds a base of \"%s\".", ro->obj->name);
 	ro->chain = chain;
 }
 
@@ -372,6 +363,8 @@ CheckRowsObject(RestoreState *rs, RestoreObject *ro, const char *what)
 {
 	IvmCkptObject *o = ro->obj;
 	ListCell   *lc;
+	IvmCkptEntries entries = {NULL, 0, 0};
+	IvmCkptFingerprint fp;
 
 	if (o->kind != 's')
 	{
@@ -397,13 +390,24 @@ CheckRowsObject(RestoreState *rs, RestoreObject *ro, const char *what)
 					 errhint("Create the role, then restore again; nothing was changed.")));
 	}
 
+	/* the chain: every file intact, and together the rows recorded */
 	BuildChain(rs, ro);
 	foreach(lc, ro->chain)
 	{
+		ChainFile  *cf = lfirst(lc);
 		IvmCkptHeader hdr;
+		char	   *raw = ReadChainFile(rs, cf, o->signature, &hdr);
 
-		pfree(ReadChainFile(rs, lfirst(lc), o->signature, &hdr));
+		IvmCkptCollect(&entries, raw, hdr.raw_len, IvmCkptPath(rs->dir, cf->entry->file),
+					   cf->entry->file_base);
+		pfree(raw);				/* only the hashes are needed here */
 	}
+	(void) IvmCkptFold(&entries, o->name, rs->last->path, &fp);
+	if (fp.rows != o->fingerprint.rows || IvmCkptHashCmp(&fp.sum, &o->fingerprint.sum) != 0)
+		IvmCkptCorrupt(rs->last->path, "Replaying the files of \"%s\" gives %llu rows, not the %llu rows it recorded.",
+					   o->name, (unsigned long long) fp.rows, (unsigned long long) o->fingerprint.rows);
+	if (entries.e)
+		pfree(entries.e);
 	if (o->pending)
 	{
 		IvmCkptHeader hdr;
@@ -605,13 +609,13 @@ static uint64
 LoadRows(RestoreState *rs, RestoreObject *ro, Oid relid, bool maintenance,
 		 const char *fixed_col, Datum fixed_value)
 {
-	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "ivm restore view",
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "ivm restore rows",
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext rowcxt = AllocSetContextCreate(cxt, "ivm restore row", ALLOCSET_SMALL_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
-	Entry	   *entries = NULL;
-	uint64		n = 0;
-	uint64		max = 0;
+	IvmCkptEntries entries = {NULL, 0, 0};
+	IvmCkptFingerprint fp;
+	uint64		n;
 	ListCell   *lc;
 	Relation	rel = table_open(relid, RowExclusiveLock);
 	TupleDesc	desc = CreateTupleDescCopy(RelationGetDescr(rel));
@@ -626,14 +630,13 @@ LoadRows(RestoreState *rs, RestoreObject *ro, Oid relid, bool maintenance,
 	int			ncols = 0;
 
 	table_close(rel, NoLock);
+
+	/* the records of the chain, the payloads kept: rows point into them */
 	foreach(lc, ro->chain)
 	{
 		ChainFile  *cf = lfirst(lc);
 		IvmCkptHeader hdr;
 		char	   *raw = ReadChainFile(rs, cf, ro->obj->signature, &hdr);
-		char	   *path = IvmCkptPath(rs->dir, cf->entry->file);
-		uint64		pos = 0;
-		IvmCkptRecord rec;
 
 		if (texts == NULL)
 		{
@@ -654,66 +657,39 @@ LoadRows(RestoreState *rs, RestoreObject *ro, Oid relid, bool maintenance,
 						 ro->obj->name, name);
 			}
 		}
-		if (cf->entry->file_base)
-			n = 0;
-		while (IvmCkptNextRecord(raw, hdr.raw_len, &pos, &rec, path))
-		{
-			if (n == max)
-			{
-				max = Max(max * 2, 1024);
-				entries = entries ? repalloc_huge(entries, sizeof(Entry) * max)
-					: palloc_extended(sizeof(Entry) * max, MCXT_ALLOC_HUGE);
-			}
-			entries[n].hash = rec.hash;
-			entries[n].weight = rec.weight;
-			entries[n].row = rec.row;
-			entries[n].rowlen = rec.rowlen;
-			n++;
-		}
+		IvmCkptCollect(&entries, raw, hdr.raw_len, IvmCkptPath(rs->dir, cf->entry->file),
+					   cf->entry->file_base);
 	}
-	if (n > 0)
-		qsort(entries, n, sizeof(Entry), EntryCmp);
+	n = IvmCkptFold(&entries, ro->obj->name, rs->last->path, &fp);
+	if (fp.rows != ro->obj->fingerprint.rows ||
+		IvmCkptHashCmp(&fp.sum, &ro->obj->fingerprint.sum) != 0)
+		IvmCkptCorrupt(rs->last->path, "Replaying the files of \"%s\" does not give the rows it recorded.",
+					   ro->obj->name);
 
-	for (uint64 i = 0; i < n;)
+	for (uint64 i = 0; i < n; i++)
 	{
-		int64		weight = 0;
-		const Entry *withrow = NULL;
-		uint64		j = i;
+		IvmCkptEntry *e = &entries.e[i];
+		HeapTuple	tup;
 
-		for (; j < n && IvmCkptHashCmp(&entries[j].hash, &entries[i].hash) == 0; j++)
+		MemoryContextSwitchTo(rowcxt);
+		if (IvmCkptRowColumns(e->row, e->rowlen, ncols, texts, lens) != ncols)
+			elog(ERROR, "ivm: a checked row of %s does not have %d columns", ro->obj->name, ncols);
+		for (int c = 0; c < desc->natts; c++)
 		{
-			weight += entries[j].weight;
-			if (entries[j].row)
-				withrow = &entries[j];
-		}
-		if (weight < 0 || (weight > 0 && withrow == NULL))
-			IvmCkptCorrupt(rs->last->path, "Replaying the chain of %s leaves a row with %lld copies.",
-						   ro->obj->name, (long long) weight);
-		if (weight > 0)
-		{
-			HeapTuple	tup;
-
-			MemoryContextSwitchTo(rowcxt);
-			if (IvmCkptRowColumns(withrow->row, withrow->rowlen, ncols, texts, lens) != ncols)
-				elog(ERROR, "ivm: a checked row of %s does not have %d columns", ro->obj->name, ncols);
-			for (int c = 0; c < desc->natts; c++)
+			if (map[c] >= 0)
+				values[c] = InputValue(&in, desc, c, texts[map[c]], lens[map[c]], &nulls[c]);
+			else
 			{
-				if (map[c] >= 0)
-					values[c] = InputValue(&in, desc, c, texts[map[c]], lens[map[c]], &nulls[c]);
-				else
-				{
-					values[c] = fixed_value;
-					nulls[c] = false;
-				}
+				values[c] = fixed_value;
+				nulls[c] = false;
 			}
-			tup = heap_form_tuple(desc, values, nulls);
-			for (int64 k = 0; k < weight; k++)
-				tuplestore_puttuple(ts, tup);
-			MemoryContextSwitchTo(cxt);
-			MemoryContextReset(rowcxt);
-			stored += weight;
 		}
-		i = j;
+		tup = heap_form_tuple(desc, values, nulls);
+		for (int64 k = 0; k < e->weight; k++)
+			tuplestore_puttuple(ts, tup);
+		MemoryContextSwitchTo(cxt);
+		MemoryContextReset(rowcxt);
+		stored += e->weight;
 		CHECK_FOR_INTERRUPTS();
 	}
 	/* SPI keeps its registry of named relations in the current context */

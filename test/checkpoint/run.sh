@@ -22,7 +22,10 @@
 #     marked and recomputed at the next tick, and equal their queries.
 #  4. a checkpoint that fails half-way leaves the chain restorable.
 #  5. privileges: 42501 without pg_write_server_files / pg_read_server_files,
-#     success with them; relative paths refused; a view in the way.
+#     success with them; relative paths refused.
+#  6. chains: a new base after 32 deltas, or when the deltas hold as many
+#     records as the view has rows; files no chain needs are removed; a
+#     damaged chain is refused by the next checkpoint that needs it.
 # ---------------------------------------------------------------------------
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -86,7 +89,7 @@ mkdir -p "$WORK"
 [ "$EUID" -eq 0 ] && chown postgres: "$WORK"
 D1=$WORK/chain1
 
-DBS="ck_src ck_dst ck_dst2 ck_bad ck_changed ck_other ck_priv_src ck_priv_dst"
+DBS="ck_src ck_dst ck_dst2 ck_bad ck_changed ck_other ck_priv_src ck_priv_dst ck_chain ck_chain_dst"
 drop_all() {
     local d
     for d in $DBS; do
@@ -518,6 +521,62 @@ ivm_psql -d postgres -c "GRANT pg_read_server_files TO ck_app" >/dev/null
 out=$(q ck_priv_dst -c "SET ROLE ck_app" -c "SELECT views FROM ivm.restore('$WORK/priv')" \
     -c "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'pv'" -c "SELECT string_agg(v || ':' || n, ',' ORDER BY v) FROM pv")
 expect_eq "restore by the view's owner with pg_read_server_files" "$(paste -sd' ' <<<"$out")" "1 ck_app 0:6,1:7,2:7"
+
+# ---- 6. chains ----------------------------------------------------------------
+ivm_say "6. chain length, superseded files, a damaged chain"
+D3=$WORK/chain3
+ivm_psql -d postgres -c "CREATE DATABASE ck_chain" >/dev/null
+ivm_psql -d ck_chain >/dev/null <<'SQL'
+CREATE EXTENSION ivm;
+CREATE TABLE c (id int PRIMARY KEY, v int);
+INSERT INTO c SELECT i, i FROM generate_series(1, 100) i;
+SELECT ivm.create_view('cv', 'SELECT id, v FROM c');                   -- 100 rows
+SELECT ivm.create_view('cv_small', 'SELECT id, v FROM c WHERE id <= 10');  -- 10 rows
+SQL
+# checkpoint 1, then 33 times: one row updated, a tick, a checkpoint
+{
+    echo "SELECT sequence FROM ivm.checkpoint('$D3');"
+    for i in $(seq 1 33); do
+        echo "UPDATE c SET v = v + 1 WHERE id = $i;"
+        echo "SELECT * FROM ivm.tick() \\g /dev/null"
+        echo "SELECT sequence FROM ivm.checkpoint('$D3') \\g /dev/null"
+    done
+} | sed 's/\\\\/\\/g' | q ck_chain >/dev/null
+types_of() {
+    q ck_chain -c "SELECT string_agg(coalesce(o -> 'file' ->> 'type', '-'), ' ' ORDER BY k)
+                   FROM generate_series(1, 34) k,
+                        jsonb_array_elements(ivm.checkpoint_manifest('$D3', k) -> 'objects') o
+                   WHERE o ->> 'relname' = '$1'"
+}
+expect_eq "cv (100 rows, one changed each time): a base again after 32 deltas" "$(types_of cv)" \
+    "base$(printf ' delta%.0s' $(seq 1 32)) base"
+expect_eq "cv_small (10 rows): a base again once the deltas hold 10 records" "$(types_of cv_small)" \
+    "base delta delta delta delta base delta delta delta delta base$(printf ' -%.0s' $(seq 1 23))"
+out=$(q ck_chain -c "SELECT string_agg(o ->> 'relname' || ':' || jsonb_array_length(o -> 'chain'), ' ' ORDER BY o ->> 'relname')
+                     FROM jsonb_array_elements(ivm.checkpoint_manifest('$D3') -> 'objects') o WHERE o ->> 'kind' = 'view'")
+expect_eq "checkpoint 34: each chain is one base" "$out" "cv:1 cv_small:1"
+expect_eq "the directory keeps only the files those chains need" "$(cd "$D3" && ls -- *.rows | paste -sd' ')" \
+    "00000011-0002.rows 00000034-0001.rows"
+expect_eq "and every manifest" "$(cd "$D3" && ls -- *.manifest | wc -l)" "34"
+ivm_psql -d postgres -c "CREATE DATABASE ck_chain_dst" >/dev/null
+ivm_psql -d ck_chain_dst -c "CREATE EXTENSION ivm" -c "CREATE TABLE c (id int PRIMARY KEY, v int)" >/dev/null
+ivm_psql -d ck_chain -c "COPY c TO STDOUT" | ivm_psql -d ck_chain_dst -c "COPY c FROM STDIN"
+out=$(q ck_chain_dst -c "SELECT sequence, views, sources_changed FROM ivm.restore('$D3')")
+expect_eq "it restores" "$out" "34|2|0"
+for v in cv cv_small; do
+    expect_eq "$v restored" "$(q ck_chain_dst -c "SELECT md5(string_agg(x::text, ',' ORDER BY x::text)) FROM $v x")" \
+        "$(q ck_chain -c "SELECT md5(string_agg(x::text, ',' ORDER BY x::text)) FROM $v x")"
+done
+# a checkpoint reads back the chain of a view that changed: a damaged file stops it
+cp "$D3/00000034-0001.rows" "$WORK/saved.rows"
+flip 200 "$D3/00000034-0001.rows"
+q ck_chain -c "UPDATE c SET v = 0 WHERE id = 50" -c "SELECT * FROM ivm.tick()" >/dev/null
+expect_error "a checkpoint that meets a damaged chain" ck_chain XX001 'checkpoint file ".*00000034-0001.rows" is not usable' \
+    "SELECT * FROM ivm.checkpoint('$D3')"
+cp "$WORK/saved.rows" "$D3/00000034-0001.rows"
+[ "$EUID" -eq 0 ] && chown postgres: "$D3/00000034-0001.rows"
+out=$(q ck_chain -c "SELECT sequence, deltas, unchanged FROM ivm.checkpoint('$D3')")
+expect_eq "with the file back, the checkpoint writes its delta" "$out" "35|1|1"
 
 drop_all
 if [ "$FAILS" -ne 0 ]; then
