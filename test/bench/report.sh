@@ -339,6 +339,40 @@ EOF
     done
 fi
 
+# ---- (e) ---------------------------------------------------------------------
+if has e; then
+    en=$(awk -F, '$1 == "e" && $3 == "base_ms" { print $2; exit }' "$RAW")
+    ereps=$(meta e_reps)
+    cat <<EOF
+## (e) Delta checkpoints
+
+\`t(id int primary key, k int, v int, s text)\`, $(num "$en") rows (s = md5(id), 32 characters); view
+\`SELECT id, k, v, s FROM t WHERE v >= 0\` by \`ivm.create_view\`: $(num "$en") view rows (plus the hidden
+\`__ivm_hash\`). Per repetition, into a new directory: \`ivm.checkpoint(dir)\` (a base), then
+\`UPDATE t SET v = v + 1, s = s || 'x' WHERE id % 100 = r\` (1% of the rows), \`ivm.tick()\`,
+\`ivm.checkpoint(dir)\` (a delta), \`ivm.checkpoint(dir)\` again (nothing changed); then
+\`ivm.restore(dir)\` into a fresh database holding the same table (made from a template, the same
+UPDATE applied, not timed). Wall times in ms; sizes as \`ivm.checkpoint\` reports them (*file* =
+bytes written to disk, headers and the manifest included; *raw* = the same payloads before zstd).
+Medians of $ereps.
+
+| | wall (ms) | file bytes | raw bytes | raw / file | records |
+| --- | ---: | ---: | ---: | ---: | ---: |
+EOF
+    bf=$(med e "$en" base_file_bytes); br=$(med e "$en" base_raw_bytes)
+    df=$(med e "$en" delta_file_bytes); dr=$(med e "$en" delta_raw_bytes)
+    echo "| base checkpoint | $(ms "$(med e "$en" base_ms)") | $(num "$bf") | $(num "$br") | $(ratio "$(div "$br" "$bf")") | $(num "$(med e "$en" base_records)") |"
+    echo "| tick after the 1% UPDATE | $(ms "$(med e "$en" tick_ms)") | | | | $(num "$(med e "$en" tick_rows_out)") rows out |"
+    echo "| delta checkpoint | $(ms "$(med e "$en" delta_ms)") | $(num "$df") | $(num "$dr") | $(ratio "$(div "$dr" "$df")") | $(num "$(med e "$en" delta_records)") |"
+    echo "| checkpoint, nothing changed | $(ms "$(med e "$en" unchanged_ms)") | $(num "$(med e "$en" unchanged_file_bytes)") | | | 0 |"
+    echo "| restore (base + delta) | $(ms "$(med e "$en" restore_ms)") | $(num "$(med e "$en" delta_restore_bytes)") read | | | $(num "$(med e "$en" restore_rows)") rows |"
+    echo
+    echo "Delta / base file bytes: $(div "$df" "$bf" | awk '{ printf "%.2f%%", 100 * $1 }'). Each repetition, base / delta / restore (ms):" \
+        "$(vals e "$en" base_ms ms) / $(vals e "$en" delta_ms ms) / $(vals e "$en" restore_ms ms)." \
+        "Table fingerprints matched in every restore: $(awk -F, '$1 == "e" && $3 == "restore_sources_changed" && $5 != 0 { bad = 1 } END { print (bad ? "**no**" : "yes") }' "$RAW")."
+    echo
+fi
+
 # ---- correctness checks and failures ----------------------------------------
 echo "## Checks"
 echo

@@ -14,6 +14,8 @@
 #                   a branch UPDATE vs REFRESH
 #   (c) bench-c.sh  pgbench UPDATE TPS without and with three views, and
 #   (d)             the catch-up tick after each run with views
+#   (e) bench-e-checkpoint.sh  delta checkpoints of a view of 1M rows: base,
+#                   1% change + tick + delta, restore into a fresh database
 # Raw numbers go to test/bench/results/<date-time>/ (raw.csv, meta.tsv,
 # evidence/, logs/; results/latest points at the newest), and report.sh
 # turns them into BENCHMARKS.md.  Not part of test/run-all.sh.
@@ -26,10 +28,13 @@
 #   IVM_BENCH_CLIENTS  pgbench client counts     (default "1 4")
 #   IVM_BENCH_SCALE    pgbench scale for (b)     (default 10)
 #   IVM_BENCH_WRITE_ROWS  rows of t for (c)      (default 1000000)
-#   IVM_BENCH_ONLY     subset of "a b c" to run  (default all; the report
+#   IVM_BENCH_E_ROWS   rows of the view of (e)   (default 1000000)
+#   IVM_BENCH_E_REPS   repetitions of (e)        (default 3)
+#   IVM_BENCH_ONLY     subset of "a b c e" to run  (default all; the report
 #                      then only has those)
 #   IVM_BENCH_QUICK=1  sizes "10000 100000", reps 3, 5 s pgbench runs,
-#                      scale 1, 100000 rows for (c) (each still overridable)
+#                      scale 1, 100000 rows for (c) and (e), 2 repetitions
+#                      of (e) (each still overridable)
 #   IVM_BENCH_PG_SETTINGS  "name=value ..." applied with ALTER SYSTEM
 #                      (default below; e.g. add fsync=on)
 #   IVM_BENCH_OUTPUT   the report's path (default $REPO/BENCHMARKS.md)
@@ -47,6 +52,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/bench-b.sh"
 # shellcheck source=test/bench/bench-c.sh
 . "$HERE/bench-c.sh"
+# shellcheck source=test/bench/bench-e-checkpoint.sh
+. "$HERE/bench-e-checkpoint.sh"
 
 if [ "${IVM_BENCH_QUICK:-0}" = 1 ]; then
     BENCH_MODE=quick
@@ -55,6 +62,8 @@ if [ "${IVM_BENCH_QUICK:-0}" = 1 ]; then
     BENCH_SECONDS=${IVM_BENCH_SECONDS:-5}
     BENCH_PGBENCH_SCALE=${IVM_BENCH_SCALE:-1}
     BENCH_WRITE_ROWS=${IVM_BENCH_WRITE_ROWS:-100000}
+    BENCH_E_ROWS=${IVM_BENCH_E_ROWS:-100000}
+    BENCH_E_REPS=${IVM_BENCH_E_REPS:-2}
 else
     BENCH_MODE=full
     BENCH_SIZES=${IVM_BENCH_SIZES:-100000 1000000 10000000}
@@ -62,25 +71,27 @@ else
     BENCH_SECONDS=${IVM_BENCH_SECONDS:-30}
     BENCH_PGBENCH_SCALE=${IVM_BENCH_SCALE:-10}
     BENCH_WRITE_ROWS=${IVM_BENCH_WRITE_ROWS:-1000000}
+    BENCH_E_ROWS=${IVM_BENCH_E_ROWS:-1000000}
+    BENCH_E_REPS=${IVM_BENCH_E_REPS:-3}
 fi
 BENCH_RUNS=${IVM_BENCH_RUNS:-3}
 BENCH_CLIENTS=${IVM_BENCH_CLIENTS:-1 4}
-BENCH_ONLY=${IVM_BENCH_ONLY:-a b c}
+BENCH_ONLY=${IVM_BENCH_ONLY:-a b c e}
 BENCH_CORES=$(nproc 2>/dev/null || echo 2)
 BENCH_PG_SETTINGS=${IVM_BENCH_PG_SETTINGS:-shared_buffers=1GB work_mem=64MB maintenance_work_mem=512MB max_wal_size=4GB checkpoint_timeout=30min}
 OUTPUT=${IVM_BENCH_OUTPUT:-$REPO/BENCHMARKS.md}
 
 # Every knob must be a positive integer (or a list of them).
 for v in $BENCH_SIZES $BENCH_REPS $BENCH_SECONDS $BENCH_RUNS $BENCH_CLIENTS \
-        $BENCH_PGBENCH_SCALE $BENCH_WRITE_ROWS; do
+        $BENCH_PGBENCH_SCALE $BENCH_WRITE_ROWS $BENCH_E_ROWS $BENCH_E_REPS; do
     case "$v" in
         '' | *[!0-9]* | 0) echo "benchmark settings must be positive integers; got '$v'" >&2; exit 2 ;;
     esac
 done
 for b in $BENCH_ONLY; do
     case "$b" in
-        a | b | c) ;;
-        *) echo "IVM_BENCH_ONLY takes a, b and c; got '$b'" >&2; exit 2 ;;
+        a | b | c | e) ;;
+        *) echo "IVM_BENCH_ONLY takes a, b, c and e; got '$b'" >&2; exit 2 ;;
     esac
 done
 
@@ -118,6 +129,8 @@ bench_meta pgbench_runs "$BENCH_RUNS"
 bench_meta pgbench_clients "$BENCH_CLIENTS"
 bench_meta pgbench_scale "$BENCH_PGBENCH_SCALE"
 bench_meta write_rows "$BENCH_WRITE_ROWS"
+bench_meta e_rows "$BENCH_E_ROWS"
+bench_meta e_reps "$BENCH_E_REPS"
 bench_meta benches "$BENCH_ONLY"
 
 for b in $BENCH_ONLY; do
@@ -125,6 +138,7 @@ for b in $BENCH_ONLY; do
         a) bench_a || true ;;
         b) bench_b || true ;;
         c) bench_c || true ;;
+        e) bench_e || true ;;
     esac
 done
 
