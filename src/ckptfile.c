@@ -897,7 +897,10 @@ IvmCkptHashCmp(const void *a, const void *b)
 
 /*
  * IvmCkptAddToFingerprint
- *		Add times copies of a row hash to a fingerprint (sum modulo 2^128).
+ *		Add times copies of a row hash to a fingerprint (sum modulo 2^128);
+ *		a negative times takes copies away.  The sum being linear, adding
+ *		every record of a chain with its weight gives the fingerprint of the
+ *		rows the chain rebuilds.
  */
 void
 IvmCkptAddToFingerprint(IvmCkptFingerprint *fp, IvmCkptHash h, int64 times)
@@ -905,6 +908,13 @@ IvmCkptAddToFingerprint(IvmCkptFingerprint *fp, IvmCkptHash h, int64 times)
 	uint64		t = (uint64) times;
 
 	fp->rows += t;
+	if (times < 0)
+	{
+		/* add -h, |times| times */
+		t = -t;
+		h.lo = ~h.lo + 1;
+		h.hi = ~h.hi + (h.lo == 0 ? 1 : 0);
+	}
 	while (t != 0)
 	{
 		if (t & 1)

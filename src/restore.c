@@ -88,6 +88,7 @@ typedef struct RestoreObject
 typedef struct RestoreState
 {
 	char	   *dir;
+	MemoryContext spicxt;		/* lasts as long as the SPI connection */
 	Oid			caller;			/* who called ivm.restore() */
 	int			nmanifests;
 	IvmCkptManifest **manifests;
@@ -363,7 +364,6 @@ CheckRowsObject(RestoreState *rs, RestoreObject *ro, const char *what)
 {
 	IvmCkptObject *o = ro->obj;
 	ListCell   *lc;
-	IvmCkptEntries entries = {NULL, 0, 0};
 	IvmCkptFingerprint fp;
 
 	if (o->kind != 's')
@@ -390,24 +390,29 @@ CheckRowsObject(RestoreState *rs, RestoreObject *ro, const char *what)
 					 errhint("Create the role, then restore again; nothing was changed.")));
 	}
 
-	/* the chain: every file intact, and together the rows recorded */
+	/*
+	 * The chain: every file intact, and together the rows recorded (the
+	 * fingerprint being a sum, the records' weighted hashes add up to it;
+	 * a negative count, which the sum cannot see, stops the load below).
+	 */
+	memset(&fp, 0, sizeof(fp));
 	BuildChain(rs, ro);
 	foreach(lc, ro->chain)
 	{
 		ChainFile  *cf = lfirst(lc);
 		IvmCkptHeader hdr;
 		char	   *raw = ReadChainFile(rs, cf, o->signature, &hdr);
+		char	   *path = IvmCkptPath(rs->dir, cf->entry->file);
+		uint64		pos = 0;
+		IvmCkptRecord rec;
 
-		IvmCkptCollect(&entries, raw, hdr.raw_len, IvmCkptPath(rs->dir, cf->entry->file),
-					   cf->entry->file_base);
-		pfree(raw);				/* only the hashes are needed here */
+		while (IvmCkptNextRecord(raw, hdr.raw_len, &pos, &rec, path))
+			IvmCkptAddToFingerprint(&fp, rec.hash, rec.weight);
+		pfree(raw);
 	}
-	(void) IvmCkptFold(&entries, o->name, rs->last->path, &fp);
 	if (fp.rows != o->fingerprint.rows || IvmCkptHashCmp(&fp.sum, &o->fingerprint.sum) != 0)
-		IvmCkptCorrupt(rs->last->path, "Replaying the files of \"%s\" gives %llu rows, not the %llu rows it recorded.",
-					   o->name, (unsigned long long) fp.rows, (unsigned long long) o->fingerprint.rows);
-	if (entries.e)
-		pfree(entries.e);
+		IvmCkptCorrupt(rs->last->path, "Replaying the files of \"%s\" gives %lld rows, not the %llu rows it recorded.",
+					   o->name, (long long) fp.rows, (unsigned long long) o->fingerprint.rows);
 	if (o->pending)
 	{
 		IvmCkptHeader hdr;
@@ -519,19 +524,21 @@ CheckTable(RestoreState *rs, RestoreObject *ro)
  * InsertRows
  *		INSERT the rows of ts (shaped like relid, which has no dropped
  *		columns) into relid; as maintenance when it is view storage.
- *		Caller runs as the owner of schema ivm, in a memory context that
- *		lasts as long as its SPI connection (SPI_register_relation may
- *		allocate the connection's query environment there).
+ *		Caller runs as the owner of schema ivm.
  */
 static void
-InsertRows(Oid relid, Tuplestorestate *ts, TupleDesc desc, uint64 n, bool storage)
+InsertRows(RestoreState *rs, Oid relid, Tuplestorestate *ts, TupleDesc desc, uint64 n,
+		   bool storage)
 {
 	EphemeralNamedRelation enr;
 	char	   *sql;
 	int			rc;
+	MemoryContext old;
 
 	if (n == 0)
 		return;
+	/* SPI keeps its registry of named relations in the current context */
+	old = MemoryContextSwitchTo(rs->spicxt);
 	enr = palloc0(sizeof(EphemeralNamedRelationData));
 	enr->md.name = "ivm_restored";
 	enr->md.reliddesc = InvalidOid;
@@ -559,6 +566,41 @@ InsertRows(Oid relid, Tuplestorestate *ts, TupleDesc desc, uint64 n, bool storag
 	IvmSpiCheck(rc, SPI_OK_INSERT, "inserting restored rows");
 	rc = SPI_unregister_relation("ivm_restored");
 	IvmSpiCheck(rc, SPI_OK_REL_UNREGISTER, "unregistering restored rows");
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * DropIndexes
+ *		Drop the indexes of a relation this restore created and is about to
+ *		fill (built once after the load, they cost a fraction of being kept
+ *		up to date row by row); returns the statements that build them again.
+ */
+static List *
+DropIndexes(Oid relid)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(relid)};
+	List	   *defs = NIL;
+	List	   *names = NIL;
+	ListCell   *lc;
+	int			rc;
+
+	rc = SPI_execute_with_args("SELECT pg_catalog.pg_get_indexdef(i.indexrelid), "
+							   "i.indexrelid::pg_catalog.regclass::pg_catalog.text "
+							   "FROM pg_catalog.pg_index i WHERE i.indrelid = $1",
+							   1, types, args, NULL, false, 0);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "listing the indexes of restored storage");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		defs = lappend(defs, SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1));
+		names = lappend(names, SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2));
+	}
+	foreach(lc, names)
+	{
+		rc = SPI_execute(psprintf("DROP INDEX %s", (char *) lfirst(lc)), false, 0);
+		IvmSpiCheck(rc, SPI_OK_UTILITY, "dropping an index of restored storage");
+	}
+	return defs;
 }
 
 /* input functions for the columns of desc */
@@ -607,7 +649,7 @@ InputValue(Inputs *in, TupleDesc desc, int i, const char *text, int len, bool *i
  */
 static uint64
 LoadRows(RestoreState *rs, RestoreObject *ro, Oid relid, bool maintenance,
-		 const char *fixed_col, Datum fixed_value)
+		 const char *fixed_col, Datum fixed_value, bool rebuild_indexes)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "ivm restore rows",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -628,6 +670,9 @@ LoadRows(RestoreState *rs, RestoreObject *ro, Oid relid, bool maintenance,
 	const char **texts = NULL;
 	int		   *lens = NULL;
 	int			ncols = 0;
+	uint64		batch = 0;
+	List	   *indexes = NIL;
+	ListCell   *ilc;
 
 	table_close(rel, NoLock);
 
@@ -690,12 +735,27 @@ LoadRows(RestoreState *rs, RestoreObject *ro, Oid relid, bool maintenance,
 		MemoryContextSwitchTo(cxt);
 		MemoryContextReset(rowcxt);
 		stored += e->weight;
+		batch += e->weight;
+		/* in batches, so that the rows stay in memory */
+		if (batch >= 50000)
+		{
+			if (rebuild_indexes && indexes == NIL)
+				indexes = DropIndexes(relid);
+			InsertRows(rs, relid, ts, desc, batch, maintenance);
+			tuplestore_clear(ts);
+			batch = 0;
+		}
 		CHECK_FOR_INTERRUPTS();
 	}
-	/* SPI keeps its registry of named relations in the current context */
-	MemoryContextSwitchTo(old);
-	InsertRows(relid, ts, desc, stored, maintenance);
+	InsertRows(rs, relid, ts, desc, batch, maintenance);
+	foreach(ilc, indexes)
+	{
+		int			rc = SPI_execute((char *) lfirst(ilc), false, 0);
+
+		IvmSpiCheck(rc, SPI_OK_UTILITY, "building an index of restored storage");
+	}
 	tuplestore_end(ts);
+	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
 	return stored;
 }
@@ -783,7 +843,7 @@ LoadPendingRows(RestoreState *rs, RestoreObject *ro)
 		tuplestore_putvalues(ts, desc, values, nulls);
 		n++;
 	}
-	InsertRows(logrel, ts, desc, n, false);
+	InsertRows(rs, logrel, ts, desc, n, false);
 	tuplestore_end(ts);
 	return n;
 }
@@ -865,7 +925,7 @@ RestoreView(RestoreState *rs, RestoreObject *ro, IvmUserSave *catalog_save)
 	/* its rows, when its storage here is what was checkpointed */
 	if (strcmp(RelationSignature(storage), o->signature) == 0)
 	{
-		rows = LoadRows(rs, ro, storage, true, NULL, (Datum) 0);
+		rows = LoadRows(rs, ro, storage, true, NULL, (Datum) 0, true);
 		ro->loaded = true;
 		rs->rows += rows;
 		size = (int64) rows;
@@ -1015,7 +1075,7 @@ RestorePush(RestoreState *rs, RestoreObject *ro, IvmUserSave *catalog_save)
 	if (strcmp(RelationSignature(ro->relid), o->signature) != 0)
 		elog(ERROR, "ivm: push source %s came out with columns %s, not %s",
 			 o->name, RelationSignature(ro->relid), o->signature);
-	rs->rows += LoadRows(rs, ro, ro->relid, true, NULL, (Datum) 0);
+	rs->rows += LoadRows(rs, ro, ro->relid, true, NULL, (Datum) 0, false);
 
 	/* loading fired the capture trigger: those log rows are not deltas */
 	(void) SourceId(ro->relid, &logrel);
@@ -1056,7 +1116,7 @@ RestoreSeen(RestoreState *rs, RestoreObject *ro)
 					   ro->obj->name);
 	id = SourceId(push->relid, NULL);
 	n = LoadRows(rs, ro, get_relname_relid("_seen", get_namespace_oid(IVM_SCHEMA, false)),
-				 false, "source_id", Int32GetDatum(id));
+				 false, "source_id", Int32GetDatum(id), false);
 	args[0] = Int32GetDatum(id);
 	args[1] = Int64GetDatum((int64) n);
 	rc = SPI_execute_with_args("UPDATE ivm._sources SET dedup_entries = $2 WHERE id = $1",
@@ -1104,6 +1164,7 @@ ivm_restore(PG_FUNCTION_ARGS)
 	rs.dir = dir;
 
 	IvmCatalogBegin(&save);
+	rs.spicxt = CurrentMemoryContext;
 	rs.caller = save.userid;
 	save_nestlevel = NewGUCNestLevel();
 	IvmCkptSetTextFormat();
