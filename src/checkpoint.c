@@ -54,6 +54,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
@@ -71,10 +72,17 @@ PG_FUNCTION_INFO_V1(ivm_checkpoint);
 
 #define CHECKPOINT_RESULT_COLUMNS 11
 
-/* a growing array of row hashes */
+/* a row hash, and where the row is */
+typedef struct HashTid
+{
+	IvmCkptHash h;
+	ItemPointerData tid;
+} HashTid;
+
+/* a growing array of them */
 typedef struct HashArray
 {
-	IvmCkptHash *h;
+	HashTid    *h;
 	uint64		n;
 	uint64		max;
 } HashArray;
@@ -115,17 +123,25 @@ typedef struct RowScan
 } RowScan;
 
 static void
-AddHash(HashArray *a, IvmCkptHash h)
+AddHash(HashArray *a, IvmCkptHash h, ItemPointer tid)
 {
 	if (a->n == a->max)
 	{
 		a->max = Max(a->max * 2, 1024);
 		if (a->h == NULL)
-			a->h = palloc_extended(sizeof(IvmCkptHash) * a->max, MCXT_ALLOC_HUGE);
+			a->h = palloc_extended(sizeof(HashTid) * a->max, MCXT_ALLOC_HUGE);
 		else
-			a->h = repalloc_huge(a->h, sizeof(IvmCkptHash) * a->max);
+			a->h = repalloc_huge(a->h, sizeof(HashTid) * a->max);
 	}
-	a->h[a->n++] = h;
+	a->h[a->n].h = h;
+	ItemPointerCopy(tid, &a->h[a->n].tid);
+	a->n++;
+}
+
+static int
+HashTidCmp(const void *a, const void *b)
+{
+	return IvmCkptHashCmp(&((const HashTid *) a)->h, &((const HashTid *) b)->h);
 }
 
 /* ------------------------------------------------------------------------
@@ -133,7 +149,10 @@ AddHash(HashArray *a, IvmCkptHash h)
  * ------------------------------------------------------------------------
  */
 
-/* every row: its hash; and the row itself when writing a base */
+/*
+ * every row: its hash; and the row itself when writing a base.  With
+ * hashes to collect, the scan's first column is the row's ctid.
+ */
 static void
 CollectRow(const char *row, uint32 len, HeapTuple tup, TupleDesc desc, void *arg)
 {
@@ -142,7 +161,11 @@ CollectRow(const char *row, uint32 len, HeapTuple tup, TupleDesc desc, void *arg
 
 	IvmCkptAddToFingerprint(&rs->fp, h, 1);
 	if (rs->hashes)
-		AddHash(rs->hashes, h);
+	{
+		bool		isnull;
+
+		AddHash(rs->hashes, h, (ItemPointer) DatumGetPointer(heap_getattr(tup, 1, desc, &isnull)));
+	}
 	if (rs->writer)
 	{
 		IvmCkptWriteRecord(rs->writer, 1, NULL, row, len);
@@ -381,7 +404,8 @@ ReplayPrevious(CkptState *cs, IvmCkptObject *prev, const char *object, const cha
 
 /*
  * CheckpointRows
- *		The rows of one object, as sql returns them (columns names, types):
+ *		The rows of one object: columns cols (quoted, and names, types) of
+ *		relname (quoted, qualified), those that match filter if not NULL:
  *		nothing when they did not change since the previous checkpoint (same
  *		columns, same fingerprint), else a delta against the rows of the
  *		previous checkpoint, or a base when there is no previous rows to
@@ -391,9 +415,11 @@ ReplayPrevious(CkptState *cs, IvmCkptObject *prev, const char *object, const cha
  *		its manifest object.
  */
 static void
-CheckpointRows(CkptState *cs, char kind, const char *object, const char *sql,
-			   List *names, List *types)
+CheckpointRows(CkptState *cs, char kind, const char *object, const char *relname,
+			   const char *cols, const char *filter, List *names, List *types)
 {
+	char	   *sql = psprintf("SELECT %s FROM %s%s%s", cols, relname,
+							   filter ? " WHERE " : "", filter ? filter : "");
 	char	   *signature = SignatureOf(names, types);
 	IvmCkptObject *prev = PreviousEntry(cs, kind, object);
 	bool		comparable = prev != NULL && prev->nchain > 0 && prev->has_fingerprint &&
@@ -428,6 +454,7 @@ CheckpointRows(CkptState *cs, char kind, const char *object, const char *sql,
 		IvmCkptEntries *old;
 		IvmCkptHash *plus;
 		int64	   *pluscount;
+		Datum	   *plustids;
 		uint64		nplus = 0;
 		IvmCkptHash *minus;
 		int64	   *minuscount;
@@ -436,9 +463,11 @@ CheckpointRows(CkptState *cs, char kind, const char *object, const char *sql,
 		uint64		j = 0;
 		int64		chain_records = 0;
 
-		/* first pass: the hashes, and the fingerprint */
+		/* first pass: the hashes, where the rows are, the fingerprint */
 		rs.hashes = &cur;
-		(void) IvmCkptScan(sql, cs->snap, 0, CollectRow, &rs);
+		(void) IvmCkptScan(psprintf("SELECT ctid, %s FROM %s%s%s", cols, relname,
+									filter ? " WHERE " : "", filter ? filter : ""),
+						   cs->snap, 1, CollectRow, &rs);
 		fp = rs.fp;
 		if (fp.rows == prev->fingerprint.rows &&
 			IvmCkptHashCmp(&fp.sum, &prev->fingerprint.sum) == 0)
@@ -467,9 +496,11 @@ CheckpointRows(CkptState *cs, char kind, const char *object, const char *sql,
 
 		/* what changed: the rows now against the rows the chain gives */
 		old = ReplayPrevious(cs, prev, object, signature);
-		qsort(cur.h, cur.n, sizeof(IvmCkptHash), IvmCkptHashCmp);
+		if (cur.n > 1)
+			qsort(cur.h, cur.n, sizeof(HashTid), HashTidCmp);
 		plus = palloc_extended(sizeof(IvmCkptHash) * Max(cur.n, 1), MCXT_ALLOC_HUGE);
 		pluscount = palloc_extended(sizeof(int64) * Max(cur.n, 1), MCXT_ALLOC_HUGE);
+		plustids = palloc_extended(sizeof(Datum) * Max(cur.n, 1), MCXT_ALLOC_HUGE);
 		minus = palloc_extended(sizeof(IvmCkptHash) * Max(old->n, 1), MCXT_ALLOC_HUGE);
 		minuscount = palloc_extended(sizeof(int64) * Max(old->n, 1), MCXT_ALLOC_HUGE);
 		while (i < cur.n || j < old->n)
@@ -479,19 +510,23 @@ CheckpointRows(CkptState *cs, char kind, const char *object, const char *sql,
 			int64		no = 0;
 			int			c;
 
+			uint64		first = i;
+
 			if (i >= cur.n)
 				c = 1;
 			else if (j >= old->n)
 				c = -1;
 			else
-				c = IvmCkptHashCmp(&cur.h[i], &old->e[j].hash);
-			h = c <= 0 ? cur.h[i] : old->e[j].hash;
-			while (i < cur.n && IvmCkptHashCmp(&cur.h[i], &h) == 0)
+				c = IvmCkptHashCmp(&cur.h[i].h, &old->e[j].hash);
+			h = c <= 0 ? cur.h[i].h : old->e[j].hash;
+			while (i < cur.n && IvmCkptHashCmp(&cur.h[i].h, &h) == 0)
 				i++, nc++;
 			if (j < old->n && IvmCkptHashCmp(&old->e[j].hash, &h) == 0)
 				no = old->e[j++].weight;
 			if (nc > no)
 			{
+				/* one copy of the row is enough: it is written with its count */
+				plustids[nplus] = PointerGetDatum(&cur.h[first].tid);
 				plus[nplus] = h;
 				pluscount[nplus++] = nc - no;
 				added += nc - no;
@@ -522,12 +557,19 @@ CheckpointRows(CkptState *cs, char kind, const char *object, const char *sql,
 		}
 		else
 		{
-			/* second pass: the rows that gained copies; then what went */
+			/* the rows that gained copies, fetched by ctid; then what went */
+			Oid			argtypes[1] = {TIDARRAYOID};
+			Datum		args[1];
+
+			args[0] = PointerGetDatum(construct_array(plustids, (int) nplus, TIDOID,
+													  sizeof(ItemPointerData), false,
+													  TYPALIGN_SHORT));
 			rs.plus = plus;
 			rs.pluscount = pluscount;
 			rs.nplus = nplus;
 			rs.writer = IvmCkptOpenWriter(cs->dir, file, &hdr);
-			(void) IvmCkptScan(sql, cs->snap, 0, DeltaRow, &rs);
+			(void) IvmCkptScanArgs(psprintf("SELECT %s FROM %s WHERE ctid = ANY ($1)", cols, relname),
+								   1, argtypes, args, cs->snap, 0, DeltaRow, &rs);
 			if (rs.written != nplus)
 				elog(ERROR, "ivm: rows of \"%s\" changed during a checkpoint", object);
 			for (uint64 k = 0; k < nminus; k++)
@@ -588,10 +630,9 @@ CheckpointRelation(CkptState *cs, char kind, const char *object, Oid relid)
 	char	   *cols = IvmCkptColumns(relid, true, &names, &types);
 
 	CheckpointRows(cs, kind, object,
-				   psprintf("SELECT %s FROM %s", cols,
-							quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-													   get_rel_name(relid))),
-				   names, types);
+				   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+											  get_rel_name(relid)),
+				   cols, NULL, names, types);
 }
 
 /* run a catalog query at the checkpoint's snapshot */
@@ -818,8 +859,8 @@ CheckpointPushSources(CkptState *cs)
 		if (dedup)
 		{
 			BeginObject(cs, "seen", schema, relname);
-			CheckpointRows(cs, 's', object,
-						   psprintf("SELECT hash, seq FROM ivm._seen WHERE source_id = %d", id),
+			CheckpointRows(cs, 's', object, "ivm._seen", "hash, seq",
+						   psprintf("source_id = %d", id),
 						   list_make2("hash", "seq"), list_make2("uuid", "bigint"));
 			appendStringInfoChar(&cs->objects, '}');
 		}

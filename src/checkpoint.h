@@ -190,6 +190,8 @@ typedef void (*IvmCkptRowFn) (const char *row, uint32 len, HeapTuple tup,
 							  TupleDesc desc, void *arg);
 extern uint64 IvmCkptScan(const char *sql, Snapshot snap, int skip, IvmCkptRowFn fn,
 						  void *arg);
+extern uint64 IvmCkptScanArgs(const char *sql, int nargs, Oid *argtypes, Datum *args,
+							  Snapshot snap, int skip, IvmCkptRowFn fn, void *arg);
 extern char *IvmCkptColumns(Oid relid, bool quoted_list, List **names, List **types);
 
 /* ckptfile.c: manifests */

@@ -1038,6 +1038,14 @@ IvmCkptFold(IvmCkptEntries *entries, const char *object, const char *path,
 uint64
 IvmCkptScan(const char *sql, Snapshot snap, int skip, IvmCkptRowFn fn, void *arg)
 {
+	return IvmCkptScanArgs(sql, 0, NULL, NULL, snap, skip, fn, arg);
+}
+
+/* the same, with parameters */
+uint64
+IvmCkptScanArgs(const char *sql, int nargs, Oid *argtypes, Datum *args, Snapshot snap,
+				int skip, IvmCkptRowFn fn, void *arg)
+{
 	MemoryContext scancxt = AllocSetContextCreate(CurrentMemoryContext, "ivm checkpoint scan",
 												  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext rowcxt = AllocSetContextCreate(scancxt, "ivm checkpoint row",
@@ -1050,7 +1058,7 @@ IvmCkptScan(const char *sql, Snapshot snap, int skip, IvmCkptRowFn fn, void *arg
 
 	initStringInfo(&row);
 	PushActiveSnapshot(snap);
-	portal = SPI_cursor_open_with_args(NULL, sql, 0, NULL, NULL, NULL, true,
+	portal = SPI_cursor_open_with_args(NULL, sql, nargs, argtypes, args, NULL, true,
 									   CURSOR_OPT_NO_SCROLL);
 	PopActiveSnapshot();
 	if (portal == NULL)
