@@ -35,8 +35,9 @@
  * chain of the new manifest needs are removed once it is in place.
  *
  * Cost: each checkpoint reads every view's storage and every source table
- * once, and for an object that changed its chain and its storage again,
- * and sorts one hash per row of it; what it writes follows the change.
+ * once; for an object that changed, also its chain's files, and the rows
+ * that gained copies again (by ctid), and it sorts one hash per row of it.
+ * What it writes follows the change.
  *
  *-------------------------------------------------------------------------
  */
