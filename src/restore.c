@@ -422,22 +422,11 @@ CheckRowsObject(RestoreState *rs, RestoreObject *ro, const char *what)
 	}
 }
 
-/* sum of row hashes of a table (a fingerprint), see checkpoint.c */
-typedef struct Fingerprint
-{
-	uint64		hi;
-	uint64		lo;
-} Fingerprint;
-
+/* a table's fingerprint, as checkpoint.c computes it */
 static void
 FingerprintRow(const char *row, uint32 len, HeapTuple tup, TupleDesc desc, void *arg)
 {
-	Fingerprint *fp = arg;
-	IvmCkptHash h = IvmCkptHashRow(row, len);
-	uint64		lo = fp->lo + h.lo;
-
-	fp->hi += h.hi + (lo < fp->lo ? 1 : 0);
-	fp->lo = lo;
+	IvmCkptAddToFingerprint((IvmCkptFingerprint *) arg, IvmCkptHashRow(row, len), 1);
 }
 
 /*
@@ -451,7 +440,6 @@ CheckTable(RestoreState *rs, RestoreObject *ro)
 	IvmCkptObject *o = ro->obj;
 	Oid			nsp = get_namespace_oid(o->schema, true);
 	char		kind;
-	JsonbContainer *fp = IvmCkptJsonSub(o->json, "fingerprint", rs->last->path);
 	AclResult	acl;
 
 	ro->relid = OidIsValid(nsp) ? get_relname_relid(o->relname, nsp) : InvalidOid;
@@ -467,24 +455,23 @@ CheckTable(RestoreState *rs, RestoreObject *ro)
 		aclcheck_error(acl, OBJECT_TABLE, o->relname);
 	LockRelationOid(ro->relid, ShareLock);
 
-	if (fp == NULL)
+	if (!o->has_fingerprint)
 		IvmCkptCorrupt(rs->last->path, "Table %s has no fingerprint.", o->name);
 	if (strcmp(RelationSignature(ro->relid), o->signature) == 0)
 	{
-		Fingerprint sum = {0, 0};
+		IvmCkptFingerprint fp;
 		List	   *names;
 		List	   *types;
 		char	   *cols = IvmCkptColumns(ro->relid, true, &names, &types);
 		Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
-		uint64		rows;
 
 		/* the latest snapshot: taken after the lock, it sees every write */
-		rows = IvmCkptScan(psprintf("SELECT %s FROM %s", cols, o->name), snap, 0,
-						   FingerprintRow, &sum);
+		memset(&fp, 0, sizeof(fp));
+		(void) IvmCkptScan(psprintf("SELECT %s FROM %s", cols, o->name), snap, 0,
+						   FingerprintRow, &fp);
 		UnregisterSnapshot(snap);
-		ro->matched = (int64) rows == IvmCkptJsonInt(fp, "rows", rs->last->path) &&
-			strcmp(psprintf("%016llx%016llx", (unsigned long long) sum.hi, (unsigned long long) sum.lo),
-				   IvmCkptJsonStr(fp, "sum", true, rs->last->path)) == 0;
+		ro->matched = fp.rows == o->fingerprint.rows &&
+			IvmCkptHashCmp(&fp.sum, &o->fingerprint.sum) == 0;
 	}
 
 	/* captured already: its log holds this database's deltas, not ours */
