@@ -174,7 +174,7 @@ CollectRow(const char *row, uint32 len, HeapTuple tup, TupleDesc desc, void *arg
 	}
 }
 
-/* a delta's second pass: the rows whose hash gained copies, once each */
+/* a delta: each row fetched (by ctid) whose hash gained copies, once, with its count */
 static void
 DeltaRow(const char *row, uint32 len, HeapTuple tup, TupleDesc desc, void *arg)
 {

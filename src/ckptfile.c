@@ -20,6 +20,11 @@
  * byte: magic, version, header checksum, kind, length, both payload
  * checksums, every block.  Callers check chain, sequence and object.
  *
+ * Replaying an object's files (IvmCkptCollect, IvmCkptFold) sums the
+ * weights of its records per row hash; fingerprints (count and sum of row
+ * hashes) tell whether two multisets of rows are the same without their
+ * order mattering.
+ *
  * Rows are written in text form, each column through its type's output
  * function under fixed settings (IvmCkptSetTextFormat: ISO dates, UTC,
  * extra_float_digits 3, ...), so that a checkpoint restores into any
