@@ -8,7 +8,11 @@
  *	view.c		declaring a view: checks, deparse, storage, dependencies
  *	diff.c		the diff strategy: re-run, hash each row, apply the difference
  *	tick.c		one epoch: consume deltas, walk the DAG, maintain, record
+ *	shape.c, incr.c	the incremental strategy: shapes, delta queries, applying them
  *	watch.c		change log and NOTIFY for watched views
+ *	push.c		push sources: batches of weighted JSON rows, dedup
+ *	full.c		ivm.checkpoint_full: the whole state as one SQL file
+ *	checkpoint.c, ckptfile.c, restore.c	delta checkpoints (see checkpoint.h)
  *	utility.c	CREATE/DROP/REFRESH MATERIALIZED VIEW for incremental views
  *	ivm.c		_PG_init, settings, shared helpers
  *

@@ -234,7 +234,8 @@ stmt_stress() {
                 3) echo "DELETE FROM b WHERE w = (SELECT max(w) FROM b);"
                    echo "UPDATE b SET w = w + 1 WHERE w = (SELECT min(w) FROM b);" ;;
                 *) echo "DELETE FROM e WHERE id = (SELECT max(id) FROM e);"
-                   echo "UPDATE a SET id = -id WHERE id = (SELECT max(id) FROM a WHERE k = 3);" ;;
+                   # below every id: never collides with one (-id could, once negated)
+                   echo "UPDATE a SET id = (SELECT min(id) FROM a) - 1 WHERE id = (SELECT max(id) FROM a WHERE k = 3);" ;;
             esac ;;
         empty)
             rnd 4
