@@ -1011,14 +1011,7 @@ ivm_checkpoint(PG_FUNCTION_ARGS)
 	bool		nulls[CHECKPOINT_RESULT_COLUMNS] = {0};
 	bool		isnull;
 
-	IvmCheckPreloaded();
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("the checkpoint directory cannot be null")));
-	dir = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	IvmCheckServerFile(dir, true);
-	canonicalize_path(dir);
+	dir = IvmCkptDirArgument(fcinfo, true);
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "ivm.checkpoint() must return a record");
 

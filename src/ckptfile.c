@@ -1374,3 +1374,25 @@ IvmCkptReadManifest(const char *dir, uint64 seq)
 	}
 	return m;
 }
+
+/*
+ * IvmCkptDirArgument
+ *		The directory argument (the first) of ivm.checkpoint, ivm.restore and
+ *		ivm.checkpoint_manifest: not null, allowed by the rules of server
+ *		files (to write it, or to read it), canonical.
+ */
+char *
+IvmCkptDirArgument(FunctionCallInfo fcinfo, bool write)
+{
+	char	   *dir;
+
+	IvmCheckPreloaded();
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the checkpoint directory cannot be null")));
+	dir = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	IvmCheckServerFile(dir, write);
+	canonicalize_path(dir);
+	return dir;
+}

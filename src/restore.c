@@ -1136,14 +1136,7 @@ ivm_restore(PG_FUNCTION_ARGS)
 	bool		nulls[RESTORE_RESULT_COLUMNS] = {0};
 	ErrorContextCallback errcallback;
 
-	IvmCheckPreloaded();
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("the checkpoint directory cannot be null")));
-	dir = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	IvmCheckServerFile(dir, false);
-	canonicalize_path(dir);
+	dir = IvmCkptDirArgument(fcinfo, false);
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "ivm.restore() must return a record");
 
@@ -1265,14 +1258,7 @@ ivm_checkpoint_manifest(PG_FUNCTION_ARGS)
 	uint64		seq;
 	IvmCkptManifest *m;
 
-	IvmCheckPreloaded();
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("the checkpoint directory cannot be null")));
-	dir = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	IvmCheckServerFile(dir, false);
-	canonicalize_path(dir);
+	dir = IvmCkptDirArgument(fcinfo, false);
 	if (PG_ARGISNULL(1))
 	{
 		int			n;

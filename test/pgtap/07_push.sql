@@ -3,7 +3,7 @@
 -- whole when wrong, coalesced when seen before; counters of ticks.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(62);
+SELECT plan(63);
 
 SELECT lives_ok($$SELECT ivm.tick()$$, 'a first tick consumes whatever was pending');
 
@@ -168,6 +168,13 @@ SELECT is((SELECT count(*) FROM ivm.stats WHERE help <> '' AND name ~ '^ivm_[a-z
              AND name IN ('ivm_ticks_total', 'ivm_rows_in_total', 'ivm_rows_out_total', 'ivm_views_recomputed_total',
                           'ivm_dedup_coalesced_total', 'ivm_dedup_dropped_total', 'ivm_tick_duration_seconds_sum')),
           7::bigint, 'ivm.stats has every counter, with help text');
+
+-- a push source that lost a column by ALTER TABLE refuses batches, saying how to recover
+SELECT ivm.create_source('p_altered', 'a int, b int');
+ALTER TABLE p_altered DROP COLUMN b;
+SELECT throws_ok($$SELECT ivm.push('p_altered', '[{"a": 1}]')$$, '0A000', NULL,
+                 'a push source with a dropped column refuses batches');
+SELECT ivm.drop_source('p_altered');
 
 -- full checkpoints follow the rules of server files
 SELECT throws_ok($$SELECT ivm.checkpoint_full('relative/full.sql')$$, '22023', NULL,
