@@ -14,6 +14,7 @@ OBJS = \
 	src/ivm.o \
 	src/push.o \
 	src/restore.o \
+	src/rights.o \
 	src/shape.o \
 	src/tick.o \
 	src/utility.o \
@@ -33,3 +34,6 @@ SHLIB_LINK += $(shell pkg-config --libs libxxhash libzstd)
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# every object is rebuilt when a shared header changes
+$(OBJS): src/ivm.h src/checkpoint.h

@@ -205,6 +205,76 @@ ivm_key_hash(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64((int64) XXH3_64bits_digest(&state));
 }
 
+/* A distinct row of a consumed log. */
+typedef struct NetRow
+{
+	uint64		hash;			/* key */
+	int64		weight;
+	HeapTuple	tuple;
+} NetRow;
+
+/*
+ * IvmConsolidateRows
+ *		Put the consumed log rows into ts with the weights of equal rows
+ *		summed and rows whose weights cancel dropped: a row inserted and
+ *		deleted within the tick never reaches a view's delta query (where an
+ *		expression could fail on it though the view's query would not).
+ */
+void
+IvmConsolidateRows(SPITupleTable *tt, uint64 n, Tuplestorestate *ts)
+{
+	TupleDesc	desc = tt->tupdesc;
+	int			wattr = SPI_fnumber(desc, IVM_WEIGHT_COLUMN);
+	HASHCTL		ctl;
+	HTAB	   *rows;
+	NetRow	   *e;
+	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+	List	   *order = NIL;
+	ListCell   *lc;
+
+	if (wattr <= 0)
+		elog(ERROR, "ivm: a delta log has no %s column", IVM_WEIGHT_COLUMN);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(NetRow);
+	ctl.hcxt = CurrentMemoryContext;
+	rows = hash_create("ivm consumed rows", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	for (uint64 r = 0; r < n; r++)
+	{
+		HeapTuple	tup = tt->vals[r];
+		bool		isnull;
+		int64		w = DatumGetInt32(heap_getattr(tup, wattr, desc, &isnull));
+		uint64		h = IvmHashRowExcept(tup, desc, wattr);
+		bool		found;
+
+		e = hash_search(rows, &h, HASH_ENTER, &found);
+		if (!found)
+		{
+			e->weight = 0;
+			e->tuple = tup;
+			order = lappend(order, e);
+		}
+		e->weight += w;
+	}
+	/* in the order first seen, so a tick's work does not depend on hashing */
+	foreach(lc, order)
+	{
+		e = lfirst(lc);
+		while (e->weight != 0)
+		{
+			int64		part = Max(Min(e->weight, PG_INT32_MAX), -PG_INT32_MAX);
+
+			heap_deform_tuple(e->tuple, desc, values, nulls);
+			values[wattr - 1] = Int32GetDatum((int32) part);
+			tuplestore_putvalues(ts, desc, values, nulls);
+			e->weight -= part;
+		}
+	}
+	hash_destroy(rows);
+	list_free(order);
+}
+
 /*
  * CheckResultMatchesStorage
  *		The query must still return the columns the storage was made for.

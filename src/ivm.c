@@ -32,6 +32,15 @@ int			ivm_evidence_retention = 10000;
 bool		ivm_log_ticks = false;
 char	   *ivm_evidence_path = NULL;
 int			ivm_dedup_capacity = 10000000;
+int			ivm_on_error = IVM_ON_ERROR_QUARANTINE;
+int			ivm_max_push_rows = 10000000;
+int			ivm_debug_hash_bits = 64;
+
+static const struct config_enum_entry on_error_options[] = {
+	{"quarantine", IVM_ON_ERROR_QUARANTINE, false},
+	{"abort", IVM_ON_ERROR_ABORT, false},
+	{NULL, 0, false}
+};
 
 bool		ivm_loaded_at_startup = false;
 int			ivm_maintenance_depth = 0;
@@ -106,6 +115,32 @@ _PG_init(void)
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 
+	DefineCustomEnumVariable("ivm.on_error",
+							 "What a tick does when the maintenance of one view fails.",
+							 "quarantine marks that view (and the views that read it) failed and commits the rest; "
+							 "abort fails the whole tick, as a single transaction would.",
+							 &ivm_on_error,
+							 IVM_ON_ERROR_QUARANTINE,
+							 on_error_options,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ivm.max_push_rows",
+							"Most row copies one push may write to a push source.",
+							"A batch whose weights add up to more copies is refused before anything is written.",
+							&ivm_max_push_rows,
+							10000000, 1, INT_MAX,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ivm.debug_hash_bits",
+							"Bits kept of each row and key hash (for tests that force collisions).",
+							"64 in production.  Fewer bits make distinct rows share hashes; results must not change.",
+							&ivm_debug_hash_bits,
+							64, 1, 64,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("ivm");
 
 	if (ivm_loaded_at_startup)
@@ -135,111 +170,3 @@ ivm_check_preloaded(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/*
- * IvmSchemaOwner
- *		The role that owns schema ivm: the one that created the extension.
- *		Catalog tables, logs and storage belong to it.
- */
-Oid
-IvmSchemaOwner(void)
-{
-	Oid			nspid = get_namespace_oid(IVM_SCHEMA, false);
-	HeapTuple	tup;
-	Oid			owner;
-
-	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nspid));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for namespace %u", nspid);
-	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
-
-/*
- * IvmBecome
- *		Switch the current user to role, saving the previous state in *save.
- *		restricted adds SECURITY_RESTRICTED_OPERATION, as REFRESH MATERIALIZED
- *		VIEW does while it runs a view's query as the view's owner.  An error
- *		leaves the restore to transaction (or subtransaction) abort.
- */
-void
-IvmBecome(Oid role, bool restricted, IvmUserSave *save)
-{
-	GetUserIdAndSecContext(&save->userid, &save->sec_context);
-	SetUserIdAndSecContext(role,
-						   save->sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   (restricted ? SECURITY_RESTRICTED_OPERATION : 0));
-}
-
-void
-IvmRestoreUser(IvmUserSave *save)
-{
-	SetUserIdAndSecContext(save->userid, save->sec_context);
-}
-
-/*
- * IvmSpiConnect
- *		SPI_connect, or a "cannot happen" error.
- */
-void
-IvmSpiConnect(void)
-{
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "ivm: SPI_connect failed");
-}
-
-/*
- * IvmCatalogBegin / IvmCatalogEnd
- *		Connect to SPI and act as the owner of schema ivm, who owns the
- *		catalog, logs and storage; then undo both.
- */
-void
-IvmCatalogBegin(IvmUserSave *save)
-{
-	IvmSpiConnect();
-	IvmBecome(IvmSchemaOwner(), false, save);
-}
-
-void
-IvmCatalogEnd(IvmUserSave *save)
-{
-	IvmRestoreUser(save);
-	SPI_finish();
-}
-
-/*
- * IvmSpiCheck
- *		"Cannot happen" check of an SPI return code.
- */
-void
-IvmSpiCheck(int rc, int expected, const char *what)
-{
-	if (rc != expected)
-		elog(ERROR, "ivm: SPI failed while %s: %s", what, SPI_result_code_string(rc));
-}
-
-/*
- * IvmCheckServerFile
- *		The rules of COPY for files on the server: a superuser, or a member
- *		of pg_write_server_files (to write) or pg_read_server_files (to
- *		read); and an absolute path, so that nobody wonders where it went.
- */
-void
-IvmCheckServerFile(const char *path, bool write)
-{
-	Oid			role = write ? ROLE_PG_WRITE_SERVER_FILES : ROLE_PG_READ_SERVER_FILES;
-
-	if (!superuser() && !has_privs_of_role(GetUserId(), role))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to %s files on the server", write ? "write" : "read"),
-				 errdetail("Only roles with privileges of the \"%s\" role, or superusers, may.",
-						   write ? "pg_write_server_files" : "pg_read_server_files"),
-				 errhint("Ask a superuser to grant you %s.",
-						 write ? "pg_write_server_files" : "pg_read_server_files")));
-	if (!is_absolute_path(path))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("path \"%s\" is not absolute", path),
-				 errhint("Give the full path of the file on the database server.")));
-}

@@ -14,7 +14,8 @@
  *	full.c		ivm.checkpoint_full: the whole state as one SQL file
  *	checkpoint.c, ckptfile.c, restore.c	delta checkpoints (see checkpoint.h)
  *	utility.c	CREATE/DROP/REFRESH MATERIALIZED VIEW for incremental views
- *	ivm.c		_PG_init, settings, shared helpers
+ *	rights.c	who runs what: roles, pinned search_path, errors across owners
+ *	ivm.c		_PG_init, settings
  *
  *-------------------------------------------------------------------------
  */
@@ -45,6 +46,16 @@ extern int	ivm_evidence_retention;
 extern bool ivm_log_ticks;
 extern char *ivm_evidence_path;
 extern int	ivm_dedup_capacity;
+extern int	ivm_max_push_rows;
+extern int	ivm_debug_hash_bits;
+
+/* ivm.on_error */
+typedef enum IvmOnError
+{
+	IVM_ON_ERROR_QUARANTINE,	/* the failing view waits, the tick commits */
+	IVM_ON_ERROR_ABORT			/* the tick fails as a whole */
+} IvmOnError;
+extern int	ivm_on_error;
 
 /* true while _PG_init has run in this process (shared_preload_libraries) */
 extern bool ivm_loaded_at_startup;
@@ -57,7 +68,11 @@ extern int	ivm_maintenance_depth;
 
 /* ivm.c */
 extern void IvmCheckPreloaded(void);
+
+/* rights.c: who runs what (the rule is at the top of rights.c) */
 extern Oid	IvmSchemaOwner(void);
+extern int	IvmPinSearchPath(void);
+extern void IvmUnpinSearchPath(int nestlevel);
 extern void IvmSpiCheck(int rc, int expected, const char *what);
 extern void IvmCheckServerFile(const char *path, bool write);
 
@@ -66,6 +81,7 @@ typedef struct IvmUserSave
 {
 	Oid			userid;
 	int			sec_context;
+	int			nestlevel;		/* IvmCatalogBegin's pinned search_path, or -1 */
 } IvmUserSave;
 extern void IvmBecome(Oid role, bool restricted, IvmUserSave *save);
 extern void IvmRestoreUser(IvmUserSave *save);
@@ -165,6 +181,7 @@ typedef struct IvmDiffResult
 
 extern uint64 IvmHashRow(HeapTuple tuple, TupleDesc desc, int firstatt, int lastatt);
 extern uint64 IvmHashRowExcept(HeapTuple tuple, TupleDesc desc, int skipatt);
+extern void IvmConsolidateRows(SPITupleTable *tt, uint64 n, Tuplestorestate *ts);
 extern void IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 						const char *query, Snapshot snap, int nvisible,
 						Tuplestorestate *vdelta, TupleDesc vdesc,

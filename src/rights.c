@@ -1,0 +1,196 @@
+/*-------------------------------------------------------------------------
+ *
+ * rights.c
+ *		Who ivm's code runs as, with which search_path, and what an error
+ *		may say to whom.  Every file that switches roles does it through
+ *		the functions here.
+ *
+ * THE RULE FOR RIGHTS.  Three kinds of work, three identities:
+ *
+ *	1. As the caller: checks of the caller's own rights (SELECT on a view
+ *	   before its changes are read, ownership before REFRESH, INSERT and
+ *	   DELETE before a push), parsing the query a caller declares, and
+ *	   running it once (LIMIT 0) to prove the caller may.
+ *
+ *	2. As the object's owner, restricted: everything a user influences.
+ *	   A view's query and its delta queries run as the view's owner (the
+ *	   owner of its definition), and a push source's rows are written as
+ *	   the source's owner, under SECURITY_RESTRICTED_OPERATION, as REFRESH
+ *	   MATERIALIZED VIEW runs a view's query: casts, output functions,
+ *	   operators, functions in the query, the owner's triggers on a push
+ *	   source, to_jsonb of a view's changed rows -- all of it has the
+ *	   owner's rights and no more, and cannot change the session
+ *	   (SET ROLE, SET of settings, temporary tables) behind ivm's back.
+ *
+ *	3. As the extension's owner (the owner of schema ivm): ivm's own
+ *	   catalog, delta logs and view storage, which belong to it.  Only
+ *	   statements ivm wrote run here, with search_path pinned to
+ *	   "pg_catalog, pg_temp" (IvmCatalogBegin, IvmPinSearchPath), every
+ *	   value passed as a parameter, every name quoted, and no user object
+ *	   in reach: the relations they read are ivm's own, the operators and
+ *	   functions resolve in pg_catalog before anything a user may create.
+ *	   Writing a view's storage moves values of the view's own types
+ *	   between tables of the same types: no cast, no input or output
+ *	   function, no user trigger runs.
+ *
+ * Errors that cross owners.  A tick maintains views of many owners for one
+ * caller.  When a view's maintenance fails, the message, detail and
+ * context may carry row values (a failed cast quotes its input); they go to
+ * the server log and, kept in ivm._view_errors, to the view's owner.  A
+ * caller who is not a member of the owning role sees the view's name, the
+ * SQLSTATE and what to do (IvmReportViewFailure).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_namespace.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/guc.h"
+#include "utils/syscache.h"
+
+#include "ivm.h"
+
+/*
+ * IvmSchemaOwner
+ *		The role that owns schema ivm: the one that created the extension.
+ *		Catalog tables, logs and storage belong to it.
+ */
+Oid
+IvmSchemaOwner(void)
+{
+	Oid			nspid = get_namespace_oid(IVM_SCHEMA, false);
+	HeapTuple	tup;
+	Oid			owner;
+
+	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nspid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for namespace %u", nspid);
+	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/*
+ * IvmPinSearchPath
+ *		Set search_path to "pg_catalog, pg_temp" until IvmUnpinSearchPath
+ *		(or transaction abort); returns the GUC nest level to pass to it.
+ */
+int
+IvmPinSearchPath(void)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}
+
+void
+IvmUnpinSearchPath(int nestlevel)
+{
+	AtEOXact_GUC(true, nestlevel);
+}
+
+/*
+ * IvmBecome
+ *		Switch the current user to role, saving the previous state in *save.
+ *		restricted adds SECURITY_RESTRICTED_OPERATION, as REFRESH MATERIALIZED
+ *		VIEW does while it runs a view's query as the view's owner.  The
+ *		caller pins search_path (IvmPinSearchPath) before it runs anything
+ *		as role.  An error leaves the restore to transaction (or
+ *		subtransaction) abort.
+ */
+void
+IvmBecome(Oid role, bool restricted, IvmUserSave *save)
+{
+	GetUserIdAndSecContext(&save->userid, &save->sec_context);
+	save->nestlevel = -1;
+	SetUserIdAndSecContext(role,
+						   save->sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   (restricted ? SECURITY_RESTRICTED_OPERATION : 0));
+}
+
+void
+IvmRestoreUser(IvmUserSave *save)
+{
+	SetUserIdAndSecContext(save->userid, save->sec_context);
+}
+
+/*
+ * IvmSpiConnect
+ *		SPI_connect, or a "cannot happen" error.
+ */
+void
+IvmSpiConnect(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "ivm: SPI_connect failed");
+}
+
+/*
+ * IvmCatalogBegin / IvmCatalogEnd
+ *		Connect to SPI, pin search_path and act as the owner of schema ivm,
+ *		who owns the catalog, logs and storage; then undo all three.  Only
+ *		statements of ivm's own, over ivm's own relations, run in between.
+ */
+void
+IvmCatalogBegin(IvmUserSave *save)
+{
+	int			nestlevel;
+
+	IvmSpiConnect();
+	nestlevel = IvmPinSearchPath();
+	IvmBecome(IvmSchemaOwner(), false, save);
+	save->nestlevel = nestlevel;
+}
+
+void
+IvmCatalogEnd(IvmUserSave *save)
+{
+	IvmRestoreUser(save);
+	if (save->nestlevel >= 0)
+		IvmUnpinSearchPath(save->nestlevel);
+	SPI_finish();
+}
+
+/*
+ * IvmSpiCheck
+ *		"Cannot happen" check of an SPI return code.
+ */
+void
+IvmSpiCheck(int rc, int expected, const char *what)
+{
+	if (rc != expected)
+		elog(ERROR, "ivm: SPI failed while %s: %s", what, SPI_result_code_string(rc));
+}
+
+/*
+ * IvmCheckServerFile
+ *		The rules of COPY for files on the server: a superuser, or a member
+ *		of pg_write_server_files (to write) or pg_read_server_files (to
+ *		read); and an absolute path, so that nobody wonders where it went.
+ */
+void
+IvmCheckServerFile(const char *path, bool write)
+{
+	Oid			role = write ? ROLE_PG_WRITE_SERVER_FILES : ROLE_PG_READ_SERVER_FILES;
+
+	if (!superuser() && !has_privs_of_role(GetUserId(), role))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to %s files on the server", write ? "write" : "read"),
+				 errdetail("Only roles with privileges of the \"%s\" role, or superusers, may.",
+						   write ? "pg_write_server_files" : "pg_read_server_files"),
+				 errhint("Ask a superuser to grant you %s.",
+						 write ? "pg_write_server_files" : "pg_read_server_files")));
+	if (!is_absolute_path(path))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("path \"%s\" is not absolute", path),
+				 errhint("Give the full path of the file on the database server.")));
+}
