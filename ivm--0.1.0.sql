@@ -95,6 +95,20 @@ CREATE TABLE ivm._evidence (
 );
 CREATE INDEX ON ivm._evidence (epoch);
 
+-- The error of each quarantined view (state 'failed' in ivm._views): its
+-- message may quote row values, so only the view's owner reads it, through
+-- ivm.views.  A view maintained again loses its row here.
+CREATE TABLE ivm._view_errors (
+    view_id     integer PRIMARY KEY REFERENCES ivm._views (id) ON DELETE CASCADE,
+    epoch       bigint NOT NULL,
+    sqlstate    text NOT NULL,
+    message     text NOT NULL,
+    detail      text,
+    hint        text,
+    context     text,
+    failed_at   timestamptz NOT NULL DEFAULT now()
+);
+
 -- Watched views and their channels.
 CREATE TABLE ivm._watches (
     view_id     integer PRIMARY KEY REFERENCES ivm._views (id) ON DELETE CASCADE,
@@ -151,7 +165,7 @@ LANGUAGE C VOLATILE;
 CREATE FUNCTION ivm.refresh(view regclass)
 RETURNS void
 AS 'MODULE_PATHNAME', 'ivm_refresh'
-LANGUAGE C VOLATILE STRICT;
+LANGUAGE C VOLATILE;
 
 CREATE FUNCTION ivm._capture()
 RETURNS trigger
@@ -215,7 +229,12 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM ivm._check_preloaded();
-    IF NOT EXISTS (SELECT 1 FROM ivm._views v WHERE v.viewrel = view) THEN
+    IF view IS NULL OR cascade IS NULL THEN
+        RAISE EXCEPTION 'argument "%" of ivm.drop_view must not be null',
+                        CASE WHEN view IS NULL THEN 'view' ELSE 'cascade' END
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM ivm._views v WHERE v.viewrel OPERATOR(pg_catalog.=) view) THEN
         RAISE EXCEPTION 'relation "%" is not an incremental view', view
             USING ERRCODE = 'wrong_object_type',
                   HINT = 'ivm.views lists the incremental views.';
@@ -232,7 +251,13 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM ivm._check_preloaded();
-    IF NOT EXISTS (SELECT 1 FROM ivm._sources s WHERE s.relid = source AND s.kind = 'push') THEN
+    IF source IS NULL OR cascade IS NULL THEN
+        RAISE EXCEPTION 'argument "%" of ivm.drop_source must not be null',
+                        CASE WHEN source IS NULL THEN 'source' ELSE 'cascade' END
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM ivm._sources s
+                   WHERE s.relid OPERATOR(pg_catalog.=) source AND s.kind OPERATOR(pg_catalog.=) 'push') THEN
         RAISE EXCEPTION 'relation "%" is not a push source', source
             USING ERRCODE = 'wrong_object_type',
                   HINT = 'ivm.sources lists the push sources (kind push).';
@@ -245,12 +270,12 @@ $$;
 CREATE FUNCTION ivm.watch(view regclass)
 RETURNS text
 AS 'MODULE_PATHNAME', 'ivm_watch'
-LANGUAGE C VOLATILE STRICT;
+LANGUAGE C VOLATILE;
 
 CREATE FUNCTION ivm.unwatch(view regclass)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'ivm_unwatch'
-LANGUAGE C VOLATILE STRICT;
+LANGUAGE C VOLATILE;
 
 CREATE FUNCTION ivm.changes(view regclass, since_epoch bigint DEFAULT 0)
 RETURNS TABLE (epoch bigint, _weight bigint, "row" jsonb)
@@ -266,7 +291,11 @@ DECLARE
     r record;
 BEGIN
     PERFORM ivm._check_preloaded();
-    SELECT * INTO r FROM ivm._views v WHERE v.viewrel = view;
+    IF view IS NULL THEN
+        RAISE EXCEPTION 'argument "view" of ivm.explain must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO r FROM ivm._views v WHERE v.viewrel OPERATOR(pg_catalog.=) view;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'relation "%" is not an incremental view', view
             USING ERRCODE = 'wrong_object_type',
@@ -280,7 +309,9 @@ $$;
 -- Introspection.
 ------------------------------------------------------------------------------
 
-CREATE VIEW ivm.views AS
+-- state is 'failed' for a quarantined view; its error (which may quote row
+-- values) shows only to members of the view's owner, its SQLSTATE to all.
+CREATE VIEW ivm.views WITH (security_barrier) AS
 SELECT v.viewrel AS name,
        pg_get_viewdef(v.defrel) AS query,
        v.strategy,
@@ -288,13 +319,23 @@ SELECT v.viewrel AS name,
        v.rows,
        v.last_epoch,
        v.last_duration_ms,
-       CASE WHEN NOT v.populated THEN 'unpopulated'
+       CASE WHEN v.state = 'failed' THEN 'failed'
+            WHEN NOT v.populated THEN 'unpopulated'
             WHEN v.needs_recompute THEN 'recompute pending'
             ELSE v.state END AS state,
        v.storagerel AS storage,
        v.level,
-       (SELECT w.channel FROM ivm._watches w WHERE w.view_id = v.id) AS channel
-FROM ivm._views v;
+       (SELECT w.channel FROM ivm._watches w WHERE w.view_id = v.id) AS channel,
+       e.sqlstate AS error_sqlstate,
+       CASE WHEN pg_catalog.pg_has_role(c.relowner, 'USAGE')
+            THEN e.message
+                 || coalesce(E'\nDETAIL: ' || e.detail, '')
+                 || coalesce(E'\nHINT: ' || e.hint, '')
+                 || coalesce(E'\nCONTEXT: ' || e.context, '')
+       END AS error
+FROM ivm._views v
+JOIN pg_catalog.pg_class c ON c.oid = v.viewrel
+LEFT JOIN ivm._view_errors e ON e.view_id = v.id;
 
 CREATE VIEW ivm.sources AS
 SELECT s.relid AS source,
@@ -482,6 +523,7 @@ SELECT pg_catalog.pg_extension_config_dump('ivm._deps', '');
 SELECT pg_catalog.pg_extension_config_dump('ivm._truncated', '');
 SELECT pg_catalog.pg_extension_config_dump('ivm._watches', '');
 SELECT pg_catalog.pg_extension_config_dump('ivm._changes', '');
+SELECT pg_catalog.pg_extension_config_dump('ivm._view_errors', '');
 
 -- ivm._state has its one row from CREATE EXTENSION: the restored row (the
 -- epoch and the counters of the dumped database) replaces it.
@@ -544,3 +586,20 @@ CREATE FUNCTION ivm.checkpoint_manifest(dir text, sequence bigint DEFAULT NULL)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'ivm_checkpoint_manifest'
 LANGUAGE C VOLATILE;
+
+------------------------------------------------------------------------------
+-- Internal functions are not for PUBLIC.  Triggers and event triggers call
+-- them without an EXECUTE check; CREATE TRIGGER checks it, so no role but
+-- the extension's owner (and superusers) can attach capture to a table or
+-- forge a guard.  Two stay executable: ivm._refuse_write (it only raises an
+-- error; a view's creator attaches it to their view) and
+-- ivm._check_preloaded (it only raises an error).
+------------------------------------------------------------------------------
+
+REVOKE EXECUTE ON FUNCTION ivm._capture() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION ivm._guard_storage() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION ivm._plan_stats() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION ivm._on_sql_drop() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION ivm._uncapture(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION ivm._on_ddl_end() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION ivm._state_restore() FROM PUBLIC;

@@ -117,9 +117,12 @@ SELECT * FROM handed_v ORDER BY a;
 RESET ROLE;
 REVOKE SELECT ON handed FROM ivm_ddl_new_owner;
 INSERT INTO handed VALUES (3);
+-- all-or-nothing: the tick fails as a whole (the default quarantines the view)
+SET ivm.on_error = abort;
 \set VERBOSITY terse
 SELECT rows_in FROM ivm.tick();
 \set VERBOSITY default
+RESET ivm.on_error;
 GRANT SELECT ON handed TO ivm_ddl_new_owner;
 SELECT rows_in FROM ivm.tick();
 SELECT * FROM handed_v ORDER BY a;

@@ -161,6 +161,33 @@ MarkTruncated(Oid source_relid)
 }
 
 /*
+ * CheckCaptureTrigger
+ *		A capture trigger is one ivm attached: named ivm_capture_<id>_<event>
+ *		and writing the log of source <id>, ivm._log_<id>.  Only the
+ *		extension's owner may attach ivm._capture (EXECUTE is revoked from
+ *		PUBLIC); this keeps a trigger attached by hand from writing into
+ *		another source's log.  String work only: the write path stays cheap.
+ */
+static void
+CheckCaptureTrigger(Trigger *trigger)
+{
+	int			source_id;
+	int			consumed = 0;
+	char		expected[NAMEDATALEN * 2 + 8];
+
+	if (sscanf(trigger->tgname, "ivm_capture_%d_%*[a-z]%n", &source_id, &consumed) != 1 ||
+		consumed != (int) strlen(trigger->tgname))
+		source_id = -1;
+	snprintf(expected, sizeof(expected), "%s._log_%d", IVM_SCHEMA, source_id);
+	if (source_id < 0 || strcmp(trigger->tgargs[0], expected) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("trigger \"%s\" is not a capture trigger of ivm", trigger->tgname),
+				 errdetail("ivm._capture() runs only in the triggers ivm attaches to the tables its views read."),
+				 errhint("Drop the trigger; ivm.create_view() captures the tables a view reads.")));
+}
+
+/*
  * ivm_capture
  *		The capture trigger.  tgargs[0] names the log table; for a partition,
  *		tgargs[1] names the captured ancestor (TRUNCATE markers name it).
@@ -193,6 +220,7 @@ ivm_capture(PG_FUNCTION_ARGS)
 	trigger = trigdata->tg_trigger;
 	if (trigger->tgnargs < 1)
 		elog(ERROR, "ivm._capture() needs the log table as its argument");
+	CheckCaptureTrigger(trigger);
 
 	event = trigdata->tg_event & TRIGGER_EVENT_OPMASK;
 	source_relid = RelationGetRelid(trigdata->tg_relation);

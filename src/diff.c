@@ -360,6 +360,8 @@ IvmApplyRows(const char *storage_name, ItemPointerData *deletes, uint64 ndeletes
 		{
 			EphemeralNamedRelation enr = palloc0(sizeof(EphemeralNamedRelationData));
 
+			/* an INSERT that failed in a rolled-back subtransaction left it registered */
+			(void) SPI_unregister_relation("ivm_inserted");
 			enr->md.name = "ivm_inserted";
 			enr->md.reliddesc = InvalidOid;
 			enr->md.tupdesc = storage_desc;

@@ -12,6 +12,8 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_namespace.h"
@@ -161,6 +163,44 @@ IvmCheckPreloaded(void)
 				 errmsg("ivm must be loaded via shared_preload_libraries"),
 				 errdetail("Capture and ticks depend on hooks installed when the server starts."),
 				 errhint("Add ivm to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+/*
+ * IvmCheckWritable
+ *		Refuse, with a message that says why and what to do, work that
+ *		writes when the transaction is read-only or the server is a standby.
+ *		what completes "cannot ..." (say "run a tick").
+ */
+void
+IvmCheckWritable(const char *what)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot %s on a standby server", what),
+				 errdetail("Ticks, views and push sources write, and a server in recovery cannot."),
+				 errhint("Run it on the primary; standbys receive the views' rows through replication.")));
+	if (XactReadOnly)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot %s in a read-only transaction", what),
+				 errhint("Run it in a read-write transaction (BEGIN READ WRITE), "
+						 "or check default_transaction_read_only.")));
+}
+
+/*
+ * IvmCheckArgNotNull
+ *		22004 naming the argument when argument argno of funcname is null.
+ */
+void
+IvmCheckArgNotNull(FunctionCallInfo fcinfo, int argno, const char *argname,
+				   const char *funcname)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument \"%s\" of %s must not be null", argname, funcname),
+				 errhint("Pass a value for \"%s\".", argname)));
 }
 
 Datum

@@ -68,11 +68,17 @@ extern int	ivm_maintenance_depth;
 
 /* ivm.c */
 extern void IvmCheckPreloaded(void);
+extern void IvmCheckWritable(const char *what);
+extern void IvmCheckArgNotNull(FunctionCallInfo fcinfo, int argno, const char *argname,
+							   const char *funcname);
 
 /* rights.c: who runs what (the rule is at the top of rights.c) */
 extern Oid	IvmSchemaOwner(void);
 extern int	IvmPinSearchPath(void);
 extern void IvmUnpinSearchPath(int nestlevel);
+extern void IvmReportViewFailure(ErrorData *edata, const char *viewname, Oid owner,
+								 Oid caller, int elevel, const char *outcome,
+								 const char *hint);
 extern void IvmSpiCheck(int rc, int expected, const char *what);
 extern void IvmCheckServerFile(const char *path, bool write);
 

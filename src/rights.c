@@ -194,3 +194,45 @@ IvmCheckServerFile(const char *path, bool write)
 				 errmsg("path \"%s\" is not absolute", path),
 				 errhint("Give the full path of the file on the database server.")));
 }
+
+/*
+ * IvmReportViewFailure
+ *		Report that maintaining view viewname (owned by owner) failed with
+ *		edata, at elevel (WARNING, or ERROR which does not return), to
+ *		caller.  A caller with the owner's privileges gets the error in
+ *		full; anyone else gets the view's name, the SQLSTATE and what to do,
+ *		while the full error goes to the server log only: its message,
+ *		detail and context may quote row values the caller may not read.
+ *		outcome says what happened to the view, hint what to do.
+ */
+void
+IvmReportViewFailure(ErrorData *edata, const char *viewname, Oid owner, Oid caller,
+					 int elevel, const char *outcome, const char *hint)
+{
+	const char *message = edata->message ? edata->message : "unknown error";
+
+	if (has_privs_of_role(caller, owner))
+	{
+		ereport(elevel,
+				(errcode(edata->sqlerrcode),
+				 errmsg("incremental view \"%s\" failed: %s", viewname, message),
+				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+				 errhint("%s %s", outcome, hint),
+				 edata->context ? errcontext("%s", edata->context) : 0));
+		return;
+	}
+
+	/* LOG_SERVER_ONLY: never sent to a client, whatever client_min_messages says */
+	ereport(LOG_SERVER_ONLY,
+			(errcode(edata->sqlerrcode),
+			 errmsg("incremental view \"%s\" failed: %s", viewname, message),
+			 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+			 edata->context ? errcontext("%s", edata->context) : 0));
+	ereport(elevel,
+			(errcode(edata->sqlerrcode),
+			 errmsg("incremental view \"%s\" failed with SQLSTATE %s",
+					viewname, unpack_sql_state(edata->sqlerrcode)),
+			 errdetail("The view belongs to another role: its owner sees the error in ivm.views, "
+					   "and the server log has it.  %s", outcome),
+			 errhint("%s", hint)));
+}

@@ -83,6 +83,8 @@ typedef struct TickView
 	char	   *channel;		/* NULL when not watched */
 	uint64		changed_rows;	/* rows it emitted this tick */
 	bool		processed;
+	bool		failed;			/* quarantined (before or during this tick) */
+	bool		recovered;		/* was failed, maintained again this tick */
 	Tuplestorestate *vdelta;	/* its delta this tick: columns, weight */
 	TupleDesc	vdesc;
 	char		enrname[NAMEDATALEN];
@@ -132,9 +134,22 @@ static HTAB *shape_cache = NULL;
 static uint64 inval_generation = 1;
 static bool inval_registered = false;
 
-/* evidence lines for ivm.evidence_path, written when the tick commits */
+/*
+ * Evidence lines for ivm.evidence_path, written when the tick commits.  A
+ * mark per subtransaction that added lines says where its lines start, so
+ * that a rollback to a savepoint (or of a view's subtransaction) takes
+ * its lines back.
+ */
 static StringInfo pending_evidence = NULL;
 static bool xact_registered = false;
+typedef struct EvidenceMark
+{
+	SubTransactionId subid;
+	int			offset;
+} EvidenceMark;
+static EvidenceMark *evidence_marks = NULL;
+static int	n_evidence_marks = 0;
+static int	max_evidence_marks = 0;
 
 /* error context: which view a failing statement was maintaining */
 static void
@@ -186,7 +201,64 @@ EvidenceXactCallback(XactEvent event, void *arg)
 	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
 		resetStringInfo(pending_evidence);
+		n_evidence_marks = 0;
+	}
+}
+
+/* a subtransaction rolled back: drop the evidence lines it (or its children) added */
+static void
+EvidenceSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	if (event != SUBXACT_EVENT_ABORT_SUB || pending_evidence == NULL)
+		return;
+	for (int i = 0; i < n_evidence_marks; i++)
+	{
+		if (evidence_marks[i].subid >= mySubid)
+		{
+			pending_evidence->len = evidence_marks[i].offset;
+			pending_evidence->data[pending_evidence->len] = '\0';
+			n_evidence_marks = i;
+			break;
+		}
+	}
+}
+
+/*
+ * AddPendingEvidence
+ *		Queue one line for ivm.evidence_path, to be written at commit.
+ */
+static void
+AddPendingEvidence(const char *line)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	SubTransactionId subid = GetCurrentSubTransactionId();
+
+	if (pending_evidence == NULL)
+		pending_evidence = makeStringInfo();
+	if (!xact_registered)
+	{
+		RegisterXactCallback(EvidenceXactCallback, NULL);
+		RegisterSubXactCallback(EvidenceSubXactCallback, NULL);
+		xact_registered = true;
+	}
+	if (n_evidence_marks == 0 || evidence_marks[n_evidence_marks - 1].subid != subid)
+	{
+		if (n_evidence_marks == max_evidence_marks)
+		{
+			max_evidence_marks = Max(16, max_evidence_marks * 2);
+			evidence_marks = evidence_marks == NULL
+				? palloc(sizeof(EvidenceMark) * max_evidence_marks)
+				: repalloc(evidence_marks, sizeof(EvidenceMark) * max_evidence_marks);
+		}
+		evidence_marks[n_evidence_marks].subid = subid;
+		evidence_marks[n_evidence_marks].offset = pending_evidence->len;
+		n_evidence_marks++;
+	}
+	appendStringInfoString(pending_evidence, line);
+	MemoryContextSwitchTo(old);
 }
 
 /* Column col of row row of SPI_tuptable, or (Datum) 0 when null. */
@@ -295,7 +367,7 @@ LoadViews(Snapshot snap, int *nviews)
 	rc = IvmExecSnap("SELECT v.id, v.viewrel::oid, v.storagerel::oid, "
 					 "(SELECT d.relowner FROM pg_catalog.pg_class d WHERE d.oid = v.defrel), "
 					 "c.relname::text, v.defrel::oid, v.strategy = 'incremental', v.needs_recompute, "
-					 "v.populated, v.rows, w.channel, v.size "
+					 "v.populated, v.rows, w.channel, v.size, v.state = 'failed' "
 					 "FROM ivm._views v JOIN pg_catalog.pg_class c ON c.oid = v.viewrel "
 					 "LEFT JOIN ivm._watches w ON w.view_id = v.id "
 					 "ORDER BY v.level, v.id",
@@ -320,6 +392,7 @@ LoadViews(Snapshot snap, int *nviews)
 		views[i].rows = DatumGetInt64(GetCol(i, 10));
 		views[i].channel = SPI_getvalue(tup, desc, 11);
 		views[i].size = DatumGetInt64(GetCol(i, 12));
+		views[i].failed = DatumGetBool(GetCol(i, 13));
 	}
 	SPI_freetuptable(SPI_tuptable);
 	*nviews = n;
@@ -516,19 +589,62 @@ AggregatedRows(const char *storage_name, Snapshot snap)
 }
 
 /*
+ * CopyDelta
+ *		Append the rows of from to to, with any temporary file to gets
+ *		created owned by owner.  A tuplestore that spills to disk keeps its
+ *		file in the resource owner current when it spills, and a
+ *		subtransaction closes its files when it ends: rows written inside a
+ *		subtransaction go to a store of its own first, and are copied into
+ *		the tick's store under the tick's owner before it ends.
+ */
+static void
+CopyDelta(Tuplestorestate *from, Tuplestorestate *to, TupleDesc desc, ResourceOwner owner)
+{
+	ResourceOwner save = CurrentResourceOwner;
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+
+	CurrentResourceOwner = owner;
+	tuplestore_rescan(from);
+	while (tuplestore_gettupleslot(from, true, false, slot))
+		tuplestore_puttupleslot(to, slot);
+	CurrentResourceOwner = save;
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+/*
+ * IsTransient
+ *		Errors that are no fault of one view: the tick fails as a whole and
+ *		is retried, with every delta still in its log.
+ */
+static bool
+IsTransient(int sqlerrcode)
+{
+	int			category = ERRCODE_TO_CATEGORY(sqlerrcode);
+
+	return category == ERRCODE_OPERATOR_INTERVENTION ||	/* cancel, shutdown */
+		category == ERRCODE_INSUFFICIENT_RESOURCES ||
+		category == ERRCODE_PROGRAM_LIMIT_EXCEEDED ||
+		category == ERRCODE_TRANSACTION_ROLLBACK ||	/* serialization, deadlock */
+		category == ERRCODE_SYSTEM_ERROR ||
+		sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE;
+}
+
+/*
  * RunIncremental
- *		Apply a view's delta query, in a subtransaction.  False, with nothing
- *		written, when the storage did not hold what the delta removes (a bug,
- *		reported) or the delta query failed: an expression can fail on a
- *		combination of old and new rows that the view's query never meets,
- *		and a recompute then decides.  Cancellation is not swallowed.
+ *		Apply a view's delta query, in a subtransaction, adding the view's
+ *		delta to out.  False, with nothing written, when the storage did not
+ *		hold what the delta removes (a bug, reported) or the delta query
+ *		failed: an expression can fail on a combination of old and new rows
+ *		that the view's query never meets, and a recompute then decides.
+ *		Cancellation and other transient errors are not swallowed.
  */
 static bool
 RunIncremental(TickView *view, ShapeEntry *entry, const char *sql, Snapshot snap,
-			   int sizeclass, IvmDiffResult *res)
+			   int sizeclass, Tuplestorestate *out, Oid caller, IvmDiffResult *res)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
+	Tuplestorestate *local = tuplestore_begin_heap(false, false, work_mem);
 	volatile bool ok = false;
 
 	BeginInternalSubTransaction(NULL);
@@ -537,10 +653,13 @@ RunIncremental(TickView *view, ShapeEntry *entry, const char *sql, Snapshot snap
 	{
 		if (entry->shape->kind == IVM_KIND_SPJ)
 			ok = IvmApplySpj(view->storagerel, view->owner, view->name, sql, snap,
-							 entry->shape->nvisible, sizeclass, view->vdelta, view->vdesc, res);
+							 entry->shape->nvisible, sizeclass, local, view->vdesc, res);
 		else
 			ok = IvmApplyAgg(view->storagerel, view->owner, view->name, entry->shape,
-							 sql, snap, sizeclass, view->vdelta, view->vdesc, res);
+							 sql, snap, sizeclass, local, view->vdesc, res);
+		if (ok)
+			CopyDelta(local, out, view->vdesc, oldowner);
+		tuplestore_end(local);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -555,16 +674,12 @@ RunIncremental(TickView *view, ShapeEntry *entry, const char *sql, Snapshot snap
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
-			ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_INSUFFICIENT_RESOURCES ||
-			ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_PROGRAM_LIMIT_EXCEEDED)
+		if (IsTransient(edata->sqlerrcode))
 			ReThrowError(edata);
 		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
-			ereport(WARNING,
-					(errmsg("delta query of incremental view \"%s\" failed: %s; recomputing it",
-							view->name, edata->message),
-					 errhint("This is a bug in ivm; the view is correct after this tick.")));
+			IvmReportViewFailure(edata, view->name, view->owner, caller, WARNING,
+								 "Its delta query failed and it is recomputed instead.",
+								 "This is a bug in ivm; the view is correct after this tick.");
 		FreeErrorData(edata);
 		return false;
 	}
@@ -585,6 +700,423 @@ SizeClass(uint64 rows)
 	return rows < 100 ? 0 : rows < 10000 ? 1 : rows < 1000000 ? 2 : 3;
 }
 
+/* What maintaining one view did. */
+typedef struct ViewOutcome
+{
+	const char *strategy;		/* incremental, diff, recompute, failed */
+	bool		recomputed;
+	uint64		delta_in;
+	IvmDiffResult res;
+	int64		rows_after;
+	int64		size_after;
+} ViewOutcome;
+
+/*
+ * MaintainView
+ *		Bring one dirty view's storage up to date, adding its delta to out:
+ *		delta rules where its shape has them and they may run, else a
+ *		recompute (incremental views) or the diff.  Fills *oc.
+ */
+static void
+MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
+			 Tuplestorestate *out, Oid caller, ViewOutcome *oc)
+{
+	ShapeEntry *entry = NULL;
+	IvmDiffResult *res = &oc->res;
+
+	memset(res, 0, sizeof(*res));
+	oc->strategy = "diff";
+	if (view->incremental)
+	{
+		entry = GetShape(view);
+		oc->strategy = "recompute";
+		if (!recompute && entry->ineligible == NULL &&
+			(double) oc->delta_in <= ivm_fallback_ratio * (double) view->size)
+		{
+			bool		missing;
+			char	   *sql;
+			IvmUserSave psave;
+
+			IvmBecome(view->owner, true, &psave);
+			IvmShapeCheckPermissions(entry->shape);
+			IvmRestoreUser(&psave);
+			sql = DeltaSqlFor(entry, ts, &missing);
+			if (sql == NULL && !missing)
+				oc->strategy = "incremental";	/* nothing it reads changed */
+			else if (sql != NULL &&
+					 RunIncremental(view, entry, sql, snap, SizeClass(oc->delta_in), out,
+									caller, res))
+				oc->strategy = "incremental";
+			else
+				memset(res, 0, sizeof(*res));
+		}
+		if (strcmp(oc->strategy, "recompute") == 0)
+		{
+			IvmDiffView(view->storagerel, view->owner, view->name, entry->full_sql, snap,
+						entry->shape->nvisible, out, view->vdesc, res);
+			recompute = true;
+		}
+	}
+	else
+	{
+		char	   *def = psprintf("SELECT * FROM %s",
+								   quote_qualified_identifier(IVM_SCHEMA, get_rel_name(view->defrel)));
+
+		IvmDiffView(view->storagerel, view->owner, view->name, def, snap,
+					view->vdesc->natts - 1, out, view->vdesc, res);
+		if (recompute)
+			oc->strategy = "recompute";
+	}
+	oc->recomputed = recompute;
+	oc->rows_after = strcmp(oc->strategy, "incremental") == 0
+		? view->rows + res->rows_delta : (int64) res->rows_after;
+	if (entry != NULL && entry->shape->kind == IVM_KIND_AGG)
+		oc->size_after = strcmp(oc->strategy, "incremental") == 0
+			? view->size + res->size_delta : AggregatedRows(entry->storage_name, snap);
+	else
+		oc->size_after = oc->rows_after;
+}
+
+/*
+ * LogChanges
+ *		Append a watched view's delta (the rows of delta) to its change log.
+ *		The rows become jsonb as the view's owner: to_jsonb runs the output
+ *		functions and casts to json of the view's column types, which a user
+ *		may have written.  Only the finished jsonb values are written as ivm.
+ */
+static void
+LogChanges(TickView *view, Tuplestorestate *delta, int64 epoch, Snapshot snap)
+{
+	IvmUserSave osave;
+	Tuplestorestate *rows;
+	TupleDesc	desc;
+	Oid			types[2] = {INT4OID, INT8OID};
+	Datum		args[2];
+	int			rc;
+	char		enrname[NAMEDATALEN];
+	char	   *sql;
+
+	/* named for the view: kept plans are keyed by their text */
+	snprintf(enrname, sizeof(enrname), "ivm_changes_%d", view->id);
+	sql = psprintf("SELECT d.%s, pg_catalog.to_jsonb(d) OPERATOR(pg_catalog.-) '%s' FROM %s d",
+				   IVM_WEIGHT_COLUMN, IVM_WEIGHT_COLUMN, enrname);
+
+	/* names a failed view's subtransaction may have left registered */
+	(void) SPI_unregister_relation(enrname);
+	(void) SPI_unregister_relation("ivm_changed_rows");
+
+	IvmRegisterTuplestore(enrname, delta, view->vdesc);
+	IvmBecome(view->owner, true, &osave);
+	rc = IvmExecSnap(sql, 0, NULL, NULL, NULL, snap, 0);
+	IvmRestoreUser(&osave);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "turning the view's changes into jsonb");
+	desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+	rows = tuplestore_begin_heap(false, false, work_mem);
+	for (uint64 i = 0; i < SPI_processed; i++)
+		tuplestore_puttuple(rows, SPI_tuptable->vals[i]);
+	SPI_freetuptable(SPI_tuptable);
+
+	IvmRegisterTuplestore("ivm_changed_rows", rows, desc);
+	args[0] = Int32GetDatum(view->id);
+	args[1] = Int64GetDatum(epoch);
+	rc = IvmExecSnap("INSERT INTO ivm._changes (view_id, epoch, _weight, row) "
+					 "SELECT $1, $2, c.w, c.r FROM ivm_changed_rows c (w, r)",
+					 2, types, args, NULL, snap, 0);
+	IvmSpiCheck(rc, SPI_OK_INSERT, "logging the view's changes");
+	rc = SPI_unregister_relation("ivm_changed_rows");
+	IvmSpiCheck(rc, SPI_OK_REL_UNREGISTER, "unregistering the view's changes");
+	rc = SPI_unregister_relation(enrname);
+	IvmSpiCheck(rc, SPI_OK_REL_UNREGISTER, "unregistering the view's delta");
+	tuplestore_end(rows);
+}
+
+/*
+ * RecordOutcome
+ *		Evidence of one view's maintenance (or failure), its line for
+ *		ivm.evidence_path, and its row of ivm._views.
+ */
+static void
+RecordOutcome(TickView *view, ViewOutcome *oc, int64 epoch, int64 duration_us, Snapshot snap)
+{
+	Oid			types[8] = {INT8OID, INT4OID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID};
+	Datum		args[8];
+	int			rc;
+	bool		failed = strcmp(oc->strategy, "failed") == 0;
+
+	args[0] = Int64GetDatum(epoch);
+	args[1] = Int32GetDatum(view->id);
+	args[2] = CStringGetTextDatum(view->name);
+	args[3] = CStringGetTextDatum(oc->strategy);
+	args[4] = Int64GetDatum((int64) oc->delta_in);
+	args[5] = Int64GetDatum((int64) view->changed_rows);
+	args[6] = Int64GetDatum(oc->rows_after);
+	args[7] = Int64GetDatum(duration_us);
+	rc = IvmExecSnap("INSERT INTO ivm._evidence (epoch, view_id, view_name, strategy, "
+					 "delta_in, delta_out, view_rows, duration_us) "
+					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+					 8, types, args, NULL, snap, 0);
+	IvmSpiCheck(rc, SPI_OK_INSERT, "recording evidence");
+
+	if (ivm_evidence_path != NULL && ivm_evidence_path[0] != '\0')
+	{
+		StringInfoData line;
+
+		initStringInfo(&line);
+		appendStringInfo(&line, "{\"epoch\": " INT64_FORMAT ", \"view\": ", epoch);
+		escape_json(&line, view->name);
+		appendStringInfo(&line,
+						 ", \"strategy\": \"%s\", \"delta_in\": " UINT64_FORMAT
+						 ", \"delta_out\": " UINT64_FORMAT ", \"view_rows\": " INT64_FORMAT
+						 ", \"duration_us\": " INT64_FORMAT "}\n",
+						 oc->strategy, oc->delta_in, view->changed_rows, oc->rows_after, duration_us);
+		AddPendingEvidence(line.data);
+		pfree(line.data);
+	}
+
+	if (failed)
+		return;					/* QuarantineView wrote its row */
+	args[2] = Float8GetDatum((double) duration_us / 1000.0);
+	types[2] = FLOAT8OID;
+	args[3] = Int64GetDatum(oc->rows_after);
+	types[3] = INT8OID;
+	args[4] = Int64GetDatum(oc->size_after);
+	types[4] = INT8OID;
+	rc = IvmExecSnap("UPDATE ivm._views SET last_epoch = $1, last_duration_ms = $3, "
+					 "rows = $4, size = $5, needs_recompute = false, populated = true, state = 'ok' "
+					 "WHERE id = $2",
+					 5, types, args, NULL, snap, 0);
+	IvmSpiCheck(rc, SPI_OK_UPDATE, "recording the view's epoch");
+	if (view->failed)
+	{
+		args[0] = Int32GetDatum(view->id);
+		types[0] = INT4OID;
+		rc = IvmExecSnap("DELETE FROM ivm._view_errors WHERE view_id = $1",
+						 1, types, args, NULL, snap, 0);
+		IvmSpiCheck(rc, SPI_OK_DELETE, "forgetting the view's error");
+	}
+}
+
+/*
+ * QuarantineView
+ *		Mark a view failed: it keeps the rows it had, its error is kept for
+ *		its owner in ivm._view_errors, and the first tick that finds
+ *		something it reads changed (or a REFRESH) recomputes it.  edata is
+ *		its own error, or NULL when upstream names the view it reads that
+ *		failed.
+ */
+static void
+QuarantineView(TickView *view, ErrorData *edata, TickView *upstream, int64 epoch,
+			   Snapshot snap)
+{
+	Oid			types[7] = {INT4OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		args[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', 'n', 'n', 'n'};
+	int			rc;
+
+	args[0] = Int32GetDatum(view->id);
+	args[1] = Int64GetDatum(epoch);
+	if (edata != NULL)
+	{
+		args[2] = CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode));
+		args[3] = CStringGetTextDatum(edata->message ? edata->message : "unknown error");
+		if (edata->detail)
+			args[4] = CStringGetTextDatum(edata->detail), nulls[4] = ' ';
+		if (edata->hint)
+			args[5] = CStringGetTextDatum(edata->hint), nulls[5] = ' ';
+		if (edata->context)
+			args[6] = CStringGetTextDatum(edata->context), nulls[6] = ' ';
+	}
+	else
+	{
+		args[2] = CStringGetTextDatum(unpack_sql_state(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE));
+		args[3] = CStringGetTextDatum(psprintf("incremental view \"%s\", which it reads, failed",
+											   upstream->name));
+		args[5] = CStringGetTextDatum("It is recomputed once the view it reads is maintained again.");
+		nulls[5] = ' ';
+	}
+	rc = IvmExecSnap("INSERT INTO ivm._view_errors AS e (view_id, epoch, sqlstate, message, detail, hint, context) "
+					 "VALUES ($1, $2, $3, $4, $5, $6, $7) "
+					 "ON CONFLICT (view_id) DO UPDATE SET epoch = excluded.epoch, sqlstate = excluded.sqlstate, "
+					 "message = excluded.message, detail = excluded.detail, hint = excluded.hint, "
+					 "context = excluded.context, failed_at = pg_catalog.now()",
+					 7, types, args, nulls, snap, 0);
+	IvmSpiCheck(rc, SPI_OK_INSERT, "recording the view's error");
+	rc = IvmExecSnap("UPDATE ivm._views SET state = 'failed', last_epoch = $2 WHERE id = $1",
+					 2, types, args, NULL, snap, 0);
+	IvmSpiCheck(rc, SPI_OK_UPDATE, "quarantining the view");
+	view->failed = true;
+	view->recovered = false;
+}
+
+/*
+ * MaintainQuarantined
+ *		MaintainView and its records in a subtransaction: when it fails the
+ *		view is quarantined and the tick goes on.  Transient errors fail the
+ *		tick.  Returns false when the view failed.
+ */
+static bool
+MaintainQuarantined(TickView *view, TickState *ts, Snapshot snap, bool recompute,
+					Oid caller, int64 epoch, ViewOutcome *oc, TimestampTz vstart)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	Tuplestorestate *local = tuplestore_begin_heap(false, false, work_mem);
+	ErrorData  *volatile edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		MaintainView(view, ts, snap, recompute, local, caller, oc);
+		CopyDelta(local, view->vdelta, view->vdesc, oldowner);
+		tuplestore_end(local);
+		view->changed_rows = oc->res.inserted + oc->res.deleted;
+		if (view->channel != NULL && view->changed_rows > 0)
+			LogChanges(view, view->vdelta, epoch, snap);
+		RecordOutcome(view, oc, epoch, GetCurrentTimestamp() - vstart, snap);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		edata = NULL;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_END_TRY();
+	if (edata == NULL)
+		return true;
+
+	if (IsTransient(edata->sqlerrcode))
+		ReThrowError(edata);
+	tuplestore_clear(view->vdelta);
+	view->changed_rows = 0;
+	/* a warning when it fails; a view failing again at its retries is logged only */
+	IvmReportViewFailure(edata, view->name, view->owner, caller,
+						 view->failed ? LOG_SERVER_ONLY : WARNING,
+						 "It is quarantined (state \"failed\" in ivm.views) and the rest of the tick goes on.",
+						 "The view keeps its rows and is recomputed at the first tick after what it reads changes; "
+						 "its owner can fix the cause and run REFRESH MATERIALIZED VIEW.");
+	QuarantineView(view, edata, NULL, epoch, snap);
+	memset(oc, 0, sizeof(*oc));
+	oc->strategy = "failed";
+	oc->rows_after = view->rows;
+	RecordOutcome(view, oc, epoch, GetCurrentTimestamp() - vstart, snap);
+	FreeErrorData(edata);
+	return false;
+}
+
+/*
+ * MaintainOrAbort
+ *		MaintainView and its records where a failure fails the tick: with
+ *		ivm.on_error = abort, and for the view a REFRESH names.  The error
+ *		reaches a caller who is not a member of the view's owner without
+ *		its row values.
+ */
+static void
+MaintainOrAbort(TickView *view, TickState *ts, Snapshot snap, bool recompute,
+				Oid caller, int64 epoch, ViewOutcome *oc, TimestampTz vstart)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		MaintainView(view, ts, snap, recompute, view->vdelta, caller, oc);
+		view->changed_rows = oc->res.inserted + oc->res.deleted;
+		if (view->channel != NULL && view->changed_rows > 0)
+			LogChanges(view, view->vdelta, epoch, snap);
+		RecordOutcome(view, oc, epoch, GetCurrentTimestamp() - vstart, snap);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		if (IsTransient(edata->sqlerrcode) || has_privs_of_role(caller, view->owner))
+			PG_RE_THROW();
+		FlushErrorState();
+		IvmReportViewFailure(edata, view->name, view->owner, caller, ERROR,
+							 "The tick fails (ivm.on_error is abort).",
+							 "Every delta waits in its log for the next tick.  The view's owner can "
+							 "fix the cause, or set ivm.on_error to quarantine to let the other views go on.");
+	}
+	PG_END_TRY();
+}
+
+/*
+ * FailedUpstream
+ *		A view this one reads that is failed now, or NULL.
+ */
+static TickView *
+FailedUpstream(TickView *views, int v, int *dep_view, int *dep_source_view, int ndeps,
+			   bool *recovered)
+{
+	TickView   *failed = NULL;
+
+	*recovered = false;
+	for (int d = 0; d < ndeps; d++)
+	{
+		if (dep_view[d] != views[v].id || dep_source_view[d] == 0)
+			continue;
+		for (int u = 0; u < v; u++)
+		{
+			if (views[u].id != dep_source_view[d])
+				continue;
+			if (views[u].failed && failed == NULL)
+				failed = &views[u];
+			if (views[u].recovered)
+				*recovered = true;
+		}
+	}
+	return failed;
+}
+
+/*
+ * TakeStepLock
+ *		Lock the row of ivm._state (ticks serialise on it) and return the
+ *		epoch of the last tick.  A lock timeout says which lock it was.
+ */
+static int64
+TakeStepLock(void)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	int64		epoch;
+	int			rc;
+
+	PG_TRY();
+	{
+		rc = SPI_execute("SELECT epoch FROM ivm._state FOR UPDATE", false, 0);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			PG_RE_THROW();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("could not take the step lock of ivm within lock_timeout"),
+				 errdetail("Another tick, ivm.create_view() or ivm.restore() holds it (the row of ivm._state) in a transaction that has not ended."),
+				 errhint("Retry when that transaction has ended, or raise lock_timeout.")));
+	}
+	PG_END_TRY();
+	IvmSpiCheck(rc, SPI_OK_SELECT, "taking the step lock");
+	if (SPI_processed != 1)
+		elog(ERROR, "ivm: ivm._state must hold exactly one row");
+	epoch = DatumGetInt64(GetCol(0, 1));
+	SPI_freetuptable(SPI_tuptable);
+	return epoch;
+}
+
 /*
  * IvmRunTick
  *		Run one tick.  force_view_id > 0 recomputes that view even if none of
@@ -599,6 +1131,7 @@ IvmRunTick(int force_view_id, Datum *result_values)
 	MemoryContext oldcxt;
 	IvmUserSave save;
 	int			save_nestlevel;
+	Oid			caller = GetUserId();
 	Snapshot	snap;
 	int64		epoch;
 	int			rc;
@@ -616,9 +1149,11 @@ IvmRunTick(int force_view_id, Datum *result_values)
 	int			processed = 0;
 	int			skipped = 0;
 	int			recomputed = 0;
+	int			failed = 0;
 	double		duration_ms;
 
 	IvmCheckPreloaded();
+	IvmCheckWritable("run a tick");
 
 	tickcxt = AllocSetContextCreate(CurrentMemoryContext, "ivm tick",
 									ALLOCSET_DEFAULT_SIZES);
@@ -626,19 +1161,11 @@ IvmRunTick(int force_view_id, Datum *result_values)
 	IvmSpiConnect();
 	oldcxt = MemoryContextSwitchTo(tickcxt);
 
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
+	save_nestlevel = IvmPinSearchPath();
 	IvmBecome(IvmSchemaOwner(), false, &save);
 
 	/* the step lock, then the snapshot */
-	rc = SPI_execute("SELECT epoch FROM ivm._state FOR UPDATE", false, 0);
-	IvmSpiCheck(rc, SPI_OK_SELECT, "taking the step lock");
-	if (SPI_processed != 1)
-		elog(ERROR, "ivm: ivm._state must hold exactly one row");
-	epoch = DatumGetInt64(GetCol(0, 1)) + 1;
-	SPI_freetuptable(SPI_tuptable);
+	epoch = TakeStepLock() + 1;
 	snap = RegisterSnapshot(GetTransactionSnapshot());
 
 	sources = ConsumeDeltas(snap, &nsources, &rows_in);
@@ -668,21 +1195,20 @@ IvmRunTick(int force_view_id, Datum *result_values)
 	{
 		TickView   *view = &views[v];
 		bool		dirty = false;
-		bool		forced = view->needs_recompute || !view->populated ||
-			view->id == force_view_id;
+		bool		refresh = view->id == force_view_id;
+		/* a failed view is tried again, by a recompute, at every tick */
+		bool		forced = view->needs_recompute || !view->populated || refresh || view->failed;
 		bool		recompute = forced || ivm_full_recompute;
-		uint64		delta_in = 0;
+		bool		upstream_recovered;
+		TickView   *upstream_failed;
 		TimestampTz vstart;
-		IvmDiffResult res;
-		int64		duration_us;
+		ViewOutcome oc;
 		ErrorContextCallback errcallback;
-		const char *strategy;
-		ShapeEntry *entry = NULL;
-		int64		rows_after;
-		int64		size_after;
+		bool		ok = true;
 
 		CHECK_FOR_INTERRUPTS();
 
+		memset(&oc, 0, sizeof(oc));
 		for (int d = 0; d < ndeps; d++)
 		{
 			if (dep_view[d] != view->id)
@@ -693,7 +1219,7 @@ IvmRunTick(int force_view_id, Datum *result_values)
 					if (views[u].id == dep_source_view[d] && views[u].changed_rows > 0)
 					{
 						dirty = true;
-						delta_in += views[u].changed_rows;
+						oc.delta_in += views[u].changed_rows;
 					}
 				continue;
 			}
@@ -705,11 +1231,21 @@ IvmRunTick(int force_view_id, Datum *result_values)
 					dirty = true;
 				if (sources[s].truncated)
 					dirty = recompute = forced = true;
-				delta_in += sources[s].consumed;
+				oc.delta_in += sources[s].consumed;
 			}
 		}
-		if (forced)
+		upstream_failed = FailedUpstream(views, v, dep_view, dep_source_view, ndeps,
+										 &upstream_recovered);
+		if (forced || upstream_recovered)
 			dirty = true;
+
+		/* a view reading a failed view waits for it; deltas it misses mean a recompute */
+		if (upstream_failed != NULL && (dirty || !view->failed))
+		{
+			QuarantineView(view, NULL, upstream_failed, epoch, snap);
+			failed++;
+			continue;
+		}
 		if (!dirty)
 		{
 			skipped++;
@@ -722,143 +1258,33 @@ IvmRunTick(int force_view_id, Datum *result_values)
 		errcallback.previous = error_context_stack;
 		error_context_stack = &errcallback;
 
-		memset(&res, 0, sizeof(res));
 		view->vdesc = ViewDeltaDesc(view->viewrel);
 		view->vdelta = tuplestore_begin_heap(false, false, work_mem);
 		snprintf(view->enrname, NAMEDATALEN, "ivm_vdelta_%d", view->id);
 
-		strategy = "diff";
-		if (view->incremental)
-		{
-			entry = GetShape(view);
-			strategy = "recompute";
-			if (!recompute && entry->ineligible == NULL &&
-				(double) delta_in <= ivm_fallback_ratio * (double) view->size)
-			{
-				bool		missing;
-				char	   *sql;
-				IvmUserSave psave;
-
-				IvmBecome(view->owner, true, &psave);
-				IvmShapeCheckPermissions(entry->shape);
-				IvmRestoreUser(&psave);
-				sql = DeltaSqlFor(entry, &tstate, &missing);
-				if (sql == NULL && !missing)
-					strategy = "incremental";	/* nothing it reads changed */
-				else if (sql != NULL &&
-						 RunIncremental(view, entry, sql, snap, SizeClass(delta_in), &res))
-					strategy = "incremental";
-				else
-				{
-					tuplestore_clear(view->vdelta);
-					memset(&res, 0, sizeof(res));
-				}
-			}
-			if (strcmp(strategy, "recompute") == 0)
-			{
-				IvmDiffView(view->storagerel, view->owner, view->name, entry->full_sql, snap,
-							entry->shape->nvisible, view->vdelta, view->vdesc, &res);
-				recompute = true;
-			}
-		}
+		if (ivm_on_error == IVM_ON_ERROR_QUARANTINE && !refresh)
+			ok = MaintainQuarantined(view, &tstate, snap, recompute, caller, epoch, &oc, vstart);
 		else
-		{
-			char	   *def = psprintf("SELECT * FROM %s",
-									   quote_qualified_identifier(IVM_SCHEMA, get_rel_name(view->defrel)));
-
-			IvmDiffView(view->storagerel, view->owner, view->name, def, snap,
-						view->vdesc->natts - 1, view->vdelta, view->vdesc, &res);
-			if (recompute)
-				strategy = "recompute";
-		}
+			MaintainOrAbort(view, &tstate, snap, recompute, caller, epoch, &oc, vstart);
 		error_context_stack = errcallback.previous;
-		view->processed = true;
-		IvmRegisterTuplestore(view->enrname, view->vdelta, view->vdesc);
-		rows_after = strcmp(strategy, "incremental") == 0
-			? view->rows + res.rows_delta : (int64) res.rows_after;
-		if (entry != NULL && entry->shape->kind == IVM_KIND_AGG)
-			size_after = strcmp(strategy, "incremental") == 0
-				? view->size + res.size_delta : AggregatedRows(entry->storage_name, snap);
-		else
-			size_after = rows_after;
-
-		/* the change log of a watched view */
-		if (view->channel != NULL && (res.inserted > 0 || res.deleted > 0))
+		if (!ok)
 		{
-			Oid			types[2] = {INT4OID, INT8OID};
-			Datum		args[2];
-			char	   *sql = psprintf("INSERT INTO ivm._changes (view_id, epoch, _weight, row) "
-									   "SELECT $1, $2, d.%s, to_jsonb(d) - '%s' FROM %s d",
-									   IVM_WEIGHT_COLUMN, IVM_WEIGHT_COLUMN, view->enrname);
-
-			args[0] = Int32GetDatum(view->id);
-			args[1] = Int64GetDatum(epoch);
-			rc = IvmExecSnap(sql, 2, types, args, NULL, snap, 0);
-			IvmSpiCheck(rc, SPI_OK_INSERT, "logging the view's changes");
+			failed++;
+			continue;
 		}
-		duration_us = GetCurrentTimestamp() - vstart;
 
-		view->changed_rows = res.inserted + res.deleted;
+		view->processed = true;
+		view->recovered = view->failed;
+		view->failed = false;
+		IvmRegisterTuplestore(view->enrname, view->vdelta, view->vdesc);
 		rows_out += view->changed_rows;
 		processed++;
-		if (recompute)
+		if (oc.recomputed)
 			recomputed++;
-
-		{
-			Oid			types[8] = {INT8OID, INT4OID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID};
-			Datum		args[8];
-
-			args[0] = Int64GetDatum(epoch);
-			args[1] = Int32GetDatum(view->id);
-			args[2] = CStringGetTextDatum(view->name);
-			args[3] = CStringGetTextDatum(strategy);
-			args[4] = Int64GetDatum((int64) delta_in);
-			args[5] = Int64GetDatum((int64) view->changed_rows);
-			args[6] = Int64GetDatum(rows_after);
-			args[7] = Int64GetDatum(duration_us);
-			rc = IvmExecSnap("INSERT INTO ivm._evidence (epoch, view_id, view_name, strategy, "
-							 "delta_in, delta_out, view_rows, duration_us) "
-							 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-							 8, types, args, NULL, snap, 0);
-			IvmSpiCheck(rc, SPI_OK_INSERT, "recording evidence");
-
-			if (ivm_evidence_path != NULL && ivm_evidence_path[0] != '\0')
-			{
-				MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-				if (pending_evidence == NULL)
-					pending_evidence = makeStringInfo();
-				if (!xact_registered)
-				{
-					RegisterXactCallback(EvidenceXactCallback, NULL);
-					xact_registered = true;
-				}
-				appendStringInfo(pending_evidence, "{\"epoch\": " INT64_FORMAT ", \"view\": ", epoch);
-				escape_json(pending_evidence, view->name);
-				appendStringInfo(pending_evidence,
-								 ", \"strategy\": \"%s\", \"delta_in\": " UINT64_FORMAT
-								 ", \"delta_out\": " UINT64_FORMAT ", \"view_rows\": " INT64_FORMAT
-								 ", \"duration_us\": " INT64_FORMAT "}\n",
-								 strategy, delta_in, view->changed_rows, rows_after, duration_us);
-				MemoryContextSwitchTo(old);
-			}
-
-			args[2] = Float8GetDatum((double) duration_us / 1000.0);
-			types[2] = FLOAT8OID;
-			args[3] = Int64GetDatum(rows_after);
-			types[3] = INT8OID;
-			args[4] = Int64GetDatum(size_after);
-			types[4] = INT8OID;
-			rc = IvmExecSnap("UPDATE ivm._views SET last_epoch = $1, last_duration_ms = $3, "
-							 "rows = $4, size = $5, needs_recompute = false, populated = true, state = 'ok' "
-							 "WHERE id = $2",
-							 5, types, args, NULL, snap, 0);
-			IvmSpiCheck(rc, SPI_OK_UPDATE, "recording the view's epoch");
-		}
 
 		if (view->channel != NULL && view->changed_rows > 0)
 			IvmNotifyWatchers(view->channel, view->viewrel, epoch,
-							  res.inserted, res.deleted);
+							  oc.res.inserted, oc.res.deleted);
 	}
 
 	{
@@ -892,9 +1318,15 @@ IvmRunTick(int force_view_id, Datum *result_values)
 		IvmSpiCheck(rc, SPI_OK_DELETE, "pruning evidence");
 	}
 
+	for (int v = 0; v < nviews; v++)
+		if (views[v].vdelta != NULL)
+			tuplestore_end(views[v].vdelta);
+	for (int s = 0; s < nsources; s++)
+		tuplestore_end(sources[s].delta);
+
 	UnregisterSnapshot(snap);
 	IvmRestoreUser(&save);
-	AtEOXact_GUC(true, save_nestlevel);
+	IvmUnpinSearchPath(save_nestlevel);
 	MemoryContextSwitchTo(oldcxt);
 	SPI_finish();
 
@@ -902,8 +1334,8 @@ IvmRunTick(int force_view_id, Datum *result_values)
 	if (ivm_log_ticks)
 		ereport(LOG,
 				(errmsg("ivm tick: epoch " INT64_FORMAT ", views_processed %d, views_recomputed %d, "
-						"total_delta_size " UINT64_FORMAT ", duration_us " INT64_FORMAT,
-						epoch, processed, recomputed, rows_in + rows_out,
+						"views_failed %d, total_delta_size " UINT64_FORMAT ", duration_us " INT64_FORMAT,
+						epoch, processed, recomputed, failed, rows_in + rows_out,
 						(int64) (duration_ms * 1000.0))));
 
 	result_values[0] = Int64GetDatum(epoch);
@@ -961,6 +1393,7 @@ ivm_refresh(PG_FUNCTION_ARGS)
 	int			view_id;
 
 	IvmCheckPreloaded();
+	IvmCheckArgNotNull(fcinfo, 0, "view", "ivm.refresh");
 	view_id = IvmLookupView(viewoid, NULL);
 	if (view_id == 0)
 		ereport(ERROR,

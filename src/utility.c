@@ -16,8 +16,9 @@
  */
 #include "postgres.h"
 
-#include "catalog/namespace.h"
 #include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "commands/defrem.h"
 #include "commands/extension.h"
@@ -211,7 +212,6 @@ FollowOwnerChange(AlterTableStmt *stmt)
 	{
 		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
 		IvmUserSave save;
-		const char *owner;
 		HeapTuple	tup;
 		Oid			owner_id;
 		int			rc;
@@ -226,20 +226,29 @@ FollowOwnerChange(AlterTableStmt *stmt)
 			elog(ERROR, "cache lookup failed for relation %u", relid);
 		owner_id = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 		ReleaseSysCache(tup);
-		owner = quote_identifier(GetUserNameFromId(owner_id, false));
 		IvmCatalogBegin(&save);
-		rc = SPI_execute(psprintf("SELECT format('ALTER VIEW %%s OWNER TO %s', defrel) FROM ivm._views "
-								  "WHERE viewrel = %u::regclass", owner, relid), true, 1);
+		{
+			Oid			types[2] = {OIDOID, OIDOID};
+			Datum		args[2];
+
+			/* the role travels as a parameter; format() quotes it */
+			args[0] = ObjectIdGetDatum(relid);
+			args[1] = ObjectIdGetDatum(owner_id);
+			rc = SPI_execute_with_args("SELECT pg_catalog.format('ALTER VIEW %s OWNER TO %I', v.defrel, r.rolname), "
+									   "pg_catalog.format('GRANT SELECT ON %s TO %I', v.storagerel, r.rolname) "
+									   "FROM ivm._views v, pg_catalog.pg_roles r "
+									   "WHERE v.viewrel OPERATOR(pg_catalog.=) $1 AND r.oid OPERATOR(pg_catalog.=) $2",
+									   2, types, args, NULL, true, 1);
+		}
 		IvmSpiCheck(rc, SPI_OK_SELECT, "finding a view definition");
 		if (SPI_processed == 1)
 		{
 			char	   *alter = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+			char	   *grant = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 
 			rc = SPI_execute(alter, false, 0);
 			IvmSpiCheck(rc, SPI_OK_UTILITY, "handing over a view definition");
-			rc = SPI_execute(psprintf("GRANT SELECT ON %s TO %s",
-									  quote_qualified_identifier(IVM_SCHEMA, get_rel_name(storage)),
-									  owner), false, 0);
+			rc = SPI_execute(grant, false, 0);
 			IvmSpiCheck(rc, SPI_OK_UTILITY, "granting access to view storage");
 		}
 		IvmCatalogEnd(&save);
@@ -254,7 +263,18 @@ IvmProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree
 				  QueryCompletion *qc)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
-	bool		installed = OidIsValid(get_extension_oid("ivm", true));
+	bool		installed = false;
+
+	/*
+	 * Look at the catalog only for the statements handled here, and only in
+	 * a live transaction: this hook also runs for ROLLBACK after an error,
+	 * when the catalog cannot be read.
+	 */
+	if ((IsA(parsetree, CreateTableAsStmt) || IsA(parsetree, DropStmt) ||
+		 IsA(parsetree, RefreshMatViewStmt) || IsA(parsetree, IndexStmt) ||
+		 IsA(parsetree, AlterTableStmt)) &&
+		IsTransactionState() && !IsAbortedTransactionBlockState())
+		installed = OidIsValid(get_extension_oid("ivm", true));
 
 	if (installed && IsA(parsetree, CreateTableAsStmt))
 	{

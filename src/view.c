@@ -97,9 +97,30 @@ IvmParseQuery(const char *query_text)
 }
 
 /*
+ * TableSampleWalker
+ *		Whether a query (subqueries included) samples a table: TABLESAMPLE
+ *		picks rows by their place on disk, which no delta can follow, even
+ *		with REPEATABLE.
+ */
+static bool
+TableSampleWalker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, RangeTblEntry))
+		return ((RangeTblEntry *) node)->tablesample != NULL;
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, TableSampleWalker, context,
+								 QTW_EXAMINE_RTES_BEFORE);
+	return expression_tree_walker(node, TableSampleWalker, context);
+}
+
+/*
  * CheckQuery
- *		Refuse what cannot be maintained: volatile functions, row locking,
- *		data-modifying WITH.
+ *		Refuse what cannot be maintained: volatile functions, TABLESAMPLE,
+ *		row locking, data-modifying WITH.  Called on the query as written
+ *		and on each query it is rewritten to (the plain views it reads
+ *		expanded).
  */
 static void
 CheckQuery(Query *query)
@@ -123,6 +144,13 @@ CheckQuery(Query *query)
 				 errdetail("A volatile function such as random(), clock_timestamp() or nextval() "
 						   "can return something else each time, so the view could never equal its query."),
 				 errhint("Remove the volatile function from the query, or store its value in a table the view reads.")));
+	if (TableSampleWalker((Node *) query, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("incremental views cannot use TABLESAMPLE"),
+				 errdetail("TABLESAMPLE picks rows by where they are stored, so the view could never equal its query, "
+						   "even with REPEATABLE."),
+				 errhint("Filter the rows by a condition on their values instead, such as a hash of the key.")));
 }
 
 /*
@@ -470,6 +498,7 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 	int			save_nestlevel;
 
 	IvmCheckPreloaded();
+	IvmCheckWritable("create an incremental view");
 
 	rv = makeRangeVarFromNameList(stringToQualifiedNameList(name));
 	nspid = RangeVarGetCreationNamespace(rv);
@@ -497,7 +526,10 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 	deparsed = IvmDeparseQuery(query);
 	rewritten = QueryRewrite(copyObject(query));
 	foreach(lc, rewritten)
+	{
+		CheckQuery(lfirst_node(Query, lc));
 		CollectRelationsWalker(lfirst(lc), &relids);
+	}
 
 	IvmSpiConnect();
 
@@ -793,10 +825,8 @@ ivm_create_view(PG_FUNCTION_ARGS)
 	char	   *options = NULL;
 
 	IvmCheckPreloaded();
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("the name and the query of an incremental view cannot be null")));
+	IvmCheckArgNotNull(fcinfo, 0, "name", "ivm.create_view");
+	IvmCheckArgNotNull(fcinfo, 1, "query", "ivm.create_view");
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	query = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	if (!PG_ARGISNULL(2))

@@ -81,18 +81,37 @@ RequireWatchableView(Oid viewoid, const char *action)
 
 /*
  * ChannelFor
- *		ivm_<view name>, cut to what LISTEN keeps of an identifier.
+ *		ivm_<view name> when it fits in an identifier (63 bytes) and no other
+ *		view's watch uses it; else the name cut to fit, then _<view id>, so
+ *		that no two views ever share a channel (two long names that share
+ *		their first bytes, or one name in two schemas).  Caller is connected
+ *		to SPI as the owner of schema ivm.
  */
 static char *
-ChannelFor(Oid viewoid)
+ChannelFor(Oid viewoid, int view_id)
 {
 	char	   *channel = psprintf("ivm_%s", get_rel_name(viewoid));
 	int			len = strlen(channel);
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		args[2];
+	int			rc;
+	bool		taken;
 
-	if (len >= NAMEDATALEN)
+	args[0] = CStringGetTextDatum(channel);
+	args[1] = Int32GetDatum(view_id);
+	rc = SPI_execute_with_args("SELECT 1 FROM ivm._watches WHERE channel = $1 AND view_id <> $2",
+							   2, types, args, NULL, true, 1);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "looking for a channel in use");
+	taken = SPI_processed > 0;
+	if (len >= NAMEDATALEN || taken)
 	{
-		len = pg_mbcliplen(channel, len, NAMEDATALEN - 1);
-		channel[len] = '\0';
+		char		suffix[16];
+		int			keep;
+
+		snprintf(suffix, sizeof(suffix), "_%d", view_id);
+		keep = pg_mbcliplen(channel, len, NAMEDATALEN - 1 - (int) strlen(suffix));
+		channel[keep] = '\0';
+		channel = psprintf("%s%s", channel, suffix);
 	}
 	return channel;
 }
@@ -113,10 +132,12 @@ ivm_watch(PG_FUNCTION_ARGS)
 	int			rc;
 
 	IvmCheckPreloaded();
+	IvmCheckArgNotNull(fcinfo, 0, "view", "ivm.watch");
+	IvmCheckWritable("watch a view");
 	view_id = RequireWatchableView(viewoid, "Watching a view");
-	channel = ChannelFor(viewoid);
 
 	IvmCatalogBegin(&save);
+	channel = ChannelFor(viewoid, view_id);
 	args[0] = Int32GetDatum(view_id);
 	args[1] = CStringGetTextDatum(channel);
 	rc = SPI_execute_with_args("INSERT INTO ivm._watches (view_id, channel) VALUES ($1, $2) "
@@ -147,6 +168,8 @@ ivm_unwatch(PG_FUNCTION_ARGS)
 	bool		was_watched;
 
 	IvmCheckPreloaded();
+	IvmCheckArgNotNull(fcinfo, 0, "view", "ivm.unwatch");
+	IvmCheckWritable("unwatch a view");
 	view_id = RequireWatchableView(viewoid, "Unwatching a view");
 
 	IvmCatalogBegin(&save);
@@ -172,8 +195,8 @@ Datum
 ivm_changes(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Oid			viewoid = PG_GETARG_OID(0);
-	int64		since = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1);
+	Oid			viewoid;
+	int64		since;
 	int			view_id;
 	IvmUserSave save;
 	Oid			types[2] = {INT4OID, INT8OID};
@@ -181,6 +204,10 @@ ivm_changes(PG_FUNCTION_ARGS)
 	int			rc;
 
 	IvmCheckPreloaded();
+	IvmCheckArgNotNull(fcinfo, 0, "view", "ivm.changes");
+	IvmCheckArgNotNull(fcinfo, 1, "since_epoch", "ivm.changes");
+	viewoid = PG_GETARG_OID(0);
+	since = PG_GETARG_INT64(1);
 	view_id = RequireWatchableView(viewoid, "Reading the changes of a view");
 	InitMaterializedSRF(fcinfo, 0);
 

@@ -16,7 +16,8 @@ BEGIN
         $q$SELECT c.oid FROM pg_class c
            WHERE c.relnamespace = 'ivm'::regnamespace AND c.relkind = 'r'
              AND c.relname NOT IN ('_state', '_views', '_sources', '_deps', '_truncated',
-                                   '_evidence', '_watches', '_changes', '_counters', '_seen')$q$,
+                                   '_evidence', '_watches', '_changes', '_counters', '_seen',
+                                   '_view_errors')$q$,
         $q$SELECT storage::oid FROM ivm.views UNION ALL SELECT log::oid FROM ivm.sources WHERE log IS NOT NULL$q$,
         label || ': every table in schema ivm is the storage of a view or the log of a source');
     RETURN NEXT is((SELECT count(*)::int FROM ivm.dependencies d

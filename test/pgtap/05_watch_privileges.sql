@@ -2,7 +2,7 @@
 -- "Watches" and 3 "Data leaking to a role without SELECT rights").
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(42);
+SELECT plan(47);
 
 SELECT lives_ok($$SELECT ivm.tick()$$, 'a first tick consumes whatever was pending');
 
@@ -47,8 +47,15 @@ SELECT is((SELECT channel FROM ivm.views WHERE name = 'w_v'::regclass), NULL, 'n
 -- a long name: the channel is truncated as LISTEN truncates identifiers
 SELECT lives_ok($$SELECT ivm.create_view('w_' || repeat('n', 61), 'SELECT k FROM w_t')$$,
                 'a view with a 63-byte name');
-SELECT is(ivm.watch(('w_' || repeat('n', 61))::regclass), left('ivm_w_' || repeat('n', 61), 63),
-          'its channel is truncated to 63 bytes, the name LISTEN would use');
+SELECT is(ivm.watch(('w_' || repeat('n', 61))::regclass),
+          (SELECT left('ivm_w_' || repeat('n', 61), 63 - length('_' || v.id)) || '_' || v.id
+           FROM ivm._views v WHERE v.viewrel = ('w_' || repeat('n', 61))::regclass),
+          'a name too long for a channel: the channel is cut to 63 bytes, ending in _<view id>');
+SELECT lives_ok($$SELECT ivm.create_view('w_' || repeat('n', 59) || 'xx', 'SELECT k FROM w_t')$$,
+                'a second view whose name shares its first 61 bytes');
+SELECT isnt(ivm.watch(('w_' || repeat('n', 59) || 'xx')::regclass),
+            ivm.watch(('w_' || repeat('n', 61))::regclass),
+            'the two long names get different channels');
 
 -- privileges
 SELECT is(ivm.watch('w_v'), 'ivm_w_v', 'watch w_v again (its change log starts afresh)');
@@ -119,6 +126,13 @@ SET LOCAL SESSION AUTHORIZATION ivm_tap_maker;
 SELECT bag_eq($$SELECT * FROM w_mine$$, $$SELECT k, x FROM w_t$$, 'its creator reads it up to date');
 RESET SESSION AUTHORIZATION;
 SELECT is(current_user::text, session_user::text, 'back to the original role');
+
+-- one name in two schemas: two channels
+SELECT is(ivm.watch('w_v'), 'ivm_w_v', 'w_v is watched on ivm_w_v');
+CREATE SCHEMA w_other;
+SELECT lives_ok($$SELECT ivm.create_view('w_other.w_v', 'SELECT k FROM w_t')$$,
+                'a view named like w_v in another schema');
+SELECT isnt(ivm.watch('w_other.w_v'), 'ivm_w_v', 'it does not take the channel of public.w_v');
 
 SELECT * FROM finish();
 ROLLBACK;
