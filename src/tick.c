@@ -1000,8 +1000,8 @@ MaintainQuarantined(TickView *view, TickState *ts, Snapshot snap, bool recompute
 	IvmReportViewFailure(edata, view->name, view->owner, caller,
 						 view->failed ? LOG_SERVER_ONLY : WARNING,
 						 "It is quarantined (state \"failed\" in ivm.views) and the rest of the tick goes on.",
-						 "The view keeps its rows and is recomputed at the first tick after what it reads changes; "
-						 "its owner can fix the cause and run REFRESH MATERIALIZED VIEW.");
+						 "The view keeps its rows and is tried again at every tick until it succeeds; "
+						 "its owner can fix the cause, and REFRESH MATERIALIZED VIEW shows the owner the error.");
 	QuarantineView(view, edata, NULL, epoch, snap);
 	memset(oc, 0, sizeof(*oc));
 	oc->strategy = "failed";
