@@ -498,6 +498,17 @@ $$;
 REVOKE ALL ON FUNCTION ivm._capture_members() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ivm._relink_views() FROM PUBLIC;
 
+-- Without shared_preload_libraries, CREATE MATERIALIZED VIEW ... WITH
+-- (ivm.incremental) says what every function says (55000 and the hint).
+CREATE FUNCTION ivm._on_ddl_start()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'ivm_on_ddl_start'
+LANGUAGE C;
+
+CREATE EVENT TRIGGER ivm_ddl_start ON ddl_command_start
+    WHEN TAG IN ('CREATE MATERIALIZED VIEW')
+    EXECUTE FUNCTION ivm._on_ddl_start();
+
 CREATE EVENT TRIGGER ivm_ddl_end ON ddl_command_end
     WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE', 'CREATE TRIGGER')
     EXECUTE FUNCTION ivm._on_ddl_end();
@@ -602,4 +613,5 @@ REVOKE EXECUTE ON FUNCTION ivm._plan_stats() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION ivm._on_sql_drop() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION ivm._uncapture(text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION ivm._on_ddl_end() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION ivm._on_ddl_start() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION ivm._state_restore() FROM PUBLIC;

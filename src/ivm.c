@@ -140,7 +140,8 @@ _PG_init(void)
 							"64 in production.  Fewer bits make distinct rows share hashes; results must not change.",
 							&ivm_debug_hash_bits,
 							64, 1, 64,
-							PGC_POSTMASTER, 0,
+							/* a server-start setting can only be defined while preloading */
+							ivm_loaded_at_startup ? PGC_POSTMASTER : PGC_INTERNAL, 0,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("ivm");

@@ -21,6 +21,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "commands/defrem.h"
+#include "commands/event_trigger.h"
 #include "commands/extension.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -31,6 +32,8 @@
 #include "utils/syscache.h"
 
 #include "ivm.h"
+
+PG_FUNCTION_INFO_V1(ivm_on_ddl_start);
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
@@ -351,6 +354,32 @@ IvmProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree
 	if (installed && IsA(parsetree, AlterTableStmt) &&
 		((AlterTableStmt *) parsetree)->objtype == OBJECT_VIEW)
 		FollowOwnerChange((AlterTableStmt *) parsetree);
+}
+
+/*
+ * ivm_on_ddl_start
+ *		Event trigger on ddl_command_start for CREATE MATERIALIZED VIEW.  With
+ *		the library preloaded, the hook above takes incremental views before
+ *		event triggers fire; this only sees them when it is not preloaded,
+ *		and then says so as every function does (55000 and the hint),
+ *		instead of PostgreSQL's "unrecognized parameter namespace".
+ */
+Datum
+ivm_on_ddl_start(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *trigdata;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		elog(ERROR, "ivm._on_ddl_start() must be called as an event trigger");
+	trigdata = (EventTriggerData *) fcinfo->context;
+	if (IsA(trigdata->parsetree, CreateTableAsStmt))
+	{
+		CreateTableAsStmt *stmt = (CreateTableAsStmt *) trigdata->parsetree;
+
+		if (stmt->objtype == OBJECT_MATVIEW && IncrementalOption(stmt->into->options))
+			IvmCheckPreloaded();
+	}
+	PG_RETURN_VOID();
 }
 
 /*

@@ -21,6 +21,10 @@ CREATE TABLE t (a int);
 SELECT * FROM ivm.tick();
 SELECT ivm.create_view('v', $$SELECT a FROM t$$);
 CREATE MATERIALIZED VIEW mv WITH (ivm.incremental) AS SELECT a FROM t;
+\c
+CREATE MATERIALIZED VIEW mv2 WITH (ivm.incremental) AS SELECT a FROM t;
+CREATE MATERIALIZED VIEW plain_mv AS SELECT a FROM t;
+SELECT 'plain_mv=' || count(*) FROM pg_matviews WHERE matviewname = 'plain_mv';
 SELECT 'views=' || count(*) FROM ivm._views;
 SELECT 'capture_triggers=' || count(*) FROM pg_trigger WHERE tgrelid = 't'::regclass;
 SQL
@@ -34,11 +38,13 @@ expect() {
         fail=1
     fi
 }
-# ivm.tick() and ivm.create_view() each refuse with 55000 and the hint
-[ "$(grep -c 'ERROR:  55000: ivm must be loaded via shared_preload_libraries' <<<"$out")" -ge 2 ] ||
-    { echo "FAIL: ivm.tick() and ivm.create_view() did not both fail with 55000" >&2; fail=1; }
+# ivm.tick(), ivm.create_view() and CREATE MATERIALIZED VIEW ... WITH
+# (ivm.incremental) each refuse with 55000 and the hint
+[ "$(grep -c 'ERROR:  55000: ivm must be loaded via shared_preload_libraries' <<<"$out")" -ge 3 ] ||
+    { echo "FAIL: ivm.tick(), ivm.create_view() and CREATE MATERIALIZED VIEW did not all fail with 55000" >&2; fail=1; }
 expect "HINT:  Add ivm to shared_preload_libraries in postgresql.conf and restart the server."
 expect "views=0"
+expect "plain_mv=1"
 expect "capture_triggers=0"
 if [ "$fail" -ne 0 ]; then
     exit 1
