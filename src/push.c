@@ -45,6 +45,7 @@
 #include "access/nbtree.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "datatype/timestamp.h"
 #include "miscadmin.h"
@@ -60,6 +61,7 @@
 #include "utils/memutils.h"
 #include "utils/regproc.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 #include "utils/uuid.h"
@@ -87,7 +89,7 @@ typedef struct PushSource
 	bool		dedup;
 	char	   *name;			/* schema-qualified, quoted */
 	char	   *colnames;		/* "a, b", quoted */
-	char	   *match;			/* s.a IS NOT DISTINCT FROM c.a AND ... */
+	char	   *match;			/* AND (s.a = c.a OR both null) ..., the types' = */
 	char	   *keyhash_s;		/* ivm.key_hash(s.a, s.b) */
 	char	   *keyhash_c;		/* ivm.key_hash(c.a, c.b) */
 } PushSource;
@@ -284,6 +286,36 @@ ivm_create_source(PG_FUNCTION_ARGS)
 }
 
 /*
+ * EqualityOperator
+ *		OPERATOR(schema.=) of a type's default equality, the one GROUP BY
+ *		consolidates a batch with: removals find rows by the same equality
+ *		(citext's, not text's) whatever search_path is pinned.
+ */
+static char *
+EqualityOperator(Oid typid)
+{
+	TypeCacheEntry *tc = lookup_type_cache(typid, TYPECACHE_EQ_OPR);
+	HeapTuple	tup;
+	Form_pg_operator op;
+	char	   *result;
+
+	if (!OidIsValid(tc->eq_opr))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("could not identify an equality operator for type %s",
+						format_type_be(typid))));
+	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(tc->eq_opr));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for operator %u", tc->eq_opr);
+	op = (Form_pg_operator) GETSTRUCT(tup);
+	result = psprintf("OPERATOR(%s.%s)",
+					  quote_identifier(get_namespace_name(op->oprnamespace)),
+					  NameStr(op->oprname));
+	ReleaseSysCache(tup);
+	return result;
+}
+
+/*
  * LookupPushSource
  *		The push source relid is, or an error.  Caller is connected to SPI
  *		and runs as the owner of schema ivm.
@@ -329,7 +361,8 @@ LookupPushSource(Oid relid, TupleDesc desc)
 		appendStringInfo(&cols, "%s%s", sep, col);
 		appendStringInfo(&ks, "%ss.%s", sep, col);
 		appendStringInfo(&kc, "%sc.%s", sep, col);
-		appendStringInfo(&match, " AND s.%s IS NOT DISTINCT FROM c.%s", col, col);
+		appendStringInfo(&match, " AND (s.%s %s c.%s OR (s.%s IS NULL AND c.%s IS NULL))",
+						 col, EqualityOperator(TupleDescAttr(desc, i)->atttypid), col, col, col);
 	}
 	src->colnames = cols.data;
 	src->match = match.data;
@@ -1026,6 +1059,13 @@ PushBatch(Oid relid, Jsonb *batch)
 	source = RelationGetRelationName(rel);
 	owner = rel->rd_rel->relowner;
 
+	for (int i = 0; i < natts; i++)
+		if (TupleDescAttr(desc, i)->attisdropped)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("push source \"%s\" has a dropped column", source),
+					 errhint("Recreate the push source with the columns it should have.")));
+
 	IvmSpiConnect();
 	nestlevel = IvmPinSearchPath();
 
@@ -1033,13 +1073,6 @@ PushBatch(Oid relid, Jsonb *batch)
 	IvmBecome(IvmSchemaOwner(), false, &save);
 	src = LookupPushSource(relid, desc);
 	IvmRestoreUser(&save);
-
-	for (int i = 0; i < natts; i++)
-		if (TupleDescAttr(desc, i)->attisdropped)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("push source \"%s\" has a dropped column", source),
-					 errhint("Recreate the push source with the columns it should have.")));
 
 	bdesc = CreateTemplateTupleDesc(natts + 2);
 	for (int i = 0; i < natts; i++)

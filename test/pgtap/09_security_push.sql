@@ -4,7 +4,7 @@
 -- alice's push source; alice, an ordinary role, against the server.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(57);
+SELECT plan(59);
 
 SELECT lives_ok($$SELECT ivm.tick()$$, 'a first tick consumes whatever was pending');
 
@@ -231,6 +231,14 @@ SELECT is(ivm.push('ivm_sp.typed', '[{"n": 1.5, "i": "1 day 00:00:01"}]'), 1::bi
 SELECT ivm.tick();
 SELECT ok(pg_temp.mismatches('ivm_sp.typed_v', 'SELECT d, i, count(*) FROM ivm_sp.typed GROUP BY d, i') = 0,
           'the view over the typed source equals its query');
+
+-- removals find rows by the equality consolidation uses (citext's, not text's)
+CREATE EXTENSION citext;
+SELECT ivm.create_source('ivm_sp.names', 'name citext');
+SELECT ivm.push('ivm_sp.names', '[{"name": "Alice"}]');
+SELECT is(ivm.push('ivm_sp.names', '[{"name": "ALICE", "_weight": -1}]'), 1::bigint,
+          'a removal finds its row by the column type''s equality, whatever search_path is pinned');
+SELECT is((SELECT count(*) FROM ivm_sp.names), 0::bigint, 'the row is gone');
 
 -- a batch larger than work_mem: its stores spill to disk and are ended (no
 -- "temporary file leak" warning: the shell check of 300,000 rows in the
