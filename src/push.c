@@ -20,6 +20,21 @@
  *	  goes into ivm._seen; a batch whose hash is there already is coalesced:
  *	  applied once.  The seen-set keeps ivm.dedup_capacity entries per
  *	  source and forgets the oldest first.
+ *	- Rights (the rule at the top of rights.c).  As the caller: a batch
+ *	  element with a positive weight needs INSERT on the source, one with a
+ *	  negative weight DELETE and SELECT (as DELETE ... WHERE needs SELECT on
+ *	  what it compares), checked before anything is read.  As the source's
+ *	  owner, restricted, with search_path pinned: everything that runs a
+ *	  type's or the owner's code -- reading values, consolidating and
+ *	  hashing them, checking removals, the DELETE and INSERT and so the
+ *	  owner's triggers.  As the owner of schema ivm: ivm._sources, ivm._seen
+ *	  and ivm._counters only.  An error raised while the source is written
+ *	  reaches a caller without SELECT on it without its detail or context,
+ *	  which may carry rows.
+ *	- Bounds: a batch whose consolidated weights add up to more row copies
+ *	  than ivm.max_push_rows is refused before anything is written.  The
+ *	  batch's tuplestores are ended before the function returns, so that a
+ *	  batch larger than work_mem leaves no temporary file behind.
  *
  * Copyright (c) 2026, the ivm authors
  *
@@ -27,9 +42,12 @@
  */
 #include "postgres.h"
 
+#include "access/nbtree.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
+#include "datatype/timestamp.h"
 #include "miscadmin.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -43,6 +61,8 @@
 #include "utils/memutils.h"
 #include "utils/regproc.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
 #include "utils/typcache.h"
 #include "utils/uuid.h"
 
@@ -69,10 +89,23 @@ typedef struct PushSource
 	bool		dedup;
 	char	   *name;			/* schema-qualified, quoted */
 	char	   *colnames;		/* "a, b", quoted */
-	char	   *match;			/* s.a IS NOT DISTINCT FROM c.a AND ... */
+	char	   *match;			/* AND (s.a = c.a OR both null) ..., the types' = */
 	char	   *keyhash_s;		/* ivm.key_hash(s.a, s.b) */
 	char	   *keyhash_c;		/* ivm.key_hash(c.a, c.b) */
 } PushSource;
+
+/*
+ * CheckNotNull
+ *		Refuse a null argument of an SQL-callable function, naming it.
+ */
+static void
+CheckNotNull(FunctionCallInfo fcinfo, int argno, const char *argname, const char *funcname)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument \"%s\" of %s must not be null", argname, funcname)));
+}
 
 /*
  * CheckColumnList
@@ -158,10 +191,8 @@ ivm_create_source(PG_FUNCTION_ARGS)
 	int			save_nestlevel;
 
 	IvmCheckPreloaded();
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("the name and the columns of a push source cannot be null")));
+	CheckNotNull(fcinfo, 0, "name", "ivm.create_source");
+	CheckNotNull(fcinfo, 1, "columns", "ivm.create_source");
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	columns = text_to_cstring(PG_GETARG_TEXT_PP(1));
 
@@ -210,10 +241,7 @@ ivm_create_source(PG_FUNCTION_ARGS)
 		table_close(rel, AccessShareLock);
 	}
 
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
+	save_nestlevel = IvmPinSearchPath();
 	IvmBecome(IvmSchemaOwner(), false, &save);
 
 	/* captured like any table, marked as pushed */
@@ -252,9 +280,39 @@ ivm_create_source(PG_FUNCTION_ARGS)
 	IvmSpiCheck(rc, SPI_OK_UTILITY, "indexing the push source");
 
 	IvmRestoreUser(&save);
-	AtEOXact_GUC(true, save_nestlevel);
+	IvmUnpinSearchPath(save_nestlevel);
 	SPI_finish();
 	PG_RETURN_OID(relid);
+}
+
+/*
+ * EqualityOperator
+ *		OPERATOR(schema.=) of a type's default equality, the one GROUP BY
+ *		consolidates a batch with: removals find rows by the same equality
+ *		(citext's, not text's) whatever search_path is pinned.
+ */
+static char *
+EqualityOperator(Oid typid)
+{
+	TypeCacheEntry *tc = lookup_type_cache(typid, TYPECACHE_EQ_OPR);
+	HeapTuple	tup;
+	Form_pg_operator op;
+	char	   *result;
+
+	if (!OidIsValid(tc->eq_opr))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("could not identify an equality operator for type %s",
+						format_type_be(typid))));
+	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(tc->eq_opr));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for operator %u", tc->eq_opr);
+	op = (Form_pg_operator) GETSTRUCT(tup);
+	result = psprintf("OPERATOR(%s.%s)",
+					  quote_identifier(get_namespace_name(op->oprnamespace)),
+					  NameStr(op->oprname));
+	ReleaseSysCache(tup);
+	return result;
 }
 
 /*
@@ -303,7 +361,8 @@ LookupPushSource(Oid relid, TupleDesc desc)
 		appendStringInfo(&cols, "%s%s", sep, col);
 		appendStringInfo(&ks, "%ss.%s", sep, col);
 		appendStringInfo(&kc, "%sc.%s", sep, col);
-		appendStringInfo(&match, " AND s.%s IS NOT DISTINCT FROM c.%s", col, col);
+		appendStringInfo(&match, " AND (s.%s %s c.%s OR (s.%s IS NULL AND c.%s IS NULL))",
+						 col, EqualityOperator(TupleDescAttr(desc, i)->atttypid), col, col, col);
 	}
 	src->colnames = cols.data;
 	src->match = match.data;
@@ -401,9 +460,93 @@ ValueText(JsonbValue *v, Oid typid)
 }
 
 /*
+ * BatchSigns
+ *		Whether a batch adds rows (an element with a positive weight) and
+ *		whether it removes rows (a negative weight): what the rights check
+ *		needs, read from the weights alone before any value is read.  An
+ *		element that is not an object is left for ReadBatch to refuse.
+ */
+static void
+BatchSigns(Jsonb *batch, const char *source, bool *adds, bool *removes)
+{
+	int			n;
+
+	if (!JB_ROOT_IS_ARRAY(batch) || JB_ROOT_IS_SCALAR(batch))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a batch for push source \"%s\" must be a JSON array of objects", source),
+				 errhint("Push, for instance, '[{\"user_id\": 1, \"url\": \"/a\", \"_weight\": 1}]'.")));
+
+	*adds = false;
+	*removes = false;
+	n = JsonContainerSize(&batch->root);
+	for (int e = 0; e < n; e++)
+	{
+		JsonbValue *el = getIthJsonbValueFromContainer(&batch->root, e);
+		JsonbValue *wv;
+		int64		weight = 1;
+
+		if (el->type != jbvBinary || !JsonContainerIsObject(el->val.binary.data))
+			continue;
+		wv = getKeyJsonValueFromContainer(el->val.binary.data, BATCH_WEIGHT_KEY,
+										  strlen(BATCH_WEIGHT_KEY), NULL);
+		if (wv != NULL)
+			weight = WeightOf(wv, e + 1, source);
+		if (weight > 0)
+			*adds = true;
+		else if (weight < 0)
+			*removes = true;
+		pfree(el);
+	}
+}
+
+/*
+ * CheckPushRights
+ *		As the caller: INSERT on the source when the batch adds rows; DELETE
+ *		and SELECT when it removes rows, as DELETE ... WHERE needs SELECT on
+ *		what it compares (and so the removal check's error, which counts
+ *		the copies held, says nothing to a role that may not read them).  A
+ *		batch that does neither needs INSERT.  Each privilege is checked on
+ *		its own and the missing ones are named.
+ */
+static void
+CheckPushRights(Oid relid, const char *source, bool adds, bool removes)
+{
+	AclMode		need = 0;
+	AclMode		missing;
+	StringInfoData names;
+
+	if (adds || !removes)
+		need |= ACL_INSERT;
+	if (removes)
+		need |= ACL_DELETE | ACL_SELECT;
+	missing = need & ~pg_class_aclmask(relid, GetUserId(), need, ACLMASK_ALL);
+	if (missing == 0)
+		return;
+
+	initStringInfo(&names);
+	if (missing & ACL_INSERT)
+		appendStringInfoString(&names, "INSERT");
+	if (missing & ACL_DELETE)
+		appendStringInfo(&names, "%sDELETE", names.len > 0 ? ", " : "");
+	if (missing & ACL_SELECT)
+		appendStringInfo(&names, "%sSELECT", names.len > 0 ? ", " : "");
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied for push source \"%s\": %s privilege missing",
+					source, names.data),
+			 errdetail("A batch that adds rows (a positive \"_weight\") needs INSERT on the source; "
+					   "one that removes rows (a negative \"_weight\") needs DELETE and SELECT."),
+			 errhint("Ask the owner of the source to grant %s, or push only the rows you may.",
+					 names.data)));
+}
+
+/*
  * ReadBatch
  *		Check a batch and turn it into a tuplestore of (source columns,
- *		__ivm_weight, __ivm_element); weights of 0 are left out.
+ *		__ivm_weight, __ivm_element); weights of 0 are left out.  The input
+ *		functions (and a domain's checks) run here: the caller runs as the
+ *		source's owner, restricted.  The caller ends the tuplestore.
  */
 static Tuplestorestate *
 ReadBatch(Jsonb *batch, Relation rel, const char *source, TupleDesc bdesc, uint64 *nrows)
@@ -416,15 +559,11 @@ ReadBatch(Jsonb *batch, Relation rel, const char *source, TupleDesc bdesc, uint6
 	bool	   *nulls = palloc(sizeof(bool) * (natts + 2));
 	bool	   *given = palloc(sizeof(bool) * natts);
 	Tuplestorestate *ts = tuplestore_begin_heap(false, false, work_mem);
+	MemoryContext elcxt;
+	MemoryContext oldcxt;
 	ElementContext ec;
 	ErrorContextCallback errcallback;
 	int			n;
-
-	if (!JB_ROOT_IS_ARRAY(batch) || JB_ROOT_IS_SCALAR(batch))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a batch for push source \"%s\" must be a JSON array of objects", source),
-				 errhint("Push, for instance, '[{\"user_id\": 1, \"url\": \"/a\", \"_weight\": 1}]'.")));
 
 	for (int i = 0; i < natts; i++)
 	{
@@ -433,6 +572,8 @@ ReadBatch(Jsonb *batch, Relation rel, const char *source, TupleDesc bdesc, uint6
 		getTypeInputInfo(TupleDescAttr(desc, i)->atttypid, &infunc, &ioparams[i]);
 		fmgr_info(infunc, &infuncs[i]);
 	}
+	elcxt = AllocSetContextCreate(CurrentMemoryContext, "ivm batch element",
+								  ALLOCSET_DEFAULT_SIZES);
 
 	ec.source = source;
 	errcallback.callback = ElementErrorCallback;
@@ -444,13 +585,16 @@ ReadBatch(Jsonb *batch, Relation rel, const char *source, TupleDesc bdesc, uint6
 	n = JsonContainerSize(&batch->root);
 	for (int e = 0; e < n; e++)
 	{
-		JsonbValue *el = getIthJsonbValueFromContainer(&batch->root, e);
+		JsonbValue *el;
 		JsonbIterator *it;
 		JsonbIteratorToken tok;
 		JsonbValue	key;
 		JsonbValue	val;
 		int64		weight = 1;
 
+		CHECK_FOR_INTERRUPTS();
+		oldcxt = MemoryContextSwitchTo(elcxt);
+		el = getIthJsonbValueFromContainer(&batch->root, e);
 		ec.element = e + 1;
 		ec.column = NULL;
 		if (el->type != jbvBinary || !JsonContainerIsObject(el->val.binary.data))
@@ -514,36 +658,223 @@ ReadBatch(Jsonb *batch, Relation rel, const char *source, TupleDesc bdesc, uint6
 								NameStr(att->attname), source),
 						 errhint("The batch was not applied.")));
 		}
-		if (weight == 0)
-			continue;
-		values[natts] = Int64GetDatum(weight);
-		nulls[natts] = false;
-		values[natts + 1] = Int32GetDatum(e + 1);
-		nulls[natts + 1] = false;
-		tuplestore_putvalues(ts, bdesc, values, nulls);
-		(*nrows)++;
+		MemoryContextSwitchTo(oldcxt);
+		if (weight != 0)
+		{
+			values[natts] = Int64GetDatum(weight);
+			nulls[natts] = false;
+			values[natts + 1] = Int32GetDatum(e + 1);
+			nulls[natts + 1] = false;
+			tuplestore_putvalues(ts, bdesc, values, nulls);
+			(*nrows)++;
+		}
+		MemoryContextReset(elcxt);
 	}
 
 	error_context_stack = errcallback.previous;
+	MemoryContextDelete(elcxt);
 	return ts;
+}
+
+/*
+ * How BatchHash feeds one column's values into a row's hash.
+ *
+ * The hash must not depend on settings: the text form of a value does
+ * (TimeZone, DateStyle, IntervalStyle, extra_float_digits, bytea_output),
+ * so no output function is called.  And it must agree with the
+ * consolidation, which groups rows by their types' equality (GROUP BY):
+ * two rows it takes for one must hash alike, whichever of them the group
+ * kept.  So:
+ *	- HASH_IMAGE: the type's btree equality is equality of images (its
+ *	  opclass's equalimage function says so: int, text in a deterministic
+ *	  collation, date, timestamptz, bytea, ...): the value's bytes,
+ *	  detoasted, as diff.c hashes rows.  Exact, and no code of the type runs.
+ *	- HASH_INTERVAL: interval, whose equality compares the span ('1 day'
+ *	  equals '24 hours'): the span in canonical form (whole days, then the
+ *	  microseconds left, 0 <= time < one day).
+ *	- HASH_TYPE: any other type (numeric, where 1.0 equals 1.00; float8,
+ *	  where -0 equals 0; jsonb; arrays and records of such types): the
+ *	  type's extended hash function, which agrees with its equality, under
+ *	  two seeds for 128 bits.  It is the type's code: the caller runs as the
+ *	  source's owner, restricted.
+ */
+typedef enum HashMethod
+{
+	HASH_IMAGE,
+	HASH_INTERVAL,
+	HASH_TYPE
+} HashMethod;
+
+typedef struct ColumnHash
+{
+	HashMethod	method;
+	Oid			collation;
+	FmgrInfo   *hashproc;		/* HASH_TYPE: the extended hash function */
+} ColumnHash;
+
+#define HASH_SEED_1 UINT64CONST(0x9e3779b97f4a7c15)
+#define HASH_SEED_2 UINT64CONST(0xc2b2ae3d27d4eb4f)
+
+/*
+ * EqualityIsImage
+ *		Does the default btree opclass of typid say that equal values have
+ *		equal images, under collation?  (As btree deduplication asks.)
+ */
+static bool
+EqualityIsImage(Oid typid, Oid collation)
+{
+	TypeCacheEntry *tc = lookup_type_cache(typid, TYPECACHE_BTREE_OPFAMILY);
+	Oid			proc;
+
+	if (!OidIsValid(tc->btree_opf))
+		return false;
+	proc = get_opfamily_proc(tc->btree_opf, tc->btree_opintype, tc->btree_opintype,
+							 BTEQUALIMAGE_PROC);
+	if (!OidIsValid(proc))
+		return false;
+	return DatumGetBool(OidFunctionCall1Coll(proc, collation,
+											 ObjectIdGetDatum(tc->btree_opintype)));
+}
+
+/*
+ * PlanColumnHashes
+ *		How each column of desc is hashed (see above).
+ */
+static ColumnHash *
+PlanColumnHashes(TupleDesc desc)
+{
+	ColumnHash *plan = palloc0(sizeof(ColumnHash) * desc->natts);
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Oid			base = getBaseType(att->atttypid);
+
+		plan[i].collation = att->attcollation;
+		if (base == INTERVALOID)
+			plan[i].method = HASH_INTERVAL;
+		else if (EqualityIsImage(att->atttypid, att->attcollation))
+			plan[i].method = HASH_IMAGE;
+		else
+		{
+			TypeCacheEntry *tc = lookup_type_cache(att->atttypid,
+												   TYPECACHE_HASH_EXTENDED_PROC_FINFO);
+
+			if (!OidIsValid(tc->hash_extended_proc))
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_FUNCTION),
+						 errmsg("could not identify a hash function for type %s",
+								format_type_be(att->atttypid))));
+			plan[i].method = HASH_TYPE;
+			plan[i].hashproc = &tc->hash_extended_proc_finfo;
+		}
+	}
+	return plan;
+}
+
+/*
+ * HashValue
+ *		Feed one column value into a row's hash state: a tag byte (null or
+ *		not), then the value as its column's plan says.
+ */
+static void
+HashValue(XXH3_state_t *state, Datum value, bool isnull, Form_pg_attribute att,
+		  ColumnHash *how)
+{
+	uint8		present = isnull ? 0 : 1;
+
+	XXH3_128bits_update(state, &present, 1);
+	if (isnull)
+		return;
+
+	switch (how->method)
+	{
+		case HASH_INTERVAL:
+			{
+				Interval   *iv = DatumGetIntervalP(value);
+				int64		days = (int64) iv->month * DAYS_PER_MONTH + iv->day;
+				int64		time = iv->time;
+				int64		whole = time / USECS_PER_DAY;
+
+				/* floor division: 0 <= time < USECS_PER_DAY */
+				time -= whole * USECS_PER_DAY;
+				if (time < 0)
+				{
+					time += USECS_PER_DAY;
+					whole--;
+				}
+				days += whole;
+				XXH3_128bits_update(state, &days, sizeof(days));
+				XXH3_128bits_update(state, &time, sizeof(time));
+				break;
+			}
+		case HASH_TYPE:
+			{
+				uint64		h[2];
+
+				h[0] = DatumGetUInt64(FunctionCall2Coll(how->hashproc, how->collation, value,
+														UInt64GetDatum(HASH_SEED_1)));
+				h[1] = DatumGetUInt64(FunctionCall2Coll(how->hashproc, how->collation, value,
+														UInt64GetDatum(HASH_SEED_2)));
+				XXH3_128bits_update(state, h, sizeof(h));
+				break;
+			}
+		case HASH_IMAGE:
+			if (att->attbyval)
+			{
+				char		buf[sizeof(Datum)];
+
+				store_att_byval(buf, value, att->attlen);
+				XXH3_128bits_update(state, buf, att->attlen);
+			}
+			else if (att->attlen == -1)
+			{
+				struct varlena *v = PG_DETOAST_DATUM_PACKED(value);
+				uint32		len = VARSIZE_ANY_EXHDR(v);
+
+				XXH3_128bits_update(state, &len, sizeof(len));
+				XXH3_128bits_update(state, VARDATA_ANY(v), len);
+				if ((Pointer) v != DatumGetPointer(value))
+					pfree(v);
+			}
+			else if (att->attlen == -2)
+			{
+				const char *s = DatumGetCString(value);
+				uint32		len = strlen(s);
+
+				XXH3_128bits_update(state, &len, sizeof(len));
+				XXH3_128bits_update(state, s, len);
+			}
+			else
+				XXH3_128bits_update(state, DatumGetPointer(value), att->attlen);
+			break;
+	}
 }
 
 /*
  * BatchHash
  *		The consolidated batch's content hash: per row, XXH3-128 of each
- *		column's text form and the weight; summed over rows, so that the
- *		order of rows does not matter.  Rows are SPI's current result:
- *		columns 1..natts, then the weight.
+ *		column's value (HashValue) and the weight; summed over rows, so that
+ *		the order of rows does not matter.  Rows are SPI's current result:
+ *		columns 1..natts, then the weight.  The caller runs as the source's
+ *		owner, restricted (a type's hash function may run).
  */
 static pg_uuid_t
-BatchHash(int natts)
+BatchHash(TupleDesc desc)
 {
+	int			natts = desc->natts;
+	ColumnHash *plan = PlanColumnHashes(desc);
+	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "ivm batch hash",
+												 ALLOCSET_SMALL_SIZES);
 	uint64		lo = 0;
 	uint64		hi = 0;
 	pg_uuid_t	result;
 
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(rowcxt);
+		HeapTuple	tuple = SPI_tuptable->vals[r];
+		TupleDesc	rdesc = SPI_tuptable->tupdesc;
 		XXH3_state_t state;
 		XXH128_hash_t h;
 		bool		isnull;
@@ -552,22 +883,19 @@ BatchHash(int natts)
 		XXH3_128bits_reset(&state);
 		for (int i = 1; i <= natts; i++)
 		{
-			char	   *text = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, i);
-			uint8		present = text != NULL;
-			uint32		len = text ? strlen(text) : 0;
+			Datum		value = SPI_getbinval(tuple, rdesc, i, &isnull);
 
-			XXH3_128bits_update(&state, &present, 1);
-			XXH3_128bits_update(&state, &len, sizeof(len));
-			if (text)
-				XXH3_128bits_update(&state, text, len);
+			HashValue(&state, value, isnull, TupleDescAttr(desc, i - 1), &plan[i - 1]);
 		}
-		weight = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc,
-											 natts + 1, &isnull));
+		weight = DatumGetInt64(SPI_getbinval(tuple, rdesc, natts + 1, &isnull));
 		XXH3_128bits_update(&state, &weight, sizeof(weight));
 		h = XXH3_128bits_digest(&state);
 		lo += h.low64;
 		hi += h.high64;
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(rowcxt);
 	}
+	MemoryContextDelete(rowcxt);
 	for (int i = 0; i < 8; i++)
 	{
 		result.data[i] = (unsigned char) (hi >> (56 - 8 * i));
@@ -648,9 +976,40 @@ SeenBefore(PushSource *src, pg_uuid_t *hash)
 }
 
 /*
+ * RethrowForNonReader
+ *		In a PG_CATCH block of work done as the source's owner: the error
+ *		goes whole to the server log, and to a caller who may not read the
+ *		source without its detail and context (a constraint's "Failing row
+ *		contains", a trigger's values), as rights.c says of errors that
+ *		cross owners.  Does not return.
+ */
+static void
+RethrowForNonReader(MemoryContext cxt, const char *source)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	ereport(LOG_SERVER_ONLY,
+			(errmsg("push to \"%s\" failed: %s", source, edata->message),
+			 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+			 edata->context ? errcontext("%s", edata->context) : 0));
+	edata->detail = NULL;
+	edata->detail_log = NULL;
+	edata->context = NULL;
+	edata->internalquery = NULL;
+	edata->internalpos = 0;
+	edata->hint = psprintf("The batch was not applied.  Only roles with SELECT on push source \"%s\" see the error's detail.",
+						   source);
+	ReThrowError(edata);
+}
+
+/*
  * PushBatch
  *		Integrate a batch into push source relid.  Returns the number of row
  *		copies inserted and removed (0 when dedup coalesced the batch).
+ *		Who runs what: see the file header.
  */
 static int64
 PushBatch(Oid relid, Jsonb *batch)
@@ -663,18 +1022,31 @@ PushBatch(Oid relid, Jsonb *batch)
 	Tuplestorestate *cts;
 	uint64		nrows;
 	IvmUserSave save;
-	int			save_nestlevel;
+	int			nestlevel;
 	StringInfoData sql;
-	AclResult	aclresult;
 	int			rc;
 	int			natts;
-	int64		applied = 0;
+	int64		copies = 0;
+	bool		adds;
+	bool		removes;
+	bool		reader;
+	bool		coalesced = false;
+	pg_uuid_t	hash;
+	Oid			owner;
 	const char *source;
+	MemoryContext cxt = CurrentMemoryContext;
 
 	IvmCheckPreloaded();
-	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_INSERT | ACL_DELETE);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_TABLE, get_rel_name(relid));
+	source = get_rel_name(relid);
+	if (source == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+
+	/* as the caller, before anything is read: the rights each sign needs */
+	BatchSigns(batch, source, &adds, &removes);
+	CheckPushRights(relid, source, adds, removes);
+	reader = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK;
 
 	/*
 	 * One push at a time per source (the lock conflicts with itself, not
@@ -685,14 +1057,7 @@ PushBatch(Oid relid, Jsonb *batch)
 	desc = RelationGetDescr(rel);
 	natts = desc->natts;
 	source = RelationGetRelationName(rel);
-
-	IvmSpiConnect();
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	IvmBecome(IvmSchemaOwner(), false, &save);
-	src = LookupPushSource(relid, desc);
+	owner = rel->rd_rel->relowner;
 
 	for (int i = 0; i < natts; i++)
 		if (TupleDescAttr(desc, i)->attisdropped)
@@ -700,6 +1065,14 @@ PushBatch(Oid relid, Jsonb *batch)
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("push source \"%s\" has a dropped column", source),
 					 errhint("Recreate the push source with the columns it should have.")));
+
+	IvmSpiConnect();
+	nestlevel = IvmPinSearchPath();
+
+	/* ivm's catalog, as the owner of schema ivm */
+	IvmBecome(IvmSchemaOwner(), false, &save);
+	src = LookupPushSource(relid, desc);
+	IvmRestoreUser(&save);
 
 	bdesc = CreateTemplateTupleDesc(natts + 2);
 	for (int i = 0; i < natts; i++)
@@ -709,6 +1082,11 @@ PushBatch(Oid relid, Jsonb *batch)
 	for (int i = 0; i < natts + 2; i++)
 		TupleDescAttr(bdesc, i)->attnotnull = false;
 
+	/*
+	 * As the source's owner, restricted: the values read (input functions,
+	 * domain checks), consolidated (the types' equality) and hashed.
+	 */
+	IvmBecome(owner, true, &save);
 	ts = ReadBatch(batch, rel, source, bdesc, &nrows);
 	IvmRegisterTuplestore("ivm_batch", ts, bdesc);
 
@@ -726,79 +1104,118 @@ PushBatch(Oid relid, Jsonb *batch)
 		bool		isnull;
 
 		tuplestore_puttuple(cts, SPI_tuptable->vals[r]);
-		applied += Abs(DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc,
-												   natts + 1, &isnull)));
+		copies += Abs(DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc,
+												  natts + 1, &isnull)));
 	}
-
 	if (SPI_processed > 0 && src->dedup)
-	{
-		pg_uuid_t	hash = BatchHash(natts);
+		hash = BatchHash(desc);
+	SPI_freetuptable(SPI_tuptable);
+	IvmRestoreUser(&save);
 
-		if (SeenBefore(src, &hash))
-			applied = 0;
+	/* bounded before anything is written, the seen-set included */
+	if (copies > ivm_max_push_rows)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the batch for push source \"%s\" would write " INT64_FORMAT " row copies, more than ivm.max_push_rows (%d)",
+						source, copies, ivm_max_push_rows),
+				 errdetail("The sum of the absolute weights of the consolidated batch is the number of rows written and removed."),
+				 errhint("The batch was not applied.  Split it into smaller batches, or ask a superuser to raise ivm.max_push_rows.")));
+
+	if (copies > 0 && src->dedup)
+	{
+		IvmBecome(IvmSchemaOwner(), false, &save);
+		coalesced = SeenBefore(src, &hash);
+		IvmRestoreUser(&save);
 	}
-	if (applied > 0)
+
+	if (copies > 0 && !coalesced)
 	{
+		/*
+		 * As the source's owner, restricted: the removal check, the DELETE
+		 * and the INSERT, and so the owner's triggers on the source.  The
+		 * guard trigger lets the writes through while maintenance runs.
+		 */
+		IvmBecome(owner, true, &save);
 		IvmRegisterTuplestore("ivm_cbatch", cts, bdesc);
-
-		/* no row removed more often than the source holds it */
-		resetStringInfo(&sql);
-		appendStringInfo(&sql,
-						 "SELECT x.e, -x.w, x.have FROM ("
-						 " SELECT c." BATCH_ELEMENT " AS e, c." BATCH_WEIGHT " AS w, "
-						 "  (SELECT count(*) FROM %s s WHERE %s = %s%s) AS have "
-						 " FROM ivm_cbatch c WHERE c." BATCH_WEIGHT " < 0) x "
-						 "WHERE x.have < -x.w ORDER BY x.e LIMIT 1",
-						 src->name, src->keyhash_s, src->keyhash_c, src->match);
-		rc = SPI_execute(sql.data, false, 1);
-		IvmSpiCheck(rc, SPI_OK_SELECT, "checking the batch's removals");
-		if (SPI_processed > 0)
-		{
-			char	   *element = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-			char	   *removes = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-			char	   *have = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
-
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("element %s of the batch would make a row's multiplicity in push source \"%s\" negative",
-							element, source),
-					 errdetail("The batch removes %s copies of the row; the source holds %s.", removes, have),
-					 errhint("The batch was not applied.  Remove only rows the source holds.")));
-		}
-
-		ivm_maintenance_depth++;
 		PG_TRY();
 		{
+			/* no row removed more often than the source holds it */
 			resetStringInfo(&sql);
 			appendStringInfo(&sql,
-							 "DELETE FROM %s t USING ivm_cbatch c "
-							 "CROSS JOIN LATERAL (SELECT s.ctid AS tid FROM %s s WHERE %s = %s%s "
-							 " LIMIT -c." BATCH_WEIGHT ") d "
-							 "WHERE c." BATCH_WEIGHT " < 0 AND t.ctid = d.tid",
-							 src->name, src->name, src->keyhash_s, src->keyhash_c, src->match);
-			rc = SPI_execute(sql.data, false, 0);
-			IvmSpiCheck(rc, SPI_OK_DELETE, "removing rows from the push source");
+							 "SELECT x.e, -x.w, x.have FROM ("
+							 " SELECT c." BATCH_ELEMENT " AS e, c." BATCH_WEIGHT " AS w, "
+							 "  (SELECT count(*) FROM %s s WHERE %s = %s%s) AS have "
+							 " FROM ivm_cbatch c WHERE c." BATCH_WEIGHT " < 0) x "
+							 "WHERE x.have < -x.w ORDER BY x.e LIMIT 1",
+							 src->name, src->keyhash_s, src->keyhash_c, src->match);
+			rc = SPI_execute(sql.data, false, 1);
+			IvmSpiCheck(rc, SPI_OK_SELECT, "checking the batch's removals");
+			if (SPI_processed > 0)
+			{
+				bool		isnull;
+				int32		element = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+				int64		removed = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+				int64		have = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
 
-			resetStringInfo(&sql);
-			appendStringInfo(&sql,
-							 "INSERT INTO %s (%s) SELECT %s FROM ivm_cbatch c, "
-							 "generate_series(1, c." BATCH_WEIGHT ") WHERE c." BATCH_WEIGHT " > 0",
-							 src->name, src->colnames, src->colnames);
-			rc = SPI_execute(sql.data, false, 0);
-			IvmSpiCheck(rc, SPI_OK_INSERT, "adding rows to the push source");
+				/* the caller has SELECT on the source (CheckPushRights) */
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("element %d of the batch would make a row's multiplicity in push source \"%s\" negative",
+								element, source),
+						 errdetail("The batch removes " INT64_FORMAT " copies of the row; the source holds " INT64_FORMAT ".",
+								   removed, have),
+						 errhint("The batch was not applied.  Remove only rows the source holds.")));
+			}
+			SPI_freetuptable(SPI_tuptable);
+
+			ivm_maintenance_depth++;
+			PG_TRY();
+			{
+				resetStringInfo(&sql);
+				appendStringInfo(&sql,
+								 "DELETE FROM %s t USING ivm_cbatch c "
+								 "CROSS JOIN LATERAL (SELECT s.ctid AS tid FROM %s s WHERE %s = %s%s "
+								 " LIMIT -c." BATCH_WEIGHT ") d "
+								 "WHERE c." BATCH_WEIGHT " < 0 AND t.ctid = d.tid",
+								 src->name, src->name, src->keyhash_s, src->keyhash_c, src->match);
+				rc = SPI_execute(sql.data, false, 0);
+				IvmSpiCheck(rc, SPI_OK_DELETE, "removing rows from the push source");
+
+				resetStringInfo(&sql);
+				appendStringInfo(&sql,
+								 "INSERT INTO %s (%s) SELECT %s FROM ivm_cbatch c, "
+								 "generate_series(1, c." BATCH_WEIGHT ") WHERE c." BATCH_WEIGHT " > 0",
+								 src->name, src->colnames, src->colnames);
+				rc = SPI_execute(sql.data, false, 0);
+				IvmSpiCheck(rc, SPI_OK_INSERT, "adding rows to the push source");
+			}
+			PG_FINALLY();
+			{
+				ivm_maintenance_depth--;
+			}
+			PG_END_TRY();
 		}
-		PG_FINALLY();
+		PG_CATCH();
 		{
-			ivm_maintenance_depth--;
+			if (!reader)
+				RethrowForNonReader(cxt, source);
+			PG_RE_THROW();
 		}
 		PG_END_TRY();
+		IvmRestoreUser(&save);
+		SPI_unregister_relation("ivm_cbatch");
 	}
+	if (coalesced)
+		copies = 0;
 
-	IvmRestoreUser(&save);
-	AtEOXact_GUC(true, save_nestlevel);
+	/* end the stores: a store that spilled to disk closes its file */
+	SPI_unregister_relation("ivm_batch");
+	tuplestore_end(ts);
+	tuplestore_end(cts);
+	IvmUnpinSearchPath(nestlevel);
 	SPI_finish();
 	table_close(rel, NoLock);
-	return applied;
+	return copies;
 }
 
 /*
@@ -808,10 +1225,8 @@ PushBatch(Oid relid, Jsonb *batch)
 Datum
 ivm_push(PG_FUNCTION_ARGS)
 {
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("the source and the batch of a push cannot be null")));
+	CheckNotNull(fcinfo, 0, "source", "ivm.push");
+	CheckNotNull(fcinfo, 1, "batch", "ivm.push");
 	PG_RETURN_INT64(PushBatch(PG_GETARG_OID(0), PG_GETARG_JSONB_P(1)));
 }
 
@@ -823,10 +1238,8 @@ ivm_push(PG_FUNCTION_ARGS)
 Datum
 ivm_tick_batch(PG_FUNCTION_ARGS)
 {
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("the source and the batch of a push cannot be null")));
+	CheckNotNull(fcinfo, 0, "source", "ivm.tick");
+	CheckNotNull(fcinfo, 1, "batch", "ivm.tick");
 	(void) PushBatch(PG_GETARG_OID(0), PG_GETARG_JSONB_P(1));
 	PG_RETURN_DATUM(IvmTickResult(fcinfo));
 }
@@ -834,13 +1247,14 @@ ivm_tick_batch(PG_FUNCTION_ARGS)
 /*
  * ivm_set_dedup
  *		SQL: ivm.set_dedup(source regclass, enabled boolean) returns void.
- *		Turning dedup off forgets the seen-set.
+ *		Turning dedup off forgets the seen-set.  Null arguments are refused
+ *		here, not by STRICT, so that the caller hears which one.
  */
 Datum
 ivm_set_dedup(PG_FUNCTION_ARGS)
 {
-	Oid			relid = PG_GETARG_OID(0);
-	bool		enabled = PG_GETARG_BOOL(1);
+	Oid			relid;
+	bool		enabled;
 	IvmUserSave save;
 	PushSource *src;
 	Relation	rel;
@@ -849,6 +1263,10 @@ ivm_set_dedup(PG_FUNCTION_ARGS)
 	int			rc;
 
 	IvmCheckPreloaded();
+	CheckNotNull(fcinfo, 0, "source", "ivm.set_dedup");
+	CheckNotNull(fcinfo, 1, "enabled", "ivm.set_dedup");
+	relid = PG_GETARG_OID(0);
+	enabled = PG_GETARG_BOOL(1);
 	if (!pg_class_ownercheck(relid, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
 	rel = table_open(relid, AccessShareLock);
