@@ -113,6 +113,8 @@ CREATE TABLE t (id int PRIMARY KEY, g int NOT NULL, x numeric, f float8, s text,
                 ts timestamptz, j jsonb, a int[]);
 CREATE TABLE dim (k int PRIMARY KEY, name text);
 GRANT SELECT ON dim TO ck_owner;
+-- a restore creates a view as its owner, who must be allowed to create it
+GRANT CREATE ON SCHEMA public TO ck_owner;
 CREATE TABLE part (id int, region text, amount numeric(10,2)) PARTITION BY LIST (region);
 CREATE TABLE part_eu PARTITION OF part FOR VALUES IN ('eu');
 CREATE TABLE part_us PARTITION OF part FOR VALUES IN ('us');
