@@ -1011,7 +1011,7 @@ ivm_checkpoint(PG_FUNCTION_ARGS)
 	bool		nulls[CHECKPOINT_RESULT_COLUMNS] = {0};
 	bool		isnull;
 
-	dir = IvmCkptDirArgument(fcinfo, true);
+	dir = IvmCkptDirArgument(fcinfo, "ivm.checkpoint", true);
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "ivm.checkpoint() must return a record");
 

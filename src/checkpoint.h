@@ -161,7 +161,7 @@ typedef struct IvmCkptManifest
 } IvmCkptManifest;
 
 /* ckptfile.c: files */
-extern char *IvmCkptDirArgument(FunctionCallInfo fcinfo, bool write);
+extern char *IvmCkptDirArgument(FunctionCallInfo fcinfo, const char *fname, bool write);
 extern char *IvmCkptPath(const char *dir, const char *fname);
 extern char *IvmCkptManifestName(uint64 seq);
 extern uint64 *IvmCkptListManifests(const char *dir, int *n, bool missing_ok);

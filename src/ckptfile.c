@@ -855,7 +855,14 @@ IvmCkptRowColumns(const char *row, uint32 len, int ncols, const char **values, i
 /*
  * IvmCkptSetTextFormat
  *		Settings under which values are written and read back, whatever the
- *		session says: the caller has opened a GUC nest level.
+ *		session says: the caller has opened a GUC nest level.  Those pg_dump
+ *		fixes on its connection, and a few more: ISO dates (read back the
+ *		same under any DateStyle), postgres intervals, UTC (timestamptz
+ *		written with its offset), floats that round-trip exactly, hex bytea,
+ *		standard strings (for SQL text deparsed with literals), money in the
+ *		C locale, XML as content.  Numbers do not depend on lc_numeric.
+ *		ivm.checkpoint_full() writes the same settings at the top of its
+ *		file for the values to be read back under them.
  */
 void
 IvmCkptSetTextFormat(void)
@@ -867,6 +874,7 @@ IvmCkptSetTextFormat(void)
 		{"TimeZone", "UTC"},
 		{"extra_float_digits", "3"},
 		{"bytea_output", "hex"},
+		{"standard_conforming_strings", "on"},
 		{"lc_monetary", "C"},
 		{"xmloption", "content"},
 	};
@@ -1377,22 +1385,41 @@ IvmCkptReadManifest(const char *dir, uint64 seq)
 
 /*
  * IvmCkptDirArgument
- *		The directory argument (the first) of ivm.checkpoint, ivm.restore and
- *		ivm.checkpoint_manifest: not null, allowed by the rules of server
- *		files (to write it, or to read it), canonical.
+ *		The directory argument (the first, named dir) of ivm.checkpoint,
+ *		ivm.restore and ivm.checkpoint_manifest (fname, for messages): not
+ *		null, allowed by the rules of server files (to write it, or to read
+ *		it), canonical, and not the name of something that is not a
+ *		directory.  A missing directory is left to the caller.
  */
 char *
-IvmCkptDirArgument(FunctionCallInfo fcinfo, bool write)
+IvmCkptDirArgument(FunctionCallInfo fcinfo, const char *fname, bool write)
 {
 	char	   *dir;
+	struct stat st;
 
 	IvmCheckPreloaded();
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("the checkpoint directory cannot be null")));
+				 errmsg("argument \"dir\" of %s cannot be null", fname),
+				 errhint("Give the absolute path of a checkpoint directory on the database server.")));
 	dir = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	IvmCheckServerFile(dir, write);
 	canonicalize_path(dir);
+
+	/*
+	 * ENOTDIR is 42809 in errcode_for_file_access(): say so in words before
+	 * opendir() says "Not a directory" about a path the caller thinks is one.
+	 */
+	if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a directory", dir),
+				 errdetail("A checkpoint is a directory of files, one manifest per checkpoint."),
+				 errhint(write ?
+						 "Give the path of a directory: an empty or missing one starts a chain, one ivm.checkpoint() wrote continues it. "
+						 "For a single SQL file, use ivm.checkpoint_full(path)." :
+						 "Give the path of a directory ivm.checkpoint() wrote. "
+						 "A file ivm.checkpoint_full() wrote is restored with psql -f.")));
 	return dir;
 }

@@ -17,17 +17,29 @@
  *	schema-qualified.  Objects the tables or queries use besides tables (user
  *	functions, types, plain views) are not written: they must exist first.
  *
+ *	Values are written under fixed settings whatever the session says
+ *	(IvmCkptSetTextFormat: ISO dates, UTC, extra_float_digits 3, hex bytea,
+ *	...), and the file sets those its input depends on before its first
+ *	statement, as pg_dump does: it restores the same rows under any settings
+ *	of the session that runs it.
+ *
+ *	The file is written under "<path>.tmp" and renamed into place; on any
+ *	failure (a write, flush, fsync, close or the rename) the temporary file
+ *	is removed before the error goes on.
+ *
  * Copyright (c) 2026, the ivm authors
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
 #include "utils/acl.h"
@@ -37,6 +49,7 @@
 #include "utils/snapmgr.h"
 
 #include "ivm.h"
+#include "checkpoint.h"
 
 PG_FUNCTION_INFO_V1(ivm_checkpoint_full);
 
@@ -295,6 +308,7 @@ ivm_checkpoint_full(PG_FUNCTION_ARGS)
 	char	   *path;
 	char	   *tmppath;
 	FullWriter	w;
+	volatile bool closed = false;
 	IvmUserSave save;
 	int			save_nestlevel;
 	List	   *tables = NIL;	/* sources and their partitions, parents first */
@@ -305,18 +319,35 @@ ivm_checkpoint_full(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	ListCell   *lc2;
 	uint64		n;
-	off_t		bytes;
+	off_t		volatile bytes = 0;
 
 	IvmCheckPreloaded();
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("the path of a full checkpoint cannot be null")));
+				 errmsg("argument \"path\" of ivm.checkpoint_full cannot be null"),
+				 errhint("Give the absolute path of the SQL file to write on the database server.")));
 	path = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	IvmCheckServerFile(path, true);
+	canonicalize_path(path);
+	{
+		struct stat st;
+
+		/* 42809, as errcode_for_file_access() gives EISDIR, said before writing */
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("\"%s\" is a directory", path),
+					 errdetail("A full checkpoint is one SQL file."),
+					 errhint("Give the path of a file to write, such as \"%s/ivm-full.sql\"; "
+							 "a directory of delta checkpoints is written by ivm.checkpoint(dir).",
+							 path)));
+	}
 
 	IvmSpiConnect();
 	save_nestlevel = NewGUCNestLevel();
+	/* values in a text that reads back the same under any settings */
+	IvmCkptSetTextFormat();
 	/* everything deparsed schema-qualified */
 	(void) set_config_option("search_path", "pg_catalog",
 							 PGC_USERSET, PGC_S_SESSION,
@@ -369,9 +400,18 @@ ivm_checkpoint_full(PG_FUNCTION_ARGS)
 		ReadRows("SELECT epoch FROM ivm._state");
 		PutF(&w, "--\n-- ivm full checkpoint, epoch %s: restore with psql -f into an empty database\n--\n\n",
 			 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
-		Put(&w, "SET statement_timeout = 0;\nSET lock_timeout = 0;\nSET client_encoding = 'UTF8';\n"
-			"SET standard_conforming_strings = on;\nSELECT pg_catalog.set_config('search_path', '', false);\n"
-			"SET check_function_bodies = false;\nSET client_min_messages = warning;\nSET row_security = off;\n\n");
+		/* what pg_dump sets, and what the values' text relies on (see above) */
+		PutF(&w, "SET statement_timeout = 0;\nSET lock_timeout = 0;\n"
+			 "SET idle_in_transaction_session_timeout = 0;\n"
+			 "SET client_encoding = '%s';\n"
+			 "SET standard_conforming_strings = on;\n"
+			 "SELECT pg_catalog.set_config('search_path', '', false);\n"
+			 "SET check_function_bodies = false;\nSET xmloption = content;\n"
+			 "SET client_min_messages = warning;\nSET row_security = off;\n"
+			 "SET DateStyle = 'ISO, YMD';\nSET IntervalStyle = postgres;\n"
+			 "SET TimeZone = 'UTC';\nSET extra_float_digits = 3;\n"
+			 "SET bytea_output = hex;\nSET lc_monetary = 'C';\n\n",
+			 GetDatabaseEncodingName());
 		Put(&w, "\\set ON_ERROR_STOP on\nBEGIN;\n\n");
 
 		/* schemas the objects live in, then the extension */
@@ -444,28 +484,29 @@ ivm_checkpoint_full(PG_FUNCTION_ARGS)
 		foreach(lc, views)
 			PutTriggers(&w, lfirst_oid(lc));
 		Put(&w, "\nCOMMIT;\n");
+
+		/* durably in place, or not at all */
+		if (fflush(w.file) != 0 || pg_fsync(fileno(w.file)) != 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not write file \"%s\": %m", tmppath)));
+		bytes = ftello(w.file);
+		closed = true;			/* FreeFile releases it even when it fails */
+		if (FreeFile(w.file) != 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not close file \"%s\": %m", tmppath)));
+		(void) durable_rename(tmppath, path, ERROR);
 	}
 	PG_CATCH();
 	{
-		FreeFile(w.file);
-		unlink(tmppath);
+		/* no stray temporary file, whichever step failed */
+		if (!closed)
+			FreeFile(w.file);
+		(void) unlink(tmppath);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-
-	if (fflush(w.file) != 0 || pg_fsync(fileno(w.file)) != 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not write file \"%s\": %m", tmppath)));
-	bytes = ftello(w.file);
-	if (FreeFile(w.file) != 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not close file \"%s\": %m", tmppath)));
-	if (rename(tmppath, path) != 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not rename file \"%s\" to \"%s\": %m", tmppath, path)));
 
 	PopActiveSnapshot();
 	IvmRestoreUser(&save);

@@ -27,6 +27,23 @@
  * An error in either phase rolls the whole transaction back: a failed
  * restore changes nothing.
  *
+ * What a checkpoint says is not trusted: anyone who may write files on the
+ * server can write one, checksums and all (they catch damage, not intent).
+ * So no name or text read from a manifest is executed as SQL: relation and
+ * role names are quoted (IvmCkptObject.name is quote_qualified_identifier
+ * of the manifest's schema and relname), values go as parameters, a push
+ * source's column definitions are parsed and written again from their
+ * parts (RestoreColumnDefinitions), a watch channel is checked, and a view's
+ * query goes through IvmCreateView like the query of ivm.create_view:
+ * parsed as exactly one SELECT, checked, deparsed.  A view is created as
+ * the role that will own it, restricted (ivm's check of its query plans it,
+ * and planning runs immutable functions): the caller must be a member of
+ * that role, as for ALTER ... OWNER TO, and the role may create in the
+ * view's schema.  Values are read back through their types' input
+ * functions (a domain's CHECK may call a user's function) as the owner of
+ * the relation they go into, restricted, as REFRESH runs a query; then
+ * ivm's own rights write them.
+ *
  * Memory: files are read whole; the rows of one view are held while it is
  * loaded, in a context deleted after it.
  *
@@ -39,12 +56,16 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "parser/parser.h"
+#include "parser/parse_type.h"
+#include "utils/syscache.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -52,6 +73,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/ruleutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
@@ -354,6 +376,70 @@ LogSignature(RestoreState *rs, IvmCkptObject *o)
 }
 
 /*
+ * RestoreColumnDefinitions
+ *		The column definitions of push source o, as ivm.create_source()
+ *		takes them, written again from their parts: each column's name
+ *		quoted, its type looked up and formatted, its collation looked up,
+ *		NOT NULL.  The manifest's text is parsed, never executed: anything
+ *		else in it (a second statement, a default, a constraint, a table
+ *		option) makes the file unusable.
+ */
+static char *
+RestoreColumnDefinitions(RestoreState *rs, IvmCkptObject *o)
+{
+	const char *path = rs->last->path;
+	char	   *defs = IvmCkptJsonStr(o->json, "column_definitions", true, path);
+	List	   *parsed;
+	CreateStmt *stmt;
+	StringInfoData buf;
+	ListCell   *lc;
+
+	parsed = raw_parser(psprintf("CREATE TABLE ivm_restore_check (%s)", defs), RAW_PARSE_DEFAULT);
+	if (list_length(parsed) != 1 || !IsA(((RawStmt *) linitial(parsed))->stmt, CreateStmt))
+		IvmCkptCorrupt(path, "The column definitions of %s are not a column list.", o->name);
+	stmt = (CreateStmt *) ((RawStmt *) linitial(parsed))->stmt;
+	if (stmt->inhRelations != NIL || stmt->partbound != NULL || stmt->partspec != NULL ||
+		stmt->ofTypename != NULL || stmt->options != NIL || stmt->tablespacename != NULL ||
+		stmt->accessMethod != NULL || stmt->oncommit != ONCOMMIT_NOOP || stmt->constraints != NIL ||
+		stmt->tableElts == NIL)
+		IvmCkptCorrupt(path, "The column definitions of %s hold more than columns.", o->name);
+
+	initStringInfo(&buf);
+	foreach(lc, stmt->tableElts)
+	{
+		ColumnDef  *col = lfirst(lc);
+		Oid			typid;
+		int32		typmod;
+		bool		notnull = false;
+		ListCell   *lc2;
+
+		if (!IsA(col, ColumnDef) || col->typeName == NULL || col->raw_default != NULL ||
+			col->cooked_default != NULL || col->identity != 0 || col->generated != 0 ||
+			col->fdwoptions != NIL || col->compression != NULL || col->storage != 0)
+			IvmCkptCorrupt(path, "The column definitions of %s hold more than columns.", o->name);
+		foreach(lc2, col->constraints)
+		{
+			Constraint *con = lfirst(lc2);
+
+			if (con->contype == CONSTR_NOTNULL)
+				notnull = true;
+			else if (con->contype != CONSTR_NULL)
+				IvmCkptCorrupt(path, "Column \"%s\" of %s has a constraint other than NOT NULL.",
+							   col->colname, o->name);
+		}
+		typenameTypeIdAndMod(NULL, col->typeName, &typid, &typmod);
+		appendStringInfo(&buf, "%s%s %s", buf.len > 0 ? ", " : "",
+						 quote_identifier(col->colname), format_type_with_typemod(typid, typmod));
+		if (col->collClause != NULL)
+			appendStringInfo(&buf, " COLLATE %s",
+							 generate_collation_name(LookupCollation(NULL, col->collClause->collname, -1)));
+		if (notnull)
+			appendStringInfoString(&buf, " NOT NULL");
+	}
+	return buf.data;
+}
+
+/*
  * CheckRowsObject
  *		Phase 1 for a view, a push source or a seen-set: its files are
  *		intact, and for the first two nothing here is in the way of the
@@ -370,6 +456,7 @@ CheckRowsObject(RestoreState *rs, RestoreObject *ro, const char *what)
 	{
 		Oid			nsp = get_namespace_oid(o->schema, true);
 		char	   *owner = IvmCkptJsonStr(o->json, "owner", true, rs->last->path);
+		Oid			owner_oid;
 
 		if (!OidIsValid(nsp))
 			ereport(ERROR,
@@ -388,6 +475,34 @@ CheckRowsObject(RestoreState *rs, RestoreObject *ro, const char *what)
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("role \"%s\", owner of %s %s, does not exist", owner, what, o->name),
 					 errhint("Create the role, then restore again; nothing was changed.")));
+		owner_oid = get_role_oid(owner, false);
+		/* what ALTER ... OWNER TO asks of its caller */
+		if (!is_member_of_role(rs->caller, owner_oid))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to restore %s %s, owned by role \"%s\"", what, o->name, owner),
+					 errdetail("A restore creates each object for the role that owns it; only a member of that role may."),
+					 errhint("Restore as a superuser or as a member of role \"%s\"; nothing was changed.", owner)));
+		if (o->kind == 'v')
+		{
+			char	   *channel = IvmCkptJsonStr(o->json, "channel", false, rs->last->path);
+
+			/* a view is created as its owner: the owner may create there */
+			if (pg_namespace_aclcheck(nsp, owner_oid, ACL_CREATE) != ACLCHECK_OK)
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("role \"%s\", owner of %s %s, may not create in schema \"%s\"",
+								owner, what, o->name, o->schema),
+						 errdetail("A restore creates each incremental view as its owner, with the owner's rights."),
+						 errhint("GRANT CREATE ON SCHEMA %s TO %s, then restore again; nothing was changed.",
+								 quote_identifier(o->schema), quote_identifier(owner))));
+			/* a channel every tick could not notify would stop every tick */
+			if (channel != NULL && (channel[0] == '\0' || strlen(channel) >= NAMEDATALEN))
+				IvmCkptCorrupt(rs->last->path, "The watch channel of %s is empty or longer than %d bytes.",
+							   o->name, NAMEDATALEN - 1);
+		}
+		else
+			(void) RestoreColumnDefinitions(rs, o);
 	}
 
 	/*
@@ -506,6 +621,20 @@ CheckTable(RestoreState *rs, RestoreObject *ro)
  * Phase 2
  * ------------------------------------------------------------------------
  */
+
+/* the owner of relation relid */
+static Oid
+RelOwner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
 
 /*
  * InsertRows
@@ -632,10 +761,12 @@ InputValue(Inputs *in, TupleDesc desc, int i, const char *text, int len, bool *i
  *		Replay an object's chain (base, then deltas; weights summed per row
  *		hash) into relid: a view's storage, a push source (as maintenance),
  *		or ivm._seen.  Columns go by name; a column the files lack takes
- *		fixed_value when it is fixed_col.  Returns the rows stored.
+ *		fixed_value when it is fixed_col.  Values are read through their
+ *		types' input functions as role, restricted (InvalidOid: ivm's own
+ *		types, as the present user).  Returns the rows stored.
  */
 static uint64
-LoadRows(RestoreState *rs, RestoreObject *ro, Oid relid, bool maintenance,
+LoadRows(RestoreState *rs, RestoreObject *ro, Oid relid, Oid role, bool maintenance,
 		 const char *fixed_col, Datum fixed_value, bool rebuild_indexes)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "ivm restore rows",
@@ -660,6 +791,7 @@ LoadRows(RestoreState *rs, RestoreObject *ro, Oid relid, bool maintenance,
 	uint64		batch = 0;
 	List	   *indexes = NIL;
 	ListCell   *ilc;
+	IvmUserSave usave;
 
 	table_close(rel, NoLock);
 
@@ -706,6 +838,8 @@ LoadRows(RestoreState *rs, RestoreObject *ro, Oid relid, bool maintenance,
 		MemoryContextSwitchTo(rowcxt);
 		if (IvmCkptRowColumns(e->row, e->rowlen, ncols, texts, lens) != ncols)
 			elog(ERROR, "ivm: a checked row of %s does not have %d columns", ro->obj->name, ncols);
+		if (OidIsValid(role))
+			IvmBecome(role, true, &usave);
 		for (int c = 0; c < desc->natts; c++)
 		{
 			if (map[c] >= 0)
@@ -716,6 +850,8 @@ LoadRows(RestoreState *rs, RestoreObject *ro, Oid relid, bool maintenance,
 				nulls[c] = false;
 			}
 		}
+		if (OidIsValid(role))
+			IvmRestoreUser(&usave);
 		tup = heap_form_tuple(desc, values, nulls);
 		for (int64 k = 0; k < e->weight; k++)
 			tuplestore_puttuple(ts, tup);
@@ -776,6 +912,8 @@ LoadPendingRows(RestoreState *rs, RestoreObject *ro)
 	bool	   *nulls;
 	const char **texts;
 	int		   *lens;
+	Oid			owner = RelOwner(ro->relid);
+	IvmUserSave usave;
 
 	rc = SPI_execute_with_args("SELECT logrel::oid FROM ivm._sources WHERE relid = $1",
 							   1, types, args, NULL, false, 1);
@@ -812,6 +950,8 @@ LoadPendingRows(RestoreState *rs, RestoreObject *ro)
 	while (IvmCkptNextRecord(raw, hdr.raw_len, &pos, &rec, path))
 	{
 		(void) IvmCkptRowColumns(rec.row, rec.rowlen, hdr.ncols, texts, lens);
+		/* the table's types, read as its owner */
+		IvmBecome(owner, true, &usave);
 		for (int i = 0; i < desc->natts; i++)
 		{
 			if (map[i] == -2)
@@ -827,6 +967,7 @@ LoadPendingRows(RestoreState *rs, RestoreObject *ro)
 				nulls[i] = true;
 			}
 		}
+		IvmRestoreUser(&usave);
 		tuplestore_putvalues(ts, desc, values, nulls);
 		n++;
 	}
@@ -869,6 +1010,7 @@ RestoreView(RestoreState *rs, RestoreObject *ro, IvmUserSave *catalog_save)
 	int			rc;
 	bool		isnull;
 	IvmUserSave save;
+	Oid			owner_oid;
 
 	if (vcols == NULL || !JsonContainerIsArray(vcols))
 		IvmCkptCorrupt(path, "View %s has no column names.", o->name);
@@ -882,17 +1024,14 @@ RestoreView(RestoreState *rs, RestoreObject *ro, IvmUserSave *catalog_save)
 	}
 
 	/*
-	 * As the caller: ivm checks its rights as for ivm.create_view(), and
-	 * ALTER VIEW ... OWNER TO checks that it may give the view away.
+	 * As its owner, restricted (phase 1 checked that the caller may act for
+	 * it): the query is parsed and checked as ivm.create_view() checks it,
+	 * and ivm's trial run of it, which plans it and so may run the owner's
+	 * functions, has the owner's rights, not the caller's.
 	 */
-	BecomeCaller(catalog_save, &save);
+	owner_oid = get_role_oid(owner, false);
+	IvmBecome(owner_oid, true, &save);
 	viewoid = IvmCreateView(o->name, query, colnames, NULL, false, options, NULL);
-	if (strcmp(owner, GetUserNameFromId(catalog_save->userid, false)) != 0)
-	{
-		rc = SPI_execute(psprintf("ALTER VIEW %s OWNER TO %s", o->name, quote_identifier(owner)),
-						 false, 0);
-		IvmSpiCheck(rc, SPI_OK_UTILITY, "restoring a view's owner");
-	}
 	IvmRestoreUser(&save);
 
 	{
@@ -912,7 +1051,7 @@ RestoreView(RestoreState *rs, RestoreObject *ro, IvmUserSave *catalog_save)
 	/* its rows, when its storage here is what was checkpointed */
 	if (strcmp(RelationSignature(storage), o->signature) == 0)
 	{
-		rows = LoadRows(rs, ro, storage, true, NULL, (Datum) 0, true);
+		rows = LoadRows(rs, ro, storage, owner_oid, true, NULL, (Datum) 0, true);
 		ro->loaded = true;
 		rs->rows += rows;
 		size = (int64) rows;
@@ -1037,7 +1176,7 @@ RestorePush(RestoreState *rs, RestoreObject *ro, IvmUserSave *catalog_save)
 	IvmCkptObject *o = ro->obj;
 	const char *path = rs->last->path;
 	char	   *owner = IvmCkptJsonStr(o->json, "owner", true, path);
-	char	   *defs = IvmCkptJsonStr(o->json, "column_definitions", true, path);
+	char	   *defs = RestoreColumnDefinitions(rs, o);
 	bool		dedup = IvmCkptJsonBool(o->json, "dedup", path);
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		args[2] = {CStringGetTextDatum(o->name), CStringGetTextDatum(defs)};
@@ -1062,7 +1201,7 @@ RestorePush(RestoreState *rs, RestoreObject *ro, IvmUserSave *catalog_save)
 	if (strcmp(RelationSignature(ro->relid), o->signature) != 0)
 		elog(ERROR, "ivm: push source %s came out with columns %s, not %s",
 			 o->name, RelationSignature(ro->relid), o->signature);
-	rs->rows += LoadRows(rs, ro, ro->relid, true, NULL, (Datum) 0, false);
+	rs->rows += LoadRows(rs, ro, ro->relid, RelOwner(ro->relid), true, NULL, (Datum) 0, false);
 
 	/* loading fired the capture trigger: those log rows are not deltas */
 	(void) SourceId(ro->relid, &logrel);
@@ -1103,7 +1242,7 @@ RestoreSeen(RestoreState *rs, RestoreObject *ro)
 					   ro->obj->name);
 	id = SourceId(push->relid, NULL);
 	n = LoadRows(rs, ro, get_relname_relid("_seen", get_namespace_oid(IVM_SCHEMA, false)),
-				 false, "source_id", Int32GetDatum(id), false);
+				 InvalidOid, false, "source_id", Int32GetDatum(id), false);
 	args[0] = Int32GetDatum(id);
 	args[1] = Int64GetDatum((int64) n);
 	rc = SPI_execute_with_args("UPDATE ivm._sources SET dedup_entries = $2 WHERE id = $1",
@@ -1136,7 +1275,7 @@ ivm_restore(PG_FUNCTION_ARGS)
 	bool		nulls[RESTORE_RESULT_COLUMNS] = {0};
 	ErrorContextCallback errcallback;
 
-	dir = IvmCkptDirArgument(fcinfo, false);
+	dir = IvmCkptDirArgument(fcinfo, "ivm.restore", false);
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "ivm.restore() must return a record");
 
@@ -1258,7 +1397,7 @@ ivm_checkpoint_manifest(PG_FUNCTION_ARGS)
 	uint64		seq;
 	IvmCkptManifest *m;
 
-	dir = IvmCkptDirArgument(fcinfo, false);
+	dir = IvmCkptDirArgument(fcinfo, "ivm.checkpoint_manifest", false);
 	if (PG_ARGISNULL(1))
 	{
 		int			n;

@@ -26,6 +26,16 @@
 #  6. chains: a new base after 32 deltas, or when the deltas hold as many
 #     records as the view has rows; files no chain needs are removed; a
 #     damaged chain is refused by the next checkpoint that needs it.
+#  7. a hostile checkpoint, as an attacker who may write server files would
+#     craft it (checksums recomputed by a small C helper, ckedit): names
+#     like 'x"; DROP TABLE victim; --' as a view's, push source's, table's,
+#     schema's, owner's, column's, channel's name, in a view's query, its
+#     options, a push source's column definitions: each refused, or the
+#     object created under exactly that name, and victim still there.  A
+#     view whose query folds ck_evil's immutable function and one whose
+#     domain's CHECK calls ck_evil's function: restored by a superuser, the
+#     functions run as ck_evil, who stays without superuser.  NULL and
+#     file arguments refused by name.
 # ---------------------------------------------------------------------------
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -61,15 +71,15 @@ expect_eq() {
     fi
 }
 
-# expect_error LABEL DB SQLSTATE PATTERN SQL: SQL must fail with SQLSTATE and
-# an error text matching PATTERN (grep -E).
+# expect_error LABEL DB SQLSTATE PATTERN SQL: SQL must fail with SQLSTATE (or
+# one of SQLSTATEs separated by |) and an error text matching PATTERN (grep -E).
 expect_error() {
     local label=$1 db=$2 code=$3 pattern=$4 sql=$5 out
     if out=$(ivm_psql -d "$db" -v VERBOSITY=verbose -c '\set VERBOSITY verbose' -c "$sql" 2>&1); then
         fail "$label: succeeded, expected SQLSTATE $code"
         return
     fi
-    if ! grep -q "ERROR:  $code:" <<<"$out"; then
+    if ! grep -qE "ERROR:  ($code):" <<<"$out"; then
         fail "$label: expected SQLSTATE $code, got: $out"
     elif ! grep -qE -- "$pattern" <<<"$out"; then
         fail "$label: the error does not match /$pattern/: $out"
@@ -89,7 +99,7 @@ mkdir -p "$WORK"
 [ "$EUID" -eq 0 ] && chown postgres: "$WORK"
 D1=$WORK/chain1
 
-DBS="ck_src ck_dst ck_dst2 ck_bad ck_changed ck_other ck_priv_src ck_priv_dst ck_chain ck_chain_dst"
+DBS="ck_src ck_dst ck_dst2 ck_bad ck_changed ck_other ck_priv_src ck_priv_dst ck_chain ck_chain_dst ck_evil_src ck_evil_dst"
 drop_all() {
     local d
     for d in $DBS; do
@@ -98,7 +108,7 @@ drop_all() {
     done
     ivm_psql -d postgres -c "SET client_min_messages = warning" \
         -c "DROP ROLE IF EXISTS ck_owner" -c "DROP ROLE IF EXISTS ck_writer" \
-        -c "DROP ROLE IF EXISTS ck_app" >/dev/null
+        -c "DROP ROLE IF EXISTS ck_app" -c "DROP ROLE IF EXISTS ck_evil" >/dev/null
 }
 drop_all
 ivm_psql -d postgres -c "CREATE ROLE ck_owner" -c "CREATE ROLE ck_writer LOGIN" -c "CREATE ROLE ck_app LOGIN" >/dev/null
@@ -113,6 +123,8 @@ CREATE TABLE t (id int PRIMARY KEY, g int NOT NULL, x numeric, f float8, s text,
                 ts timestamptz, j jsonb, a int[]);
 CREATE TABLE dim (k int PRIMARY KEY, name text);
 GRANT SELECT ON dim TO ck_owner;
+-- a restore creates a view as its owner, who must be allowed to create it
+GRANT CREATE ON SCHEMA public TO ck_owner;
 CREATE TABLE part (id int, region text, amount numeric(10,2)) PARTITION BY LIST (region);
 CREATE TABLE part_eu PARTITION OF part FOR VALUES IN ('eu');
 CREATE TABLE part_us PARTITION OF part FOR VALUES IN ('us');
@@ -590,6 +602,294 @@ cp "$WORK/saved.rows" "$D3/00000034-0001.rows"
 [ "$EUID" -eq 0 ] && chown postgres: "$D3/00000034-0001.rows"
 out=$(q ck_chain -c "SELECT sequence, deltas, unchanged FROM ivm.checkpoint('$D3')")
 expect_eq "with the file back, the checkpoint writes its deltas" "$out" "35|2|1"
+
+# ---- 7. a hostile checkpoint ---------------------------------------------------
+ivm_say "7. names and text from a checkpoint are never SQL; user code runs as its owner"
+# Checksums catch damage, not intent: anyone who may write files on the
+# server can write a checkpoint whose checksums match.  ckedit rewrites a
+# checkpoint file with another object name and/or another (raw) payload, and
+# recomputes the lengths and XXH3-64 checksums as ckptfile.c does.
+cat >"$WORK/ckedit.c" <<'C'
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+static unsigned char *slurp(const char *p, size_t *n)
+{
+    FILE *f = fopen(p, "rb");
+    unsigned char *b;
+    if (!f) { perror(p); exit(1); }
+    fseek(f, 0, SEEK_END); *n = ftell(f); fseek(f, 0, SEEK_SET);
+    b = malloc(*n + 1);
+    if (fread(b, 1, *n, f) != *n) { perror(p); exit(1); }
+    fclose(f);
+    return b;
+}
+static uint64_t get(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+static void put(unsigned char *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++) p[i] = (v >> (8 * i)) & 0xff;
+}
+int main(int argc, char **argv)  /* ckedit IN OUT OBJECT|- PAYLOAD|- */
+{
+    size_t n, plen = 0, olen, rest, hl, sl = 0;
+    unsigned char *in, *raw = NULL, *out, *stored;
+    uint32_t hlen, ooff = 80;
+    FILE *f;
+    if (argc != 5) { fprintf(stderr, "usage: ckedit IN OUT OBJECT|- PAYLOAD|-\n"); return 2; }
+    in = slurp(argv[1], &n);
+    hlen = get(in + 12, 4);
+    olen = get(in + ooff, 4);
+    rest = hlen - 8 - (ooff + 4 + olen);            /* ncols and the columns */
+    const char *obj = strcmp(argv[3], "-") ? argv[3] : NULL;
+    size_t newolen = obj ? strlen(obj) : olen;
+    hl = 80 + 4 + newolen + rest + 8;
+    if (strcmp(argv[4], "-") != 0)
+    {
+        raw = slurp(argv[4], &plen);
+        stored = malloc(plen + 9 * (plen / (1 << 20) + 1));
+        for (size_t at = 0; at < plen || (at == 0 && plen == 0 && 0); at += (1 << 20))
+        {
+            size_t len = plen - at < (1 << 20) ? plen - at : (1 << 20);
+            stored[sl] = 0; put(stored + sl + 1, len, 4); put(stored + sl + 5, len, 4);
+            memcpy(stored + sl + 9, raw + at, len);
+            sl += 9 + len;
+        }
+    }
+    else
+    {
+        stored = in + hlen;
+        sl = n - hlen;
+    }
+    out = malloc(hl + sl);
+    memcpy(out, in, 80);
+    put(out + 12, hl, 4);
+    if (raw)
+    {
+        put(out + 48, plen, 8);
+        put(out + 56, sl, 8);
+        put(out + 64, XXH3_64bits(raw, plen), 8);
+        put(out + 72, XXH3_64bits(stored, sl), 8);
+    }
+    put(out + 80, newolen, 4);
+    memcpy(out + 84, obj ? (const unsigned char *) obj : in + ooff + 4, newolen);
+    memcpy(out + 84 + newolen, in + ooff + 4 + olen, rest);
+    put(out + hl - 8, XXH3_64bits(out, hl - 8), 8);
+    memcpy(out + hl, stored, sl);
+    f = fopen(argv[2], "wb");
+    if (!f || fwrite(out, 1, hl + sl, f) != hl + sl || fclose(f) != 0) { perror(argv[2]); return 1; }
+    return 0;
+}
+C
+gcc -O1 -o "$WORK/ckedit" "$WORK/ckedit.c" $(pkg-config --cflags --libs libxxhash 2>/dev/null || echo -lxxhash)
+
+EVIL_SCHEMA=$(cat <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION ivm;
+GRANT CREATE ON SCHEMA public TO ck_evil;
+CREATE TABLE victim (x int);
+INSERT INTO victim VALUES (1);
+CREATE TABLE vt (id int, s text);
+INSERT INTO vt SELECT i, 's' || i FROM generate_series(1, 5) i;
+GRANT SELECT ON vt TO ck_evil;
+SET ROLE ck_evil;
+CREATE TABLE ck_evil_log (who text, what text);
+-- what mallory wants run with a superuser's rights; it tells who ran it
+CREATE FUNCTION ck_evil_work(what text) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $f$
+BEGIN
+    INSERT INTO public.ck_evil_log VALUES (current_user, what);
+    BEGIN
+        EXECUTE 'ALTER ROLE ck_evil SUPERUSER';
+    EXCEPTION WHEN OTHERS THEN NULL;
+    END;
+    RETURN true;
+EXCEPTION WHEN OTHERS THEN RETURN true;
+END $f$;
+-- planning folds an immutable call: a view's query runs it when it is planned
+CREATE FUNCTION ck_evil_imm() RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $f$
+BEGIN
+    RETURN public.ck_evil_work('plan');
+END $f$;
+-- a domain's CHECK runs when a value is read in through the domain's input
+CREATE FUNCTION ck_evil_chk(v int) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $f$
+BEGIN
+    RETURN public.ck_evil_work('input');
+END $f$;
+CREATE DOMAIN ck_evil_int AS int CHECK (public.ck_evil_chk(VALUE));
+RESET ROLE;
+SQL
+)
+ivm_psql -d postgres -c "SET client_min_messages = warning" -c "DROP ROLE IF EXISTS ck_evil" -c "CREATE ROLE ck_evil" >/dev/null
+ivm_psql -d postgres -c "CREATE DATABASE ck_evil_src" >/dev/null
+ivm_psql -d ck_evil_src >/dev/null <<<"$EVIL_SCHEMA"
+ivm_psql -d ck_evil_src >/dev/null <<'SQL'
+SET ROLE ck_evil;
+SELECT ivm.create_view('ev', 'SELECT id, s FROM vt');
+SELECT ivm.create_view('ev_plan', 'SELECT id FROM vt WHERE ck_evil_imm()');
+SELECT ivm.create_view('ev_dom', 'SELECT id::ck_evil_int AS id FROM vt');
+SELECT ivm.watch('ev');
+RESET ROLE;
+SELECT ivm.create_source('ep', 'a int NOT NULL, b text');
+SELECT ivm.push('ep', '[{"a": 1, "b": "x"}]');
+SELECT count(*) FROM ivm.tick();
+SQL
+EV=$WORK/evil
+q ck_evil_src -c "SELECT sequence FROM ivm.checkpoint('$EV')" >/dev/null
+evil_before=$(q ck_evil_src -c "SELECT count(*) FROM ck_evil_log")
+
+# evil_restore LABEL: restore directory $d into a fresh ck_evil_dst as superuser
+evil_target() {
+    ivm_psql -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS ck_evil_dst WITH (FORCE)" \
+        -c "CREATE DATABASE ck_evil_dst" >/dev/null
+    ivm_psql -d ck_evil_dst >/dev/null <<<"$EVIL_SCHEMA"
+}
+# craft NAME JQ-LIKE-SQL [FILE-RENAMES]: a copy of the evil chain whose manifest's
+# JSON is the SQL expression given (of m, the manifest jsonb); rows files of
+# objects whose name changed get that name in their header
+craft() {
+    local name=$1 expr=$2 d
+    d=$WORK/$name
+    rm -rf "$d" && cp -a "$EV" "$d"
+    q ck_evil_src -c "SELECT ($expr)::text FROM (SELECT ivm.checkpoint_manifest('$EV') AS m) s" >"$d/manifest.json"
+    truncate -s -1 "$d/manifest.json"       # psql's newline
+    "$WORK/ckedit" "$EV/00000001.manifest" "$d/00000001.manifest" - "$d/manifest.json"
+    rm "$d/manifest.json"
+    echo "$d"
+}
+# rename_file DIR FILE OBJECT: give a rows file of DIR another object in its header
+rename_file() {
+    "$WORK/ckedit" "$1/$2" "$1/$2.new" "$3" -
+    mv "$1/$2.new" "$1/$2"
+}
+[ "$EUID" -eq 0 ] && chown -R postgres: "$WORK"
+# the JSON of object NAME's entry is at index i; set KEY of it to VALUE (a jsonb)
+set_key() {
+    echo "(SELECT jsonb_set(m, ARRAY['objects', (i - 1)::text, '$2'], '$3'::jsonb)
+          FROM jsonb_array_elements(m -> 'objects') WITH ORDINALITY o(e, i) WHERE e ->> 'relname' = '$1' AND e ->> 'kind' <> 'seen')"
+}
+file_of() {
+    q ck_evil_src -c "SELECT o -> 'file' ->> 'name' FROM jsonb_array_elements(ivm.checkpoint_manifest('$EV') -> 'objects') o
+                      WHERE o ->> 'relname' = '$1' AND o ->> 'kind' = '$2'"
+}
+victim_there() {
+    expect_eq "$1: victim still exists" "$(q ck_evil_dst -c "SELECT count(*) FROM victim")" "1"
+}
+HOSTILE='x"; DROP TABLE victim; --'
+HOSTILE_JSON='"x\"; DROP TABLE victim; --"'
+
+# the unmodified chain first: the attacker's code ran as ck_evil, never as the superuser restoring
+evil_target
+q ck_evil_dst -c "SELECT views, push_sources FROM ivm.restore('$EV')" >/dev/null
+expect_eq "restoring views that call ck_evil's functions leaves ck_evil without superuser" \
+    "$(q ck_evil_dst -c "SELECT rolsuper FROM pg_roles WHERE rolname = 'ck_evil'")" "f"
+expect_eq "the view's planning and the domain's input ran, as ck_evil only" \
+    "$(q ck_evil_dst -c "SELECT string_agg(DISTINCT who || ':' || what, ' ' ORDER BY who || ':' || what) FROM ck_evil_log")" \
+    "ck_evil:input ck_evil:plan"
+expect_eq "and the restored views hold their rows" \
+    "$(q ck_evil_dst -c "SELECT (SELECT count(*) FROM ev) || ' ' || (SELECT count(*) FROM ev_dom) || ' ' || (SELECT count(*) FROM ev_plan)")" "5 5 5"
+ivm_psql -d postgres -c "ALTER ROLE ck_evil NOSUPERUSER" >/dev/null
+
+# a view's name: created exactly as quoted
+d=$(craft evil-viewname "$(set_key ev relname "$HOSTILE_JSON")")
+rename_file "$d" "$(file_of ev view)" "public.\"x\"\"; DROP TABLE victim; --\""
+evil_target
+expect_eq "a view named $HOSTILE is restored under exactly that name" \
+    "$(q ck_evil_dst -c "SELECT views FROM ivm.restore('$d')" -c "SELECT count(*) FROM public.\"x\"\"; DROP TABLE victim; --\"")" "$(printf '3\n5')"
+victim_there "a hostile view name"
+
+# a push source's name
+d=$(craft evil-pushname "$(set_key ep relname "$HOSTILE_JSON")")
+rename_file "$d" "$(file_of ep push)" "public.\"x\"\"; DROP TABLE victim; --\""
+evil_target
+out=$(q ck_evil_dst -c "SELECT push_sources FROM ivm.restore('$d')" \
+    -c "SELECT count(*) FROM ivm.sources WHERE source = 'public.\"x\"\"; DROP TABLE victim; --\"'::regclass")
+expect_eq "a push source named $HOSTILE is restored under exactly that name" "$(paste -sd' ' <<<"$out")" "1 1"
+victim_there "a hostile push source name"
+
+# a watch channel: a value, kept as it is
+d=$(craft evil-channel "$(set_key ev channel "$HOSTILE_JSON")")
+evil_target
+expect_eq "a hostile watch channel is stored as a value" \
+    "$(q ck_evil_dst -c "SELECT watches FROM ivm.restore('$d')" -c "SELECT channel FROM ivm._watches")" "$(printf '1\n%s' "$HOSTILE")"
+victim_there "a hostile channel"
+d=$(craft evil-channel-long "$(set_key ev channel "\"$(printf 'c%.0s' $(seq 1 80))\"")")
+evil_target
+expect_error "a channel no NOTIFY takes (it would stop every tick)" ck_evil_dst XX001 'watch channel of public.ev is empty or longer' \
+    "SELECT * FROM ivm.restore('$d')"
+
+# names that must exist here: refused, nothing changed
+for key in schema owner; do
+    d=$(craft "evil-$key" "$(set_key ev "$key" "$HOSTILE_JSON")")
+    evil_target
+    before=$(q ck_evil_dst -c "SELECT count(*) FROM pg_class")
+    expect_error "a hostile $key" ck_evil_dst "3F000|42704|XX001" 'does not exist|not usable' "SELECT * FROM ivm.restore('$d')"
+    victim_there "a hostile $key"
+    expect_eq "a hostile $key: nothing created" "$(q ck_evil_dst -c "SELECT count(*) FROM pg_class")" "$before"
+done
+d=$(craft evil-table "$(set_key vt relname "$HOSTILE_JSON")")
+evil_target
+expect_error "a hostile table source name" ck_evil_dst 42P01 'which incremental views of the checkpoint read, does not exist' \
+    "SELECT * FROM ivm.restore('$d')"
+victim_there "a hostile table source name"
+
+# a view's query: exactly one SELECT, without data-modifying parts
+for query in 'SELECT id, s FROM public.vt; DROP TABLE public.victim' \
+             'WITH x AS (DELETE FROM public.victim RETURNING 1) SELECT 1 AS id, $$a$$ AS s' \
+             'SELECT id, s FROM public.vt WHERE pg_catalog.pg_sleep(0) IS NULL'; do
+    d=$(craft evil-query "$(set_key ev query "$(q ck_evil_src -c "SELECT to_jsonb(\$q\$$query\$q\$::text)")")")
+    evil_target
+    expect_error "a view's query \"$query\"" ck_evil_dst '22023|0A000|42809' 'exactly one SELECT|cannot|volatile|must be' \
+        "SELECT * FROM ivm.restore('$d')"
+    victim_there "a hostile query"
+done
+
+# a view's column names and options
+d=$(craft evil-columns "$(set_key ev view_columns "[$HOSTILE_JSON, \"s\"]")")
+evil_target
+expect_eq "a hostile column name is a column name" \
+    "$(q ck_evil_dst -c "SELECT views FROM ivm.restore('$d')" -c "SELECT attname FROM pg_attribute WHERE attrelid = 'ev'::regclass AND attnum = 1")" \
+    "$(printf '3\n%s' "$HOSTILE")"
+victim_there "a hostile column name"
+d=$(craft evil-options "$(set_key ev options "\"{\\\"mode\\\": \\\"x; DROP TABLE victim; --\\\"}\"")")
+evil_target
+expect_error "hostile options" ck_evil_dst 22023 'mode' "SELECT * FROM ivm.restore('$d')"
+victim_there "hostile options"
+
+# a push source's column definitions: parsed, never run
+for defs in 'a int NOT NULL, b text); DROP TABLE victim; --' \
+            'a int NOT NULL DEFAULT (ck_evil_work($$default$$)::int), b text' \
+            'a int NOT NULL CHECK (ck_evil_work($$check$$)), b text' \
+            "a \"x\"\"; DROP TABLE victim; --\", b text"; do
+    d=$(craft evil-defs "$(set_key ep column_definitions "$(q ck_evil_src -c "SELECT to_jsonb(\$q\$$defs\$q\$::text)")")")
+    evil_target
+    expect_error "column definitions \"$defs\"" ck_evil_dst 'XX001|42704|42601' 'not usable|does not exist|syntax' \
+        "SELECT * FROM ivm.restore('$d')"
+    victim_there "hostile column definitions"
+    expect_eq "hostile column definitions ran nothing" "$(q ck_evil_dst -c "SELECT count(*) FROM ck_evil_log")" "0"
+done
+
+# the C side of NULL arguments (ivm.checkpoint and ivm.restore are STRICT in the SQL script of 0.1.0)
+ivm_psql -d ck_evil_dst >/dev/null <<'SQL'
+CREATE FUNCTION ck_checkpoint_ns(dir text) RETURNS record AS 'ivm', 'ivm_checkpoint' LANGUAGE C;
+CREATE FUNCTION ck_restore_ns(dir text) RETURNS record AS 'ivm', 'ivm_restore' LANGUAGE C;
+SQL
+expect_error "ivm.checkpoint(NULL)" ck_evil_dst 22004 'argument "dir" of ivm.checkpoint cannot be null' \
+    "SELECT * FROM ck_checkpoint_ns(NULL) AS (a int)"
+expect_error "ivm.restore(NULL)" ck_evil_dst 22004 'argument "dir" of ivm.restore cannot be null' \
+    "SELECT * FROM ck_restore_ns(NULL) AS (a int)"
+expect_error "ivm.checkpoint_manifest(NULL)" ck_evil_dst 22004 'argument "dir" of ivm.checkpoint_manifest cannot be null' \
+    "SELECT ivm.checkpoint_manifest(NULL)"
+# a directory argument that is a file
+f=$EV/00000001.manifest
+expect_error "ivm.checkpoint onto a file" ck_evil_src 42809 "\"$f\" is not a directory" "SELECT * FROM ivm.checkpoint('$f')"
+expect_error "ivm.restore of a file" ck_evil_dst 42809 "\"$f\" is not a directory" "SELECT * FROM ivm.restore('$f')"
+expect_error "ivm.checkpoint_manifest of a file" ck_evil_dst 42809 "\"$f\" is not a directory" "SELECT ivm.checkpoint_manifest('$f')"
 
 drop_all
 if [ "$FAILS" -ne 0 ]; then

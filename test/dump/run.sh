@@ -19,6 +19,13 @@
 #     capture is active and every tick stays correct.
 #  5. A batch pushed with dedup on, the server restarted, the same batch
 #     pushed again: coalesced.
+#  6. Settings: a full checkpoint of dates, timestamps, intervals, floats,
+#     bytea and numerics written under hostile DateStyle, IntervalStyle,
+#     TimeZone, extra_float_digits and bytea_output, restored under other
+#     hostile ones (PGOPTIONS): the same rows, table and views.
+#  7. A full checkpoint whose flush fails (its temporary name a symlink to
+#     /dev/full) leaves no file; a directory as path is refused (42809), a
+#     NULL path too (22004).
 # Uses the cluster exported by run-all.sh when there is one, else its own.
 # ---------------------------------------------------------------------------
 set -euo pipefail
@@ -150,6 +157,89 @@ if [ -n "${IVM_PGDATA:-}" ]; then
 else
     echo "no data directory known (IVM_PGDATA): restart skipped"
 fi
+
+ivm_say "dump: a full checkpoint reads back the same under other settings"
+SET_SRC=ivm_dump_set_src
+SET_DST=ivm_dump_set_dst
+for db in $SET_SRC $SET_DST; do
+    ivm_psql -d postgres -c "SET client_min_messages = warning" \
+        -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+done
+q "$SET_SRC" >/dev/null <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION ivm;
+CREATE TABLE typed (id int PRIMARY KEY, d date, ts timestamptz, lt timestamp, iv interval,
+                    f float8, b bytea, n numeric);
+INSERT INTO typed VALUES
+  (1, '2024-03-04', '2024-03-04 05:06:07.123456+13:45', '2024-03-04 05:06:07', '1 year 2 mons -3 days 04:05:06.5',
+   0.1, '\x00ff5c27', 1234567.890123),
+  (2, '2024-11-12', '2024-11-12 23:59:59+00', '1999-12-31 23:59:59.999999', '-1 days +02:00:00',
+   1e-300, '\x', -0.000000000000000000001),
+  (3, '0099-12-31 BC', 'infinity', '-infinity', '-178000000 years', 'NaN', 'a\\b''c', 'NaN'),
+  (4, 'infinity', '2001-02-03 04:05:06.789-03:30', '2001-02-03', '3 days 25:00:00.000001',
+   1.0000000000000002, '\x0a0d09', 1e-30),
+  (5, '2024-01-02', NULL, NULL, NULL, '-Infinity', NULL, NULL),
+  (6, '2024-02-01', '2024-02-01 00:00:00+05:30', '2024-02-01', '00:00:00', -0.0, '\x5c5c', 0);
+SELECT ivm.create_view('typed_v', 'SELECT id, d, ts, lt, iv, f, b, n FROM typed');
+SELECT ivm.create_view('typed_agg', 'SELECT d, count(*) AS c, sum(n) AS sn, max(f) AS mf, max(iv) AS mi FROM typed GROUP BY d');
+SQL
+# written under settings that change every value's text...
+q "$SET_SRC" -c "SET DateStyle = 'SQL, DMY'" -c "SET IntervalStyle = 'sql_standard'" \
+    -c "SET TimeZone = 'Pacific/Chatham'" -c "SET extra_float_digits = -15" -c "SET bytea_output = 'escape'" \
+    -c "SELECT ivm.checkpoint_full('$WORK/settings.sql')" >/dev/null
+# ...and read back under others
+PGOPTIONS="-c DateStyle=German,MDY -c IntervalStyle=iso_8601 -c TimeZone=America/St_Johns -c extra_float_digits=-10 -c bytea_output=escape" \
+    ivm_psql -d "$SET_DST" -f "$WORK/settings.sql" >/dev/null
+# compared in both under the same (default) settings, floats in full
+typed_digest() {
+    q "$1" -c "SET extra_float_digits = 3" \
+        -c "SELECT (SELECT md5(string_agg(t::text, E'\n' ORDER BY id)) FROM typed t) || ' ' ||
+                   (SELECT md5(string_agg(t::text, E'\n' ORDER BY id)) FROM typed_v t) || ' ' ||
+                   (SELECT md5(string_agg(t::text, E'\n' ORDER BY t::text)) FROM typed_agg t)"
+}
+src_digest=$(typed_digest "$SET_SRC")
+dst_digest=$(typed_digest "$SET_DST")
+if [ "$src_digest" != "$dst_digest" ]; then
+    fail "a full checkpoint written and restored under other settings changed values: $src_digest vs $dst_digest"
+    diff <(q "$SET_SRC" -c "SET extra_float_digits = 3" -c "SELECT t::text FROM typed t ORDER BY id") \
+         <(q "$SET_DST" -c "SET extra_float_digits = 3" -c "SELECT t::text FROM typed t ORDER BY id") >&2 || true
+else
+    echo "date, timestamptz, timestamp, interval, float8, bytea, numeric: the same table and view rows after the round trip ($src_digest)"
+fi
+# the restored views are maintained from those values
+q "$SET_DST" -c "INSERT INTO typed VALUES (7, '2024-03-04', now(), now(), '1 day', 2.5, '\\x01', 7)" -c "SELECT * FROM ivm.tick()" >/dev/null
+out=$(q "$SET_DST" -c "SELECT count(*) FROM (SELECT * FROM typed_v EXCEPT ALL SELECT * FROM typed) x")
+[ "$out" = 0 ] || fail "after a tick, typed_v differs from its table in $SET_DST"
+
+ivm_say "dump: a failed full checkpoint leaves no temporary file; paths and NULL refused in words"
+# the temporary name points at a device that refuses every byte: the flush at the end fails
+ivm_psql -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS ivm_dump_fail" \
+    -c "CREATE DATABASE ivm_dump_fail" >/dev/null
+q ivm_dump_fail -c "CREATE EXTENSION ivm" >/dev/null
+ln -s /dev/full "$WORK/fail.sql.tmp"
+if out=$(q ivm_dump_fail -c "SELECT ivm.checkpoint_full('$WORK/fail.sql')" 2>&1); then
+    fail "a full checkpoint onto a full device succeeded"
+elif ! grep -q 'No space left on device' <<<"$out"; then
+    fail "a full checkpoint onto a full device failed otherwise: $out"
+elif [ -e "$WORK/fail.sql.tmp" ] || [ -L "$WORK/fail.sql.tmp" ] || [ -e "$WORK/fail.sql" ]; then
+    fail "a failed full checkpoint left $(ls "$WORK" | grep fail | paste -sd' ')"
+else
+    echo "a full checkpoint that could not be written left nothing behind ($(grep -m1 ERROR <<<"$out"))"
+fi
+mkdir "$WORK/adir"
+chmod 777 "$WORK/adir"
+out=$(q ivm_dump_fail -v VERBOSITY=verbose -c '\set VERBOSITY verbose' -c "SELECT ivm.checkpoint_full('$WORK/adir')" 2>&1 || true)
+grep -q "ERROR:  42809: \"$WORK/adir\" is a directory" <<<"$out" ||
+    fail "a full checkpoint onto a directory: $out"
+[ -z "$(ls "$WORK/adir")" ] && ! ls "$WORK" | grep -q 'adir.tmp' ||
+    fail "a full checkpoint onto a directory left a file"
+out=$(q ivm_dump_fail -v VERBOSITY=verbose -c '\set VERBOSITY verbose' -c "SELECT ivm.checkpoint_full(NULL)" 2>&1 || true)
+grep -q 'ERROR:  22004: argument "path" of ivm.checkpoint_full cannot be null' <<<"$out" ||
+    fail "a full checkpoint to NULL: $out"
+echo "a directory (42809) and NULL (22004) are refused by name"
+for db in $SET_SRC $SET_DST ivm_dump_fail; do
+    ivm_psql -d postgres -c "DROP DATABASE $db" >/dev/null
+done
 
 if [ "$FAILS" -gt 0 ]; then
     echo "FAILED: dump round trip, $FAILS failure(s) (seed $SEED)" >&2

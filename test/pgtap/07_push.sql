@@ -188,7 +188,17 @@ SET LOCAL ROLE ivm_p_pusher;
 SELECT throws_ok($$SELECT ivm.checkpoint_full('/nonexistent-dir/full.sql')$$, '58P01', NULL,
                  'with pg_write_server_files it may (here the directory does not exist: a file error, not 42501)');
 RESET ROLE;
-SELECT ok(ivm.checkpoint_full('/tmp/ivm_pgtap_full.sql') > 1000, 'a superuser writes a full checkpoint; it returns the bytes written');
+-- under this run's own cluster (its data directory, this backend's pid), not a
+-- fixed name in /tmp that another OS user's earlier run may own; removed after
+SELECT ok(ivm.checkpoint_full(current_setting('data_directory') || '/ivm_pgtap_full_' || pg_backend_pid() || '.sql') > 1000,
+          'a superuser writes a full checkpoint; it returns the bytes written');
+DO $rm$
+DECLARE
+    f text := current_setting('data_directory') || '/ivm_pgtap_full_' || pg_backend_pid() || '.sql';
+BEGIN
+    EXECUTE format('COPY (SELECT 1) TO PROGRAM %L', 'cat >/dev/null; rm -f -- ' || quote_literal(f));
+END
+$rm$;
 
 -- dropping
 SELECT throws_ok($$SELECT ivm.drop_source('p_clicks')$$, '2BP01', NULL,
