@@ -200,7 +200,7 @@ LANGUAGE C VOLATILE;
 CREATE FUNCTION ivm.set_dedup(source regclass, enabled boolean)
 RETURNS void
 AS 'MODULE_PATHNAME', 'ivm_set_dedup'
-LANGUAGE C VOLATILE STRICT;
+LANGUAGE C VOLATILE;
 
 -- The whole state as one SQL file that psql -f restores into an empty database.
 CREATE FUNCTION ivm.checkpoint_full(path text)
@@ -577,7 +577,7 @@ CREATE FUNCTION ivm.checkpoint(dir text,
     OUT restore_bytes bigint, OUT duration_ms double precision)
 RETURNS record
 AS 'MODULE_PATHNAME', 'ivm_checkpoint'
-LANGUAGE C VOLATILE STRICT;
+LANGUAGE C VOLATILE;
 
 -- Rebuild the push sources and views of the chain in dir, with their rows,
 -- watches and the epoch; the next tick resumes.
@@ -589,7 +589,7 @@ CREATE FUNCTION ivm.restore(dir text,
     OUT views_to_recompute integer, OUT duration_ms double precision)
 RETURNS record
 AS 'MODULE_PATHNAME', 'ivm_restore'
-LANGUAGE C VOLATILE STRICT;
+LANGUAGE C VOLATILE;
 
 -- One manifest of a checkpoint directory (the newest when sequence is null),
 -- checked as ivm.restore() checks it: what a checkpoint holds.

@@ -8,6 +8,8 @@
 # throwaway cluster, then runs each suite and counts it as passed or failed:
 #   installcheck  pg_regress (sql/, expected/) and isolation (specs/) tests
 #   pgtap         pg_prove over test/pgtap/*.sql in database ivm_tap
+#   push-leak     a 300,000-row push and tick at work_mem 64kB: no temporary
+#                 file leak, the view equal to its query (needs ivm_tap)
 #   random        test/random/run.sh (IVM_SEED, IVM_TICKS)
 #   random-profiles  the same with the minmax, empty and joins profiles, seed 42
 #   random-full   the same with ivm.full_recompute on for every tick
@@ -30,7 +32,7 @@ PASSED=0
 FAILED=0
 SKIPPED=0
 RESULTS=()
-SUITES=${IVM_SUITES:-installcheck pgtap random random-profiles random-full dump crash checkpoint nopreload}
+SUITES=${IVM_SUITES:-installcheck pgtap push-leak random random-profiles random-full dump crash checkpoint nopreload}
 
 # The randomised test: a random seed unless one is given, 300 ticks unless told.
 if [ -z "${IVM_SEED:-}" ]; then
@@ -121,6 +123,22 @@ export IVM_SKIP_BUILD=1
 
 run_suite installcheck 900 suite_installcheck
 run_suite pgtap 600 suite_pgtap
+# a push and a tick larger than work_mem: no "temporary file leak" warning
+suite_push_leak() {
+    local out
+    out=$(ivm_psql -d ivm_tap -c "SET work_mem = '64kB'" \
+        -c "SELECT ivm.create_source('leak_src', 'a int, b text')" \
+        -c "SELECT ivm.create_view('leak_v', 'SELECT a, b FROM leak_src')" \
+        -c "SELECT ivm.push('leak_src', (SELECT jsonb_agg(jsonb_build_object('a', g, 'b', 'x' || g)) FROM generate_series(1, 300000) g))" \
+        -c "SELECT rows_in FROM ivm.tick()" \
+        -c "SELECT count(*) AS mismatches FROM ((SELECT a, b FROM leak_v EXCEPT ALL SELECT a, b FROM leak_src) UNION ALL (SELECT a, b FROM leak_src EXCEPT ALL SELECT a, b FROM leak_v)) d" \
+        -c "SELECT ivm.drop_view('leak_v')" \
+        -c "SELECT ivm.drop_source('leak_src')" 2>&1) || { echo "$out"; return 1; }
+    echo "$out"
+    if grep -qi "temporary file leak" <<<"$out"; then echo "a temporary file leaked"; return 1; fi
+    grep -Eq '^ +0$' <<<"$out" || { echo "leak_v differs from its query"; return 1; }
+}
+run_suite push-leak 300 suite_push_leak
 run_suite random 1200 bash "$HERE/random/run.sh"
 # fixed seeds for the stress profiles, and every tick a full recompute
 suite_random_profiles() {
