@@ -23,7 +23,7 @@ OBJS = \
 
 DATA = $(wildcard ivm--*.sql)
 
-REGRESS = ddl capture tick dag watch errors
+REGRESS = ddl capture tick dag watch errors quarantine
 REGRESS_OPTS = --load-extension=ivm
 ISOLATION = watch_notify tick_concurrency
 ISOLATION_OPTS = --load-extension=ivm

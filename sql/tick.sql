@@ -117,6 +117,13 @@ BEGIN;
 UPDATE a SET x = x + 1 WHERE id = 60;
 SELECT ivm.tick() IS NOT NULL AS ticked;
 ROLLBACK;
+-- a tick rolled back to a savepoint writes nothing either
+BEGIN;
+SAVEPOINT before_tick;
+UPDATE a SET x = x + 1 WHERE id = 60;
+SELECT ivm.tick() IS NOT NULL AS ticked;
+ROLLBACK TO SAVEPOINT before_tick;
+COMMIT;
 RESET ivm.evidence_path;
 SELECT (l->>'epoch')::bigint = :evidence_epoch AS this_epoch, l->>'view' AS view,
        l->>'strategy' AS strategy, (l->>'delta_in')::int AS delta_in,
