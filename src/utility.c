@@ -22,6 +22,7 @@
 #include "catalog/pg_class.h"
 #include "commands/defrem.h"
 #include "commands/event_trigger.h"
+#include "commands/tablespace.h"
 #include "commands/extension.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -192,6 +193,25 @@ IndexStatement(IndexStmt *stmt, Oid *storage)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("partial, unique and INCLUDE indexes are not supported on incremental views"),
 				 errhint("Create a plain index over the view's columns.")));
+	/*
+	 * The index is built as the owner of schema ivm: what the caller could
+	 * not do as themselves is refused here.  ivm's own relations there are
+	 * named _<kind>_<n>; an index may not take such a name ahead of them.
+	 */
+	if (stmt->idxname != NULL && stmt->idxname[0] == '_')
+		ereport(ERROR,
+				(errcode(ERRCODE_RESERVED_NAME),
+				 errmsg("index name \"%s\" is reserved for ivm", stmt->idxname),
+				 errdetail("Indexes on incremental views live in schema ivm, where names starting with \"_\" are ivm's own."),
+				 errhint("Choose a name that does not start with \"_\", or let PostgreSQL choose one.")));
+	if (stmt->tableSpace != NULL)
+	{
+		Oid			spc = get_tablespace_oid(stmt->tableSpace, false);
+		AclResult	aclresult = pg_tablespace_aclcheck(spc, GetUserId(), ACL_CREATE);
+
+		if (aclresult != ACLCHECK_OK)
+			aclcheck_error(aclresult, OBJECT_TABLESPACE, stmt->tableSpace);
+	}
 	copy = copyObject(stmt);
 	copy->relation = makeRangeVar(get_namespace_name(get_rel_namespace(*storage)),
 								  get_rel_name(*storage), -1);

@@ -5,7 +5,7 @@
 -- directly, as a multiset.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(68);
+SELECT plan(71);
 
 SELECT lives_ok($$SELECT ivm.tick()$$, 'a first tick consumes whatever was pending');
 
@@ -207,6 +207,18 @@ CREATE TRIGGER forged AFTER INSERT ON sec_forged REFERENCING NEW TABLE AS n
     FOR EACH STATEMENT EXECUTE FUNCTION ivm._capture('ivm._log_1');
 SELECT throws_ok($$INSERT INTO sec_forged VALUES (1)$$, '39P01', NULL,
                  'a capture trigger ivm did not attach refuses to write a log');
+
+------------------------------------------------------------------------------
+-- CREATE INDEX on a view is built by ivm in schema ivm: not a way to take
+-- ivm's own names there, nor a tablespace the caller may not use
+------------------------------------------------------------------------------
+SET ROLE ivm_sec_mallory;
+SELECT throws_ok($$CREATE INDEX _log_9999 ON sec_mal.mv (x)$$, '42939', NULL,
+                 'mallory cannot name an index like a future delta log');
+SELECT throws_ok($$CREATE INDEX mv_x ON sec_mal.mv (x) TABLESPACE pg_global$$, '42501', NULL,
+                 'nor put it in a tablespace she may not create in');
+SELECT lives_ok($$CREATE INDEX mv_x ON sec_mal.mv (x)$$, 'an ordinary index on her view is fine');
+RESET ROLE;
 
 ------------------------------------------------------------------------------
 -- 8. TABLESAMPLE is refused like random()
