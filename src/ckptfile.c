@@ -1401,7 +1401,7 @@ IvmCkptDirArgument(FunctionCallInfo fcinfo, const char *fname, bool write)
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("argument \"dir\" of %s cannot be null", fname),
+				 errmsg("argument \"dir\" of %s must not be null", fname),
 				 errhint("Give the absolute path of a checkpoint directory on the database server.")));
 	dir = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	IvmCheckServerFile(dir, write);

@@ -325,7 +325,7 @@ ivm_checkpoint_full(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("argument \"path\" of ivm.checkpoint_full cannot be null"),
+				 errmsg("argument \"path\" of ivm.checkpoint_full must not be null"),
 				 errhint("Give the absolute path of the SQL file to write on the database server.")));
 	path = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	IvmCheckServerFile(path, true);

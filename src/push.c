@@ -95,19 +95,6 @@ typedef struct PushSource
 } PushSource;
 
 /*
- * CheckNotNull
- *		Refuse a null argument of an SQL-callable function, naming it.
- */
-static void
-CheckNotNull(FunctionCallInfo fcinfo, int argno, const char *argname, const char *funcname)
-{
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("argument \"%s\" of %s must not be null", argname, funcname)));
-}
-
-/*
  * CheckColumnList
  *		The column list of ivm.create_source must be column definitions and
  *		nothing else: a type, a collation, NOT NULL.
@@ -191,8 +178,9 @@ ivm_create_source(PG_FUNCTION_ARGS)
 	int			save_nestlevel;
 
 	IvmCheckPreloaded();
-	CheckNotNull(fcinfo, 0, "name", "ivm.create_source");
-	CheckNotNull(fcinfo, 1, "columns", "ivm.create_source");
+	IvmCheckWritable("create a push source");
+	IvmCheckArgNotNull(fcinfo, 0, "name", "ivm.create_source");
+	IvmCheckArgNotNull(fcinfo, 1, "columns", "ivm.create_source");
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	columns = text_to_cstring(PG_GETARG_TEXT_PP(1));
 
@@ -1037,6 +1025,7 @@ PushBatch(Oid relid, Jsonb *batch)
 	MemoryContext cxt = CurrentMemoryContext;
 
 	IvmCheckPreloaded();
+	IvmCheckWritable("push a batch");
 	source = get_rel_name(relid);
 	if (source == NULL)
 		ereport(ERROR,
@@ -1225,8 +1214,8 @@ PushBatch(Oid relid, Jsonb *batch)
 Datum
 ivm_push(PG_FUNCTION_ARGS)
 {
-	CheckNotNull(fcinfo, 0, "source", "ivm.push");
-	CheckNotNull(fcinfo, 1, "batch", "ivm.push");
+	IvmCheckArgNotNull(fcinfo, 0, "source", "ivm.push");
+	IvmCheckArgNotNull(fcinfo, 1, "batch", "ivm.push");
 	PG_RETURN_INT64(PushBatch(PG_GETARG_OID(0), PG_GETARG_JSONB_P(1)));
 }
 
@@ -1238,8 +1227,8 @@ ivm_push(PG_FUNCTION_ARGS)
 Datum
 ivm_tick_batch(PG_FUNCTION_ARGS)
 {
-	CheckNotNull(fcinfo, 0, "source", "ivm.tick");
-	CheckNotNull(fcinfo, 1, "batch", "ivm.tick");
+	IvmCheckArgNotNull(fcinfo, 0, "source", "ivm.tick");
+	IvmCheckArgNotNull(fcinfo, 1, "batch", "ivm.tick");
 	(void) PushBatch(PG_GETARG_OID(0), PG_GETARG_JSONB_P(1));
 	PG_RETURN_DATUM(IvmTickResult(fcinfo));
 }
@@ -1263,8 +1252,9 @@ ivm_set_dedup(PG_FUNCTION_ARGS)
 	int			rc;
 
 	IvmCheckPreloaded();
-	CheckNotNull(fcinfo, 0, "source", "ivm.set_dedup");
-	CheckNotNull(fcinfo, 1, "enabled", "ivm.set_dedup");
+	IvmCheckWritable("change a push source");
+	IvmCheckArgNotNull(fcinfo, 0, "source", "ivm.set_dedup");
+	IvmCheckArgNotNull(fcinfo, 1, "enabled", "ivm.set_dedup");
 	relid = PG_GETARG_OID(0);
 	enabled = PG_GETARG_BOOL(1);
 	if (!pg_class_ownercheck(relid, GetUserId()))

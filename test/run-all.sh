@@ -18,6 +18,8 @@
 #                 database, the dedup seen-set across a restart
 #   crash         test/crash/run.sh (in a cluster of its own)
 #   checkpoint    test/checkpoint/run.sh: delta checkpoints and restores
+#   standby       test/standby/run.sh: on a streaming standby, writing
+#                 functions refuse with 25006 and the views read right
 #   nopreload     test/nopreload/run.sh, when present (a cluster without
 #                 shared_preload_libraries)
 # The last line is "N passed, N failed"; the exit status is non-zero when a
@@ -32,7 +34,7 @@ PASSED=0
 FAILED=0
 SKIPPED=0
 RESULTS=()
-SUITES=${IVM_SUITES:-installcheck pgtap push-leak random random-profiles random-full dump crash checkpoint nopreload}
+SUITES=${IVM_SUITES:-installcheck pgtap push-leak random random-profiles random-full dump crash checkpoint standby nopreload}
 
 # The randomised test: a random seed unless one is given, 300 ticks unless told.
 if [ -z "${IVM_SEED:-}" ]; then
@@ -153,6 +155,7 @@ run_suite random-full 600 env IVM_FULL_RECOMPUTE=1 IVM_TICKS=80 bash "$HERE/rand
 run_suite dump 900 bash "$HERE/dump/run.sh"
 run_suite crash 600 bash "$HERE/crash/run.sh"
 run_suite checkpoint 300 bash "$HERE/checkpoint/run.sh"
+run_suite standby 300 bash "$HERE/standby/run.sh"
 if [ -f "$HERE/nopreload/run.sh" ]; then
     run_suite nopreload 300 bash "$HERE/nopreload/run.sh"
 fi

@@ -879,11 +879,11 @@ ivm_psql -d ck_evil_dst >/dev/null <<'SQL'
 CREATE FUNCTION ck_checkpoint_ns(dir text) RETURNS record AS 'ivm', 'ivm_checkpoint' LANGUAGE C;
 CREATE FUNCTION ck_restore_ns(dir text) RETURNS record AS 'ivm', 'ivm_restore' LANGUAGE C;
 SQL
-expect_error "ivm.checkpoint(NULL)" ck_evil_dst 22004 'argument "dir" of ivm.checkpoint cannot be null' \
+expect_error "ivm.checkpoint(NULL)" ck_evil_dst 22004 'argument "dir" of ivm.checkpoint must not be null' \
     "SELECT * FROM ck_checkpoint_ns(NULL) AS (a int)"
-expect_error "ivm.restore(NULL)" ck_evil_dst 22004 'argument "dir" of ivm.restore cannot be null' \
+expect_error "ivm.restore(NULL)" ck_evil_dst 22004 'argument "dir" of ivm.restore must not be null' \
     "SELECT * FROM ck_restore_ns(NULL) AS (a int)"
-expect_error "ivm.checkpoint_manifest(NULL)" ck_evil_dst 22004 'argument "dir" of ivm.checkpoint_manifest cannot be null' \
+expect_error "ivm.checkpoint_manifest(NULL)" ck_evil_dst 22004 'argument "dir" of ivm.checkpoint_manifest must not be null' \
     "SELECT ivm.checkpoint_manifest(NULL)"
 # a directory argument that is a file
 f=$EV/00000001.manifest

@@ -234,7 +234,7 @@ grep -q "ERROR:  42809: \"$WORK/adir\" is a directory" <<<"$out" ||
 [ -z "$(ls "$WORK/adir")" ] && ! ls "$WORK" | grep -q 'adir.tmp' ||
     fail "a full checkpoint onto a directory left a file"
 out=$(q ivm_dump_fail -v VERBOSITY=verbose -c '\set VERBOSITY verbose' -c "SELECT ivm.checkpoint_full(NULL)" 2>&1 || true)
-grep -q 'ERROR:  22004: argument "path" of ivm.checkpoint_full cannot be null' <<<"$out" ||
+grep -q 'ERROR:  22004: argument "path" of ivm.checkpoint_full must not be null' <<<"$out" ||
     fail "a full checkpoint to NULL: $out"
 echo "a directory (42809) and NULL (22004) are refused by name"
 for db in $SET_SRC $SET_DST ivm_dump_fail; do
