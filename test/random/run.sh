@@ -504,6 +504,9 @@ ivm_psql -d "$DB" -c "SELECT v.name, v.strategy, v.rows,
   GROUP BY 1, 2, 3 ORDER BY 1" || true
 if [ -n "${IVM_EXPECT_HASH_BITS:-}" ]; then
     # the collisions did happen: many distinct rows per stored hash
-    ivm_psql -d "$DB" -At -c "SELECT format('rows of a: %s, distinct row hashes: %s', count(*), count(DISTINCT ivm.row_hash(a.*))) FROM a"
+    ivm_psql -d "$DB" -At -c "SELECT format('rows of a, b, c, d, e, f: %s; distinct row hashes: %s', count(*), count(DISTINCT h))
+      FROM (SELECT ivm.row_hash(a.*) AS h FROM a UNION ALL SELECT ivm.row_hash(b.*) FROM b
+            UNION ALL SELECT ivm.row_hash(c.*) FROM c UNION ALL SELECT ivm.row_hash(d.*) FROM d
+            UNION ALL SELECT ivm.row_hash(e.*) FROM e UNION ALL SELECT ivm.row_hash(f.*) FROM f) r"
 fi
 echo "PASSED: randomised test, seed=$SEED, profile $PROFILE, full_recompute=$FULL, $TICKS ticks, every view equal to its query after every tick (${elapsed}s)"
