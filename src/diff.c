@@ -60,10 +60,9 @@ typedef struct DiffEntry
 	IvmRowKey	key;			/* the row (first seen), and its hash */
 	int64		old_count;
 	int64		new_count;
-	int			nctids;
-	int			maxctids;
-	ItemPointerData *ctids;		/* where the stored copies are */
-	uint64	   *rows;			/* and their rows in the stored side's result */
+	int64		first_old;		/* its last stored copy in the stored side's
+								 * result, the others chained by next_old;
+								 * -1: none */
 } DiffEntry;
 
 /*
@@ -573,6 +572,7 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 	uint64		ninserts = 0;
 	ItemPointerData *deletes;
 	uint64		ndeletes = 0;
+	int64	   *next_old;
 	HASH_SEQ_STATUS seq;
 	DiffEntry  *entry;
 	IvmUserSave save;
@@ -581,8 +581,6 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 
 	diffcxt = AllocSetContextCreate(CurrentMemoryContext, "ivm diff",
 									ALLOCSET_DEFAULT_SIZES);
-	rows = IvmRowTableCreate("ivm diff rows", 1024, sizeof(DiffEntry), diffcxt);
-
 	storage_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(storage_rel)),
 											  get_rel_name(storage_rel));
 	initStringInfo(&sql);
@@ -595,35 +593,23 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 	nold = SPI_processed;
 
 	oldcxt = MemoryContextSwitchTo(diffcxt);
+	rows = IvmRowTableCreate("ivm diff rows", (long) Max(nold, 1024), sizeof(DiffEntry), diffcxt);
+	next_old = palloc(sizeof(int64) * Max(nold, 1));
 	for (uint64 i = 0; i < nold; i++)
 	{
-		HeapTuple	tup = old_rows->vals[i];
 		IvmRowKey	key;
 		bool		found;
-		bool		isnull;
-		ItemPointer tid;
 
 		/* the stored row, its ctid (column 1) aside */
-		IvmRowKeyInit(&key, tup, old_rows->tupdesc, 2, old_rows->tupdesc->natts, 0);
+		IvmRowKeyInit(&key, old_rows->vals[i], old_rows->tupdesc, 2, old_rows->tupdesc->natts, 0);
 		entry = hash_search(rows, &key, HASH_ENTER, &found);
 		if (!found)
 		{
 			entry->old_count = entry->new_count = 0;
-			entry->nctids = 0;
-			entry->maxctids = 1;
-			entry->ctids = palloc(sizeof(ItemPointerData));
-			entry->rows = palloc(sizeof(uint64));
+			entry->first_old = -1;
 		}
-		else if (entry->nctids == entry->maxctids)
-		{
-			entry->maxctids *= 2;
-			entry->ctids = repalloc(entry->ctids, sizeof(ItemPointerData) * entry->maxctids);
-			entry->rows = repalloc(entry->rows, sizeof(uint64) * entry->maxctids);
-		}
-		tid = (ItemPointer) DatumGetPointer(SPI_getbinval(tup, old_rows->tupdesc, 1, &isnull));
-		ItemPointerCopy(tid, &entry->ctids[entry->nctids]);
-		entry->rows[entry->nctids] = i;
-		entry->nctids++;
+		next_old[i] = entry->first_old;
+		entry->first_old = (int64) i;
 		entry->old_count++;
 	}
 	MemoryContextSwitchTo(oldcxt);
@@ -657,9 +643,7 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 		if (!found)
 		{
 			entry->old_count = entry->new_count = 0;
-			entry->nctids = entry->maxctids = 0;
-			entry->ctids = NULL;
-			entry->rows = NULL;
+			entry->first_old = -1;
 		}
 		entry->new_count++;
 		if (entry->new_count > entry->old_count)
@@ -675,15 +659,19 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 	hash_seq_init(&seq, rows);
 	while ((entry = hash_seq_search(&seq)) != NULL)
 	{
-		for (int64 k = entry->new_count; k < entry->old_count; k++)
-		{
-			int			idx = (int) (k - entry->new_count);
+		int64		idx = entry->first_old;
 
-			ItemPointerCopy(&entry->ctids[idx], &deletes[ndeletes++]);
+		for (int64 k = entry->new_count; k < entry->old_count; k++, idx = next_old[idx])
+		{
+			HeapTuple	old = old_rows->vals[idx];
+			bool		isnull;
+
+			Assert(idx >= 0);
+			ItemPointerCopy((ItemPointer) DatumGetPointer(heap_getattr(old, 1, old_rows->tupdesc, &isnull)),
+							&deletes[ndeletes++]);
 			if (vdelta)
 			{
 				/* the stored row without its ctid */
-				HeapTuple	old = old_rows->vals[entry->rows[idx]];
 				Datum	   *values = palloc(sizeof(Datum) * (old_rows->tupdesc->natts + 1));
 				bool	   *nulls = palloc(sizeof(bool) * (old_rows->tupdesc->natts + 1));
 
