@@ -15,8 +15,16 @@
  * returned, display scale of numerics included, and types without an
  * equality operator (json, point) work too.
  *
+ * Row identity: a 64-bit hash only finds candidates; two rows are the same
+ * row when their columns are (IvmRowKeysEqual: both null, or the same
+ * bytes, exactly what HashDatum hashes).  Hash tables of rows (IvmRowKey)
+ * therefore hold one entry per distinct row, however many share a hash, and
+ * two rows whose hashes collide are never merged.  ivm.debug_hash_bits cuts
+ * every row and key hash to a few bits so that tests can make collisions
+ * common.
+ *
  * Memory: both sides are materialised by SPI for the length of one call,
- * plus a hash table keyed by row hash, all in a context deleted on return.
+ * plus a hash table of distinct rows, all in a context deleted on return.
  *
  *-------------------------------------------------------------------------
  */
@@ -46,16 +54,15 @@
 PG_FUNCTION_INFO_V1(ivm_row_hash);
 PG_FUNCTION_INFO_V1(ivm_key_hash);
 
-/* One distinct row hash: how often it is stored, how often the query returns it. */
+/* One distinct row: how often it is stored, how often the query returns it. */
 typedef struct DiffEntry
 {
-	uint64		hash;			/* key */
+	IvmRowKey	key;			/* the row (first seen), and its hash */
 	int64		old_count;
 	int64		new_count;
-	int			nctids;
-	int			maxctids;
-	ItemPointerData *ctids;		/* where the stored copies are */
-	uint64	   *rows;			/* and their rows in the stored side's result */
+	int64		first_old;		/* its last stored copy in the stored side's
+								 * result, the others chained by next_old;
+								 * -1: none */
 } DiffEntry;
 
 /*
@@ -99,6 +106,19 @@ HashDatum(XXH3_state_t *state, Datum value, bool isnull, Form_pg_attribute att)
 }
 
 /*
+ * HashMask
+ *		A row or key hash cut to its low ivm.debug_hash_bits bits (all 64 in
+ *		production; tests keep a few so that distinct rows share hashes).
+ */
+static inline uint64
+HashMask(uint64 h)
+{
+	if (ivm_debug_hash_bits < 64)
+		h &= (UINT64CONST(1) << ivm_debug_hash_bits) - 1;
+	return h;
+}
+
+/*
  * IvmHashRow
  *		XXH3 hash of the columns firstatt..lastatt (1-based) of tuple.
  */
@@ -119,7 +139,7 @@ IvmHashRow(HeapTuple tuple, TupleDesc desc, int firstatt, int lastatt)
 		value = heap_getattr(tuple, i, desc, &isnull);
 		HashDatum(&state, value, isnull, att);
 	}
-	return XXH3_64bits_digest(&state);
+	return HashMask(XXH3_64bits_digest(&state));
 }
 
 /*
@@ -143,7 +163,7 @@ IvmHashRowExcept(HeapTuple tuple, TupleDesc desc, int skipatt)
 		value = heap_getattr(tuple, i, desc, &isnull);
 		HashDatum(&state, value, isnull, att);
 	}
-	return XXH3_64bits_digest(&state);
+	return HashMask(XXH3_64bits_digest(&state));
 }
 
 /*
@@ -202,15 +222,156 @@ ivm_key_hash(PG_FUNCTION_ARGS)
 		}
 		XXH3_64bits_update(&state, &h, sizeof(h));
 	}
-	PG_RETURN_INT64((int64) XXH3_64bits_digest(&state));
+	PG_RETURN_INT64((int64) HashMask(XXH3_64bits_digest(&state)));
+}
+
+/*
+ * DatumsIdentical
+ *		The identity HashDatum hashes, for two non-null values of one column
+ *		type: the same Datum when passed by value, else the same bytes (a
+ *		varlena detoasted and without its header, so a compressed or short
+ *		copy of a value is the value).
+ */
+static bool
+DatumsIdentical(Datum a, Datum b, Form_pg_attribute att)
+{
+	if (att->attbyval)
+		return a == b;
+	if (att->attlen == -1)
+	{
+		struct varlena *va = PG_DETOAST_DATUM_PACKED(a);
+		struct varlena *vb = PG_DETOAST_DATUM_PACKED(b);
+		Size		len = VARSIZE_ANY_EXHDR(va);
+		bool		same;
+
+		same = (len == VARSIZE_ANY_EXHDR(vb) &&
+				memcmp(VARDATA_ANY(va), VARDATA_ANY(vb), len) == 0);
+		if ((Pointer) va != DatumGetPointer(a))
+			pfree(va);
+		if ((Pointer) vb != DatumGetPointer(b))
+			pfree(vb);
+		return same;
+	}
+	if (att->attlen == -2)
+		return strcmp(DatumGetCString(a), DatumGetCString(b)) == 0;
+	return memcmp(DatumGetPointer(a), DatumGetPointer(b), att->attlen) == 0;
+}
+
+/* the next compared column of key at or after att, or past lastatt */
+static int
+NextKeyColumn(const IvmRowKey *key, int att)
+{
+	while (att <= key->lastatt &&
+		   (att == key->skipatt || TupleDescAttr(key->desc, att - 1)->attisdropped))
+		att++;
+	return att;
+}
+
+/*
+ * IvmRowKeysEqual
+ *		Are the compared columns of two rows, taken in order, the same values
+ *		(both null, or identical as DatumsIdentical says)?  The rows may come
+ *		from different descriptors (a stored row read with its ctid first, a
+ *		query's row) whose compared columns have the same types.  The hashes
+ *		are not looked at.
+ */
+bool
+IvmRowKeysEqual(const IvmRowKey *a, const IvmRowKey *b)
+{
+	int			ia = NextKeyColumn(a, a->firstatt);
+	int			ib = NextKeyColumn(b, b->firstatt);
+
+	for (; ia <= a->lastatt && ib <= b->lastatt;
+		 ia = NextKeyColumn(a, ia + 1), ib = NextKeyColumn(b, ib + 1))
+	{
+		bool		anull;
+		bool		bnull;
+		Datum		av = heap_getattr(a->tuple, ia, a->desc, &anull);
+		Datum		bv = heap_getattr(b->tuple, ib, b->desc, &bnull);
+
+		if (anull || bnull)
+		{
+			if (anull != bnull)
+				return false;
+			continue;
+		}
+		if (!DatumsIdentical(av, bv, TupleDescAttr(a->desc, ia - 1)))
+			return false;
+	}
+	return ia > a->lastatt && ib > b->lastatt;
+}
+
+/* dynahash: the bucket of a row key is its row hash */
+static uint32
+RowKeyHash(const void *key, Size keysize)
+{
+	uint64		h = ((const IvmRowKey *) key)->hash;
+
+	return (uint32) (h ^ (h >> 32));
+}
+
+/* dynahash: 0 when two row keys are the same row (hash first, then columns) */
+static int
+RowKeyMatch(const void *key1, const void *key2, Size keysize)
+{
+	const IvmRowKey *a = key1;
+	const IvmRowKey *b = key2;
+
+	if (a->hash != b->hash)
+		return 1;
+	return IvmRowKeysEqual(a, b) ? 0 : 1;
+}
+
+/*
+ * IvmRowKeyInit
+ *		Fill key with the row tuple's columns firstatt..lastatt but skipatt
+ *		(0 for none) and their hash.
+ */
+void
+IvmRowKeyInit(IvmRowKey *key, HeapTuple tuple, TupleDesc desc,
+			  int firstatt, int lastatt, int skipatt)
+{
+	key->tuple = tuple;
+	key->desc = desc;
+	key->firstatt = firstatt;
+	key->lastatt = lastatt;
+	key->skipatt = skipatt;
+	if (skipatt > 0)
+	{
+		Assert(firstatt == 1 && lastatt == desc->natts);
+		key->hash = IvmHashRowExcept(tuple, desc, skipatt);
+	}
+	else
+		key->hash = IvmHashRow(tuple, desc, firstatt, lastatt);
+}
+
+/*
+ * IvmRowTableCreate
+ *		A hash table of distinct rows in cxt: entries of entrysize bytes that
+ *		start with an IvmRowKey, found by hash_search with an IvmRowKey.  The
+ *		key's tuple and descriptor must live as long as the table.
+ */
+HTAB *
+IvmRowTableCreate(const char *name, long nelem, Size entrysize, MemoryContext cxt)
+{
+	HASHCTL		ctl;
+
+	Assert(entrysize >= sizeof(IvmRowKey));
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(IvmRowKey);
+	ctl.entrysize = entrysize;
+	ctl.hash = RowKeyHash;
+	ctl.match = RowKeyMatch;
+	ctl.hcxt = cxt;
+	return hash_create(name, nelem, &ctl,
+					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 }
 
 /* A distinct row of a consumed log. */
 typedef struct NetRow
 {
-	uint64		hash;			/* key */
+	IvmRowKey	key;			/* the row, its weight aside */
 	int64		weight;
-	HeapTuple	tuple;
 } NetRow;
 
 /*
@@ -225,7 +386,6 @@ IvmConsolidateRows(SPITupleTable *tt, uint64 n, Tuplestorestate *ts)
 {
 	TupleDesc	desc = tt->tupdesc;
 	int			wattr = SPI_fnumber(desc, IVM_WEIGHT_COLUMN);
-	HASHCTL		ctl;
 	HTAB	   *rows;
 	NetRow	   *e;
 	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
@@ -235,24 +395,20 @@ IvmConsolidateRows(SPITupleTable *tt, uint64 n, Tuplestorestate *ts)
 
 	if (wattr <= 0)
 		elog(ERROR, "ivm: a delta log has no %s column", IVM_WEIGHT_COLUMN);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(uint64);
-	ctl.entrysize = sizeof(NetRow);
-	ctl.hcxt = CurrentMemoryContext;
-	rows = hash_create("ivm consumed rows", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	rows = IvmRowTableCreate("ivm consumed rows", 256, sizeof(NetRow), CurrentMemoryContext);
 	for (uint64 r = 0; r < n; r++)
 	{
 		HeapTuple	tup = tt->vals[r];
 		bool		isnull;
 		int64		w = DatumGetInt32(heap_getattr(tup, wattr, desc, &isnull));
-		uint64		h = IvmHashRowExcept(tup, desc, wattr);
+		IvmRowKey	key;
 		bool		found;
 
-		e = hash_search(rows, &h, HASH_ENTER, &found);
+		IvmRowKeyInit(&key, tup, desc, 1, desc->natts, wattr);
+		e = hash_search(rows, &key, HASH_ENTER, &found);
 		if (!found)
 		{
 			e->weight = 0;
-			e->tuple = tup;
 			order = lappend(order, e);
 		}
 		e->weight += w;
@@ -265,7 +421,7 @@ IvmConsolidateRows(SPITupleTable *tt, uint64 n, Tuplestorestate *ts)
 		{
 			int64		part = Max(Min(e->weight, PG_INT32_MAX), -PG_INT32_MAX);
 
-			heap_deform_tuple(e->tuple, desc, values, nulls);
+			heap_deform_tuple(e->key.tuple, desc, values, nulls);
 			values[wattr - 1] = Int32GetDatum((int32) part);
 			tuplestore_putvalues(ts, desc, values, nulls);
 			e->weight -= part;
@@ -407,7 +563,6 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 {
 	MemoryContext diffcxt;
 	MemoryContext oldcxt;
-	HASHCTL		ctl;
 	HTAB	   *rows;
 	char	   *storage_name;
 	StringInfoData sql;
@@ -419,6 +574,7 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 	uint64		ninserts = 0;
 	ItemPointerData *deletes;
 	uint64		ndeletes = 0;
+	int64	   *next_old;
 	HASH_SEQ_STATUS seq;
 	DiffEntry  *entry;
 	IvmUserSave save;
@@ -427,13 +583,6 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 
 	diffcxt = AllocSetContextCreate(CurrentMemoryContext, "ivm diff",
 									ALLOCSET_DEFAULT_SIZES);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(uint64);
-	ctl.entrysize = sizeof(DiffEntry);
-	ctl.hcxt = diffcxt;
-	rows = hash_create("ivm diff rows", 1024, &ctl,
-					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-
 	storage_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(storage_rel)),
 											  get_rel_name(storage_rel));
 	initStringInfo(&sql);
@@ -446,33 +595,23 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 	nold = SPI_processed;
 
 	oldcxt = MemoryContextSwitchTo(diffcxt);
+	rows = IvmRowTableCreate("ivm diff rows", (long) Max(nold, 1024), sizeof(DiffEntry), diffcxt);
+	next_old = palloc(sizeof(int64) * Max(nold, 1));
 	for (uint64 i = 0; i < nold; i++)
 	{
-		HeapTuple	tup = old_rows->vals[i];
-		uint64		h = IvmHashRow(tup, old_rows->tupdesc, 2, old_rows->tupdesc->natts);
+		IvmRowKey	key;
 		bool		found;
-		bool		isnull;
-		ItemPointer tid;
 
-		entry = hash_search(rows, &h, HASH_ENTER, &found);
+		/* the stored row, its ctid (column 1) aside */
+		IvmRowKeyInit(&key, old_rows->vals[i], old_rows->tupdesc, 2, old_rows->tupdesc->natts, 0);
+		entry = hash_search(rows, &key, HASH_ENTER, &found);
 		if (!found)
 		{
 			entry->old_count = entry->new_count = 0;
-			entry->nctids = 0;
-			entry->maxctids = 1;
-			entry->ctids = palloc(sizeof(ItemPointerData));
-			entry->rows = palloc(sizeof(uint64));
+			entry->first_old = -1;
 		}
-		else if (entry->nctids == entry->maxctids)
-		{
-			entry->maxctids *= 2;
-			entry->ctids = repalloc(entry->ctids, sizeof(ItemPointerData) * entry->maxctids);
-			entry->rows = repalloc(entry->rows, sizeof(uint64) * entry->maxctids);
-		}
-		tid = (ItemPointer) DatumGetPointer(SPI_getbinval(tup, old_rows->tupdesc, 1, &isnull));
-		ItemPointerCopy(tid, &entry->ctids[entry->nctids]);
-		entry->rows[entry->nctids] = i;
-		entry->nctids++;
+		next_old[i] = entry->first_old;
+		entry->first_old = (int64) i;
 		entry->old_count++;
 	}
 	MemoryContextSwitchTo(oldcxt);
@@ -498,16 +637,15 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 	for (uint64 i = 0; i < nnew; i++)
 	{
 		HeapTuple	tup = new_rows->vals[i];
-		uint64		h = IvmHashRow(tup, new_rows->tupdesc, 1, new_rows->tupdesc->natts);
+		IvmRowKey	key;
 		bool		found;
 
-		entry = hash_search(rows, &h, HASH_ENTER, &found);
+		IvmRowKeyInit(&key, tup, new_rows->tupdesc, 1, new_rows->tupdesc->natts, 0);
+		entry = hash_search(rows, &key, HASH_ENTER, &found);
 		if (!found)
 		{
 			entry->old_count = entry->new_count = 0;
-			entry->nctids = entry->maxctids = 0;
-			entry->ctids = NULL;
-			entry->rows = NULL;
+			entry->first_old = -1;
 		}
 		entry->new_count++;
 		if (entry->new_count > entry->old_count)
@@ -523,15 +661,19 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 	hash_seq_init(&seq, rows);
 	while ((entry = hash_seq_search(&seq)) != NULL)
 	{
-		for (int64 k = entry->new_count; k < entry->old_count; k++)
-		{
-			int			idx = (int) (k - entry->new_count);
+		int64		idx = entry->first_old;
 
-			ItemPointerCopy(&entry->ctids[idx], &deletes[ndeletes++]);
+		for (int64 k = entry->new_count; k < entry->old_count; k++, idx = next_old[idx])
+		{
+			HeapTuple	old = old_rows->vals[idx];
+			bool		isnull;
+
+			Assert(idx >= 0);
+			ItemPointerCopy((ItemPointer) DatumGetPointer(heap_getattr(old, 1, old_rows->tupdesc, &isnull)),
+							&deletes[ndeletes++]);
 			if (vdelta)
 			{
 				/* the stored row without its ctid */
-				HeapTuple	old = old_rows->vals[entry->rows[idx]];
 				Datum	   *values = palloc(sizeof(Datum) * (old_rows->tupdesc->natts + 1));
 				bool	   *nulls = palloc(sizeof(bool) * (old_rows->tupdesc->natts + 1));
 

@@ -5,15 +5,24 @@
  *		fold the result into its storage; and the plan cache every statement
  *		of a tick goes through.
  *
- * SPJ views: the delta rows are consolidated by row hash (weights of equal
- * rows summed, zeros dropped); a positive weight inserts that many copies,
- * a negative one deletes that many of the stored copies, found through the
- * hidden, indexed row hash.
+ * SPJ views: the delta rows are consolidated (weights of equal rows summed,
+ * zeros dropped); a positive weight inserts that many copies, a negative one
+ * deletes that many of the stored copies.  The hidden, indexed row hash
+ * only finds candidates: a stored row is a copy of a delta row when its
+ * columns are the same values, byte for byte (IvmRowKeysEqual), the identity
+ * the diff strategy uses.  Not the types' equality: a view holds what its
+ * query returned, and numeric 1.0 and 1.00, equal by "=", are distinct rows
+ * of it (a delta that removes 1.00 must not remove the stored 1.0, or the
+ * view would show a value its query does not return); and json or point,
+ * which have no equality, can be columns of an SPJ view.
  *
  * AGG views: one statement folds the delta into the touched groups and
  * returns, per group, where it is stored, its new row and its old row; a
  * group whose count reaches 0 is deleted, a new one inserted, a changed one
- * replaced.
+ * replaced.  That statement finds a group by its key hash and, among those
+ * candidates, by the key columns with IS NOT DISTINCT FROM: the types'
+ * equality, as GROUP BY groups (1.0 and 1.00 are one group).  Whether a
+ * group's row changed is decided by its columns too, never by a hash.
  *
  * Either way, nothing is written before the whole change is known: when the
  * storage turns out not to hold what the delta retracts, the function
@@ -209,9 +218,9 @@ CheckColumnTypes(TupleDesc result, int offset, TupleDesc storage, int n,
 /* A distinct delta row of an SPJ view. */
 typedef struct SpjEntry
 {
-	uint64		hash;			/* key */
+	IvmRowKey	key;			/* one copy (visible columns, weight), by its
+								 * visible columns */
 	int64		weight;
-	HeapTuple	tuple;			/* one copy: visible columns, weight */
 	int64		found;			/* stored copies found for a negative weight */
 	int			nctids;
 	ItemPointerData *ctids;
@@ -233,7 +242,6 @@ IvmApplySpj(Oid storage_rel, Oid view_owner, const char *viewname,
 	MemoryContext oldcxt;
 	char	   *storage_name = StorageName(storage_rel);
 	TupleDesc	storage_desc = StorageDesc(storage_rel);
-	HASHCTL		ctl;
 	HTAB	   *rows;
 	HASH_SEQ_STATUS seq;
 	SpjEntry   *e;
@@ -259,26 +267,22 @@ IvmApplySpj(Oid storage_rel, Oid view_owner, const char *viewname,
 	CheckColumnTypes(delta->tupdesc, 0, storage_desc, nvisible, viewname);
 
 	oldcxt = MemoryContextSwitchTo(cxt);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(uint64);
-	ctl.entrysize = sizeof(SpjEntry);
-	ctl.hcxt = cxt;
-	rows = hash_create("ivm delta rows", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	rows = IvmRowTableCreate("ivm delta rows", 256, sizeof(SpjEntry), cxt);
 
 	/* consolidate */
 	for (uint64 i = 0; i < ndelta; i++)
 	{
 		HeapTuple	tup = delta->vals[i];
-		uint64		h = IvmHashRow(tup, delta->tupdesc, 1, nvisible);
+		IvmRowKey	key;
 		bool		isnull;
 		int64		w = DatumGetInt64(SPI_getbinval(tup, delta->tupdesc, nvisible + 1, &isnull));
 		bool		found;
 
-		e = hash_search(rows, &h, HASH_ENTER, &found);
+		IvmRowKeyInit(&key, tup, delta->tupdesc, 1, nvisible, 0);
+		e = hash_search(rows, &key, HASH_ENTER, &found);
 		if (!found)
 		{
 			e->weight = 0;
-			e->tuple = tup;
 			e->found = 0;
 			e->nctids = 0;
 			e->ctids = NULL;
@@ -292,7 +296,7 @@ IvmApplySpj(Oid storage_rel, Oid view_owner, const char *viewname,
 	while ((e = hash_seq_search(&seq)) != NULL)
 		if (e->weight < 0)
 		{
-			neg_hashes[nneg++] = Int64GetDatum((int64) e->hash);
+			neg_hashes[nneg++] = Int64GetDatum((int64) e->key.hash);
 			maxdeletes += (uint64) (-e->weight);
 			e->ctids = palloc(sizeof(ItemPointerData) * (-e->weight));
 		}
@@ -305,21 +309,33 @@ IvmApplySpj(Oid storage_rel, Oid view_owner, const char *viewname,
 
 		args[0] = PointerGetDatum(construct_array(neg_hashes, nneg, INT8OID, 8, true, TYPALIGN_DOUBLE));
 		initStringInfo(&sql);
-		appendStringInfo(&sql, "SELECT ctid, %s FROM %s WHERE %s = ANY ($1)",
-						 IVM_HASH_COLUMN, storage_name, IVM_HASH_COLUMN);
+		/* the candidates, by the index on the hash; then each one's columns decide */
+		appendStringInfo(&sql, "SELECT ctid, * FROM %s WHERE %s = ANY ($1)",
+						 storage_name, IVM_HASH_COLUMN);
 		MemoryContextSwitchTo(oldcxt);
 		rc = IvmExecCached(sql.data, 1, types, args, NULL, snap, 0, 0);
 		IvmSpiCheck(rc, SPI_OK_SELECT, "finding view rows");
 		MemoryContextSwitchTo(cxt);
+		if (SPI_tuptable->tupdesc->natts != nvisible + 2)
+			elog(ERROR, "ivm: storage of \"%s\" has %d columns, expected %d",
+				 viewname, SPI_tuptable->tupdesc->natts - 1, nvisible + 1);
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{
+			HeapTuple	stored = SPI_tuptable->vals[i];
 			bool		isnull;
-			ItemPointer tid = (ItemPointer) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[i],
-																		  SPI_tuptable->tupdesc, 1, &isnull));
-			uint64		h = (uint64) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-																 SPI_tuptable->tupdesc, 2, &isnull));
+			ItemPointer tid = (ItemPointer) DatumGetPointer(SPI_getbinval(stored, SPI_tuptable->tupdesc,
+																		  1, &isnull));
+			IvmRowKey	key;
 
-			e = hash_search(rows, &h, HASH_FIND, NULL);
+			/* the stored row: ctid, visible columns, then its hash */
+			key.hash = (uint64) DatumGetInt64(SPI_getbinval(stored, SPI_tuptable->tupdesc,
+															nvisible + 2, &isnull));
+			key.tuple = stored;
+			key.desc = SPI_tuptable->tupdesc;
+			key.firstatt = 2;
+			key.lastatt = nvisible + 1;
+			key.skipatt = 0;
+			e = hash_search(rows, &key, HASH_FIND, NULL);
 			if (e != NULL && e->weight < 0 && e->found < -e->weight)
 			{
 				ItemPointerCopy(tid, &deletes[ndeletes++]);
@@ -341,15 +357,15 @@ IvmApplySpj(Oid storage_rel, Oid view_owner, const char *viewname,
 			Datum	   *values = palloc(sizeof(Datum) * (nvisible + 1));
 			bool	   *nulls = palloc(sizeof(bool) * (nvisible + 1));
 
-			heap_deform_tuple(e->tuple, delta->tupdesc, values, nulls);
-			values[nvisible] = Int64GetDatum((int64) e->hash);
+			heap_deform_tuple(e->key.tuple, delta->tupdesc, values, nulls);
+			values[nvisible] = Int64GetDatum((int64) e->key.hash);
 			nulls[nvisible] = false;
 			for (int64 k = 0; k < e->weight; k++)
 				tuplestore_putvalues(inserts, storage_desc, values, nulls);
 			ninserts += e->weight;
 		}
 		if (e->weight != 0 && vdelta)
-			tuplestore_puttuple(vdelta, IvmVisibleTuple(e->tuple, delta->tupdesc, vdesc, e->weight));
+			tuplestore_puttuple(vdelta, IvmVisibleTuple(e->key.tuple, delta->tupdesc, vdesc, e->weight));
 	}
 	MemoryContextSwitchTo(oldcxt);
 
@@ -453,19 +469,17 @@ IvmApplyAgg(Oid storage_rel, Oid view_owner, const char *viewname,
 
 		/* the group's stored row: unchanged, replaced, or gone */
 		{
-			HeapTupleData newrow;
-			HeapTupleData oldrow;
 			HeapTuple	n = heap_form_tuple(storage_desc, values + 1, nulls + 1);
 			HeapTuple	o = heap_form_tuple(storage_desc, values + 1 + natts, nulls + 1 + natts);
+			IvmRowKey	newrow = {0, n, storage_desc, 1, natts, 0};
+			IvmRowKey	oldrow = {0, o, storage_desc, 1, natts, 0};
 			bool		visible_changed;
 
-			newrow = *n;
-			oldrow = *o;
-			if (!gone && IvmHashRow(&newrow, storage_desc, 1, natts) ==
-				IvmHashRow(&oldrow, storage_desc, 1, natts))
+			/* changed: by the values of its columns (hashes unused) */
+			if (!gone && IvmRowKeysEqual(&newrow, &oldrow))
 				continue;
-			visible_changed = gone || IvmHashRow(&newrow, storage_desc, 1, nvisible) !=
-				IvmHashRow(&oldrow, storage_desc, 1, nvisible);
+			newrow.lastatt = oldrow.lastatt = nvisible;
+			visible_changed = gone || !IvmRowKeysEqual(&newrow, &oldrow);
 			ItemPointerCopy((ItemPointer) DatumGetPointer(values[0]), &deletes[ndeletes++]);
 			if (visible_changed)
 				vdel++;

@@ -28,6 +28,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "nodes/parsenodes.h"
+#include "utils/hsearch.h"
 #include "utils/snapshot.h"
 #include "utils/tuplestore.h"
 
@@ -185,8 +186,28 @@ typedef struct IvmDiffResult
 	int64		size_delta;		/* aggregated rows added less removed (AGG) */
 } IvmDiffResult;
 
+/*
+ * A row as the key of a hash table of distinct rows: the hash finds the
+ * candidates, the columns decide (IvmRowKeysEqual).  The compared columns
+ * are firstatt..lastatt (1-based) of tuple, skipatt (0: none) aside.
+ */
+typedef struct IvmRowKey
+{
+	uint64		hash;			/* IvmHashRow of the compared columns */
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	int			firstatt;
+	int			lastatt;
+	int			skipatt;
+} IvmRowKey;
+
 extern uint64 IvmHashRow(HeapTuple tuple, TupleDesc desc, int firstatt, int lastatt);
 extern uint64 IvmHashRowExcept(HeapTuple tuple, TupleDesc desc, int skipatt);
+extern void IvmRowKeyInit(IvmRowKey *key, HeapTuple tuple, TupleDesc desc,
+						  int firstatt, int lastatt, int skipatt);
+extern bool IvmRowKeysEqual(const IvmRowKey *a, const IvmRowKey *b);
+extern HTAB *IvmRowTableCreate(const char *name, long nelem, Size entrysize,
+							   MemoryContext cxt);
 extern void IvmConsolidateRows(SPITupleTable *tt, uint64 n, Tuplestorestate *ts);
 extern void IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 						const char *query, Snapshot snap, int nvisible,

@@ -6,14 +6,15 @@
  * A view's query is read as one of three shapes:
  *	SPJ		filters, projections and inner joins of tables and incremental
  *			views, or a UNION ALL of such branches.  Storage holds the rows
- *			plus a hidden row hash (indexed) to find the copies a negative
- *			weight removes.
+ *			plus a hidden row hash (indexed) to find the candidates for the
+ *			copies a negative weight removes; their columns decide (incr.c).
  *	AGG		an SPJ part under GROUP BY (or none) with count(*), count(x),
  *			sum, avg, min, max; or SELECT DISTINCT (a GROUP BY of every
  *			column with no aggregate).  Storage holds one row per group with
  *			hidden bookkeeping: the group's row count, a hash of its key
  *			(indexed), and per sum/avg the count of non-null inputs and, for
- *			avg, the running sum.
+ *			avg, the running sum.  The key hash finds candidate groups; the
+ *			key columns decide, with IS NOT DISTINCT FROM (IvmMergeSql).
  *	DIFF	anything else: maintained by re-running the query.
  *
  * The shape is a pure function of the query tree: the tick works it out
@@ -1030,6 +1031,11 @@ IvmMergeSql(IvmShape *shape, const char *delta_sql, const char *storage_name,
 		appendStringInfoString(&buf, "true");
 	else
 	{
+		/*
+		 * The key hash finds the candidates (through the index); the key
+		 * columns decide, by the types' equality as GROUP BY does (1.0 and
+		 * 1.00 are one group), so groups whose key hashes collide stay apart.
+		 */
 		appendStringInfoString(&buf, "s." IVM_KEY_COLUMN " = ivm.key_hash(");
 		AppendCols(&buf, "d", 1, shape->nkeys);
 		appendStringInfoChar(&buf, ')');

@@ -24,6 +24,8 @@
 # Settings read from the environment:
 #   IVM_PG_BIN     server binaries (default /usr/lib/postgresql/15/bin)
 #   IVM_PRELOAD    shared_preload_libraries value (default ivm)
+#   IVM_EXTRA_CONF lines appended to the cluster's configuration by
+#                  ivm_cluster_start (e.g. "ivm.debug_hash_bits = 3")
 #   IVM_KEEP=1     keep the cluster's directory on exit (for debugging)
 #   CI=true        build with -Werror
 # ---------------------------------------------------------------------------
@@ -233,6 +235,7 @@ full_page_writes = off
 max_connections = 50
 log_line_prefix = '%m [%p] %q%u@%d '
 log_min_messages = warning
+${IVM_EXTRA_CONF:-}
 CONF
         if [ "$EUID" -eq 0 ]; then
             chown postgres: "$IVM_PGDATA/ivm-test.conf"

@@ -12,15 +12,16 @@ DECLARE
     diffs   text[];
     bad     text[] := '{}';
 BEGIN
-    FOR r IN SELECT name, query FROM rt_views ORDER BY ord LOOP
+    FOR r IN SELECT name, query, exact FROM rt_views ORDER BY ord LOOP
+        -- an exact view: its rows' text (numeric 1.0 and 1.00 differ)
         EXECUTE format($f$
             SELECT array_agg(x ORDER BY x) FROM (
                 SELECT 'only in the view:  ' || t::text AS x
-                  FROM (SELECT * FROM %1$I EXCEPT ALL SELECT * FROM (%2$s) q) t
+                  FROM (SELECT %3$s FROM %1$I q EXCEPT ALL SELECT %3$s FROM (%2$s) q) t
                 UNION ALL
                 SELECT 'only in the query: ' || t::text
-                  FROM (SELECT * FROM (%2$s) q EXCEPT ALL SELECT * FROM %1$I) t) s
-            $f$, r.name, r.query) INTO diffs;
+                  FROM (SELECT %3$s FROM (%2$s) q EXCEPT ALL SELECT %3$s FROM %1$I q) t) s
+            $f$, r.name, r.query, CASE WHEN r.exact THEN 'q::text' ELSE 'q.*' END) INTO diffs;
         IF diffs IS NOT NULL THEN
             bad := bad || r.name;
             RAISE WARNING '%', format(E'MISMATCH seed=%s tick=%s view=%s (%s differing rows, up to 20 shown)\nquery: %s\n%s',

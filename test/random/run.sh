@@ -8,9 +8,12 @@
 #   IVM_FULL_RECOMPUTE=1 bash test/random/run.sh  # every tick recomputes
 #   IVM_DB=x IVM_CONTINUE=1 bash test/random/run.sh # go on in database x, set up
 #                                                 # by an earlier run (a restored dump)
+#   IVM_EXPECT_HASH_BITS=3 ...                    # check the cluster runs with
+#                                                 # ivm.debug_hash_bits = 3 (random-collide)
 #
-# Five tables (a, b, c, d without a primary key, e partitioned), a push
-# source with dedup (p, fed JSON batches) and 30 views
+# Six tables (a, b, c, d without a primary key, e partitioned, f of numerics
+# that are equal but differ in their display scale), a push
+# source with dedup (p, fed JSON batches) and 33 views
 # (setup.sql) covering filters, every join kind, self-joins, aggregates,
 # DISTINCT, set operations, EXISTS / NOT EXISTS / IN / scalar subqueries, a
 # window function, ORDER BY ... LIMIT, a CTE, views on views and views on a
@@ -222,6 +225,33 @@ stmt_e() {
     fi
 }
 
+# f: numerics equal to others but with another scale (1 = 1.0 = 1.00): a view
+# of them holds each as it was returned, a group key merges them.
+pick_x()    { rnd 8; case $R in 0) X=1 ;; 1) X=1.0 ;; 2) X=1.00 ;; 3) X=2.5 ;; 4) X=2.50 ;; 5) X=-0.0 ;; 6) X=0 ;; *) X=NULL ;; esac; }
+stmt_f() {
+    local op i n rows=""
+    rnd 100; op=$R
+    if ((op < 40)); then
+        rnd 4; n=$((R + 1))
+        for ((i = 1; i <= n; i++)); do
+            pick_x; rnd 3
+            rows+="${rows:+, }($i, $X::numeric, $R)"
+        done
+        echo "INSERT INTO f SELECT (SELECT coalesce(max(id), 0) FROM f) + o, x, g FROM (VALUES $rows) t(o, x, g);"
+        echo "DELETE FROM f WHERE id <= (SELECT max(id) - 60 FROM f);"
+    elif ((op < 75)); then
+        rnd 4
+        case $R in
+            0) pick_mod; rnd 3; echo "UPDATE f SET x = round(x, $R) WHERE id % $M = $Q;" ;;
+            1) pick_mod; echo "UPDATE f SET x = x + 0.00 WHERE id % $M = $Q;" ;;
+            2) pick_mod; pick_x; echo "UPDATE f SET x = $X::numeric WHERE id % $M = $Q;" ;;
+            *) pick_mod; rnd 3; echo "UPDATE f SET g = $R WHERE id % $M = $Q;" ;;
+        esac
+    else
+        pick_mod; echo "DELETE FROM f WHERE id % $M = $Q;"
+    fi
+}
+
 # A batch of the profile's kind, as one transaction.
 stmt_stress() {
     case $PROFILE in
@@ -300,7 +330,8 @@ stmt_any() {
     elif ((R < 58)); then stmt_b
     elif ((R < 71)); then stmt_c
     elif ((R < 82)); then stmt_d
-    elif ((R < 91)); then stmt_e
+    elif ((R < 88)); then stmt_e
+    elif ((R < 94)); then stmt_f
     else stmt_p
     fi
 }
@@ -405,6 +436,14 @@ generate() {
 # ---- the run ---------------------------------------------------------------
 
 ivm_cluster_use_or_start
+if [ -n "${IVM_EXPECT_HASH_BITS:-}" ]; then
+    bits=$(ivm_psql -d postgres -At -c "SHOW ivm.debug_hash_bits")
+    if [ "$bits" != "$IVM_EXPECT_HASH_BITS" ]; then
+        echo "FAILED: randomised test: ivm.debug_hash_bits is $bits, expected $IVM_EXPECT_HASH_BITS" >&2
+        exit 1
+    fi
+    echo "row and key hashes keep $bits bits"
+fi
 
 if ((CONTINUE)); then
     # go on in a database a previous run left (say, restored from a dump)
@@ -463,4 +502,11 @@ ivm_psql -d "$DB" -c "SELECT v.name, v.strategy, v.rows,
     count(*) FILTER (WHERE e.strategy = 'recompute') AS recompute
   FROM ivm.views v LEFT JOIN ivm.evidence e ON e.view = v.name::text
   GROUP BY 1, 2, 3 ORDER BY 1" || true
+if [ -n "${IVM_EXPECT_HASH_BITS:-}" ]; then
+    # the collisions did happen: many distinct rows per stored hash
+    ivm_psql -d "$DB" -At -c "SELECT format('rows of a, b, c, d, e, f: %s; distinct row hashes: %s', count(*), count(DISTINCT h))
+      FROM (SELECT ivm.row_hash(a.*) AS h FROM a UNION ALL SELECT ivm.row_hash(b.*) FROM b
+            UNION ALL SELECT ivm.row_hash(c.*) FROM c UNION ALL SELECT ivm.row_hash(d.*) FROM d
+            UNION ALL SELECT ivm.row_hash(e.*) FROM e UNION ALL SELECT ivm.row_hash(f.*) FROM f) r"
+fi
 echo "PASSED: randomised test, seed=$SEED, profile $PROFILE, full_recompute=$FULL, $TICKS ticks, every view equal to its query after every tick (${elapsed}s)"

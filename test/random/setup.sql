@@ -18,6 +18,10 @@ CREATE TABLE e (id int NOT NULL, k int, amt int) PARTITION BY RANGE (k);
 CREATE TABLE e_lo PARTITION OF e FOR VALUES FROM (MINVALUE) TO (6);
 CREATE TABLE e_hi PARTITION OF e FOR VALUES FROM (6) TO (MAXVALUE);
 CREATE TABLE e_default PARTITION OF e DEFAULT;
+-- f: numerics that are equal but differ in their bytes (1, 1.0, 1.00): a
+-- view holds each as its query returned it, a group key merges them.  With
+-- few hash bits (the random-collide suite) their rows share hashes too.
+CREATE TABLE f (id int PRIMARY KEY, x numeric, g int);
 
 INSERT INTO a SELECT g, CASE WHEN g % 13 = 0 THEN NULL ELSE g % 10 END,
                      CASE WHEN g % 11 = 0 THEN NULL ELSE (g * 37) % 100 END,
@@ -31,6 +35,8 @@ INSERT INTO c SELECT g, g % 15, (ARRAY['alpha', 'beta', 'gamma', NULL])[g % 4 + 
 INSERT INTO e SELECT g, CASE WHEN g % 10 = 0 THEN NULL ELSE g % 12 END, (g * 13) % 50
               FROM generate_series(1, 60) g;
 INSERT INTO d SELECT g % 10, (ARRAY['p', 'x', 'y'])[g % 3 + 1] FROM generate_series(1, 40) g;
+INSERT INTO f SELECT g, (ARRAY[1, 1.0, 1.00, 2.5, 2.50, 0, NULL])[g % 7 + 1], g % 3
+              FROM generate_series(1, 30) g;
 -- p: a push source with dedup (rows arrive as weighted JSON batches).
 SELECT ivm.create_source('p', 'k int, v int, tag text');
 SELECT ivm.set_dedup('p', true);
@@ -39,9 +45,11 @@ SELECT ivm.push('p', (SELECT jsonb_agg(jsonb_build_object('k', g % 8, 'v', (g * 
                       FROM generate_series(1, 40) g));
 
 -- The views under test: name, query, options.  Views are created in ord
--- order (later ones may read earlier ones).
+-- order (later ones may read earlier ones).  An exact view is compared with
+-- its query by the text of its rows, not by equality: 1.0 is not 1.00.
 CREATE TABLE rt_views (ord int PRIMARY KEY, name text UNIQUE NOT NULL,
-                       query text NOT NULL, options jsonb NOT NULL DEFAULT '{}');
+                       query text NOT NULL, options jsonb NOT NULL DEFAULT '{}',
+                       exact bool NOT NULL DEFAULT false);
 INSERT INTO rt_views (ord, name, query, options) VALUES
  (1,  'v_filter',     $q$SELECT id, k, v * 2 AS v2, upper(s) AS us FROM a WHERE v > 40 OR s = 'x'$q$, '{}'),
  (2,  'v_join',       $q$SELECT a.id, a.k, b.id AS b_id, b.w FROM a JOIN b ON b.a_id = a.id$q$, '{}'),
@@ -71,14 +79,19 @@ INSERT INTO rt_views (ord, name, query, options) VALUES
  (28, 'v_part_join',  $q$SELECT e.id, e.amt, c.id AS c_id, c.name FROM e JOIN c ON c.k = e.k WHERE e.amt > 10$q$, '{}'),
  (29, 'v_push',       $q$SELECT k, count(*) AS n, sum(v) AS sv, max(tag) AS mt FROM p GROUP BY k$q$, '{}'),
  (30, 'v_push_join',  $q$SELECT p.k, p.tag, c.name FROM p JOIN c ON c.k = p.k WHERE p.v > 20$q$, '{}'),
+ (31, 'v_scale',      $q$SELECT g, x FROM f$q$, '{}'),
+ (32, 'v_scale_agg',  $q$SELECT x, count(*) AS n, sum(g) AS sg, min(id) AS mn FROM f GROUP BY x$q$, '{}'),
+ (33, 'v_scale_join', $q$SELECT f.x, c.name FROM f JOIN c ON c.k = f.g + 1 WHERE f.x IS NOT NULL$q$, '{}'),
  (25, 'v_agg_diff',   $q$SELECT k, count(*) AS n, sum(v) AS sv, max(v) AS mx FROM a GROUP BY k$q$, '{"mode": "diff"}'),
  (26, 'v_left_diff',  $q$SELECT c.id, c.name, a.id AS a_id FROM c LEFT JOIN a ON a.k = c.k AND a.v > 90$q$, '{"mode": "diff"}');
+
+UPDATE rt_views SET exact = true WHERE name IN ('v_scale', 'v_scale_join');
 
 -- Every view that takes the default strategy gets a twin maintained by the
 -- diff strategy: the same query, checked the same way, so both strategies
 -- face every workload.
-INSERT INTO rt_views (ord, name, query, options)
-SELECT ord + 100, name || '_d', query, '{"mode": "diff"}' FROM rt_views WHERE options = '{}';
+INSERT INTO rt_views (ord, name, query, options, exact)
+SELECT ord + 100, name || '_d', query, '{"mode": "diff"}', exact FROM rt_views WHERE options = '{}';
 
 -- One statement per view, as a user would type them.
 SELECT format('SELECT ivm.create_view(%L, %L, %L)', name, query, options)
