@@ -137,7 +137,8 @@ _PG_init(void)
 
 	DefineCustomIntVariable("ivm.debug_hash_bits",
 							"Bits kept of each row and key hash (for tests that force collisions).",
-							"64 in production.  Fewer bits make distinct rows share hashes; results must not change.",
+							"64 in production.  Fewer bits make distinct rows share hashes; results must not change.  "
+							"Set it only on a new cluster: stored row and key hashes are not recomputed when it changes.",
 							&ivm_debug_hash_bits,
 							64, 1, 64,
 							/* a server-start setting can only be defined while preloading */
