@@ -10,6 +10,14 @@
 #                                                 # by an earlier run (a restored dump)
 #   IVM_EXPECT_HASH_BITS=3 ...                    # check the cluster runs with
 #                                                 # ivm.debug_hash_bits = 3 (random-collide)
+#   IVM_FAILING=1 ...                             # views that fail on some ticks
+#
+# With IVM_FAILING=1 a table q (id, s text) and two fragile views over it are
+# added, v_fragile (s::int) and v_fragile_sum (over v_fragile): some ticks put
+# a row into q that does not cast, later ones fix it.  While q holds one,
+# both views must be quarantined (state 'failed') and every other view equal
+# to its query; once it is fixed, the next tick must bring both back, equal
+# to their queries.
 #
 # Six tables (a, b, c, d without a primary key, e partitioned, f of numerics
 # that are equal but differ in their display scale), a push
@@ -64,9 +72,10 @@ case "$PROFILE" in
     *) echo "IVM_PROFILE must be one of ${PROFILES[*]}, not '$PROFILE'" >&2; exit 2 ;;
 esac
 FULL=${IVM_FULL_RECOMPUTE:-0}
+FAILING=${IVM_FAILING:-0}
 
-REPLAY="IVM_SEED=$SEED IVM_TICKS=$TICKS IVM_PROFILE=$PROFILE IVM_FULL_RECOMPUTE=$FULL bash test/random/run.sh"
-echo "randomised differential test: seed=$SEED ticks=$TICKS profile=$PROFILE full_recompute=$FULL"
+REPLAY="IVM_SEED=$SEED IVM_TICKS=$TICKS IVM_PROFILE=$PROFILE IVM_FULL_RECOMPUTE=$FULL IVM_FAILING=$FAILING bash test/random/run.sh"
+echo "randomised differential test: seed=$SEED ticks=$TICKS profile=$PROFILE full_recompute=$FULL failing=$FAILING"
 echo "replay with: $REPLAY"
 
 # ---- the generator --------------------------------------------------------
@@ -324,7 +333,30 @@ stmt_p() {
     fi
 }
 
+# IVM_FAILING=1: a change to q, the table of the fragile views: a row that
+# does not cast, the fix of every such row, or an ordinary row in or out.
+stmt_q() {
+    local id
+    rnd 100
+    if ((R < 25)); then
+        rnd 1000; id=$((R + 100))
+        echo "INSERT INTO q VALUES ($id, 'bad$id');"
+    elif ((R < 55)); then
+        echo "UPDATE q SET s = id::text WHERE s !~ '^[0-9]+\$';"
+    elif ((R < 80)); then
+        rnd 1000; id=$((R + 100))
+        echo "INSERT INTO q VALUES ($id, '$id');"
+    else
+        rnd 100
+        echo "DELETE FROM q WHERE id IN (SELECT id FROM q ORDER BY (id * $((R + 3))) % 97 LIMIT 2);"
+    fi
+}
+
 stmt_any() {
+    if ((FAILING)) && chance 12; then
+        stmt_q
+        return 0
+    fi
     rnd 100
     if ((R < 34)); then stmt_a
     elif ((R < 58)); then stmt_b
@@ -423,7 +455,15 @@ generate() {
         fi
         if ((DIRTY)); then quiet=false; else quiet=true; fi
         echo "SELECT * FROM ivm.tick() \\gset t_"
-        ((gucs)) && echo "RESET ivm.full_recompute; RESET ivm.fallback_ratio;"
+        if ((gucs)); then
+            # RESET would return to the value the session started with (off),
+            # not the database's: in FULL mode set it on again
+            if ((FULL)); then
+                echo "SET ivm.full_recompute = on; RESET ivm.fallback_ratio;"
+            else
+                echo "RESET ivm.full_recompute; RESET ivm.fallback_ratio;"
+            fi
+        fi
         echo "SELECT rt_after_tick(:'seed', $tick, $quiet, :t_rows_in, :t_rows_out);"
         if ((tick % 50 == 0)); then
             echo "SELECT format('a=%s b=%s c=%s d=%s e=%s', (SELECT count(*) FROM a), (SELECT count(*) FROM b), (SELECT count(*) FROM c), (SELECT count(*) FROM d), (SELECT count(*) FROM e)) AS sizes \\gset"
@@ -456,6 +496,21 @@ else
         -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
     if ! ivm_psql -d "$DB" -f "$HERE/setup.sql" >/dev/null; then
         echo "FAILED: randomised test, seed=$SEED: the setup (test/random/setup.sql) failed" >&2
+        exit 1
+    fi
+fi
+
+if ((FAILING)) && ! ((CONTINUE)); then
+    if ! ivm_psql -d "$DB" >/dev/null <<'SQL'
+CREATE TABLE q (id int, s text);
+INSERT INTO q SELECT g, g::text FROM generate_series(1, 30) g;
+INSERT INTO rt_views (ord, name, query, fragile) VALUES
+ (201, 'v_fragile', $q$SELECT id, s::int AS n FROM q$q$, true),
+ (202, 'v_fragile_sum', $q$SELECT count(*) AS c, sum(n) AS total FROM v_fragile$q$, true);
+SELECT ivm.create_view(name, query) FROM rt_views WHERE fragile ORDER BY ord;
+SQL
+    then
+        echo "FAILED: randomised test, seed=$SEED: the fragile views could not be set up" >&2
         exit 1
     fi
 fi
@@ -502,6 +557,23 @@ ivm_psql -d "$DB" -c "SELECT v.name, v.strategy, v.rows,
     count(*) FILTER (WHERE e.strategy = 'recompute') AS recompute
   FROM ivm.views v LEFT JOIN ivm.evidence e ON e.view = v.name::text
   GROUP BY 1, 2, 3 ORDER BY 1" || true
+if ((FULL)); then
+    # every tick recomputed: no view was ever maintained by delta rules
+    n=$(ivm_psql -d "$DB" -At -c "SELECT count(*) FROM ivm.evidence WHERE strategy = 'incremental'")
+    if [ "$n" != 0 ]; then
+        echo "FAILED: randomised test, seed=$SEED: full_recompute mode, yet $n view maintenances were incremental" >&2
+        exit 1
+    fi
+fi
+if ((FAILING)); then
+    # the fragile views did fail on some ticks, and came back on others
+    q=$(ivm_psql -d "$DB" -At -c "SELECT count(*) FILTER (WHERE strategy = 'failed') || ' ' ||
+        count(*) FILTER (WHERE strategy <> 'failed') FROM ivm.evidence WHERE view = 'v_fragile'")
+    echo "v_fragile: ticks failed, ticks maintained: $q"
+    case "$q" in
+        "0 "* | *" 0") echo "FAILED: randomised test, seed=$SEED: v_fragile never failed, or never recovered" >&2; exit 1 ;;
+    esac
+fi
 if [ -n "${IVM_EXPECT_HASH_BITS:-}" ]; then
     # the collisions did happen: many distinct rows per stored hash
     ivm_psql -d "$DB" -At -c "SELECT format('rows of a, b, c, d, e, f: %s; distinct row hashes: %s', count(*), count(DISTINCT h))
