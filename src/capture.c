@@ -301,7 +301,8 @@ ivm_guard_storage(PG_FUNCTION_ARGS)
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "ivm._guard_storage() must be called as a trigger");
-	if (ivm_maintenance_depth > 0)
+	if (OidIsValid(ivm_maintained_rel) &&
+		ivm_maintained_rel == RelationGetRelid(trigdata->tg_relation))
 		return PointerGetDatum(NULL);
 
 	if (trigdata->tg_trigger->tgnargs > 0 &&

@@ -480,15 +480,16 @@ IvmVisibleTuple(HeapTuple tuple, TupleDesc desc, TupleDesc vdesc, int64 weight)
  *		(shaped like the storage), as maintenance.
  */
 void
-IvmApplyRows(const char *storage_name, ItemPointerData *deletes, uint64 ndeletes,
-			 Tuplestorestate *inserts, TupleDesc storage_desc, uint64 ninserts,
-			 Snapshot snap, const char *viewname)
+IvmApplyRows(Oid storage_rel, const char *storage_name, ItemPointerData *deletes,
+			 uint64 ndeletes, Tuplestorestate *inserts, TupleDesc storage_desc,
+			 uint64 ninserts, Snapshot snap, const char *viewname)
 {
 	StringInfoData sql;
 	int			rc;
+	Oid			save_maintained = ivm_maintained_rel;
 
 	initStringInfo(&sql);
-	ivm_maintenance_depth++;
+	ivm_maintained_rel = storage_rel;
 	PG_TRY();
 	{
 		if (ndeletes > 0)
@@ -537,7 +538,7 @@ IvmApplyRows(const char *storage_name, ItemPointerData *deletes, uint64 ndeletes
 	}
 	PG_FINALLY();
 	{
-		ivm_maintenance_depth--;
+		ivm_maintained_rel = save_maintained;
 	}
 	PG_END_TRY();
 	pfree(sql.data);
@@ -686,7 +687,7 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 	}
 	MemoryContextSwitchTo(oldcxt);
 
-	IvmApplyRows(storage_name, deletes, ndeletes, inserts, storage_desc, ninserts,
+	IvmApplyRows(storage_rel, storage_name, deletes, ndeletes, inserts, storage_desc, ninserts,
 				 snap, viewname);
 	tuplestore_end(inserts);
 

@@ -371,7 +371,7 @@ IvmApplySpj(Oid storage_rel, Oid view_owner, const char *viewname,
 
 	if (ok)
 	{
-		IvmApplyRows(storage_name, deletes, ndeletes, inserts, storage_desc, ninserts,
+		IvmApplyRows(storage_rel, storage_name, deletes, ndeletes, inserts, storage_desc, ninserts,
 					 snap, viewname);
 		result->inserted = ninserts;
 		result->deleted = ndeletes;
@@ -500,7 +500,7 @@ IvmApplyAgg(Oid storage_rel, Oid view_owner, const char *viewname,
 
 	if (ok)
 	{
-		IvmApplyRows(storage_name, deletes, ndeletes, inserts, storage_desc, ninserts,
+		IvmApplyRows(storage_rel, storage_name, deletes, ndeletes, inserts, storage_desc, ninserts,
 					 snap, viewname);
 		result->inserted = vins;
 		result->deleted = vdel;

@@ -45,7 +45,7 @@ static const struct config_enum_entry on_error_options[] = {
 };
 
 bool		ivm_loaded_at_startup = false;
-int			ivm_maintenance_depth = 0;
+Oid			ivm_maintained_rel = InvalidOid;
 
 void		_PG_init(void);
 

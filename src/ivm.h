@@ -62,10 +62,11 @@ extern int	ivm_on_error;
 extern bool ivm_loaded_at_startup;
 
 /*
- * Depth of maintenance work in progress in this backend.  Storage tables
- * refuse writes unless it is positive.
+ * The relation (a view's storage, a push source) ivm is writing in this
+ * backend now, or InvalidOid.  Its guard lets through writes to it alone:
+ * a trigger that runs meanwhile cannot write any other guarded relation.
  */
-extern int	ivm_maintenance_depth;
+extern Oid	ivm_maintained_rel;
 
 /* ivm.c */
 extern void IvmCheckPreloaded(void);
@@ -215,8 +216,9 @@ extern void IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 						IvmDiffResult *result);
 extern HeapTuple IvmVisibleTuple(HeapTuple tuple, TupleDesc desc, TupleDesc vdesc,
 								 int64 weight);
-extern void IvmApplyRows(const char *storage_name, ItemPointerData *deletes,
-						 uint64 ndeletes, Tuplestorestate *inserts, TupleDesc storage_desc,
+extern void IvmApplyRows(Oid storage_rel, const char *storage_name,
+						 ItemPointerData *deletes, uint64 ndeletes,
+						 Tuplestorestate *inserts, TupleDesc storage_desc,
 						 uint64 ninserts, Snapshot snap, const char *viewname);
 
 /* incr.c: incremental maintenance, plan cache */

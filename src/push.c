@@ -1023,6 +1023,7 @@ PushBatch(Oid relid, Jsonb *batch)
 	Oid			owner;
 	const char *source;
 	MemoryContext cxt = CurrentMemoryContext;
+	Oid			save_maintained;
 
 	IvmCheckPreloaded();
 	IvmCheckWritable("push a batch");
@@ -1157,7 +1158,8 @@ PushBatch(Oid relid, Jsonb *batch)
 			}
 			SPI_freetuptable(SPI_tuptable);
 
-			ivm_maintenance_depth++;
+			save_maintained = ivm_maintained_rel;
+			ivm_maintained_rel = relid;
 			PG_TRY();
 			{
 				resetStringInfo(&sql);
@@ -1180,7 +1182,7 @@ PushBatch(Oid relid, Jsonb *batch)
 			}
 			PG_FINALLY();
 			{
-				ivm_maintenance_depth--;
+				ivm_maintained_rel = save_maintained;
 			}
 			PG_END_TRY();
 		}

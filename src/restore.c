@@ -650,6 +650,7 @@ InsertRows(RestoreState *rs, Oid relid, Tuplestorestate *ts, TupleDesc desc, uin
 	char	   *sql;
 	int			rc;
 	MemoryContext old;
+	Oid			save_maintained;
 
 	if (n == 0)
 		return;
@@ -667,16 +668,16 @@ InsertRows(RestoreState *rs, Oid relid, Tuplestorestate *ts, TupleDesc desc, uin
 	sql = psprintf("INSERT INTO %s SELECT * FROM ivm_restored",
 				   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 											  get_rel_name(relid)));
+	save_maintained = ivm_maintained_rel;
 	if (storage)
-		ivm_maintenance_depth++;
+		ivm_maintained_rel = relid;
 	PG_TRY();
 	{
 		rc = SPI_execute(sql, false, 0);
 	}
 	PG_FINALLY();
 	{
-		if (storage)
-			ivm_maintenance_depth--;
+		ivm_maintained_rel = save_maintained;
 	}
 	PG_END_TRY();
 	IvmSpiCheck(rc, SPI_OK_INSERT, "inserting restored rows");

@@ -4,7 +4,7 @@
 -- alice's push source; alice, an ordinary role, against the server.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(59);
+SELECT plan(61);
 
 SELECT lives_ok($$SELECT ivm.tick()$$, 'a first tick consumes whatever was pending');
 
@@ -276,6 +276,29 @@ SELECT throws_ok($$SELECT pg_temp.set_dedup_lax(NULL, true)$$, '22004', 'argumen
                  'ivm.set_dedup(NULL, enabled)');
 SELECT throws_ok($$SELECT pg_temp.set_dedup_lax('ivm_sp.typed', NULL)$$, '22004', 'argument "enabled" of ivm.set_dedup must not be null',
                  'ivm.set_dedup(source, NULL)');
+
+-- while ivm writes a push source, only that source's guard opens: the
+-- owner's trigger cannot write another push source directly
+CREATE SCHEMA ivm_sp_m AUTHORIZATION ivm_sp_mallory;
+SET LOCAL ROLE ivm_sp_mallory;
+SELECT ivm.create_source('ivm_sp_m.other', 'x int');
+SELECT ivm.push('ivm_sp_m.other', '[{"x": 1}, {"x": 2}]');
+GRANT USAGE ON SCHEMA ivm_sp_m TO ivm_sp_alice;
+GRANT DELETE, INSERT ON ivm_sp_m.other TO ivm_sp_alice;
+RESET ROLE;
+SET LOCAL ROLE ivm_sp_alice;
+SELECT ivm.create_source('ivm_sp.guarded', 'id int, v text');
+CREATE FUNCTION ivm_sp.reach_out() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+    DELETE FROM ivm_sp_m.other;
+    RETURN NULL;
+END $f$;
+CREATE TRIGGER reach_out AFTER INSERT ON ivm_sp.guarded FOR EACH STATEMENT EXECUTE FUNCTION ivm_sp.reach_out();
+SELECT throws_ok($$SELECT ivm.push('ivm_sp.guarded', '[{"id": 1, "v": "a"}]')$$, '42501',
+                 'cannot change push source "other" directly',
+                 'a trigger on the source ivm writes cannot write another push source directly');
+RESET ROLE;
+SELECT is((SELECT count(*) FROM ivm_sp_m.other), 2::bigint, 'the other push source is untouched');
 
 SELECT * FROM finish();
 ROLLBACK;
