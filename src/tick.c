@@ -74,7 +74,8 @@ typedef struct TickView
 	Oid			storagerel;
 	Oid			defrel;
 	Oid			owner;
-	char	   *name;
+	char	   *name;			/* its name, as evidence records it */
+	char	   *qualname;		/* schema-qualified, for messages */
 	bool		incremental;	/* strategy: delta rules where they apply */
 	bool		needs_recompute;
 	bool		populated;
@@ -367,7 +368,7 @@ LoadViews(Snapshot snap, int *nviews)
 	rc = IvmExecSnap("SELECT v.id, v.viewrel::oid, v.storagerel::oid, "
 					 "(SELECT d.relowner FROM pg_catalog.pg_class d WHERE d.oid = v.defrel), "
 					 "c.relname::text, v.defrel::oid, v.strategy = 'incremental', v.needs_recompute, "
-					 "v.populated, v.rows, w.channel, v.size, v.state = 'failed' "
+					 "v.populated, v.rows, w.channel, v.size, v.state = 'failed', v.viewrel::pg_catalog.regclass::text "
 					 "FROM ivm._views v JOIN pg_catalog.pg_class c ON c.oid = v.viewrel "
 					 "LEFT JOIN ivm._watches w ON w.view_id = v.id "
 					 "ORDER BY v.level, v.id",
@@ -393,6 +394,7 @@ LoadViews(Snapshot snap, int *nviews)
 		views[i].channel = SPI_getvalue(tup, desc, 11);
 		views[i].size = DatumGetInt64(GetCol(i, 12));
 		views[i].failed = DatumGetBool(GetCol(i, 13));
+		views[i].qualname = SPI_getvalue(tup, desc, 14);
 	}
 	SPI_freetuptable(SPI_tuptable);
 	*nviews = n;
@@ -677,7 +679,7 @@ RunIncremental(TickView *view, ShapeEntry *entry, const char *sql, Snapshot snap
 		if (IsTransient(edata->sqlerrcode))
 			ReThrowError(edata);
 		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
-			IvmReportViewFailure(edata, view->name, view->owner, caller, WARNING,
+			IvmReportViewFailure(edata, view->qualname, view->owner, caller, WARNING,
 								 "Its delta query failed and it is recomputed instead.",
 								 "This is a bug in ivm; the view is correct after this tick.");
 		FreeErrorData(edata);
@@ -688,7 +690,7 @@ RunIncremental(TickView *view, ShapeEntry *entry, const char *sql, Snapshot snap
 	if (!ok)
 		ereport(WARNING,
 				(errmsg("incremental view \"%s\" did not hold the rows its delta removes; recomputing it",
-						view->name),
+						view->qualname),
 				 errhint("This is a bug in ivm; the view is correct after this tick.")));
 	return ok;
 }
@@ -930,7 +932,7 @@ QuarantineView(TickView *view, ErrorData *edata, TickView *upstream, int64 epoch
 	{
 		args[2] = CStringGetTextDatum(unpack_sql_state(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE));
 		args[3] = CStringGetTextDatum(psprintf("incremental view \"%s\", which it reads, failed",
-											   upstream->name));
+											   upstream->qualname));
 		args[5] = CStringGetTextDatum("It is recomputed once the view it reads is maintained again.");
 		nulls[5] = ' ';
 	}
@@ -997,7 +999,7 @@ MaintainQuarantined(TickView *view, TickState *ts, Snapshot snap, bool recompute
 	tuplestore_clear(view->vdelta);
 	view->changed_rows = 0;
 	/* a warning when it fails; a view failing again at its retries is logged only */
-	IvmReportViewFailure(edata, view->name, view->owner, caller,
+	IvmReportViewFailure(edata, view->qualname, view->owner, caller,
 						 view->failed ? LOG_SERVER_ONLY : WARNING,
 						 "It is quarantined (state \"failed\" in ivm.views) and the rest of the tick goes on.",
 						 "The view keeps its rows and is tried again at every tick until it succeeds; "
@@ -1041,7 +1043,7 @@ MaintainOrAbort(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 		if (IsTransient(edata->sqlerrcode) || has_privs_of_role(caller, view->owner))
 			PG_RE_THROW();
 		FlushErrorState();
-		IvmReportViewFailure(edata, view->name, view->owner, caller, ERROR,
+		IvmReportViewFailure(edata, view->qualname, view->owner, caller, ERROR,
 							 "The tick fails (ivm.on_error is abort).",
 							 "Every delta waits in its log for the next tick.  The view's owner can "
 							 "fix the cause, or set ivm.on_error to quarantine to let the other views go on.");
@@ -1254,7 +1256,7 @@ IvmRunTick(int force_view_id, Datum *result_values)
 
 		vstart = GetCurrentTimestamp();
 		errcallback.callback = TickErrorContext;
-		errcallback.arg = view->name;
+		errcallback.arg = view->qualname;
 		errcallback.previous = error_context_stack;
 		error_context_stack = &errcallback;
 
