@@ -95,3 +95,15 @@ SELECT * FROM tv ORDER BY id;
 
 DROP TABLE t CASCADE;
 DROP SEQUENCE seq;
+
+-- the utility hook runs for ROLLBACK too, after an error: it must not read
+-- the catalog in the aborted transaction
+BEGIN;
+SELECT 1 / 0;
+ROLLBACK;
+BEGIN;
+SAVEPOINT s;
+SELECT 1 / 0;
+ROLLBACK TO SAVEPOINT s;
+SELECT 'the transaction goes on' AS after_rollback_to;
+COMMIT;
