@@ -210,7 +210,10 @@ IvmReportViewFailure(ErrorData *edata, const char *viewname, Oid owner, Oid call
 					 int elevel, const char *outcome, const char *hint)
 {
 	const char *message = edata->message ? edata->message : "unknown error";
+	ErrorContextCallback *save_context = error_context_stack;
 
+	/* edata->context holds the context already: no second copy of it */
+	error_context_stack = NULL;
 	if (has_privs_of_role(caller, owner))
 	{
 		ereport(elevel,
@@ -219,6 +222,7 @@ IvmReportViewFailure(ErrorData *edata, const char *viewname, Oid owner, Oid call
 				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
 				 errhint("%s %s", outcome, hint),
 				 edata->context ? errcontext("%s", edata->context) : 0));
+		error_context_stack = save_context;
 		return;
 	}
 
@@ -235,4 +239,5 @@ IvmReportViewFailure(ErrorData *edata, const char *viewname, Oid owner, Oid call
 			 errdetail("The view belongs to another role: its owner sees the error in ivm.views, "
 					   "and the server log has it.  %s", outcome),
 			 errhint("%s", hint)));
+	error_context_stack = save_context;
 }

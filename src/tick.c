@@ -616,7 +616,10 @@ CopyDelta(Tuplestorestate *from, Tuplestorestate *to, TupleDesc desc, ResourceOw
 /*
  * IsTransient
  *		Errors that are no fault of one view: the tick fails as a whole and
- *		is retried, with every delta still in its log.
+ *		is retried, with every delta still in its log.  What one view's
+ *		query can cause by itself (a bad row, out of memory, a program
+ *		limit, a bug of ivm on its shape) is not transient: it quarantines
+ *		that view, else one role's view could stop every tick.
  */
 static bool
 IsTransient(int sqlerrcode)
@@ -624,10 +627,10 @@ IsTransient(int sqlerrcode)
 	int			category = ERRCODE_TO_CATEGORY(sqlerrcode);
 
 	return category == ERRCODE_OPERATOR_INTERVENTION ||	/* cancel, shutdown */
-		category == ERRCODE_INSUFFICIENT_RESOURCES ||
-		category == ERRCODE_PROGRAM_LIMIT_EXCEEDED ||
 		category == ERRCODE_TRANSACTION_ROLLBACK ||	/* serialization, deadlock */
-		category == ERRCODE_SYSTEM_ERROR ||
+		category == ERRCODE_SYSTEM_ERROR ||	/* I/O */
+		sqlerrcode == ERRCODE_DISK_FULL ||
+		sqlerrcode == ERRCODE_TOO_MANY_CONNECTIONS ||
 		sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE;
 }
 
@@ -964,6 +967,7 @@ MaintainQuarantined(TickView *view, TickState *ts, Snapshot snap, bool recompute
 	ResourceOwner oldowner = CurrentResourceOwner;
 	Tuplestorestate *local = tuplestore_begin_heap(false, false, work_mem);
 	ErrorData  *volatile edata = NULL;
+	uint64		delta_in;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
@@ -1005,7 +1009,9 @@ MaintainQuarantined(TickView *view, TickState *ts, Snapshot snap, bool recompute
 						 "The view keeps its rows and is tried again at every tick until it succeeds; "
 						 "its owner can fix the cause, and REFRESH MATERIALIZED VIEW shows the owner the error.");
 	QuarantineView(view, edata, NULL, epoch, snap);
+	delta_in = oc->delta_in;
 	memset(oc, 0, sizeof(*oc));
+	oc->delta_in = delta_in;
 	oc->strategy = "failed";
 	oc->rows_after = view->rows;
 	RecordOutcome(view, oc, epoch, GetCurrentTimestamp() - vstart, snap);
