@@ -6,15 +6,19 @@ EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/defau
 MODULE_big = ivm
 OBJS = \
 	src/capture.o \
+	src/catalog.o \
 	src/checkpoint.o \
 	src/ckptfile.o \
 	src/diff.o \
+	src/evidence.o \
+	src/exec.o \
 	src/full.o \
 	src/incr.o \
 	src/ivm.o \
 	src/push.o \
 	src/restore.o \
 	src/rights.o \
+	src/rows.o \
 	src/shape.o \
 	src/tick.o \
 	src/utility.o \

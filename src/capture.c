@@ -20,6 +20,10 @@
  * The guard triggers live here too: an incremental view refuses direct
  * writes, and its storage table accepts them only from maintenance.
  *
+ * Layer: work (the capture triggers and their guards).  Calls exec and
+ * rights only: nothing on the write path plans or runs SQL but the
+ * inserts into the log.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

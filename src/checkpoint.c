@@ -39,6 +39,8 @@
  * that gained copies again (by ctid), and it sorts one hash per row of it.
  * What it writes follows the change.
  *
+ * Layer: work.  Calls ckptfile.c (the file format), exec and rights.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

@@ -36,6 +36,9 @@
  * (a reset callback frees the zstd context, which zstd allocates itself).
  * Files are opened with OpenTransientFile, which closes them on error.
  *
+ * Layer: work (the format under checkpoint.c and restore.c, which call
+ * it).  Calls rights only.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

@@ -29,6 +29,8 @@
  *
  * Copyright (c) 2026, the ivm authors
  *
+ * Layer: work.  Calls ckptfile.c (settings, paths), exec and rights.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

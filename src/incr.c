@@ -2,8 +2,10 @@
  *
  * incr.c
  *		The incremental strategy at tick time: run a view's delta query and
- *		fold the result into its storage; and the plan cache every statement
- *		of a tick goes through.
+ *		fold the result into its storage.
+ *
+ * Layer: strategies.  Calls exec (kept plans), rows (consolidation,
+ * applying rows) and the operators (shape.c); nothing above.
  *
  * SPJ views: the delta rows are consolidated (weights of equal rows summed,
  * zeros dropped); a positive weight inserts that many copies, a negative one
@@ -28,13 +30,6 @@
  * storage turns out not to hold what the delta retracts, the function
  * returns false without writing and the caller recomputes the view.
  *
- * Plan cache: statements are prepared once and kept (SPI_keepplan), keyed
- * by their text and a size class of the deltas they read, so a small tick
- * does not plan anything and a plan made for ten delta rows is not used for
- * ten million.  A change to a view's definition or a source's columns
- * changes the generated text, hence the key; PostgreSQL's plan cache
- * replans a kept plan whose relations changed.
- *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -56,131 +51,6 @@
 #include "utils/rel.h"
 
 #include "ivm.h"
-
-PG_FUNCTION_INFO_V1(ivm_plan_stats);
-
-#define PLAN_CACHE_MAX 4096
-
-typedef struct PlanEntry
-{
-	uint64		key;			/* hash of text, argument types, size class */
-	char	   *sql;			/* in TopMemoryContext */
-	SPIPlanPtr	plan;
-} PlanEntry;
-
-static HTAB *plan_cache = NULL;
-static int64 plans_prepared = 0;
-static int64 plans_reused = 0;
-
-static void
-CreatePlanCache(void)
-{
-	HASHCTL		ctl;
-
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(uint64);
-	ctl.entrysize = sizeof(PlanEntry);
-	plan_cache = hash_create("ivm plans", 256, &ctl, HASH_ELEM | HASH_BLOBS);
-}
-
-/* forget every kept plan (when there are too many) */
-static void
-IvmResetPlanCache(void)
-{
-	HASH_SEQ_STATUS seq;
-	PlanEntry  *e;
-
-	hash_seq_init(&seq, plan_cache);
-	while ((e = hash_seq_search(&seq)) != NULL)
-	{
-		SPI_freeplan(e->plan);
-		pfree(e->sql);
-	}
-	hash_destroy(plan_cache);
-	plan_cache = NULL;
-}
-
-/*
- * IvmExecCached
- *		Run one statement through a kept plan, at snap (command id advanced,
- *		so earlier writes of the tick are visible) or, without a snapshot,
- *		the ordinary way.  Returns the SPI code; results in SPI_tuptable.
- */
-int
-IvmExecCached(const char *sql, int nargs, Oid *argtypes, Datum *values,
-			  const char *nulls, Snapshot snap, long tcount, int sizeclass)
-{
-	XXH3_state_t state;
-	uint64		key;
-	PlanEntry  *entry;
-	bool		found;
-
-	if (plan_cache == NULL)
-		CreatePlanCache();
-
-	XXH3_64bits_reset(&state);
-	XXH3_64bits_update(&state, sql, strlen(sql));
-	XXH3_64bits_update(&state, &sizeclass, sizeof(sizeclass));
-	if (nargs > 0)
-		XXH3_64bits_update(&state, argtypes, sizeof(Oid) * nargs);
-	key = XXH3_64bits_digest(&state);
-
-	entry = hash_search(plan_cache, &key, HASH_FIND, &found);
-	if (found && strcmp(entry->sql, sql) != 0)
-	{
-		SPI_freeplan(entry->plan);
-		pfree(entry->sql);
-		hash_search(plan_cache, &key, HASH_REMOVE, NULL);
-		found = false;
-	}
-	if (!found)
-	{
-		SPIPlanPtr	plan;
-
-		if (hash_get_num_entries(plan_cache) >= PLAN_CACHE_MAX)
-		{
-			IvmResetPlanCache();
-			CreatePlanCache();
-		}
-		plan = SPI_prepare(sql, nargs, argtypes);
-		if (plan == NULL)
-			elog(ERROR, "ivm: SPI_prepare failed for \"%s\": %s", sql,
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "ivm: SPI_keepplan failed");
-		entry = hash_search(plan_cache, &key, HASH_ENTER, NULL);
-		entry->sql = MemoryContextStrdup(TopMemoryContext, sql);
-		entry->plan = plan;
-		plans_prepared++;
-	}
-	else
-		plans_reused++;
-
-	if (snap != InvalidSnapshot)
-		return SPI_execute_snapshot(entry->plan, values, nulls, snap, InvalidSnapshot,
-									false, true, tcount);
-	return SPI_execute_plan(entry->plan, values, nulls, false, tcount);
-}
-
-/*
- * ivm_plan_stats
- *		SQL: ivm._plan_stats(OUT prepared bigint, OUT reused bigint): how
- *		many statements this backend prepared and how many ran on a kept
- *		plan.  For tests of the cache.
- */
-Datum
-ivm_plan_stats(PG_FUNCTION_ARGS)
-{
-	TupleDesc	desc;
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
-
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "ivm._plan_stats() must return a record");
-	values[0] = Int64GetDatum(plans_prepared);
-	values[1] = Int64GetDatum(plans_reused);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
-}
 
 static char *
 StorageName(Oid storage_rel)

@@ -8,6 +8,9 @@
  * ticks and the utility hook all assume it.  Every SQL-callable function
  * starts with IvmCheckPreloaded(), which refuses to run otherwise.
  *
+ * Layer: the top.  Defines the settings and registers the rest
+ * (the utility hook); calls rights.c's checks.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -44,7 +47,6 @@ static const struct config_enum_entry on_error_options[] = {
 	{NULL, 0, false}
 };
 
-bool		ivm_loaded_at_startup = false;
 Oid			ivm_maintained_rel = InvalidOid;
 
 void		_PG_init(void);
@@ -149,60 +151,6 @@ _PG_init(void)
 
 	if (ivm_loaded_at_startup)
 		IvmInstallUtilityHook();
-}
-
-/*
- * IvmCheckPreloaded
- *		Refuse to run unless the library came in through
- *		shared_preload_libraries.
- */
-void
-IvmCheckPreloaded(void)
-{
-	if (!ivm_loaded_at_startup)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("ivm must be loaded via shared_preload_libraries"),
-				 errdetail("Capture and ticks depend on hooks installed when the server starts."),
-				 errhint("Add ivm to shared_preload_libraries in postgresql.conf and restart the server.")));
-}
-
-/*
- * IvmCheckWritable
- *		Refuse, with a message that says why and what to do, work that
- *		writes when the transaction is read-only or the server is a standby.
- *		what completes "cannot ..." (say "run a tick").
- */
-void
-IvmCheckWritable(const char *what)
-{
-	if (RecoveryInProgress())
-		ereport(ERROR,
-				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-				 errmsg("cannot %s on a standby server", what),
-				 errdetail("Ticks, views and push sources write, and a server in recovery cannot."),
-				 errhint("Run it on the primary; standbys receive the views' rows through replication.")));
-	if (XactReadOnly)
-		ereport(ERROR,
-				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-				 errmsg("cannot %s in a read-only transaction", what),
-				 errhint("Run it in a read-write transaction (BEGIN READ WRITE), "
-						 "or check default_transaction_read_only.")));
-}
-
-/*
- * IvmCheckArgNotNull
- *		22004 naming the argument when argument argno of funcname is null.
- */
-void
-IvmCheckArgNotNull(FunctionCallInfo fcinfo, int argno, const char *argname,
-				   const char *funcname)
-{
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("argument \"%s\" of %s must not be null", argname, funcname),
-				 errhint("Pass a value for \"%s\".", argname)));
 }
 
 Datum

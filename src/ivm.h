@@ -1,21 +1,23 @@
 /*-------------------------------------------------------------------------
  *
  * ivm.h
- *		Types and functions shared by the files of the ivm extension.
+ *		Types and functions shared by the files of the ivm extension, in
+ *		the order of their layers: each file may call the layers above it in
+ *		this header (lower ones) and none below it.
  *
- * The life of a delta, one file per step:
- *	capture.c	statement triggers append weighted rows to a per-source log
- *	view.c		declaring a view: checks, deparse, storage, dependencies
- *	diff.c		the diff strategy: re-run, hash each row, apply the difference
- *	tick.c		one epoch: consume deltas, walk the DAG, maintain, record
- *	shape.c, incr.c	the incremental strategy: shapes, delta queries, applying them
- *	watch.c		change log and NOTIFY for watched views
- *	push.c		push sources: batches of weighted JSON rows, dedup
- *	full.c		ivm.checkpoint_full: the whole state as one SQL file
- *	checkpoint.c, ckptfile.c, restore.c	delta checkpoints (see checkpoint.h)
- *	utility.c	CREATE/DROP/REFRESH MATERIALIZED VIEW for incremental views
- *	rights.c	who runs what: roles, pinned search_path, errors across owners
- *	ivm.c		_PG_init, settings
+ *	exec		exec.c (SPI, kept plans, ephemeral relations), rights.c (who
+ *				runs what, pinned search_path, errors across owners, checks),
+ *				evidence.c (evidence lines written at commit)
+ *	catalog		catalog.c (lookups in ivm's own tables)
+ *	rows		rows.c (hashes, row identity, consolidation, applying rows)
+ *	operators	shape.c (query trees in, delta SQL out; no SPI)
+ *	strategies	diff.c (re-run and compare), incr.c (delta rules)
+ *	work		capture.c, view.c, tick.c, watch.c, push.c, full.c,
+ *				checkpoint.c, ckptfile.c, restore.c, utility.c: what the
+ *				SQL-callable functions and triggers do; a file here calls
+ *				others here one way only (push.c -> tick.c -> watch.c,
+ *				restore.c -> view.c -> capture.c, utility.c -> view.c, tick.c)
+ *	ivm.c		_PG_init, settings, hooks: registers the rest
  *
  *-------------------------------------------------------------------------
  */
@@ -68,11 +70,17 @@ extern bool ivm_loaded_at_startup;
  */
 extern Oid	ivm_maintained_rel;
 
-/* ivm.c */
-extern void IvmCheckPreloaded(void);
-extern void IvmCheckWritable(const char *what);
-extern void IvmCheckArgNotNull(FunctionCallInfo fcinfo, int argno, const char *argname,
-							   const char *funcname);
+/* ---- exec ---------------------------------------------------------- */
+
+/* exec.c */
+extern void IvmSpiConnect(void);
+extern void IvmSpiCheck(int rc, int expected, const char *what);
+extern int	IvmExecCached(const char *sql, int nargs, Oid *argtypes, Datum *values,
+						  const char *nulls, Snapshot snap, long tcount, int sizeclass);
+extern int	IvmExecSnap(const char *sql, int nargs, Oid *argtypes,
+						Datum *values, const char *nulls, Snapshot snap,
+						long tcount);
+extern void IvmRegisterTuplestore(const char *name, Tuplestorestate *ts, TupleDesc desc);
 
 /* rights.c: who runs what (the rule is at the top of rights.c) */
 extern Oid	IvmSchemaOwner(void);
@@ -81,7 +89,6 @@ extern void IvmUnpinSearchPath(int nestlevel);
 extern void IvmReportViewFailure(ErrorData *edata, const char *viewname, Oid owner,
 								 Oid caller, int elevel, const char *outcome,
 								 const char *hint);
-extern void IvmSpiCheck(int rc, int expected, const char *what);
 extern void IvmCheckServerFile(const char *path, bool write);
 
 /* Run a block as another role; restored on error by transaction abort. */
@@ -93,19 +100,59 @@ typedef struct IvmUserSave
 } IvmUserSave;
 extern void IvmBecome(Oid role, bool restricted, IvmUserSave *save);
 extern void IvmRestoreUser(IvmUserSave *save);
-extern void IvmSpiConnect(void);
 extern void IvmCatalogBegin(IvmUserSave *save);
 extern void IvmCatalogEnd(IvmUserSave *save);
 
-/* capture.c */
-extern void IvmEnsureCaptured(Oid relid);
+/* rights.c: checks every SQL-callable function makes first */
+extern void IvmCheckPreloaded(void);
+extern void IvmCheckWritable(const char *what);
+extern void IvmCheckArgNotNull(FunctionCallInfo fcinfo, int argno, const char *argname,
+							   const char *funcname);
 
-/* view.c */
-extern Oid	IvmCreateView(const char *name, const char *query_text,
-						  List *col_names, const char *mode, bool with_data,
-						  const char *options_json, uint64 *rows);
+/* evidence.c */
+extern void IvmQueueEvidenceLine(const char *line);
+
+/* ---- catalog ------------------------------------------------------- */
+
+/* catalog.c */
 extern int	IvmLookupView(Oid relid, Oid *storage);
-extern char *IvmDeparseQuery(Query *query);
+extern bool IvmIsIncrementalView(Oid relid);
+
+/* ---- rows ---------------------------------------------------------- */
+
+/* rows.c */
+/*
+ * A row as the key of a hash table of distinct rows: the hash finds the
+ * candidates, the columns decide (IvmRowKeysEqual).  The compared columns
+ * are firstatt..lastatt (1-based) of tuple, skipatt (0: none) aside.
+ */
+typedef struct IvmRowKey
+{
+	uint64		hash;			/* IvmHashRow of the compared columns */
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	int			firstatt;
+	int			lastatt;
+	int			skipatt;
+} IvmRowKey;
+
+extern uint64 IvmHashRow(HeapTuple tuple, TupleDesc desc, int firstatt, int lastatt);
+extern uint64 IvmHashRowExcept(HeapTuple tuple, TupleDesc desc, int skipatt);
+extern void IvmRowKeyInit(IvmRowKey *key, HeapTuple tuple, TupleDesc desc,
+						  int firstatt, int lastatt, int skipatt);
+extern bool IvmRowKeysEqual(const IvmRowKey *a, const IvmRowKey *b);
+extern HTAB *IvmRowTableCreate(const char *name, long nelem, Size entrysize,
+							   MemoryContext cxt);
+extern void IvmConsolidateRows(SPITupleTable *tt, uint64 n, Tuplestorestate *ts);
+extern HeapTuple IvmVisibleTuple(HeapTuple tuple, TupleDesc desc, TupleDesc vdesc,
+								 int64 weight);
+extern void IvmApplyRows(Oid storage_rel, const char *storage_name,
+						 ItemPointerData *deletes, uint64 ndeletes,
+						 Tuplestorestate *inserts, TupleDesc storage_desc,
+						 uint64 ninserts, Snapshot snap, const char *viewname);
+
+
+/* ---- operators ----------------------------------------------------- */
 
 /* shape.c: which views delta rules maintain, and their SQL */
 typedef enum IvmKind
@@ -168,7 +215,8 @@ typedef bool (*IvmChanged) (Oid relid, void *arg);
 typedef TupleDesc (*IvmDeltaLookup) (Oid relid, const char **enrname, void *arg);
 
 extern IvmShape *IvmAnalyzeShape(Query *query);
-extern const char *IvmShapeCheckRelations(IvmShape *shape);
+extern char *IvmDeparseQuery(Query *query);
+extern const char *IvmShapeCheckRelations(IvmShape *shape, bool (*is_view) (Oid relid));
 extern List *IvmShapeHiddenColumns(IvmShape *shape);
 extern void IvmShapeCheckPermissions(IvmShape *shape);
 extern char *IvmDeltaSql(IvmShape *shape, IvmChanged changed, IvmDeltaLookup lookup,
@@ -177,7 +225,9 @@ extern char *IvmFullSql(IvmShape *shape, const char *def_name);
 extern char *IvmMergeSql(IvmShape *shape, const char *delta_sql,
 						 const char *storage_name, List *storage_colnames);
 
-/* diff.c */
+/* ---- strategies ---------------------------------------------------- */
+
+/* diff.c: what maintaining a view did (every strategy fills one) */
 typedef struct IvmDiffResult
 {
 	uint64		inserted;		/* rows added to the view */
@@ -187,43 +237,13 @@ typedef struct IvmDiffResult
 	int64		size_delta;		/* aggregated rows added less removed (AGG) */
 } IvmDiffResult;
 
-/*
- * A row as the key of a hash table of distinct rows: the hash finds the
- * candidates, the columns decide (IvmRowKeysEqual).  The compared columns
- * are firstatt..lastatt (1-based) of tuple, skipatt (0: none) aside.
- */
-typedef struct IvmRowKey
-{
-	uint64		hash;			/* IvmHashRow of the compared columns */
-	HeapTuple	tuple;
-	TupleDesc	desc;
-	int			firstatt;
-	int			lastatt;
-	int			skipatt;
-} IvmRowKey;
 
-extern uint64 IvmHashRow(HeapTuple tuple, TupleDesc desc, int firstatt, int lastatt);
-extern uint64 IvmHashRowExcept(HeapTuple tuple, TupleDesc desc, int skipatt);
-extern void IvmRowKeyInit(IvmRowKey *key, HeapTuple tuple, TupleDesc desc,
-						  int firstatt, int lastatt, int skipatt);
-extern bool IvmRowKeysEqual(const IvmRowKey *a, const IvmRowKey *b);
-extern HTAB *IvmRowTableCreate(const char *name, long nelem, Size entrysize,
-							   MemoryContext cxt);
-extern void IvmConsolidateRows(SPITupleTable *tt, uint64 n, Tuplestorestate *ts);
 extern void IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 						const char *query, Snapshot snap, int nvisible,
 						Tuplestorestate *vdelta, TupleDesc vdesc,
 						IvmDiffResult *result);
-extern HeapTuple IvmVisibleTuple(HeapTuple tuple, TupleDesc desc, TupleDesc vdesc,
-								 int64 weight);
-extern void IvmApplyRows(Oid storage_rel, const char *storage_name,
-						 ItemPointerData *deletes, uint64 ndeletes,
-						 Tuplestorestate *inserts, TupleDesc storage_desc,
-						 uint64 ninserts, Snapshot snap, const char *viewname);
 
-/* incr.c: incremental maintenance, plan cache */
-extern int	IvmExecCached(const char *sql, int nargs, Oid *argtypes, Datum *values,
-						  const char *nulls, Snapshot snap, long tcount, int sizeclass);
+/* incr.c: the incremental strategy */
 extern bool IvmApplySpj(Oid storage_rel, Oid view_owner, const char *viewname,
 						const char *delta_sql, Snapshot snap, int nvisible, int sizeclass,
 						Tuplestorestate *vdelta, TupleDesc vdesc, IvmDiffResult *result);
@@ -231,17 +251,25 @@ extern bool IvmApplyAgg(Oid storage_rel, Oid view_owner, const char *viewname,
 						IvmShape *shape, const char *merge_sql, Snapshot snap, int sizeclass,
 						Tuplestorestate *vdelta, TupleDesc vdesc, IvmDiffResult *result);
 
+/* ---- work ---------------------------------------------------------- */
+
+/* capture.c */
+extern void IvmEnsureCaptured(Oid relid);
+
+/* view.c */
+extern Oid	IvmCreateView(const char *name, const char *query_text,
+						  List *col_names, const char *mode, bool with_data,
+						  const char *options_json, uint64 *rows);
+
 /* tick.c */
-extern int	IvmExecSnap(const char *sql, int nargs, Oid *argtypes,
-						Datum *values, const char *nulls, Snapshot snap,
-						long tcount);
 /* columns of ivm.tick()'s result */
 #define TICK_RESULT_COLUMNS 7
 extern void IvmRunTick(int force_view_id, Datum *result_values);
 extern Datum IvmTickResult(FunctionCallInfo fcinfo);
-extern void IvmRegisterTuplestore(const char *name, Tuplestorestate *ts, TupleDesc desc);
 
 /* watch.c */
+extern void IvmLogChanges(int view_id, Oid owner, Tuplestorestate *delta, TupleDesc vdesc,
+						  int64 epoch, Snapshot snap);
 extern void IvmNotifyWatchers(const char *channel, Oid viewrel, int64 epoch,
 							  uint64 inserted, uint64 deleted);
 

@@ -38,6 +38,9 @@
  *
  * Copyright (c) 2026, the ivm authors
  *
+ * Layer: work.  Calls capture.c (a source is captured like a table),
+ * tick.c (ivm.tick(source, batch)), exec and rights.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

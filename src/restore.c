@@ -47,6 +47,9 @@
  * Memory: files are read whole; the rows of one view are held while it is
  * loaded, in a context deleted after it.
  *
+ * Layer: work.  Calls view.c (views are declared again through
+ * IvmCreateView), ckptfile.c, exec and rights.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

@@ -40,10 +40,14 @@
  * caller who is not a member of the owning role sees the view's name, the
  * SQLSTATE and what to do (IvmReportViewFailure).
  *
+ * Layer: exec.  Calls exec.c (SPI) only.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_namespace.h"
@@ -53,6 +57,10 @@
 #include "utils/syscache.h"
 
 #include "ivm.h"
+
+/* true once _PG_init has run while shared_preload_libraries loads */
+bool		ivm_loaded_at_startup = false;
+
 
 /*
  * IvmSchemaOwner
@@ -122,17 +130,6 @@ IvmRestoreUser(IvmUserSave *save)
 }
 
 /*
- * IvmSpiConnect
- *		SPI_connect, or a "cannot happen" error.
- */
-void
-IvmSpiConnect(void)
-{
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "ivm: SPI_connect failed");
-}
-
-/*
  * IvmCatalogBegin / IvmCatalogEnd
  *		Connect to SPI, pin search_path and act as the owner of schema ivm,
  *		who owns the catalog, logs and storage; then undo all three.  Only
@@ -156,17 +153,6 @@ IvmCatalogEnd(IvmUserSave *save)
 	if (save->nestlevel >= 0)
 		IvmUnpinSearchPath(save->nestlevel);
 	SPI_finish();
-}
-
-/*
- * IvmSpiCheck
- *		"Cannot happen" check of an SPI return code.
- */
-void
-IvmSpiCheck(int rc, int expected, const char *what)
-{
-	if (rc != expected)
-		elog(ERROR, "ivm: SPI failed while %s: %s", what, SPI_result_code_string(rc));
 }
 
 /*
@@ -240,4 +226,58 @@ IvmReportViewFailure(ErrorData *edata, const char *viewname, Oid owner, Oid call
 					   "and the server log has it.  %s", outcome),
 			 errhint("%s", hint)));
 	error_context_stack = save_context;
+}
+
+/*
+ * IvmCheckPreloaded
+ *		Refuse to run unless the library came in through
+ *		shared_preload_libraries.
+ */
+void
+IvmCheckPreloaded(void)
+{
+	if (!ivm_loaded_at_startup)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("ivm must be loaded via shared_preload_libraries"),
+				 errdetail("Capture and ticks depend on hooks installed when the server starts."),
+				 errhint("Add ivm to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+/*
+ * IvmCheckWritable
+ *		Refuse, with a message that says why and what to do, work that
+ *		writes when the transaction is read-only or the server is a standby.
+ *		what completes "cannot ..." (say "run a tick").
+ */
+void
+IvmCheckWritable(const char *what)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot %s on a standby server", what),
+				 errdetail("Ticks, views and push sources write, and a server in recovery cannot."),
+				 errhint("Run it on the primary; standbys receive the views' rows through replication.")));
+	if (XactReadOnly)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot %s in a read-only transaction", what),
+				 errhint("Run it in a read-write transaction (BEGIN READ WRITE), "
+						 "or check default_transaction_read_only.")));
+}
+
+/*
+ * IvmCheckArgNotNull
+ *		22004 naming the argument when argument argno of funcname is null.
+ */
+void
+IvmCheckArgNotNull(FunctionCallInfo fcinfo, int argno, const char *argname,
+				   const char *funcname)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument \"%s\" of %s must not be null", argname, funcname),
+				 errhint("Pass a value for \"%s\".", argname)));
 }

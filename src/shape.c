@@ -34,6 +34,10 @@
  * so the deparsed text names the ephemeral relation and nothing else
  * changes.
  *
+ * Layer: operators: query trees in, SQL text out.  No SPI; it calls
+ * nothing of ivm (a caller passes what it must know of the catalog, such
+ * as which relations are incremental views).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -52,9 +56,11 @@
 #include "access/sysattr.h"
 #include "parser/parsetree.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/pg_locale.h"
 #include "utils/rel.h"
+#include "utils/ruleutils.h"
 #include "utils/typcache.h"
 
 #include "ivm.h"
@@ -1073,13 +1079,33 @@ IvmMergeSql(IvmShape *shape, const char *delta_sql, const char *storage_name,
 }
 
 /*
+ * IvmDeparseQuery
+ *		The query as SQL text with every name schema-qualified: deparsed
+ *		under search_path = pg_catalog, as pg_dump does.
+ */
+char *
+IvmDeparseQuery(Query *query)
+{
+	int			save_nestlevel = NewGUCNestLevel();
+	char	   *text;
+
+	(void) set_config_option("search_path", "pg_catalog",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	text = pg_get_querydef(query, false);
+	AtEOXact_GUC(true, save_nestlevel);
+	return text;
+}
+
+/*
  * IvmShapeCheckRelations
  *		NULL when every relation the shape reads has a delta the tick can
  *		give: a table (all of it: no ONLY over a table with children, no row
- *		security) or an incremental view.  Else why not.
+ *		security) or an incremental view (is_view says which views are).
+ *		Else why not.
  */
 const char *
-IvmShapeCheckRelations(IvmShape *shape)
+IvmShapeCheckRelations(IvmShape *shape, bool (*is_view) (Oid relid))
 {
 	ListCell   *lc;
 
@@ -1097,7 +1123,7 @@ IvmShapeCheckRelations(IvmShape *shape)
 
 			if (rte->relkind == RELKIND_VIEW)
 			{
-				if (IvmLookupView(rte->relid, NULL) == 0)
+				if (!is_view(rte->relid))
 					return ReasonF("the query reads \"%s\", an ordinary view",
 								   get_rel_name(rte->relid));
 				continue;

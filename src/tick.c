@@ -33,6 +33,10 @@
  * into its ivm_vdelta_<id> for the views that read it, and into the change
  * log when it is watched.
  *
+ * Layer: work.  Calls the strategies (diff.c, incr.c), the operators
+ * (shape.c), rows, catalog, exec, rights, evidence.c, and watch.c to
+ * announce changes; nothing calls it but push.c, utility.c and SQL.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -135,23 +139,6 @@ static HTAB *shape_cache = NULL;
 static uint64 inval_generation = 1;
 static bool inval_registered = false;
 
-/*
- * Evidence lines for ivm.evidence_path, written when the tick commits.  A
- * mark per subtransaction that added lines says where its lines start, so
- * that a rollback to a savepoint (or of a view's subtransaction) takes
- * its lines back.
- */
-static StringInfo pending_evidence = NULL;
-static bool xact_registered = false;
-typedef struct EvidenceMark
-{
-	SubTransactionId subid;
-	int			offset;
-} EvidenceMark;
-static EvidenceMark *evidence_marks = NULL;
-static int	n_evidence_marks = 0;
-static int	max_evidence_marks = 0;
-
 /* error context: which view a failing statement was maintaining */
 static void
 TickErrorContext(void *arg)
@@ -159,107 +146,10 @@ TickErrorContext(void *arg)
 	errcontext("while maintaining incremental view \"%s\"", (const char *) arg);
 }
 
-/*
- * IvmExecSnap
- *		Prepare and run one statement at snap (advancing its command id so
- *		earlier writes of this tick are visible), or, without a snapshot,
- *		the ordinary way.  Returns the SPI code; results in SPI_tuptable.
- */
-int
-IvmExecSnap(const char *sql, int nargs, Oid *argtypes, Datum *values,
-			const char *nulls, Snapshot snap, long tcount)
-{
-	return IvmExecCached(sql, nargs, argtypes, values, nulls, snap, tcount, 0);
-}
-
 static void
 InvalCallback(Datum arg, Oid relid)
 {
 	inval_generation++;
-}
-
-static void
-EvidenceXactCallback(XactEvent event, void *arg)
-{
-	if (pending_evidence == NULL || pending_evidence->len == 0)
-		return;
-	if (event == XACT_EVENT_COMMIT && ivm_evidence_path != NULL && ivm_evidence_path[0] != '\0')
-	{
-		FILE	   *f = AllocateFile(ivm_evidence_path, "a");
-
-		if (f == NULL)
-			ereport(WARNING,
-					(errcode_for_file_access(),
-					 errmsg("could not append to ivm.evidence_path \"%s\": %m", ivm_evidence_path)));
-		else
-		{
-			if (fwrite(pending_evidence->data, 1, pending_evidence->len, f) != (size_t) pending_evidence->len)
-				ereport(WARNING,
-						(errcode_for_file_access(),
-						 errmsg("could not write to ivm.evidence_path \"%s\": %m", ivm_evidence_path)));
-			FreeFile(f);
-		}
-	}
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
-		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
-	{
-		resetStringInfo(pending_evidence);
-		n_evidence_marks = 0;
-	}
-}
-
-/* a subtransaction rolled back: drop the evidence lines it (or its children) added */
-static void
-EvidenceSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
-						SubTransactionId parentSubid, void *arg)
-{
-	if (event != SUBXACT_EVENT_ABORT_SUB || pending_evidence == NULL)
-		return;
-	for (int i = 0; i < n_evidence_marks; i++)
-	{
-		if (evidence_marks[i].subid >= mySubid)
-		{
-			pending_evidence->len = evidence_marks[i].offset;
-			pending_evidence->data[pending_evidence->len] = '\0';
-			n_evidence_marks = i;
-			break;
-		}
-	}
-}
-
-/*
- * AddPendingEvidence
- *		Queue one line for ivm.evidence_path, to be written at commit.
- */
-static void
-AddPendingEvidence(const char *line)
-{
-	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-	SubTransactionId subid = GetCurrentSubTransactionId();
-
-	if (pending_evidence == NULL)
-		pending_evidence = makeStringInfo();
-	if (!xact_registered)
-	{
-		RegisterXactCallback(EvidenceXactCallback, NULL);
-		RegisterSubXactCallback(EvidenceSubXactCallback, NULL);
-		xact_registered = true;
-	}
-	if (n_evidence_marks == 0 || evidence_marks[n_evidence_marks - 1].subid != subid)
-	{
-		if (n_evidence_marks == max_evidence_marks)
-		{
-			max_evidence_marks = Max(16, max_evidence_marks * 2);
-			evidence_marks = evidence_marks == NULL
-				? palloc(sizeof(EvidenceMark) * max_evidence_marks)
-				: repalloc(evidence_marks, sizeof(EvidenceMark) * max_evidence_marks);
-		}
-		evidence_marks[n_evidence_marks].subid = subid;
-		evidence_marks[n_evidence_marks].offset = pending_evidence->len;
-		n_evidence_marks++;
-	}
-	appendStringInfoString(pending_evidence, line);
-	MemoryContextSwitchTo(old);
 }
 
 /* Column col of row row of SPI_tuptable, or (Datum) 0 when null. */
@@ -270,23 +160,6 @@ GetCol(int row, int col)
 	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
 
 	return isnull ? (Datum) 0 : d;
-}
-
-/* Register a tuplestore as an ephemeral named relation of SPI statements. */
-void
-IvmRegisterTuplestore(const char *name, Tuplestorestate *ts, TupleDesc desc)
-{
-	EphemeralNamedRelation enr = palloc0(sizeof(EphemeralNamedRelationData));
-	int			rc;
-
-	enr->md.name = pstrdup(name);
-	enr->md.reliddesc = InvalidOid;
-	enr->md.tupdesc = desc;
-	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
-	enr->md.enrtuples = (double) tuplestore_tuple_count(ts);
-	enr->reldata = ts;
-	rc = SPI_register_relation(enr);
-	IvmSpiCheck(rc, SPI_OK_REL_REGISTER, "registering a delta");
 }
 
 /*
@@ -446,7 +319,7 @@ GetShape(TickView *view)
 		table_close(rel, AccessShareLock);
 		entry->shape = IvmAnalyzeShape(query);
 		entry->ineligible = entry->shape->kind == IVM_KIND_DIFF
-			? entry->shape->reason : IvmShapeCheckRelations(entry->shape);
+			? entry->shape->reason : IvmShapeCheckRelations(entry->shape, IvmIsIncrementalView);
 		def_name = quote_qualified_identifier(IVM_SCHEMA, get_rel_name(view->defrel));
 		entry->full_sql = IvmFullSql(entry->shape, def_name);
 		entry->storage_name = quote_qualified_identifier(IVM_SCHEMA, get_rel_name(view->storagerel));
@@ -783,59 +656,6 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 }
 
 /*
- * LogChanges
- *		Append a watched view's delta (the rows of delta) to its change log.
- *		The rows become jsonb as the view's owner: to_jsonb runs the output
- *		functions and casts to json of the view's column types, which a user
- *		may have written.  Only the finished jsonb values are written as ivm.
- */
-static void
-LogChanges(TickView *view, Tuplestorestate *delta, int64 epoch, Snapshot snap)
-{
-	IvmUserSave osave;
-	Tuplestorestate *rows;
-	TupleDesc	desc;
-	Oid			types[2] = {INT4OID, INT8OID};
-	Datum		args[2];
-	int			rc;
-	char		enrname[NAMEDATALEN];
-	char	   *sql;
-
-	/* named for the view: kept plans are keyed by their text */
-	snprintf(enrname, sizeof(enrname), "ivm_changes_%d", view->id);
-	sql = psprintf("SELECT d.%s, pg_catalog.to_jsonb(d) OPERATOR(pg_catalog.-) '%s' FROM %s d",
-				   IVM_WEIGHT_COLUMN, IVM_WEIGHT_COLUMN, enrname);
-
-	/* names a failed view's subtransaction may have left registered */
-	(void) SPI_unregister_relation(enrname);
-	(void) SPI_unregister_relation("ivm_changed_rows");
-
-	IvmRegisterTuplestore(enrname, delta, view->vdesc);
-	IvmBecome(view->owner, true, &osave);
-	rc = IvmExecSnap(sql, 0, NULL, NULL, NULL, snap, 0);
-	IvmRestoreUser(&osave);
-	IvmSpiCheck(rc, SPI_OK_SELECT, "turning the view's changes into jsonb");
-	desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
-	rows = tuplestore_begin_heap(false, false, work_mem);
-	for (uint64 i = 0; i < SPI_processed; i++)
-		tuplestore_puttuple(rows, SPI_tuptable->vals[i]);
-	SPI_freetuptable(SPI_tuptable);
-
-	IvmRegisterTuplestore("ivm_changed_rows", rows, desc);
-	args[0] = Int32GetDatum(view->id);
-	args[1] = Int64GetDatum(epoch);
-	rc = IvmExecSnap("INSERT INTO ivm._changes (view_id, epoch, _weight, row) "
-					 "SELECT $1, $2, c.w, c.r FROM ivm_changed_rows c (w, r)",
-					 2, types, args, NULL, snap, 0);
-	IvmSpiCheck(rc, SPI_OK_INSERT, "logging the view's changes");
-	rc = SPI_unregister_relation("ivm_changed_rows");
-	IvmSpiCheck(rc, SPI_OK_REL_UNREGISTER, "unregistering the view's changes");
-	rc = SPI_unregister_relation(enrname);
-	IvmSpiCheck(rc, SPI_OK_REL_UNREGISTER, "unregistering the view's delta");
-	tuplestore_end(rows);
-}
-
-/*
  * RecordOutcome
  *		Evidence of one view's maintenance (or failure), its line for
  *		ivm.evidence_path, and its row of ivm._views.
@@ -874,7 +694,7 @@ RecordOutcome(TickView *view, ViewOutcome *oc, int64 epoch, int64 duration_us, S
 						 ", \"delta_out\": " UINT64_FORMAT ", \"view_rows\": " INT64_FORMAT
 						 ", \"duration_us\": " INT64_FORMAT "}\n",
 						 oc->strategy, oc->delta_in, view->changed_rows, oc->rows_after, duration_us);
-		AddPendingEvidence(line.data);
+		IvmQueueEvidenceLine(line.data);
 		pfree(line.data);
 	}
 
@@ -978,7 +798,7 @@ MaintainQuarantined(TickView *view, TickState *ts, Snapshot snap, bool recompute
 		tuplestore_end(local);
 		view->changed_rows = oc->res.inserted + oc->res.deleted;
 		if (view->channel != NULL && view->changed_rows > 0)
-			LogChanges(view, view->vdelta, epoch, snap);
+			IvmLogChanges(view->id, view->owner, view->vdelta, view->vdesc, epoch, snap);
 		RecordOutcome(view, oc, epoch, GetCurrentTimestamp() - vstart, snap);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
@@ -1037,7 +857,7 @@ MaintainOrAbort(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 		MaintainView(view, ts, snap, recompute, view->vdelta, caller, oc);
 		view->changed_rows = oc->res.inserted + oc->res.deleted;
 		if (view->channel != NULL && view->changed_rows > 0)
-			LogChanges(view, view->vdelta, epoch, snap);
+			IvmLogChanges(view->id, view->owner, view->vdelta, view->vdesc, epoch, snap);
 		RecordOutcome(view, oc, epoch, GetCurrentTimestamp() - vstart, snap);
 	}
 	PG_CATCH();

@@ -12,6 +12,9 @@
  * Everything else, and everything in a database without the extension,
  * passes straight to the previous hook.
  *
+ * Layer: work (a hook ivm.c installs).  Calls view.c, tick.c
+ * (REFRESH), shape.c (deparse), catalog, exec and rights.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

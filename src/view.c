@@ -16,6 +16,9 @@
  *	  dropping a column the query reads fails.
  *	- a row in ivm._views, and an edge in ivm._deps per table or view read.
  *
+ * Layer: work.  Calls capture.c, the diff strategy (the first fill),
+ * shape.c, catalog, exec and rights.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -180,43 +183,6 @@ CollectRelationsWalker(Node *node, List **relids)
 }
 
 /*
- * IvmLookupView
- *		The id of the incremental view whose view or storage relation is
- *		relid, or 0; *storage receives its storage table when not NULL.
- *		Connects to SPI and reads the catalog as the owner of schema ivm, so
- *		any caller may ask.  0 too when the extension is not installed in
- *		this database.
- */
-int
-IvmLookupView(Oid relid, Oid *storage)
-{
-	Oid			types[1] = {OIDOID};
-	Datum		args[1];
-	int			rc;
-	bool		isnull;
-	int			view_id = 0;
-	IvmUserSave save;
-
-	if (!OidIsValid(get_extension_oid("ivm", true)))
-		return 0;
-	IvmCatalogBegin(&save);
-	args[0] = ObjectIdGetDatum(relid);
-	rc = SPI_execute_with_args("SELECT id, storagerel::oid FROM ivm._views "
-							   "WHERE viewrel = $1::regclass OR storagerel = $1::regclass",
-							   1, types, args, NULL, false, 1);
-	IvmSpiCheck(rc, SPI_OK_SELECT, "looking up a view");
-	if (SPI_processed > 0)
-	{
-		view_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		if (storage)
-			*storage = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-													  SPI_tuptable->tupdesc, 2, &isnull));
-	}
-	IvmCatalogEnd(&save);
-	return view_id;
-}
-
-/*
  * ClassifySources
  *		Sort the relations a query reads into captured tables and upstream
  *		incremental views; refuse the rest.  Caller is connected to SPI.
@@ -276,25 +242,6 @@ ClassifySources(List *relids, List **tables, List **upstream_views)
 					 errdetail("Only tables, partitioned tables and incremental views can be sources; changes to foreign tables and sequences are not captured.")));
 		*tables = list_append_unique_oid(*tables, relid);
 	}
-}
-
-/*
- * DeparseQuery
- *		The query as SQL text with every name schema-qualified: deparsed
- *		under search_path = pg_catalog, as pg_dump does.
- */
-char *
-IvmDeparseQuery(Query *query)
-{
-	int			save_nestlevel = NewGUCNestLevel();
-	char	   *text;
-
-	(void) set_config_option("search_path", "pg_catalog",
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	text = pg_get_querydef(query, false);
-	AtEOXact_GUC(true, save_nestlevel);
-	return text;
 }
 
 /*
@@ -594,7 +541,7 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 	}
 	if (shape->kind != IVM_KIND_DIFF)
 	{
-		const char *why = IvmShapeCheckRelations(shape);
+		const char *why = IvmShapeCheckRelations(shape, IvmIsIncrementalView);
 
 		if (why != NULL)
 		{

@@ -9,6 +9,8 @@
  * check.  The rows are in ivm._changes (written by diff.c), which
  * ivm.changes() shows only to roles with SELECT on the view.
  *
+ * Layer: work.  Calls catalog, exec and rights; tick.c calls it.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -53,6 +55,61 @@ IvmNotifyWatchers(const char *channel, Oid viewrel, int64 epoch,
 					 epoch, inserted, deleted);
 	Async_Notify(channel, payload.data);
 	pfree(payload.data);
+}
+
+/*
+ * IvmLogChanges
+ *		Append a watched view's delta (the rows of delta, shaped by vdesc:
+ *		its columns, then the weight) to its change log.
+ *		The rows become jsonb as the view's owner: to_jsonb runs the output
+ *		functions and casts to json of the view's column types, which a user
+ *		may have written.  Only the finished jsonb values are written as ivm.
+ */
+void
+IvmLogChanges(int view_id, Oid owner, Tuplestorestate *delta, TupleDesc vdesc,
+			  int64 epoch, Snapshot snap)
+{
+	IvmUserSave osave;
+	Tuplestorestate *rows;
+	TupleDesc	desc;
+	Oid			types[2] = {INT4OID, INT8OID};
+	Datum		args[2];
+	int			rc;
+	char		enrname[NAMEDATALEN];
+	char	   *sql;
+
+	/* named for the view: kept plans are keyed by their text */
+	snprintf(enrname, sizeof(enrname), "ivm_changes_%d", view_id);
+	sql = psprintf("SELECT d.%s, pg_catalog.to_jsonb(d) OPERATOR(pg_catalog.-) '%s' FROM %s d",
+				   IVM_WEIGHT_COLUMN, IVM_WEIGHT_COLUMN, enrname);
+
+	/* names a failed view's subtransaction may have left registered */
+	(void) SPI_unregister_relation(enrname);
+	(void) SPI_unregister_relation("ivm_changed_rows");
+
+	IvmRegisterTuplestore(enrname, delta, vdesc);
+	IvmBecome(owner, true, &osave);
+	rc = IvmExecSnap(sql, 0, NULL, NULL, NULL, snap, 0);
+	IvmRestoreUser(&osave);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "turning the view's changes into jsonb");
+	desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+	rows = tuplestore_begin_heap(false, false, work_mem);
+	for (uint64 i = 0; i < SPI_processed; i++)
+		tuplestore_puttuple(rows, SPI_tuptable->vals[i]);
+	SPI_freetuptable(SPI_tuptable);
+
+	IvmRegisterTuplestore("ivm_changed_rows", rows, desc);
+	args[0] = Int32GetDatum(view_id);
+	args[1] = Int64GetDatum(epoch);
+	rc = IvmExecSnap("INSERT INTO ivm._changes (view_id, epoch, _weight, row) "
+					 "SELECT $1, $2, c.w, c.r FROM ivm_changed_rows c (w, r)",
+					 2, types, args, NULL, snap, 0);
+	IvmSpiCheck(rc, SPI_OK_INSERT, "logging the view's changes");
+	rc = SPI_unregister_relation("ivm_changed_rows");
+	IvmSpiCheck(rc, SPI_OK_REL_UNREGISTER, "unregistering the view's changes");
+	rc = SPI_unregister_relation(enrname);
+	IvmSpiCheck(rc, SPI_OK_REL_UNREGISTER, "unregistering the view's delta");
+	tuplestore_end(rows);
 }
 
 /*

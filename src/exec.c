@@ -1,0 +1,208 @@
+/*-------------------------------------------------------------------------
+ *
+ * exec.c
+ *		How ivm runs SQL: SPI connection and checks, the plan cache every
+ *		statement of a tick goes through, and ephemeral named relations.
+ *
+ * Layer: exec, the lowest (with rights.c, which says who runs what).  Calls
+ * PostgreSQL only.
+ *
+ * Plan cache: statements are prepared once and kept (SPI_keepplan), keyed
+ * by their text and a size class of the deltas they read, so a small tick
+ * does not plan anything and a plan made for ten delta rows is not used for
+ * ten million.  A change to a view's definition or a source's columns
+ * changes the generated text, hence the key; PostgreSQL's plan cache
+ * replans a kept plan whose relations changed.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
+#include "access/htup_details.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+
+#include "ivm.h"
+
+PG_FUNCTION_INFO_V1(ivm_plan_stats);
+
+/*
+ * IvmSpiConnect
+ *		SPI_connect, or a "cannot happen" error.
+ */
+void
+IvmSpiConnect(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "ivm: SPI_connect failed");
+}
+
+/*
+ * IvmSpiCheck
+ *		"Cannot happen" check of an SPI return code.
+ */
+void
+IvmSpiCheck(int rc, int expected, const char *what)
+{
+	if (rc != expected)
+		elog(ERROR, "ivm: SPI failed while %s: %s", what, SPI_result_code_string(rc));
+}
+
+#define PLAN_CACHE_MAX 4096
+
+typedef struct PlanEntry
+{
+	uint64		key;			/* hash of text, argument types, size class */
+	char	   *sql;			/* in TopMemoryContext */
+	SPIPlanPtr	plan;
+} PlanEntry;
+
+static HTAB *plan_cache = NULL;
+static int64 plans_prepared = 0;
+static int64 plans_reused = 0;
+
+static void
+CreatePlanCache(void)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(PlanEntry);
+	plan_cache = hash_create("ivm plans", 256, &ctl, HASH_ELEM | HASH_BLOBS);
+}
+
+/* forget every kept plan (when there are too many) */
+static void
+IvmResetPlanCache(void)
+{
+	HASH_SEQ_STATUS seq;
+	PlanEntry  *e;
+
+	hash_seq_init(&seq, plan_cache);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		SPI_freeplan(e->plan);
+		pfree(e->sql);
+	}
+	hash_destroy(plan_cache);
+	plan_cache = NULL;
+}
+
+/*
+ * IvmExecCached
+ *		Run one statement through a kept plan, at snap (command id advanced,
+ *		so earlier writes of the tick are visible) or, without a snapshot,
+ *		the ordinary way.  Returns the SPI code; results in SPI_tuptable.
+ */
+int
+IvmExecCached(const char *sql, int nargs, Oid *argtypes, Datum *values,
+			  const char *nulls, Snapshot snap, long tcount, int sizeclass)
+{
+	XXH3_state_t state;
+	uint64		key;
+	PlanEntry  *entry;
+	bool		found;
+
+	if (plan_cache == NULL)
+		CreatePlanCache();
+
+	XXH3_64bits_reset(&state);
+	XXH3_64bits_update(&state, sql, strlen(sql));
+	XXH3_64bits_update(&state, &sizeclass, sizeof(sizeclass));
+	if (nargs > 0)
+		XXH3_64bits_update(&state, argtypes, sizeof(Oid) * nargs);
+	key = XXH3_64bits_digest(&state);
+
+	entry = hash_search(plan_cache, &key, HASH_FIND, &found);
+	if (found && strcmp(entry->sql, sql) != 0)
+	{
+		SPI_freeplan(entry->plan);
+		pfree(entry->sql);
+		hash_search(plan_cache, &key, HASH_REMOVE, NULL);
+		found = false;
+	}
+	if (!found)
+	{
+		SPIPlanPtr	plan;
+
+		if (hash_get_num_entries(plan_cache) >= PLAN_CACHE_MAX)
+		{
+			IvmResetPlanCache();
+			CreatePlanCache();
+		}
+		plan = SPI_prepare(sql, nargs, argtypes);
+		if (plan == NULL)
+			elog(ERROR, "ivm: SPI_prepare failed for \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "ivm: SPI_keepplan failed");
+		entry = hash_search(plan_cache, &key, HASH_ENTER, NULL);
+		entry->sql = MemoryContextStrdup(TopMemoryContext, sql);
+		entry->plan = plan;
+		plans_prepared++;
+	}
+	else
+		plans_reused++;
+
+	if (snap != InvalidSnapshot)
+		return SPI_execute_snapshot(entry->plan, values, nulls, snap, InvalidSnapshot,
+									false, true, tcount);
+	return SPI_execute_plan(entry->plan, values, nulls, false, tcount);
+}
+
+/*
+ * ivm_plan_stats
+ *		SQL: ivm._plan_stats(OUT prepared bigint, OUT reused bigint): how
+ *		many statements this backend prepared and how many ran on a kept
+ *		plan.  For tests of the cache.
+ */
+Datum
+ivm_plan_stats(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "ivm._plan_stats() must return a record");
+	values[0] = Int64GetDatum(plans_prepared);
+	values[1] = Int64GetDatum(plans_reused);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}
+
+/*
+ * IvmExecSnap
+ *		Prepare and run one statement at snap (advancing its command id so
+ *		earlier writes of this tick are visible), or, without a snapshot,
+ *		the ordinary way.  Returns the SPI code; results in SPI_tuptable.
+ */
+int
+IvmExecSnap(const char *sql, int nargs, Oid *argtypes, Datum *values,
+			const char *nulls, Snapshot snap, long tcount)
+{
+	return IvmExecCached(sql, nargs, argtypes, values, nulls, snap, tcount, 0);
+}
+
+/* Register a tuplestore as an ephemeral named relation of SPI statements. */
+void
+IvmRegisterTuplestore(const char *name, Tuplestorestate *ts, TupleDesc desc)
+{
+	EphemeralNamedRelation enr = palloc0(sizeof(EphemeralNamedRelationData));
+	int			rc;
+
+	enr->md.name = pstrdup(name);
+	enr->md.reliddesc = InvalidOid;
+	enr->md.tupdesc = desc;
+	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+	enr->md.enrtuples = (double) tuplestore_tuple_count(ts);
+	enr->reldata = ts;
+	rc = SPI_register_relation(enr);
+	IvmSpiCheck(rc, SPI_OK_REL_REGISTER, "registering a delta");
+}
+

@@ -1,0 +1,505 @@
+/*-------------------------------------------------------------------------
+ *
+ * rows.c
+ *		Rows: their hashes, their identity, consolidation of weighted rows,
+ *		and applying rows to a view's storage.
+ *
+ * Layer: rows.  Calls exec only.
+ *
+ * Rows are compared by the binary value of each column (detoasted), not by
+ * the types' equality operators: a view holds exactly what its query
+ * returned, display scale of numerics included, and types without an
+ * equality operator (json, point) work too.
+ *
+ * Row identity: a 64-bit hash only finds candidates; two rows are the same
+ * row when their columns are (IvmRowKeysEqual: both null, or the same
+ * bytes, exactly what HashDatum hashes).  Hash tables of rows (IvmRowKey)
+ * therefore hold one entry per distinct row, however many share a hash, and
+ * two rows whose hashes collide are never merged.  ivm.debug_hash_bits cuts
+ * every row and key hash to a few bits so that tests can make collisions
+ * common.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#define XXH_STATIC_LINKING_ONLY	/* XXH3_state_t on the stack */
+#include <xxhash.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/typcache.h"
+#include "utils/tuplestore.h"
+
+#include "ivm.h"
+
+PG_FUNCTION_INFO_V1(ivm_row_hash);
+PG_FUNCTION_INFO_V1(ivm_key_hash);
+
+/*
+ * HashDatum
+ *		Feed one column value into the hash state: a presence byte, then the
+ *		length and bytes of the (detoasted) value.
+ */
+static void
+HashDatum(XXH3_state_t *state, Datum value, bool isnull, Form_pg_attribute att)
+{
+	uint8		present = isnull ? 0 : 1;
+
+	XXH3_64bits_update(state, &present, 1);
+	if (isnull)
+		return;
+
+	if (att->attbyval)
+	{
+		XXH3_64bits_update(state, &value, sizeof(Datum));
+	}
+	else if (att->attlen == -1)
+	{
+		struct varlena *v = PG_DETOAST_DATUM_PACKED(value);
+		uint32		len = VARSIZE_ANY_EXHDR(v);
+
+		XXH3_64bits_update(state, &len, sizeof(len));
+		XXH3_64bits_update(state, VARDATA_ANY(v), len);
+		if ((Pointer) v != DatumGetPointer(value))
+			pfree(v);
+	}
+	else if (att->attlen == -2)
+	{
+		const char *s = DatumGetCString(value);
+		uint32		len = strlen(s);
+
+		XXH3_64bits_update(state, &len, sizeof(len));
+		XXH3_64bits_update(state, s, len);
+	}
+	else
+		XXH3_64bits_update(state, DatumGetPointer(value), att->attlen);
+}
+
+/*
+ * HashMask
+ *		A row or key hash cut to its low ivm.debug_hash_bits bits (all 64 in
+ *		production; tests keep a few so that distinct rows share hashes).
+ */
+static inline uint64
+HashMask(uint64 h)
+{
+	if (ivm_debug_hash_bits < 64)
+		h &= (UINT64CONST(1) << ivm_debug_hash_bits) - 1;
+	return h;
+}
+
+/*
+ * IvmHashRow
+ *		XXH3 hash of the columns firstatt..lastatt (1-based) of tuple.
+ */
+uint64
+IvmHashRow(HeapTuple tuple, TupleDesc desc, int firstatt, int lastatt)
+{
+	XXH3_state_t state;
+
+	XXH3_64bits_reset(&state);
+	for (int i = firstatt; i <= lastatt; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i - 1);
+		bool		isnull;
+		Datum		value;
+
+		if (att->attisdropped)
+			continue;
+		value = heap_getattr(tuple, i, desc, &isnull);
+		HashDatum(&state, value, isnull, att);
+	}
+	return HashMask(XXH3_64bits_digest(&state));
+}
+
+/*
+ * IvmHashRowExcept
+ *		XXH3 hash of every column of tuple but skipatt.
+ */
+uint64
+IvmHashRowExcept(HeapTuple tuple, TupleDesc desc, int skipatt)
+{
+	XXH3_state_t state;
+
+	XXH3_64bits_reset(&state);
+	for (int i = 1; i <= desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i - 1);
+		bool		isnull;
+		Datum		value;
+
+		if (att->attisdropped || i == skipatt)
+			continue;
+		value = heap_getattr(tuple, i, desc, &isnull);
+		HashDatum(&state, value, isnull, att);
+	}
+	return HashMask(XXH3_64bits_digest(&state));
+}
+
+/*
+ * ivm_row_hash
+ *		SQL-callable: the hash the diff strategy gives a row.
+ */
+Datum
+ivm_row_hash(PG_FUNCTION_ARGS)
+{
+	HeapTupleHeader rec = PG_GETARG_HEAPTUPLEHEADER(0);
+	TupleDesc	desc;
+	HeapTupleData tuple;
+	uint64		h;
+
+	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(rec),
+								  HeapTupleHeaderGetTypMod(rec));
+	tuple.t_len = HeapTupleHeaderGetDatumLength(rec);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = rec;
+	h = IvmHashRow(&tuple, desc, 1, desc->natts);
+	ReleaseTupleDesc(desc);
+	PG_RETURN_INT64((int64) h);
+}
+
+/*
+ * ivm_key_hash
+ *		SQL: ivm.key_hash(VARIADIC "any") returns bigint: the hash of a group
+ *		key, consistent with the types' equality (each value through its
+ *		type's extended hash function), so equal keys hash alike even when
+ *		their bytes differ (1.0 and 1.00).
+ */
+Datum
+ivm_key_hash(PG_FUNCTION_ARGS)
+{
+	XXH3_state_t state;
+
+	XXH3_64bits_reset(&state);
+	for (int i = 0; i < PG_NARGS(); i++)
+	{
+		uint64		h = 0x9e3779b97f4a7c15ULL;	/* NULL */
+
+		if (!PG_ARGISNULL(i))
+		{
+			Oid			type = get_fn_expr_argtype(fcinfo->flinfo, i);
+			TypeCacheEntry *tc = lookup_type_cache(type, TYPECACHE_HASH_EXTENDED_PROC_FINFO);
+
+			if (!OidIsValid(tc->hash_extended_proc))
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_FUNCTION),
+						 errmsg("could not identify a hash function for type %s",
+								format_type_be(type))));
+			h = DatumGetUInt64(FunctionCall2Coll(&tc->hash_extended_proc_finfo,
+												 C_COLLATION_OID, PG_GETARG_DATUM(i),
+												 UInt64GetDatum(0)));
+		}
+		XXH3_64bits_update(&state, &h, sizeof(h));
+	}
+	PG_RETURN_INT64((int64) HashMask(XXH3_64bits_digest(&state)));
+}
+
+/*
+ * DatumsIdentical
+ *		The identity HashDatum hashes, for two non-null values of one column
+ *		type: the same Datum when passed by value, else the same bytes (a
+ *		varlena detoasted and without its header, so a compressed or short
+ *		copy of a value is the value).
+ */
+static bool
+DatumsIdentical(Datum a, Datum b, Form_pg_attribute att)
+{
+	if (att->attbyval)
+		return a == b;
+	if (att->attlen == -1)
+	{
+		struct varlena *va = PG_DETOAST_DATUM_PACKED(a);
+		struct varlena *vb = PG_DETOAST_DATUM_PACKED(b);
+		Size		len = VARSIZE_ANY_EXHDR(va);
+		bool		same;
+
+		same = (len == VARSIZE_ANY_EXHDR(vb) &&
+				memcmp(VARDATA_ANY(va), VARDATA_ANY(vb), len) == 0);
+		if ((Pointer) va != DatumGetPointer(a))
+			pfree(va);
+		if ((Pointer) vb != DatumGetPointer(b))
+			pfree(vb);
+		return same;
+	}
+	if (att->attlen == -2)
+		return strcmp(DatumGetCString(a), DatumGetCString(b)) == 0;
+	return memcmp(DatumGetPointer(a), DatumGetPointer(b), att->attlen) == 0;
+}
+
+/* the next compared column of key at or after att, or past lastatt */
+static int
+NextKeyColumn(const IvmRowKey *key, int att)
+{
+	while (att <= key->lastatt &&
+		   (att == key->skipatt || TupleDescAttr(key->desc, att - 1)->attisdropped))
+		att++;
+	return att;
+}
+
+/*
+ * IvmRowKeysEqual
+ *		Are the compared columns of two rows, taken in order, the same values
+ *		(both null, or identical as DatumsIdentical says)?  The rows may come
+ *		from different descriptors (a stored row read with its ctid first, a
+ *		query's row) whose compared columns have the same types.  The hashes
+ *		are not looked at.
+ */
+bool
+IvmRowKeysEqual(const IvmRowKey *a, const IvmRowKey *b)
+{
+	int			ia = NextKeyColumn(a, a->firstatt);
+	int			ib = NextKeyColumn(b, b->firstatt);
+
+	for (; ia <= a->lastatt && ib <= b->lastatt;
+		 ia = NextKeyColumn(a, ia + 1), ib = NextKeyColumn(b, ib + 1))
+	{
+		bool		anull;
+		bool		bnull;
+		Datum		av = heap_getattr(a->tuple, ia, a->desc, &anull);
+		Datum		bv = heap_getattr(b->tuple, ib, b->desc, &bnull);
+
+		if (anull || bnull)
+		{
+			if (anull != bnull)
+				return false;
+			continue;
+		}
+		if (!DatumsIdentical(av, bv, TupleDescAttr(a->desc, ia - 1)))
+			return false;
+	}
+	return ia > a->lastatt && ib > b->lastatt;
+}
+
+/* dynahash: the bucket of a row key is its row hash */
+static uint32
+RowKeyHash(const void *key, Size keysize)
+{
+	uint64		h = ((const IvmRowKey *) key)->hash;
+
+	return (uint32) (h ^ (h >> 32));
+}
+
+/* dynahash: 0 when two row keys are the same row (hash first, then columns) */
+static int
+RowKeyMatch(const void *key1, const void *key2, Size keysize)
+{
+	const IvmRowKey *a = key1;
+	const IvmRowKey *b = key2;
+
+	if (a->hash != b->hash)
+		return 1;
+	return IvmRowKeysEqual(a, b) ? 0 : 1;
+}
+
+/*
+ * IvmRowKeyInit
+ *		Fill key with the row tuple's columns firstatt..lastatt but skipatt
+ *		(0 for none) and their hash.
+ */
+void
+IvmRowKeyInit(IvmRowKey *key, HeapTuple tuple, TupleDesc desc,
+			  int firstatt, int lastatt, int skipatt)
+{
+	key->tuple = tuple;
+	key->desc = desc;
+	key->firstatt = firstatt;
+	key->lastatt = lastatt;
+	key->skipatt = skipatt;
+	if (skipatt > 0)
+	{
+		Assert(firstatt == 1 && lastatt == desc->natts);
+		key->hash = IvmHashRowExcept(tuple, desc, skipatt);
+	}
+	else
+		key->hash = IvmHashRow(tuple, desc, firstatt, lastatt);
+}
+
+/*
+ * IvmRowTableCreate
+ *		A hash table of distinct rows in cxt: entries of entrysize bytes that
+ *		start with an IvmRowKey, found by hash_search with an IvmRowKey.  The
+ *		key's tuple and descriptor must live as long as the table.
+ */
+HTAB *
+IvmRowTableCreate(const char *name, long nelem, Size entrysize, MemoryContext cxt)
+{
+	HASHCTL		ctl;
+
+	Assert(entrysize >= sizeof(IvmRowKey));
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(IvmRowKey);
+	ctl.entrysize = entrysize;
+	ctl.hash = RowKeyHash;
+	ctl.match = RowKeyMatch;
+	ctl.hcxt = cxt;
+	return hash_create(name, nelem, &ctl,
+					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+}
+
+/* A distinct row of a consumed log. */
+typedef struct NetRow
+{
+	IvmRowKey	key;			/* the row, its weight aside */
+	int64		weight;
+} NetRow;
+
+/*
+ * IvmConsolidateRows
+ *		Put the consumed log rows into ts with the weights of equal rows
+ *		summed and rows whose weights cancel dropped: a row inserted and
+ *		deleted within the tick never reaches a view's delta query (where an
+ *		expression could fail on it though the view's query would not).
+ */
+void
+IvmConsolidateRows(SPITupleTable *tt, uint64 n, Tuplestorestate *ts)
+{
+	TupleDesc	desc = tt->tupdesc;
+	int			wattr = SPI_fnumber(desc, IVM_WEIGHT_COLUMN);
+	HTAB	   *rows;
+	NetRow	   *e;
+	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+	List	   *order = NIL;
+	ListCell   *lc;
+
+	if (wattr <= 0)
+		elog(ERROR, "ivm: a delta log has no %s column", IVM_WEIGHT_COLUMN);
+	rows = IvmRowTableCreate("ivm consumed rows", 256, sizeof(NetRow), CurrentMemoryContext);
+	for (uint64 r = 0; r < n; r++)
+	{
+		HeapTuple	tup = tt->vals[r];
+		bool		isnull;
+		int64		w = DatumGetInt32(heap_getattr(tup, wattr, desc, &isnull));
+		IvmRowKey	key;
+		bool		found;
+
+		IvmRowKeyInit(&key, tup, desc, 1, desc->natts, wattr);
+		e = hash_search(rows, &key, HASH_ENTER, &found);
+		if (!found)
+		{
+			e->weight = 0;
+			order = lappend(order, e);
+		}
+		e->weight += w;
+	}
+	/* in the order first seen, so a tick's work does not depend on hashing */
+	foreach(lc, order)
+	{
+		e = lfirst(lc);
+		while (e->weight != 0)
+		{
+			int64		part = Max(Min(e->weight, PG_INT32_MAX), -PG_INT32_MAX);
+
+			heap_deform_tuple(e->key.tuple, desc, values, nulls);
+			values[wattr - 1] = Int32GetDatum((int32) part);
+			tuplestore_putvalues(ts, desc, values, nulls);
+			e->weight -= part;
+		}
+	}
+	hash_destroy(rows);
+	list_free(order);
+}
+
+/*
+ * IvmVisibleTuple
+ *		The first vdesc->natts - 1 columns of a storage-shaped tuple, then
+ *		the weight: a row of a view's delta.
+ */
+HeapTuple
+IvmVisibleTuple(HeapTuple tuple, TupleDesc desc, TupleDesc vdesc, int64 weight)
+{
+	int			nvisible = vdesc->natts - 1;
+	Datum	   *values = palloc(sizeof(Datum) * Max(desc->natts, vdesc->natts));
+	bool	   *nulls = palloc(sizeof(bool) * Max(desc->natts, vdesc->natts));
+	HeapTuple	result;
+
+	heap_deform_tuple(tuple, desc, values, nulls);
+	values[nvisible] = Int64GetDatum(weight);
+	nulls[nvisible] = false;
+	result = heap_form_tuple(vdesc, values, nulls);
+	pfree(values);
+	pfree(nulls);
+	return result;
+}
+
+/*
+ * IvmApplyRows
+ *		Delete the stored rows at deletes, then insert the rows of inserts
+ *		(shaped like the storage), as maintenance.
+ */
+void
+IvmApplyRows(Oid storage_rel, const char *storage_name, ItemPointerData *deletes,
+			 uint64 ndeletes, Tuplestorestate *inserts, TupleDesc storage_desc,
+			 uint64 ninserts, Snapshot snap, const char *viewname)
+{
+	StringInfoData sql;
+	int			rc;
+	Oid			save_maintained = ivm_maintained_rel;
+
+	initStringInfo(&sql);
+	ivm_maintained_rel = storage_rel;
+	PG_TRY();
+	{
+		if (ndeletes > 0)
+		{
+			Datum	   *elems = palloc(sizeof(Datum) * ndeletes);
+			ArrayType  *arr;
+			Oid			types[1] = {TIDARRAYOID};
+			Datum		args[1];
+
+			for (uint64 i = 0; i < ndeletes; i++)
+				elems[i] = PointerGetDatum(&deletes[i]);
+			arr = construct_array(elems, (int) ndeletes, TIDOID,
+								  sizeof(ItemPointerData), false, TYPALIGN_SHORT);
+			args[0] = PointerGetDatum(arr);
+			appendStringInfo(&sql, "DELETE FROM %s WHERE ctid = ANY ($1)", storage_name);
+			rc = IvmExecSnap(sql.data, 1, types, args, NULL, snap, 0);
+			IvmSpiCheck(rc, SPI_OK_DELETE, "deleting view rows");
+			if (SPI_processed != ndeletes)
+				elog(ERROR, "ivm: expected to delete " UINT64_FORMAT " rows of \"%s\", deleted " UINT64_FORMAT,
+					 ndeletes, viewname, (uint64) SPI_processed);
+			pfree(elems);
+		}
+
+		if (ninserts > 0)
+		{
+			EphemeralNamedRelation enr = palloc0(sizeof(EphemeralNamedRelationData));
+
+			/* an INSERT that failed in a rolled-back subtransaction left it registered */
+			(void) SPI_unregister_relation("ivm_inserted");
+			enr->md.name = "ivm_inserted";
+			enr->md.reliddesc = InvalidOid;
+			enr->md.tupdesc = storage_desc;
+			enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+			enr->md.enrtuples = (double) ninserts;
+			enr->reldata = inserts;
+			rc = SPI_register_relation(enr);
+			IvmSpiCheck(rc, SPI_OK_REL_REGISTER, "registering inserted rows");
+
+			resetStringInfo(&sql);
+			appendStringInfo(&sql, "INSERT INTO %s SELECT * FROM ivm_inserted", storage_name);
+			rc = IvmExecSnap(sql.data, 0, NULL, NULL, NULL, snap, 0);
+			IvmSpiCheck(rc, SPI_OK_INSERT, "inserting view rows");
+			rc = SPI_unregister_relation("ivm_inserted");
+			IvmSpiCheck(rc, SPI_OK_REL_UNREGISTER, "unregistering inserted rows");
+		}
+	}
+	PG_FINALLY();
+	{
+		ivm_maintained_rel = save_maintained;
+	}
+	PG_END_TRY();
+	pfree(sql.data);
+}
+
