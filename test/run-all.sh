@@ -6,6 +6,7 @@
 #
 # Installs what is missing, builds and installs the extension, starts a
 # throwaway cluster, then runs each suite and counts it as passed or failed:
+#   layers        test/layers/run.sh: no two files of src/ call each other
 #   installcheck  pg_regress (sql/, expected/) and isolation (specs/) tests
 #   pgtap         pg_prove over test/pgtap/*.sql in database ivm_tap
 #   push-leak     a 300,000-row push and tick at work_mem 64kB: no temporary
@@ -40,7 +41,7 @@ PASSED=0
 FAILED=0
 SKIPPED=0
 RESULTS=()
-SUITES=${IVM_SUITES:-installcheck pgtap push-leak random random-profiles random-full random-quarantine random-collide dump crash checkpoint standby nopreload}
+SUITES=${IVM_SUITES:-layers installcheck pgtap push-leak random random-profiles random-full random-quarantine random-collide dump crash checkpoint standby nopreload}
 
 # The randomised test: a random seed unless one is given, 300 ticks unless told.
 if [ -z "${IVM_SEED:-}" ]; then
@@ -129,6 +130,7 @@ if [ "$setup_ok" != 1 ]; then
 fi
 export IVM_SKIP_BUILD=1
 
+run_suite layers 60 bash "$HERE/layers/run.sh"
 run_suite installcheck 900 suite_installcheck
 run_suite pgtap 600 suite_pgtap
 # a push and a tick larger than work_mem: no "temporary file leak" warning
