@@ -108,12 +108,27 @@ typedef struct TickSource
 } TickSource;
 
 /* What delta lookups during one view's maintenance can see. */
+/* One tick: what it consumed, the views and the DAG, what it did. */
 typedef struct TickState
 {
 	TickSource *sources;
 	int			nsources;
 	TickView   *views;
 	int			nviews;
+	int			ndeps;			/* the DAG's edges: */
+	int		   *dep_view;		/* this view reads */
+	Oid		   *dep_source;		/* this table or view */
+	int		   *dep_source_view;	/* (the view's id, else 0) */
+	Snapshot	snap;			/* every statement of the tick runs at it */
+	int64		epoch;
+	Oid			caller;			/* the role that called the tick */
+	int			force_view_id;	/* REFRESH of this view, or 0 */
+	uint64		rows_in;		/* the counters of ivm.tick()'s result */
+	uint64		rows_out;
+	int			processed;
+	int			skipped;
+	int			recomputed;
+	int			failed;
 } TickState;
 
 /*
@@ -878,34 +893,6 @@ MaintainOrAbort(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 }
 
 /*
- * FailedUpstream
- *		A view this one reads that is failed now, or NULL.
- */
-static TickView *
-FailedUpstream(TickView *views, int v, int *dep_view, int *dep_source_view, int ndeps,
-			   bool *recovered)
-{
-	TickView   *failed = NULL;
-
-	*recovered = false;
-	for (int d = 0; d < ndeps; d++)
-	{
-		if (dep_view[d] != views[v].id || dep_source_view[d] == 0)
-			continue;
-		for (int u = 0; u < v; u++)
-		{
-			if (views[u].id != dep_source_view[d])
-				continue;
-			if (views[u].failed && failed == NULL)
-				failed = &views[u];
-			if (views[u].recovered)
-				*recovered = true;
-		}
-	}
-	return failed;
-}
-
-/*
  * TakeStepLock
  *		Lock the row of ivm._state (ticks serialise on it) and return the
  *		epoch of the last tick.  A lock timeout says which lock it was.
@@ -946,6 +933,214 @@ TakeStepLock(void)
 }
 
 /*
+ * FailedUpstream
+ *		A view view v reads that is failed now, or NULL; *recovered when one
+ *		it reads was failed and was maintained again this tick.
+ */
+static TickView *
+FailedUpstream(TickState *ts, int v, bool *recovered)
+{
+	TickView   *failed = NULL;
+
+	*recovered = false;
+	for (int d = 0; d < ts->ndeps; d++)
+	{
+		if (ts->dep_view[d] != ts->views[v].id || ts->dep_source_view[d] == 0)
+			continue;
+		for (int u = 0; u < v; u++)
+		{
+			if (ts->views[u].id != ts->dep_source_view[d])
+				continue;
+			if (ts->views[u].failed && failed == NULL)
+				failed = &ts->views[u];
+			if (ts->views[u].recovered)
+				*recovered = true;
+		}
+	}
+	return failed;
+}
+
+/*
+ * LoadDeps
+ *		The DAG's edges: view, and the table or view (source_view) it reads.
+ */
+static void
+LoadDeps(TickState *ts)
+{
+	int			rc = IvmExecSnap("SELECT view_id, source::oid, coalesce(source_view_id, 0) FROM ivm._deps",
+								 0, NULL, NULL, NULL, ts->snap, 0);
+
+	IvmSpiCheck(rc, SPI_OK_SELECT, "listing dependencies");
+	ts->ndeps = (int) SPI_processed;
+	ts->dep_view = palloc(sizeof(int) * Max(ts->ndeps, 1));
+	ts->dep_source = palloc(sizeof(Oid) * Max(ts->ndeps, 1));
+	ts->dep_source_view = palloc(sizeof(int) * Max(ts->ndeps, 1));
+	for (int i = 0; i < ts->ndeps; i++)
+	{
+		ts->dep_view[i] = DatumGetInt32(GetCol(i, 1));
+		ts->dep_source[i] = DatumGetObjectId(GetCol(i, 2));
+		ts->dep_source_view[i] = DatumGetInt32(GetCol(i, 3));
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * ViewInputs
+ *		What view v's inputs did this tick: returns whether it is dirty (a
+ *		table it reads had deltas, a view it reads emitted rows), adds the
+ *		rows that came in to oc->delta_in, and sets *recompute when a table
+ *		it reads was truncated.
+ */
+static bool
+ViewInputs(TickState *ts, int v, ViewOutcome *oc, bool *recompute)
+{
+	TickView   *view = &ts->views[v];
+	bool		dirty = false;
+
+	for (int d = 0; d < ts->ndeps; d++)
+	{
+		if (ts->dep_view[d] != view->id)
+			continue;
+		if (ts->dep_source_view[d] != 0)
+		{
+			for (int u = 0; u < v; u++)
+				if (ts->views[u].id == ts->dep_source_view[d] && ts->views[u].changed_rows > 0)
+				{
+					dirty = true;
+					oc->delta_in += ts->views[u].changed_rows;
+				}
+			continue;
+		}
+		for (int s = 0; s < ts->nsources; s++)
+		{
+			if (ts->sources[s].relid != ts->dep_source[d])
+				continue;
+			if (ts->sources[s].consumed > 0)
+				dirty = true;
+			if (ts->sources[s].truncated)
+				dirty = *recompute = true;
+			oc->delta_in += ts->sources[s].consumed;
+		}
+	}
+	return dirty;
+}
+
+/*
+ * TickOneView
+ *		Maintain view v if it must be (its inputs changed, it waits for a
+ *		recompute, it failed before, REFRESH names it), quarantine it or
+ *		skip it; count what happened in ts, announce its changes.
+ */
+static void
+TickOneView(TickState *ts, int v)
+{
+	TickView   *view = &ts->views[v];
+	bool		refresh = view->id == ts->force_view_id;
+
+	/* a failed view is tried again, by a recompute, at every tick */
+	bool		forced = view->needs_recompute || !view->populated || refresh || view->failed;
+	bool		recompute = forced || ivm_full_recompute;
+	bool		upstream_recovered;
+	TickView   *upstream_failed;
+	TimestampTz vstart;
+	ViewOutcome oc;
+	ErrorContextCallback errcallback;
+	bool		dirty;
+	bool		ok = true;
+
+	memset(&oc, 0, sizeof(oc));
+	dirty = ViewInputs(ts, v, &oc, &recompute);
+	upstream_failed = FailedUpstream(ts, v, &upstream_recovered);
+	if (forced || upstream_recovered)
+		dirty = true;
+
+	/* a view reading a failed view waits for it; deltas it misses mean a recompute */
+	if (upstream_failed != NULL && (dirty || !view->failed))
+	{
+		QuarantineView(view, NULL, upstream_failed, ts->epoch, ts->snap);
+		ts->failed++;
+		return;
+	}
+	if (!dirty)
+	{
+		ts->skipped++;
+		return;
+	}
+
+	vstart = GetCurrentTimestamp();
+	errcallback.callback = TickErrorContext;
+	errcallback.arg = view->qualname;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+
+	view->vdesc = ViewDeltaDesc(view->viewrel);
+	view->vdelta = tuplestore_begin_heap(false, false, work_mem);
+	snprintf(view->enrname, NAMEDATALEN, "ivm_vdelta_%d", view->id);
+
+	if (ivm_on_error == IVM_ON_ERROR_QUARANTINE && !refresh)
+		ok = MaintainQuarantined(view, ts, ts->snap, recompute, ts->caller, ts->epoch, &oc, vstart);
+	else
+		MaintainOrAbort(view, ts, ts->snap, recompute, ts->caller, ts->epoch, &oc, vstart);
+	error_context_stack = errcallback.previous;
+	if (!ok)
+	{
+		ts->failed++;
+		return;
+	}
+
+	view->processed = true;
+	view->recovered = view->failed;
+	view->failed = false;
+	IvmRegisterTuplestore(view->enrname, view->vdelta, view->vdesc);
+	ts->rows_out += view->changed_rows;
+	ts->processed++;
+	if (oc.recomputed)
+		ts->recomputed++;
+
+	if (view->channel != NULL && view->changed_rows > 0)
+		IvmNotifyWatchers(view->channel, view->viewrel, ts->epoch,
+						  oc.res.inserted, oc.res.deleted);
+}
+
+/*
+ * AdvanceEpoch
+ *		Record the tick: the epoch and the counters of ivm.stats, in the
+ *		row the step lock holds; prune the change log and the evidence.
+ */
+static void
+AdvanceEpoch(TickState *ts, TimestampTz start)
+{
+	Oid			types[3] = {INT8OID, INT4OID, INT4OID};
+	Datum		args[3];
+	Oid			ctypes[5] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
+	Datum		cargs[5];
+	int			rc;
+
+	cargs[0] = Int64GetDatum(ts->epoch);
+	cargs[1] = Int64GetDatum((int64) ts->rows_in);
+	cargs[2] = Int64GetDatum((int64) ts->rows_out);
+	cargs[3] = Int64GetDatum((int64) ts->recomputed);
+	cargs[4] = Int64GetDatum((int64) (GetCurrentTimestamp() - start));
+	rc = IvmExecSnap("UPDATE ivm._state SET epoch = $1, ticks_total = ticks_total + 1, "
+					 "rows_in_total = rows_in_total + $2, rows_out_total = rows_out_total + $3, "
+					 "views_recomputed_total = views_recomputed_total + $4, "
+					 "tick_duration_us_sum = tick_duration_us_sum + $5",
+					 5, ctypes, cargs, NULL, ts->snap, 0);
+	IvmSpiCheck(rc, SPI_OK_UPDATE, "advancing the epoch");
+
+	args[0] = Int64GetDatum(ts->epoch);
+	args[1] = Int32GetDatum(ivm_change_retention);
+	args[2] = Int32GetDatum(ivm_evidence_retention);
+	rc = IvmExecSnap("DELETE FROM ivm._changes WHERE epoch <= $1 - $2",
+					 2, types, args, NULL, ts->snap, 0);
+	IvmSpiCheck(rc, SPI_OK_DELETE, "pruning the change log");
+	args[1] = args[2];
+	rc = IvmExecSnap("DELETE FROM ivm._evidence WHERE epoch <= $1 - $2",
+					 2, types, args, NULL, ts->snap, 0);
+	IvmSpiCheck(rc, SPI_OK_DELETE, "pruning evidence");
+}
+
+/*
  * IvmRunTick
  *		Run one tick.  force_view_id > 0 recomputes that view even if none of
  *		its inputs changed (REFRESH).  Fills result_values with the columns of
@@ -958,26 +1153,8 @@ IvmRunTick(int force_view_id, Datum *result_values)
 	MemoryContext tickcxt;
 	MemoryContext oldcxt;
 	IvmUserSave save;
-	int			save_nestlevel;
-	Oid			caller = GetUserId();
-	Snapshot	snap;
-	int64		epoch;
-	int			rc;
-	TickSource *sources;
-	int			nsources;
-	TickView   *views;
-	int			nviews;
-	TickState	tstate;
-	int			ndeps;
-	int		   *dep_view;
-	Oid		   *dep_source;
-	int		   *dep_source_view;
-	uint64		rows_in = 0;
-	uint64		rows_out = 0;
-	int			processed = 0;
-	int			skipped = 0;
-	int			recomputed = 0;
-	int			failed = 0;
+	int			nestlevel;
+	TickState	ts;
 	double		duration_ms;
 
 	IvmCheckPreloaded();
@@ -985,176 +1162,39 @@ IvmRunTick(int force_view_id, Datum *result_values)
 
 	tickcxt = AllocSetContextCreate(CurrentMemoryContext, "ivm tick",
 									ALLOCSET_DEFAULT_SIZES);
+	memset(&ts, 0, sizeof(ts));
+	ts.caller = GetUserId();
+	ts.force_view_id = force_view_id;
 
 	IvmSpiConnect();
 	oldcxt = MemoryContextSwitchTo(tickcxt);
-
-	save_nestlevel = IvmPinSearchPath();
+	nestlevel = IvmPinSearchPath();
 	IvmBecome(IvmSchemaOwner(), false, &save);
 
 	/* the step lock, then the snapshot */
-	epoch = TakeStepLock() + 1;
-	snap = RegisterSnapshot(GetTransactionSnapshot());
+	ts.epoch = TakeStepLock() + 1;
+	ts.snap = RegisterSnapshot(GetTransactionSnapshot());
 
-	sources = ConsumeDeltas(snap, &nsources, &rows_in);
-	views = LoadViews(snap, &nviews);
+	ts.sources = ConsumeDeltas(ts.snap, &ts.nsources, &ts.rows_in);
+	ts.views = LoadViews(ts.snap, &ts.nviews);
+	LoadDeps(&ts);
 
-	rc = IvmExecSnap("SELECT view_id, source::oid, coalesce(source_view_id, 0) FROM ivm._deps",
-					 0, NULL, NULL, NULL, snap, 0);
-	IvmSpiCheck(rc, SPI_OK_SELECT, "listing dependencies");
-	ndeps = (int) SPI_processed;
-	dep_view = palloc(sizeof(int) * Max(ndeps, 1));
-	dep_source = palloc(sizeof(Oid) * Max(ndeps, 1));
-	dep_source_view = palloc(sizeof(int) * Max(ndeps, 1));
-	for (int i = 0; i < ndeps; i++)
+	for (int v = 0; v < ts.nviews; v++)
 	{
-		dep_view[i] = DatumGetInt32(GetCol(i, 1));
-		dep_source[i] = DatumGetObjectId(GetCol(i, 2));
-		dep_source_view[i] = DatumGetInt32(GetCol(i, 3));
-	}
-	SPI_freetuptable(SPI_tuptable);
-
-	tstate.sources = sources;
-	tstate.nsources = nsources;
-	tstate.views = views;
-	tstate.nviews = nviews;
-
-	for (int v = 0; v < nviews; v++)
-	{
-		TickView   *view = &views[v];
-		bool		dirty = false;
-		bool		refresh = view->id == force_view_id;
-		/* a failed view is tried again, by a recompute, at every tick */
-		bool		forced = view->needs_recompute || !view->populated || refresh || view->failed;
-		bool		recompute = forced || ivm_full_recompute;
-		bool		upstream_recovered;
-		TickView   *upstream_failed;
-		TimestampTz vstart;
-		ViewOutcome oc;
-		ErrorContextCallback errcallback;
-		bool		ok = true;
-
 		CHECK_FOR_INTERRUPTS();
-
-		memset(&oc, 0, sizeof(oc));
-		for (int d = 0; d < ndeps; d++)
-		{
-			if (dep_view[d] != view->id)
-				continue;
-			if (dep_source_view[d] != 0)
-			{
-				for (int u = 0; u < v; u++)
-					if (views[u].id == dep_source_view[d] && views[u].changed_rows > 0)
-					{
-						dirty = true;
-						oc.delta_in += views[u].changed_rows;
-					}
-				continue;
-			}
-			for (int s = 0; s < nsources; s++)
-			{
-				if (sources[s].relid != dep_source[d])
-					continue;
-				if (sources[s].consumed > 0)
-					dirty = true;
-				if (sources[s].truncated)
-					dirty = recompute = forced = true;
-				oc.delta_in += sources[s].consumed;
-			}
-		}
-		upstream_failed = FailedUpstream(views, v, dep_view, dep_source_view, ndeps,
-										 &upstream_recovered);
-		if (forced || upstream_recovered)
-			dirty = true;
-
-		/* a view reading a failed view waits for it; deltas it misses mean a recompute */
-		if (upstream_failed != NULL && (dirty || !view->failed))
-		{
-			QuarantineView(view, NULL, upstream_failed, epoch, snap);
-			failed++;
-			continue;
-		}
-		if (!dirty)
-		{
-			skipped++;
-			continue;
-		}
-
-		vstart = GetCurrentTimestamp();
-		errcallback.callback = TickErrorContext;
-		errcallback.arg = view->qualname;
-		errcallback.previous = error_context_stack;
-		error_context_stack = &errcallback;
-
-		view->vdesc = ViewDeltaDesc(view->viewrel);
-		view->vdelta = tuplestore_begin_heap(false, false, work_mem);
-		snprintf(view->enrname, NAMEDATALEN, "ivm_vdelta_%d", view->id);
-
-		if (ivm_on_error == IVM_ON_ERROR_QUARANTINE && !refresh)
-			ok = MaintainQuarantined(view, &tstate, snap, recompute, caller, epoch, &oc, vstart);
-		else
-			MaintainOrAbort(view, &tstate, snap, recompute, caller, epoch, &oc, vstart);
-		error_context_stack = errcallback.previous;
-		if (!ok)
-		{
-			failed++;
-			continue;
-		}
-
-		view->processed = true;
-		view->recovered = view->failed;
-		view->failed = false;
-		IvmRegisterTuplestore(view->enrname, view->vdelta, view->vdesc);
-		rows_out += view->changed_rows;
-		processed++;
-		if (oc.recomputed)
-			recomputed++;
-
-		if (view->channel != NULL && view->changed_rows > 0)
-			IvmNotifyWatchers(view->channel, view->viewrel, epoch,
-							  oc.res.inserted, oc.res.deleted);
+		TickOneView(&ts, v);
 	}
+	AdvanceEpoch(&ts, start);
 
-	{
-		Oid			types[3] = {INT8OID, INT4OID, INT4OID};
-		Datum		args[3];
-		Oid			ctypes[5] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
-		Datum		cargs[5];
+	for (int v = 0; v < ts.nviews; v++)
+		if (ts.views[v].vdelta != NULL)
+			tuplestore_end(ts.views[v].vdelta);
+	for (int s = 0; s < ts.nsources; s++)
+		tuplestore_end(ts.sources[s].delta);
 
-		/* the epoch, and the counters of ivm.stats */
-		cargs[0] = Int64GetDatum(epoch);
-		cargs[1] = Int64GetDatum((int64) rows_in);
-		cargs[2] = Int64GetDatum((int64) rows_out);
-		cargs[3] = Int64GetDatum((int64) recomputed);
-		cargs[4] = Int64GetDatum((int64) (GetCurrentTimestamp() - start));
-		rc = IvmExecSnap("UPDATE ivm._state SET epoch = $1, ticks_total = ticks_total + 1, "
-						 "rows_in_total = rows_in_total + $2, rows_out_total = rows_out_total + $3, "
-						 "views_recomputed_total = views_recomputed_total + $4, "
-						 "tick_duration_us_sum = tick_duration_us_sum + $5",
-						 5, ctypes, cargs, NULL, snap, 0);
-		IvmSpiCheck(rc, SPI_OK_UPDATE, "advancing the epoch");
-
-		args[0] = Int64GetDatum(epoch);
-		args[1] = Int32GetDatum(ivm_change_retention);
-		args[2] = Int32GetDatum(ivm_evidence_retention);
-		rc = IvmExecSnap("DELETE FROM ivm._changes WHERE epoch <= $1 - $2",
-						 2, types, args, NULL, snap, 0);
-		IvmSpiCheck(rc, SPI_OK_DELETE, "pruning the change log");
-		args[1] = args[2];
-		rc = IvmExecSnap("DELETE FROM ivm._evidence WHERE epoch <= $1 - $2",
-						 2, types, args, NULL, snap, 0);
-		IvmSpiCheck(rc, SPI_OK_DELETE, "pruning evidence");
-	}
-
-	for (int v = 0; v < nviews; v++)
-		if (views[v].vdelta != NULL)
-			tuplestore_end(views[v].vdelta);
-	for (int s = 0; s < nsources; s++)
-		tuplestore_end(sources[s].delta);
-
-	UnregisterSnapshot(snap);
+	UnregisterSnapshot(ts.snap);
 	IvmRestoreUser(&save);
-	IvmUnpinSearchPath(save_nestlevel);
+	IvmUnpinSearchPath(nestlevel);
 	MemoryContextSwitchTo(oldcxt);
 	SPI_finish();
 
@@ -1163,15 +1203,15 @@ IvmRunTick(int force_view_id, Datum *result_values)
 		ereport(LOG,
 				(errmsg("ivm tick: epoch " INT64_FORMAT ", views_processed %d, views_recomputed %d, "
 						"views_failed %d, total_delta_size " UINT64_FORMAT ", duration_us " INT64_FORMAT,
-						epoch, processed, recomputed, failed, rows_in + rows_out,
+						ts.epoch, ts.processed, ts.recomputed, ts.failed, ts.rows_in + ts.rows_out,
 						(int64) (duration_ms * 1000.0))));
 
-	result_values[0] = Int64GetDatum(epoch);
-	result_values[1] = Int64GetDatum((int64) rows_in);
-	result_values[2] = Int64GetDatum((int64) rows_out);
-	result_values[3] = Int32GetDatum(processed);
-	result_values[4] = Int32GetDatum(skipped);
-	result_values[5] = Int32GetDatum(recomputed);
+	result_values[0] = Int64GetDatum(ts.epoch);
+	result_values[1] = Int64GetDatum((int64) ts.rows_in);
+	result_values[2] = Int64GetDatum((int64) ts.rows_out);
+	result_values[3] = Int32GetDatum(ts.processed);
+	result_values[4] = Int32GetDatum(ts.skipped);
+	result_values[5] = Int32GetDatum(ts.recomputed);
 	result_values[6] = Float8GetDatum(duration_ms);
 	MemoryContextDelete(tickcxt);
 }

@@ -401,144 +401,146 @@ RecordViewDependencies(Oid view_oid, Oid def_oid, Query *query)
 	CommandCounterIncrement();
 }
 
-/*
- * IvmCreateView
- *		Create an incremental view; returns the OID of the view users read.
- *
- * mode is NULL to take it from options_json (a jsonb text, may be NULL).
- * Runs its own SPI connection.
- */
-Oid
-IvmCreateView(const char *name, const char *query_text, List *col_names,
-			  const char *mode, bool with_data, const char *options_json,
-			  uint64 *rows)
+/* A view being declared: what was asked, what it reads, what was made. */
+typedef struct Declaration
 {
-	RangeVar   *rv;
-	Oid			nspid;
-	Oid			creator = GetUserId();
-	Oid			ivm_owner;
-	Query	   *query;
-	List	   *rewritten;
-	List	   *relids = NIL;
-	List	   *tables = NIL;
-	List	   *upstream = NIL;
-	List	   *cols;
-	char	   *deparsed;
+	RangeVar   *rv;				/* its name */
+	Oid			nspid;			/* its schema */
+	const char *mode;			/* auto, incremental or diff */
+	bool		with_data;
+	Query	   *query;			/* as parsed and checked */
+	List	   *cols;			/* ViewColumn, the query's output */
+	char	   *deparsed;		/* its text, schema-qualified */
+	List	   *tables;			/* captured tables it reads (Oid) */
+	List	   *upstream;		/* incremental views it reads (view id) */
+	Oid			creator;		/* the caller, who will own it */
+	Oid			ivm_owner;		/* the owner of schema ivm */
+	IvmUserSave save;			/* the caller, while acting as ivm_owner */
 	int			view_id;
-	int			level = 0;
-	char		storage_relname[NAMEDATALEN];
-	char	   *storage_name;
-	char		def_relname[NAMEDATALEN];
-	char	   *def_name;
+	char	   *def_name;		/* its definition, ivm._def_<id> */
 	Oid			def_oid;
-	char	   *view_name;
-	StringInfoData sql;
-	ListCell   *lc;
-	Oid			view_oid;
-	Oid			storage_oid;
-	IvmUserSave save;
-	AclResult	aclresult;
-	const char *strategy_reason;
 	IvmShape   *shape;
-	int			rc;
-	bool		isnull;
-	int			save_nestlevel;
+	const char *strategy_reason;
+	char	   *storage_name;	/* its storage, ivm._data_<id> */
+	Oid			storage_oid;
+	Oid			view_oid;		/* the view users read */
+} Declaration;
 
-	IvmCheckPreloaded();
-	IvmCheckWritable("create an incremental view");
+/*
+ * CheckTarget
+ *		Where the view goes: a schema the caller may create in, not a
+ *		temporary one, not ivm's, and a name not taken.
+ */
+static void
+CheckTarget(Declaration *d, const char *name)
+{
+	AclResult	aclresult;
 
-	rv = makeRangeVarFromNameList(stringToQualifiedNameList(name));
-	nspid = RangeVarGetCreationNamespace(rv);
-	if (isAnyTempNamespace(nspid))
+	d->rv = makeRangeVarFromNameList(stringToQualifiedNameList(name));
+	d->nspid = RangeVarGetCreationNamespace(d->rv);
+	if (isAnyTempNamespace(d->nspid))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("incremental views cannot be temporary")));
-	if (nspid == get_namespace_oid(IVM_SCHEMA, false))
+	if (d->nspid == get_namespace_oid(IVM_SCHEMA, false))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("cannot create an incremental view in schema \"%s\"", IVM_SCHEMA),
 				 errhint("Schema ivm belongs to the extension; choose another schema.")));
-	aclresult = pg_namespace_aclcheck(nspid, creator, ACL_CREATE);
+	aclresult = pg_namespace_aclcheck(d->nspid, d->creator, ACL_CREATE);
 	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_SCHEMA, get_namespace_name(nspid));
-	if (OidIsValid(get_relname_relid(rv->relname, nspid)))
+		aclcheck_error(aclresult, OBJECT_SCHEMA, get_namespace_name(d->nspid));
+	if (OidIsValid(get_relname_relid(d->rv->relname, d->nspid)))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_TABLE),
-				 errmsg("relation \"%s\" already exists", rv->relname),
+				 errmsg("relation \"%s\" already exists", d->rv->relname),
 				 errhint("Choose another name, or drop the existing relation first.")));
+}
 
-	query = IvmParseQuery(query_text);
-	CheckQuery(query);
-	cols = ViewColumns(query, col_names);
-	deparsed = IvmDeparseQuery(query);
-	rewritten = QueryRewrite(copyObject(query));
+/*
+ * AnalyzeDeclaredQuery
+ *		Parse and check the query (as written, and as rewritten with the
+ *		plain views it reads expanded), name its columns, deparse it, and
+ *		list every relation it reads in *relids.
+ */
+static void
+AnalyzeDeclaredQuery(Declaration *d, const char *query_text, List *col_names, List **relids)
+{
+	List	   *rewritten;
+	ListCell   *lc;
+
+	d->query = IvmParseQuery(query_text);
+	CheckQuery(d->query);
+	d->cols = ViewColumns(d->query, col_names);
+	d->deparsed = IvmDeparseQuery(d->query);
+	rewritten = QueryRewrite(copyObject(d->query));
 	foreach(lc, rewritten)
 	{
 		CheckQuery(lfirst_node(Query, lc));
-		CollectRelationsWalker(lfirst(lc), &relids);
+		CollectRelationsWalker(lfirst(lc), relids);
 	}
+}
 
-	IvmSpiConnect();
+/*
+ * CheckCreatorMayRun
+ *		Run the query once, as the caller, with no row: a role declares
+ *		views only over what it may read.  Caller acts as ivm's owner.
+ */
+static void
+CheckCreatorMayRun(Declaration *d)
+{
+	char	   *sql = psprintf("SELECT * FROM (%s) q LIMIT 0", d->deparsed);
+	int			rc;
 
-	/* the view's queries always run with a fixed search_path */
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-
-	ivm_owner = IvmSchemaOwner();
-	IvmBecome(ivm_owner, false, &save);
-
-	/* the step lock: no tick consumes a log between the fill and the check of logs below */
-	rc = SPI_execute("SELECT 1 FROM ivm._state FOR UPDATE", false, 0);
-	IvmSpiCheck(rc, SPI_OK_SELECT, "taking the step lock");
-
-	ClassifySources(relids, &tables, &upstream);
-	if (mode == NULL)
-		mode = ParseOptions(options_json);
-	/* the creator must be able to run the query */
-	IvmRestoreUser(&save);
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT * FROM (%s) q LIMIT 0", deparsed);
-	rc = SPI_execute(sql.data, true, 0);
+	IvmRestoreUser(&d->save);
+	rc = SPI_execute(sql, true, 0);
 	IvmSpiCheck(rc, SPI_OK_SELECT, "checking the view query");
-	IvmBecome(ivm_owner, false, &save);
+	IvmBecome(d->ivm_owner, false, &d->save);
+}
 
-	rc = SPI_execute("SELECT nextval(pg_get_serial_sequence('ivm._views', 'id'))::int4", false, 1);
-	IvmSpiCheck(rc, SPI_OK_SELECT, "numbering a view");
-	view_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+/*
+ * CreateDefinition
+ *		The definition: an ordinary view in schema ivm, owned by the
+ *		creator, that ticks read.  PostgreSQL keeps it right through renames
+ *		and refuses changes that would break it, and pg_dump writes it as
+ *		SQL.  Caller acts as ivm's owner.
+ */
+static void
+CreateDefinition(Declaration *d)
+{
+	char		def_relname[NAMEDATALEN];
+	StringInfoData sql;
 
-	/*
-	 * The definition: an ordinary view in schema ivm, owned by the creator,
-	 * that ticks read.  PostgreSQL keeps it right through renames and
-	 * refuses changes that would break it, and pg_dump writes it as SQL.
-	 */
-	snprintf(def_relname, sizeof(def_relname), "_def_%d", view_id);
-	def_name = quote_qualified_identifier(IVM_SCHEMA, def_relname);
-	resetStringInfo(&sql);
-	appendStringInfo(&sql, "CREATE VIEW %s (", def_name);
-	AppendColumnNames(&sql, cols);
-	appendStringInfo(&sql, ") AS %s", deparsed);
+	snprintf(def_relname, sizeof(def_relname), "_def_%d", d->view_id);
+	d->def_name = quote_qualified_identifier(IVM_SCHEMA, def_relname);
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE VIEW %s (", d->def_name);
+	AppendColumnNames(&sql, d->cols);
+	appendStringInfo(&sql, ") AS %s", d->deparsed);
 	ExecUtility(sql.data, "creating the view definition");
-	def_oid = get_relname_relid(def_relname, get_namespace_oid(IVM_SCHEMA, false));
-	if (creator != ivm_owner)
+	d->def_oid = get_relname_relid(def_relname, get_namespace_oid(IVM_SCHEMA, false));
+	if (d->creator != d->ivm_owner)
 	{
 		resetStringInfo(&sql);
-		appendStringInfo(&sql, "ALTER VIEW %s OWNER TO %s", def_name,
-						 quote_identifier(GetUserNameFromId(creator, false)));
+		appendStringInfo(&sql, "ALTER VIEW %s OWNER TO %s", d->def_name,
+						 quote_identifier(GetUserNameFromId(d->creator, false)));
 		ExecUtility(sql.data, "handing the view definition to its owner");
 	}
+}
 
-	/*
-	 * The shape, from the definition as stored (what ticks will read), and
-	 * with it the strategy and the storage's hidden columns.
-	 */
-	{
-		Relation	defrel = table_open(def_oid, AccessShareLock);
+/*
+ * ChooseStrategy
+ *		The shape, from the definition as stored (what ticks will read), and
+ *		with it the strategy: delta rules where the shape has them and the
+ *		mode allows, else diff; mode incremental refuses a shape without.
+ */
+static void
+ChooseStrategy(Declaration *d)
+{
+	Relation	defrel = table_open(d->def_oid, AccessShareLock);
+	IvmShape   *shape = IvmAnalyzeShape(copyObject(get_view_query(defrel)));
 
-		shape = IvmAnalyzeShape(copyObject(get_view_query(defrel)));
-		table_close(defrel, AccessShareLock);
-	}
+	table_close(defrel, AccessShareLock);
 	if (shape->kind != IVM_KIND_DIFF)
 	{
 		const char *why = IvmShapeCheckRelations(shape, IvmIsIncrementalView);
@@ -549,84 +551,124 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 			shape->reason = (char *) why;
 		}
 	}
-	if (strcmp(mode, "incremental") == 0 && shape->kind == IVM_KIND_DIFF)
+	if (strcmp(d->mode, "incremental") == 0 && shape->kind == IVM_KIND_DIFF)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("view \"%s\" cannot be maintained incrementally", rv->relname),
+				 errmsg("view \"%s\" cannot be maintained incrementally", d->rv->relname),
 				 errdetail("%c%s.", pg_toupper((unsigned char) shape->reason[0]), shape->reason + 1),
 				 errhint("Use mode \"auto\" or \"diff\", or rewrite the query without that construct.")));
-	if (strcmp(mode, "diff") == 0)
+	if (strcmp(d->mode, "diff") == 0)
 	{
 		shape->kind = IVM_KIND_DIFF;
-		strategy_reason = "mode diff was requested: each tick that touches its sources re-runs the query and applies the difference";
+		d->strategy_reason = "mode diff was requested: each tick that touches its sources re-runs the query and applies the difference";
 	}
 	else if (shape->kind == IVM_KIND_DIFF)
-		strategy_reason = psprintf("%s: each tick that touches its sources re-runs the query and applies the difference",
-								   shape->reason);
+		d->strategy_reason = psprintf("%s: each tick that touches its sources re-runs the query and applies the difference",
+									  shape->reason);
 	else
-		strategy_reason = psprintf("delta rules, %s", shape->reason);
+		d->strategy_reason = psprintf("delta rules, %s", shape->reason);
+	d->shape = shape;
+}
 
-	/* storage */
-	snprintf(storage_relname, sizeof(storage_relname), "_data_%d", view_id);
-	storage_name = quote_qualified_identifier(IVM_SCHEMA, storage_relname);
-	resetStringInfo(&sql);
-	appendStringInfo(&sql, "CREATE TABLE %s (", storage_name);
-	foreach(lc, cols)
+/*
+ * CreateStorage
+ *		The table holding the view's rows, in schema ivm, owned by ivm's
+ *		owner: the visible columns, the hidden ones the strategy keeps, the
+ *		index delta rules find rows by, the guard, and SELECT for the
+ *		creator.  Caller acts as ivm's owner.
+ */
+static void
+CreateStorage(Declaration *d)
+{
+	char		storage_relname[NAMEDATALEN];
+	StringInfoData sql;
+	ListCell   *lc;
+
+	snprintf(storage_relname, sizeof(storage_relname), "_data_%d", d->view_id);
+	d->storage_name = quote_qualified_identifier(IVM_SCHEMA, storage_relname);
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE TABLE %s (", d->storage_name);
+	foreach(lc, d->cols)
 	{
 		ViewColumn *col = lfirst(lc);
 
-		appendStringInfo(&sql, "%s%s %s", lc == list_head(cols) ? "" : ", ",
+		appendStringInfo(&sql, "%s%s %s", lc == list_head(d->cols) ? "" : ", ",
 						 quote_identifier(col->name),
 						 format_type_with_typemod(col->type, col->typmod));
 		if (OidIsValid(col->collation) && col->collation != get_typcollation(col->type))
 			appendStringInfo(&sql, " COLLATE %s", generate_collation_name(col->collation));
 	}
-	foreach(lc, IvmShapeHiddenColumns(shape))
+	foreach(lc, IvmShapeHiddenColumns(d->shape))
 		appendStringInfo(&sql, ", %s", (char *) lfirst(lc));
 	appendStringInfoString(&sql, ")");
 	ExecUtility(sql.data, "creating view storage");
-	storage_oid = get_relname_relid(storage_relname, get_namespace_oid(IVM_SCHEMA, false));
-	if (shape->kind != IVM_KIND_DIFF)
+	d->storage_oid = get_relname_relid(storage_relname, get_namespace_oid(IVM_SCHEMA, false));
+	if (d->shape->kind != IVM_KIND_DIFF)
 	{
 		/* how a delta finds its rows: by row hash, or by group key hash */
 		resetStringInfo(&sql);
-		appendStringInfo(&sql, "CREATE INDEX ON %s (%s)", storage_name,
-						 shape->kind == IVM_KIND_SPJ ? IVM_HASH_COLUMN : IVM_KEY_COLUMN);
+		appendStringInfo(&sql, "CREATE INDEX ON %s (%s)", d->storage_name,
+						 d->shape->kind == IVM_KIND_SPJ ? IVM_HASH_COLUMN : IVM_KEY_COLUMN);
 		ExecUtility(sql.data, "indexing view storage");
 	}
 
 	resetStringInfo(&sql);
 	appendStringInfo(&sql, "CREATE TRIGGER ivm_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE "
-					 "ON %s FOR EACH STATEMENT EXECUTE FUNCTION ivm._guard_storage()", storage_name);
+					 "ON %s FOR EACH STATEMENT EXECUTE FUNCTION ivm._guard_storage()", d->storage_name);
 	ExecUtility(sql.data, "guarding view storage");
-	if (creator != ivm_owner)
+	if (d->creator != d->ivm_owner)
 	{
 		resetStringInfo(&sql);
-		appendStringInfo(&sql, "GRANT SELECT ON %s TO %s", storage_name,
-						 quote_identifier(GetUserNameFromId(creator, false)));
+		appendStringInfo(&sql, "GRANT SELECT ON %s TO %s", d->storage_name,
+						 quote_identifier(GetUserNameFromId(d->creator, false)));
 		ExecUtility(sql.data, "granting access to view storage");
 	}
+}
 
-	/* the view users read, owned by its creator */
-	IvmRestoreUser(&save);
-	view_name = quote_qualified_identifier(get_namespace_name(nspid), rv->relname);
-	resetStringInfo(&sql);
+/*
+ * CreateReadableView
+ *		The view users read, as the creator, who owns it: the visible
+ *		columns of the storage, refusing writes, depending on what its query
+ *		reads.  Caller acts as ivm's owner, and does again on return.
+ */
+static void
+CreateReadableView(Declaration *d)
+{
+	char	   *view_name = quote_qualified_identifier(get_namespace_name(d->nspid), d->rv->relname);
+	StringInfoData sql;
+
+	IvmRestoreUser(&d->save);
+	initStringInfo(&sql);
 	appendStringInfo(&sql, "CREATE VIEW %s AS SELECT ", view_name);
-	AppendColumnNames(&sql, cols);
-	appendStringInfo(&sql, " FROM %s", storage_name);
+	AppendColumnNames(&sql, d->cols);
+	appendStringInfo(&sql, " FROM %s", d->storage_name);
 	ExecUtility(sql.data, "creating the view");
-	view_oid = get_relname_relid(rv->relname, nspid);
+	d->view_oid = get_relname_relid(d->rv->relname, d->nspid);
 
 	resetStringInfo(&sql);
 	appendStringInfo(&sql, "CREATE TRIGGER ivm_refuse_write INSTEAD OF INSERT OR UPDATE OR DELETE "
 					 "ON %s FOR EACH ROW EXECUTE FUNCTION ivm._refuse_write()", view_name);
 	ExecUtility(sql.data, "protecting the view");
 
-	RecordViewDependencies(view_oid, def_oid, query);
+	RecordViewDependencies(d->view_oid, d->def_oid, d->query);
+	IvmBecome(d->ivm_owner, false, &d->save);
+}
 
-	/* catalog rows, capture */
-	IvmBecome(ivm_owner, false, &save);
-	foreach(lc, upstream)
+/*
+ * RecordView
+ *		The view's row in ivm._views (its level one above the views it
+ *		reads), capture of the tables it reads, and its DAG edges.  Caller
+ *		acts as ivm's owner.
+ */
+static void
+RecordView(Declaration *d)
+{
+	int			level = 0;
+	int			rc;
+	bool		isnull;
+	ListCell   *lc;
+
+	foreach(lc, d->upstream)
 	{
 		Oid			types[1] = {INT4OID};
 		Datum		args[1];
@@ -644,15 +686,15 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 		Oid			types[9] = {INT4OID, OIDOID, OIDOID, OIDOID, TEXTOID, TEXTOID, INT4OID, BOOLOID, TEXTOID};
 		Datum		args[9];
 
-		args[0] = Int32GetDatum(view_id);
-		args[1] = ObjectIdGetDatum(view_oid);
-		args[2] = ObjectIdGetDatum(storage_oid);
-		args[3] = ObjectIdGetDatum(def_oid);
-		args[4] = CStringGetTextDatum(mode);
-		args[5] = CStringGetTextDatum(strategy_reason);
+		args[0] = Int32GetDatum(d->view_id);
+		args[1] = ObjectIdGetDatum(d->view_oid);
+		args[2] = ObjectIdGetDatum(d->storage_oid);
+		args[3] = ObjectIdGetDatum(d->def_oid);
+		args[4] = CStringGetTextDatum(d->mode);
+		args[5] = CStringGetTextDatum(d->strategy_reason);
 		args[6] = Int32GetDatum(level);
-		args[7] = BoolGetDatum(with_data);
-		args[8] = CStringGetTextDatum(shape->kind == IVM_KIND_DIFF ? "diff" : "incremental");
+		args[7] = BoolGetDatum(d->with_data);
+		args[8] = CStringGetTextDatum(d->shape->kind == IVM_KIND_DIFF ? "diff" : "incremental");
 		rc = SPI_execute_with_args("INSERT INTO ivm._views (id, viewrel, storagerel, defrel, mode, "
 								   "strategy, strategy_reason, options, level, populated, needs_recompute) "
 								   "VALUES ($1, $2, $3, $4, $5, $9, $6, "
@@ -661,103 +703,156 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 		IvmSpiCheck(rc, SPI_OK_INSERT, "recording the view");
 	}
 
-	foreach(lc, tables)
+	foreach(lc, d->tables)
 	{
 		Oid			relid = lfirst_oid(lc);
 		Oid			types[2] = {INT4OID, OIDOID};
 		Datum		args[2];
 
 		IvmEnsureCaptured(relid);
-		args[0] = Int32GetDatum(view_id);
+		args[0] = Int32GetDatum(d->view_id);
 		args[1] = ObjectIdGetDatum(relid);
 		rc = SPI_execute_with_args("INSERT INTO ivm._deps (view_id, source) VALUES ($1, $2)",
 								   2, types, args, NULL, false, 0);
 		IvmSpiCheck(rc, SPI_OK_INSERT, "recording a dependency");
 	}
-	foreach(lc, upstream)
+	foreach(lc, d->upstream)
 	{
 		Oid			types[2] = {INT4OID, INT4OID};
 		Datum		args[2];
 
-		args[0] = Int32GetDatum(view_id);
+		args[0] = Int32GetDatum(d->view_id);
 		args[1] = Int32GetDatum(lfirst_int(lc));
 		rc = SPI_execute_with_args("INSERT INTO ivm._deps (view_id, source, source_view_id) "
 								   "SELECT $1, v.viewrel, v.id FROM ivm._views v WHERE v.id = $2",
 								   2, types, args, NULL, false, 0);
 		IvmSpiCheck(rc, SPI_OK_INSERT, "recording a dependency");
 	}
+}
 
-	/* first fill */
-	if (with_data)
+/*
+ * FirstFill
+ *		Fill the storage by running the query (as the creator, restricted,
+ *		inside IvmDiffView) and record the view's size; returns its rows.
+ *		Deltas already in a log that the fill saw as rows would count twice:
+ *		the first tick then recomputes the view instead.  (The step lock
+ *		keeps ticks from consuming logs meanwhile; deltas committed after
+ *		the fill's snapshot are simply applied.)  Caller acts as ivm's owner.
+ */
+static uint64
+FirstFill(Declaration *d)
+{
+	IvmDiffResult res;
+	Oid			types[2] = {INT4OID, INT8OID};
+	Datum		args[2];
+	StringInfoData sql;
+	int			rc;
+
+	IvmDiffView(d->storage_oid, d->creator, d->rv->relname, IvmFullSql(d->shape, d->def_name),
+				InvalidSnapshot, d->shape->nvisible, NULL, NULL, &res);
+
+	args[0] = Int32GetDatum(d->view_id);
+	args[1] = Int64GetDatum((int64) res.rows_after);
+	initStringInfo(&sql);
+	if (d->shape->kind == IVM_KIND_AGG)
+		appendStringInfo(&sql, "UPDATE ivm._views SET rows = $2, "
+						 "size = (SELECT coalesce(sum(%s), 0) FROM %s) WHERE id = $1",
+						 IVM_COUNT_COLUMN, d->storage_name);
+	else
+		appendStringInfoString(&sql, "UPDATE ivm._views SET rows = $2, size = $2 WHERE id = $1");
+	rc = SPI_execute_with_args(sql.data, 2, types, args, NULL, false, 0);
+	IvmSpiCheck(rc, SPI_OK_UPDATE, "recording the view's size");
+
+	if (d->shape->kind == IVM_KIND_DIFF)
+		return res.rows_after;
+	rc = SPI_execute_with_args("SELECT s.logrel::text FROM ivm._sources s "
+							   "JOIN ivm._deps d ON d.source = s.relid WHERE d.view_id = $1",
+							   1, types, args, NULL, false, 0);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "listing the view's logs");
+	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		IvmDiffResult res;
+		char	   *logname = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		SPITupleTable *saved = SPI_tuptable;
+		int			rc2;
 
-		IvmDiffView(storage_oid, creator, rv->relname, IvmFullSql(shape, def_name),
-					InvalidSnapshot, shape->nvisible, NULL, NULL, &res);
-		if (rows)
-			*rows = res.rows_after;
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "SELECT 1 FROM %s LIMIT 1", logname);
+		rc2 = SPI_execute(sql.data, true, 1);
+		IvmSpiCheck(rc2, SPI_OK_SELECT, "looking for pending deltas");
+		if (SPI_processed > 0)
 		{
-			Oid			types[2] = {INT4OID, INT8OID};
-			Datum		args[2];
-
-			args[0] = Int32GetDatum(view_id);
-			args[1] = Int64GetDatum((int64) res.rows_after);
-			resetStringInfo(&sql);
-			if (shape->kind == IVM_KIND_AGG)
-				appendStringInfo(&sql, "UPDATE ivm._views SET rows = $2, "
-								 "size = (SELECT coalesce(sum(%s), 0) FROM %s) WHERE id = $1",
-								 IVM_COUNT_COLUMN, storage_name);
-			else
-				appendStringInfoString(&sql, "UPDATE ivm._views SET rows = $2, size = $2 WHERE id = $1");
-			rc = SPI_execute_with_args(sql.data, 2, types, args, NULL, false, 0);
-			IvmSpiCheck(rc, SPI_OK_UPDATE, "recording the view's size");
+			rc2 = SPI_execute_with_args("UPDATE ivm._views SET needs_recompute = true WHERE id = $1",
+										1, types, args, NULL, false, 0);
+			IvmSpiCheck(rc2, SPI_OK_UPDATE, "marking the view for recompute");
+			SPI_tuptable = saved;
+			break;
 		}
-
-		/*
-		 * Deltas already in a log that the fill saw as rows would count
-		 * twice: the first tick then recomputes the view instead.  (The
-		 * step lock keeps ticks from consuming logs meanwhile; deltas
-		 * committed after the fill's snapshot are simply applied.)
-		 */
-		if (shape->kind != IVM_KIND_DIFF)
-		{
-			Oid			types[1] = {INT4OID};
-			Datum		args[1];
-
-			args[0] = Int32GetDatum(view_id);
-			rc = SPI_execute_with_args("SELECT s.logrel::text FROM ivm._sources s "
-									   "JOIN ivm._deps d ON d.source = s.relid WHERE d.view_id = $1",
-									   1, types, args, NULL, false, 0);
-			IvmSpiCheck(rc, SPI_OK_SELECT, "listing the view's logs");
-			for (uint64 i = 0; i < SPI_processed; i++)
-			{
-				char	   *logname = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-				SPITupleTable *saved = SPI_tuptable;
-				int			rc2;
-
-				resetStringInfo(&sql);
-				appendStringInfo(&sql, "SELECT 1 FROM %s LIMIT 1", logname);
-				rc2 = SPI_execute(sql.data, true, 1);
-				IvmSpiCheck(rc2, SPI_OK_SELECT, "looking for pending deltas");
-				if (SPI_processed > 0)
-				{
-					rc2 = SPI_execute_with_args("UPDATE ivm._views SET needs_recompute = true WHERE id = $1",
-												1, types, args, NULL, false, 0);
-					IvmSpiCheck(rc2, SPI_OK_UPDATE, "marking the view for recompute");
-					SPI_tuptable = saved;
-					break;
-				}
-				SPI_tuptable = saved;
-			}
-		}
+		SPI_tuptable = saved;
 	}
-	else if (rows)
-		*rows = 0;
+	return res.rows_after;
+}
 
-	IvmRestoreUser(&save);
-	AtEOXact_GUC(true, save_nestlevel);
+/*
+ * IvmCreateView
+ *		Create an incremental view; returns the OID of the view users read.
+ *
+ * mode is NULL to take it from options_json (a jsonb text, may be NULL).
+ * Runs its own SPI connection, with search_path pinned; the catalog work
+ * is done as ivm's owner, what the creator owns as the creator.
+ */
+Oid
+IvmCreateView(const char *name, const char *query_text, List *col_names,
+			  const char *mode, bool with_data, const char *options_json,
+			  uint64 *rows)
+{
+	Declaration d;
+	List	   *relids = NIL;
+	int			nestlevel;
+	int			rc;
+	bool		isnull;
+	uint64		filled = 0;
+
+	IvmCheckPreloaded();
+	IvmCheckWritable("create an incremental view");
+
+	memset(&d, 0, sizeof(d));
+	d.creator = GetUserId();
+	d.with_data = with_data;
+	CheckTarget(&d, name);
+	AnalyzeDeclaredQuery(&d, query_text, col_names, &relids);
+
+	IvmSpiConnect();
+	/* the view's queries always run with a fixed search_path */
+	nestlevel = IvmPinSearchPath();
+	d.ivm_owner = IvmSchemaOwner();
+	IvmBecome(d.ivm_owner, false, &d.save);
+
+	/* the step lock: no tick consumes a log between the fill and the check of logs in FirstFill */
+	rc = SPI_execute("SELECT 1 FROM ivm._state FOR UPDATE", false, 0);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "taking the step lock");
+
+	ClassifySources(relids, &d.tables, &d.upstream);
+	d.mode = mode != NULL ? mode : ParseOptions(options_json);
+	CheckCreatorMayRun(&d);
+
+	rc = SPI_execute("SELECT nextval(pg_get_serial_sequence('ivm._views', 'id'))::int4", false, 1);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "numbering a view");
+	d.view_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	CreateDefinition(&d);
+	ChooseStrategy(&d);
+	CreateStorage(&d);
+	CreateReadableView(&d);
+	RecordView(&d);
+	if (with_data)
+		filled = FirstFill(&d);
+	if (rows)
+		*rows = filled;
+
+	IvmRestoreUser(&d.save);
+	IvmUnpinSearchPath(nestlevel);
 	SPI_finish();
-	return view_oid;
+	return d.view_oid;
 }
 
 /*
