@@ -156,6 +156,47 @@ RETURNS bigint
 AS 'MODULE_PATHNAME', 'ivm_key_hash'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
+-- Per group of an aggregate view, for each sum or avg of numeric: how many
+-- inputs are NaN, +Infinity, -Infinity, and of each display scale (a
+-- bigint[]: those three, then scale 0, 1, ...).  With the running sum of
+-- the finite inputs, ivm.numeric_sum_of() and ivm.numeric_avg_of() give
+-- exactly what sum() and avg() give, however inputs come and go.
+CREATE FUNCTION ivm.numeric_counts_acc(internal, numeric, bigint)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'ivm_numeric_counts_acc'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION ivm.numeric_counts_final(internal)
+RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'ivm_numeric_counts_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE AGGREGATE ivm.numeric_counts(numeric, bigint) (
+    SFUNC = ivm.numeric_counts_acc,
+    STYPE = internal,
+    FINALFUNC = ivm.numeric_counts_final
+);
+
+CREATE FUNCTION ivm.numeric_counts_add(bigint[], bigint[])
+RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'ivm_numeric_counts_add'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION ivm.numeric_sum_of(numeric, bigint[])
+RETURNS numeric
+AS 'MODULE_PATHNAME', 'ivm_numeric_sum_of'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION ivm.numeric_finite_sum(numeric, bigint[])
+RETURNS numeric
+AS 'MODULE_PATHNAME', 'ivm_numeric_finite_sum'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION ivm.numeric_avg_of(numeric, bigint, bigint[])
+RETURNS numeric
+AS 'MODULE_PATHNAME', 'ivm_numeric_avg_of'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
 -- Statements this backend prepared, and ran again on a kept plan.
 CREATE FUNCTION ivm._plan_stats(OUT prepared bigint, OUT reused bigint)
 AS 'MODULE_PATHNAME', 'ivm_plan_stats'

@@ -182,6 +182,7 @@ typedef struct IvmAgg
 	Oid			sumtype;		/* running sum's type (sum, avg) */
 	int			argcol;			/* n of __ivm_c<n> in the SPJ part */
 	bool		recompute_on_retract;	/* a group losing an input is recomputed */
+	bool		numeric_inputs; /* numeric sum/avg: finite sum, inputs counted by kind */
 } IvmAgg;
 
 /* a select-project-join query and the range table indexes of its relations */

@@ -37,6 +37,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/typcache.h"
 #include "utils/tuplestore.h"
 
@@ -503,3 +504,240 @@ IvmApplyRows(Oid storage_rel, const char *storage_name, ItemPointerData *deletes
 	pfree(sql.data);
 }
 
+
+/* ------------------------------------------------------------------------
+ * Numeric inputs of a running sum
+ *
+ * sum(numeric) is NaN when an input is NaN (or inputs are +Infinity and
+ * -Infinity), infinite when an input is, and otherwise shows the largest
+ * display scale of its inputs (1.5 + 1.00 is 2.50); avg divides that sum.
+ * A running sum alone cannot follow that as inputs come and go: once NaN is
+ * in it, removing the NaN does not bring the sum back, and it cannot know
+ * the largest scale left once the input that had it is removed.  So an
+ * aggregate view keeps, per group and numeric sum or avg, the running sum
+ * of the finite inputs and how many inputs of each kind it has: element 1
+ * of a bigint[] counts the NaN inputs, 2 the +Infinity, 3 the -Infinity,
+ * and 4 + s those of display scale s.  ivm.numeric_sum_of() and
+ * ivm.numeric_avg_of() make the aggregate's value from them, exactly as
+ * sum() and avg() would.
+ * ------------------------------------------------------------------------
+ */
+
+PG_FUNCTION_INFO_V1(ivm_numeric_counts_acc);
+PG_FUNCTION_INFO_V1(ivm_numeric_counts_final);
+PG_FUNCTION_INFO_V1(ivm_numeric_counts_add);
+PG_FUNCTION_INFO_V1(ivm_numeric_sum_of);
+PG_FUNCTION_INFO_V1(ivm_numeric_avg_of);
+PG_FUNCTION_INFO_V1(ivm_numeric_finite_sum);
+
+#define COUNT_NAN		0
+#define COUNT_PINF		1
+#define COUNT_NINF		2
+#define COUNT_SCALE0	3		/* then one per display scale */
+
+/* the state of ivm.numeric_counts(): the counts, grown as scales appear */
+typedef struct NumericCounts
+{
+	int			len;
+	int64		counts[FLEXIBLE_ARRAY_MEMBER];
+} NumericCounts;
+
+/* where an input is counted */
+static int
+CountSlot(Numeric x)
+{
+	if (numeric_is_nan(x))
+		return COUNT_NAN;
+	if (numeric_is_inf(x))
+		return DatumGetBool(DirectFunctionCall2(numeric_gt, NumericGetDatum(x),
+												DirectFunctionCall1(int4_numeric, Int32GetDatum(0))))
+			? COUNT_PINF : COUNT_NINF;
+	return COUNT_SCALE0 + DatumGetInt32(DirectFunctionCall1(numeric_scale, NumericGetDatum(x)));
+}
+
+/*
+ * ivm_numeric_counts_acc
+ *		Transition of the aggregate ivm.numeric_counts(x numeric, weight
+ *		bigint): add weight to the count of x's kind.
+ */
+Datum
+ivm_numeric_counts_acc(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt;
+	NumericCounts *nc = PG_ARGISNULL(0) ? NULL : (NumericCounts *) PG_GETARG_POINTER(0);
+	int			slot;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		elog(ERROR, "ivm.numeric_counts_acc() called outside an aggregate");
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_POINTER(nc);
+	slot = CountSlot(PG_GETARG_NUMERIC(1));
+	if (nc == NULL || slot >= nc->len)
+	{
+		int			len = Max(slot + 1, COUNT_SCALE0 + 4);
+		NumericCounts *grown = MemoryContextAllocZero(aggcxt, offsetof(NumericCounts, counts) +
+													  sizeof(int64) * len);
+
+		if (nc != NULL)
+		{
+			memcpy(grown->counts, nc->counts, sizeof(int64) * nc->len);
+			pfree(nc);
+		}
+		grown->len = len;
+		nc = grown;
+	}
+	nc->counts[slot] += PG_GETARG_INT64(2);
+	PG_RETURN_POINTER(nc);
+}
+
+/* counts[0 .. n - 1] as a bigint[], without trailing zeros */
+static ArrayType *
+CountsArray(const int64 *counts, int n)
+{
+	Datum	   *elems;
+
+	while (n > 0 && counts[n - 1] == 0)
+		n--;
+	elems = palloc(sizeof(Datum) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		elems[i] = Int64GetDatum(counts[i]);
+	return construct_array(elems, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+}
+
+/* the counts of a bigint[] of ivm.numeric_counts() (NULL elements are 0) */
+static int64 *
+CountsOf(ArrayType *arr, int *n)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int64	   *counts;
+
+	if (ARR_NDIM(arr) > 1 || ARR_ELEMTYPE(arr) != INT8OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("counts of numeric inputs must be a one-dimensional bigint[]")));
+	deconstruct_array(arr, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &elems, &nulls, n);
+	counts = palloc0(sizeof(int64) * Max(*n, COUNT_SCALE0));
+	for (int i = 0; i < *n; i++)
+		counts[i] = nulls[i] ? 0 : DatumGetInt64(elems[i]);
+	return counts;
+}
+
+/*
+ * ivm_numeric_counts_final
+ *		Final function of ivm.numeric_counts(): the counts as a bigint[].
+ */
+Datum
+ivm_numeric_counts_final(PG_FUNCTION_ARGS)
+{
+	NumericCounts *nc = PG_ARGISNULL(0) ? NULL : (NumericCounts *) PG_GETARG_POINTER(0);
+
+	PG_RETURN_ARRAYTYPE_P(CountsArray(nc ? nc->counts : NULL, nc ? nc->len : 0));
+}
+
+/*
+ * ivm_numeric_counts_add
+ *		SQL: ivm.numeric_counts_add(a bigint[], b bigint[]) returns bigint[]:
+ *		the counts of a and b added kind by kind.
+ */
+Datum
+ivm_numeric_counts_add(PG_FUNCTION_ARGS)
+{
+	int			na;
+	int			nb;
+	int64	   *a = CountsOf(PG_GETARG_ARRAYTYPE_P(0), &na);
+	int64	   *b = CountsOf(PG_GETARG_ARRAYTYPE_P(1), &nb);
+	int			n = Max(na, nb);
+	int64	   *sum = palloc0(sizeof(int64) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		sum[i] = (i < na ? a[i] : 0) + (i < nb ? b[i] : 0);
+	PG_RETURN_ARRAYTYPE_P(CountsArray(sum, n));
+}
+
+/* the largest display scale that has finite inputs (0 when none has) */
+static int
+LargestScale(const int64 *counts, int n)
+{
+	for (int i = n - 1; i >= COUNT_SCALE0; i--)
+		if (counts[i] > 0)
+			return i - COUNT_SCALE0;
+	return 0;
+}
+
+/*
+ * SpecialValue
+ *		What sum() and avg() give when special inputs are among the counted
+ *		ones (NaN; +Infinity; -Infinity), or NULL when there are none;
+ *		else *scale is the largest display scale of the finite inputs.
+ */
+static const char *
+SpecialValue(ArrayType *arr, int *scale)
+{
+	int			n;
+	int64	   *counts = CountsOf(arr, &n);
+
+	if (counts[COUNT_NAN] > 0 || (counts[COUNT_PINF] > 0 && counts[COUNT_NINF] > 0))
+		return "NaN";
+	if (counts[COUNT_PINF] > 0)
+		return "Infinity";
+	if (counts[COUNT_NINF] > 0)
+		return "-Infinity";
+	*scale = LargestScale(counts, n);
+	return NULL;
+}
+
+/*
+ * ivm_numeric_sum_of
+ *		SQL: ivm.numeric_sum_of(finite_sum numeric, counts bigint[]) returns
+ *		numeric: what sum() returns over inputs with those counts whose
+ *		finite ones add up to finite_sum (rounded to their largest display
+ *		scale: exact, as no input has more decimals).
+ */
+Datum
+ivm_numeric_sum_of(PG_FUNCTION_ARGS)
+{
+	int			scale;
+	const char *special = SpecialValue(PG_GETARG_ARRAYTYPE_P(1), &scale);
+
+	if (special != NULL)
+		return DirectFunctionCall3(numeric_in, CStringGetDatum(special),
+								   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	return DirectFunctionCall2(numeric_round, PG_GETARG_DATUM(0), Int32GetDatum(scale));
+}
+
+/*
+ * ivm_numeric_avg_of
+ *		SQL: ivm.numeric_avg_of(finite_sum numeric, n bigint, counts bigint[])
+ *		returns numeric: what avg() returns over n inputs with those counts.
+ */
+Datum
+ivm_numeric_avg_of(PG_FUNCTION_ARGS)
+{
+	int			scale;
+	const char *special = SpecialValue(PG_GETARG_ARRAYTYPE_P(2), &scale);
+	Datum		sum;
+
+	if (special != NULL)
+		return DirectFunctionCall3(numeric_in, CStringGetDatum(special),
+								   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	sum = DirectFunctionCall2(numeric_round, PG_GETARG_DATUM(0), Int32GetDatum(scale));
+	return DirectFunctionCall2(numeric_div, sum, NumericGetDatum(int64_to_numeric(PG_GETARG_INT64(1))));
+}
+
+/*
+ * ivm_numeric_finite_sum
+ *		SQL: ivm.numeric_finite_sum(finite_sum numeric, counts bigint[])
+ *		returns numeric: the running sum of the finite inputs, rounded to
+ *		their largest display scale, as sum() over them would show it.
+ */
+Datum
+ivm_numeric_finite_sum(PG_FUNCTION_ARGS)
+{
+	int			n;
+	int64	   *counts = CountsOf(PG_GETARG_ARRAYTYPE_P(1), &n);
+
+	return DirectFunctionCall2(numeric_round, PG_GETARG_DATUM(0),
+							   Int32GetDatum(LargestScale(counts, n)));
+}

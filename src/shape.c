@@ -267,13 +267,15 @@ CheckAgg(Aggref *agg, IvmAgg *out)
 				out->sumtype = NUMERICOID;
 
 				/*
-				 * A numeric sum shows the largest display scale of its
-				 * inputs: without a declared scale, removing the input that
-				 * had it changes how the sum prints, so a group that loses
-				 * an input is summed again.
+				 * A numeric sum is NaN or infinite while such an input is
+				 * in it, and shows the largest display scale of its inputs:
+				 * a running sum alone cannot follow either as inputs go.
+				 * So the group keeps the running sum of its finite inputs
+				 * and counts its inputs by kind (ivm.numeric_counts), and
+				 * ivm.numeric_sum_of() / ivm.numeric_avg_of() make the
+				 * aggregate's value from them.
 				 */
-				if (exprTypmod((Node *) out->arg) < 0)
-					out->recompute_on_retract = true;
+				out->numeric_inputs = true;
 				break;
 			default:
 
@@ -509,7 +511,7 @@ IvmAnalyzeShape(Query *query)
 		shape->scalar = (shape->nkeys == 0);
 		shape->reason = distinct
 			? "SELECT DISTINCT: a hidden multiplicity per row; a row goes when it reaches 0"
-			: "aggregate: hidden per-group counts and sums absorb each delta; a group whose count reaches 0 disappears; min/max (and numeric sums without a declared scale) recompute only the groups that lost an input";
+			: "aggregate: hidden per-group counts and sums absorb each delta; a group whose count reaches 0 disappears; min/max recompute only the groups that lost an input; numeric sums count their inputs per display scale";
 		return shape;
 	}
 
@@ -554,8 +556,10 @@ IvmShapeHiddenColumns(IvmShape *shape)
 
 		if (agg->kind == IVM_AGG_SUM || agg->kind == IVM_AGG_AVG)
 			cols = lappend(cols, psprintf("__ivm_nn_%d bigint NOT NULL", a + 1));
-		if (agg->kind == IVM_AGG_AVG)
+		if (agg->kind == IVM_AGG_AVG || agg->numeric_inputs)
 			cols = lappend(cols, psprintf("__ivm_s_%d numeric", a + 1));
+		if (agg->numeric_inputs)
+			cols = lappend(cols, psprintf("__ivm_nc_%d bigint[] NOT NULL", a + 1));
 	}
 	return cols;
 }
@@ -791,6 +795,9 @@ IvmDeltaSql(IvmShape *shape, IvmChanged changed, IvmDeltaLookup lookup, void *ar
 	return any ? buf.data : NULL;
 }
 
+/* SQL: the numeric expression e is finite (not NaN, not infinite) */
+#define NUMERIC_FINITE(e) e " NOT IN ('NaN'::numeric, 'Infinity'::numeric, '-Infinity'::numeric)"
+
 /* the SQL type of a hidden running sum */
 static const char *
 SumTypeName(IvmAgg *agg)
@@ -874,7 +881,12 @@ IvmFullSql(IvmShape *shape, const char *def_name)
 
 		if (agg->kind == IVM_AGG_SUM || agg->kind == IVM_AGG_AVG)
 			appendStringInfo(&buf, ", count(p.__ivm_c%d)::int8", agg->argcol);
-		if (agg->kind == IVM_AGG_AVG)
+		if (agg->numeric_inputs)
+			appendStringInfo(&buf, ", CASE WHEN count(p.__ivm_c%d) = 0 THEN NULL "
+							 "ELSE coalesce(sum(p.__ivm_c%d) FILTER (WHERE " NUMERIC_FINITE("p.__ivm_c%d") "), 0) END"
+							 ", ivm.numeric_counts(p.__ivm_c%d, 1::int8)",
+							 agg->argcol, agg->argcol, agg->argcol, agg->argcol);
+		else if (agg->kind == IVM_AGG_AVG)
 			appendStringInfo(&buf, ", sum(p.__ivm_c%d)::numeric", agg->argcol);
 	}
 	appendStringInfo(&buf, " FROM (%s) p", BranchNewSql(linitial(shape->branches)));
@@ -884,6 +896,34 @@ IvmFullSql(IvmShape *shape, const char *def_name)
 		AppendCols(&buf, "p", 1, shape->nkeys);
 	}
 	return buf.data;
+}
+
+/* the counts of the inputs of aggregate a (1-based) by kind after the delta */
+static void
+AppendNumericCounts(StringInfo buf, int a)
+{
+	appendStringInfo(buf, "ivm.numeric_counts_add(coalesce(s.__ivm_nc_%d, '{}'::int8[]), d.dh%d)", a, a);
+}
+
+/*
+ * AppendRunningSum
+ *		The running sum of aggregate a (1-based) after the delta: stored
+ *		(the expression stored, NULL for a new group) plus the delta's sum.
+ *		For numeric inputs, the sum of the finite ones, kept rounded to
+ *		their largest display scale so that it is stored as a recompute
+ *		would store it.
+ */
+static void
+AppendRunningSum(StringInfo buf, IvmAgg *agg, int a, const char *stored)
+{
+	if (!agg->numeric_inputs)
+	{
+		appendStringInfo(buf, "coalesce(%s, 0) + coalesce(d.ds%d, 0)", stored, a);
+		return;
+	}
+	appendStringInfo(buf, "ivm.numeric_finite_sum(coalesce(%s, 0) + coalesce(d.ds%d, 0), ", stored, a);
+	AppendNumericCounts(buf, a);
+	appendStringInfoChar(buf, ')');
 }
 
 /*
@@ -921,15 +961,22 @@ IvmMergeSql(IvmShape *shape, const char *delta_sql, const char *storage_name,
 		if (agg->kind == IVM_AGG_COUNT || agg->kind == IVM_AGG_SUM || agg->kind == IVM_AGG_AVG)
 			appendStringInfo(&buf, ", coalesce(sum(x.__ivm_weight) FILTER (WHERE x.__ivm_c%d IS NOT NULL), 0)::int8 AS dn%d",
 							 agg->argcol, a + 1);
-		if (agg->kind == IVM_AGG_SUM)
+		if (agg->numeric_inputs)
+			appendStringInfo(&buf, ", sum(x.__ivm_weight::numeric * x.__ivm_c%d) "
+							 "FILTER (WHERE " NUMERIC_FINITE("x.__ivm_c%d") ") AS ds%d",
+							 agg->argcol, agg->argcol, a + 1);
+		else if (agg->kind == IVM_AGG_SUM)
 			appendStringInfo(&buf, ", sum(x.__ivm_weight::%s * x.__ivm_c%d::%s)::%s AS ds%d",
 							 SumTypeName(agg), agg->argcol, SumTypeName(agg), SumTypeName(agg), a + 1);
-		if (agg->kind == IVM_AGG_AVG)
+		else if (agg->kind == IVM_AGG_AVG)
 			appendStringInfo(&buf, ", sum(x.__ivm_weight::numeric * x.__ivm_c%d::numeric) AS ds%d",
 							 agg->argcol, a + 1);
 		if (agg->kind == IVM_AGG_MIN || agg->kind == IVM_AGG_MAX)
 			appendStringInfo(&buf, ", %s(x.__ivm_c%d) FILTER (WHERE x.__ivm_weight > 0) AS dm%d",
 							 agg->kind == IVM_AGG_MIN ? "min" : "max", agg->argcol, a + 1);
+		if (agg->numeric_inputs)
+			appendStringInfo(&buf, ", ivm.numeric_counts(x.__ivm_c%d, x.__ivm_weight::int8) AS dh%d",
+							 agg->argcol, a + 1);
 	}
 	if (any_recompute)
 	{
@@ -978,23 +1025,38 @@ IvmMergeSql(IvmShape *shape, const char *delta_sql, const char *storage_name,
 				appendStringInfo(&buf, "coalesce(s.%s, 0) + d.dn%d", SCOL(col), role);
 				break;
 			case IVM_AGG_SUM:
-				if (agg->recompute_on_retract)
-					appendStringInfo(&buf, "CASE WHEN d.rt THEN r.s%d ", role);
+				appendStringInfo(&buf, "CASE WHEN coalesce(s.__ivm_nn_%d, 0) + d.dn%d = 0 THEN NULL ELSE ",
+								 role, role);
+				if (agg->numeric_inputs)
+				{
+					appendStringInfo(&buf, "ivm.numeric_sum_of(coalesce(s.__ivm_s_%d, 0) + coalesce(d.ds%d, 0), ",
+									 role, role);
+					AppendNumericCounts(&buf, role);
+					appendStringInfoChar(&buf, ')');
+				}
 				else
-					appendStringInfoString(&buf, "CASE ");
-				appendStringInfo(&buf, "WHEN coalesce(s.__ivm_nn_%d, 0) + d.dn%d = 0 THEN NULL "
-								 "ELSE coalesce(s.%s, 0) + coalesce(d.ds%d, 0) END",
-								 role, role, SCOL(col), role);
+					AppendRunningSum(&buf, agg, role, psprintf("s.%s", SCOL(col)));
+				appendStringInfoString(&buf, " END");
 				break;
 			case IVM_AGG_AVG:
-				if (agg->recompute_on_retract)
-					appendStringInfo(&buf, "CASE WHEN d.rt THEN r.a%d ", role);
+				appendStringInfo(&buf, "CASE WHEN coalesce(s.__ivm_nn_%d, 0) + d.dn%d = 0 THEN NULL ELSE ",
+								 role, role);
+				if (agg->numeric_inputs)
+				{
+					appendStringInfo(&buf, "ivm.numeric_avg_of(coalesce(s.__ivm_s_%d, 0) + coalesce(d.ds%d, 0), "
+									 "coalesce(s.__ivm_nn_%d, 0) + d.dn%d, ",
+									 role, role, role, role);
+					AppendNumericCounts(&buf, role);
+					appendStringInfoChar(&buf, ')');
+				}
 				else
-					appendStringInfoString(&buf, "CASE ");
-				appendStringInfo(&buf, "WHEN coalesce(s.__ivm_nn_%d, 0) + d.dn%d = 0 THEN NULL "
-								 "ELSE (coalesce(s.__ivm_s_%d, 0) + coalesce(d.ds%d, 0)) / "
-								 "(coalesce(s.__ivm_nn_%d, 0) + d.dn%d)::numeric END",
-								 role, role, role, role, role, role);
+				{
+					appendStringInfoChar(&buf, '(');
+					AppendRunningSum(&buf, agg, role, psprintf("s.__ivm_s_%d", role));
+					appendStringInfo(&buf, ") / (coalesce(s.__ivm_nn_%d, 0) + d.dn%d)::numeric",
+									 role, role);
+				}
+				appendStringInfoString(&buf, " END");
 				break;
 			case IVM_AGG_MIN:
 			case IVM_AGG_MAX:
@@ -1021,14 +1083,17 @@ IvmMergeSql(IvmShape *shape, const char *delta_sql, const char *storage_name,
 
 		if (agg->kind == IVM_AGG_SUM || agg->kind == IVM_AGG_AVG)
 			appendStringInfo(&buf, ", coalesce(s.__ivm_nn_%d, 0) + d.dn%d", role, role);
-		if (agg->kind == IVM_AGG_AVG)
+		if (agg->kind == IVM_AGG_AVG || agg->numeric_inputs)
 		{
-			appendStringInfoString(&buf, ", CASE ");
-			if (agg->recompute_on_retract)
-				appendStringInfo(&buf, "WHEN d.rt THEN r.s%d ", role);
-			appendStringInfo(&buf, "WHEN coalesce(s.__ivm_nn_%d, 0) + d.dn%d = 0 THEN NULL "
-							 "ELSE coalesce(s.__ivm_s_%d, 0) + coalesce(d.ds%d, 0) END",
-							 role, role, role, role);
+			appendStringInfo(&buf, ", CASE WHEN coalesce(s.__ivm_nn_%d, 0) + d.dn%d = 0 THEN NULL ELSE ",
+							 role, role);
+			AppendRunningSum(&buf, agg, role, psprintf("s.__ivm_s_%d", role));
+			appendStringInfoString(&buf, " END");
+		}
+		if (agg->numeric_inputs)
+		{
+			appendStringInfoString(&buf, ", ");
+			AppendNumericCounts(&buf, role);
 		}
 	}
 	appendStringInfoString(&buf, ", s.*");
@@ -1050,7 +1115,7 @@ IvmMergeSql(IvmShape *shape, const char *delta_sql, const char *storage_name,
 							 SCOL(list_nth_int(shape->keycols, k)), k + 1);
 	}
 
-	/* groups that lost an input of min/max (or a scale-less numeric sum): again from the sources */
+	/* groups that lost an input of min/max: again from the sources */
 	if (any_recompute)
 	{
 		appendStringInfoString(&buf, "\nLEFT JOIN LATERAL (SELECT ");
@@ -1058,14 +1123,9 @@ IvmMergeSql(IvmShape *shape, const char *delta_sql, const char *storage_name,
 		{
 			IvmAgg	   *agg = &shape->aggs[a];
 
-			if (!agg->recompute_on_retract)
-				continue;
-			if (agg->kind == IVM_AGG_MIN || agg->kind == IVM_AGG_MAX)
+			if (agg->recompute_on_retract)
 				appendStringInfo(&buf, "%s(p.__ivm_c%d) AS m%d, ",
 								 agg->kind == IVM_AGG_MIN ? "min" : "max", agg->argcol, a + 1);
-			else
-				appendStringInfo(&buf, "sum(p.__ivm_c%d) AS s%d, avg(p.__ivm_c%d) AS a%d, ",
-								 agg->argcol, a + 1, agg->argcol, a + 1);
 		}
 		appendStringInfo(&buf, "1 AS one FROM (%s) p WHERE d.rt",
 						 BranchNewSql(linitial(shape->branches)));

@@ -3,7 +3,7 @@
 -- evidence each tick leaves, and kept plans (SPEC.md sections 1 and 2).
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(40);
+SELECT plan(46);
 
 SELECT lives_ok($$SELECT ivm.tick()$$, 'a first tick consumes whatever was pending');
 
@@ -148,6 +148,38 @@ SET LOCAL ivm.evidence_retention = 2;
 UPDATE s_t SET val = val + 1 WHERE id = 43;
 SELECT ivm.tick();
 SELECT is((SELECT count(DISTINCT epoch)::int FROM ivm.evidence), 2, 'ivm.evidence_retention bounds the evidence');
+
+-- a numeric sum without a declared scale: the group counts its inputs per
+-- display scale, so removing the input with the largest scale is a delta,
+-- not a recompute, and the sum shows the scale the query shows
+CREATE TABLE s_scales (id int PRIMARY KEY, k int, x numeric);
+INSERT INTO s_scales VALUES (1, 1, 1.5), (2, 1, 1.00), (3, 1, 2), (4, 2, 0.125), (5, 2, 7);
+SELECT ivm.create_view('s_scalesum', $$SELECT k, sum(x) AS sx, avg(x) AS ax, sum(x * 10) AS sx10 FROM s_scales GROUP BY k$$);
+CREATE FUNCTION pg_temp.num_text(view text) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE t text;
+BEGIN
+    EXECUTE format('SELECT string_agg(v::text, '' '' ORDER BY v.k) FROM %s v', view) INTO t;
+    RETURN t;
+END $f$;
+SELECT is(pg_temp.num_text('s_scalesum'),
+          (SELECT string_agg(q::text, ' ' ORDER BY q.k) FROM (SELECT k, sum(x) AS sx, avg(x) AS ax, sum(x * 10) AS sx10 FROM s_scales GROUP BY k) q),
+          'numeric sums and averages show the scales the query shows');
+DELETE FROM s_scales WHERE id IN (2, 4);
+SELECT is((SELECT views_recomputed FROM ivm.tick()), 0, 'removing the inputs with the largest scales recomputes nothing');
+SELECT is(pg_temp.last_strategy('s_scalesum'), 'incremental', 'the numeric sums took the delta');
+SELECT is(pg_temp.num_text('s_scalesum'),
+          (SELECT string_agg(q::text, ' ' ORDER BY q.k) FROM (SELECT k, sum(x) AS sx, avg(x) AS ax, sum(x * 10) AS sx10 FROM s_scales GROUP BY k) q),
+          'and show the smaller scale their query now shows (3.5, not 3.50)');
+INSERT INTO s_scales VALUES (6, 1, 'NaN'), (7, 3, 2.000);
+SELECT ivm.tick();
+SELECT is(pg_temp.num_text('s_scalesum'),
+          (SELECT string_agg(q::text, ' ' ORDER BY q.k) FROM (SELECT k, sum(x) AS sx, avg(x) AS ax, sum(x * 10) AS sx10 FROM s_scales GROUP BY k) q),
+          'NaN and a new group too');
+DELETE FROM s_scales WHERE id = 6;
+SELECT ivm.tick();
+SELECT is(pg_temp.num_text('s_scalesum'),
+          (SELECT string_agg(q::text, ' ' ORDER BY q.k) FROM (SELECT k, sum(x) AS sx, avg(x) AS ax, sum(x * 10) AS sx10 FROM s_scales GROUP BY k) q),
+          'and NaN removed again');
 
 SELECT * FROM finish();
 ROLLBACK;

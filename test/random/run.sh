@@ -21,7 +21,7 @@
 #
 # Six tables (a, b, c, d without a primary key, e partitioned, f of numerics
 # that are equal but differ in their display scale), a push
-# source with dedup (p, fed JSON batches) and 33 views
+# source with dedup (p, fed JSON batches) and 35 views
 # (setup.sql) covering filters, every join kind, self-joins, aggregates,
 # DISTINCT, set operations, EXISTS / NOT EXISTS / IN / scalar subqueries, a
 # window function, ORDER BY ... LIMIT, a CTE, views on views and views on a
@@ -236,7 +236,14 @@ stmt_e() {
 
 # f: numerics equal to others but with another scale (1 = 1.0 = 1.00): a view
 # of them holds each as it was returned, a group key merges them.
-pick_x()    { rnd 8; case $R in 0) X=1 ;; 1) X=1.0 ;; 2) X=1.00 ;; 3) X=2.5 ;; 4) X=2.50 ;; 5) X=-0.0 ;; 6) X=0 ;; *) X=NULL ;; esac; }
+# X := a numeric of f: equal values of other scales, now and then NaN or an infinity.
+pick_x()    {
+    if chance 6; then
+        rnd 3; case $R in 0) X="'NaN'" ;; 1) X="'Infinity'" ;; *) X="'-Infinity'" ;; esac
+        return 0
+    fi
+    rnd 8; case $R in 0) X=1 ;; 1) X=1.0 ;; 2) X=1.00 ;; 3) X=2.5 ;; 4) X=2.50 ;; 5) X=-0.0 ;; 6) X=0 ;; *) X=NULL ;; esac
+}
 stmt_f() {
     local op i n rows=""
     rnd 100; op=$R

@@ -85,10 +85,12 @@ INSERT INTO rt_views (ord, name, query, options) VALUES
  (31, 'v_scale',      $q$SELECT g, x FROM f$q$, '{}'),
  (32, 'v_scale_agg',  $q$SELECT x, count(*) AS n, sum(g) AS sg, min(id) AS mn FROM f GROUP BY x$q$, '{}'),
  (33, 'v_scale_join', $q$SELECT f.x, c.name FROM f JOIN c ON c.k = f.g + 1 WHERE f.x IS NOT NULL$q$, '{}'),
+ (34, 'v_scale_sum',  $q$SELECT g, sum(x) AS sx, avg(x) AS ax, count(x) AS nx, count(*) AS n FROM f GROUP BY g$q$, '{}'),
+ (35, 'v_scale_total', $q$SELECT sum(x) AS sx, avg(x) AS ax, sum(x * 2) AS sx2 FROM f$q$, '{}'),
  (25, 'v_agg_diff',   $q$SELECT k, count(*) AS n, sum(v) AS sv, max(v) AS mx FROM a GROUP BY k$q$, '{"mode": "diff"}'),
  (26, 'v_left_diff',  $q$SELECT c.id, c.name, a.id AS a_id FROM c LEFT JOIN a ON a.k = c.k AND a.v > 90$q$, '{"mode": "diff"}');
 
-UPDATE rt_views SET exact = true WHERE name IN ('v_scale', 'v_scale_join');
+UPDATE rt_views SET exact = true WHERE name IN ('v_scale', 'v_scale_join', 'v_scale_sum', 'v_scale_total');
 
 -- Every view that takes the default strategy gets a twin maintained by the
 -- diff strategy: the same query, checked the same way, so both strategies
