@@ -32,7 +32,8 @@
 -- adds are those that the same generator gives for the next order indexes.
 -- Everything is set-based (INSERT ... SELECT over generate_series); primary
 -- keys and the indexes a DBA would add on the foreign keys are built after
--- the load.  About 5 s at SF 0.01 and 2-3 min at SF 1 on 2 cores.
+-- the load.  2 s at SF 0.01 and 8 s at SF 0.1 on 2 cores (SF 1 not yet
+-- measured; about ten times SF 0.1 expected).
 --
 -- Besides the eight tables it leaves in the current schema:
 --   tpch_config              one row: sf and the cardinalities derived from it
