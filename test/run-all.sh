@@ -29,6 +29,9 @@
 #                 functions refuse with 25006 and the views read right
 #   nopreload     test/nopreload/run.sh, when present (a cluster without
 #                 shared_preload_libraries)
+#   tpch          test/tpch/run.sh: the 22 TPC-H queries as views at SF 0.01
+#                 (IVM_TPCH_SF), 10 rounds of RF1 + RF2 + random updates, each
+#                 view equal to its query after every tick
 # The last line is "N passed, N failed"; the exit status is non-zero when a
 # suite failed.  IVM_SUITES="random crash" runs only the suites named.
 # ---------------------------------------------------------------------------
@@ -41,7 +44,7 @@ PASSED=0
 FAILED=0
 SKIPPED=0
 RESULTS=()
-SUITES=${IVM_SUITES:-layers installcheck pgtap push-leak random random-profiles random-full random-quarantine random-collide dump crash checkpoint standby nopreload}
+SUITES=${IVM_SUITES:-layers installcheck pgtap push-leak random random-profiles random-full random-quarantine random-collide dump crash checkpoint standby nopreload tpch}
 
 # The randomised test: a random seed unless one is given, 300 ticks unless told.
 if [ -z "${IVM_SEED:-}" ]; then
@@ -171,6 +174,7 @@ run_suite standby 300 bash "$HERE/standby/run.sh"
 if [ -f "$HERE/nopreload/run.sh" ]; then
     run_suite nopreload 300 bash "$HERE/nopreload/run.sh"
 fi
+run_suite tpch 180 bash "$HERE/tpch/run.sh"
 
 ivm_cluster_stop
 ivm_say "summary (randomised test seed $IVM_SEED, $IVM_TICKS ticks)"

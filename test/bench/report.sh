@@ -373,6 +373,84 @@ EOF
     echo
 fi
 
+# ---- (tpch) ------------------------------------------------------------------
+if has tpch; then
+    tsf=$(meta tpch_sf); treps=$(meta tpch_reps)
+    # tstr CONFIG METRIC: the last string value recorded (a strategy).
+    tstr() { awk -F, -v c="$1" -v m="$2" '$1 == "tpch" && $2 == c && $3 == m { v = $5 } END { print v }' "$RAW"; }
+    # tsum_med CONFIG: the median over repetitions of rf1_ms + rf2_ms.
+    tsum_med() {
+        awk -F, -v c="$1" '$1 == "tpch" && $2 == c && ($3 == "rf1_ms" || $3 == "rf2_ms") { s[$4] += $5 }
+            END { n = 0; for (r in s) v[n++] = s[r]
+                  for (i = 1; i < n; i++) { x = v[i]; for (j = i - 1; j >= 0 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
+                  if (n == 0) exit; if (n % 2) print v[(n - 1) / 2]; else print (v[n / 2 - 1] + v[n / 2]) / 2 }' "$RAW"
+    }
+    cat <<EOF
+## (tpch) TPC-H: tick after a refresh round vs REFRESH, per query
+
+The tables of \`test/tpch/gen.sql\` at scale factor **$tsf** ($(meta tpch_rows)), generated in
+$(med tpch setup gen_seconds) s; the 22 queries of \`test/tpch/queries.sql\` (the specification's
+validation parameters). A round is \`tpch_rf1(r)\` then \`tpch_rf2(r)\` (\`test/tpch/refresh.sql\`):
+$(num "$(awk -v s="$tsf" 'BEGIN { print s * 1500 }')") orders with their lineitems inserted, as many old ones deleted.
+
+Per query, **alone**: only that view exists (\`ivm.create_view\`), next to a plain
+\`CREATE MATERIALIZED VIEW\` of the same query; per repetition one round (not timed), the timed
+\`SELECT * FROM ivm.tick()\`, then the timed \`REFRESH MATERIALIZED VIEW\` in the same data state.
+A tick with one view pays everything a user with that view pays (reading and clearing the
+deltas of its tables, the maintenance, the evidence, the commit); the view's own \`duration_us\`
+in \`ivm.evidence\` of one tick maintaining all 22 (column *in the 22-view tick*) leaves the
+shared part out. Wall times in ms, medians of $treps.
+
+| query | strategy (alone; in the 22-view tick) | tick | REFRESH | REFRESH / tick | in the 22-view tick | rows_in |
+| --- | --- | ---: | ---: | ---: | ---: | ---: |
+EOF
+    qs=$(awk -F, '$1 == "tpch" && $3 == "tick_ms" && $2 ~ /^tpch_q/ { print $2 }' "$RAW" | sort -u)
+    : >"$D/tpch_ratios.txt"
+    untouched=""
+    for q in $qs; do
+        tw=$(med tpch "$q" tick_ms); rf=$(med tpch "$q" refresh_ms); r=$(div "$rf" "$tw")
+        st="$(tstr "$q" strategy); $(tstr "$q" all22_strategy)"
+        if [ "$(med tpch "$q" tick_rows_in)" = 0 ]; then
+            # RF1 and RF2 write orders and lineitem only: nothing to do for this view
+            untouched="$untouched${untouched:+, }${q#tpch_}"
+            st="untouched (reads neither orders nor lineitem)"
+            r="*$(ratio "$r")*"
+        else
+            [ -n "$r" ] && echo "$q $r" >>"$D/tpch_ratios.txt"
+            r=$(ratio "$r")
+        fi
+        echo "| ${q#tpch_} | $st | $(ms "$tw") | $(ms "$rf") |" \
+            "$r | $(ms "$(med tpch "$q" all22_ms)") | $(num "$(med tpch "$q" tick_rows_in)") |"
+    done
+    gm=$(awk '{ s += log($2); n++ } END { if (n) printf "%.6g\n", exp(s / n) }' "$D/tpch_ratios.txt")
+    n10=$(awk '$2 >= 10 { n++ } END { print n + 0 }' "$D/tpch_ratios.txt")
+    nall=$(wc -l <"$D/tpch_ratios.txt")
+    slower=$(awk '$2 < 1 { printf "%s%s", (n++ ? ", " : ""), substr($1, 6) } END { if (!n) printf "none" }' "$D/tpch_ratios.txt")
+    rm -f "$D/tpch_ratios.txt"
+    echo
+    if [ -n "$untouched" ]; then
+        echo "A round writes orders and lineitem only; $untouched read neither, so their tick has nothing to do"
+        echo "(ratio in italics) and they are left out of the figures below."
+        echo
+    fi
+    echo "**Geometric mean of REFRESH / tick: $(ratio "$gm")** over the $nall queries a round touches; $n10 of $nall at 10× or more;" \
+        "slower than REFRESH (ratio < 1): $slower. Issue 10's goals: every query ≥ 10× ($n10 of $nall)," \
+        "geometric mean ≥ 100× ($(verdict_ge "$gm" 100))."
+    echo
+    wn=$(tsum_med none); wv=$(tsum_med views)
+    sumrf=$(for q in $qs; do med tpch "$q" refresh_ms; done | awk '{ s += $1 } END { print s }')
+    at=$(med tpch all tick_ms)
+    echo "| all 22 queries | ms | |"
+    echo "| --- | ---: | --- |"
+    echo "| RF1 + RF2 without views (before the views and after they are dropped) | $(ms "$wn") | RF1 $(ms "$(med tpch none rf1_ms)"), RF2 $(ms "$(med tpch none rf2_ms)") |"
+    echo "| RF1 + RF2 with the 22 views | $(ms "$wv") | RF1 $(ms "$(med tpch views rf1_ms)"), RF2 $(ms "$(med tpch views rf2_ms)"); $(ratio "$(div "$wv" "$wn")") the time without |"
+    echo "| one tick maintaining all 22 | $(ms "$at") | duration_ms $(ms "$(med tpch all tick_duration_ms)"), rows_in $(num "$(med tpch all tick_rows_in)") |"
+    echo "| REFRESH of all 22 (sum of the medians above) | $(ms "$sumrf") | REFRESH / tick = $(ratio "$(div "$sumrf" "$at")") |"
+    echo "| create the 22 views (one statement) | $(ms "$(med tpch all create_views_ms)") | |"
+    echo
+    evidence tpch-all "Evidence (\`ivm.evidence\`) of the last measured 22-view tick"
+fi
+
 # ---- correctness checks and failures ----------------------------------------
 echo "## Checks"
 echo

@@ -16,6 +16,9 @@
 #   (d)             the catch-up tick after each run with views
 #   (e) bench-e-checkpoint.sh  delta checkpoints of a view of 1M rows: base,
 #                   1% change + tick + delta, restore into a fresh database
+#   (tpch) bench-tpch.sh  opt-in (IVM_BENCH_ONLY=tpch): the 22 TPC-H queries,
+#                   tick after one RF1+RF2 round vs REFRESH per query, and the
+#                   round's write time with the 22 views vs none
 # Raw numbers go to test/bench/results/<date-time>/ (raw.csv, meta.tsv,
 # evidence/, logs/; results/latest points at the newest), and report.sh
 # turns them into BENCHMARKS.md.  Not part of test/run-all.sh.
@@ -30,8 +33,10 @@
 #   IVM_BENCH_WRITE_ROWS  rows of t for (c)      (default 1000000)
 #   IVM_BENCH_E_ROWS   rows of the view of (e)   (default 1000000)
 #   IVM_BENCH_E_REPS   repetitions of (e)        (default 3)
-#   IVM_BENCH_ONLY     subset of "a b c e" to run  (default all; the report
-#                      then only has those)
+#   IVM_BENCH_ONLY     subset of "a b c e tpch" to run  (default "a b c e";
+#                      the report then only has those)
+#   IVM_BENCH_TPCH_SF  scale factor of (tpch)   (default 1)
+#   IVM_BENCH_TPCH_REPS  repetitions in (tpch)  (default 3)
 #   IVM_BENCH_QUICK=1  sizes "10000 100000", reps 3, 5 s pgbench runs,
 #                      scale 1, 100000 rows for (c) and (e), 2 repetitions
 #                      of (e) (each still overridable)
@@ -54,6 +59,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/bench-c.sh"
 # shellcheck source=test/bench/bench-e-checkpoint.sh
 . "$HERE/bench-e-checkpoint.sh"
+# shellcheck source=test/bench/bench-tpch.sh
+. "$HERE/bench-tpch.sh"
 
 if [ "${IVM_BENCH_QUICK:-0}" = 1 ]; then
     BENCH_MODE=quick
@@ -77,23 +84,29 @@ fi
 BENCH_RUNS=${IVM_BENCH_RUNS:-3}
 BENCH_CLIENTS=${IVM_BENCH_CLIENTS:-1 4}
 BENCH_ONLY=${IVM_BENCH_ONLY:-a b c e}
+BENCH_TPCH_SF=${IVM_BENCH_TPCH_SF:-1}
+BENCH_TPCH_REPS=${IVM_BENCH_TPCH_REPS:-3}
 BENCH_CORES=$(nproc 2>/dev/null || echo 2)
 BENCH_PG_SETTINGS=${IVM_BENCH_PG_SETTINGS:-shared_buffers=1GB work_mem=64MB maintenance_work_mem=512MB max_wal_size=4GB checkpoint_timeout=30min}
 OUTPUT=${IVM_BENCH_OUTPUT:-$REPO/BENCHMARKS.md}
 
 # Every knob must be a positive integer (or a list of them).
 for v in $BENCH_SIZES $BENCH_REPS $BENCH_SECONDS $BENCH_RUNS $BENCH_CLIENTS \
-        $BENCH_PGBENCH_SCALE $BENCH_WRITE_ROWS $BENCH_E_ROWS $BENCH_E_REPS; do
+        $BENCH_PGBENCH_SCALE $BENCH_WRITE_ROWS $BENCH_E_ROWS $BENCH_E_REPS $BENCH_TPCH_REPS; do
     case "$v" in
         '' | *[!0-9]* | 0) echo "benchmark settings must be positive integers; got '$v'" >&2; exit 2 ;;
     esac
 done
 for b in $BENCH_ONLY; do
     case "$b" in
-        a | b | c | e) ;;
-        *) echo "IVM_BENCH_ONLY takes a, b, c and e; got '$b'" >&2; exit 2 ;;
+        a | b | c | e | tpch) ;;
+        *) echo "IVM_BENCH_ONLY takes a, b, c, e and tpch; got '$b'" >&2; exit 2 ;;
     esac
 done
+if ! [[ "$BENCH_TPCH_SF" =~ ^[0-9]*\.?[0-9]+$ ]]; then
+    echo "IVM_BENCH_TPCH_SF must be a positive number; got '$BENCH_TPCH_SF'" >&2
+    exit 2
+fi
 
 RESULTS=$HERE/results
 RUN_DIR=$RESULTS/$(date -u +%Y%m%d-%H%M%S)
@@ -132,6 +145,8 @@ bench_meta write_rows "$BENCH_WRITE_ROWS"
 bench_meta e_rows "$BENCH_E_ROWS"
 bench_meta e_reps "$BENCH_E_REPS"
 bench_meta benches "$BENCH_ONLY"
+bench_meta tpch_sf "$BENCH_TPCH_SF"
+bench_meta tpch_reps "$BENCH_TPCH_REPS"
 
 for b in $BENCH_ONLY; do
     case "$b" in
@@ -139,6 +154,7 @@ for b in $BENCH_ONLY; do
         b) bench_b || true ;;
         c) bench_c || true ;;
         e) bench_e || true ;;
+        tpch) bench_tpch || true ;;
     esac
 done
 
