@@ -73,7 +73,7 @@ _PG_init(void)
 
 	DefineCustomRealVariable("ivm.fallback_ratio",
 							 "Recompute a view when its incoming delta exceeds this fraction of its size.",
-							 NULL,
+							 "Both of the view's size (rows, or rows aggregated) and of the rows a recompute reads.",
 							 &ivm_fallback_ratio,
 							 0.5, 0.0, 1000000.0,
 							 PGC_USERSET, 0,

@@ -28,8 +28,8 @@
  * tuplestores registered as ephemeral named relations (ivm_delta_<source>
  * for tables, ivm_vdelta_<view> for the views processed before it); it is
  * recomputed instead when it must be (TRUNCATE, REFRESH, first fill,
- * ivm.full_recompute) or when its incoming delta exceeds ivm.fallback_ratio
- * times its size.  Other views are diffed.  Every view's own delta goes
+ * ivm.full_recompute) or when its incoming delta is too large to be worth
+ * folding in (TooLargeDelta).  Other views are diffed.  Every view's own delta goes
  * into its ivm_vdelta_<id> for the views that read it, and into the change
  * log when it is watched.
  *
@@ -64,6 +64,8 @@
 #include "utils/timestamp.h"
 #include "utils/json.h"
 #include "utils/hsearch.h"
+#include "catalog/pg_inherits.h"
+#include "optimizer/plancat.h"
 
 #include "ivm.h"
 
@@ -605,6 +607,74 @@ typedef struct ViewOutcome
 } ViewOutcome;
 
 /*
+ * RowsRead
+ *		How many rows a recompute of the view reads: the planner's estimate
+ *		of each table its query reads (with its partitions or children), and
+ *		the rows of each incremental view it reads.
+ */
+static double
+RowsRead(ShapeEntry *entry, TickState *ts)
+{
+	double		total = 0;
+	ListCell   *lc;
+
+	foreach(lc, entry->shape->branches)
+	{
+		IvmBranch  *br = lfirst(lc);
+		ListCell   *lc2;
+
+		foreach(lc2, br->rels)
+		{
+			RangeTblEntry *rte = rt_fetch(lfirst_int(lc2), br->query->rtable);
+			TickView   *upstream = FindView(ts, rte->relid);
+			List	   *members;
+			ListCell   *lc3;
+
+			if (upstream != NULL)
+			{
+				total += (double) upstream->rows;
+				continue;
+			}
+			members = rte->inh ? find_all_inheritors(rte->relid, AccessShareLock, NULL)
+				: list_make1_oid(rte->relid);
+			foreach(lc3, members)
+			{
+				Relation	rel = table_open(lfirst_oid(lc3), AccessShareLock);
+				BlockNumber pages;
+				double		tuples = 0;
+				double		allvisfrac;
+
+				if (rel->rd_rel->relkind == RELKIND_RELATION)
+					estimate_rel_size(rel, NULL, &pages, &tuples, &allvisfrac);
+				table_close(rel, AccessShareLock);
+				total += Max(tuples, 0);
+			}
+		}
+	}
+	return total;
+}
+
+/*
+ * TooLargeDelta
+ *		Whether a view's incoming delta is too large for delta rules this
+ *		tick, so that a recompute is cheaper: more than ivm.fallback_ratio
+ *		times both the view's size (its rows, or for an aggregate the rows
+ *		it aggregates) and the rows a recompute would read.  The second
+ *		keeps a view much smaller than its sources (a selective filter, an
+ *		aggregate over a join) incremental for deltas that are large next
+ *		to it but small next to what a recompute costs.
+ */
+static bool
+TooLargeDelta(TickView *view, ShapeEntry *entry, TickState *ts, uint64 delta_in)
+{
+	double		delta = (double) delta_in;
+
+	if (delta <= ivm_fallback_ratio * (double) view->size)
+		return false;
+	return delta > ivm_fallback_ratio * RowsRead(entry, ts);
+}
+
+/*
  * MaintainView
  *		Bring one dirty view's storage up to date, adding its delta to out:
  *		delta rules where its shape has them and they may run, else a
@@ -624,7 +694,7 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 		entry = GetShape(view);
 		oc->strategy = "recompute";
 		if (!recompute && entry->ineligible == NULL &&
-			(double) oc->delta_in <= ivm_fallback_ratio * (double) view->size)
+			!TooLargeDelta(view, entry, ts, oc->delta_in))
 		{
 			bool		missing;
 			char	   *sql;

@@ -3,7 +3,7 @@
 -- evidence each tick leaves, and kept plans (SPEC.md sections 1 and 2).
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(46);
+SELECT plan(50);
 
 SELECT lives_ok($$SELECT ivm.tick()$$, 'a first tick consumes whatever was pending');
 
@@ -148,6 +148,28 @@ SET LOCAL ivm.evidence_retention = 2;
 UPDATE s_t SET val = val + 1 WHERE id = 43;
 SELECT ivm.tick();
 SELECT is((SELECT count(DISTINCT epoch)::int FROM ivm.evidence), 2, 'ivm.evidence_retention bounds the evidence');
+
+-- the fallback weighs the delta against what a recompute reads, not only
+-- against the view: a selective aggregate over a big table stays
+-- incremental for a delta larger than itself, and a delta larger than the
+-- table is recomputed
+CREATE TABLE s_big (id int PRIMARY KEY, k int, v int);
+INSERT INTO s_big SELECT g, g % 3, g FROM generate_series(1, 4000) g;
+ANALYZE s_big;
+SELECT ivm.create_view('s_sel', $$SELECT k, count(*) AS n, sum(v) AS sv FROM s_big WHERE v <= 30 GROUP BY k$$);
+SET LOCAL ivm.fallback_ratio = 0.5;
+UPDATE s_big SET v = v + 1 WHERE id % 20 = 0;
+SELECT ivm.tick();
+SELECT is(pg_temp.last_strategy('s_sel'), 'incremental',
+          'a delta of 400 rows, next to 30 rows aggregated but 4000 read by a recompute, is folded in');
+SELECT is(pg_temp.mismatches('s_sel', 'SELECT k, count(*), sum(v) FROM s_big WHERE v <= 30 GROUP BY k'), 0::bigint,
+          's_sel equals its query');
+UPDATE s_big SET v = v - 1;
+SELECT ivm.tick();
+SELECT is(pg_temp.last_strategy('s_sel'), 'recompute', 'a delta of 8000 rows over a 4000-row table is recomputed');
+SELECT is(pg_temp.mismatches('s_sel', 'SELECT k, count(*), sum(v) FROM s_big WHERE v <= 30 GROUP BY k'), 0::bigint,
+          's_sel equals its query after the recompute');
+RESET ivm.fallback_ratio;
 
 -- a numeric sum without a declared scale: the group counts its inputs per
 -- display scale, so removing the input with the largest scale is a delta,
