@@ -55,6 +55,7 @@
 #include "optimizer/optimizer.h"
 #include "access/sysattr.h"
 #include "parser/parsetree.h"
+#include "port/pg_bitutils.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -65,8 +66,13 @@
 
 #include "ivm.h"
 
-/* joins wider than this are maintained by diff: 2^n terms in the worst tick */
-#define IVM_MAX_RELATIONS 6
+/*
+ * A join's delta has 2^n - 1 terms for n relations that changed in a tick:
+ * a join of up to IVM_MAX_RELATIONS relations has delta rules, and a tick
+ * where more than IVM_MAX_CHANGED of them changed recomputes it instead.
+ */
+#define IVM_MAX_RELATIONS 16
+#define IVM_MAX_CHANGED 6
 
 static char *
 ReasonF(const char *fmt, const char *arg)
@@ -172,7 +178,7 @@ CheckSpj(Query *q, List **rels)
 	if (*rels == NIL)
 		return "the query reads no table";
 	if (list_length(*rels) > IVM_MAX_RELATIONS)
-		return "the query joins more than 6 relations";
+		return "the query joins more than 16 relations";
 	if (expression_tree_walker((Node *) q->targetList, OddVarWalker, NULL) ||
 		expression_tree_walker((Node *) q->jointree, OddVarWalker, NULL))
 		return "the query reads a whole row or a system column";
@@ -748,7 +754,8 @@ BranchTermSql(IvmShape *shape, IvmBranch *br, uint32 mask, IvmDeltaLookup lookup
  *		The delta of the SPJ part of a view (every branch), for the relations
  *		whose delta is non-empty this tick: changed(relid) says which.
  *		Columns __ivm_c1.. and __ivm_weight (int8).  NULL when no relation
- *		changed, or a delta lacks a needed column (then *missing is set).
+ *		changed, or a delta lacks a needed column or more than
+ *		IVM_MAX_CHANGED relations of a join changed (then *missing is set).
  */
 char *
 IvmDeltaSql(IvmShape *shape, IvmChanged changed, IvmDeltaLookup lookup, void *arg,
@@ -774,6 +781,11 @@ IvmDeltaSql(IvmShape *shape, IvmChanged changed, IvmDeltaLookup lookup, void *ar
 			if (changed(rte->relid, arg))
 				changed_mask |= (1u << k);
 			k++;
+		}
+		if (pg_popcount32(changed_mask) > IVM_MAX_CHANGED)
+		{
+			*missing = true;	/* too many terms: the caller recomputes */
+			return NULL;
 		}
 
 		/* every non-empty subset of the changed relations */
