@@ -35,11 +35,14 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "parser/analyze.h"
 #include "parser/parser.h"
+#include "parser/parsetree.h"
 #include "rewrite/rewriteHandler.h"
+#include "rewrite/rewriteManip.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/regproc.h"
@@ -97,6 +100,130 @@ IvmParseQuery(const char *query_text)
 
 	query = parse_analyze_fixedparams(stmt, query_text, NULL, 0, NULL);
 	return query;
+}
+
+/*
+ * IsSimpleSubquery
+ *		A subquery in FROM that is only a select-project-join: its rows are
+ *		its joined rows, filtered and projected, so its references can be
+ *		replaced by its expressions and its relations joined in its place.
+ */
+static bool
+IsSimpleSubquery(RangeTblEntry *rte)
+{
+	Query	   *sub = rte->subquery;
+	ListCell   *lc;
+
+	if (rte->rtekind != RTE_SUBQUERY || rte->lateral || sub == NULL ||
+		sub->commandType != CMD_SELECT || sub->utilityStmt != NULL ||
+		sub->hasAggs || sub->hasWindowFuncs || sub->hasTargetSRFs || sub->hasSubLinks ||
+		sub->hasDistinctOn || sub->hasRecursive || sub->hasModifyingCTE || sub->hasForUpdate ||
+		sub->cteList != NIL || sub->distinctClause != NIL || sub->groupClause != NIL ||
+		sub->groupingSets != NIL || sub->havingQual != NULL || sub->sortClause != NIL ||
+		sub->limitOffset != NULL || sub->limitCount != NULL || sub->setOperations != NULL ||
+		sub->rowMarks != NIL || sub->jointree == NULL || sub->jointree->fromlist == NIL)
+		return false;
+	foreach(lc, sub->jointree->fromlist)
+	{
+		Node	   *item = lfirst(lc);
+
+		if (IsA(item, JoinExpr) && ((JoinExpr *) item)->jointype == JOIN_INNER)
+			continue;
+		if (!IsA(item, RangeTblRef))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * FlattenOneSubquery
+ *		Replace the first simple subquery of q's FROM list by its relations
+ *		and conditions, its columns by its expressions.  False when there is
+ *		none.
+ */
+static bool
+FlattenOneSubquery(Query *q)
+{
+	ListCell   *lc;
+
+	foreach(lc, q->jointree->fromlist)
+	{
+		Node	   *item = lfirst(lc);
+		int			rti;
+		RangeTblEntry *rte;
+		Query	   *sub;
+		int			offset = list_length(q->rtable);
+		List	   *fromlist = NIL;
+		ListCell   *lc2;
+
+		if (!IsA(item, RangeTblRef))
+			continue;
+		rti = ((RangeTblRef *) item)->rtindex;
+		rte = rt_fetch(rti, q->rtable);
+		if (!IsSimpleSubquery(rte))
+			continue;
+
+		/* its relations join the query's, renumbered after them */
+		sub = copyObject(rte->subquery);
+		OffsetVarNodes((Node *) sub, offset, 0);
+		q->rtable = list_concat(q->rtable, sub->rtable);
+
+		/* its columns become its expressions, wherever the query uses them */
+		q->targetList = (List *) ReplaceVarsFromTargetList((Node *) q->targetList, rti, 0, rte,
+														   sub->targetList, REPLACEVARS_REPORT_ERROR,
+														   0, &q->hasSubLinks);
+		q->jointree = (FromExpr *) ReplaceVarsFromTargetList((Node *) q->jointree, rti, 0, rte,
+															 sub->targetList, REPLACEVARS_REPORT_ERROR,
+															 0, &q->hasSubLinks);
+		q->havingQual = ReplaceVarsFromTargetList(q->havingQual, rti, 0, rte, sub->targetList,
+												  REPLACEVARS_REPORT_ERROR, 0, &q->hasSubLinks);
+
+		/* and its FROM list and WHERE take its place */
+		foreach(lc2, q->jointree->fromlist)
+		{
+			Node	   *other = lfirst(lc2);
+
+			if (IsA(other, RangeTblRef) && ((RangeTblRef *) other)->rtindex == rti)
+				fromlist = list_concat(fromlist, sub->jointree->fromlist);
+			else
+				fromlist = lappend(fromlist, other);
+		}
+		q->jointree->fromlist = fromlist;
+		q->jointree->quals = make_and_qual(q->jointree->quals, sub->jointree->quals);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * FlattenSubqueries
+ *		The query with the simple subqueries of its FROM list flattened into
+ *		it, as the planner would pull them up, so that delta rules see one
+ *		select-project-join (a subquery that computes a column, wrapped by a
+ *		GROUP BY outside, is common: TPC-H Q7 and Q9).  Returns the query
+ *		deparsed and analysed again, or NULL when nothing changed.  The view
+ *		is defined by that query: it returns the same rows.
+ */
+static Query *
+FlattenSubqueries(Query *query)
+{
+	Query	   *q;
+	bool		changed = false;
+	ListCell   *lc;
+
+	if (query->setOperations != NULL || query->jointree == NULL ||
+		query->hasRecursive || query->cteList != NIL)
+		return NULL;
+	/* a LATERAL item could read the subquery's columns from inside */
+	foreach(lc, query->rtable)
+		if (((RangeTblEntry *) lfirst(lc))->lateral)
+			return NULL;
+	q = copyObject(query);
+	while (FlattenOneSubquery(q))
+		changed = true;
+	if (!changed)
+		return NULL;
+	return IvmParseQuery(IvmDeparseQuery(q));
 }
 
 /*
@@ -466,11 +593,15 @@ CheckTarget(Declaration *d, const char *name)
 static void
 AnalyzeDeclaredQuery(Declaration *d, const char *query_text, List *col_names, List **relids)
 {
+	Query	   *flat;
 	List	   *rewritten;
 	ListCell   *lc;
 
 	d->query = IvmParseQuery(query_text);
 	CheckQuery(d->query);
+	flat = FlattenSubqueries(d->query);
+	if (flat != NULL)
+		d->query = flat;
 	d->cols = ViewColumns(d->query, col_names);
 	d->deparsed = IvmDeparseQuery(d->query);
 	rewritten = QueryRewrite(copyObject(d->query));

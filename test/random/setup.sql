@@ -87,6 +87,8 @@ INSERT INTO rt_views (ord, name, query, options) VALUES
  (33, 'v_scale_join', $q$SELECT f.x, c.name FROM f JOIN c ON c.k = f.g + 1 WHERE f.x IS NOT NULL$q$, '{}'),
  (34, 'v_scale_sum',  $q$SELECT g, sum(x) AS sx, avg(x) AS ax, count(x) AS nx, count(*) AS n FROM f GROUP BY g$q$, '{}'),
  (35, 'v_scale_total', $q$SELECT sum(x) AS sx, avg(x) AS ax, sum(x * 2) AS sx2 FROM f$q$, '{}'),
+ (36, 'v_flat',       $q$SELECT k, count(*) AS n, sum(v2) AS s2 FROM (SELECT a.k, a.v * 2 AS v2, b.w FROM a JOIN b ON b.a_id = a.id WHERE b.w > 3) s WHERE v2 IS NOT NULL GROUP BY k$q$, '{}'),
+ (37, 'v_flat_spj',   $q$SELECT s.id, s.kv, c.name FROM (SELECT id, k, coalesce(v, -1) + k AS kv FROM a WHERE s IS DISTINCT FROM 'z') s, c WHERE c.k = s.k$q$, '{}'),
  (25, 'v_agg_diff',   $q$SELECT k, count(*) AS n, sum(v) AS sv, max(v) AS mx FROM a GROUP BY k$q$, '{"mode": "diff"}'),
  (26, 'v_left_diff',  $q$SELECT c.id, c.name, a.id AS a_id FROM c LEFT JOIN a ON a.k = c.k AND a.v > 90$q$, '{"mode": "diff"}');
 
