@@ -175,7 +175,8 @@ typedef enum IvmAggKind
 typedef struct IvmAgg
 {
 	IvmAggKind	kind;
-	int			col;			/* visible column, 0-based */
+	int			col;			/* visible column, 0-based; -1: hidden (__ivm_a<n>) */
+	Expr	   *aggref;			/* the aggregate call */
 	Expr	   *arg;			/* argument, NULL for count(*) */
 	Oid			argtype;
 	Oid			restype;
@@ -205,7 +206,10 @@ typedef struct IvmShape
 	bool		scalar;			/* AGG: no GROUP BY, always one row */
 	int			nkeys;
 	List	   *keycols;		/* visible column of each key, 0-based */
-	int		   *colrole;		/* per column: -k key k, +a aggregate a */
+	int		   *colrole;		/* per column: -k key k, +a aggregate a, 0 computed */
+	bool		computed;		/* some column is computed from keys and aggregates */
+	Expr	  **colexpr;		/* per computed column: its expression over the
+								 * storage row (Vars of relation 1) */
 	int			naggs;
 	IvmAgg	   *aggs;
 } IvmShape;
@@ -222,8 +226,8 @@ extern List *IvmShapeHiddenColumns(IvmShape *shape);
 extern void IvmShapeCheckPermissions(IvmShape *shape);
 extern char *IvmDeltaSql(IvmShape *shape, IvmChanged changed, IvmDeltaLookup lookup,
 						 void *arg, bool *missing);
-extern char *IvmFullSql(IvmShape *shape, const char *def_name);
-extern char *IvmMergeSql(IvmShape *shape, const char *delta_sql,
+extern char *IvmFullSql(IvmShape *shape, const char *def_name, Oid storage_rel);
+extern char *IvmMergeSql(IvmShape *shape, const char *delta_sql, Oid storage_rel,
 						 const char *storage_name, List *storage_colnames);
 
 /* ---- strategies ---------------------------------------------------- */

@@ -299,6 +299,157 @@ CheckAgg(Aggref *agg, IvmAgg *out)
 	return NULL;
 }
 
+/* how many aggregate calls an expression holds */
+static bool
+CountAggrefsWalker(Node *node, int *n)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Aggref))
+	{
+		(*n)++;
+		return false;
+	}
+	return expression_tree_walker(node, CountAggrefsWalker, n);
+}
+
+static int
+CountAggrefs(Node *node)
+{
+	int			n = 0;
+
+	(void) CountAggrefsWalker(node, &n);
+	return n;
+}
+
+/* the storage attribute number of aggregate a's hidden value (0-based a) */
+static AttrNumber
+HiddenAggAttno(IvmShape *shape, int a)
+{
+	AttrNumber	attno = shape->nvisible + 2;	/* after the count and the key hash */
+
+	for (int b = 0; b < a; b++)
+	{
+		IvmAgg	   *agg = &shape->aggs[b];
+
+		attno += (agg->col < 0 ? 1 : 0) +
+			((agg->kind == IVM_AGG_SUM || agg->kind == IVM_AGG_AVG) ? 1 : 0) +
+			((agg->kind == IVM_AGG_AVG || agg->numeric_inputs) ? 1 : 0) +
+			(agg->numeric_inputs ? 1 : 0);
+	}
+	return attno + 1;
+}
+
+/* What ComputedMutator needs: the shape, the query, its key references. */
+typedef struct ComputedContext
+{
+	IvmShape   *shape;
+	Query	   *query;
+	List	   *keyrefs;
+	const char *why;
+} ComputedContext;
+
+/* collect the aggregate calls of a computed column as hidden aggregates */
+static bool
+HiddenAggsWalker(Node *node, ComputedContext *cx)
+{
+	IvmShape   *shape = cx->shape;
+
+	if (node == NULL || cx->why != NULL)
+		return false;
+	if (IsA(node, Aggref))
+	{
+		IvmAgg	   *agg;
+
+		for (int a = 0; a < shape->naggs; a++)
+			if (equal(shape->aggs[a].aggref, node))
+				return false;
+		agg = &shape->aggs[shape->naggs];
+		cx->why = CheckAgg((Aggref *) node, agg);
+		agg->col = -1;
+		agg->aggref = (Expr *) node;
+		shape->naggs++;
+		return false;
+	}
+	return expression_tree_walker(node, HiddenAggsWalker, cx);
+}
+
+/*
+ * ComputedMutator
+ *		A computed column's expression over the storage row (Vars of
+ *		relation 1): a grouping key becomes its column, an aggregate call its
+ *		column (visible, or hidden __ivm_a<n>).  Any other column reference
+ *		cannot be computed from the group (cx->why).
+ */
+static Node *
+ComputedMutator(Node *node, ComputedContext *cx)
+{
+	IvmShape   *shape = cx->shape;
+	ListCell   *lc;
+	int			col = 0;
+
+	if (node == NULL)
+		return NULL;
+	foreach(lc, cx->query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (tle->resjunk)
+			continue;
+		if (tle->ressortgroupref != 0 && list_member_int(cx->keyrefs, (int) tle->ressortgroupref) &&
+			equal(tle->expr, node))
+			return (Node *) makeVar(1, col + 1, exprType(node), exprTypmod(node),
+									exprCollation(node), 0);
+		col++;
+	}
+	if (IsA(node, Aggref))
+	{
+		for (int a = 0; a < shape->naggs; a++)
+			if (equal(shape->aggs[a].aggref, node))
+				return (Node *) makeVar(1, shape->aggs[a].col >= 0
+										? shape->aggs[a].col + 1 : HiddenAggAttno(shape, a),
+										exprType(node), exprTypmod(node), exprCollation(node), 0);
+		elog(ERROR, "ivm: an aggregate call of a computed column was not collected");
+	}
+	if (IsA(node, Var) || IsA(node, SubLink) || IsA(node, WindowFunc))
+	{
+		cx->why = "the select list computes an expression over a column that is neither grouped nor aggregated";
+		return node;
+	}
+	return expression_tree_mutator(node, ComputedMutator, cx);
+}
+
+/*
+ * ComputedColumns
+ *		Work out the computed columns (the target entries in computed):
+ *		their aggregate calls become hidden aggregates, their expressions
+ *		are rewritten over the storage row.  NULL, or why they cannot be.
+ */
+static const char *
+ComputedColumns(IvmShape *shape, Query *query, List *keyrefs, List *computed)
+{
+	ComputedContext cx = {shape, query, keyrefs, NULL};
+	ListCell   *lc;
+
+	if (computed == NIL)
+		return NULL;
+	foreach(lc, computed)
+		(void) HiddenAggsWalker((Node *) lfirst_node(TargetEntry, lc)->expr, &cx);
+	if (cx.why != NULL)
+		return cx.why;
+	shape->colexpr = palloc0(sizeof(Expr *) * shape->nvisible);
+	foreach(lc, computed)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		shape->colexpr[tle->resno - 1] = (Expr *) ComputedMutator((Node *) tle->expr, &cx);
+		if (cx.why != NULL)
+			return cx.why;
+	}
+	shape->computed = true;
+	return NULL;
+}
+
 /*
  * IvmAnalyzeShape
  *		Work out the shape of a view's (analysed, unrewritten) query.
@@ -387,6 +538,7 @@ IvmAnalyzeShape(Query *query)
 		int			col = 0;
 		bool		distinct = query->distinctClause != NIL;
 		List	   *keyrefs = NIL;
+		List	   *computed = NIL;
 
 		if (query->hasDistinctOn)
 		{
@@ -427,7 +579,7 @@ IvmAnalyzeShape(Query *query)
 			keyrefs = lappend_int(keyrefs, (int) sgc->tleSortGroupRef);
 		}
 
-		shape->aggs = palloc0(sizeof(IvmAgg) * Max(shape->nvisible, 1));
+		shape->aggs = palloc0(sizeof(IvmAgg) * (shape->nvisible + CountAggrefs((Node *) query->targetList) + 1));
 		shape->colrole = palloc0(sizeof(int) * Max(shape->nvisible, 1));
 		foreach(lc, query->targetList)
 		{
@@ -448,17 +600,31 @@ IvmAnalyzeShape(Query *query)
 
 				why = CheckAgg((Aggref *) tle->expr, agg);
 				agg->col = col;
+				agg->aggref = tle->expr;
 				shape->colrole[col] = 1 + shape->naggs;
 				shape->naggs++;
 			}
-			else
+			else if (distinct)
 				why = "the select list computes an expression over grouped values (only grouping columns and plain aggregate calls have delta rules)";
+			else
+			{
+				/* computed from the keys and aggregates, once those are known */
+				shape->colrole[col] = 0;
+				computed = lappend(computed, tle);
+			}
 			if (why != NULL)
 			{
 				shape->reason = (char *) why;
 				return shape;
 			}
 			col++;
+		}
+
+		why = ComputedColumns(shape, query, keyrefs, computed);
+		if (why != NULL)
+		{
+			shape->reason = (char *) why;
+			return shape;
 		}
 
 		/* the part under the aggregation, as an SPJ query */
@@ -517,6 +683,8 @@ IvmAnalyzeShape(Query *query)
 		shape->scalar = (shape->nkeys == 0);
 		shape->reason = distinct
 			? "SELECT DISTINCT: a hidden multiplicity per row; a row goes when it reaches 0"
+			: shape->computed
+			? "aggregate with computed columns: hidden per-group counts, sums and aggregates absorb each delta, the computed columns are worked out again from them; a group whose count reaches 0 disappears; min/max recompute only the groups that lost an input; numeric sums count their inputs per display scale"
 			: "aggregate: hidden per-group counts and sums absorb each delta; a group whose count reaches 0 disappears; min/max recompute only the groups that lost an input; numeric sums count their inputs per display scale";
 		return shape;
 	}
@@ -560,6 +728,18 @@ IvmShapeHiddenColumns(IvmShape *shape)
 	{
 		IvmAgg	   *agg = &shape->aggs[a];
 
+		/* an aggregate only a computed column uses: its value (HiddenAggAttno) */
+		if (agg->col < 0)
+		{
+			Oid			type = exprType((Node *) agg->aggref);
+			Oid			coll = exprCollation((Node *) agg->aggref);
+			char	   *def = psprintf("__ivm_a_%d %s", a + 1,
+									   format_type_with_typemod(type, exprTypmod((Node *) agg->aggref)));
+
+			if (OidIsValid(coll) && coll != get_typcollation(type))
+				def = psprintf("%s COLLATE %s", def, generate_collation_name(coll));
+			cols = lappend(cols, def);
+		}
 		if (agg->kind == IVM_AGG_SUM || agg->kind == IVM_AGG_AVG)
 			cols = lappend(cols, psprintf("__ivm_nn_%d bigint NOT NULL", a + 1));
 		if (agg->kind == IVM_AGG_AVG || agg->numeric_inputs)
@@ -817,6 +997,108 @@ SumTypeName(IvmAgg *agg)
 	return agg->sumtype == INT8OID ? "int8" : "numeric";
 }
 
+/* SQL: aggregate agg called over the SPJ part's columns (alias p) */
+static char *
+AggCallSql(IvmAgg *agg)
+{
+	switch (agg->kind)
+	{
+		case IVM_AGG_COUNT_STAR:
+			return "count(*)";
+		case IVM_AGG_COUNT:
+			return psprintf("count(p.__ivm_c%d)", agg->argcol);
+		case IVM_AGG_SUM:
+			return psprintf("sum(p.__ivm_c%d)", agg->argcol);
+		case IVM_AGG_AVG:
+			return psprintf("avg(p.__ivm_c%d)", agg->argcol);
+		case IVM_AGG_MIN:
+			return psprintf("min(p.__ivm_c%d)", agg->argcol);
+		case IVM_AGG_MAX:
+			return psprintf("max(p.__ivm_c%d)", agg->argcol);
+	}
+	return NULL;				/* keep the compiler quiet */
+}
+
+/*
+ * AppendStorageRows
+ *		SELECT lead (SQL, may be NULL), then the storage rows whose columns
+ *		are cols (SQL, in storage order; NULL for a computed column), then
+ *		the columns of tail (SQL, may be NIL), from the rest of a statement
+ *		(from: " FROM ...").
+ *		Without computed columns, one SELECT.  With them, the other columns
+ *		are named as the storage's in a subquery m, and each computed
+ *		column is its expression over m, deparsed.
+ */
+static void
+AppendStorageRows(StringInfo buf, IvmShape *shape, Oid storage_rel, const char *lead,
+				  List *cols, List *tail, const char *from)
+{
+	ListCell   *lc;
+	List	   *context;
+	int			attno = 0;
+
+	if (!shape->computed)
+	{
+		appendStringInfoString(buf, "SELECT ");
+		if (lead != NULL)
+			appendStringInfo(buf, "%s, ", lead);
+		foreach(lc, cols)
+			appendStringInfo(buf, "%s%s", lc == list_head(cols) ? "" : ", ", (char *) lfirst(lc));
+		foreach(lc, tail)
+			appendStringInfo(buf, ", %s", (char *) lfirst(lc));
+		appendStringInfoString(buf, from);
+		return;
+	}
+
+	context = deparse_context_for("m", storage_rel);
+	appendStringInfoString(buf, "SELECT ");
+	if (lead != NULL)
+		appendStringInfoString(buf, "m.__ivm_lead, ");
+	foreach(lc, cols)
+	{
+		attno++;
+		if (attno > 1)
+			appendStringInfoString(buf, ", ");
+		if (lfirst(lc) == NULL && shape->scalar)
+			appendStringInfoString(buf, deparse_expression((Node *) shape->colexpr[attno - 1],
+														   context, true, false));
+		else if (lfirst(lc) == NULL)
+		{
+			/* a group that goes: no value to work out (a division by its count...) */
+			appendStringInfo(buf, "CASE WHEN m.%s = 0 THEN NULL ELSE %s END", IVM_COUNT_COLUMN,
+							 deparse_expression((Node *) shape->colexpr[attno - 1],
+												context, true, false));
+		}
+		else
+			appendStringInfo(buf, "m.%s", quote_identifier(get_attname(storage_rel, attno, false)));
+	}
+	for (int t = 1; t <= list_length(tail); t++)
+		appendStringInfo(buf, ", m.__ivm_t%d", t);
+	appendStringInfoString(buf, " FROM (SELECT ");
+	if (lead != NULL)
+		appendStringInfo(buf, "%s AS __ivm_lead, ", lead);
+	attno = 0;
+	foreach(lc, cols)
+	{
+		attno++;
+		if (lfirst(lc) == NULL)
+			appendStringInfoString(buf, "NULL");
+		else
+			appendStringInfo(buf, "%s AS %s", (char *) lfirst(lc),
+							 quote_identifier(get_attname(storage_rel, attno, false)));
+		if (lnext(cols, lc) != NULL || tail != NIL)
+			appendStringInfoString(buf, ", ");
+	}
+	attno = 0;
+	foreach(lc, tail)
+	{
+		attno++;
+		appendStringInfo(buf, "%s AS __ivm_t%d%s", (char *) lfirst(lc), attno,
+						 lnext(tail, lc) != NULL ? ", " : "");
+	}
+	appendStringInfo(buf, "%s) m", from);
+}
+
 /*
  * IvmFullSql
  *		The query that computes the whole storage, hidden columns included,
@@ -824,9 +1106,11 @@ SumTypeName(IvmAgg *agg)
  *		itself (def_name).
  */
 char *
-IvmFullSql(IvmShape *shape, const char *def_name)
+IvmFullSql(IvmShape *shape, const char *def_name, Oid storage_rel)
 {
 	StringInfoData buf;
+	StringInfoData from;
+	List	   *cols;
 
 	initStringInfo(&buf);
 	if (shape->kind == IVM_KIND_DIFF)
@@ -842,71 +1126,57 @@ IvmFullSql(IvmShape *shape, const char *def_name)
 	}
 
 	/* AGG: the aggregates over the SPJ part, then the bookkeeping */
-	appendStringInfoString(&buf, "SELECT ");
+	cols = NIL;
 	for (int col = 0; col < shape->nvisible; col++)
 	{
 		int			role = shape->colrole[col];
 
-		if (col > 0)
-			appendStringInfoString(&buf, ", ");
 		if (role < 0)
-			appendStringInfo(&buf, "p.__ivm_c%d", -role);
+			cols = lappend(cols, psprintf("p.__ivm_c%d", -role));
+		else if (role > 0)
+			cols = lappend(cols, AggCallSql(&shape->aggs[role - 1]));
 		else
-		{
-			IvmAgg	   *agg = &shape->aggs[role - 1];
-
-			switch (agg->kind)
-			{
-				case IVM_AGG_COUNT_STAR:
-					appendStringInfoString(&buf, "count(*)");
-					break;
-				case IVM_AGG_COUNT:
-					appendStringInfo(&buf, "count(p.__ivm_c%d)", agg->argcol);
-					break;
-				case IVM_AGG_SUM:
-					appendStringInfo(&buf, "sum(p.__ivm_c%d)", agg->argcol);
-					break;
-				case IVM_AGG_AVG:
-					appendStringInfo(&buf, "avg(p.__ivm_c%d)", agg->argcol);
-					break;
-				case IVM_AGG_MIN:
-					appendStringInfo(&buf, "min(p.__ivm_c%d)", agg->argcol);
-					break;
-				case IVM_AGG_MAX:
-					appendStringInfo(&buf, "max(p.__ivm_c%d)", agg->argcol);
-					break;
-			}
-		}
+			cols = lappend(cols, NULL);	/* computed, outside */
 	}
-	appendStringInfoString(&buf, ", count(*)::int8, ");
+	cols = lappend(cols, "count(*)::int8");
 	if (shape->scalar)
-		appendStringInfoString(&buf, "0::int8");
+		cols = lappend(cols, "0::int8");
 	else
 	{
-		appendStringInfoString(&buf, "ivm.key_hash(");
-		AppendCols(&buf, "p", 1, shape->nkeys);
-		appendStringInfoChar(&buf, ')');
+		StringInfoData key;
+
+		initStringInfo(&key);
+		appendStringInfoString(&key, "ivm.key_hash(");
+		AppendCols(&key, "p", 1, shape->nkeys);
+		appendStringInfoChar(&key, ')');
+		cols = lappend(cols, key.data);
 	}
 	for (int a = 0; a < shape->naggs; a++)
 	{
 		IvmAgg	   *agg = &shape->aggs[a];
 
+		if (agg->col < 0)
+			cols = lappend(cols, AggCallSql(agg));
 		if (agg->kind == IVM_AGG_SUM || agg->kind == IVM_AGG_AVG)
-			appendStringInfo(&buf, ", count(p.__ivm_c%d)::int8", agg->argcol);
+			cols = lappend(cols, psprintf("count(p.__ivm_c%d)::int8", agg->argcol));
 		if (agg->numeric_inputs)
-			appendStringInfo(&buf, ", CASE WHEN count(p.__ivm_c%d) = 0 THEN NULL "
-							 "ELSE coalesce(sum(p.__ivm_c%d) FILTER (WHERE " NUMERIC_FINITE("p.__ivm_c%d") "), 0) END"
-							 ", ivm.numeric_counts(p.__ivm_c%d, 1::int8)",
-							 agg->argcol, agg->argcol, agg->argcol, agg->argcol);
+		{
+			cols = lappend(cols, psprintf("CASE WHEN count(p.__ivm_c%d) = 0 THEN NULL "
+										  "ELSE coalesce(sum(p.__ivm_c%d) FILTER (WHERE " NUMERIC_FINITE("p.__ivm_c%d") "), 0) END",
+										  agg->argcol, agg->argcol, agg->argcol));
+			cols = lappend(cols, psprintf("ivm.numeric_counts(p.__ivm_c%d, 1::int8)", agg->argcol));
+		}
 		else if (agg->kind == IVM_AGG_AVG)
-			appendStringInfo(&buf, ", sum(p.__ivm_c%d)::numeric", agg->argcol);
+			cols = lappend(cols, psprintf("sum(p.__ivm_c%d)::numeric", agg->argcol));
 	}
-	appendStringInfo(&buf, " FROM (%s) p", BranchNewSql(linitial(shape->branches)));
+	initStringInfo(&from);
+	appendStringInfo(&from, " FROM (%s) p", BranchNewSql(linitial(shape->branches)));
 	if (!shape->scalar)
 	{
-		appendStringInfoString(&buf, " GROUP BY ");
-		AppendCols(&buf, "p", 1, shape->nkeys);
+		appendStringInfoString(&from, " GROUP BY ");
+		AppendCols(&from, "p", 1, shape->nkeys);
 	}
+	AppendStorageRows(&buf, shape, storage_rel, NULL, cols, NIL, from.data);
 	return buf.data;
 }
 
@@ -939,6 +1209,68 @@ AppendRunningSum(StringInfo buf, IvmAgg *agg, int a, const char *stored)
 }
 
 /*
+ * AggNewSql
+ *		SQL: the value of aggregate agg (a: 1-based) after the delta, the
+ *		stored value being the expression stored (NULL for a new group).
+ */
+static char *
+AggNewSql(IvmAgg *agg, int a, const char *stored)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	switch (agg->kind)
+	{
+		case IVM_AGG_COUNT_STAR:
+			appendStringInfo(&buf, "coalesce(%s, 0) + d.dc", stored);
+			break;
+		case IVM_AGG_COUNT:
+			appendStringInfo(&buf, "coalesce(%s, 0) + d.dn%d", stored, a);
+			break;
+		case IVM_AGG_SUM:
+			appendStringInfo(&buf, "CASE WHEN coalesce(s.__ivm_nn_%d, 0) + d.dn%d = 0 THEN NULL ELSE ",
+							 a, a);
+			if (agg->numeric_inputs)
+			{
+				appendStringInfo(&buf, "ivm.numeric_sum_of(coalesce(s.__ivm_s_%d, 0) + coalesce(d.ds%d, 0), ",
+								 a, a);
+				AppendNumericCounts(&buf, a);
+				appendStringInfoChar(&buf, ')');
+			}
+			else
+				AppendRunningSum(&buf, agg, a, stored);
+			appendStringInfoString(&buf, " END");
+			break;
+		case IVM_AGG_AVG:
+			appendStringInfo(&buf, "CASE WHEN coalesce(s.__ivm_nn_%d, 0) + d.dn%d = 0 THEN NULL ELSE ",
+							 a, a);
+			if (agg->numeric_inputs)
+			{
+				appendStringInfo(&buf, "ivm.numeric_avg_of(coalesce(s.__ivm_s_%d, 0) + coalesce(d.ds%d, 0), "
+								 "coalesce(s.__ivm_nn_%d, 0) + d.dn%d, ",
+								 a, a, a, a);
+				AppendNumericCounts(&buf, a);
+				appendStringInfoChar(&buf, ')');
+			}
+			else
+			{
+				appendStringInfoChar(&buf, '(');
+				AppendRunningSum(&buf, agg, a, psprintf("s.__ivm_s_%d", a));
+				appendStringInfo(&buf, ") / (coalesce(s.__ivm_nn_%d, 0) + d.dn%d)::numeric", a, a);
+			}
+			appendStringInfoString(&buf, " END");
+			break;
+		case IVM_AGG_MIN:
+		case IVM_AGG_MAX:
+			appendStringInfo(&buf, "CASE WHEN d.rt THEN r.m%d WHEN s.ctid IS NULL THEN d.dm%d "
+							 "ELSE %s(%s, d.dm%d) END",
+							 a, a, agg->kind == IVM_AGG_MIN ? "least" : "greatest", stored, a);
+			break;
+	}
+	return buf.data;
+}
+
+/*
  * IvmMergeSql
  *		For an AGG view: fold the delta (delta_sql, columns __ivm_c.. and
  *		__ivm_weight) into the stored groups.  Returns one row per touched
@@ -947,10 +1279,13 @@ AppendRunningSum(StringInfo buf, IvmAgg *agg, int a, const char *stored)
  *		row as it was (NULLs for a new group).
  */
 char *
-IvmMergeSql(IvmShape *shape, const char *delta_sql, const char *storage_name,
+IvmMergeSql(IvmShape *shape, const char *delta_sql, Oid storage_rel, const char *storage_name,
 			List *storage_colnames)
 {
 	StringInfoData buf;
+	StringInfoData from;
+	List	   *cols;
+	List	   *tail = NIL;
 	bool		any_recompute = false;
 
 #define SCOL(i) quote_identifier(strVal(list_nth(storage_colnames, (i))))
@@ -1013,105 +1348,72 @@ IvmMergeSql(IvmShape *shape, const char *delta_sql, const char *storage_name,
 	appendStringInfoString(&buf, ")\n");
 
 	/* the new row of each touched group */
-	appendStringInfoString(&buf, "SELECT s.ctid");
+	cols = NIL;
 	for (int col = 0; col < shape->nvisible; col++)
 	{
 		int			role = shape->colrole[col];
-		IvmAgg	   *agg;
 
-		appendStringInfoString(&buf, ", ");
 		if (role < 0)
 		{
 			/* keep the stored key: equal keys can differ in their bytes */
-			appendStringInfo(&buf, "CASE WHEN s.ctid IS NULL THEN d.__ivm_c%d ELSE s.%s END",
-							 -role, SCOL(col));
-			continue;
+			cols = lappend(cols, psprintf("CASE WHEN s.ctid IS NULL THEN d.__ivm_c%d ELSE s.%s END",
+										  -role, SCOL(col)));
 		}
-		agg = &shape->aggs[role - 1];
-		switch (agg->kind)
-		{
-			case IVM_AGG_COUNT_STAR:
-				appendStringInfo(&buf, "coalesce(s.%s, 0) + d.dc", SCOL(col));
-				break;
-			case IVM_AGG_COUNT:
-				appendStringInfo(&buf, "coalesce(s.%s, 0) + d.dn%d", SCOL(col), role);
-				break;
-			case IVM_AGG_SUM:
-				appendStringInfo(&buf, "CASE WHEN coalesce(s.__ivm_nn_%d, 0) + d.dn%d = 0 THEN NULL ELSE ",
-								 role, role);
-				if (agg->numeric_inputs)
-				{
-					appendStringInfo(&buf, "ivm.numeric_sum_of(coalesce(s.__ivm_s_%d, 0) + coalesce(d.ds%d, 0), ",
-									 role, role);
-					AppendNumericCounts(&buf, role);
-					appendStringInfoChar(&buf, ')');
-				}
-				else
-					AppendRunningSum(&buf, agg, role, psprintf("s.%s", SCOL(col)));
-				appendStringInfoString(&buf, " END");
-				break;
-			case IVM_AGG_AVG:
-				appendStringInfo(&buf, "CASE WHEN coalesce(s.__ivm_nn_%d, 0) + d.dn%d = 0 THEN NULL ELSE ",
-								 role, role);
-				if (agg->numeric_inputs)
-				{
-					appendStringInfo(&buf, "ivm.numeric_avg_of(coalesce(s.__ivm_s_%d, 0) + coalesce(d.ds%d, 0), "
-									 "coalesce(s.__ivm_nn_%d, 0) + d.dn%d, ",
-									 role, role, role, role);
-					AppendNumericCounts(&buf, role);
-					appendStringInfoChar(&buf, ')');
-				}
-				else
-				{
-					appendStringInfoChar(&buf, '(');
-					AppendRunningSum(&buf, agg, role, psprintf("s.__ivm_s_%d", role));
-					appendStringInfo(&buf, ") / (coalesce(s.__ivm_nn_%d, 0) + d.dn%d)::numeric",
-									 role, role);
-				}
-				appendStringInfoString(&buf, " END");
-				break;
-			case IVM_AGG_MIN:
-			case IVM_AGG_MAX:
-				appendStringInfo(&buf, "CASE WHEN d.rt THEN r.m%d WHEN s.ctid IS NULL THEN d.dm%d "
-								 "ELSE %s(s.%s, d.dm%d) END",
-								 role, role, agg->kind == IVM_AGG_MIN ? "least" : "greatest",
-								 SCOL(col), role);
-				break;
-		}
+		else if (role > 0)
+			cols = lappend(cols, AggNewSql(&shape->aggs[role - 1], role, psprintf("s.%s", SCOL(col))));
+		else
+			cols = lappend(cols, NULL);	/* computed, from the new row */
 	}
-	appendStringInfoString(&buf, ", coalesce(s." IVM_COUNT_COLUMN ", 0) + d.dc");
+	cols = lappend(cols, "coalesce(s." IVM_COUNT_COLUMN ", 0) + d.dc");
 	if (shape->scalar)
-		appendStringInfoString(&buf, ", 0::int8");
+		cols = lappend(cols, "0::int8");
 	else
 	{
-		appendStringInfoString(&buf, ", coalesce(s." IVM_KEY_COLUMN ", ivm.key_hash(");
-		AppendCols(&buf, "d", 1, shape->nkeys);
-		appendStringInfoString(&buf, "))");
+		StringInfoData key;
+
+		initStringInfo(&key);
+		appendStringInfoString(&key, "coalesce(s." IVM_KEY_COLUMN ", ivm.key_hash(");
+		AppendCols(&key, "d", 1, shape->nkeys);
+		appendStringInfoString(&key, "))");
+		cols = lappend(cols, key.data);
 	}
 	for (int a = 0; a < shape->naggs; a++)
 	{
 		IvmAgg	   *agg = &shape->aggs[a];
 		int			role = a + 1;
+		StringInfoData col;
 
+		if (agg->col < 0)
+			cols = lappend(cols, AggNewSql(agg, role, psprintf("s.__ivm_a_%d", role)));
 		if (agg->kind == IVM_AGG_SUM || agg->kind == IVM_AGG_AVG)
-			appendStringInfo(&buf, ", coalesce(s.__ivm_nn_%d, 0) + d.dn%d", role, role);
+			cols = lappend(cols, psprintf("coalesce(s.__ivm_nn_%d, 0) + d.dn%d", role, role));
 		if (agg->kind == IVM_AGG_AVG || agg->numeric_inputs)
 		{
-			appendStringInfo(&buf, ", CASE WHEN coalesce(s.__ivm_nn_%d, 0) + d.dn%d = 0 THEN NULL ELSE ",
+			initStringInfo(&col);
+			appendStringInfo(&col, "CASE WHEN coalesce(s.__ivm_nn_%d, 0) + d.dn%d = 0 THEN NULL ELSE ",
 							 role, role);
-			AppendRunningSum(&buf, agg, role, psprintf("s.__ivm_s_%d", role));
-			appendStringInfoString(&buf, " END");
+			AppendRunningSum(&col, agg, role, psprintf("s.__ivm_s_%d", role));
+			appendStringInfoString(&col, " END");
+			cols = lappend(cols, col.data);
 		}
 		if (agg->numeric_inputs)
 		{
-			appendStringInfoString(&buf, ", ");
-			AppendNumericCounts(&buf, role);
+			initStringInfo(&col);
+			AppendNumericCounts(&col, role);
+			cols = lappend(cols, col.data);
 		}
 	}
-	appendStringInfoString(&buf, ", s.*");
-	appendStringInfo(&buf, "\nFROM d LEFT JOIN %s s ON ", storage_name);
+	/* then the stored row as it was */
+	if (shape->computed)
+		for (int i = 0; i < list_length(storage_colnames); i++)
+			tail = lappend(tail, psprintf("s.%s", SCOL(i)));
+	else
+		tail = list_make1("s.*");
+
+	initStringInfo(&from);
+	appendStringInfo(&from, "\nFROM d LEFT JOIN %s s ON ", storage_name);
 	if (shape->scalar)
-		appendStringInfoString(&buf, "true");
+		appendStringInfoString(&from, "true");
 	else
 	{
 		/*
@@ -1119,33 +1421,34 @@ IvmMergeSql(IvmShape *shape, const char *delta_sql, const char *storage_name,
 		 * columns decide, by the types' equality as GROUP BY does (1.0 and
 		 * 1.00 are one group), so groups whose key hashes collide stay apart.
 		 */
-		appendStringInfoString(&buf, "s." IVM_KEY_COLUMN " = ivm.key_hash(");
-		AppendCols(&buf, "d", 1, shape->nkeys);
-		appendStringInfoChar(&buf, ')');
+		appendStringInfoString(&from, "s." IVM_KEY_COLUMN " = ivm.key_hash(");
+		AppendCols(&from, "d", 1, shape->nkeys);
+		appendStringInfoChar(&from, ')');
 		for (int k = 0; k < shape->nkeys; k++)
-			appendStringInfo(&buf, " AND s.%s IS NOT DISTINCT FROM d.__ivm_c%d",
+			appendStringInfo(&from, " AND s.%s IS NOT DISTINCT FROM d.__ivm_c%d",
 							 SCOL(list_nth_int(shape->keycols, k)), k + 1);
 	}
 
 	/* groups that lost an input of min/max: again from the sources */
 	if (any_recompute)
 	{
-		appendStringInfoString(&buf, "\nLEFT JOIN LATERAL (SELECT ");
+		appendStringInfoString(&from, "\nLEFT JOIN LATERAL (SELECT ");
 		for (int a = 0; a < shape->naggs; a++)
 		{
 			IvmAgg	   *agg = &shape->aggs[a];
 
 			if (agg->recompute_on_retract)
-				appendStringInfo(&buf, "%s(p.__ivm_c%d) AS m%d, ",
+				appendStringInfo(&from, "%s(p.__ivm_c%d) AS m%d, ",
 								 agg->kind == IVM_AGG_MIN ? "min" : "max", agg->argcol, a + 1);
 		}
-		appendStringInfo(&buf, "1 AS one FROM (%s) p WHERE d.rt",
+		appendStringInfo(&from, "1 AS one FROM (%s) p WHERE d.rt",
 						 BranchNewSql(linitial(shape->branches)));
 		for (int k = 1; k <= shape->nkeys; k++)
-			appendStringInfo(&buf, " AND (p.__ivm_c%d = d.__ivm_c%d OR (p.__ivm_c%d IS NULL AND d.__ivm_c%d IS NULL))",
+			appendStringInfo(&from, " AND (p.__ivm_c%d = d.__ivm_c%d OR (p.__ivm_c%d IS NULL AND d.__ivm_c%d IS NULL))",
 							 k, k, k, k);
-		appendStringInfoString(&buf, ") r ON true");
+		appendStringInfoString(&from, ") r ON true");
 	}
+	AppendStorageRows(&buf, shape, storage_rel, "s.ctid", cols, tail, from.data);
 #undef SCOL
 	return buf.data;
 }

@@ -148,6 +148,7 @@ typedef struct ShapeEntry
 	char	   *full_sql;
 	List	   *storage_colnames;
 	char	   *storage_name;
+	Oid			storagerel;
 	List	   *delta_keys;		/* changed-relation signature -> SQL */
 	List	   *delta_sqls;
 } ShapeEntry;
@@ -338,8 +339,9 @@ GetShape(TickView *view)
 		entry->ineligible = entry->shape->kind == IVM_KIND_DIFF
 			? entry->shape->reason : IvmShapeCheckRelations(entry->shape, IvmIsIncrementalView);
 		def_name = quote_qualified_identifier(IVM_SCHEMA, get_rel_name(view->defrel));
-		entry->full_sql = IvmFullSql(entry->shape, def_name);
+		entry->full_sql = IvmFullSql(entry->shape, def_name, view->storagerel);
 		entry->storage_name = quote_qualified_identifier(IVM_SCHEMA, get_rel_name(view->storagerel));
+		entry->storagerel = view->storagerel;
 		rel = table_open(view->storagerel, AccessShareLock);
 		entry->storage_colnames = NIL;
 		for (int i = 0; i < RelationGetDescr(rel)->natts; i++)
@@ -441,7 +443,7 @@ DeltaSqlFor(ShapeEntry *entry, TickState *ts, bool *missing)
 	oldcxt = MemoryContextSwitchTo(entry->cxt);
 	sql = IvmDeltaSql(entry->shape, DeltaChanged, DeltaLookup, ts, missing);
 	if (sql != NULL && entry->shape->kind == IVM_KIND_AGG)
-		sql = IvmMergeSql(entry->shape, sql, entry->storage_name, entry->storage_colnames);
+		sql = IvmMergeSql(entry->shape, sql, entry->storagerel, entry->storage_name, entry->storage_colnames);
 	if (sql != NULL)
 	{
 		entry->delta_keys = lappend(entry->delta_keys, makeString(pstrdup(key.data)));

@@ -879,7 +879,7 @@ FirstFill(Declaration *d)
 	StringInfoData sql;
 	int			rc;
 
-	IvmDiffView(d->storage_oid, d->creator, d->rv->relname, IvmFullSql(d->shape, d->def_name),
+	IvmDiffView(d->storage_oid, d->creator, d->rv->relname, IvmFullSql(d->shape, d->def_name, d->storage_oid),
 				InvalidSnapshot, d->shape->nvisible, NULL, NULL, &res);
 
 	args[0] = Int32GetDatum(d->view_id);
