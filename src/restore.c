@@ -649,7 +649,6 @@ static void
 InsertRows(RestoreState *rs, Oid relid, Tuplestorestate *ts, TupleDesc desc, uint64 n,
 		   bool storage)
 {
-	EphemeralNamedRelation enr;
 	char	   *sql;
 	int			rc;
 	MemoryContext old;
@@ -659,15 +658,7 @@ InsertRows(RestoreState *rs, Oid relid, Tuplestorestate *ts, TupleDesc desc, uin
 		return;
 	/* SPI keeps its registry of named relations in the current context */
 	old = MemoryContextSwitchTo(rs->spicxt);
-	enr = palloc0(sizeof(EphemeralNamedRelationData));
-	enr->md.name = "ivm_restored";
-	enr->md.reliddesc = InvalidOid;
-	enr->md.tupdesc = desc;
-	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
-	enr->md.enrtuples = (double) n;
-	enr->reldata = ts;
-	rc = SPI_register_relation(enr);
-	IvmSpiCheck(rc, SPI_OK_REL_REGISTER, "registering restored rows");
+	IvmRegisterTuplestore("ivm_restored", ts, desc);
 	sql = psprintf("INSERT INTO %s SELECT * FROM ivm_restored",
 				   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 											  get_rel_name(relid)));

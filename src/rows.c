@@ -475,18 +475,9 @@ IvmApplyRows(Oid storage_rel, const char *storage_name, ItemPointerData *deletes
 
 		if (ninserts > 0)
 		{
-			EphemeralNamedRelation enr = palloc0(sizeof(EphemeralNamedRelationData));
-
 			/* an INSERT that failed in a rolled-back subtransaction left it registered */
 			(void) SPI_unregister_relation("ivm_inserted");
-			enr->md.name = "ivm_inserted";
-			enr->md.reliddesc = InvalidOid;
-			enr->md.tupdesc = storage_desc;
-			enr->md.enrtype = ENR_NAMED_TUPLESTORE;
-			enr->md.enrtuples = (double) ninserts;
-			enr->reldata = inserts;
-			rc = SPI_register_relation(enr);
-			IvmSpiCheck(rc, SPI_OK_REL_REGISTER, "registering inserted rows");
+			IvmRegisterTuplestore("ivm_inserted", inserts, storage_desc);
 
 			resetStringInfo(&sql);
 			appendStringInfo(&sql, "INSERT INTO %s SELECT * FROM ivm_inserted", storage_name);
