@@ -109,10 +109,10 @@ CREATE TABLE ivm._view_errors (
     failed_at   timestamptz NOT NULL DEFAULT now()
 );
 
--- Watched views and their channels.
+-- Watched views and their channels: one view per channel.
 CREATE TABLE ivm._watches (
     view_id     integer PRIMARY KEY REFERENCES ivm._views (id) ON DELETE CASCADE,
-    channel     text NOT NULL
+    channel     text NOT NULL UNIQUE
 );
 
 -- Change log of watched views, read by ivm.changes().

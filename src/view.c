@@ -210,6 +210,7 @@ FlattenSubqueries(Query *query)
 	Query	   *q;
 	bool		changed = false;
 	ListCell   *lc;
+	int			nestlevel;
 
 	if (query->setOperations != NULL || query->jointree == NULL ||
 		query->hasRecursive || query->cteList != NIL)
@@ -223,7 +224,16 @@ FlattenSubqueries(Query *query)
 		changed = true;
 	if (!changed)
 		return NULL;
-	return IvmParseQuery(IvmDeparseQuery(q));
+
+	/*
+	 * Parsed back with the path it was deparsed with (pg_catalog): a name
+	 * it prints bare means pg_catalog's, whatever the caller's search_path
+	 * would pick.
+	 */
+	nestlevel = IvmPinSearchPath();
+	q = IvmParseQuery(IvmDeparseQuery(q));
+	IvmUnpinSearchPath(nestlevel);
+	return q;
 }
 
 /*

@@ -6,8 +6,8 @@
  *		and never if the tick rolls back.
  *
  * The payload carries counts only, never rows: LISTEN has no privilege
- * check.  The rows are in ivm._changes (written by diff.c), which
- * ivm.changes() shows only to roles with SELECT on the view.
+ * check.  The rows are in ivm._changes (IvmLogChanges, which the tick
+ * calls), which ivm.changes() shows only to roles with SELECT on the view.
  *
  * Layer: work.  Calls catalog, exec and rights; tick.c calls it.
  *
