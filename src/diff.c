@@ -73,6 +73,19 @@ CheckResultMatchesStorage(TupleDesc result, TupleDesc storage, const char *viewn
 				 errhint("Drop the view and create it again.")));
 }
 
+/* whether a row is shown: its column passatt (HAVING) is true, if any */
+static bool
+RowShown(HeapTuple tuple, TupleDesc desc, AttrNumber passatt)
+{
+	bool		isnull;
+	Datum		pass;
+
+	if (passatt == 0)
+		return true;
+	pass = heap_getattr(tuple, passatt, desc, &isnull);
+	return !isnull && DatumGetBool(pass);
+}
+
 /*
  * IvmDiffView
  *		Bring a view's storage up to date by the diff strategy: query returns
@@ -88,7 +101,7 @@ CheckResultMatchesStorage(TupleDesc result, TupleDesc storage, const char *viewn
  */
 void
 IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
-			const char *query, Snapshot snap, int nvisible,
+			const char *query, Snapshot snap, int nvisible, AttrNumber passattno,
 			Tuplestorestate *vdelta, TupleDesc vdesc, IvmDiffResult *result)
 {
 	MemoryContext diffcxt;
@@ -104,6 +117,8 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 	uint64		ninserts = 0;
 	ItemPointerData *deletes;
 	uint64		ndeletes = 0;
+	uint64		vins = 0;		/* of those, rows the view shows */
+	uint64		vdel = 0;
 	int64	   *next_old;
 	HASH_SEQ_STATUS seq;
 	DiffEntry  *entry;
@@ -181,9 +196,13 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 		if (entry->new_count > entry->old_count)
 		{
 			tuplestore_puttuple(inserts, tup);
-			if (vdelta)
-				tuplestore_puttuple(vdelta, IvmVisibleTuple(tup, new_rows->tupdesc, vdesc, 1));
 			ninserts++;
+			if (RowShown(tup, new_rows->tupdesc, passattno))
+			{
+				if (vdelta)
+					tuplestore_puttuple(vdelta, IvmVisibleTuple(tup, new_rows->tupdesc, vdesc, 1));
+				vins++;
+			}
 		}
 	}
 
@@ -201,6 +220,9 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 			Assert(idx >= 0);
 			ItemPointerCopy((ItemPointer) DatumGetPointer(heap_getattr(old, 1, old_rows->tupdesc, &isnull)),
 							&deletes[ndeletes++]);
+			if (!RowShown(old, old_rows->tupdesc, passattno == 0 ? 0 : passattno + 1))
+				continue;		/* a row the view does not show (the ctid comes first) */
+			vdel++;
 			if (vdelta)
 			{
 				/* the stored row without its ctid */
@@ -220,8 +242,8 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 				 snap, viewname);
 	tuplestore_end(inserts);
 
-	result->inserted = ninserts;
-	result->deleted = ndeletes;
+	result->inserted = vins;
+	result->deleted = vdel;
 	result->rows_after = nold - ndeletes + ninserts;
 	result->rows_delta = (int64) ninserts - (int64) ndeletes;
 

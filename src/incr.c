@@ -253,6 +253,15 @@ IvmApplySpj(Oid storage_rel, Oid view_owner, const char *viewname,
 	return ok;
 }
 
+/* whether a storage row (values, nulls) is shown: it passes HAVING, if any */
+static bool
+Passes(IvmShape *shape, Datum *values, bool *nulls)
+{
+	if (shape->passattno == 0)
+		return true;
+	return !nulls[shape->passattno - 1] && DatumGetBool(values[shape->passattno - 1]);
+}
+
 /*
  * IvmApplyAgg
  *		Run merge_sql (IvmMergeSql) as the view's owner and apply what it
@@ -327,6 +336,8 @@ IvmApplyAgg(Oid storage_rel, Oid view_owner, const char *viewname,
 				continue;		/* came and went within the tick */
 			tuplestore_putvalues(inserts, storage_desc, values + 1, nulls + 1);
 			ninserts++;
+			if (!Passes(shape, values + 1, nulls + 1))
+				continue;		/* a group HAVING hides */
 			vins++;
 			if (vdelta)
 			{
@@ -343,25 +354,31 @@ IvmApplyAgg(Oid storage_rel, Oid view_owner, const char *viewname,
 			HeapTuple	o = heap_form_tuple(storage_desc, values + 1 + natts, nulls + 1 + natts);
 			IvmRowKey	newrow = {0, n, storage_desc, 1, natts, 0};
 			IvmRowKey	oldrow = {0, o, storage_desc, 1, natts, 0};
+			bool		old_shown = Passes(shape, values + 1 + natts, nulls + 1 + natts);
+			bool		new_shown = !gone && Passes(shape, values + 1, nulls + 1);
 			bool		visible_changed;
 
 			/* changed: by the values of its columns (hashes unused) */
 			if (!gone && IvmRowKeysEqual(&newrow, &oldrow))
 				continue;
 			newrow.lastatt = oldrow.lastatt = nvisible;
-			visible_changed = gone || !IvmRowKeysEqual(&newrow, &oldrow);
+			visible_changed = gone || old_shown != new_shown || !IvmRowKeysEqual(&newrow, &oldrow);
 			ItemPointerCopy((ItemPointer) DatumGetPointer(values[0]), &deletes[ndeletes++]);
-			if (visible_changed)
+			if (visible_changed && old_shown)
+			{
 				vdel++;
-			if (vdelta && visible_changed)
-				tuplestore_puttuple(vdelta, IvmVisibleTuple(o, storage_desc, vdesc, -1));
+				if (vdelta)
+					tuplestore_puttuple(vdelta, IvmVisibleTuple(o, storage_desc, vdesc, -1));
+			}
 			if (!gone)
 			{
 				tuplestore_puttuple(inserts, n);
 				ninserts++;
-				if (visible_changed)
-					vins++;
-				if (vdelta && visible_changed)
+			}
+			if (visible_changed && new_shown)
+			{
+				vins++;
+				if (vdelta)
 					tuplestore_puttuple(vdelta, IvmVisibleTuple(n, storage_desc, vdesc, 1));
 			}
 		}

@@ -208,6 +208,8 @@ typedef struct IvmShape
 	List	   *keycols;		/* visible column of each key, 0-based */
 	int		   *colrole;		/* per column: -k key k, +a aggregate a, 0 computed */
 	bool		computed;		/* some column is computed from keys and aggregates */
+	Expr	   *having;			/* HAVING over the storage row, or NULL */
+	AttrNumber	passattno;		/* the hidden column holding it (__ivm_pass), or 0 */
 	Expr	  **colexpr;		/* per computed column: its expression over the
 								 * storage row (Vars of relation 1) */
 	int			naggs;
@@ -244,7 +246,7 @@ typedef struct IvmDiffResult
 
 
 extern void IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
-						const char *query, Snapshot snap, int nvisible,
+						const char *query, Snapshot snap, int nvisible, AttrNumber passattno,
 						Tuplestorestate *vdelta, TupleDesc vdesc,
 						IvmDiffResult *result);
 

@@ -322,7 +322,10 @@ CountAggrefs(Node *node)
 	return n;
 }
 
-/* the storage attribute number of aggregate a's hidden value (0-based a) */
+/*
+ * the storage attribute number of aggregate a's hidden value (0-based a);
+ * with a = naggs, of the column after every aggregate's (__ivm_pass)
+ */
 static AttrNumber
 HiddenAggAttno(IvmShape *shape, int a)
 {
@@ -451,6 +454,31 @@ ComputedColumns(IvmShape *shape, Query *query, List *keyrefs, List *computed)
 }
 
 /*
+ * HavingColumn
+ *		HAVING, as a computed hidden column __ivm_pass after all the others:
+ *		its aggregate calls become hidden aggregates, its expression is
+ *		rewritten over the storage row.  The storage keeps every group; the
+ *		view shows those that pass.  NULL, or why it cannot be.
+ */
+static const char *
+HavingColumn(IvmShape *shape, Query *query, List *keyrefs)
+{
+	ComputedContext cx = {shape, query, keyrefs, NULL};
+
+	(void) HiddenAggsWalker(query->havingQual, &cx);
+	if (cx.why != NULL)
+		return cx.why;
+	shape->having = (Expr *) ComputedMutator(query->havingQual, &cx);
+	if (cx.why != NULL)
+		return cx.why;
+	if (shape->colexpr == NULL)
+		shape->colexpr = palloc0(sizeof(Expr *) * shape->nvisible);
+	shape->computed = true;
+	shape->passattno = HiddenAggAttno(shape, shape->naggs);
+	return NULL;
+}
+
+/*
  * IvmAnalyzeShape
  *		Work out the shape of a view's (analysed, unrewritten) query.
  */
@@ -550,11 +578,6 @@ IvmAnalyzeShape(Query *query)
 			shape->reason = "the query uses DISTINCT together with GROUP BY or aggregates";
 			return shape;
 		}
-		if (query->havingQual != NULL)
-		{
-			shape->reason = "the query uses HAVING";
-			return shape;
-		}
 		if (query->groupingSets != NIL)
 		{
 			shape->reason = "the query uses GROUPING SETS, ROLLUP or CUBE";
@@ -621,14 +644,17 @@ IvmAnalyzeShape(Query *query)
 		}
 
 		why = ComputedColumns(shape, query, keyrefs, computed);
+		if (why == NULL && query->havingQual != NULL)
+			why = HavingColumn(shape, query, keyrefs);
 		if (why != NULL)
 		{
 			shape->reason = (char *) why;
 			return shape;
 		}
 
-		/* the part under the aggregation, as an SPJ query */
+		/* the part under the aggregation, as an SPJ query (HAVING is above it) */
 		br->query = copyObject(query);
+		br->query->havingQual = NULL;
 		why = CheckSpj(br->query, &br->rels);
 		if (why != NULL)
 		{
@@ -747,6 +773,8 @@ IvmShapeHiddenColumns(IvmShape *shape)
 		if (agg->numeric_inputs)
 			cols = lappend(cols, psprintf("__ivm_nc_%d bigint[] NOT NULL", a + 1));
 	}
+	if (shape->having != NULL)
+		cols = lappend(cols, pstrdup("__ivm_pass boolean NOT NULL"));
 	return cols;
 }
 
@@ -1059,18 +1087,21 @@ AppendStorageRows(StringInfo buf, IvmShape *shape, Oid storage_rel, const char *
 		attno++;
 		if (attno > 1)
 			appendStringInfoString(buf, ", ");
-		if (lfirst(lc) == NULL && shape->scalar)
-			appendStringInfoString(buf, deparse_expression((Node *) shape->colexpr[attno - 1],
-														   context, true, false));
-		else if (lfirst(lc) == NULL)
-		{
-			/* a group that goes: no value to work out (a division by its count...) */
-			appendStringInfo(buf, "CASE WHEN m.%s = 0 THEN NULL ELSE %s END", IVM_COUNT_COLUMN,
-							 deparse_expression((Node *) shape->colexpr[attno - 1],
-												context, true, false));
-		}
-		else
+		if (lfirst(lc) != NULL)
 			appendStringInfo(buf, "m.%s", quote_identifier(get_attname(storage_rel, attno, false)));
+		else
+		{
+			bool		pass = (attno == shape->passattno);
+			char	   *expr = deparse_expression((Node *) (pass ? shape->having : shape->colexpr[attno - 1]),
+												  context, true, false);
+
+			/* a group that goes: no value to work out (a division by its count...) */
+			if (!shape->scalar)
+				expr = psprintf("CASE WHEN m.%s = 0 THEN NULL ELSE %s END", IVM_COUNT_COLUMN, expr);
+			if (pass)
+				expr = psprintf("coalesce(%s, false)", expr);
+			appendStringInfoString(buf, expr);
+		}
 	}
 	for (int t = 1; t <= list_length(tail); t++)
 		appendStringInfo(buf, ", m.__ivm_t%d", t);
@@ -1169,6 +1200,8 @@ IvmFullSql(IvmShape *shape, const char *def_name, Oid storage_rel)
 		else if (agg->kind == IVM_AGG_AVG)
 			cols = lappend(cols, psprintf("sum(p.__ivm_c%d)::numeric", agg->argcol));
 	}
+	if (shape->having != NULL)
+		cols = lappend(cols, NULL);	/* HAVING, computed outside */
 	initStringInfo(&from);
 	appendStringInfo(&from, " FROM (%s) p", BranchNewSql(linitial(shape->branches)));
 	if (!shape->scalar)
@@ -1403,6 +1436,8 @@ IvmMergeSql(IvmShape *shape, const char *delta_sql, Oid storage_rel, const char 
 			cols = lappend(cols, col.data);
 		}
 	}
+	if (shape->having != NULL)
+		cols = lappend(cols, NULL);	/* HAVING, from the new row */
 	/* then the stored row as it was */
 	if (shape->computed)
 		for (int i = 0; i < list_length(storage_colnames); i++)

@@ -718,7 +718,7 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 		if (strcmp(oc->strategy, "recompute") == 0)
 		{
 			IvmDiffView(view->storagerel, view->owner, view->name, entry->full_sql, snap,
-						entry->shape->nvisible, out, view->vdesc, res);
+						entry->shape->nvisible, entry->shape->passattno, out, view->vdesc, res);
 			recompute = true;
 		}
 	}
@@ -728,7 +728,7 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 								   quote_qualified_identifier(IVM_SCHEMA, get_rel_name(view->defrel)));
 
 		IvmDiffView(view->storagerel, view->owner, view->name, def, snap,
-					view->vdesc->natts - 1, out, view->vdesc, res);
+					view->vdesc->natts - 1, 0, out, view->vdesc, res);
 		if (recompute)
 			oc->strategy = "recompute";
 	}

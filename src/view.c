@@ -766,6 +766,13 @@ CreateStorage(Declaration *d)
 	}
 }
 
+/* the storage column HAVING is kept in, or 0 */
+static AttrNumber
+PassAttno(Declaration *d)
+{
+	return d->shape->kind == IVM_KIND_AGG ? d->shape->passattno : 0;
+}
+
 /*
  * CreateReadableView
  *		The view users read, as the creator, who owns it: the visible
@@ -783,6 +790,9 @@ CreateReadableView(Declaration *d)
 	appendStringInfo(&sql, "CREATE VIEW %s AS SELECT ", view_name);
 	AppendColumnNames(&sql, d->cols);
 	appendStringInfo(&sql, " FROM %s", d->storage_name);
+	/* the storage keeps every group; the view shows those that pass HAVING */
+	if (PassAttno(d) != 0)
+		appendStringInfoString(&sql, " WHERE __ivm_pass");
 	ExecUtility(sql.data, "creating the view");
 	d->view_oid = get_relname_relid(d->rv->relname, d->nspid);
 
@@ -890,7 +900,7 @@ FirstFill(Declaration *d)
 	int			rc;
 
 	IvmDiffView(d->storage_oid, d->creator, d->rv->relname, IvmFullSql(d->shape, d->def_name, d->storage_oid),
-				InvalidSnapshot, d->shape->nvisible, NULL, NULL, &res);
+				InvalidSnapshot, d->shape->nvisible, PassAttno(d), NULL, NULL, &res);
 
 	args[0] = Int32GetDatum(d->view_id);
 	args[1] = Int64GetDatum((int64) res.rows_after);
