@@ -177,6 +177,7 @@ typedef struct IvmAgg
 	IvmAggKind	kind;
 	int			col;			/* visible column, 0-based; -1: hidden (__ivm_a<n>) */
 	Expr	   *aggref;			/* the aggregate call */
+	const char *fname;			/* MIN/MAX: min, max, bool_and, every, bool_or */
 	Expr	   *arg;			/* argument, NULL for count(*) */
 	Oid			argtype;
 	Oid			restype;

@@ -255,6 +255,15 @@ CheckAgg(Aggref *agg, IvmAgg *out)
 	else if (strcmp(name, "min") == 0 || strcmp(name, "max") == 0)
 	{
 		out->kind = strcmp(name, "min") == 0 ? IVM_AGG_MIN : IVM_AGG_MAX;
+		out->fname = name;
+		out->recompute_on_retract = true;
+	}
+	else if (strcmp(name, "bool_and") == 0 || strcmp(name, "every") == 0 ||
+			 strcmp(name, "bool_or") == 0)
+	{
+		/* the least and the greatest of booleans (false < true): min and max's rules */
+		out->kind = strcmp(name, "bool_or") == 0 ? IVM_AGG_MAX : IVM_AGG_MIN;
+		out->fname = name;
 		out->recompute_on_retract = true;
 	}
 	else if (strcmp(name, "sum") == 0 || strcmp(name, "avg") == 0)
@@ -1040,9 +1049,8 @@ AggCallSql(IvmAgg *agg)
 		case IVM_AGG_AVG:
 			return psprintf("avg(p.__ivm_c%d)", agg->argcol);
 		case IVM_AGG_MIN:
-			return psprintf("min(p.__ivm_c%d)", agg->argcol);
 		case IVM_AGG_MAX:
-			return psprintf("max(p.__ivm_c%d)", agg->argcol);
+			return psprintf("%s(p.__ivm_c%d)", agg->fname, agg->argcol);
 	}
 	return NULL;				/* keep the compiler quiet */
 }
@@ -1353,7 +1361,7 @@ IvmMergeSql(IvmShape *shape, const char *delta_sql, Oid storage_rel, const char 
 							 agg->argcol, a + 1);
 		if (agg->kind == IVM_AGG_MIN || agg->kind == IVM_AGG_MAX)
 			appendStringInfo(&buf, ", %s(x.__ivm_c%d) FILTER (WHERE x.__ivm_weight > 0) AS dm%d",
-							 agg->kind == IVM_AGG_MIN ? "min" : "max", agg->argcol, a + 1);
+							 agg->fname, agg->argcol, a + 1);
 		if (agg->numeric_inputs)
 			appendStringInfo(&buf, ", ivm.numeric_counts(x.__ivm_c%d, x.__ivm_weight::int8) AS dh%d",
 							 agg->argcol, a + 1);
@@ -1474,7 +1482,7 @@ IvmMergeSql(IvmShape *shape, const char *delta_sql, Oid storage_rel, const char 
 
 			if (agg->recompute_on_retract)
 				appendStringInfo(&from, "%s(p.__ivm_c%d) AS m%d, ",
-								 agg->kind == IVM_AGG_MIN ? "min" : "max", agg->argcol, a + 1);
+								 agg->fname, agg->argcol, a + 1);
 		}
 		appendStringInfo(&from, "1 AS one FROM (%s) p WHERE d.rt",
 						 BranchNewSql(linitial(shape->branches)));
