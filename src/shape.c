@@ -221,6 +221,31 @@ VisibleColumnOfRef(Query *q, Index ref)
 }
 
 /*
+ * FilteredArg
+ *		CASE WHEN filter THEN arg END.  Every aggregate with a delta rule
+ *		skips NULL inputs, so agg(x) FILTER (WHERE p) is agg(CASE WHEN p
+ *		THEN x END): a row the filter rejects (false or NULL) is a NULL
+ *		input, and the rules for the plain aggregate hold unchanged.
+ */
+static Expr *
+FilteredArg(Expr *arg, Expr *filter)
+{
+	CaseExpr   *c = makeNode(CaseExpr);
+	CaseWhen   *w = makeNode(CaseWhen);
+
+	w->expr = (Expr *) copyObject(filter);
+	w->result = (Expr *) copyObject(arg);
+	w->location = -1;
+	c->casetype = exprType((Node *) arg);
+	c->casecollid = exprCollation((Node *) arg);
+	c->arg = NULL;
+	c->args = list_make1(w);
+	c->defresult = (Expr *) makeNullConst(c->casetype, exprTypmod((Node *) arg), c->casecollid);
+	c->location = -1;
+	return (Expr *) c;
+}
+
+/*
  * CheckAgg
  *		Read one aggregate call of the select list.  NULL when it can be
  *		maintained, else why not.
@@ -236,19 +261,22 @@ CheckAgg(Aggref *agg, IvmAgg *out)
 		return "an aggregate uses DISTINCT";
 	if (agg->aggorder != NIL)
 		return "an aggregate uses ORDER BY";
-	if (agg->aggfilter != NULL)
-		return "an aggregate uses FILTER";
 	if (agg->aggkind != AGGKIND_NORMAL || nsp != PG_CATALOG_NAMESPACE)
 		return ReasonF("aggregate %s() has no delta rule", name);
 	out->restype = agg->aggtype;
-	if (agg->aggstar)
+	if (agg->aggstar && agg->aggfilter == NULL)
 	{
 		out->kind = IVM_AGG_COUNT_STAR;
 		return NULL;
 	}
-	if (list_length(agg->args) != 1)
+	if (agg->aggstar)			/* count(*) FILTER (WHERE p): count(1) FILTER (WHERE p) */
+		out->arg = (Expr *) makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(1), false, true);
+	else if (list_length(agg->args) != 1)
 		return ReasonF("aggregate %s() has no delta rule", name);
-	out->arg = (Expr *) linitial_node(TargetEntry, agg->args)->expr;
+	else
+		out->arg = (Expr *) linitial_node(TargetEntry, agg->args)->expr;
+	if (agg->aggfilter != NULL)
+		out->arg = FilteredArg(out->arg, agg->aggfilter);
 	out->argtype = exprType((Node *) out->arg);
 	if (strcmp(name, "count") == 0)
 		out->kind = IVM_AGG_COUNT;
