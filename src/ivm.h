@@ -169,7 +169,8 @@ typedef enum IvmAggKind
 	IVM_AGG_SUM,
 	IVM_AGG_AVG,
 	IVM_AGG_MIN,
-	IVM_AGG_MAX
+	IVM_AGG_MAX,
+	IVM_AGG_RECOMPUTE			/* no running form: a touched group is recomputed */
 } IvmAggKind;
 
 typedef struct IvmAgg
@@ -178,7 +179,10 @@ typedef struct IvmAgg
 	int			col;			/* visible column, 0-based; -1: hidden (__ivm_a<n>) */
 	Expr	   *aggref;			/* the aggregate call */
 	const char *fname;			/* MIN/MAX: min, max, bool_and, every, bool_or */
-	Expr	   *arg;			/* argument, NULL for count(*) */
+	Expr	   *arg;			/* argument, NULL for count(*) and RECOMPUTE */
+	List	   *args;			/* RECOMPUTE: its argument expressions, then its
+								 * filter; columns __ivm_c<argcol> on */
+	char	   *callsql;		/* RECOMPUTE: the call over those columns (p) */
 	Oid			argtype;
 	Oid			restype;
 	Oid			sumtype;		/* running sum's type (sum, avg) */

@@ -53,6 +53,7 @@
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
+#include "optimizer/tlist.h"
 #include "access/sysattr.h"
 #include "parser/parsetree.h"
 #include "port/pg_bitutils.h"
@@ -245,6 +246,92 @@ FilteredArg(Expr *arg, Expr *filter)
 	return (Expr *) c;
 }
 
+/* the direction of an aggregate's ORDER BY item: ASC, DESC, or NULL for another operator */
+static const char *
+SortDirection(SortGroupClause *sort, List *args)
+{
+	TargetEntry *tle = get_sortgroupclause_tle(sort, args);
+	TypeCacheEntry *tc = lookup_type_cache(exprType((Node *) tle->expr),
+										   TYPECACHE_LT_OPR | TYPECACHE_GT_OPR);
+
+	if (sort->sortop == tc->lt_opr)
+		return "ASC";
+	if (sort->sortop == tc->gt_opr)
+		return "DESC";
+	return NULL;
+}
+
+/*
+ * CheckRecomputedAgg
+ *		An aggregate of pg_catalog without a running form (string_agg,
+ *		array_agg, a float sum, anything with DISTINCT or ORDER BY, ...):
+ *		each group a delta touches is aggregated again from the sources.
+ *		Its arguments (then its filter) become columns of the part under
+ *		the aggregation (RecomputedCallSql calls it over them).  NULL when
+ *		it can be so maintained, else why not.
+ */
+static const char *
+CheckRecomputedAgg(Aggref *agg, IvmAgg *out)
+{
+	ListCell   *lc;
+
+	if (agg->aggvariadic || agg->aggstar || agg->args == NIL)
+		return ReasonF("aggregate %s() has no delta rule", get_func_name(agg->aggfnoid));
+	foreach(lc, agg->aggorder)
+		if (SortDirection(lfirst_node(SortGroupClause, lc), agg->args) == NULL)
+			return ReasonF("aggregate %s() orders by an operator other than its type's < or >",
+						   get_func_name(agg->aggfnoid));
+	out->kind = IVM_AGG_RECOMPUTE;
+	out->arg = NULL;
+	foreach(lc, agg->args)
+		out->args = lappend(out->args, lfirst_node(TargetEntry, lc)->expr);
+	if (agg->aggfilter != NULL)
+		out->args = lappend(out->args, agg->aggfilter);
+	return NULL;
+}
+
+/*
+ * RecomputedCallSql
+ *		SQL: the call of a RECOMPUTE aggregate over the SPJ part's columns
+ *		(alias p), its argument i being column __ivm_c<argcol + i>.
+ */
+static char *
+RecomputedCallSql(IvmAgg *out)
+{
+	Aggref	   *agg = (Aggref *) out->aggref;
+	StringInfoData buf;
+	ListCell   *lc;
+	bool		first = true;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "pg_catalog.%s(%s", quote_identifier(get_func_name(agg->aggfnoid)),
+					 agg->aggdistinct != NIL ? "DISTINCT " : "");
+	foreach(lc, agg->args)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (tle->resjunk)
+			continue;
+		appendStringInfo(&buf, "%sp.__ivm_c%d", first ? "" : ", ", out->argcol + tle->resno - 1);
+		first = false;
+	}
+	first = true;
+	foreach(lc, agg->aggorder)
+	{
+		SortGroupClause *sort = lfirst_node(SortGroupClause, lc);
+		TargetEntry *tle = get_sortgroupclause_tle(sort, agg->args);
+
+		appendStringInfo(&buf, "%sp.__ivm_c%d %s NULLS %s", first ? " ORDER BY " : ", ",
+						 out->argcol + tle->resno - 1, SortDirection(sort, agg->args),
+						 sort->nulls_first ? "FIRST" : "LAST");
+		first = false;
+	}
+	appendStringInfoChar(&buf, ')');
+	if (agg->aggfilter != NULL)
+		appendStringInfo(&buf, " FILTER (WHERE p.__ivm_c%d)", out->argcol + list_length(agg->args));
+	return buf.data;
+}
+
 /*
  * CheckAgg
  *		Read one aggregate call of the select list.  NULL when it can be
@@ -257,13 +344,11 @@ CheckAgg(Aggref *agg, IvmAgg *out)
 	Oid			nsp = get_func_namespace(agg->aggfnoid);
 
 	memset(out, 0, sizeof(IvmAgg));
-	if (agg->aggdistinct != NIL)
-		return "an aggregate uses DISTINCT";
-	if (agg->aggorder != NIL)
-		return "an aggregate uses ORDER BY";
 	if (agg->aggkind != AGGKIND_NORMAL || nsp != PG_CATALOG_NAMESPACE)
 		return ReasonF("aggregate %s() has no delta rule", name);
 	out->restype = agg->aggtype;
+	if (agg->aggdistinct != NIL || agg->aggorder != NIL)
+		return CheckRecomputedAgg(agg, out);
 	if (agg->aggstar && agg->aggfilter == NULL)
 	{
 		out->kind = IVM_AGG_COUNT_STAR;
@@ -323,16 +408,16 @@ CheckAgg(Aggref *agg, IvmAgg *out)
 			default:
 
 				/*
-				 * Floating-point sums depend on the order of addition, so an
-				 * updated sum could differ from the query's in the last
-				 * bits; other types have no exact running sum here.
+				 * Floating-point sums depend on the order of addition, so a
+				 * running sum could drift from the query's in the last bits;
+				 * other types have no exact running sum here.  The group
+				 * is summed again instead.
 				 */
-				return ReasonF("sum() or avg() over type %s has no exact delta rule (only integers and numeric)",
-							   format_type_be(out->argtype));
+				return CheckRecomputedAgg(agg, out);
 		}
 	}
 	else
-		return ReasonF("aggregate %s() has no delta rule", name);
+		return CheckRecomputedAgg(agg, out);
 	return NULL;
 }
 
@@ -722,12 +807,16 @@ IvmAnalyzeShape(Query *query)
 			}
 			for (int a = 0; a < shape->naggs; a++)
 			{
-				if (shape->aggs[a].arg == NULL)
-					continue;
-				resno++;
-				shape->aggs[a].argcol = resno;
-				tlist = lappend(tlist, makeTargetEntry(copyObject(shape->aggs[a].arg), resno,
-													   psprintf("__ivm_c%d", resno), false));
+				List	   *args = shape->aggs[a].arg != NULL
+					? list_make1(shape->aggs[a].arg) : shape->aggs[a].args;
+
+				shape->aggs[a].argcol = resno + 1;
+				foreach(lc, args)
+				{
+					resno++;
+					tlist = lappend(tlist, makeTargetEntry(copyObject(lfirst(lc)), resno,
+														   psprintf("__ivm_c%d", resno), false));
+				}
 			}
 			if (tlist == NIL)	/* SELECT count(*) FROM t */
 				tlist = list_make1(makeTargetEntry((Expr *) makeConst(INT4OID, -1, InvalidOid, 4,
@@ -749,6 +838,14 @@ IvmAnalyzeShape(Query *query)
 			: shape->computed
 			? "aggregate with computed columns: hidden per-group counts, sums and aggregates absorb each delta, the computed columns are worked out again from them; a group whose count reaches 0 disappears; min/max recompute only the groups that lost an input; numeric sums count their inputs per display scale"
 			: "aggregate: hidden per-group counts and sums absorb each delta; a group whose count reaches 0 disappears; min/max recompute only the groups that lost an input; numeric sums count their inputs per display scale";
+		for (int a = 0; a < shape->naggs; a++)
+			if (shape->aggs[a].kind == IVM_AGG_RECOMPUTE)
+			{
+				shape->reason = psprintf("%s; aggregates without a running form (%s(), ...) are aggregated again for the groups a delta touches",
+										 shape->reason,
+										 get_func_name(((Aggref *) shape->aggs[a].aggref)->aggfnoid));
+				break;
+			}
 		return shape;
 	}
 
@@ -1079,6 +1176,8 @@ AggCallSql(IvmAgg *agg)
 		case IVM_AGG_MIN:
 		case IVM_AGG_MAX:
 			return psprintf("%s(p.__ivm_c%d)", agg->fname, agg->argcol);
+		case IVM_AGG_RECOMPUTE:
+			return RecomputedCallSql(agg);
 	}
 	return NULL;				/* keep the compiler quiet */
 }
@@ -1335,6 +1434,9 @@ AggNewSql(IvmAgg *agg, int a, const char *stored)
 							 "ELSE %s(%s, d.dm%d) END",
 							 a, a, agg->kind == IVM_AGG_MIN ? "least" : "greatest", stored, a);
 			break;
+		case IVM_AGG_RECOMPUTE:
+			appendStringInfo(&buf, "r.m%d", a);
+			break;
 	}
 	return buf.data;
 }
@@ -1355,13 +1457,18 @@ IvmMergeSql(IvmShape *shape, const char *delta_sql, Oid storage_rel, const char 
 	StringInfoData from;
 	List	   *cols;
 	List	   *tail = NIL;
-	bool		any_recompute = false;
+	bool		any_recompute = false;	/* a group losing an input is recomputed */
+	bool		any_touched = false;	/* every touched group is recomputed */
 
 #define SCOL(i) quote_identifier(strVal(list_nth(storage_colnames, (i))))
 
 	for (int a = 0; a < shape->naggs; a++)
+	{
 		if (shape->aggs[a].recompute_on_retract)
 			any_recompute = true;
+		if (shape->aggs[a].kind == IVM_AGG_RECOMPUTE)
+			any_touched = true;
+	}
 
 	initStringInfo(&buf);
 
@@ -1500,20 +1607,22 @@ IvmMergeSql(IvmShape *shape, const char *delta_sql, Oid storage_rel, const char 
 							 SCOL(list_nth_int(shape->keycols, k)), k + 1);
 	}
 
-	/* groups that lost an input of min/max: again from the sources */
-	if (any_recompute)
+	/*
+	 * Again from the sources: the groups that lost an input of min/max, and
+	 * every touched group when an aggregate has no running form.
+	 */
+	if (any_recompute || any_touched)
 	{
 		appendStringInfoString(&from, "\nLEFT JOIN LATERAL (SELECT ");
 		for (int a = 0; a < shape->naggs; a++)
 		{
 			IvmAgg	   *agg = &shape->aggs[a];
 
-			if (agg->recompute_on_retract)
-				appendStringInfo(&from, "%s(p.__ivm_c%d) AS m%d, ",
-								 agg->fname, agg->argcol, a + 1);
+			if (agg->recompute_on_retract || agg->kind == IVM_AGG_RECOMPUTE)
+				appendStringInfo(&from, "%s AS m%d, ", AggCallSql(agg), a + 1);
 		}
-		appendStringInfo(&from, "1 AS one FROM (%s) p WHERE d.rt",
-						 BranchNewSql(linitial(shape->branches)));
+		appendStringInfo(&from, "1 AS one FROM (%s) p WHERE %s",
+						 BranchNewSql(linitial(shape->branches)), any_touched ? "true" : "d.rt");
 		for (int k = 1; k <= shape->nkeys; k++)
 			appendStringInfo(&from, " AND (p.__ivm_c%d = d.__ivm_c%d OR (p.__ivm_c%d IS NULL AND d.__ivm_c%d IS NULL))",
 							 k, k, k, k);

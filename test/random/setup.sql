@@ -93,6 +93,8 @@ INSERT INTO rt_views (ord, name, query, options) VALUES
  (40, 'v_having',     $q$SELECT k, count(*) AS n, sum(v) AS sv FROM a GROUP BY k HAVING count(*) > 11 AND sum(v) > 400$q$, '{}'),
  (41, 'v_having_view', $q$SELECT count(*) AS groups, sum(n) AS total FROM v_having$q$, '{}'),
  (43, 'v_agg_filter',    $q$SELECT k, count(*) FILTER (WHERE s = 'x') AS nx, sum(v) FILTER (WHERE v > 50) AS sbig, min(v) FILTER (WHERE s IS NULL) AS mn, max(id) FILTER (WHERE v < 30) AS mx, avg(v) FILTER (WHERE id % 2 = 0) AS av, count(*) AS n FROM a GROUP BY k$q$, '{}'),
+ (44, 'v_agg_recomputed', $q$SELECT k, string_agg(s, ',' ORDER BY id) AS ss, array_agg(v ORDER BY v DESC NULLS LAST, id) FILTER (WHERE v > 10) AS av, count(DISTINCT v) AS cd, sum(DISTINCT v) AS sd, sum(v / 4.0::float8) AS sf, avg(v::float4) AS af, count(*) AS n FROM a GROUP BY k$q$, '{}'),
+ (45, 'v_agg_recomputed_scalar', $q$SELECT string_agg(DISTINCT s, '|' ORDER BY s) AS tags, max(v) - min(v) AS spread, count(DISTINCT k) AS ks FROM a$q$, '{}'),
  (42, 'v_bool',       $q$SELECT k, bool_and(v > 20) AS all_big, bool_or(s = 'x') AS any_x, every(v IS NOT NULL) AS all_v, count(*) AS n FROM a GROUP BY k$q$, '{}'),
  (37, 'v_flat_spj',   $q$SELECT s.id, s.kv, c.name FROM (SELECT id, k, coalesce(v, -1) + k AS kv FROM a WHERE s IS DISTINCT FROM 'z') s, c WHERE c.k = s.k$q$, '{}'),
  (25, 'v_agg_diff',   $q$SELECT k, count(*) AS n, sum(v) AS sv, max(v) AS mx FROM a GROUP BY k$q$, '{"mode": "diff"}'),
