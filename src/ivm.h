@@ -229,6 +229,7 @@ typedef TupleDesc (*IvmDeltaLookup) (Oid relid, const char **enrname, void *arg)
 extern IvmShape *IvmAnalyzeShape(Query *query);
 extern char *IvmDeparseQuery(Query *query);
 extern const char *IvmShapeCheckRelations(IvmShape *shape, bool (*is_view) (Oid relid));
+extern bool IvmShapeFixesJoinOrder(IvmShape *shape);
 extern List *IvmShapeHiddenColumns(IvmShape *shape);
 extern void IvmShapeCheckPermissions(IvmShape *shape);
 extern char *IvmDeltaSql(IvmShape *shape, IvmChanged changed, IvmDeltaLookup lookup,

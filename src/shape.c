@@ -964,6 +964,206 @@ BranchNewSql(IvmBranch *br)
 	return IvmDeparseQuery(q);
 }
 
+/* Does the branch join its relations by WHERE alone (FROM a, b, c)? */
+static bool
+FlatJoin(IvmBranch *br)
+{
+	ListCell   *lc;
+
+	if (list_length(br->query->jointree->fromlist) != list_length(br->rels))
+		return false;
+	foreach(lc, br->query->jointree->fromlist)
+		if (!IsA(lfirst(lc), RangeTblRef))
+			return false;
+	return true;
+}
+
+/*
+ * IvmShapeFixesJoinOrder
+ *		Do the shape's delta terms join in the order they are written
+ *		(join_collapse_limit = 1 while they run)?  True when some branch
+ *		joins three or more relations by WHERE, and no branch joins by
+ *		explicit JOINs, whose written order is the user's, not ivm's.
+ */
+bool
+IvmShapeFixesJoinOrder(IvmShape *shape)
+{
+	ListCell   *lc;
+	bool		any = false;
+
+	foreach(lc, shape->branches)
+	{
+		IvmBranch  *br = lfirst(lc);
+
+		if (!FlatJoin(br))
+			return false;
+		if (list_length(br->rels) >= 3)
+			any = true;
+	}
+	return any;
+}
+
+/* the range table indexes of the Vars of this query level in node */
+static bool
+VarnosWalker(Node *node, Bitmapset **varnos)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var))
+	{
+		if (((Var *) node)->varlevelsup == 0)
+			*varnos = bms_add_member(*varnos, ((Var *) node)->varno);
+		return false;
+	}
+	return expression_tree_walker(node, VarnosWalker, varnos);
+}
+
+/*
+ * JoinOrderFromDelta
+ *		The order in which a delta term joins its relations: the first
+ *		delta, then, again and again, a relation that a condition of the
+ *		WHERE clause joins to those already taken (another delta first, then
+ *		in FROM order); a relation no condition reaches comes last.  Starting
+ *		from the delta, which is small, each step can probe an index; left
+ *		to itself the planner may start from a large table whose join it
+ *		misestimates (two correlated key columns taken as independent) and
+ *		read much of it.
+ */
+static List *
+JoinOrderFromDelta(Query *q, List *rels, uint32 mask)
+{
+	List	   *conds = make_ands_implicit((Expr *) q->jointree->quals);
+	List	   *condvarnos = NIL;
+	List	   *order = NIL;
+	List	   *left = list_copy(rels);
+	Bitmapset  *taken = NULL;
+	ListCell   *lc;
+
+	foreach(lc, conds)
+	{
+		Bitmapset  *varnos = NULL;
+
+		(void) VarnosWalker(lfirst(lc), &varnos);
+		condvarnos = lappend(condvarnos, varnos);
+	}
+	while (left != NIL)
+	{
+		int			best = -1;
+		int			best_rank = 3;
+
+		foreach(lc, left)
+		{
+			int			r = lfirst_int(lc);
+			bool		delta = false;
+			int			k = 0;
+			bool		joined = false;
+			int			rank;
+			ListCell   *lc2;
+
+			foreach(lc2, rels)
+			{
+				if (lfirst_int(lc2) == r)
+					delta = (mask & (1u << k)) != 0;
+				k++;
+			}
+
+			foreach(lc2, condvarnos)
+			{
+				Bitmapset  *v = lfirst(lc2);
+
+				if (bms_is_member(r, v) && bms_overlap(v, taken) &&
+					bms_is_subset(v, bms_add_member(bms_copy(taken), r)))
+					joined = true;
+			}
+			/* 0: a joined delta, 1: a joined table, 2: a delta, 3: a table */
+			rank = taken == NULL ? (delta ? 0 : 3) : joined ? (delta ? 0 : 1) : (delta ? 2 : 3);
+			if (best < 0 || rank < best_rank)
+			{
+				best = r;
+				best_rank = rank;
+			}
+		}
+		order = lappend_int(order, best);
+		taken = bms_add_member(taken, best);
+		left = list_delete_int(left, best);
+	}
+	return order;
+}
+
+/*
+ * FixJoinOrder
+ *		Make q's FROM list (relations only, joined by WHERE) the chain of
+ *		CROSS JOINs of order, left-deep, so that under join_collapse_limit
+ *		= 1 the planner keeps that order (and still chooses how to do each
+ *		join).  The WHERE clause stays: each condition applies at the first
+ *		join where its relations meet.  Each join gets the range table entry
+ *		a deparse needs.
+ */
+static void
+FixJoinOrder(Query *q, List *order)
+{
+	Node	   *chain = NULL;
+	int			nchain = 0;
+	ListCell   *lc;
+
+	foreach(lc, order)
+	{
+		int			r = lfirst_int(lc);
+		RangeTblRef *ref = makeNode(RangeTblRef);
+		int			nright = list_length(rt_fetch(r, q->rtable)->eref->colnames);
+		JoinExpr   *j;
+		RangeTblEntry *rte;
+		List	   *colnames = NIL;
+		List	   *vars = NIL;
+		List	   *leftcols = NIL;
+		List	   *rightcols = NIL;
+		int			lvarno;
+		List	   *lnames;
+
+		ref->rtindex = r;
+		if (chain == NULL)
+		{
+			chain = (Node *) ref;
+			nchain = nright;
+			continue;
+		}
+		lvarno = IsA(chain, RangeTblRef) ? ((RangeTblRef *) chain)->rtindex : ((JoinExpr *) chain)->rtindex;
+		lnames = rt_fetch(lvarno, q->rtable)->eref->colnames;
+		for (int i = 1; i <= nchain; i++)
+		{
+			colnames = lappend(colnames, makeString(pstrdup(strVal(list_nth(lnames, i - 1)))));
+			vars = lappend(vars, makeVar(lvarno, i, InvalidOid, -1, InvalidOid, 0));
+			leftcols = lappend_int(leftcols, i);
+		}
+		for (int i = 1; i <= nright; i++)
+		{
+			colnames = lappend(colnames,
+							   makeString(pstrdup(strVal(list_nth(rt_fetch(r, q->rtable)->eref->colnames, i - 1)))));
+			vars = lappend(vars, makeVar(r, i, InvalidOid, -1, InvalidOid, 0));
+			rightcols = lappend_int(rightcols, i);
+		}
+		rte = makeNode(RangeTblEntry);
+		rte->rtekind = RTE_JOIN;
+		rte->jointype = JOIN_INNER;
+		rte->joinmergedcols = 0;
+		rte->joinaliasvars = vars;
+		rte->joinleftcols = leftcols;
+		rte->joinrightcols = rightcols;
+		rte->eref = makeAlias("unnamed_join", colnames);
+		rte->inFromCl = true;
+		q->rtable = lappend(q->rtable, rte);
+
+		j = makeNode(JoinExpr);
+		j->jointype = JOIN_INNER;
+		j->larg = chain;
+		j->rarg = (Node *) ref;
+		j->rtindex = list_length(q->rtable);
+		chain = (Node *) j;
+		nchain += nright;
+	}
+	q->jointree->fromlist = list_make1(chain);
+}
+
 /*
  * BranchTermSql
  *		One term of a branch's delta: the relations whose bit is set in mask
@@ -1068,6 +1268,10 @@ BranchTermSql(IvmShape *shape, IvmBranch *br, uint32 mask, IvmDeltaLookup lookup
 												psprintf("__ivm_w%d", ++ndeltas), false));
 		weights = lappend_int(weights, ndeltas);
 	}
+
+	/* three or more relations joined by WHERE: start from the delta */
+	if (FlatJoin(br) && list_length(br->rels) >= 3)
+		FixJoinOrder(q, JoinOrderFromDelta(q, br->rels, mask));
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "SELECT ");

@@ -548,12 +548,19 @@ RunIncremental(TickView *view, ShapeEntry *entry, const char *sql, Snapshot snap
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
+		int			nestlevel = NewGUCNestLevel();
+
+		/* delta terms written to start from the delta keep their order */
+		if (IvmShapeFixesJoinOrder(entry->shape))
+			(void) set_config_option("join_collapse_limit", "1", PGC_USERSET, PGC_S_SESSION,
+									 GUC_ACTION_SAVE, true, 0, false);
 		if (entry->shape->kind == IVM_KIND_SPJ)
 			ok = IvmApplySpj(view->storagerel, view->owner, view->name, sql, snap,
 							 entry->shape->nvisible, sizeclass, local, view->vdesc, res);
 		else
 			ok = IvmApplyAgg(view->storagerel, view->owner, view->name, entry->shape,
 							 sql, snap, sizeclass, local, view->vdesc, res);
+		AtEOXact_GUC(true, nestlevel);
 		if (ok)
 			CopyDelta(local, out, view->vdesc, oldowner);
 		tuplestore_end(local);

@@ -21,7 +21,7 @@
 #
 # Six tables (a, b, c, d without a primary key, e partitioned, f of numerics
 # that are equal but differ in their display scale), a push
-# source with dedup (p, fed JSON batches) and 45 views
+# source with dedup (p, fed JSON batches) and 48 views
 # (setup.sql) covering filters, every join kind, self-joins, aggregates,
 # DISTINCT, set operations, EXISTS / NOT EXISTS / IN / scalar subqueries, a
 # window function, ORDER BY ... LIMIT, a CTE, views on views and views on a
