@@ -182,7 +182,6 @@ typedef struct IvmAgg
 	Expr	   *arg;			/* argument, NULL for count(*) and RECOMPUTE */
 	List	   *args;			/* RECOMPUTE: its argument expressions, then its
 								 * filter; columns __ivm_c<argcol> on */
-	char	   *callsql;		/* RECOMPUTE: the call over those columns (p) */
 	Oid			argtype;
 	Oid			restype;
 	Oid			sumtype;		/* running sum's type (sum, avg) */

@@ -9,8 +9,10 @@
  *			plus a hidden row hash (indexed) to find the candidates for the
  *			copies a negative weight removes; their columns decide (incr.c).
  *	AGG		an SPJ part under GROUP BY (or none) with count(*), count(x),
- *			sum, avg, min, max; or SELECT DISTINCT (a GROUP BY of every
- *			column with no aggregate).  Storage holds one row per group with
+ *			sum, avg, min, max, bool_and, bool_or (each maybe with FILTER);
+ *			any other aggregate of pg_catalog, recomputed for the groups a
+ *			delta touches; or SELECT DISTINCT (a GROUP BY of every column
+ *			with no aggregate).  Storage holds one row per group with
  *			hidden bookkeeping: the group's row count, a hash of its key
  *			(indexed), and per sum/avg the count of non-null inputs and, for
  *			avg, the running sum.  The key hash finds candidate groups; the
@@ -32,7 +34,9 @@
  * that the tick registers; in the query tree the replaced relation becomes
  * a reference to a CTE of that name that the WITH clause does not define,
  * so the deparsed text names the ephemeral relation and nothing else
- * changes.
+ * changes.  A term joining three or more relations by WHERE is written
+ * as a chain of CROSS JOINs that starts from its delta (FixJoinOrder),
+ * which the tick keeps under join_collapse_limit = 1.
  *
  * Layer: operators: query trees in, SQL text out.  No SPI; it calls
  * nothing of ivm (a caller passes what it must know of the catalog, such
@@ -42,10 +46,13 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/pg_aggregate.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_statistic.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
@@ -63,6 +70,9 @@
 #include "utils/pg_locale.h"
 #include "utils/rel.h"
 #include "utils/ruleutils.h"
+#include "utils/relcache.h"
+#include "utils/fmgroids.h"
+#include "utils/syscache.h"
 #include "utils/typcache.h"
 
 #include "ivm.h"
@@ -357,7 +367,7 @@ CheckAgg(Aggref *agg, IvmAgg *out)
 	if (agg->aggstar)			/* count(*) FILTER (WHERE p): count(1) FILTER (WHERE p) */
 		out->arg = (Expr *) makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(1), false, true);
 	else if (list_length(agg->args) != 1)
-		return ReasonF("aggregate %s() has no delta rule", name);
+		return CheckRecomputedAgg(agg, out);	/* string_agg(x, sep), ... */
 	else
 		out->arg = (Expr *) linitial_node(TargetEntry, agg->args)->expr;
 	if (agg->aggfilter != NULL)
@@ -1019,15 +1029,143 @@ VarnosWalker(Node *node, Bitmapset **varnos)
 }
 
 /*
+ * RelationRows
+ *		The row count of a table by its statistics (pg_class.reltuples);
+ *		a table never analyzed, or a view, counts as a large table.
+ */
+static double
+RelationRows(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	double		rows = 1e9;
+
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_class form = (Form_pg_class) GETSTRUCT(tup);
+
+		if (form->relkind != RELKIND_VIEW && form->reltuples >= 0)
+			rows = form->reltuples;
+		ReleaseSysCache(tup);
+	}
+	return rows;
+}
+
+/*
+ * JoinColumns
+ *		The columns of relation r (range table index) that a condition of
+ *		conds (with their varnos) equates with an expression over the
+ *		relations taken.
+ */
+static Bitmapset *
+JoinColumns(int r, List *conds, List *condvarnos, Bitmapset *taken)
+{
+	Bitmapset  *cols = NULL;
+	ListCell   *lc;
+	ListCell   *lc2;
+
+	forboth(lc, conds, lc2, condvarnos)
+	{
+		OpExpr	   *op = lfirst(lc);
+		Bitmapset  *v = bms_del_member(bms_copy(lfirst(lc2)), r);
+
+		if (!IsA(op, OpExpr) || list_length(op->args) != 2 || get_oprrest(op->opno) != F_EQSEL ||
+			bms_is_empty(v) || !bms_is_subset(v, taken))
+			continue;
+		for (int side = 0; side < 2; side++)
+		{
+			Node	   *e = strip_implicit_coercions(list_nth(op->args, side));
+			Bitmapset  *other = NULL;
+
+			(void) VarnosWalker(list_nth(op->args, 1 - side), &other);
+			if (IsA(e, Var) && ((Var *) e)->varno == r && ((Var *) e)->varlevelsup == 0 &&
+				((Var *) e)->varattno > 0 && !bms_is_member(r, other))
+				cols = bms_add_member(cols, ((Var *) e)->varattno);
+		}
+	}
+	return cols;
+}
+
+/* Do the columns cols of table relid hold every key column of a unique index? */
+static bool
+CoversUniqueKey(Oid relid, Bitmapset *cols)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	bool		found = false;
+
+	foreach(lc, indexes)
+	{
+		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+		Form_pg_index index;
+		bool		covered = true;
+
+		if (!HeapTupleIsValid(tup))
+			continue;
+		index = (Form_pg_index) GETSTRUCT(tup);
+		if (!index->indisunique || !heap_attisnull(tup, Anum_pg_index_indexprs, NULL) ||
+			!heap_attisnull(tup, Anum_pg_index_indpred, NULL))
+			covered = false;
+		for (int i = 0; covered && i < index->indnkeyatts; i++)
+			if (!bms_is_member(index->indkey.values[i], cols))
+				covered = false;
+		ReleaseSysCache(tup);
+		if (covered)
+		{
+			found = true;
+			break;
+		}
+	}
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
+ * Fanout
+ *		About how many rows of table relid (rows in all) share one value of
+ *		the columns cols, by the statistics' distinct counts (the most
+ *		distinct column); 10 when there are no statistics.
+ */
+static double
+Fanout(Oid relid, double rows, Bitmapset *cols)
+{
+	double		best = -1;
+	int			attno = -1;
+
+	while ((attno = bms_next_member(cols, attno)) >= 0)
+	{
+		HeapTuple	tup = SearchSysCache3(STATRELATTINH, ObjectIdGetDatum(relid),
+										  Int16GetDatum(attno), BoolGetDatum(false));
+		double		nd;
+
+		if (!HeapTupleIsValid(tup))
+			continue;
+		nd = ((Form_pg_statistic) GETSTRUCT(tup))->stadistinct;
+		ReleaseSysCache(tup);
+		if (nd < 0)
+			nd = -nd * rows;
+		if (nd >= 1 && (best < 0 || rows / nd < best))
+			best = rows / nd;
+	}
+	return best < 0 ? 10 : best;
+}
+
+/*
  * JoinOrderFromDelta
  *		The order in which a delta term joins its relations: the first
  *		delta, then, again and again, a relation that a condition of the
- *		WHERE clause joins to those already taken (another delta first, then
- *		in FROM order); a relation no condition reaches comes last.  Starting
- *		from the delta, which is small, each step can probe an index; left
- *		to itself the planner may start from a large table whose join it
- *		misestimates (two correlated key columns taken as independent) and
- *		read much of it.
+ *		WHERE clause joins to those already taken: another delta first,
+ *		then a table joined by a unique key (it adds no rows), the smallest
+ *		first by the statistics' row count, then any other joined table,
+ *		the one adding the fewest rows per row first (its rows over the
+ *		distinct values of its joined column); a relation no condition
+ *		reaches comes last.
+ *		Starting from the delta, which is small, each step can probe an
+ *		index; left to itself the planner may start from a large table
+ *		whose join it misestimates (two correlated key columns taken as
+ *		independent) and read much of it.  Small tables joined by their key
+ *		first: mostly dimensions, which often filter the rows (a region by
+ *		name) before the large tables are probed.
  */
 static List *
 JoinOrderFromDelta(Query *q, List *rels, uint32 mask)
@@ -1049,7 +1187,8 @@ JoinOrderFromDelta(Query *q, List *rels, uint32 mask)
 	while (left != NIL)
 	{
 		int			best = -1;
-		int			best_rank = 3;
+		int			best_rank = 4;
+		double		best_size = 0;
 
 		foreach(lc, left)
 		{
@@ -1058,6 +1197,7 @@ JoinOrderFromDelta(Query *q, List *rels, uint32 mask)
 			int			k = 0;
 			bool		joined = false;
 			int			rank;
+			double		size;
 			ListCell   *lc2;
 
 			foreach(lc2, rels)
@@ -1075,12 +1215,36 @@ JoinOrderFromDelta(Query *q, List *rels, uint32 mask)
 					bms_is_subset(v, bms_add_member(bms_copy(taken), r)))
 					joined = true;
 			}
-			/* 0: a joined delta, 1: a joined table, 2: a delta, 3: a table */
-			rank = taken == NULL ? (delta ? 0 : 3) : joined ? (delta ? 0 : 1) : (delta ? 2 : 3);
-			if (best < 0 || rank < best_rank)
+			/*
+			 * 0: a joined delta, 1: a table joined by a key (by its size),
+			 * 2: another joined table (by the rows it adds per row), 3: a
+			 * delta, 4: a table (by its size)
+			 */
+			size = delta ? 0 : RelationRows(rt_fetch(r, q->rtable)->relid);
+			if (taken == NULL)
+				rank = delta ? 0 : 4;
+			else if (joined && !delta)
+			{
+				Oid			relid = rt_fetch(r, q->rtable)->relid;
+				Bitmapset  *cols = JoinColumns(r, conds, condvarnos, taken);
+
+				if (get_rel_relkind(relid) == RELKIND_RELATION && cols != NULL &&
+					CoversUniqueKey(relid, cols))
+					rank = 1;
+				else
+				{
+					rank = 2;
+					size = cols != NULL && get_rel_relkind(relid) == RELKIND_RELATION
+						? Fanout(relid, size, cols) : size;
+				}
+			}
+			else
+				rank = delta ? (joined ? 0 : 3) : 4;
+			if (best < 0 || rank < best_rank || (rank == best_rank && size < best_size))
 			{
 				best = r;
 				best_rank = rank;
+				best_size = size;
 			}
 		}
 		order = lappend_int(order, best);

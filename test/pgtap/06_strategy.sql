@@ -340,7 +340,8 @@ INSERT INTO s_rc SELECT g, g % 4, g % 9, CASE WHEN g % 5 = 0 THEN NULL ELSE 't' 
   FROM generate_series(1, 80) g;
 CREATE FUNCTION pg_temp.recomputed_query() RETURNS text LANGUAGE sql AS $f$
     SELECT 'SELECT k, string_agg(tag, '','' ORDER BY id DESC) AS tags, array_agg(v ORDER BY v, id) FILTER (WHERE id % 2 = 0) AS vs, '
-        || 'count(DISTINCT v) AS dv, sum(DISTINCT v) AS sdv, sum(v / 8.0::float8) AS fs, stddev(v) AS sd, count(*) AS n '
+        || 'count(DISTINCT v) AS dv, sum(DISTINCT v) AS sdv, sum(v / 8.0::float8) AS fs, stddev(v) AS sd, '
+        || 'regr_count(v, id) AS rc, count(*) AS n '
         || 'FROM s_rc GROUP BY k'
 $f$;
 SELECT ivm.create_view('s_recomputed', pg_temp.recomputed_query());
