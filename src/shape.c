@@ -1050,6 +1050,29 @@ RelationRows(Oid relid)
 	return rows;
 }
 
+/* the position in br->rels of its largest table, by the statistics */
+static int
+LargestRelation(IvmBranch *br)
+{
+	ListCell   *lc;
+	int			k = 0;
+	int			best = 0;
+	double		best_rows = -1;
+
+	foreach(lc, br->rels)
+	{
+		double		rows = RelationRows(rt_fetch(lfirst_int(lc), br->query->rtable)->relid);
+
+		if (rows > best_rows)
+		{
+			best = k;
+			best_rows = rows;
+		}
+		k++;
+	}
+	return best;
+}
+
 /*
  * JoinColumns
  *		The columns of relation r (range table index) that a condition of
@@ -1433,8 +1456,13 @@ BranchTermSql(IvmShape *shape, IvmBranch *br, uint32 mask, IvmDeltaLookup lookup
 		weights = lappend_int(weights, ndeltas);
 	}
 
-	/* three or more relations joined by WHERE: start from the delta */
-	if (FlatJoin(br) && list_length(br->rels) >= 3)
+	/*
+	 * Three or more relations joined by WHERE: start from the delta, unless
+	 * the only delta stands for the largest table (the others are then
+	 * smaller than what it replaced, and the planner's order does well).
+	 */
+	if (FlatJoin(br) && list_length(br->rels) >= 3 &&
+		!(pg_popcount32(mask) == 1 && (mask & (1u << LargestRelation(br))) != 0))
 		FixJoinOrder(q, JoinOrderFromDelta(q, br->rels, mask));
 
 	initStringInfo(&buf);
