@@ -1108,6 +1108,32 @@ JoinColumns(int r, List *conds, List *condvarnos, Bitmapset *taken)
 	return cols;
 }
 
+/*
+ * HasEqualityFilter
+ *		Is a condition of conds one of relation r alone that sets a column
+ *		to a constant (r_name = 'ASIA')?  Such a filter usually keeps few
+ *		rows; a range or pattern often keeps many.
+ */
+static bool
+HasEqualityFilter(int r, List *conds, List *condvarnos)
+{
+	ListCell   *lc;
+	ListCell   *lc2;
+
+	forboth(lc, conds, lc2, condvarnos)
+	{
+		OpExpr	   *op = lfirst(lc);
+		Bitmapset  *v = lfirst(lc2);
+
+		if (IsA(op, OpExpr) && list_length(op->args) == 2 && get_oprrest(op->opno) == F_EQSEL &&
+			bms_membership(v) == BMS_SINGLETON && bms_is_member(r, v) &&
+			(IsA(strip_implicit_coercions(linitial(op->args)), Const) ||
+			 IsA(strip_implicit_coercions(lsecond(op->args)), Const)))
+			return true;
+	}
+	return false;
+}
+
 /* Do the columns cols of table relid hold every key column of a unique index? */
 static bool
 CoversUniqueKey(Oid relid, Bitmapset *cols)
@@ -1178,8 +1204,9 @@ Fanout(Oid relid, double rows, Bitmapset *cols)
  *		The order in which a delta term joins its relations: the first
  *		delta, then, again and again, a relation that a condition of the
  *		WHERE clause joins to those already taken: another delta first,
- *		then a table joined by a unique key (it adds no rows), the smallest
- *		first by the statistics' row count, then any other joined table,
+ *		then a table joined by a unique key (it adds no rows), one with a
+ *		column = constant filter first, else the smallest by the
+ *		statistics' row count, then any other joined table,
  *		the one adding the fewest rows per row first (its rows over the
  *		distinct values of its joined column); a relation no condition
  *		reaches comes last.
@@ -1253,7 +1280,12 @@ JoinOrderFromDelta(Query *q, List *rels, uint32 mask)
 
 				if (get_rel_relkind(relid) == RELKIND_RELATION && cols != NULL &&
 					CoversUniqueKey(relid, cols))
+				{
+					/* one a column = constant condition filters first */
 					rank = 1;
+					if (HasEqualityFilter(r, conds, condvarnos))
+						size = size / 1e12;
+				}
 				else
 				{
 					rank = 2;
