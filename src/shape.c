@@ -611,11 +611,11 @@ HavingColumn(IvmShape *shape, Query *query, List *keyrefs)
 }
 
 /*
- * IvmAnalyzeShape
+ * AnalyzeShape
  *		Work out the shape of a view's (analysed, unrewritten) query.
  */
-IvmShape *
-IvmAnalyzeShape(Query *query)
+static IvmShape *
+AnalyzeShape(Query *query)
 {
 	IvmShape   *shape = palloc0(sizeof(IvmShape));
 	const char *why = NULL;
@@ -1011,6 +1011,22 @@ IvmShapeFixesJoinOrder(IvmShape *shape)
 			any = true;
 	}
 	return any;
+}
+
+/*
+ * IvmAnalyzeShape
+ *		Work out the shape of a view's (analysed, unrewritten) query, and
+ *		say in its reason whether its join terms start from their deltas.
+ */
+IvmShape *
+IvmAnalyzeShape(Query *query)
+{
+	IvmShape   *shape = AnalyzeShape(query);
+
+	if (shape->kind != IVM_KIND_DIFF && IvmShapeFixesJoinOrder(shape))
+		shape->reason = psprintf("%s; each term joins its relations starting from its delta, in the order the join conditions lead (tables joined by a unique key first), and keeps that order",
+								 shape->reason);
+	return shape;
 }
 
 /* the range table indexes of the Vars of this query level in node */
