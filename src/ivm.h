@@ -136,6 +136,7 @@ typedef struct IvmRowKey
 	int			skipatt;
 } IvmRowKey;
 
+extern const char *IvmDatumImage(Datum value, int16 attlen, uint32 *len, Pointer *copy);
 extern uint64 IvmHashRow(HeapTuple tuple, TupleDesc desc, int firstatt, int lastatt);
 extern uint64 IvmHashRowExcept(HeapTuple tuple, TupleDesc desc, int skipatt);
 extern void IvmRowKeyInit(IvmRowKey *key, HeapTuple tuple, TupleDesc desc,

@@ -818,26 +818,18 @@ HashValue(XXH3_state_t *state, Datum value, bool isnull, Form_pg_attribute att,
 				store_att_byval(buf, value, att->attlen);
 				XXH3_128bits_update(state, buf, att->attlen);
 			}
-			else if (att->attlen == -1)
-			{
-				struct varlena *v = PG_DETOAST_DATUM_PACKED(value);
-				uint32		len = VARSIZE_ANY_EXHDR(v);
-
-				XXH3_128bits_update(state, &len, sizeof(len));
-				XXH3_128bits_update(state, VARDATA_ANY(v), len);
-				if ((Pointer) v != DatumGetPointer(value))
-					pfree(v);
-			}
-			else if (att->attlen == -2)
-			{
-				const char *s = DatumGetCString(value);
-				uint32		len = strlen(s);
-
-				XXH3_128bits_update(state, &len, sizeof(len));
-				XXH3_128bits_update(state, s, len);
-			}
 			else
-				XXH3_128bits_update(state, DatumGetPointer(value), att->attlen);
+			{
+				uint32		len;
+				Pointer		copy;
+				const char *bytes = IvmDatumImage(value, att->attlen, &len, &copy);
+
+				if (att->attlen < 0)
+					XXH3_128bits_update(state, &len, sizeof(len));
+				XXH3_128bits_update(state, bytes, len);
+				if (copy != NULL)
+					pfree(copy);
+			}
 			break;
 	}
 }

@@ -47,14 +47,47 @@ PG_FUNCTION_INFO_V1(ivm_row_hash);
 PG_FUNCTION_INFO_V1(ivm_key_hash);
 
 /*
+ * IvmDatumImage
+ *		The bytes of a non-null value passed by reference: a varlena
+ *		detoasted and without its header (so a compressed or short copy of a
+ *		value is the value), a C string without its terminator, else attlen
+ *		bytes.  *len is their length; *copy is a detoasted copy the caller
+ *		pfrees, or NULL.
+ */
+const char *
+IvmDatumImage(Datum value, int16 attlen, uint32 *len, Pointer *copy)
+{
+	*copy = NULL;
+	if (attlen == -1)
+	{
+		struct varlena *v = PG_DETOAST_DATUM_PACKED(value);
+
+		if ((Pointer) v != DatumGetPointer(value))
+			*copy = (Pointer) v;
+		*len = VARSIZE_ANY_EXHDR(v);
+		return VARDATA_ANY(v);
+	}
+	if (attlen == -2)
+	{
+		*len = strlen(DatumGetCString(value));
+		return DatumGetCString(value);
+	}
+	*len = attlen;
+	return DatumGetPointer(value);
+}
+
+/*
  * HashDatum
  *		Feed one column value into the hash state: a presence byte, then the
- *		length and bytes of the (detoasted) value.
+ *		length (variable-length types) and bytes of its image.
  */
 static void
 HashDatum(XXH3_state_t *state, Datum value, bool isnull, Form_pg_attribute att)
 {
 	uint8		present = isnull ? 0 : 1;
+	const char *bytes;
+	uint32		len;
+	Pointer		copy;
 
 	XXH3_64bits_update(state, &present, 1);
 	if (isnull)
@@ -63,27 +96,14 @@ HashDatum(XXH3_state_t *state, Datum value, bool isnull, Form_pg_attribute att)
 	if (att->attbyval)
 	{
 		XXH3_64bits_update(state, &value, sizeof(Datum));
+		return;
 	}
-	else if (att->attlen == -1)
-	{
-		struct varlena *v = PG_DETOAST_DATUM_PACKED(value);
-		uint32		len = VARSIZE_ANY_EXHDR(v);
-
+	bytes = IvmDatumImage(value, att->attlen, &len, &copy);
+	if (att->attlen < 0)
 		XXH3_64bits_update(state, &len, sizeof(len));
-		XXH3_64bits_update(state, VARDATA_ANY(v), len);
-		if ((Pointer) v != DatumGetPointer(value))
-			pfree(v);
-	}
-	else if (att->attlen == -2)
-	{
-		const char *s = DatumGetCString(value);
-		uint32		len = strlen(s);
-
-		XXH3_64bits_update(state, &len, sizeof(len));
-		XXH3_64bits_update(state, s, len);
-	}
-	else
-		XXH3_64bits_update(state, DatumGetPointer(value), att->attlen);
+	XXH3_64bits_update(state, bytes, len);
+	if (copy != NULL)
+		pfree(copy);
 }
 
 /*
@@ -216,26 +236,24 @@ ivm_key_hash(PG_FUNCTION_ARGS)
 static bool
 DatumsIdentical(Datum a, Datum b, Form_pg_attribute att)
 {
+	const char *ia;
+	const char *ib;
+	uint32		la;
+	uint32		lb;
+	Pointer		ca;
+	Pointer		cb;
+	bool		same;
+
 	if (att->attbyval)
 		return a == b;
-	if (att->attlen == -1)
-	{
-		struct varlena *va = PG_DETOAST_DATUM_PACKED(a);
-		struct varlena *vb = PG_DETOAST_DATUM_PACKED(b);
-		Size		len = VARSIZE_ANY_EXHDR(va);
-		bool		same;
-
-		same = (len == VARSIZE_ANY_EXHDR(vb) &&
-				memcmp(VARDATA_ANY(va), VARDATA_ANY(vb), len) == 0);
-		if ((Pointer) va != DatumGetPointer(a))
-			pfree(va);
-		if ((Pointer) vb != DatumGetPointer(b))
-			pfree(vb);
-		return same;
-	}
-	if (att->attlen == -2)
-		return strcmp(DatumGetCString(a), DatumGetCString(b)) == 0;
-	return memcmp(DatumGetPointer(a), DatumGetPointer(b), att->attlen) == 0;
+	ia = IvmDatumImage(a, att->attlen, &la, &ca);
+	ib = IvmDatumImage(b, att->attlen, &lb, &cb);
+	same = la == lb && memcmp(ia, ib, la) == 0;
+	if (ca != NULL)
+		pfree(ca);
+	if (cb != NULL)
+		pfree(cb);
+	return same;
 }
 
 /* the next compared column of key at or after att, or past lastatt */
