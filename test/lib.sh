@@ -52,6 +52,23 @@ ivm_say() {
     printf '\n=== %s\n' "$*"
 }
 
+# The seed of a randomised test: IVM_SEED when given, else a random one.
+ivm_seed() {
+    if [ -n "${IVM_SEED:-}" ]; then
+        echo "$IVM_SEED"
+    else
+        echo $(( ((RANDOM << 15) | RANDOM) % 1000000 ))
+    fi
+}
+
+# ivm_expect OUTPUT TEXT: fail (and say so) unless TEXT occurs in OUTPUT.
+ivm_expect() {
+    if ! grep -qF -- "$2" <<<"$1"; then
+        echo "FAIL: expected to see: $2" >&2
+        return 1
+    fi
+}
+
 # Run a command as root: directly when we are root, else through sudo.
 ivm_sudo() {
     if [ "$EUID" -eq 0 ]; then

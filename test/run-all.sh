@@ -47,9 +47,7 @@ RESULTS=()
 SUITES=${IVM_SUITES:-layers installcheck pgtap push-leak random random-profiles random-full random-quarantine random-collide dump crash checkpoint standby nopreload tpch}
 
 # The randomised test: a random seed unless one is given, 300 ticks unless told.
-if [ -z "${IVM_SEED:-}" ]; then
-    IVM_SEED=$(( ((RANDOM << 15) | RANDOM) % 1000000 ))
-fi
+IVM_SEED=$(ivm_seed)
 IVM_TICKS=${IVM_TICKS:-300}
 export IVM_SEED IVM_TICKS
 

@@ -33,10 +33,7 @@ echo "$out"
 
 fail=0
 expect() {
-    if ! grep -qF -- "$1" <<<"$out"; then
-        echo "FAIL: expected to see: $1" >&2
-        fail=1
-    fi
+    ivm_expect "$out" "$1" || fail=1
 }
 # ivm.tick(), ivm.create_view() and CREATE MATERIALIZED VIEW ... WITH
 # (ivm.incremental) each refuse with 55000 and the hint

@@ -54,11 +54,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=test/lib.sh
 . "$HERE/../lib.sh"
 
-if [ -n "${IVM_SEED:-}" ]; then
-    SEED=$IVM_SEED
-else
-    SEED=$(( ((RANDOM << 15) | RANDOM) % 1000000 ))
-fi
+SEED=$(ivm_seed)
 case "$SEED" in
     '' | *[!0-9]*) echo "IVM_SEED must be a non-negative integer, not '$SEED'" >&2; exit 2 ;;
 esac

@@ -73,10 +73,7 @@ echo "$out"
 
 fail=0
 expect() {
-    if ! grep -qF -- "$1" <<<"$out"; then
-        echo "FAIL: expected to see: $1" >&2
-        fail=1
-    fi
+    ivm_expect "$out" "$1" || fail=1
 }
 expect "ERROR:  25006: cannot run a tick on a standby server"
 expect "ERROR:  25006: cannot create an incremental view on a standby server"

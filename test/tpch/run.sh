@@ -34,11 +34,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=test/lib.sh
 . "$HERE/../lib.sh"
 
-if [ -n "${IVM_SEED:-}" ]; then
-    SEED=$IVM_SEED
-else
-    SEED=$(( ((RANDOM << 15) | RANDOM) % 1000000 ))
-fi
+SEED=$(ivm_seed)
 SF=${IVM_TPCH_SF:-0.01}
 ROUNDS=${IVM_TPCH_ROUNDS:-10}
 DB=${IVM_DB:-ivm_tpch}
