@@ -3,7 +3,7 @@
 -- evidence each tick leaves, and kept plans (SPEC.md sections 1 and 2).
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(80);
+SELECT plan(82);
 
 SELECT lives_ok($$SELECT ivm.tick()$$, 'a first tick consumes whatever was pending');
 
@@ -362,6 +362,11 @@ SELECT is((SELECT count(*) FROM s_rc_before b JOIN pg_temp.rc_storage() r ON r.k
 DELETE FROM s_rc WHERE k = 9;
 SELECT ivm.tick();
 SELECT is(pg_temp.mismatches('s_recomputed', pg_temp.recomputed_query()), 0::bigint, 'and when a group goes away');
+-- an aggregate ordered by another operator than its type's < or > has no
+-- delta rule here: the view is diffed, and says why
+SELECT ivm.create_view('s_rc_using', $$SELECT k, string_agg(tag, ',' ORDER BY tag USING ~<~) AS t FROM s_rc GROUP BY k$$);
+SELECT is((SELECT strategy FROM ivm.views WHERE name = 's_rc_using'::regclass), 'diff', 'ORDER BY ... USING another operator is diffed');
+SELECT matches(ivm.explain('s_rc_using'), 'orders by an operator other than', 'ivm.explain says why');
 
 -- three relations joined by WHERE: each delta term starts from its delta,
 -- in a fixed order, and says so; the view still equals its query
