@@ -16,9 +16,11 @@ OBJS = \
 	src/incr.o \
 	src/ivm.o \
 	src/push.o \
+	src/qtree.o \
 	src/restore.o \
 	src/rights.o \
 	src/rows.o \
+	src/semi.o \
 	src/shape.o \
 	src/tick.o \
 	src/utility.o \

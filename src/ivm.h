@@ -191,11 +191,33 @@ typedef struct IvmAgg
 	bool		numeric_inputs; /* numeric sum/avg: finite sum, inputs counted by kind */
 } IvmAgg;
 
-/* a select-project-join query and the range table indexes of its relations */
+/*
+ * semi.c: a semi or anti join, a WHERE conjunct of a branch: EXISTS (or NOT
+ * EXISTS) of sub, which reads one relation and is correlated with the
+ * branch's row by Vars of level 1.
+ */
+typedef struct IvmSemi
+{
+	Node	   *cond;			/* the conjunct as written */
+	bool		anti;			/* NOT EXISTS */
+	Query	   *sub;			/* SELECT 1 FROM inner WHERE filter and correlation */
+	Oid			relid;			/* the inner relation */
+	int			inner;			/* its range table index in sub */
+	List	   *keys;			/* OpExprs of sub: outer expression = inner one */
+	List	   *key_inner;		/* per key, which argument is the inner one (0/1) */
+	List	   *local;			/* conjuncts of sub's filter reading the inner row only */
+	bool		keyed;			/* the keys are all the correlation */
+} IvmSemi;
+
+/*
+ * a select-project-join query, the range table indexes of its relations,
+ * and the semi joins taken out of its WHERE clause
+ */
 typedef struct IvmBranch
 {
 	Query	   *query;
 	List	   *rels;
+	List	   *semis;
 } IvmBranch;
 
 typedef struct IvmShape
@@ -226,8 +248,22 @@ typedef bool (*IvmChanged) (Oid relid, void *arg);
 /* the ENR holding relid's delta (its name in *enrname), or NULL */
 typedef TupleDesc (*IvmDeltaLookup) (Oid relid, const char **enrname, void *arg);
 
-extern IvmShape *IvmAnalyzeShape(Query *query);
+/* qtree.c: query-tree pieces the operators share */
+extern bool IvmReadDelta(RangeTblEntry *rte, Bitmapset *used, const char *enrname,
+						 TupleDesc enrdesc, Oid *weight_type);
 extern char *IvmDeparseQuery(Query *query);
+
+/* semi.c: semi and anti joins */
+extern const char *IvmSemiExtract(Query *q, List **semis);
+extern Node *IvmSemiCountNow(IvmSemi *semi);
+extern Bitmapset *IvmSemiInnerColumns(IvmSemi *semi);
+extern void IvmSemiOuterColumns(IvmSemi *semi, int rtindex, Bitmapset **used);
+extern Node *IvmSemiDeltaSum(IvmSemi *semi, const char *enrname, TupleDesc enrdesc);
+extern char *IvmSemiTouchSql(IvmSemi *semi, const char *enrname, TupleDesc enrdesc);
+extern int	IvmSemiAddTouch(Query *q, IvmSemi *semi, const char *ctename);
+
+extern IvmShape *IvmAnalyzeShape(Query *query);
+extern List *IvmShapeRelids(IvmShape *shape);
 extern const char *IvmShapeCheckRelations(IvmShape *shape, bool (*is_view) (Oid relid));
 extern bool IvmShapeFixesJoinOrder(IvmShape *shape);
 extern List *IvmShapeHiddenColumns(IvmShape *shape);

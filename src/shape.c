@@ -5,7 +5,9 @@
  *
  * A view's query is read as one of three shapes:
  *	SPJ		filters, projections and inner joins of tables and incremental
- *			views, or a UNION ALL of such branches.  Storage holds the rows
+ *			views, with semi and anti joins (EXISTS, IN, NOT EXISTS, NOT IN
+ *			conditions of the WHERE clause: semi.c), or a UNION ALL of such
+ *			branches.  Storage holds the rows
  *			plus a hidden row hash (indexed) to find the candidates for the
  *			copies a negative weight removes; their columns decide (incr.c).
  *	AGG		an SPJ part under GROUP BY (or none) with count(*), count(x),
@@ -38,9 +40,13 @@
  * as a chain of CROSS JOINs that starts from its delta (FixJoinOrder),
  * which the tick keeps under join_collapse_limit = 1.
  *
+ * A semi join is one more factor of a branch's product: a term reads
+ * either its condition as written or its delta (semi.c says how).
+ *
  * Layer: operators: query trees in, SQL text out.  No SPI; it calls
- * nothing of ivm (a caller passes what it must know of the catalog, such
- * as which relations are incremental views).
+ * nothing of ivm but the other operators, semi.c and qtree.c (a caller
+ * passes what it must know of the catalog, such as which relations are
+ * incremental views).
  *
  *-------------------------------------------------------------------------
  */
@@ -63,6 +69,7 @@
 #include "optimizer/tlist.h"
 #include "access/sysattr.h"
 #include "parser/parsetree.h"
+#include "rewrite/rewriteManip.h"
 #include "port/pg_bitutils.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -194,6 +201,23 @@ CheckSpj(Query *q, List **rels)
 		expression_tree_walker((Node *) q->jointree, OddVarWalker, NULL))
 		return "the query reads a whole row or a system column";
 	return NULL;
+}
+
+/*
+ * BranchSpj
+ *		NULL when br->query is a select-project-join, its semi joins (taken
+ *		out of its WHERE clause into br->semis) included; else why not.
+ */
+static const char *
+BranchSpj(IvmBranch *br)
+{
+	const char *why = IvmSemiExtract(br->query, &br->semis);
+
+	if (why == NULL)
+		why = CheckSpj(br->query, &br->rels);
+	if (why == NULL && list_length(br->rels) + list_length(br->semis) > IVM_MAX_RELATIONS)
+		why = "the query joins more than 16 relations, semi joins included";
+	return why;
 }
 
 /* Can values of this type be a group key: hashable, deterministic equality? */
@@ -673,8 +697,8 @@ AnalyzeShape(Query *query)
 				RangeTblEntry *rte = rt_fetch(((RangeTblRef *) node)->rtindex, query->rtable);
 				IvmBranch  *br = palloc0(sizeof(IvmBranch));
 
-				br->query = rte->subquery;
-				why = CheckSpj(br->query, &br->rels);
+				br->query = copyObject(rte->subquery);
+				why = BranchSpj(br);
 				if (why == NULL && (br->query->hasAggs || br->query->groupClause ||
 									br->query->distinctClause))
 					why = "a branch of UNION ALL aggregates or uses DISTINCT";
@@ -787,7 +811,8 @@ AnalyzeShape(Query *query)
 		/* the part under the aggregation, as an SPJ query (HAVING is above it) */
 		br->query = copyObject(query);
 		br->query->havingQual = NULL;
-		why = CheckSpj(br->query, &br->rels);
+		why = query->havingQual != NULL && checkExprHasSubLink(query->havingQual)
+			? "the query uses a subquery expression in HAVING" : BranchSpj(br);
 		if (why != NULL)
 		{
 			shape->reason = (char *) why;
@@ -862,8 +887,8 @@ AnalyzeShape(Query *query)
 	{
 		IvmBranch  *br = palloc0(sizeof(IvmBranch));
 
-		br->query = query;
-		why = CheckSpj(query, &br->rels);
+		br->query = copyObject(query);
+		why = BranchSpj(br);
 		if (why != NULL)
 		{
 			shape->reason = (char *) why;
@@ -969,9 +994,56 @@ static char *
 BranchNewSql(IvmBranch *br)
 {
 	Query	   *q = copyObject(br->query);
+	List	   *conds = NIL;
+	ListCell   *lc;
 
 	RenameOutputs(q);
+	foreach(lc, br->semis)
+		conds = lappend(conds, copyObject(((IvmSemi *) lfirst(lc))->cond));
+	if (conds != NIL)
+	{
+		if (q->jointree->quals != NULL)
+			conds = lcons(q->jointree->quals, conds);
+		q->jointree->quals = (Node *) make_ands_explicit(conds);
+		q->hasSubLinks = true;
+	}
 	return IvmDeparseQuery(q);
+}
+
+/*
+ * BranchRelids
+ *		The relations of a branch's factors, in the order of the bits of a
+ *		term's mask: its relations, then the inner relation of each semi
+ *		join.
+ */
+static List *
+BranchRelids(IvmBranch *br)
+{
+	List	   *relids = NIL;
+	ListCell   *lc;
+
+	foreach(lc, br->rels)
+		relids = lappend_oid(relids, rt_fetch(lfirst_int(lc), br->query->rtable)->relid);
+	foreach(lc, br->semis)
+		relids = lappend_oid(relids, ((IvmSemi *) lfirst(lc))->relid);
+	return relids;
+}
+
+/*
+ * IvmShapeRelids
+ *		Every relation a shape's delta rules read, branch by branch, each
+ *		branch's in the order of its factors: what decides which delta
+ *		queries a tick needs.
+ */
+List *
+IvmShapeRelids(IvmShape *shape)
+{
+	List	   *relids = NIL;
+	ListCell   *lc;
+
+	foreach(lc, shape->branches)
+		relids = list_concat(relids, BranchRelids(lfirst(lc)));
+	return relids;
 }
 
 /* Does the branch join its relations by WHERE alone (FROM a, b, c)? */
@@ -1022,7 +1094,15 @@ IvmShape *
 IvmAnalyzeShape(Query *query)
 {
 	IvmShape   *shape = AnalyzeShape(query);
+	ListCell   *lc;
 
+	foreach(lc, shape->branches)
+		if (((IvmBranch *) lfirst(lc))->semis != NIL)
+		{
+			shape->reason = psprintf("%s; EXISTS, IN, NOT EXISTS and NOT IN conditions are semi and anti joins: a delta of their subquery's relation re-checks only the rows its equality conditions reach, counting the matching rows before and after",
+									 shape->reason);
+			break;
+		}
 	if (shape->kind != IVM_KIND_DIFF && IvmShapeFixesJoinOrder(shape))
 		shape->reason = psprintf("%s; each term joins its relations starting from its delta, in the order the join conditions lead (tables joined by a unique key first), and keeps that order",
 								 shape->reason);
@@ -1041,6 +1121,8 @@ VarnosWalker(Node *node, Bitmapset **varnos)
 			*varnos = bms_add_member(*varnos, ((Var *) node)->varno);
 		return false;
 	}
+	if (IsA(node, Query))
+		return false;
 	return expression_tree_walker(node, VarnosWalker, varnos);
 }
 
@@ -1413,25 +1495,30 @@ BranchTermSql(IvmShape *shape, IvmBranch *br, uint32 mask, IvmDeltaLookup lookup
 {
 	Query	   *q = copyObject(br->query);
 	StringInfoData buf;
+	StringInfoData with;
 	ListCell   *lc;
 	int			k = 0;
 	int			ndeltas = 0;
 	int			ncols;
 	List	   *weights = NIL;
+	List	   *order_rels = list_copy(br->rels);
+	uint32		order_mask = mask & ((1u << list_length(br->rels)) - 1);
+	List	   *new_conds = NIL;
+	List	   *semi_deltas = NIL;	/* per semi read as its delta: its number */
+	int			nsemi = 0;
 
 	RenameOutputs(q);
 	ncols = list_length(q->targetList);
+	initStringInfo(&with);
 	foreach(lc, br->rels)
 	{
 		int			rtindex = lfirst_int(lc);
 		RangeTblEntry *rte = rt_fetch(rtindex, q->rtable);
 		const char *enrname;
 		TupleDesc	enrdesc;
-		Oid			weight_type = InvalidOid;
+		Oid			weight_type;
 		Bitmapset  *used = NULL;
-		List	   *colnames = NIL;
-		int			natts;
-		int			attno;
+		ListCell   *lc2;
 
 		if ((mask & (1u << k++)) == 0)
 			continue;
@@ -1439,69 +1526,78 @@ BranchTermSql(IvmShape *shape, IvmBranch *br, uint32 mask, IvmDeltaLookup lookup
 		if (enrdesc == NULL)
 			return NULL;
 
-		/*
-		 * Column names as they are now (the stored names may predate a
-		 * RENAME); every column the branch reads must be in the delta with
-		 * its type.
-		 */
+		/* every column the branch reads, its semi joins included */
 		pull_varattnos((Node *) q->targetList, rtindex, &used);
 		pull_varattnos((Node *) q->jointree, rtindex, &used);
+		foreach(lc2, q->rtable)
 		{
-			ListCell   *lc2;
+			RangeTblEntry *j = lfirst_node(RangeTblEntry, lc2);
 
-			foreach(lc2, q->rtable)
-			{
-				RangeTblEntry *j = lfirst_node(RangeTblEntry, lc2);
-
-				if (j->rtekind == RTE_JOIN)
-					pull_varattnos((Node *) j->joinaliasvars, rtindex, &used);
-			}
+			if (j->rtekind == RTE_JOIN)
+				pull_varattnos((Node *) j->joinaliasvars, rtindex, &used);
 		}
-		natts = list_length(rte->eref->colnames);
-		for (attno = 1; attno <= natts; attno++)
-		{
-			char	   *attname = get_attname(rte->relid, attno, true);
-			bool		found = false;
-
-			if (attname == NULL || get_attnum(rte->relid, attname) != attno)
-				attname = "";	/* dropped */
-			colnames = lappend(colnames, makeString(attname));
-			if (!bms_is_member(attno - FirstLowInvalidHeapAttributeNumber, used))
-				continue;
-			for (int i = 0; i < enrdesc->natts && !found; i++)
-			{
-				Form_pg_attribute att = TupleDescAttr(enrdesc, i);
-
-				if (!att->attisdropped && strcmp(NameStr(att->attname), attname) == 0 &&
-					att->atttypid == get_atttype(rte->relid, attno))
-					found = true;
-			}
-			if (!found)
-				return NULL;
-		}
-		for (int i = 0; i < enrdesc->natts; i++)
-			if (strcmp(NameStr(TupleDescAttr(enrdesc, i)->attname), IVM_WEIGHT_COLUMN) == 0)
-				weight_type = TupleDescAttr(enrdesc, i)->atttypid;
-		if (!OidIsValid(weight_type))
+		foreach(lc2, br->semis)
+			IvmSemiOuterColumns(lfirst(lc2), rtindex, &used);
+		if (!IvmReadDelta(rte, used, enrname, enrdesc, &weight_type))
 			return NULL;
-
-		/* a reference to a CTE nobody defines: deparses as the ENR's name */
-		rte->rtekind = RTE_CTE;
-		rte->ctename = pstrdup(enrname);
-		rte->ctelevelsup = 0;
-		rte->self_reference = false;
-		rte->relid = InvalidOid;
-		rte->relkind = 0;
-		rte->inh = false;
-		rte->requiredPerms = 0;
-		rte->eref = copyObject(rte->eref);
-		rte->eref->colnames = lappend(colnames, makeString(pstrdup(IVM_WEIGHT_COLUMN)));
 		q->targetList = lappend(q->targetList,
-								makeTargetEntry((Expr *) makeVar(rtindex, natts + 1, weight_type, -1,
-																 InvalidOid, 0),
+								makeTargetEntry((Expr *) makeVar(rtindex, list_length(rte->eref->colnames),
+																 weight_type, -1, InvalidOid, 0),
 												list_length(q->targetList) + 1,
 												psprintf("__ivm_w%d", ++ndeltas), false));
 		weights = lappend_int(weights, ndeltas);
+	}
+
+	/*
+	 * Semi joins: one whose inner relation is read whole is its condition
+	 * as written; one read as its delta contributes n(r) (__ivm_n<j>) and
+	 * d(r) (__ivm_d<j>), and joins the grouped inner delta when it has keys.
+	 */
+	foreach(lc, br->semis)
+	{
+		IvmSemi    *semi = lfirst(lc);
+		const char *enrname;
+		TupleDesc	enrdesc;
+		Node	   *dsum;
+
+		nsemi++;
+		if ((mask & (1u << k++)) == 0)
+		{
+			new_conds = lappend(new_conds, copyObject(semi->cond));
+			continue;
+		}
+		enrdesc = lookup(semi->relid, &enrname, lookup_arg);
+		if (enrdesc == NULL)
+			return NULL;
+		if (semi->keys != NIL)
+		{
+			char	   *ctename = psprintf("__ivm_t%d", nsemi);
+			char	   *touch = IvmSemiTouchSql(semi, enrname, enrdesc);
+			int			rt;
+
+			if (touch == NULL)
+				return NULL;
+			appendStringInfo(&with, "%s%s AS (%s)", with.len > 0 ? ", " : "WITH ", ctename, touch);
+			rt = IvmSemiAddTouch(q, semi, ctename);
+			order_rels = lappend_int(order_rels, rt);
+			order_mask |= 1u << (list_length(order_rels) - 1);
+			dsum = semi->keyed
+				? (Node *) makeVar(rt, list_length(semi->keys) + 1, NUMERICOID, -1, InvalidOid, 0)
+				: IvmSemiDeltaSum(semi, enrname, enrdesc);
+		}
+		else
+			dsum = IvmSemiDeltaSum(semi, enrname, enrdesc);
+		if (dsum == NULL)
+			return NULL;
+		q->targetList = lappend(q->targetList,
+								makeTargetEntry((Expr *) IvmSemiCountNow(semi), list_length(q->targetList) + 1,
+												psprintf("__ivm_n%d", nsemi), false));
+		q->targetList = lappend(q->targetList,
+								makeTargetEntry((Expr *) dsum, list_length(q->targetList) + 1,
+												psprintf("__ivm_d%d", nsemi), false));
+		q->hasSubLinks = true;
+		semi_deltas = lappend_int(semi_deltas, nsemi);
+		ndeltas++;
 	}
 
 	/*
@@ -1509,11 +1605,20 @@ BranchTermSql(IvmShape *shape, IvmBranch *br, uint32 mask, IvmDeltaLookup lookup
 	 * the only delta stands for the largest table (the others are then
 	 * smaller than what it replaced, and the planner's order does well).
 	 */
-	if (FlatJoin(br) && list_length(br->rels) >= 3 &&
-		!(pg_popcount32(mask) == 1 && (mask & (1u << LargestRelation(br))) != 0))
-		FixJoinOrder(q, JoinOrderFromDelta(q, br->rels, mask));
+	if (FlatJoin(br) && list_length(order_rels) >= 3 &&
+		!(pg_popcount32(order_mask) == 1 && (order_mask & (1u << LargestRelation(br))) != 0))
+		FixJoinOrder(q, JoinOrderFromDelta(q, order_rels, order_mask));
+	if (new_conds != NIL)
+	{
+		if (q->jointree->quals != NULL)
+			new_conds = lcons(q->jointree->quals, new_conds);
+		q->jointree->quals = (Node *) make_ands_explicit(new_conds);
+		q->hasSubLinks = true;
+	}
 
 	initStringInfo(&buf);
+	if (with.len > 0)
+		appendStringInfo(&buf, "SELECT * FROM (%s ", with.data);
 	appendStringInfoString(&buf, "SELECT ");
 	for (int i = 1; i <= ncols; i++)
 	{
@@ -1531,7 +1636,26 @@ BranchTermSql(IvmShape *shape, IvmBranch *br, uint32 mask, IvmDeltaLookup lookup
 	foreach(lc, weights)
 		appendStringInfo(&buf, "%st.__ivm_w%d::int8", lc == list_head(weights) ? "" : " * ",
 						 lfirst_int(lc));
+	foreach(lc, semi_deltas)
+	{
+		int			j = lfirst_int(lc);
+		IvmSemi    *semi = list_nth(br->semis, j - 1);
+
+		/* de(r) = [n > 0] - [n - d > 0]; for NOT EXISTS the opposite */
+		appendStringInfo(&buf, "%s%s((t.__ivm_n%d > 0)::int4::int8 - (t.__ivm_n%d - COALESCE(t.__ivm_d%d, 0) > 0)::int4::int8)",
+						 weights != NIL || lc != list_head(semi_deltas) ? " * " : "",
+						 semi->anti ? "-" : "", j, j, j);
+	}
 	appendStringInfo(&buf, ") AS %s FROM (%s) t", IVM_WEIGHT_COLUMN, IvmDeparseQuery(q));
+	foreach(lc, semi_deltas)
+	{
+		int			j = lfirst_int(lc);
+
+		appendStringInfo(&buf, "%s(t.__ivm_n%d > 0) IS DISTINCT FROM (t.__ivm_n%d - COALESCE(t.__ivm_d%d, 0) > 0)",
+						 lc == list_head(semi_deltas) ? " WHERE " : " AND ", j, j, j);
+	}
+	if (with.len > 0)
+		appendStringInfoString(&buf, ") __ivm_s");
 	return buf.data;
 }
 
@@ -1560,11 +1684,9 @@ IvmDeltaSql(IvmShape *shape, IvmChanged changed, IvmDeltaLookup lookup, void *ar
 		int			k = 0;
 		ListCell   *lc2;
 
-		foreach(lc2, br->rels)
+		foreach(lc2, BranchRelids(br))
 		{
-			RangeTblEntry *rte = rt_fetch(lfirst_int(lc2), br->query->rtable);
-
-			if (changed(rte->relid, arg))
+			if (changed(lfirst_oid(lc2), arg))
 				changed_mask |= (1u << k);
 			k++;
 		}
@@ -2078,25 +2200,6 @@ IvmMergeSql(IvmShape *shape, const char *delta_sql, Oid storage_rel, const char 
 }
 
 /*
- * IvmDeparseQuery
- *		The query as SQL text with every name schema-qualified: deparsed
- *		under search_path = pg_catalog, as pg_dump does.
- */
-char *
-IvmDeparseQuery(Query *query)
-{
-	int			save_nestlevel = NewGUCNestLevel();
-	char	   *text;
-
-	(void) set_config_option("search_path", "pg_catalog",
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	text = pg_get_querydef(query, false);
-	AtEOXact_GUC(true, save_nestlevel);
-	return text;
-}
-
-/*
  * IvmShapeCheckRelations
  *		NULL when every relation the shape reads has a delta the tick can
  *		give: a table (all of it: no ONLY over a table with children, no row
@@ -2113,9 +2216,19 @@ IvmShapeCheckRelations(IvmShape *shape, bool (*is_view) (Oid relid))
 		IvmBranch  *br = lfirst(lc);
 		ListCell   *lc2;
 
+		List	   *rtes = NIL;
+
 		foreach(lc2, br->rels)
+			rtes = lappend(rtes, rt_fetch(lfirst_int(lc2), br->query->rtable));
+		foreach(lc2, br->semis)
+			{
+			IvmSemi    *semi = lfirst(lc2);
+
+			rtes = lappend(rtes, rt_fetch(semi->inner, semi->sub->rtable));
+		}
+		foreach(lc2, rtes)
 		{
-			RangeTblEntry *rte = rt_fetch(lfirst_int(lc2), br->query->rtable);
+			RangeTblEntry *rte = lfirst(lc2);
 			Relation	rel;
 			bool		rls;
 			bool		children;
@@ -2157,5 +2270,12 @@ IvmShapeCheckPermissions(IvmShape *shape)
 	ListCell   *lc;
 
 	foreach(lc, shape->branches)
-		(void) ExecCheckRTPerms(((IvmBranch *) lfirst(lc))->query->rtable, true);
+	{
+		IvmBranch  *br = lfirst(lc);
+		ListCell   *lc2;
+
+		(void) ExecCheckRTPerms(br->query->rtable, true);
+		foreach(lc2, br->semis)
+			(void) ExecCheckRTPerms(((IvmSemi *) lfirst(lc2))->sub->rtable, true);
+	}
 }

@@ -423,17 +423,8 @@ DeltaSqlFor(ShapeEntry *entry, TickState *ts, bool *missing)
 
 	*missing = false;
 	initStringInfo(&key);
-	foreach(lc, entry->shape->branches)
-	{
-		IvmBranch  *br = lfirst(lc);
-
-		foreach(lc2, br->rels)
-		{
-			RangeTblEntry *rte = rt_fetch(lfirst_int(lc2), br->query->rtable);
-
-			appendStringInfoChar(&key, DeltaChanged(rte->relid, ts) ? '1' : '0');
-		}
-	}
+	foreach(lc, IvmShapeRelids(entry->shape))
+		appendStringInfoChar(&key, DeltaChanged(lfirst_oid(lc), ts) ? '1' : '0');
 	forboth(lc, entry->delta_keys, lc2, entry->delta_sqls)
 	{
 		if (strcmp(strVal(lfirst(lc)), key.data) == 0)
@@ -627,37 +618,29 @@ RowsRead(ShapeEntry *entry, TickState *ts)
 	double		total = 0;
 	ListCell   *lc;
 
-	foreach(lc, entry->shape->branches)
+	/* a relation read with ONLY has no children (else no delta rules) */
+	foreach(lc, IvmShapeRelids(entry->shape))
 	{
-		IvmBranch  *br = lfirst(lc);
+		Oid			relid = lfirst_oid(lc);
+		TickView   *upstream = FindView(ts, relid);
 		ListCell   *lc2;
 
-		foreach(lc2, br->rels)
+		if (upstream != NULL)
 		{
-			RangeTblEntry *rte = rt_fetch(lfirst_int(lc2), br->query->rtable);
-			TickView   *upstream = FindView(ts, rte->relid);
-			List	   *members;
-			ListCell   *lc3;
+			total += (double) upstream->rows;
+			continue;
+		}
+		foreach(lc2, find_all_inheritors(relid, AccessShareLock, NULL))
+		{
+			Relation	rel = table_open(lfirst_oid(lc2), AccessShareLock);
+			BlockNumber pages;
+			double		tuples = 0;
+			double		allvisfrac;
 
-			if (upstream != NULL)
-			{
-				total += (double) upstream->rows;
-				continue;
-			}
-			members = rte->inh ? find_all_inheritors(rte->relid, AccessShareLock, NULL)
-				: list_make1_oid(rte->relid);
-			foreach(lc3, members)
-			{
-				Relation	rel = table_open(lfirst_oid(lc3), AccessShareLock);
-				BlockNumber pages;
-				double		tuples = 0;
-				double		allvisfrac;
-
-				if (rel->rd_rel->relkind == RELKIND_RELATION)
-					estimate_rel_size(rel, NULL, &pages, &tuples, &allvisfrac);
-				table_close(rel, AccessShareLock);
-				total += Max(tuples, 0);
-			}
+			if (rel->rd_rel->relkind == RELKIND_RELATION)
+				estimate_rel_size(rel, NULL, &pages, &tuples, &allvisfrac);
+			table_close(rel, AccessShareLock);
+			total += Max(tuples, 0);
 		}
 	}
 	return total;

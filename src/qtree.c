@@ -1,0 +1,104 @@
+/*-------------------------------------------------------------------------
+ *
+ * qtree.c
+ *		Query-tree pieces the operators share: a relation read as its
+ *		delta, and a query as SQL text.
+ *
+ * A delta is an ephemeral named relation the tick registers (the rows of
+ * a table's log consumed this tick, or the rows a view emitted): the
+ * relation's columns and a weight.  In a query tree, a relation that reads
+ * its delta becomes a reference to a CTE of the ephemeral relation's name
+ * that no WITH clause defines, so the deparsed text names the ephemeral
+ * relation and nothing else changes.
+ *
+ * Layer: operators (query trees in and out; no SPI).  Calls nothing of
+ * ivm.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/sysattr.h"
+#include "nodes/makefuncs.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/ruleutils.h"
+
+#include "ivm.h"
+
+/*
+ * IvmReadDelta
+ *		Make rte (a table or view) read its delta, the ephemeral relation
+ *		enrname of descriptor enrdesc: its columns are named as the
+ *		relation's are now (the stored names may predate a RENAME; dropped
+ *		columns are empty names), then the weight, whose type goes to
+ *		*weight_type.  used: the columns the query reads (pull_varattnos
+ *		offsets).  False, rte unchanged, when the delta lacks one of them
+ *		with its type, or a weight.
+ */
+bool
+IvmReadDelta(RangeTblEntry *rte, Bitmapset *used, const char *enrname, TupleDesc enrdesc,
+			 Oid *weight_type)
+{
+	List	   *colnames = NIL;
+	int			natts = list_length(rte->eref->colnames);
+
+	*weight_type = InvalidOid;
+	for (int attno = 1; attno <= natts; attno++)
+	{
+		char	   *attname = get_attname(rte->relid, attno, true);
+		bool		found = false;
+
+		if (attname == NULL || get_attnum(rte->relid, attname) != attno)
+			attname = "";		/* dropped */
+		colnames = lappend(colnames, makeString(attname));
+		if (!bms_is_member(attno - FirstLowInvalidHeapAttributeNumber, used))
+			continue;
+		for (int i = 0; i < enrdesc->natts && !found; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(enrdesc, i);
+
+			if (!att->attisdropped && strcmp(NameStr(att->attname), attname) == 0 &&
+				att->atttypid == get_atttype(rte->relid, attno))
+				found = true;
+		}
+		if (!found)
+			return false;
+	}
+	for (int i = 0; i < enrdesc->natts; i++)
+		if (strcmp(NameStr(TupleDescAttr(enrdesc, i)->attname), IVM_WEIGHT_COLUMN) == 0)
+			*weight_type = TupleDescAttr(enrdesc, i)->atttypid;
+	if (!OidIsValid(*weight_type))
+		return false;
+
+	rte->rtekind = RTE_CTE;
+	rte->ctename = pstrdup(enrname);
+	rte->ctelevelsup = 0;
+	rte->self_reference = false;
+	rte->relid = InvalidOid;
+	rte->relkind = 0;
+	rte->inh = false;
+	rte->requiredPerms = 0;
+	rte->eref = copyObject(rte->eref);
+	rte->eref->colnames = lappend(colnames, makeString(pstrdup(IVM_WEIGHT_COLUMN)));
+	return true;
+}
+
+/*
+ * IvmDeparseQuery
+ *		The query as SQL text with every name schema-qualified: deparsed
+ *		under search_path = pg_catalog, as pg_dump does.
+ */
+char *
+IvmDeparseQuery(Query *query)
+{
+	int			save_nestlevel = NewGUCNestLevel();
+	char	   *text;
+
+	(void) set_config_option("search_path", "pg_catalog",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	text = pg_get_querydef(query, false);
+	AtEOXact_GUC(true, save_nestlevel);
+	return text;
+}
