@@ -23,6 +23,7 @@ OBJS = \
 	src/semi.o \
 	src/shape.o \
 	src/tick.o \
+	src/topk.o \
 	src/utility.o \
 	src/view.o \
 	src/watch.o

@@ -44,7 +44,8 @@ CREATE TABLE ivm._views (
                                                 -- rows, or for an aggregate the rows it aggregates
     last_epoch      bigint,
     last_duration_ms double precision,
-    state           text NOT NULL DEFAULT 'ok'
+    state           text NOT NULL DEFAULT 'ok',
+    parent_id       integer                     -- a hidden view: the view it serves
 );
 
 -- One row per captured table: its delta log and the capture triggers.  A push
@@ -330,6 +331,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     r record;
+    h record;
+    result text;
 BEGIN
     PERFORM ivm._check_preloaded();
     IF view IS NULL THEN
@@ -342,7 +345,23 @@ BEGIN
             USING ERRCODE = 'wrong_object_type',
                   HINT = 'ivm.views lists the incremental views.';
     END IF;
-    RETURN format('%s: strategy %s (mode %s): %s', view, r.strategy, r.mode, r.strategy_reason);
+    result := format('%s: strategy %s (mode %s): %s', view, r.strategy, r.mode, r.strategy_reason);
+    -- the hidden views under it, a line each, indented by depth
+    FOR h IN WITH RECURSIVE tree AS (
+                 SELECT c.id, c.viewrel, c.defrel, c.strategy, c.strategy_reason, 1 AS depth,
+                        ARRAY[c.id] AS path
+                 FROM ivm._views c WHERE c.parent_id OPERATOR(pg_catalog.=) r.id
+                 UNION ALL
+                 SELECT c.id, c.viewrel, c.defrel, c.strategy, c.strategy_reason, t.depth + 1,
+                        t.path || c.id
+                 FROM ivm._views c JOIN tree t ON c.parent_id OPERATOR(pg_catalog.=) t.id)
+             SELECT * FROM tree ORDER BY path
+    LOOP
+        result := result || E'\n' || repeat('  ', h.depth) || format('-> hidden view %s: strategy %s: %s; its query: %s',
+            h.viewrel, h.strategy, h.strategy_reason,
+            regexp_replace(btrim(pg_get_viewdef(h.defrel)), '\s+', ' ', 'g'));
+    END LOOP;
+    RETURN result;
 END
 $$;
 
@@ -376,7 +395,24 @@ SELECT v.viewrel AS name,
        END AS error
 FROM ivm._views v
 JOIN pg_catalog.pg_class c ON c.oid = v.viewrel
-LEFT JOIN ivm._view_errors e ON e.view_id = v.id;
+LEFT JOIN ivm._view_errors e ON e.view_id = v.id
+WHERE v.parent_id IS NULL;
+
+-- The hidden views: internal views that hold the input of a view's operator
+-- (the query under a top-k's ORDER BY ... LIMIT), maintained like any view.
+CREATE VIEW ivm.hidden_views AS
+SELECT v.viewrel AS name,
+       p.viewrel AS parent,
+       pg_get_viewdef(v.defrel) AS query,
+       v.strategy,
+       v.rows,
+       v.last_epoch,
+       CASE WHEN v.state = 'failed' THEN 'failed'
+            WHEN NOT v.populated THEN 'unpopulated'
+            WHEN v.needs_recompute THEN 'recompute pending'
+            ELSE v.state END AS state,
+       v.storagerel AS storage
+FROM ivm._views v JOIN ivm._views p ON p.id = v.parent_id;
 
 CREATE VIEW ivm.sources AS
 SELECT s.relid AS source,
@@ -430,7 +466,7 @@ FROM ivm._state st,
      ) AS c(name, value, help);
 
 GRANT USAGE ON SCHEMA ivm TO PUBLIC;
-GRANT SELECT ON ivm.views, ivm.sources, ivm.dependencies, ivm.evidence, ivm.stats TO PUBLIC;
+GRANT SELECT ON ivm.views, ivm.hidden_views, ivm.sources, ivm.dependencies, ivm.evidence, ivm.stats TO PUBLIC;
 -- definitions are public, as pg_views' are; rows and change logs are not
 GRANT SELECT ON ivm._views, ivm._sources TO PUBLIC;
 

@@ -128,7 +128,8 @@ RESET ivm.evidence_path;
 SELECT (l->>'epoch')::bigint = :evidence_epoch AS this_epoch, l->>'view' AS view,
        l->>'strategy' AS strategy, (l->>'delta_in')::int AS delta_in,
        (l->>'delta_out')::int AS delta_out,
-       (l->>'view_rows')::bigint = (SELECT rows FROM ivm.views v WHERE v.name::text = l->>'view') AS view_rows_right,
+       (l->>'view_rows')::bigint = (SELECT v.rows FROM ivm._views v JOIN pg_class c ON c.oid = v.viewrel
+                                    WHERE c.relname = l->>'view') AS view_rows_right,
        (l->>'duration_us')::bigint >= 0 AS has_duration
 FROM regexp_split_to_table(pg_read_file(:'evpath'), E'\n') AS line,
      LATERAL (SELECT line::jsonb AS l) j

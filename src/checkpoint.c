@@ -674,6 +674,8 @@ BeginObject(CkptState *cs, const char *kind, const char *schema, const char *rel
 /*
  * CheckpointViews
  *		Every incremental view, in the order a restore must create them.
+ *		Not hidden views: creating their view again creates them, and the
+ *		first tick fills them (the view is recomputed from them then).
  */
 static void
 CheckpointViews(CkptState *cs)
@@ -688,6 +690,7 @@ CheckpointViews(CkptState *cs)
 		   "FROM ivm._views v JOIN pg_catalog.pg_class c ON c.oid = v.viewrel "
 		   "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 		   "LEFT JOIN ivm._watches w ON w.view_id = v.id "
+		   "WHERE v.parent_id IS NULL "	/* hidden views come back with their view */
 		   "ORDER BY v.level, v.id", "listing views");
 	tt = SPI_tuptable;
 	n = SPI_processed;

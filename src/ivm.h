@@ -160,8 +160,20 @@ typedef enum IvmKind
 {
 	IVM_KIND_DIFF,				/* re-run the query and compare */
 	IVM_KIND_SPJ,				/* filters, projections, inner joins, UNION ALL */
-	IVM_KIND_AGG				/* GROUP BY with count/sum/avg/min/max, DISTINCT */
+	IVM_KIND_AGG,				/* GROUP BY with count/sum/avg/min/max, DISTINCT */
+	IVM_KIND_TOPK				/* ORDER BY ... LIMIT over a hidden view */
 } IvmKind;
+
+/* topk.c: ORDER BY ... LIMIT, its input kept whole in a hidden view */
+typedef struct IvmTopk
+{
+	Query	   *inner;			/* the query without ORDER BY and LIMIT,
+								 * showing every sort key */
+	int			ncols;			/* its columns: the hidden view's c1..cn */
+	char	   *order;			/* ORDER BY list over h.c<n> */
+	char	   *limit;			/* OFFSET / FETCH FIRST text, maybe empty */
+	char	   *index;			/* index columns on the hidden storage, or NULL */
+} IvmTopk;
 
 typedef enum IvmAggKind
 {
@@ -241,6 +253,8 @@ typedef struct IvmShape
 								 * storage row (Vars of relation 1) */
 	int			naggs;
 	IvmAgg	   *aggs;
+	IvmTopk    *topk;			/* TOPK: the order and limit */
+	struct IvmShape *inner;		/* TOPK: the shape of the hidden view's query */
 } IvmShape;
 
 /* has relid's delta rows this tick? */
@@ -252,6 +266,11 @@ typedef TupleDesc (*IvmDeltaLookup) (Oid relid, const char **enrname, void *arg)
 extern bool IvmReadDelta(RangeTblEntry *rte, Bitmapset *used, const char *enrname,
 						 TupleDesc enrdesc, Oid *weight_type);
 extern char *IvmDeparseQuery(Query *query);
+
+/* topk.c */
+extern const char *IvmTopkAnalyze(Query *query, IvmTopk **topk);
+extern List *IvmTopkColumnNames(IvmTopk *topk);
+extern char *IvmTopkSql(IvmTopk *topk, int nvisible, const char *hidden);
 
 /* semi.c: semi and anti joins */
 extern const char *IvmSemiExtract(Query *q, List **semis);

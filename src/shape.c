@@ -669,6 +669,29 @@ AnalyzeShape(Query *query)
 		return shape;
 	}
 
+	/* ORDER BY ... LIMIT: the rest is a hidden view, with its own shape */
+	if (query->sortClause != NIL && (query->limitCount != NULL || query->limitOffset != NULL))
+	{
+		why = IvmTopkAnalyze(query, &shape->topk);
+		if (why != NULL)
+		{
+			shape->reason = (char *) why;
+			return shape;
+		}
+		shape->inner = AnalyzeShape(shape->topk->inner);
+		if (shape->inner->kind == IVM_KIND_DIFF)
+		{
+			shape->reason = psprintf("the query under its ORDER BY ... LIMIT has no delta rules: %s",
+									 shape->inner->reason);
+			return shape;
+		}
+		shape->kind = IVM_KIND_TOPK;
+		shape->reason = psprintf("top-k: the query under ORDER BY ... LIMIT is kept whole in a hidden view (%s)%s; each tick where it changed reads its first rows again in that order and applies the difference",
+								 shape->inner->reason,
+								 shape->topk->index != NULL ? ", indexed on the sort keys" : "");
+		return shape;
+	}
+
 	/* UNION ALL of SPJ branches */
 	if (query->setOperations != NULL)
 	{
@@ -2210,6 +2233,9 @@ const char *
 IvmShapeCheckRelations(IvmShape *shape, bool (*is_view) (Oid relid))
 {
 	ListCell   *lc;
+
+	if (shape->kind == IVM_KIND_TOPK)
+		return IvmShapeCheckRelations(shape->inner, is_view);
 
 	foreach(lc, shape->branches)
 	{

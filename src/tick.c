@@ -95,6 +95,8 @@ typedef struct TickView
 	Tuplestorestate *vdelta;	/* its delta this tick: columns, weight */
 	TupleDesc	vdesc;
 	char		enrname[NAMEDATALEN];
+	int			parent_id;		/* a hidden view: the view it serves, else 0 */
+	char	   *hidden_name;	/* a top-k view: its hidden input, else NULL */
 } TickView;
 
 /* A captured table as the tick sees it. */
@@ -259,7 +261,10 @@ LoadViews(Snapshot snap, int *nviews)
 	rc = IvmExecSnap("SELECT v.id, v.viewrel::oid, v.storagerel::oid, "
 					 "(SELECT d.relowner FROM pg_catalog.pg_class d WHERE d.oid = v.defrel), "
 					 "c.relname::text, v.defrel::oid, v.strategy = 'incremental', v.needs_recompute, "
-					 "v.populated, v.rows, w.channel, v.size, v.state = 'failed', v.viewrel::pg_catalog.regclass::text "
+					 "v.populated, v.rows, w.channel, v.size, v.state = 'failed', v.viewrel::pg_catalog.regclass::text, "
+					 "COALESCE(v.parent_id, 0), "
+					 "(SELECT h.viewrel::pg_catalog.regclass::text FROM ivm._views h "
+					 " WHERE h.parent_id OPERATOR(pg_catalog.=) v.id LIMIT 1) "
 					 "FROM ivm._views v JOIN pg_catalog.pg_class c ON c.oid = v.viewrel "
 					 "LEFT JOIN ivm._watches w ON w.view_id = v.id "
 					 "ORDER BY v.level, v.id",
@@ -286,6 +291,8 @@ LoadViews(Snapshot snap, int *nviews)
 		views[i].size = DatumGetInt64(GetCol(i, 12));
 		views[i].failed = DatumGetBool(GetCol(i, 13));
 		views[i].qualname = SPI_getvalue(tup, desc, 14);
+		views[i].parent_id = DatumGetInt32(GetCol(i, 15));
+		views[i].hidden_name = SPI_getvalue(tup, desc, 16);
 	}
 	SPI_freetuptable(SPI_tuptable);
 	*nviews = n;
@@ -339,7 +346,9 @@ GetShape(TickView *view)
 		entry->ineligible = entry->shape->kind == IVM_KIND_DIFF
 			? entry->shape->reason : IvmShapeCheckRelations(entry->shape, IvmIsIncrementalView);
 		def_name = quote_qualified_identifier(IVM_SCHEMA, get_rel_name(view->defrel));
-		entry->full_sql = IvmFullSql(entry->shape, def_name, view->storagerel);
+		entry->full_sql = entry->shape->kind == IVM_KIND_TOPK && view->hidden_name != NULL
+			? IvmTopkSql(entry->shape->topk, entry->shape->nvisible, view->hidden_name)
+			: IvmFullSql(entry->shape, def_name, view->storagerel);
 		entry->storage_name = quote_qualified_identifier(IVM_SCHEMA, get_rel_name(view->storagerel));
 		entry->storagerel = view->storagerel;
 		rel = table_open(view->storagerel, AccessShareLock);
@@ -685,7 +694,13 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 	{
 		entry = GetShape(view);
 		oc->strategy = "recompute";
-		if (!recompute && entry->ineligible == NULL &&
+		if (entry->shape->kind == IVM_KIND_TOPK && view->hidden_name != NULL)
+		{
+			/* top-k: the first rows of its hidden input, read again */
+			if (!recompute)
+				oc->strategy = "incremental";
+		}
+		else if (!recompute && entry->ineligible == NULL &&
 			!TooLargeDelta(view, entry, ts, oc->delta_in))
 		{
 			bool		missing;
@@ -705,11 +720,11 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 			else
 				memset(res, 0, sizeof(*res));
 		}
-		if (strcmp(oc->strategy, "recompute") == 0)
+		if (strcmp(oc->strategy, "recompute") == 0 || entry->shape->kind == IVM_KIND_TOPK)
 		{
 			IvmDiffView(view->storagerel, view->owner, view->name, entry->full_sql, snap,
 						entry->shape->nvisible, entry->shape->passattno, out, view->vdesc, res);
-			recompute = true;
+			recompute = strcmp(oc->strategy, "recompute") == 0;
 		}
 	}
 	else
@@ -723,7 +738,8 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 			oc->strategy = "recompute";
 	}
 	oc->recomputed = recompute;
-	oc->rows_after = strcmp(oc->strategy, "incremental") == 0
+	oc->rows_after = strcmp(oc->strategy, "incremental") == 0 &&
+		!(entry != NULL && entry->shape->kind == IVM_KIND_TOPK)
 		? view->rows + res->rows_delta : (int64) res->rows_after;
 	if (entry != NULL && entry->shape->kind == IVM_KIND_AGG)
 		oc->size_after = strcmp(oc->strategy, "incremental") == 0
@@ -1097,7 +1113,9 @@ static void
 TickOneView(TickState *ts, int v)
 {
 	TickView   *view = &ts->views[v];
-	bool		refresh = view->id == ts->force_view_id;
+	/* REFRESH of a view recomputes its hidden input views too */
+	bool		refresh = view->id == ts->force_view_id ||
+		(view->parent_id != 0 && view->parent_id == ts->force_view_id);
 
 	/* a failed view is tried again, by a recompute, at every tick */
 	bool		forced = view->needs_recompute || !view->populated || refresh || view->failed;
@@ -1123,9 +1141,11 @@ TickOneView(TickState *ts, int v)
 		ts->failed++;
 		return;
 	}
+	/* the tick's counters count the views users declared, not hidden ones */
 	if (!dirty)
 	{
-		ts->skipped++;
+		if (view->parent_id == 0)
+			ts->skipped++;
 		return;
 	}
 
@@ -1154,10 +1174,13 @@ TickOneView(TickState *ts, int v)
 	view->recovered = view->failed;
 	view->failed = false;
 	IvmRegisterTuplestore(view->enrname, view->vdelta, view->vdesc);
-	ts->rows_out += view->changed_rows;
-	ts->processed++;
-	if (oc.recomputed)
-		ts->recomputed++;
+	if (view->parent_id == 0)
+	{
+		ts->rows_out += view->changed_rows;
+		ts->processed++;
+		if (oc.recomputed)
+			ts->recomputed++;
+	}
 
 	if (view->channel != NULL && view->changed_rows > 0)
 		IvmNotifyWatchers(view->channel, view->viewrel, ts->epoch,

@@ -58,6 +58,10 @@
 PG_FUNCTION_INFO_V1(ivm_create_view);
 PG_FUNCTION_INFO_V1(ivm_relink_views);
 
+static Oid	CreateView(const char *name, const char *query_text, List *col_names,
+					   const char *mode, bool with_data, const char *options_json,
+					   uint64 *rows, bool hidden, int *view_id);
+
 /* A column of the view. */
 typedef struct ViewColumn
 {
@@ -561,6 +565,10 @@ typedef struct Declaration
 	char	   *storage_name;	/* its storage, ivm._data_<id> */
 	Oid			storage_oid;
 	Oid			view_oid;		/* the view users read */
+	bool		hidden;			/* an internal view of another (its input) */
+	int			hidden_id;		/* top-k: its hidden input view, or 0 */
+	Oid			hidden_view;
+	char	   *hidden_name;
 } Declaration;
 
 /*
@@ -692,6 +700,11 @@ ChooseStrategy(Declaration *d)
 			shape->reason = (char *) why;
 		}
 	}
+	if (shape->kind == IVM_KIND_TOPK && d->hidden_id == 0)
+	{
+		shape->kind = IVM_KIND_DIFF;
+		shape->reason = "the query under its ORDER BY ... LIMIT has no hidden view";
+	}
 	if (strcmp(d->mode, "incremental") == 0 && shape->kind == IVM_KIND_DIFF)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -744,7 +757,7 @@ CreateStorage(Declaration *d)
 	appendStringInfoString(&sql, ")");
 	ExecUtility(sql.data, "creating view storage");
 	d->storage_oid = get_relname_relid(storage_relname, get_namespace_oid(IVM_SCHEMA, false));
-	if (d->shape->kind != IVM_KIND_DIFF)
+	if (d->shape->kind == IVM_KIND_SPJ || d->shape->kind == IVM_KIND_AGG)
 	{
 		/* how a delta finds its rows: by row hash, or by group key hash */
 		resetStringInfo(&sql);
@@ -785,7 +798,9 @@ CreateReadableView(Declaration *d)
 	char	   *view_name = quote_qualified_identifier(get_namespace_name(d->nspid), d->rv->relname);
 	StringInfoData sql;
 
-	IvmRestoreUser(&d->save);
+	/* a hidden view goes in schema ivm: made by ivm's owner, then handed over */
+	if (!d->hidden)
+		IvmRestoreUser(&d->save);
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "CREATE VIEW %s AS SELECT ", view_name);
 	AppendColumnNames(&sql, d->cols);
@@ -795,6 +810,15 @@ CreateReadableView(Declaration *d)
 		appendStringInfoString(&sql, " WHERE __ivm_pass");
 	ExecUtility(sql.data, "creating the view");
 	d->view_oid = get_relname_relid(d->rv->relname, d->nspid);
+	if (d->hidden && d->creator != d->ivm_owner)
+	{
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "ALTER VIEW %s OWNER TO %s", view_name,
+						 quote_identifier(GetUserNameFromId(d->creator, false)));
+		ExecUtility(sql.data, "handing the hidden view to its owner");
+	}
+	if (d->hidden)
+		IvmRestoreUser(&d->save);
 
 	resetStringInfo(&sql);
 	appendStringInfo(&sql, "CREATE TRIGGER ivm_refuse_write INSTEAD OF INSERT OR UPDATE OR DELETE "
@@ -899,7 +923,10 @@ FirstFill(Declaration *d)
 	StringInfoData sql;
 	int			rc;
 
-	IvmDiffView(d->storage_oid, d->creator, d->rv->relname, IvmFullSql(d->shape, d->def_name, d->storage_oid),
+	IvmDiffView(d->storage_oid, d->creator, d->rv->relname,
+				d->shape->kind == IVM_KIND_TOPK
+				? IvmTopkSql(d->shape->topk, d->shape->nvisible, d->hidden_name)
+				: IvmFullSql(d->shape, d->def_name, d->storage_oid),
 				InvalidSnapshot, d->shape->nvisible, PassAttno(d), NULL, NULL, &res);
 
 	args[0] = Int32GetDatum(d->view_id);
@@ -944,17 +971,74 @@ FirstFill(Declaration *d)
 }
 
 /*
- * IvmCreateView
- *		Create an incremental view; returns the OID of the view users read.
- *
- * mode is NULL to take it from options_json (a jsonb text, may be NULL).
- * Runs its own SPI connection, with search_path pinned; the catalog work
- * is done as ivm's owner, what the creator owns as the creator.
+ * CreateHiddenInput
+ *		A top-k view's input: the query under its ORDER BY ... LIMIT, as a
+ *		hidden view of the same owner (when it has delta rules and the mode
+ *		is not diff), indexed on the sort keys; the view then reads only it.
+ *		Caller acts as ivm's owner, and does again on return.
  */
-Oid
-IvmCreateView(const char *name, const char *query_text, List *col_names,
-			  const char *mode, bool with_data, const char *options_json,
-			  uint64 *rows)
+static void
+CreateHiddenInput(Declaration *d)
+{
+	IvmShape   *shape;
+
+	if (strcmp(d->mode, "diff") == 0)
+		return;
+	shape = IvmAnalyzeShape(copyObject(d->query));
+	if (shape->kind != IVM_KIND_TOPK || IvmShapeCheckRelations(shape, IvmIsIncrementalView) != NULL)
+		return;
+
+	IvmRestoreUser(&d->save);
+	d->hidden_view = CreateView(NULL, IvmDeparseQuery(shape->topk->inner),
+								IvmTopkColumnNames(shape->topk), "auto", d->with_data,
+								NULL, NULL, true, &d->hidden_id);
+	IvmBecome(d->ivm_owner, false, &d->save);
+	d->hidden_name = quote_qualified_identifier(IVM_SCHEMA, get_rel_name(d->hidden_view));
+	d->tables = NIL;
+	d->upstream = list_make1_int(d->hidden_id);
+
+	if (shape->topk->index != NULL)
+		ExecUtility(psprintf("CREATE INDEX ON %s (%s)",
+							 quote_qualified_identifier(IVM_SCHEMA, psprintf("_data_%d", d->hidden_id)),
+							 shape->topk->index),
+					"indexing the hidden view on its sort keys");
+}
+
+/*
+ * LinkHidden
+ *		Make the hidden input part of its view: its row names its parent,
+ *		and it goes when the view goes (DROP of it alone is refused).
+ */
+static void
+LinkHidden(Declaration *d)
+{
+	Oid			types[2] = {INT4OID, INT4OID};
+	Datum		args[2];
+	ObjectAddress hidden;
+	ObjectAddress parent;
+	int			rc;
+
+	args[0] = Int32GetDatum(d->hidden_id);
+	args[1] = Int32GetDatum(d->view_id);
+	rc = SPI_execute_with_args("UPDATE ivm._views SET parent_id = $2 WHERE id = $1",
+							   2, types, args, NULL, false, 0);
+	IvmSpiCheck(rc, SPI_OK_UPDATE, "linking the hidden view");
+	ObjectAddressSet(hidden, RelationRelationId, d->hidden_view);
+	ObjectAddressSet(parent, RelationRelationId, d->view_oid);
+	recordDependencyOn(&hidden, &parent, DEPENDENCY_INTERNAL);
+	CommandCounterIncrement();
+}
+
+/*
+ * CreateView
+ *		Create an incremental view, or (hidden) the hidden input of one, in
+ *		schema ivm, named for its id (in *view_id); returns the OID of the
+ *		view users (or its parent) read.
+ */
+static Oid
+CreateView(const char *name, const char *query_text, List *col_names,
+		   const char *mode, bool with_data, const char *options_json,
+		   uint64 *rows, bool hidden, int *view_id)
 {
 	Declaration d;
 	List	   *relids = NIL;
@@ -969,7 +1053,11 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 	memset(&d, 0, sizeof(d));
 	d.creator = GetUserId();
 	d.with_data = with_data;
-	CheckTarget(&d, name);
+	d.hidden = hidden;
+	if (hidden)
+		d.nspid = get_namespace_oid(IVM_SCHEMA, false);
+	else
+		CheckTarget(&d, name);
 	AnalyzeDeclaredQuery(&d, query_text, col_names, &relids);
 
 	IvmSpiConnect();
@@ -985,25 +1073,50 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 	ClassifySources(relids, &d.tables, &d.upstream);
 	d.mode = mode != NULL ? mode : ParseOptions(options_json);
 	CheckCreatorMayRun(&d);
+	if (!hidden)
+		CreateHiddenInput(&d);
 
 	rc = SPI_execute("SELECT nextval(pg_get_serial_sequence('ivm._views', 'id'))::int4", false, 1);
 	IvmSpiCheck(rc, SPI_OK_SELECT, "numbering a view");
 	d.view_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (hidden)
+		d.rv = makeRangeVar(IVM_SCHEMA, psprintf("_hidden_%d", d.view_id), -1);
 
 	CreateDefinition(&d);
 	ChooseStrategy(&d);
 	CreateStorage(&d);
 	CreateReadableView(&d);
 	RecordView(&d);
+	if (d.hidden_id != 0)
+		LinkHidden(&d);
 	if (with_data)
 		filled = FirstFill(&d);
 	if (rows)
 		*rows = filled;
+	if (view_id)
+		*view_id = d.view_id;
 
 	IvmRestoreUser(&d.save);
 	IvmUnpinSearchPath(nestlevel);
 	SPI_finish();
 	return d.view_oid;
+}
+
+/*
+ * IvmCreateView
+ *		Create an incremental view; returns the OID of the view users read.
+ *
+ * mode is NULL to take it from options_json (a jsonb text, may be NULL).
+ * Runs its own SPI connection, with search_path pinned; the catalog work
+ * is done as ivm's owner, what the creator owns as the creator.
+ */
+Oid
+IvmCreateView(const char *name, const char *query_text, List *col_names,
+			  const char *mode, bool with_data, const char *options_json,
+			  uint64 *rows)
+{
+	return CreateView(name, query_text, col_names, mode, with_data, options_json, rows,
+					  false, NULL);
 }
 
 /*
@@ -1070,6 +1183,29 @@ ivm_relink_views(PG_FUNCTION_ARGS)
 		table_close(defrel, AccessShareLock);
 		RecordViewDependencies(views[i], defs[i], query);
 	}
+
+	/* a hidden view is part of the view it serves */
+	rc = SPI_execute("SELECT h.viewrel::oid, p.viewrel::oid FROM ivm._views h "
+					 "JOIN ivm._views p ON p.id = h.parent_id "
+					 "WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d "
+					 " WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+					 "   AND d.objid = h.viewrel AND d.refobjid = p.viewrel AND d.deptype = 'i')",
+					 true, 0);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "listing hidden views to relink");
+	n = (int) SPI_processed;
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+		ObjectAddress hidden;
+		ObjectAddress parent;
+
+		ObjectAddressSet(hidden, RelationRelationId,
+						 DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)));
+		ObjectAddressSet(parent, RelationRelationId,
+						 DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull)));
+		recordDependencyOn(&hidden, &parent, DEPENDENCY_INTERNAL);
+	}
+	CommandCounterIncrement();
 	IvmCatalogEnd(&save);
 	PG_RETURN_VOID();
 }

@@ -99,7 +99,7 @@ mkdir -p "$WORK"
 [ "$EUID" -eq 0 ] && chown postgres: "$WORK"
 D1=$WORK/chain1
 
-DBS="ck_src ck_dst ck_dst2 ck_bad ck_changed ck_other ck_priv_src ck_priv_dst ck_chain ck_chain_dst ck_evil_src ck_evil_dst"
+DBS="ck_src ck_dst ck_dst2 ck_bad ck_changed ck_other ck_priv_src ck_priv_dst ck_chain ck_chain_dst ck_evil_src ck_evil_dst ck_top_src ck_top_dst"
 drop_all() {
     local d
     for d in $DBS; do
@@ -890,6 +890,32 @@ f=$EV/00000001.manifest
 expect_error "ivm.checkpoint onto a file" ck_evil_src 42809 "\"$f\" is not a directory" "SELECT * FROM ivm.checkpoint('$f')"
 expect_error "ivm.restore of a file" ck_evil_dst 42809 "\"$f\" is not a directory" "SELECT * FROM ivm.restore('$f')"
 expect_error "ivm.checkpoint_manifest of a file" ck_evil_dst 42809 "\"$f\" is not a directory" "SELECT ivm.checkpoint_manifest('$f')"
+
+# ---- top-k: a view with a hidden view ----------------------------------------
+ivm_say "top-k: a view whose hidden view is left out of the checkpoint comes back with it"
+new_target ck_top_src
+ivm_psql -d ck_top_src >/dev/null <<'SQL'
+INSERT INTO t (id, g, x) SELECT i, i % 9, i * 1.5 FROM generate_series(1, 200) i;
+SELECT ivm.create_view('v_top', 'SELECT g, sum(x) AS sx, count(*) AS n FROM t GROUP BY g ORDER BY sum(x) DESC NULLS LAST, g LIMIT 4');
+SELECT * FROM ivm.tick();
+SQL
+D_TOP=$WORK/chain_top
+out=$(q ck_top_src -c "SELECT sequence, bases FROM ivm.checkpoint('$D_TOP')")
+expect_eq "the checkpoint holds the top-k view, not its hidden view" "$out" "1|1"
+new_target ck_top_dst
+copy_tables ck_top_src ck_top_dst
+out=$(q ck_top_dst -c "SELECT views, views_to_recompute FROM ivm.restore('$D_TOP')")
+expect_eq "restore: the view, recomputed from its hidden view at the next tick" "$out" "1|1"
+expect_eq "its hidden view was made again" "$(q ck_top_dst -c "SELECT count(*) FROM ivm.hidden_views WHERE parent = 'v_top'::regclass")" "1"
+q ck_top_dst -c "UPDATE t SET x = x + 500 WHERE id % 9 = 2" -c "DELETE FROM t WHERE id % 9 = 5" >/dev/null
+q ck_top_dst -c "SELECT * FROM ivm.tick()" >/dev/null
+top_q="SELECT g, sum(x) AS sx, count(*) AS n FROM t GROUP BY g ORDER BY sum(x) DESC NULLS LAST, g LIMIT 4"
+expect_eq "after a tick it equals its query" \
+    "$(q ck_top_dst -c "SELECT count(*) FROM ((SELECT * FROM v_top EXCEPT ALL ($top_q)) UNION ALL (($top_q) EXCEPT ALL SELECT * FROM v_top)) d")" "0"
+q ck_top_dst -c "UPDATE t SET x = 0 WHERE g = 2" >/dev/null
+q ck_top_dst -c "SELECT * FROM ivm.tick()" >/dev/null
+expect_eq "and after the next, by delta rules" \
+    "$(q ck_top_dst -c "SELECT count(*) FROM ((SELECT * FROM v_top EXCEPT ALL ($top_q)) UNION ALL (($top_q) EXCEPT ALL SELECT * FROM v_top)) d")|$(q ck_top_dst -c "SELECT strategy FROM ivm.evidence WHERE view = 'v_top' ORDER BY epoch DESC LIMIT 1")" "0|incremental"
 
 drop_all
 if [ "$FAILS" -ne 0 ]; then
