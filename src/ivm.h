@@ -204,6 +204,21 @@ typedef struct IvmAgg
 } IvmAgg;
 
 /*
+ * The hidden views a view's shape reads (an operator's input kept as a view
+ * of its own: the query under a top-k, an uncorrelated subquery that is not
+ * a plain filter of one relation), claimed in the order the analysis meets
+ * them, and what each holds.
+ */
+typedef struct IvmHiddenCtx
+{
+	List	   *hidden;			/* Oids of the view's hidden views, by id */
+	int			next;			/* how many were claimed */
+	List	   *wants;			/* Query: what each holds, in that order */
+} IvmHiddenCtx;
+
+extern Oid	IvmHiddenClaim(IvmHiddenCtx *hc, Query *holds);
+
+/*
  * semi.c: a semi or anti join, a WHERE conjunct of a branch: EXISTS (or NOT
  * EXISTS) of sub, which reads one relation and is correlated with the
  * branch's row by Vars of level 1.
@@ -213,7 +228,8 @@ typedef struct IvmSemi
 	Node	   *cond;			/* the conjunct as written */
 	bool		anti;			/* NOT EXISTS */
 	Query	   *sub;			/* SELECT 1 FROM inner WHERE filter and correlation */
-	Oid			relid;			/* the inner relation */
+	Oid			relid;			/* the inner relation (a hidden view's, or
+								 * InvalidOid while it does not exist) */
 	int			inner;			/* its range table index in sub */
 	List	   *keys;			/* OpExprs of sub: outer expression = inner one */
 	List	   *key_inner;		/* per key, which argument is the inner one (0/1) */
@@ -255,6 +271,8 @@ typedef struct IvmShape
 	IvmAgg	   *aggs;
 	IvmTopk    *topk;			/* TOPK: the order and limit */
 	struct IvmShape *inner;		/* TOPK: the shape of the hidden view's query */
+	List	   *wants;			/* Query: what each hidden view it reads holds */
+	bool		missing_hidden; /* some of those do not exist (yet) */
 } IvmShape;
 
 /* has relid's delta rows this tick? */
@@ -269,11 +287,10 @@ extern char *IvmDeparseQuery(Query *query);
 
 /* topk.c */
 extern const char *IvmTopkAnalyze(Query *query, IvmTopk **topk);
-extern List *IvmTopkColumnNames(IvmTopk *topk);
 extern char *IvmTopkSql(IvmTopk *topk, int nvisible, const char *hidden);
 
 /* semi.c: semi and anti joins */
-extern const char *IvmSemiExtract(Query *q, List **semis);
+extern const char *IvmSemiExtract(Query *q, List **semis, IvmHiddenCtx *hc);
 extern Node *IvmSemiCountNow(IvmSemi *semi);
 extern Bitmapset *IvmSemiInnerColumns(IvmSemi *semi);
 extern void IvmSemiOuterColumns(IvmSemi *semi, int rtindex, Bitmapset **used);
@@ -281,7 +298,7 @@ extern Node *IvmSemiDeltaSum(IvmSemi *semi, const char *enrname, TupleDesc enrde
 extern char *IvmSemiTouchSql(IvmSemi *semi, const char *enrname, TupleDesc enrdesc);
 extern int	IvmSemiAddTouch(Query *q, IvmSemi *semi, const char *ctename);
 
-extern IvmShape *IvmAnalyzeShape(Query *query);
+extern IvmShape *IvmAnalyzeShape(Query *query, List *hidden);
 extern List *IvmShapeRelids(IvmShape *shape);
 extern const char *IvmShapeCheckRelations(IvmShape *shape, bool (*is_view) (Oid relid));
 extern bool IvmShapeFixesJoinOrder(IvmShape *shape);

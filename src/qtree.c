@@ -102,3 +102,19 @@ IvmDeparseQuery(Query *query)
 	AtEOXact_GUC(true, save_nestlevel);
 	return text;
 }
+
+/*
+ * IvmHiddenClaim
+ *		The next hidden view of the view being analysed, which holds the
+ *		rows of query holds (recorded in hc->wants); InvalidOid while it does
+ *		not exist (the view is being declared, or lost it).
+ */
+Oid
+IvmHiddenClaim(IvmHiddenCtx *hc, Query *holds)
+{
+	Oid			relid = hc->next < list_length(hc->hidden) ? list_nth_oid(hc->hidden, hc->next) : InvalidOid;
+
+	hc->wants = lappend(hc->wants, holds);
+	hc->next++;
+	return relid;
+}

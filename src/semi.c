@@ -45,6 +45,8 @@
 
 #include "access/htup_details.h"
 #include "catalog/pg_aggregate.h"
+#include "catalog/pg_class.h"
+#include "access/sysattr.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "nodes/makefuncs.h"
@@ -219,8 +221,109 @@ Keys(IvmSemi *semi)
  * SemiOf
  *		The semi join a WHERE conjunct of q stands for, or NULL with *why set.
  */
+/*
+ * HiddenScan
+ *		SELECT c1, ..., cn FROM hidden: the subquery sub as read from the
+ *		hidden view that holds its rows (relid, or InvalidOid before it
+ *		exists).
+ */
+static Query *
+HiddenScan(Query *sub, Oid relid)
+{
+	Query	   *q = makeNode(Query);
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+	RangeTblRef *ref = makeNode(RangeTblRef);
+	List	   *colnames = NIL;
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, sub->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		Var		   *var;
+
+		if (tle->resjunk)
+			continue;
+		i++;
+		colnames = lappend(colnames, makeString(psprintf("c%d", i)));
+		var = makeVar(1, i, exprType((Node *) tle->expr), exprTypmod((Node *) tle->expr),
+					  exprCollation((Node *) tle->expr), 0);
+		q->targetList = lappend(q->targetList, makeTargetEntry((Expr *) var, i, psprintf("c%d", i), false));
+		rte->selectedCols = bms_add_member(rte->selectedCols, i - FirstLowInvalidHeapAttributeNumber);
+	}
+	rte->rtekind = RTE_RELATION;
+	rte->relid = relid;
+	rte->relkind = RELKIND_VIEW;
+	rte->rellockmode = AccessShareLock;
+	rte->requiredPerms = ACL_SELECT;
+	rte->alias = makeAlias("__ivm_h", NIL);
+	rte->eref = makeAlias("__ivm_h", colnames);
+	rte->inFromCl = true;
+	ref->rtindex = 1;
+	q->commandType = CMD_SELECT;
+	q->querySource = QSRC_ORIGINAL;
+	q->canSetTag = true;
+	q->rtable = list_make1(rte);
+	q->jointree = makeFromExpr(list_make1(ref), NULL);
+	return q;
+}
+
+/*
+ * HiddenHolds
+ *		What the hidden view of a subquery holds: its columns (for EXISTS,
+ *		whose select list does not matter and may be empty, one constant),
+ *		then its grouping keys it does not show (a grouped view shows its
+ *		keys; a semi join reads the first columns and only asks whether a
+ *		row matches, so more rows per value change nothing), the rest of its
+ *		select list as junk; for EXISTS, no DISTINCT or ORDER BY, which
+ *		change no existence.
+ */
+static Query *
+HiddenHolds(Query *subselect, bool exists)
+{
+	Query	   *holds = copyObject(subselect);
+	List	   *tlist = NIL;
+	List	   *junk = NIL;
+	List	   *groupkeys = NIL;
+	ListCell   *lc;
+
+	foreach(lc, holds->groupClause)
+		groupkeys = lappend_int(groupkeys, (int) lfirst_node(SortGroupClause, lc)->tleSortGroupRef);
+	if (exists)
+		tlist = list_make1(makeTargetEntry((Expr *) makeConst(INT4OID, -1, InvalidOid, 4,
+															  Int32GetDatum(1), false, true),
+										   1, "one", false));
+	foreach(lc, holds->targetList)
+		if (!exists && !lfirst_node(TargetEntry, lc)->resjunk)
+			tlist = lappend(tlist, lfirst(lc));
+	foreach(lc, holds->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (list_member_ptr(tlist, tle))
+			continue;
+		tle->resjunk = tle->ressortgroupref == 0 ||
+			!list_member_int(groupkeys, (int) tle->ressortgroupref);
+		if (tle->resjunk)
+			junk = lappend(junk, tle);
+		else
+			tlist = lappend(tlist, tle);
+	}
+	tlist = list_concat(tlist, junk);
+	foreach(lc, tlist)
+		lfirst_node(TargetEntry, lc)->resno = foreach_current_index(lc) + 1;
+	holds->targetList = tlist;
+	if (exists)
+	{
+		holds->sortClause = NIL;
+		holds->distinctClause = NIL;
+		holds->hasDistinctOn = false;
+	}
+	return holds;
+}
+
 static IvmSemi *
-SemiOf(Query *q, Node *conj, const char **why)
+SemiOf(Query *q, Node *conj, IvmHiddenCtx *hc, const char **why)
 {
 	bool		negated = false;
 	Node	   *node = conj;
@@ -230,6 +333,9 @@ SemiOf(Query *q, Node *conj, const char **why)
 	Node	   *pred = NULL;
 	RangeTblEntry *rte;
 	IvmSemi    *semi;
+	bool		hidden = false;
+	Oid			hidden_relid = InvalidOid;
+	Query	   *holds;
 
 	if (is_notclause(node))
 	{
@@ -266,15 +372,29 @@ SemiOf(Query *q, Node *conj, const char **why)
 			 !IsA(linitial(sub->jointree->fromlist), RangeTblRef))
 		*why = "a subquery of its WHERE clause reads more than one relation";
 	else
-		*why = NULL;
-	if (*why != NULL)
-		return NULL;
-	rte = rt_fetch(((RangeTblRef *) linitial(sub->jointree->fromlist))->rtindex, sub->rtable);
-	if (rte->rtekind != RTE_RELATION || rte->tablesample != NULL)
 	{
-		*why = "a subquery of its WHERE clause reads something other than a table or view";
-		return NULL;
+		rte = rt_fetch(((RangeTblRef *) linitial(sub->jointree->fromlist))->rtindex, sub->rtable);
+		*why = rte->rtekind != RTE_RELATION || rte->tablesample != NULL
+			? "a subquery of its WHERE clause reads something other than a table or view" : NULL;
 	}
+	if (*why != NULL)
+	{
+		/*
+		 * Not a filter of one relation: uncorrelated, it is a hidden view of
+		 * its own (maintained by whatever rules its shape has), and the
+		 * condition reads that view.
+		 */
+		if (contain_vars_of_level((Node *) sub, 1) ||
+			(sl->testexpr != NULL && checkExprHasSubLink(sl->testexpr)) ||
+			(sub->rowMarks != NIL))
+			return NULL;
+		holds = HiddenHolds(castNode(Query, sl->subselect), sl->subLinkType == EXISTS_SUBLINK);
+		hidden_relid = IvmHiddenClaim(hc, holds);
+		sub = HiddenScan(holds, hidden_relid);
+		hidden = true;
+		*why = NULL;
+	}
+	rte = rt_fetch(((RangeTblRef *) linitial(sub->jointree->fromlist))->rtindex, sub->rtable);
 
 	/* the test of IN / ANY / ALL, over the inner row and the outer one */
 	if (sl->testexpr != NULL)
@@ -286,7 +406,7 @@ SemiOf(Query *q, Node *conj, const char **why)
 
 	semi = palloc0(sizeof(IvmSemi));
 	semi->cond = conj;
-	semi->relid = rte->relid;
+	semi->relid = hidden ? hidden_relid : rte->relid;
 	semi->inner = ((RangeTblRef *) linitial(sub->jointree->fromlist))->rtindex;
 	switch (sl->subLinkType)
 	{
@@ -345,6 +465,17 @@ SemiOf(Query *q, Node *conj, const char **why)
 		}
 	}
 	Keys(semi);
+
+	/* as written, the condition would run the subquery: read its hidden view */
+	if (hidden)
+	{
+		SubLink    *exists = makeNode(SubLink);
+
+		exists->subLinkType = EXISTS_SUBLINK;
+		exists->subselect = (Node *) copyObject(sub);
+		exists->location = -1;
+		semi->cond = semi->anti ? (Node *) make_notclause((Expr *) exists) : (Node *) exists;
+	}
 	return semi;
 }
 
@@ -355,7 +486,7 @@ SemiOf(Query *q, Node *conj, const char **why)
  *		query's subquery expressions have no delta rule.
  */
 const char *
-IvmSemiExtract(Query *q, List **semis)
+IvmSemiExtract(Query *q, List **semis, IvmHiddenCtx *hc)
 {
 	List	   *keep = NIL;
 	ListCell   *lc;
@@ -374,7 +505,7 @@ IvmSemiExtract(Query *q, List **semis)
 			keep = lappend(keep, conj);
 			continue;
 		}
-		semi = SemiOf(q, conj, &why);
+		semi = SemiOf(q, conj, hc, &why);
 		if (semi == NULL)
 			return why;
 		*semis = lappend(*semis, semi);

@@ -209,9 +209,9 @@ CheckSpj(Query *q, List **rels)
  *		out of its WHERE clause into br->semis) included; else why not.
  */
 static const char *
-BranchSpj(IvmBranch *br)
+BranchSpj(IvmBranch *br, IvmHiddenCtx *hc)
 {
-	const char *why = IvmSemiExtract(br->query, &br->semis);
+	const char *why = IvmSemiExtract(br->query, &br->semis, hc);
 
 	if (why == NULL)
 		why = CheckSpj(br->query, &br->rels);
@@ -639,7 +639,7 @@ HavingColumn(IvmShape *shape, Query *query, List *keyrefs)
  *		Work out the shape of a view's (analysed, unrewritten) query.
  */
 static IvmShape *
-AnalyzeShape(Query *query)
+AnalyzeShape(Query *query, IvmHiddenCtx *hc)
 {
 	IvmShape   *shape = palloc0(sizeof(IvmShape));
 	const char *why = NULL;
@@ -678,7 +678,13 @@ AnalyzeShape(Query *query)
 			shape->reason = (char *) why;
 			return shape;
 		}
-		shape->inner = AnalyzeShape(shape->topk->inner);
+		{
+			/* the hidden view's own hidden views are its own */
+			IvmHiddenCtx inner_hc = {NIL, 0, NIL};
+
+			(void) IvmHiddenClaim(hc, shape->topk->inner);
+			shape->inner = AnalyzeShape(shape->topk->inner, &inner_hc);
+		}
 		if (shape->inner->kind == IVM_KIND_DIFF)
 		{
 			shape->reason = psprintf("the query under its ORDER BY ... LIMIT has no delta rules: %s",
@@ -721,7 +727,7 @@ AnalyzeShape(Query *query)
 				IvmBranch  *br = palloc0(sizeof(IvmBranch));
 
 				br->query = copyObject(rte->subquery);
-				why = BranchSpj(br);
+				why = BranchSpj(br, hc);
 				if (why == NULL && (br->query->hasAggs || br->query->groupClause ||
 									br->query->distinctClause))
 					why = "a branch of UNION ALL aggregates or uses DISTINCT";
@@ -835,7 +841,7 @@ AnalyzeShape(Query *query)
 		br->query = copyObject(query);
 		br->query->havingQual = NULL;
 		why = query->havingQual != NULL && checkExprHasSubLink(query->havingQual)
-			? "the query uses a subquery expression in HAVING" : BranchSpj(br);
+			? "the query uses a subquery expression in HAVING" : BranchSpj(br, hc);
 		if (why != NULL)
 		{
 			shape->reason = (char *) why;
@@ -911,7 +917,7 @@ AnalyzeShape(Query *query)
 		IvmBranch  *br = palloc0(sizeof(IvmBranch));
 
 		br->query = copyObject(query);
-		why = BranchSpj(br);
+		why = BranchSpj(br, hc);
 		if (why != NULL)
 		{
 			shape->reason = (char *) why;
@@ -1114,11 +1120,14 @@ IvmShapeFixesJoinOrder(IvmShape *shape)
  *		say in its reason whether its join terms start from their deltas.
  */
 IvmShape *
-IvmAnalyzeShape(Query *query)
+IvmAnalyzeShape(Query *query, List *hidden)
 {
-	IvmShape   *shape = AnalyzeShape(query);
+	IvmHiddenCtx hc = {hidden, 0, NIL};
+	IvmShape   *shape = AnalyzeShape(query, &hc);
 	ListCell   *lc;
 
+	shape->wants = hc.wants;
+	shape->missing_hidden = hc.next > list_length(hidden);
 	foreach(lc, shape->branches)
 		if (((IvmBranch *) lfirst(lc))->semis != NIL)
 		{
@@ -2250,7 +2259,8 @@ IvmShapeCheckRelations(IvmShape *shape, bool (*is_view) (Oid relid))
 			{
 			IvmSemi    *semi = lfirst(lc2);
 
-			rtes = lappend(rtes, rt_fetch(semi->inner, semi->sub->rtable));
+			if (OidIsValid(semi->relid))
+				rtes = lappend(rtes, rt_fetch(semi->inner, semi->sub->rtable));
 		}
 		foreach(lc2, rtes)
 		{

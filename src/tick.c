@@ -96,7 +96,8 @@ typedef struct TickView
 	TupleDesc	vdesc;
 	char		enrname[NAMEDATALEN];
 	int			parent_id;		/* a hidden view: the view it serves, else 0 */
-	char	   *hidden_name;	/* a top-k view: its hidden input, else NULL */
+	char	   *hidden_name;	/* its first hidden view (a top-k's input), or NULL */
+	List	   *hidden;			/* Oids of its hidden views, by id */
 } TickView;
 
 /* A captured table as the tick sees it. */
@@ -264,7 +265,9 @@ LoadViews(Snapshot snap, int *nviews)
 					 "v.populated, v.rows, w.channel, v.size, v.state = 'failed', v.viewrel::pg_catalog.regclass::text, "
 					 "COALESCE(v.parent_id, 0), "
 					 "(SELECT h.viewrel::pg_catalog.regclass::text FROM ivm._views h "
-					 " WHERE h.parent_id OPERATOR(pg_catalog.=) v.id LIMIT 1) "
+					 " WHERE h.parent_id OPERATOR(pg_catalog.=) v.id ORDER BY h.id LIMIT 1), "
+					 "(SELECT pg_catalog.string_agg(h.viewrel::pg_catalog.oid::pg_catalog.text, ' ' ORDER BY h.id) "
+					 " FROM ivm._views h WHERE h.parent_id OPERATOR(pg_catalog.=) v.id) "
 					 "FROM ivm._views v JOIN pg_catalog.pg_class c ON c.oid = v.viewrel "
 					 "LEFT JOIN ivm._watches w ON w.view_id = v.id "
 					 "ORDER BY v.level, v.id",
@@ -293,6 +296,15 @@ LoadViews(Snapshot snap, int *nviews)
 		views[i].qualname = SPI_getvalue(tup, desc, 14);
 		views[i].parent_id = DatumGetInt32(GetCol(i, 15));
 		views[i].hidden_name = SPI_getvalue(tup, desc, 16);
+		views[i].hidden = NIL;
+		{
+			char	   *oids = SPI_getvalue(tup, desc, 17);
+			char	   *tok;
+			char	   *save = NULL;
+
+			for (tok = oids ? strtok_r(oids, " ", &save) : NULL; tok != NULL; tok = strtok_r(NULL, " ", &save))
+				views[i].hidden = lappend_oid(views[i].hidden, (Oid) strtoul(tok, NULL, 10));
+		}
 	}
 	SPI_freetuptable(SPI_tuptable);
 	*nviews = n;
@@ -342,9 +354,11 @@ GetShape(TickView *view)
 		rel = table_open(view->defrel, AccessShareLock);
 		query = copyObject(get_view_query(rel));
 		table_close(rel, AccessShareLock);
-		entry->shape = IvmAnalyzeShape(query);
+		entry->shape = IvmAnalyzeShape(query, view->hidden);
 		entry->ineligible = entry->shape->kind == IVM_KIND_DIFF
-			? entry->shape->reason : IvmShapeCheckRelations(entry->shape, IvmIsIncrementalView);
+			? entry->shape->reason
+			: entry->shape->missing_hidden ? "a hidden view it reads is missing"
+			: IvmShapeCheckRelations(entry->shape, IvmIsIncrementalView);
 		def_name = quote_qualified_identifier(IVM_SCHEMA, get_rel_name(view->defrel));
 		entry->full_sql = entry->shape->kind == IVM_KIND_TOPK && view->hidden_name != NULL
 			? IvmTopkSql(entry->shape->topk, entry->shape->nvisible, view->hidden_name)

@@ -196,17 +196,6 @@ IvmTopkAnalyze(Query *query, IvmTopk **topk)
 	return NULL;
 }
 
-/* the hidden view's column names: c1..cn */
-List *
-IvmTopkColumnNames(IvmTopk *topk)
-{
-	List	   *names = NIL;
-
-	for (int i = 1; i <= topk->ncols; i++)
-		names = lappend(names, makeString(psprintf("c%d", i)));
-	return names;
-}
-
 /*
  * IvmTopkSql
  *		The view's rows: the first rows of the hidden view (hidden, a

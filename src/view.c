@@ -566,9 +566,9 @@ typedef struct Declaration
 	Oid			storage_oid;
 	Oid			view_oid;		/* the view users read */
 	bool		hidden;			/* an internal view of another (its input) */
-	int			hidden_id;		/* top-k: its hidden input view, or 0 */
-	Oid			hidden_view;
-	char	   *hidden_name;
+	List	   *hidden_ids;		/* its own hidden views (view ids), in order */
+	List	   *hidden_views;	/* and their OIDs */
+	char	   *hidden_name;	/* the first one's name (a top-k's input) */
 } Declaration;
 
 /*
@@ -687,9 +687,14 @@ static void
 ChooseStrategy(Declaration *d)
 {
 	Relation	defrel = table_open(d->def_oid, AccessShareLock);
-	IvmShape   *shape = IvmAnalyzeShape(copyObject(get_view_query(defrel)));
+	IvmShape   *shape = IvmAnalyzeShape(copyObject(get_view_query(defrel)), d->hidden_views);
 
 	table_close(defrel, AccessShareLock);
+	if (shape->kind != IVM_KIND_DIFF && shape->missing_hidden)
+	{
+		shape->kind = IVM_KIND_DIFF;
+		shape->reason = "the hidden views it would read were not made";
+	}
 	if (shape->kind != IVM_KIND_DIFF)
 	{
 		const char *why = IvmShapeCheckRelations(shape, IvmIsIncrementalView);
@@ -699,11 +704,6 @@ ChooseStrategy(Declaration *d)
 			shape->kind = IVM_KIND_DIFF;
 			shape->reason = (char *) why;
 		}
-	}
-	if (shape->kind == IVM_KIND_TOPK && d->hidden_id == 0)
-	{
-		shape->kind = IVM_KIND_DIFF;
-		shape->reason = "the query under its ORDER BY ... LIMIT has no hidden view";
 	}
 	if (strcmp(d->mode, "incremental") == 0 && shape->kind == IVM_KIND_DIFF)
 		ereport(ERROR,
@@ -970,62 +970,100 @@ FirstFill(Declaration *d)
 	return res.rows_after;
 }
 
+/* c1, ..., cn: the column names of a hidden view holding query's rows */
+static List *
+HiddenColumnNames(Query *query)
+{
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	foreach(lc, query->targetList)
+		if (!lfirst_node(TargetEntry, lc)->resjunk)
+			names = lappend(names, makeString(psprintf("c%d", list_length(names) + 1)));
+	return names;
+}
+
 /*
- * CreateHiddenInput
- *		A top-k view's input: the query under its ORDER BY ... LIMIT, as a
- *		hidden view of the same owner (when it has delta rules and the mode
- *		is not diff), indexed on the sort keys; the view then reads only it.
- *		Caller acts as ivm's owner, and does again on return.
+ * CreateHiddenViews
+ *		The hidden views the view's operators read, when its shape has delta
+ *		rules given them and the mode is not diff: the query under a top-k's
+ *		ORDER BY ... LIMIT (indexed on the sort keys; the view then reads
+ *		only it), each uncorrelated subquery of EXISTS / IN that is not a
+ *		filter of one relation.  Each is a view of the same owner, created
+ *		with its own shape (and hidden views of its own).  Caller acts as
+ *		ivm's owner, and does again on return.
  */
 static void
-CreateHiddenInput(Declaration *d)
+CreateHiddenViews(Declaration *d)
 {
 	IvmShape   *shape;
+	ListCell   *lc;
 
 	if (strcmp(d->mode, "diff") == 0)
 		return;
-	shape = IvmAnalyzeShape(copyObject(d->query));
-	if (shape->kind != IVM_KIND_TOPK || IvmShapeCheckRelations(shape, IvmIsIncrementalView) != NULL)
+	shape = IvmAnalyzeShape(copyObject(d->query), NIL);
+	if (shape->kind == IVM_KIND_DIFF || shape->wants == NIL ||
+		IvmShapeCheckRelations(shape, IvmIsIncrementalView) != NULL)
 		return;
 
-	IvmRestoreUser(&d->save);
-	d->hidden_view = CreateView(NULL, IvmDeparseQuery(shape->topk->inner),
-								IvmTopkColumnNames(shape->topk), "auto", d->with_data,
-								NULL, NULL, true, &d->hidden_id);
-	IvmBecome(d->ivm_owner, false, &d->save);
-	d->hidden_name = quote_qualified_identifier(IVM_SCHEMA, get_rel_name(d->hidden_view));
-	d->tables = NIL;
-	d->upstream = list_make1_int(d->hidden_id);
+	foreach(lc, shape->wants)
+	{
+		Query	   *holds = lfirst_node(Query, lc);
+		int			id;
+		Oid			oid;
 
-	if (shape->topk->index != NULL)
-		ExecUtility(psprintf("CREATE INDEX ON %s (%s)",
-							 quote_qualified_identifier(IVM_SCHEMA, psprintf("_data_%d", d->hidden_id)),
-							 shape->topk->index),
-					"indexing the hidden view on its sort keys");
+		IvmRestoreUser(&d->save);
+		oid = CreateView(NULL, IvmDeparseQuery(holds), HiddenColumnNames(holds), "auto",
+						 d->with_data, NULL, NULL, true, &id);
+		IvmBecome(d->ivm_owner, false, &d->save);
+		d->hidden_ids = lappend_int(d->hidden_ids, id);
+		d->hidden_views = lappend_oid(d->hidden_views, oid);
+	}
+	d->hidden_name = quote_qualified_identifier(IVM_SCHEMA, get_rel_name(linitial_oid(d->hidden_views)));
+	if (shape->kind == IVM_KIND_TOPK)
+	{
+		/* a top-k reads its hidden view only, through an index on the sort keys */
+		d->tables = NIL;
+		d->upstream = list_make1_int(linitial_int(d->hidden_ids));
+		if (shape->topk->index != NULL)
+			ExecUtility(psprintf("CREATE INDEX ON %s (%s)",
+								 quote_qualified_identifier(IVM_SCHEMA,
+															psprintf("_data_%d", linitial_int(d->hidden_ids))),
+								 shape->topk->index),
+						"indexing the hidden view on its sort keys");
+	}
+	else
+		d->upstream = list_concat(d->upstream, list_copy(d->hidden_ids));
 }
 
 /*
  * LinkHidden
- *		Make the hidden input part of its view: its row names its parent,
- *		and it goes when the view goes (DROP of it alone is refused).
+ *		Make the hidden views part of their view: each one's row names its
+ *		parent, and it goes when the view goes (DROP of it alone is refused).
  */
 static void
 LinkHidden(Declaration *d)
 {
-	Oid			types[2] = {INT4OID, INT4OID};
-	Datum		args[2];
-	ObjectAddress hidden;
-	ObjectAddress parent;
-	int			rc;
+	ListCell   *lc;
+	ListCell   *lc2;
 
-	args[0] = Int32GetDatum(d->hidden_id);
-	args[1] = Int32GetDatum(d->view_id);
-	rc = SPI_execute_with_args("UPDATE ivm._views SET parent_id = $2 WHERE id = $1",
-							   2, types, args, NULL, false, 0);
-	IvmSpiCheck(rc, SPI_OK_UPDATE, "linking the hidden view");
-	ObjectAddressSet(hidden, RelationRelationId, d->hidden_view);
-	ObjectAddressSet(parent, RelationRelationId, d->view_oid);
-	recordDependencyOn(&hidden, &parent, DEPENDENCY_INTERNAL);
+	forboth(lc, d->hidden_ids, lc2, d->hidden_views)
+	{
+		Oid			types[2] = {INT4OID, INT4OID};
+		Datum		args[2];
+		ObjectAddress hidden;
+		ObjectAddress parent;
+		int			rc;
+
+		args[0] = Int32GetDatum(lfirst_int(lc));
+		args[1] = Int32GetDatum(d->view_id);
+		rc = SPI_execute_with_args("UPDATE ivm._views SET parent_id = $2 WHERE id = $1",
+								   2, types, args, NULL, false, 0);
+		IvmSpiCheck(rc, SPI_OK_UPDATE, "linking a hidden view");
+		ObjectAddressSet(hidden, RelationRelationId, lfirst_oid(lc2));
+		ObjectAddressSet(parent, RelationRelationId, d->view_oid);
+		recordDependencyOn(&hidden, &parent, DEPENDENCY_INTERNAL);
+	}
 	CommandCounterIncrement();
 }
 
@@ -1073,8 +1111,7 @@ CreateView(const char *name, const char *query_text, List *col_names,
 	ClassifySources(relids, &d.tables, &d.upstream);
 	d.mode = mode != NULL ? mode : ParseOptions(options_json);
 	CheckCreatorMayRun(&d);
-	if (!hidden)
-		CreateHiddenInput(&d);
+	CreateHiddenViews(&d);
 
 	rc = SPI_execute("SELECT nextval(pg_get_serial_sequence('ivm._views', 'id'))::int4", false, 1);
 	IvmSpiCheck(rc, SPI_OK_SELECT, "numbering a view");
@@ -1087,7 +1124,7 @@ CreateView(const char *name, const char *query_text, List *col_names,
 	CreateStorage(&d);
 	CreateReadableView(&d);
 	RecordView(&d);
-	if (d.hidden_id != 0)
+	if (d.hidden_ids != NIL)
 		LinkHidden(&d);
 	if (with_data)
 		filled = FirstFill(&d);

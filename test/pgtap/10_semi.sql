@@ -5,7 +5,7 @@
 -- multiset, after every tick.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(41);
+SELECT plan(44);
 
 SELECT lives_ok($$SELECT ivm.tick()$$, 'a first tick consumes whatever was pending');
 
@@ -33,7 +33,12 @@ INSERT INTO sj_q VALUES
  ('sj_join',       'SELECT o.id, d.x FROM sj_o o, sj_nn d WHERE d.id = o.k AND NOT EXISTS (SELECT 1 FROM sj_i WHERE sj_i.o_id = o.id AND sj_i.w = d.id)'),
  ('sj_union',      'SELECT id FROM sj_o WHERE id IN (SELECT o_id FROM sj_i) UNION ALL SELECT id FROM sj_nn WHERE x NOT IN (SELECT v FROM sj_o WHERE v IS NOT NULL)'),
  ('sj_self',       'SELECT i1.id FROM sj_i i1 WHERE NOT EXISTS (SELECT 1 FROM sj_i i2 WHERE i2.o_id = i1.o_id AND i2.id < i1.id)'),
- ('sj_on_view',    'SELECT id FROM sj_nn WHERE id IN (SELECT k FROM sj_agg WHERE n > 5)');
+ ('sj_on_view',    'SELECT id FROM sj_nn WHERE id IN (SELECT k FROM sj_agg WHERE n > 5)'),
+ ('sj_in_agg',     'SELECT id, k FROM sj_o WHERE id IN (SELECT o_id FROM sj_i GROUP BY o_id HAVING sum(w) > 20)'),
+ ('sj_not_in_agg', 'SELECT id FROM sj_o WHERE v NOT IN (SELECT max(w) * 2 FROM sj_i GROUP BY tag)'),
+ ('sj_exists_join', 'SELECT id FROM sj_o WHERE NOT EXISTS (SELECT FROM sj_i, sj_nn WHERE sj_nn.id = sj_i.w AND sj_nn.x > 30)'),
+ ('sj_exists_grp', 'SELECT id FROM sj_o WHERE EXISTS (SELECT FROM sj_i GROUP BY tag HAVING count(*) > 60)'),
+ ('sj_top_in_agg', 'SELECT k, count(*) AS n FROM sj_o WHERE id IN (SELECT o_id FROM sj_i GROUP BY o_id HAVING count(*) > 1) GROUP BY k ORDER BY count(*) DESC, k LIMIT 3');
 SELECT ivm.create_view(name, query) FROM sj_q ORDER BY name = 'sj_on_view', name;
 
 \ir lib/views.psql
@@ -41,6 +46,12 @@ SELECT ivm.create_view(name, query) FROM sj_q ORDER BY name = 'sj_on_view', name
 SELECT is((SELECT count(*) FROM ivm.views v JOIN sj_q q ON v.name = q.name::regclass WHERE v.strategy = 'incremental'),
           (SELECT count(*) FROM sj_q), 'every semi and anti join view is incremental');
 SELECT matches(ivm.explain('sj_exists'), 'semi and anti joins', 'ivm.explain says how EXISTS is maintained');
+SELECT is((SELECT string_agg(parent::text, ',' ORDER BY parent::text) FROM ivm.hidden_views
+           WHERE parent::text IN ('sj_in_agg', 'sj_not_in_agg', 'sj_exists_join', 'sj_exists_grp')),
+          'sj_exists_grp,sj_exists_join,sj_in_agg,sj_not_in_agg',
+          'an uncorrelated subquery that aggregates or joins is a hidden view of its own');
+SELECT matches(ivm.explain('sj_top_in_agg'), E'top-k.*\n  -> hidden view .*\n    -> hidden view .*GROUP BY',
+               'a hidden view has hidden views of its own, and ivm.explain shows the tree');
 SELECT is(pg_temp.wrong('sj_q'), '', 'every view equals its query when created');
 
 -- changes on the outer side, the inner side and both, NULLs included
@@ -114,7 +125,10 @@ SELECT matches(ivm.explain('sj_or'), 'other than a condition of its WHERE clause
 SELECT ivm.create_view('sj_scalar', 'SELECT id, (SELECT max(w) FROM sj_i WHERE sj_i.o_id = sj_o.id) AS mw FROM sj_o');
 SELECT is((SELECT strategy FROM ivm.views WHERE name = 'sj_scalar'::regclass), 'diff', 'a scalar subquery is diffed');
 SELECT ivm.create_view('sj_aggsub', 'SELECT id FROM sj_o WHERE v IN (SELECT max(w) FROM sj_i GROUP BY o_id)');
-SELECT matches(ivm.explain('sj_aggsub'), 'aggregates', 'an aggregating subquery is diffed, and ivm.explain says so');
+SELECT matches(ivm.explain('sj_aggsub'), 'hidden view .*strategy incremental: delta rules, aggregate',
+               'an uncorrelated subquery grouped by a key it does not show: a hidden view that shows it too');
+SELECT ivm.create_view('sj_corr_agg', 'SELECT id FROM sj_o WHERE v IN (SELECT max(w) FROM sj_i WHERE sj_i.o_id = sj_o.id GROUP BY tag)');
+SELECT matches(ivm.explain('sj_corr_agg'), 'strategy diff.*aggregates', 'a correlated aggregating subquery is diffed, and ivm.explain says so');
 SELECT ivm.create_view('sj_twosub', 'SELECT id FROM sj_o WHERE EXISTS (SELECT 1 FROM sj_i, sj_nn WHERE sj_i.o_id = sj_o.id AND sj_nn.id = sj_i.w)');
 SELECT matches(ivm.explain('sj_twosub'), 'more than one relation', 'a subquery joining two relations is diffed, and ivm.explain says so');
 SELECT throws_ok($$SELECT ivm.create_view('sj_forced', 'SELECT id FROM sj_o WHERE k = 1 OR v IN (SELECT w FROM sj_i)', '{"mode": "incremental"}')$$,
