@@ -20,6 +20,7 @@ OBJS = \
 	src/restore.o \
 	src/rights.o \
 	src/rows.o \
+	src/scalar.o \
 	src/semi.o \
 	src/shape.o \
 	src/tick.o \

@@ -289,6 +289,9 @@ extern char *IvmDeparseQuery(Query *query);
 extern const char *IvmTopkAnalyze(Query *query, IvmTopk **topk);
 extern char *IvmTopkSql(IvmTopk *topk, int nvisible, const char *hidden);
 
+/* scalar.c: scalar subqueries decorrelated into joins with hidden views */
+extern void IvmScalarExtract(Query *q, IvmHiddenCtx *hc);
+
 /* semi.c: semi and anti joins */
 extern const char *IvmSemiExtract(Query *q, List **semis, IvmHiddenCtx *hc);
 extern Node *IvmSemiCountNow(IvmSemi *semi);
@@ -300,6 +303,7 @@ extern int	IvmSemiAddTouch(Query *q, IvmSemi *semi, const char *ctename);
 
 extern IvmShape *IvmAnalyzeShape(Query *query, List *hidden);
 extern List *IvmShapeRelids(IvmShape *shape);
+extern bool IvmShapeCostlySemi(IvmShape *shape, uint64 (*delta_rows) (Oid relid, void *arg), void *arg);
 extern const char *IvmShapeCheckRelations(IvmShape *shape, bool (*is_view) (Oid relid));
 extern bool IvmShapeFixesJoinOrder(IvmShape *shape);
 extern List *IvmShapeHiddenColumns(IvmShape *shape);

@@ -211,7 +211,10 @@ CheckSpj(Query *q, List **rels)
 static const char *
 BranchSpj(IvmBranch *br, IvmHiddenCtx *hc)
 {
-	const char *why = IvmSemiExtract(br->query, &br->semis, hc);
+	const char *why;
+
+	IvmScalarExtract(br->query, hc);
+	why = IvmSemiExtract(br->query, &br->semis, hc);
 
 	if (why == NULL)
 		why = CheckSpj(br->query, &br->rels);
@@ -1059,6 +1062,32 @@ BranchRelids(IvmBranch *br)
 }
 
 /*
+ * IvmShapeCostlySemi
+ *		Would a semi join correlated beyond its equality keys (its delta's
+ *		weights summed by a subquery over the inner delta for each outer row
+ *		reached) scan an inner delta of more than IVM_SEMI_SCAN_LIMIT rows?
+ *		Then a recompute is cheaper.  delta_rows(relid) counts a delta.
+ */
+#define IVM_SEMI_SCAN_LIMIT 1000
+
+bool
+IvmShapeCostlySemi(IvmShape *shape, uint64 (*delta_rows) (Oid relid, void *arg), void *arg)
+{
+	ListCell   *lc;
+	ListCell   *lc2;
+
+	foreach(lc, shape->branches)
+		foreach(lc2, ((IvmBranch *) lfirst(lc))->semis)
+		{
+			IvmSemi    *semi = lfirst(lc2);
+
+			if (!semi->keyed && delta_rows(semi->relid, arg) > IVM_SEMI_SCAN_LIMIT)
+				return true;
+		}
+	return false;
+}
+
+/*
  * IvmShapeRelids
  *		Every relation a shape's delta rules read, branch by branch, each
  *		branch's in the order of its factors: what decides which delta
@@ -1128,6 +1157,11 @@ IvmAnalyzeShape(Query *query, List *hidden)
 
 	shape->wants = hc.wants;
 	shape->missing_hidden = hc.next > list_length(hidden);
+	if (shape->kind != IVM_KIND_DIFF && shape->kind != IVM_KIND_TOPK && hc.wants != NIL)
+		shape->reason = psprintf("%s; %d subquer%s kept as hidden view%s it reads like tables (a scalar subquery compared in WHERE joins its hidden view grouped by the subquery's equality keys)",
+								 shape->reason, list_length(hc.wants),
+								 list_length(hc.wants) == 1 ? "y is" : "ies are",
+								 list_length(hc.wants) == 1 ? "" : "s");
 	foreach(lc, shape->branches)
 		if (((IvmBranch *) lfirst(lc))->semis != NIL)
 		{
@@ -2253,8 +2287,10 @@ IvmShapeCheckRelations(IvmShape *shape, bool (*is_view) (Oid relid))
 
 		List	   *rtes = NIL;
 
+		/* a hidden view that does not exist yet is one ivm makes */
 		foreach(lc2, br->rels)
-			rtes = lappend(rtes, rt_fetch(lfirst_int(lc2), br->query->rtable));
+			if (OidIsValid(rt_fetch(lfirst_int(lc2), br->query->rtable)->relid))
+				rtes = lappend(rtes, rt_fetch(lfirst_int(lc2), br->query->rtable));
 		foreach(lc2, br->semis)
 			{
 			IvmSemi    *semi = lfirst(lc2);

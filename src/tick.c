@@ -411,6 +411,19 @@ DeltaChanged(Oid relid, void *arg)
 		tuplestore_tuple_count(v->vdelta) > 0;
 }
 
+/* how many delta rows relid has this tick */
+static uint64
+DeltaRows(Oid relid, void *arg)
+{
+	TickSource *src = FindSource((TickState *) arg, relid);
+	TickView   *v;
+
+	if (src != NULL)
+		return (uint64) tuplestore_tuple_count(src->delta);
+	v = FindView((TickState *) arg, relid);
+	return v != NULL && v->processed && v->vdelta != NULL ? (uint64) tuplestore_tuple_count(v->vdelta) : 0;
+}
+
 static TupleDesc
 DeltaLookup(Oid relid, const char **enrname, void *arg)
 {
@@ -715,7 +728,8 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 				oc->strategy = "incremental";
 		}
 		else if (!recompute && entry->ineligible == NULL &&
-			!TooLargeDelta(view, entry, ts, oc->delta_in))
+			!TooLargeDelta(view, entry, ts, oc->delta_in) &&
+			!IvmShapeCostlySemi(entry->shape, DeltaRows, ts))
 		{
 			bool		missing;
 			char	   *sql;
