@@ -284,6 +284,7 @@ typedef TupleDesc (*IvmDeltaLookup) (Oid relid, const char **enrname, void *arg)
 extern bool IvmReadDelta(RangeTblEntry *rte, Bitmapset *used, const char *enrname,
 						 TupleDesc enrdesc, Oid *weight_type);
 extern char *IvmDeparseQuery(Query *query);
+extern RangeTblEntry *IvmHiddenRte(Query *holds, Oid relid, const char *alias);
 
 /* topk.c */
 extern const char *IvmTopkAnalyze(Query *query, IvmTopk **topk);

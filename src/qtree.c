@@ -2,7 +2,7 @@
  *
  * qtree.c
  *		Query-tree pieces the operators share: a relation read as its
- *		delta, and a query as SQL text.
+ *		delta, a hidden view read as a relation, and a query as SQL text.
  *
  * A delta is an ephemeral named relation the tick registers (the rows of
  * a table's log consumed this tick, or the rows a view emitted): the
@@ -19,6 +19,8 @@
 #include "postgres.h"
 
 #include "access/sysattr.h"
+#include "catalog/pg_class.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/makefuncs.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -117,4 +119,38 @@ IvmHiddenClaim(IvmHiddenCtx *hc, Query *holds)
 	hc->wants = lappend(hc->wants, holds);
 	hc->next++;
 	return relid;
+}
+
+/*
+ * IvmHiddenRte
+ *		A range table entry, named alias, reading the hidden view relid
+ *		(InvalidOid while it does not exist) that holds the rows of query
+ *		holds: columns c1..cn, holds' output columns; its reader needs SELECT
+ *		on all of them.
+ */
+RangeTblEntry *
+IvmHiddenRte(Query *holds, Oid relid, const char *alias)
+{
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+	List	   *colnames = NIL;
+	ListCell   *lc;
+
+	foreach(lc, holds->targetList)
+	{
+		if (lfirst_node(TargetEntry, lc)->resjunk)
+			continue;
+		colnames = lappend(colnames, makeString(psprintf("c%d", list_length(colnames) + 1)));
+		rte->selectedCols = bms_add_member(rte->selectedCols,
+										   list_length(colnames) - FirstLowInvalidHeapAttributeNumber);
+	}
+	rte->rtekind = RTE_RELATION;
+	rte->relid = relid;
+	rte->relkind = RELKIND_VIEW;
+	rte->rellockmode = AccessShareLock;
+	rte->requiredPerms = ACL_SELECT;
+	rte->inh = false;
+	rte->alias = makeAlias(alias, NIL);
+	rte->eref = makeAlias(alias, colnames);
+	rte->inFromCl = true;
+	return rte;
 }

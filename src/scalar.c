@@ -32,8 +32,6 @@
  */
 #include "postgres.h"
 
-#include "access/sysattr.h"
-#include "catalog/pg_class.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
@@ -201,31 +199,10 @@ Decorrelate(SubLink *sl, List **outer, List **ops)
 static int
 AddHidden(Query *q, Query *holds, Oid relid)
 {
-	RangeTblEntry *rte = makeNode(RangeTblEntry);
 	RangeTblRef *ref = makeNode(RangeTblRef);
-	List	   *colnames = NIL;
-	ListCell   *lc;
 
-	foreach(lc, holds->targetList)
-	{
-		TargetEntry *tle = lfirst_node(TargetEntry, lc);
-
-		if (tle->resjunk)
-			continue;
-		colnames = lappend(colnames, makeString(pstrdup(tle->resname)));
-		rte->selectedCols = bms_add_member(rte->selectedCols,
-										   tle->resno - FirstLowInvalidHeapAttributeNumber);
-	}
-	rte->rtekind = RTE_RELATION;
-	rte->relid = relid;
-	rte->relkind = RELKIND_VIEW;
-	rte->rellockmode = AccessShareLock;
-	rte->requiredPerms = ACL_SELECT;
-	rte->inh = false;
-	rte->alias = makeAlias(psprintf("__ivm_s%d", list_length(q->rtable) + 1), NIL);
-	rte->eref = makeAlias(rte->alias->aliasname, colnames);
-	rte->inFromCl = true;
-	q->rtable = lappend(q->rtable, rte);
+	q->rtable = lappend(q->rtable,
+						IvmHiddenRte(holds, relid, psprintf("__ivm_s%d", list_length(q->rtable) + 1)));
 	ref->rtindex = list_length(q->rtable);
 	q->jointree->fromlist = lappend(q->jointree->fromlist, ref);
 	return ref->rtindex;

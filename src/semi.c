@@ -45,7 +45,6 @@
 
 #include "access/htup_details.h"
 #include "catalog/pg_aggregate.h"
-#include "catalog/pg_class.h"
 #include "access/sysattr.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
@@ -231,9 +230,7 @@ static Query *
 HiddenScan(Query *sub, Oid relid)
 {
 	Query	   *q = makeNode(Query);
-	RangeTblEntry *rte = makeNode(RangeTblEntry);
 	RangeTblRef *ref = makeNode(RangeTblRef);
-	List	   *colnames = NIL;
 	ListCell   *lc;
 	int			i = 0;
 
@@ -245,25 +242,15 @@ HiddenScan(Query *sub, Oid relid)
 		if (tle->resjunk)
 			continue;
 		i++;
-		colnames = lappend(colnames, makeString(psprintf("c%d", i)));
 		var = makeVar(1, i, exprType((Node *) tle->expr), exprTypmod((Node *) tle->expr),
 					  exprCollation((Node *) tle->expr), 0);
 		q->targetList = lappend(q->targetList, makeTargetEntry((Expr *) var, i, psprintf("c%d", i), false));
-		rte->selectedCols = bms_add_member(rte->selectedCols, i - FirstLowInvalidHeapAttributeNumber);
 	}
-	rte->rtekind = RTE_RELATION;
-	rte->relid = relid;
-	rte->relkind = RELKIND_VIEW;
-	rte->rellockmode = AccessShareLock;
-	rte->requiredPerms = ACL_SELECT;
-	rte->alias = makeAlias("__ivm_h", NIL);
-	rte->eref = makeAlias("__ivm_h", colnames);
-	rte->inFromCl = true;
 	ref->rtindex = 1;
 	q->commandType = CMD_SELECT;
 	q->querySource = QSRC_ORIGINAL;
 	q->canSetTag = true;
-	q->rtable = list_make1(rte);
+	q->rtable = list_make1(IvmHiddenRte(sub, relid, "__ivm_h"));
 	q->jointree = makeFromExpr(list_make1(ref), NULL);
 	return q;
 }
