@@ -234,7 +234,9 @@ typedef struct IvmSemi
 	List	   *keys;			/* OpExprs of sub: outer expression = inner one */
 	List	   *key_inner;		/* per key, which argument is the inner one (0/1) */
 	List	   *local;			/* conjuncts of sub's filter reading the inner row only */
-	bool		keyed;			/* the keys are all the correlation */
+	bool		keyed;			/* the keys are all the correlation, but neq */
+	OpExpr	   *neq;			/* with keys, one inner <> outer condition */
+	int			neq_inner;		/* which of its arguments is the inner one */
 } IvmSemi;
 
 /*
@@ -299,8 +301,9 @@ extern Node *IvmSemiCountNow(IvmSemi *semi);
 extern Bitmapset *IvmSemiInnerColumns(IvmSemi *semi);
 extern void IvmSemiOuterColumns(IvmSemi *semi, int rtindex, Bitmapset **used);
 extern Node *IvmSemiDeltaSum(IvmSemi *semi, const char *enrname, TupleDesc enrdesc);
-extern char *IvmSemiTouchSql(IvmSemi *semi, const char *enrname, TupleDesc enrdesc);
-extern int	IvmSemiAddTouch(Query *q, IvmSemi *semi, const char *ctename);
+extern char *IvmSemiTouchSql(IvmSemi *semi, const char *enrname, TupleDesc enrdesc, bool by_neq);
+extern int	IvmSemiAddTouch(Query *q, IvmSemi *semi, const char *ctename, bool by_neq, Node **quals);
+extern Node *IvmSemiNeqOuterIsNull(IvmSemi *semi);
 
 extern IvmShape *IvmAnalyzeShape(Query *query, List *hidden);
 extern List *IvmShapeRelids(IvmShape *shape);

@@ -210,10 +210,22 @@ Keys(IvmSemi *semi)
 				semi->key_inner = lappend_int(semi->key_inner, inner);
 				continue;
 			}
+			/* one inner <> outer: what matches the keys, less what is equal */
+			if (inner >= 0 && semi->neq == NULL && !contain_volatile_functions(c) &&
+				op_strict(op->opno) && OidIsValid(get_negator(op->opno)) &&
+				(op_mergejoinable(get_negator(op->opno), exprType(l)) ||
+				 op_hashjoinable(get_negator(op->opno), exprType(l))))
+			{
+				semi->neq = op;
+				semi->neq_inner = inner;
+				continue;
+			}
 		}
 		other = true;
 	}
 	semi->keyed = semi->keys != NIL && !other;
+	if (semi->neq != NULL && !semi->keyed)
+		semi->neq = NULL;		/* not of that form: summed per row */
 }
 
 /*
@@ -595,7 +607,7 @@ IvmSemiDeltaSum(IvmSemi *semi, const char *enrname, TupleDesc enrdesc)
  *		sum of their weights (numeric).  NULL when the delta lacks a column.
  */
 char *
-IvmSemiTouchSql(IvmSemi *semi, const char *enrname, TupleDesc enrdesc)
+IvmSemiTouchSql(IvmSemi *semi, const char *enrname, TupleDesc enrdesc, bool by_neq)
 {
 	Query	   *sub = copyObject(semi->sub);
 	RangeTblEntry *rte = rt_fetch(semi->inner, sub->rtable);
@@ -608,9 +620,31 @@ IvmSemiTouchSql(IvmSemi *semi, const char *enrname, TupleDesc enrdesc)
 	int			natts = list_length(rte->eref->colnames);
 	int			k = 0;
 
-	sub->jointree->quals = semi->local == NIL ? NULL
-		: (Node *) make_ands_explicit(copyObject(semi->local));
-	forboth(lc, semi->keys, lc2, semi->key_inner)
+	List	   *keys = list_copy(semi->keys);
+	List	   *key_inner = list_copy(semi->key_inner);
+	List	   *local = list_copy(semi->local);
+
+	/*
+	 * With an inner <> outer condition: the rows whose inner side of it is
+	 * not NULL (they may pass it), or (by_neq) those rows by that side too.
+	 */
+	if (semi->neq != NULL)
+	{
+		Node	   *ineq = list_nth(semi->neq->args, semi->neq_inner);
+		NullTest   *nt = makeNode(NullTest);
+
+		nt->arg = (Expr *) copyObject(ineq);
+		nt->nulltesttype = IS_NOT_NULL;
+		nt->location = -1;
+		local = lappend(local, nt);
+		if (by_neq)
+		{
+			keys = lappend(keys, semi->neq);
+			key_inner = lappend_int(key_inner, semi->neq_inner);
+		}
+	}
+	sub->jointree->quals = local == NIL ? NULL : (Node *) make_ands_explicit(copyObject(local));
+	forboth(lc, keys, lc2, key_inner)
 	{
 		Node	   *inner = list_nth(((OpExpr *) lfirst(lc))->args, lfirst_int(lc2));
 
@@ -645,7 +679,7 @@ IvmSemiTouchSql(IvmSemi *semi, const char *enrname, TupleDesc enrdesc)
  *		outer row, ANDed to q's WHERE.  Returns its range table index.
  */
 int
-IvmSemiAddTouch(Query *q, IvmSemi *semi, const char *ctename)
+IvmSemiAddTouch(Query *q, IvmSemi *semi, const char *ctename, bool by_neq, Node **quals)
 {
 	RangeTblEntry *rte = makeNode(RangeTblEntry);
 	RangeTblRef *ref = makeNode(RangeTblRef);
@@ -656,7 +690,20 @@ IvmSemiAddTouch(Query *q, IvmSemi *semi, const char *ctename)
 	int			rtindex;
 	int			k = 0;
 
-	for (int i = 1; i <= list_length(semi->keys); i++)
+	List	   *keys = list_copy(semi->keys);
+	List	   *key_inner = list_copy(semi->key_inner);
+
+	if (by_neq)
+	{
+		/* joined by the negator of <>: the rows equal to the outer side */
+		OpExpr	   *eq = copyObject(semi->neq);
+
+		eq->opno = get_negator(semi->neq->opno);
+		eq->opfuncid = get_opcode(eq->opno);
+		keys = lappend(keys, eq);
+		key_inner = lappend_int(key_inner, semi->neq_inner);
+	}
+	for (int i = 1; i <= list_length(keys); i++)
 		colnames = lappend(colnames, makeString(psprintf("__ivm_k%d", i)));
 	colnames = lappend(colnames, makeString(pstrdup("__ivm_sw")));
 	rte->rtekind = RTE_CTE;
@@ -669,9 +716,10 @@ IvmSemiAddTouch(Query *q, IvmSemi *semi, const char *ctename)
 	q->rtable = lappend(q->rtable, rte);
 	rtindex = list_length(q->rtable);
 	ref->rtindex = rtindex;
-	q->jointree->fromlist = lappend(q->jointree->fromlist, ref);
+	if (!by_neq)
+		q->jointree->fromlist = lappend(q->jointree->fromlist, ref);
 
-	forboth(lc, semi->keys, lc2, semi->key_inner)
+	forboth(lc, keys, lc2, key_inner)
 	{
 		OpExpr	   *op = copyObject((OpExpr *) lfirst(lc));
 		int			inner = lfirst_int(lc2);
@@ -684,8 +732,25 @@ IvmSemiAddTouch(Query *q, IvmSemi *semi, const char *ctename)
 		op->args = inner == 0 ? list_make2(kvar, oexpr) : list_make2(oexpr, kvar);
 		conds = lappend(conds, op);
 	}
-	q->jointree->quals = q->jointree->quals == NULL
-		? (Node *) make_ands_explicit(conds)
-		: (Node *) make_and_qual(q->jointree->quals, (Node *) make_ands_explicit(conds));
+	if (by_neq)
+		*quals = (Node *) make_ands_explicit(conds);	/* the caller's LEFT JOIN's */
+	else
+		q->jointree->quals = q->jointree->quals == NULL
+			? (Node *) make_ands_explicit(conds)
+			: (Node *) make_and_qual(q->jointree->quals, (Node *) make_ands_explicit(conds));
 	return rtindex;
+}
+
+/* NULL test of the outer side of the semi's <> condition (a Var of the branch) */
+Node *
+IvmSemiNeqOuterIsNull(IvmSemi *semi)
+{
+	NullTest   *nt = makeNode(NullTest);
+	Node	   *outer = copyObject(list_nth(semi->neq->args, 1 - semi->neq_inner));
+
+	IncrementVarSublevelsUp(outer, -1, 1);
+	nt->arg = (Expr *) outer;
+	nt->nulltesttype = IS_NULL;
+	nt->location = -1;
+	return (Node *) nt;
 }

@@ -1081,7 +1081,7 @@ IvmShapeCostlySemi(IvmShape *shape, uint64 (*delta_rows) (Oid relid, void *arg),
 		{
 			IvmSemi    *semi = lfirst(lc2);
 
-			if (!semi->keyed && delta_rows(semi->relid, arg) > IVM_SEMI_SCAN_LIMIT)
+			if (!semi->keyed && semi->neq == NULL && delta_rows(semi->relid, arg) > IVM_SEMI_SCAN_LIMIT)
 				return true;
 		}
 	return false;
@@ -1473,78 +1473,117 @@ JoinOrderFromDelta(Query *q, List *rels, uint32 mask)
 	return order;
 }
 
+/* the range table index of a FROM item: a relation or a join */
+static int
+ItemIndex(Node *item)
+{
+	return IsA(item, RangeTblRef) ? ((RangeTblRef *) item)->rtindex : castNode(JoinExpr, item)->rtindex;
+}
+
+/*
+ * JoinStep
+ *		left JOIN right ON quals (a CROSS JOIN for JOIN_INNER without quals),
+ *		with the range table entry a deparse needs.
+ */
+static JoinExpr *
+JoinStep(Query *q, Node *left, Node *right, JoinType jointype, Node *quals)
+{
+	int			lvarno = ItemIndex(left);
+	int			rvarno = ItemIndex(right);
+	List	   *lnames = rt_fetch(lvarno, q->rtable)->eref->colnames;
+	List	   *rnames = rt_fetch(rvarno, q->rtable)->eref->colnames;
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+	JoinExpr   *j = makeNode(JoinExpr);
+	List	   *colnames = NIL;
+	List	   *vars = NIL;
+	List	   *leftcols = NIL;
+	List	   *rightcols = NIL;
+
+	for (int i = 1; i <= list_length(lnames); i++)
+	{
+		colnames = lappend(colnames, makeString(pstrdup(strVal(list_nth(lnames, i - 1)))));
+		vars = lappend(vars, makeVar(lvarno, i, InvalidOid, -1, InvalidOid, 0));
+		leftcols = lappend_int(leftcols, i);
+	}
+	for (int i = 1; i <= list_length(rnames); i++)
+	{
+		colnames = lappend(colnames, makeString(pstrdup(strVal(list_nth(rnames, i - 1)))));
+		vars = lappend(vars, makeVar(rvarno, i, InvalidOid, -1, InvalidOid, 0));
+		rightcols = lappend_int(rightcols, i);
+	}
+	rte->rtekind = RTE_JOIN;
+	rte->jointype = jointype;
+	rte->joinmergedcols = 0;
+	rte->joinaliasvars = vars;
+	rte->joinleftcols = leftcols;
+	rte->joinrightcols = rightcols;
+	rte->eref = makeAlias("unnamed_join", colnames);
+	rte->inFromCl = true;
+	q->rtable = lappend(q->rtable, rte);
+
+	j->jointype = jointype;
+	j->larg = left;
+	j->rarg = right;
+	j->quals = quals;
+	j->rtindex = list_length(q->rtable);
+	return j;
+}
+
 /*
  * FixJoinOrder
  *		Make q's FROM list (relations only, joined by WHERE) the chain of
  *		CROSS JOINs of order, left-deep, so that under join_collapse_limit
  *		= 1 the planner keeps that order (and still chooses how to do each
  *		join).  The WHERE clause stays: each condition applies at the first
- *		join where its relations meet.  Each join gets the range table entry
- *		a deparse needs.
+ *		join where its relations meet.
  */
 static void
 FixJoinOrder(Query *q, List *order)
 {
 	Node	   *chain = NULL;
-	int			nchain = 0;
 	ListCell   *lc;
 
 	foreach(lc, order)
 	{
-		int			r = lfirst_int(lc);
 		RangeTblRef *ref = makeNode(RangeTblRef);
-		int			nright = list_length(rt_fetch(r, q->rtable)->eref->colnames);
-		JoinExpr   *j;
-		RangeTblEntry *rte;
-		List	   *colnames = NIL;
-		List	   *vars = NIL;
-		List	   *leftcols = NIL;
-		List	   *rightcols = NIL;
-		int			lvarno;
-		List	   *lnames;
 
-		ref->rtindex = r;
-		if (chain == NULL)
-		{
-			chain = (Node *) ref;
-			nchain = nright;
-			continue;
-		}
-		lvarno = IsA(chain, RangeTblRef) ? ((RangeTblRef *) chain)->rtindex : ((JoinExpr *) chain)->rtindex;
-		lnames = rt_fetch(lvarno, q->rtable)->eref->colnames;
-		for (int i = 1; i <= nchain; i++)
-		{
-			colnames = lappend(colnames, makeString(pstrdup(strVal(list_nth(lnames, i - 1)))));
-			vars = lappend(vars, makeVar(lvarno, i, InvalidOid, -1, InvalidOid, 0));
-			leftcols = lappend_int(leftcols, i);
-		}
-		for (int i = 1; i <= nright; i++)
-		{
-			colnames = lappend(colnames,
-							   makeString(pstrdup(strVal(list_nth(rt_fetch(r, q->rtable)->eref->colnames, i - 1)))));
-			vars = lappend(vars, makeVar(r, i, InvalidOid, -1, InvalidOid, 0));
-			rightcols = lappend_int(rightcols, i);
-		}
-		rte = makeNode(RangeTblEntry);
-		rte->rtekind = RTE_JOIN;
-		rte->jointype = JOIN_INNER;
-		rte->joinmergedcols = 0;
-		rte->joinaliasvars = vars;
-		rte->joinleftcols = leftcols;
-		rte->joinrightcols = rightcols;
-		rte->eref = makeAlias("unnamed_join", colnames);
-		rte->inFromCl = true;
-		q->rtable = lappend(q->rtable, rte);
-
-		j = makeNode(JoinExpr);
-		j->jointype = JOIN_INNER;
-		j->larg = chain;
-		j->rarg = (Node *) ref;
-		j->rtindex = list_length(q->rtable);
-		chain = (Node *) j;
-		nchain += nright;
+		ref->rtindex = lfirst_int(lc);
+		chain = chain == NULL ? (Node *) ref : (Node *) JoinStep(q, chain, (Node *) ref, JOIN_INNER, NULL);
 	}
 	q->jointree->fromlist = list_make1(chain);
+}
+
+/*
+ * LeftJoinLast
+ *		q's FROM items (a chain of CROSS JOINs, in their order, when there are
+ *		several) LEFT JOIN relation r ON quals.
+ */
+static void
+LeftJoinLast(Query *q, int r, Node *quals)
+{
+	Node	   *chain = NULL;
+	RangeTblRef *ref = makeNode(RangeTblRef);
+	ListCell   *lc;
+
+	foreach(lc, q->jointree->fromlist)
+		chain = chain == NULL ? lfirst(lc) : (Node *) JoinStep(q, chain, lfirst(lc), JOIN_INNER, NULL);
+	ref->rtindex = r;
+	q->jointree->fromlist = list_make1(JoinStep(q, chain, (Node *) ref, JOIN_LEFT, quals));
+}
+
+/*
+ * SemiDeltaText
+ *		d(r) of semi number j in a term's wrapper: the delta's weights of the
+ *		inner rows that match; with a <> condition, those matching the keys
+ *		less those equal on it (none when its outer side is NULL).
+ */
+static char *
+SemiDeltaText(IvmSemi *semi, int j)
+{
+	if (semi->neq != NULL)
+		return psprintf("(CASE WHEN t.__ivm_z%d THEN 0 ELSE COALESCE(t.__ivm_d%d, 0) - COALESCE(t.__ivm_e%d, 0) END)",
+						j, j, j);
+	return psprintf("COALESCE(t.__ivm_d%d, 0)", j);
 }
 
 /*
@@ -1571,6 +1610,7 @@ BranchTermSql(IvmShape *shape, IvmBranch *br, uint32 mask, IvmDeltaLookup lookup
 	uint32		order_mask = mask & ((1u << list_length(br->rels)) - 1);
 	List	   *new_conds = NIL;
 	List	   *semi_deltas = NIL;	/* per semi read as its delta: its number */
+	List	   *left_joins = NIL;	/* (rtindex, quals) joined LEFT after the rest */
 	int			nsemi = 0;
 
 	RenameOutputs(q);
@@ -1638,18 +1678,41 @@ BranchTermSql(IvmShape *shape, IvmBranch *br, uint32 mask, IvmDeltaLookup lookup
 		if (semi->keys != NIL)
 		{
 			char	   *ctename = psprintf("__ivm_t%d", nsemi);
-			char	   *touch = IvmSemiTouchSql(semi, enrname, enrdesc);
+			char	   *touch = IvmSemiTouchSql(semi, enrname, enrdesc, false);
 			int			rt;
 
 			if (touch == NULL)
 				return NULL;
 			appendStringInfo(&with, "%s%s AS (%s)", with.len > 0 ? ", " : "WITH ", ctename, touch);
-			rt = IvmSemiAddTouch(q, semi, ctename);
+			rt = IvmSemiAddTouch(q, semi, ctename, false, NULL);
 			order_rels = lappend_int(order_rels, rt);
 			order_mask |= 1u << (list_length(order_rels) - 1);
 			dsum = semi->keyed
 				? (Node *) makeVar(rt, list_length(semi->keys) + 1, NUMERICOID, -1, InvalidOid, 0)
 				: IvmSemiDeltaSum(semi, enrname, enrdesc);
+			if (semi->neq != NULL)
+			{
+				/* and the delta's rows equal on the <> condition's sides */
+				char	   *eqname = psprintf("__ivm_u%d", nsemi);
+				char	   *equal = IvmSemiTouchSql(semi, enrname, enrdesc, true);
+				Node	   *quals;
+				int			ert;
+
+				if (equal == NULL)
+					return NULL;
+				appendStringInfo(&with, ", %s AS (%s)", eqname, equal);
+				ert = IvmSemiAddTouch(q, semi, eqname, true, &quals);
+				left_joins = lappend(left_joins, list_make2(makeInteger(ert), quals));
+				q->targetList = lappend(q->targetList,
+										makeTargetEntry((Expr *) makeVar(ert, list_length(semi->keys) + 2,
+																		 NUMERICOID, -1, InvalidOid, 0),
+														list_length(q->targetList) + 1,
+														psprintf("__ivm_e%d", nsemi), false));
+				q->targetList = lappend(q->targetList,
+										makeTargetEntry((Expr *) IvmSemiNeqOuterIsNull(semi),
+														list_length(q->targetList) + 1,
+														psprintf("__ivm_z%d", nsemi), false));
+			}
 		}
 		else
 			dsum = IvmSemiDeltaSum(semi, enrname, enrdesc);
@@ -1674,6 +1737,8 @@ BranchTermSql(IvmShape *shape, IvmBranch *br, uint32 mask, IvmDeltaLookup lookup
 	if (FlatJoin(br) && list_length(order_rels) >= 3 &&
 		!(pg_popcount32(order_mask) == 1 && (order_mask & (1u << LargestRelation(br))) != 0))
 		FixJoinOrder(q, JoinOrderFromDelta(q, order_rels, order_mask));
+	foreach(lc, left_joins)
+		LeftJoinLast(q, intVal(linitial(lfirst(lc))), lsecond(lfirst(lc)));
 	if (new_conds != NIL)
 	{
 		if (q->jointree->quals != NULL)
@@ -1708,17 +1773,18 @@ BranchTermSql(IvmShape *shape, IvmBranch *br, uint32 mask, IvmDeltaLookup lookup
 		IvmSemi    *semi = list_nth(br->semis, j - 1);
 
 		/* de(r) = [n > 0] - [n - d > 0]; for NOT EXISTS the opposite */
-		appendStringInfo(&buf, "%s%s((t.__ivm_n%d > 0)::int4::int8 - (t.__ivm_n%d - COALESCE(t.__ivm_d%d, 0) > 0)::int4::int8)",
+		appendStringInfo(&buf, "%s%s((t.__ivm_n%d > 0)::int4::int8 - (t.__ivm_n%d - %s > 0)::int4::int8)",
 						 weights != NIL || lc != list_head(semi_deltas) ? " * " : "",
-						 semi->anti ? "-" : "", j, j, j);
+						 semi->anti ? "-" : "", j, j, SemiDeltaText(semi, j));
 	}
 	appendStringInfo(&buf, ") AS %s FROM (%s) t", IVM_WEIGHT_COLUMN, IvmDeparseQuery(q));
 	foreach(lc, semi_deltas)
 	{
 		int			j = lfirst_int(lc);
 
-		appendStringInfo(&buf, "%s(t.__ivm_n%d > 0) IS DISTINCT FROM (t.__ivm_n%d - COALESCE(t.__ivm_d%d, 0) > 0)",
-						 lc == list_head(semi_deltas) ? " WHERE " : " AND ", j, j, j);
+		appendStringInfo(&buf, "%s(t.__ivm_n%d > 0) IS DISTINCT FROM (t.__ivm_n%d - %s > 0)",
+						 lc == list_head(semi_deltas) ? " WHERE " : " AND ", j, j,
+						 SemiDeltaText(list_nth(br->semis, j - 1), j));
 	}
 	if (with.len > 0)
 		appendStringInfoString(&buf, ") __ivm_s");
