@@ -318,8 +318,12 @@ expect_eq "v_owned's definition belongs to its owner" "$(q ck_dst -c "$def_sql")
 expect_eq "pending delta-log rows restored, none from loading the push source" "$(q ck_dst -c "SELECT ck_pending()")" "$(q ck_src -c "SELECT ck_pending()")"
 expect_eq "the pending TRUNCATE restored" "$(q ck_dst -c "SELECT string_agg(relid::text, ',') FROM ivm._truncated")" "dim"
 
-# the next tick resumes: the same tick on both sides
-tick_sql="SELECT epoch || ' ' || rows_in || ' ' || rows_out || ' ' || views_processed || ' ' || views_recomputed FROM ivm.tick()"
+# the next tick resumes: the same tick on both sides.  With the fallback to
+# recompute out of the way: it weighs a delta against the planner's estimate
+# of the rows a recompute reads, and the source's tables (with dead rows, and
+# analyzed whenever autovacuum came by) and the restored copies estimate
+# differently, so the same delta could be recomputed on one side only.
+tick_sql="SET ivm.fallback_ratio = 1000000; SELECT epoch || ' ' || rows_in || ' ' || rows_out || ' ' || views_processed || ' ' || views_recomputed FROM ivm.tick()"
 expect_eq "the first tick after the restore does what the source's does" "$(q ck_dst -c "$tick_sql")" "$(q ck_src -c "$tick_sql")"
 check_views ck_dst "after the first tick"
 expect_eq "contents after a tick on both sides" "$(digests ck_dst)" "$(digests ck_src)"
