@@ -120,7 +120,8 @@ IsSimpleSubquery(RangeTblEntry *rte)
 
 	if (rte->rtekind != RTE_SUBQUERY || rte->lateral || sub == NULL ||
 		sub->commandType != CMD_SELECT || sub->utilityStmt != NULL ||
-		sub->hasAggs || sub->hasWindowFuncs || sub->hasTargetSRFs || sub->hasSubLinks ||
+		sub->hasAggs || sub->hasWindowFuncs || sub->hasTargetSRFs ||
+		(sub->hasSubLinks && checkExprHasSubLink((Node *) sub->targetList)) ||
 		sub->hasDistinctOn || sub->hasRecursive || sub->hasModifyingCTE || sub->hasForUpdate ||
 		sub->cteList != NIL || sub->distinctClause != NIL || sub->groupClause != NIL ||
 		sub->groupingSets != NIL || sub->havingQual != NULL || sub->sortClause != NIL ||
@@ -194,6 +195,8 @@ FlattenOneSubquery(Query *q)
 		}
 		q->jointree->fromlist = fromlist;
 		q->jointree->quals = make_and_qual(q->jointree->quals, sub->jointree->quals);
+		/* subquery expressions of its WHERE (their Vars of it renumbered too) */
+		q->hasSubLinks |= sub->hasSubLinks;
 		return true;
 	}
 	return false;

@@ -22,6 +22,7 @@ INSERT INTO sc_q VALUES
  ('sc_uncorr', 'SELECT pk, sz FROM sc_p WHERE sz > (SELECT avg(sz) FROM sc_p WHERE sz > 3)'),
  ('sc_count', 'SELECT pk FROM sc_p WHERE sz * 10 < (SELECT count(*) FROM sc_l WHERE q > 40)'),
  ('sc_min',  'SELECT l.id FROM sc_l l WHERE l.price = (SELECT min(l2.price) FROM sc_l l2 WHERE l2.pk = l.pk AND l2.q > 10)'),
+ ('sc_q22',  'SELECT cc, count(*) AS n, sum(sz) AS ssz FROM (SELECT p.brand AS cc, p.sz FROM sc_p p WHERE p.sz > (SELECT avg(sz) FROM sc_p WHERE sz > 3) AND NOT EXISTS (SELECT 1 FROM sc_l l WHERE l.pk = p.pk AND l.q = 7)) s GROUP BY cc'),
  ('sc_left', 'SELECT p.pk FROM sc_p p WHERE (SELECT max(l.q) FROM sc_l l WHERE l.pk = p.pk AND l.price < 500) >= p.sz AND EXISTS (SELECT 1 FROM sc_l l WHERE l.pk = p.pk)');
 SELECT ivm.create_view(name, query) FROM sc_q ORDER BY name;
 

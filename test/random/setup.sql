@@ -110,6 +110,7 @@ INSERT INTO rt_views (ord, name, query, options) VALUES
  (58, 'v_semi_hidden', $q$SELECT id, v FROM a WHERE k IN (SELECT k FROM a GROUP BY k HAVING count(*) > 14) AND id NOT IN (SELECT a_id FROM b WHERE a_id IS NOT NULL GROUP BY a_id HAVING sum(w) > 20) AND EXISTS (SELECT FROM c, d WHERE d.x = c.k AND c.name = 'beta')$q$, '{}'),
  (59, 'v_scalar_sub', $q$SELECT a.id, a.v FROM a WHERE a.v > (SELECT avg(b.w) * 3 FROM b WHERE b.a_id = a.id) AND a.k <= (SELECT max(k) - 2 FROM c WHERE name IS NOT NULL)$q$, '{}'),
  (60, 'v_semi_neq',   $q$SELECT b1.id, b1.w FROM b b1 WHERE EXISTS (SELECT 1 FROM b b2 WHERE b2.a_id = b1.a_id AND b2.w <> b1.w) AND NOT EXISTS (SELECT 1 FROM b b3 WHERE b3.a_id = b1.a_id AND b3.id <> b1.id AND b3.w > 15)$q$, '{}'),
+ (61, 'v_flat_semi',  $q$SELECT ck, count(*) AS n, sum(v) AS sv FROM (SELECT a.k AS ck, a.v FROM a WHERE a.v > (SELECT avg(w) FROM b) AND NOT EXISTS (SELECT 1 FROM b WHERE b.a_id = a.id AND b.w > 5)) s GROUP BY ck$q$, '{}'),
  (42, 'v_bool',       $q$SELECT k, bool_and(v > 20) AS all_big, bool_or(s = 'x') AS any_x, every(v IS NOT NULL) AS all_v, count(*) AS n FROM a GROUP BY k$q$, '{}'),
  (37, 'v_flat_spj',   $q$SELECT s.id, s.kv, c.name FROM (SELECT id, k, coalesce(v, -1) + k AS kv FROM a WHERE s IS DISTINCT FROM 'z') s, c WHERE c.k = s.k$q$, '{}'),
  (25, 'v_agg_diff',   $q$SELECT k, count(*) AS n, sum(v) AS sv, max(v) AS mx FROM a GROUP BY k$q$, '{"mode": "diff"}'),
