@@ -1081,7 +1081,7 @@ IvmShapeCostlySemi(IvmShape *shape, uint64 (*delta_rows) (Oid relid, void *arg),
 		{
 			IvmSemi    *semi = lfirst(lc2);
 
-			if (!semi->keyed && semi->neq == NULL && delta_rows(semi->relid, arg) > IVM_SEMI_SCAN_LIMIT)
+			if (!semi->keyed && delta_rows(semi->relid, arg) > IVM_SEMI_SCAN_LIMIT)
 				return true;
 		}
 	return false;

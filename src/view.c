@@ -1039,6 +1039,18 @@ CreateHiddenViews(Declaration *d)
 		d->upstream = list_concat(d->upstream, list_copy(d->hidden_ids));
 }
 
+/* a hidden view is part of the view it serves: dropped with it, not alone */
+static void
+RecordHiddenDependency(Oid hidden_view, Oid parent_view)
+{
+	ObjectAddress hidden;
+	ObjectAddress parent;
+
+	ObjectAddressSet(hidden, RelationRelationId, hidden_view);
+	ObjectAddressSet(parent, RelationRelationId, parent_view);
+	recordDependencyOn(&hidden, &parent, DEPENDENCY_INTERNAL);
+}
+
 /*
  * LinkHidden
  *		Make the hidden views part of their view: each one's row names its
@@ -1054,8 +1066,6 @@ LinkHidden(Declaration *d)
 	{
 		Oid			types[2] = {INT4OID, INT4OID};
 		Datum		args[2];
-		ObjectAddress hidden;
-		ObjectAddress parent;
 		int			rc;
 
 		args[0] = Int32GetDatum(lfirst_int(lc));
@@ -1063,9 +1073,7 @@ LinkHidden(Declaration *d)
 		rc = SPI_execute_with_args("UPDATE ivm._views SET parent_id = $2 WHERE id = $1",
 								   2, types, args, NULL, false, 0);
 		IvmSpiCheck(rc, SPI_OK_UPDATE, "linking a hidden view");
-		ObjectAddressSet(hidden, RelationRelationId, lfirst_oid(lc2));
-		ObjectAddressSet(parent, RelationRelationId, d->view_oid);
-		recordDependencyOn(&hidden, &parent, DEPENDENCY_INTERNAL);
+		RecordHiddenDependency(lfirst_oid(lc2), d->view_oid);
 	}
 	CommandCounterIncrement();
 }
@@ -1236,14 +1244,9 @@ ivm_relink_views(PG_FUNCTION_ARGS)
 	for (int i = 0; i < n; i++)
 	{
 		bool		isnull;
-		ObjectAddress hidden;
-		ObjectAddress parent;
 
-		ObjectAddressSet(hidden, RelationRelationId,
-						 DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)));
-		ObjectAddressSet(parent, RelationRelationId,
-						 DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull)));
-		recordDependencyOn(&hidden, &parent, DEPENDENCY_INTERNAL);
+		RecordHiddenDependency(DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)),
+							   DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull)));
 	}
 	CommandCounterIncrement();
 	IvmCatalogEnd(&save);
