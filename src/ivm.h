@@ -292,6 +292,9 @@ extern RangeTblEntry *IvmHiddenRte(Query *holds, Oid relid, const char *alias);
 extern const char *IvmTopkAnalyze(Query *query, IvmTopk **topk);
 extern char *IvmTopkSql(IvmTopk *topk, int nvisible, const char *hidden);
 
+/* outer.c: outer joins as inner joins and anti joins */
+extern List *IvmOuterSplit(Query *q, const char **why);
+
 /* scalar.c: scalar subqueries decorrelated into joins with hidden views */
 extern void IvmScalarExtract(Query *q, IvmHiddenCtx *hc);
 

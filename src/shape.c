@@ -7,10 +7,14 @@
  *	SPJ		filters, projections and inner joins of tables and incremental
  *			views, with semi and anti joins (EXISTS, IN, NOT EXISTS, NOT IN
  *			conditions of the WHERE clause: semi.c), or a UNION ALL of such
- *			branches.  Storage holds the rows
+ *			branches; an outer join is such a UNION ALL of an inner join and
+ *			anti joins (outer.c), and a subquery in FROM that has delta rules
+ *			of its own is a hidden view read as a relation (HideSubqueries).
+ *			Storage holds the rows
  *			plus a hidden row hash (indexed) to find the candidates for the
  *			copies a negative weight removes; their columns decide (incr.c).
- *	AGG		an SPJ part under GROUP BY (or none) with count(*), count(x),
+ *	AGG		an SPJ part (its branches, for an outer join) under GROUP BY
+ *			(or none) with count(*), count(x),
  *			sum, avg, min, max, bool_and, bool_or (each maybe with FILTER);
  *			any other aggregate of pg_catalog, recomputed for the groups a
  *			delta touches; or SELECT DISTINCT (a GROUP BY of every column
@@ -44,9 +48,9 @@
  * either its condition as written or its delta (semi.c says how).
  *
  * Layer: operators: query trees in, SQL text out.  No SPI; it calls
- * nothing of ivm but the other operators, semi.c and qtree.c (a caller
- * passes what it must know of the catalog, such as which relations are
- * incremental views).
+ * nothing of ivm but the other operators, outer.c, scalar.c, semi.c,
+ * topk.c and qtree.c (a caller passes what it must know of the catalog,
+ * such as which relations are incremental views).
  *
  *-------------------------------------------------------------------------
  */
@@ -220,6 +224,99 @@ BranchSpj(IvmBranch *br, IvmHiddenCtx *hc)
 		why = CheckSpj(br->query, &br->rels);
 	if (why == NULL && list_length(br->rels) + list_length(br->semis) > IVM_MAX_RELATIONS)
 		why = "the query joins more than 16 relations, semi joins included";
+	return why;
+}
+
+static IvmShape *AnalyzeShape(Query *query, IvmHiddenCtx *hc);
+
+/*
+ * HideSubqueries
+ *		Each subquery of q's FROM that has delta rules of its own (one that
+ *		aggregates, uses DISTINCT, a set operation, LIMIT...: the simple ones
+ *		were flattened when the view was declared) becomes a hidden view,
+ *		read in its place as a relation: q is changed.  Its columns are the
+ *		subquery's, in order, so q's references to them stand.  NULL, or
+ *		why a subquery of q's FROM has no delta rule.
+ */
+static const char *
+HideSubqueries(Query *q, IvmHiddenCtx *hc)
+{
+	List	   *pending = list_make1(q->jointree);
+
+	while (pending != NIL)
+	{
+		Node	   *node = linitial(pending);
+		RangeTblEntry *rte;
+		Query	   *sub;
+		IvmHiddenCtx inner_hc = {NIL, 0, NIL};
+		IvmShape   *inner;
+		int			resno = 0;
+		ListCell   *lc;
+
+		pending = list_delete_first(pending);
+		if (node == NULL)
+			continue;
+		if (IsA(node, FromExpr))
+		{
+			pending = list_concat(pending, list_copy(((FromExpr *) node)->fromlist));
+			continue;
+		}
+		if (IsA(node, JoinExpr))
+		{
+			pending = lappend(lappend(pending, ((JoinExpr *) node)->larg), ((JoinExpr *) node)->rarg);
+			continue;
+		}
+		rte = rt_fetch(((RangeTblRef *) node)->rtindex, q->rtable);
+		if (rte->rtekind != RTE_SUBQUERY)
+			continue;
+		sub = rte->subquery;
+		if (rte->lateral || contain_vars_of_level((Node *) sub, 1))
+			return "the query reads a LATERAL subquery in FROM";
+		if (q->cteList != NIL)
+			return "the query reads a subquery in FROM and uses WITH";
+		/* its columns must be c1..cn in order: no hidden column among them */
+		foreach(lc, sub->targetList)
+		{
+			TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+			if (!tle->resjunk && tle->resno != ++resno)
+				return "the query reads a subquery in FROM whose columns are out of order";
+		}
+		inner = AnalyzeShape(copyObject(sub), &inner_hc);
+		if (inner->kind == IVM_KIND_DIFF)
+			return ReasonF("the query reads a subquery in FROM that has no delta rules (%s)", inner->reason);
+		list_nth_cell(q->rtable, ((RangeTblRef *) node)->rtindex - 1)->ptr_value =
+			IvmHiddenRte(sub, IvmHiddenClaim(hc, sub), rte->eref->aliasname);
+	}
+	return NULL;
+}
+
+/*
+ * SplitBranches
+ *		q's subqueries in FROM as hidden views, its outer joins as inner and
+ *		anti joins (outer.c): its SPJ branches, appended to *branches.  NULL,
+ *		or why not.
+ */
+static const char *
+SplitBranches(Query *q, IvmHiddenCtx *hc, List **branches)
+{
+	const char *why = HideSubqueries(q, hc);
+	List	   *parts;
+	ListCell   *lc;
+
+	if (why != NULL)
+		return why;
+	parts = IvmOuterSplit(q, &why);
+	foreach(lc, parts)
+	{
+		IvmBranch  *br = palloc0(sizeof(IvmBranch));
+
+		br->query = lfirst_node(Query, lc);
+		why = BranchSpj(br, hc);
+		if (why != NULL)
+			return why;
+		*branches = lappend(*branches, br);
+	}
 	return why;
 }
 
@@ -727,14 +824,12 @@ AnalyzeShape(Query *query, IvmHiddenCtx *hc)
 			else
 			{
 				RangeTblEntry *rte = rt_fetch(((RangeTblRef *) node)->rtindex, query->rtable);
-				IvmBranch  *br = palloc0(sizeof(IvmBranch));
+				Query	   *branch = copyObject(rte->subquery);
 
-				br->query = copyObject(rte->subquery);
-				why = BranchSpj(br, hc);
-				if (why == NULL && (br->query->hasAggs || br->query->groupClause ||
-									br->query->distinctClause))
+				if (branch->hasAggs || branch->groupClause || branch->distinctClause)
 					why = "a branch of UNION ALL aggregates or uses DISTINCT";
-				shape->branches = lappend(shape->branches, br);
+				else
+					why = SplitBranches(branch, hc, &shape->branches);
 			}
 		}
 		if (why != NULL)
@@ -750,7 +845,6 @@ AnalyzeShape(Query *query, IvmHiddenCtx *hc)
 
 	if (query->hasAggs || query->groupClause != NIL || query->distinctClause != NIL)
 	{
-		IvmBranch  *br = palloc0(sizeof(IvmBranch));
 		int			col = 0;
 		bool		distinct = query->distinctClause != NIL;
 		List	   *keyrefs = NIL;
@@ -841,17 +935,13 @@ AnalyzeShape(Query *query, IvmHiddenCtx *hc)
 		}
 
 		/* the part under the aggregation, as an SPJ query (HAVING is above it) */
-		br->query = copyObject(query);
-		br->query->havingQual = NULL;
-		why = query->havingQual != NULL && checkExprHasSubLink(query->havingQual)
-			? "the query uses a subquery expression in HAVING" : BranchSpj(br, hc);
-		if (why != NULL)
+		if (query->havingQual != NULL && checkExprHasSubLink(query->havingQual))
 		{
-			shape->reason = (char *) why;
+			shape->reason = "the query uses a subquery expression in HAVING";
 			return shape;
 		}
 		{
-			Query	   *pre = br->query;
+			Query	   *pre = copyObject(query);
 			List	   *tlist = NIL;
 			int			resno = 0;
 			ListCell   *lc2;
@@ -895,8 +985,14 @@ AnalyzeShape(Query *query, IvmHiddenCtx *hc)
 			pre->sortClause = NIL;
 			pre->hasAggs = false;
 			pre->havingQual = NULL;
+			why = SplitBranches(pre, hc, &shape->branches);
+			if (why != NULL)
+			{
+				shape->branches = NIL;
+				shape->reason = (char *) why;
+				return shape;
+			}
 		}
-		shape->branches = list_make1(br);
 		shape->kind = IVM_KIND_AGG;
 		shape->distinct = distinct;
 		shape->scalar = (shape->nkeys == 0);
@@ -916,22 +1012,19 @@ AnalyzeShape(Query *query, IvmHiddenCtx *hc)
 		return shape;
 	}
 
+	why = SplitBranches(copyObject(query), hc, &shape->branches);
+	if (why != NULL)
 	{
-		IvmBranch  *br = palloc0(sizeof(IvmBranch));
-
-		br->query = copyObject(query);
-		why = BranchSpj(br, hc);
-		if (why != NULL)
-		{
-			shape->reason = (char *) why;
-			return shape;
-		}
-		shape->branches = list_make1(br);
-		shape->kind = IVM_KIND_SPJ;
-		shape->reason = list_length(br->rels) > 1
-			? "join: the delta of each changed relation joins the others' current contents (dA*B + A*dB - dA*dB)"
-			: "filter and projection: each delta row passes through";
+		shape->branches = NIL;
+		shape->reason = (char *) why;
+		return shape;
 	}
+	shape->kind = IVM_KIND_SPJ;
+	shape->reason = list_length(shape->branches) > 1
+		? "outer join: the inner join's rows and each side's unmatched rows (an anti join), padded with NULLs, as branches whose deltas pass through"
+		: list_length(((IvmBranch *) linitial(shape->branches))->rels) > 1
+		? "join: the delta of each changed relation joins the others' current contents (dA*B + A*dB - dA*dB)"
+		: "filter and projection: each delta row passes through";
 	return shape;
 }
 
@@ -1040,6 +1133,27 @@ BranchNewSql(IvmBranch *br)
 		q->hasSubLinks = true;
 	}
 	return IvmDeparseQuery(q);
+}
+
+/*
+ * PartNewSql
+ *		The SPJ part of an aggregate over the current contents: its
+ *		branches' rows (an outer join's parts) together.
+ */
+static char *
+PartNewSql(IvmShape *shape)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, shape->branches)
+	{
+		if (buf.len > 0)
+			appendStringInfoString(&buf, " UNION ALL ");
+		appendStringInfoString(&buf, BranchNewSql(lfirst(lc)));
+	}
+	return buf.data;
 }
 
 /*
@@ -1158,7 +1272,7 @@ IvmAnalyzeShape(Query *query, List *hidden)
 	shape->wants = hc.wants;
 	shape->missing_hidden = hc.next > list_length(hidden);
 	if (shape->kind != IVM_KIND_DIFF && shape->kind != IVM_KIND_TOPK && hc.wants != NIL)
-		shape->reason = psprintf("%s; %d subquer%s kept as hidden view%s it reads like tables (a scalar subquery compared in WHERE joins its hidden view grouped by the subquery's equality keys)",
+		shape->reason = psprintf("%s; %d subquer%s kept as hidden view%s it reads like tables (a subquery in FROM is read in its place; a scalar subquery compared in WHERE is joined, grouped by its equality keys)",
 								 shape->reason, list_length(hc.wants),
 								 list_length(hc.wants) == 1 ? "y is" : "ies are",
 								 list_length(hc.wants) == 1 ? "" : "s");
@@ -1966,8 +2080,9 @@ AppendStorageRows(StringInfo buf, IvmShape *shape, Oid storage_rel, const char *
 /*
  * IvmFullSql
  *		The query that computes the whole storage, hidden columns included,
- *		from the current contents of the sources.  For DIFF the definition
- *		itself (def_name).
+ *		from the current contents of the sources and of the hidden views the
+ *		shape reads (maintained before it).  For DIFF the definition itself
+ *		(def_name).
  */
 char *
 IvmFullSql(IvmShape *shape, const char *def_name, Oid storage_rel)
@@ -1984,8 +2099,11 @@ IvmFullSql(IvmShape *shape, const char *def_name, Oid storage_rel)
 	}
 	if (shape->kind == IVM_KIND_SPJ)
 	{
+		/* what its hidden views hold is read from them, not computed again */
 		appendStringInfo(&buf, "SELECT q.*, ivm.row_hash(q.*) AS %s FROM (%s) q",
-						 IVM_HASH_COLUMN, IvmDeparseQuery(shape->query));
+						 IVM_HASH_COLUMN,
+						 shape->wants != NIL && !shape->missing_hidden
+						 ? PartNewSql(shape) : IvmDeparseQuery(shape->query));
 		return buf.data;
 	}
 
@@ -2036,7 +2154,7 @@ IvmFullSql(IvmShape *shape, const char *def_name, Oid storage_rel)
 	if (shape->having != NULL)
 		cols = lappend(cols, NULL);	/* HAVING, computed outside */
 	initStringInfo(&from);
-	appendStringInfo(&from, " FROM (%s) p", BranchNewSql(linitial(shape->branches)));
+	appendStringInfo(&from, " FROM (%s) p", PartNewSql(shape));
 	if (!shape->scalar)
 	{
 		appendStringInfoString(&from, " GROUP BY ");
@@ -2320,7 +2438,7 @@ IvmMergeSql(IvmShape *shape, const char *delta_sql, Oid storage_rel, const char 
 				appendStringInfo(&from, "%s AS m%d, ", AggCallSql(agg), a + 1);
 		}
 		appendStringInfo(&from, "1 AS one FROM (%s) p WHERE %s",
-						 BranchNewSql(linitial(shape->branches)), any_touched ? "true" : "d.rt");
+						 PartNewSql(shape), any_touched ? "true" : "d.rt");
 		for (int k = 1; k <= shape->nkeys; k++)
 			appendStringInfo(&from, " AND (p.__ivm_c%d = d.__ivm_c%d OR (p.__ivm_c%d IS NULL AND d.__ivm_c%d IS NULL))",
 							 k, k, k, k);

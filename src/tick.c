@@ -85,7 +85,7 @@ typedef struct TickView
 	bool		incremental;	/* strategy: delta rules where they apply */
 	bool		needs_recompute;
 	bool		populated;
-	int64		rows;			/* stored rows before the tick */
+	int64		rows;			/* stored rows (after the tick, once maintained) */
 	int64		size;			/* what the fallback ratio compares with */
 	char	   *channel;		/* NULL when not watched */
 	uint64		changed_rows;	/* rows it emitted this tick */
@@ -832,6 +832,9 @@ RecordOutcome(TickView *view, ViewOutcome *oc, int64 epoch, int64 duration_us, S
 					 "WHERE id = $2",
 					 5, types, args, NULL, snap, 0);
 	IvmSpiCheck(rc, SPI_OK_UPDATE, "recording the view's epoch");
+	/* a view reading this one weighs its delta against these rows */
+	view->rows = oc->rows_after;
+	view->size = oc->size_after;
 	if (view->failed)
 	{
 		args[0] = Int32GetDatum(view->id);

@@ -202,10 +202,111 @@ FlattenOneSubquery(Query *q)
 	return false;
 }
 
+/* which CTE is being inlined, and how many query levels down the walk is */
+typedef struct InlineCte
+{
+	CommonTableExpr *cte;
+	int			levelsup;
+} InlineCte;
+
+/* each reference to cx->cte becomes a subquery: a copy of the CTE's query */
+static bool
+InlineCteWalker(Node *node, InlineCte *cx)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		bool		r;
+
+		cx->levelsup++;
+		r = query_tree_walker((Query *) node, InlineCteWalker, cx, QTW_EXAMINE_RTES_AFTER);
+		cx->levelsup--;
+		return r;
+	}
+	if (IsA(node, RangeTblEntry))
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) node;
+
+		if (rte->rtekind == RTE_CTE && rte->ctelevelsup == cx->levelsup &&
+			strcmp(rte->ctename, cx->cte->ctename) == 0)
+		{
+			Query	   *sub = copyObject(castNode(Query, cx->cte->ctequery));
+
+			ListCell   *lc;
+			ListCell   *name = list_head(cx->cte->ctecolnames);
+
+			/* it now sits levelsup levels further down than where it was declared */
+			if (cx->levelsup > 0)
+				IncrementVarSublevelsUp((Node *) sub, cx->levelsup, 1);
+			/* its columns keep the names WITH gave them: name (a, b) AS (...) */
+			foreach(lc, sub->targetList)
+			{
+				TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+				if (tle->resjunk || name == NULL)
+					continue;
+				tle->resname = pstrdup(strVal(lfirst(name)));
+				name = lnext(cx->cte->ctecolnames, name);
+			}
+			rte->rtekind = RTE_SUBQUERY;
+			rte->subquery = sub;
+			rte->security_barrier = false;
+			rte->ctename = NULL;
+			rte->ctelevelsup = 0;
+			rte->self_reference = false;
+			rte->coltypes = NIL;
+			rte->coltypmods = NIL;
+			rte->colcollations = NIL;
+		}
+		return false;
+	}
+	return expression_tree_walker(node, InlineCteWalker, cx);
+}
+
+/*
+ * InlineCtes
+ *		The query with the common table expressions of its WITH written as
+ *		subqueries where they are read, as the planner does with a CTE read
+ *		once: the view has no volatile function (CheckQuery) and no
+ *		data-modifying WITH, so a CTE read twice returns the same rows each
+ *		time and MATERIALIZED changes nothing but the plan.  Each CTE can
+ *		read only those before it, so inlining them in order leaves none.
+ *		False when the query has none, or a recursive one (left as it is).
+ */
+static bool
+InlineCtes(Query *q)
+{
+	ListCell   *lc;
+
+	if (q->cteList == NIL || q->hasRecursive)
+		return false;
+	foreach(lc, q->cteList)
+	{
+		InlineCte	cx;
+
+		cx.cte = lfirst_node(CommonTableExpr, lc);
+		if (!IsA(cx.cte->ctequery, Query) ||
+			castNode(Query, cx.cte->ctequery)->commandType != CMD_SELECT)
+			return false;
+	}
+	foreach(lc, q->cteList)
+	{
+		InlineCte	cx;
+
+		cx.cte = lfirst_node(CommonTableExpr, lc);
+		cx.levelsup = -1;
+		(void) InlineCteWalker((Node *) q, &cx);
+	}
+	q->cteList = NIL;
+	return true;
+}
+
 /*
  * FlattenSubqueries
- *		The query with the simple subqueries of its FROM list flattened into
- *		it, as the planner would pull them up, so that delta rules see one
+ *		The query with its common table expressions inlined (InlineCtes) and
+ *		the simple subqueries of its FROM list flattened into it, as the
+ *		planner would pull them up, so that delta rules see one
  *		select-project-join (a subquery that computes a column, wrapped by a
  *		GROUP BY outside, is common: TPC-H Q7 and Q9).  Returns the query
  *		deparsed and analysed again, or NULL when nothing changed.  The view
@@ -219,16 +320,19 @@ FlattenSubqueries(Query *query)
 	ListCell   *lc;
 	int			nestlevel;
 
-	if (query->setOperations != NULL || query->jointree == NULL ||
-		query->hasRecursive || query->cteList != NIL)
-		return NULL;
-	/* a LATERAL item could read the subquery's columns from inside */
-	foreach(lc, query->rtable)
-		if (((RangeTblEntry *) lfirst(lc))->lateral)
-			return NULL;
 	q = copyObject(query);
-	while (FlattenOneSubquery(q))
-		changed = true;
+	changed = InlineCtes(q);
+	if (q->setOperations == NULL && q->jointree != NULL && !q->hasRecursive && q->cteList == NIL)
+	{
+		bool		lateral = false;
+
+		/* a LATERAL item could read the subquery's columns from inside */
+		foreach(lc, q->rtable)
+			if (((RangeTblEntry *) lfirst(lc))->lateral)
+				lateral = true;
+		while (!lateral && FlattenOneSubquery(q))
+			changed = true;
+	}
 	if (!changed)
 		return NULL;
 
