@@ -734,6 +734,150 @@ HavingColumn(IvmShape *shape, Query *query, List *keyrefs)
 	return NULL;
 }
 
+/* the grouped rows a HAVING with subqueries filters, and why not */
+typedef struct HavingContext
+{
+	Query	   *grouped;
+	const char *why;
+} HavingContext;
+
+/*
+ * HavingMutator
+ *		A HAVING condition read over the grouped rows (relation 1): each
+ *		grouping key and aggregate becomes a column of them, an aggregate the
+ *		query does not show added as one more.
+ */
+static Node *
+HavingMutator(Node *node, HavingContext *cx)
+{
+	ListCell   *lc;
+	TargetEntry *tle;
+
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, SubLink))
+	{
+		SubLink    *sl = (SubLink *) copyObject(node);
+
+		if (contain_vars_of_level(sl->subselect, 1) || contain_aggs_of_level(sl->subselect, 1))
+			cx->why = "a subquery in HAVING reads the group's rows";
+		sl->testexpr = HavingMutator(sl->testexpr, cx);
+		return (Node *) sl;
+	}
+	foreach(lc, cx->grouped->targetList)
+	{
+		tle = lfirst_node(TargetEntry, lc);
+		if ((tle->ressortgroupref != 0 || IsA(tle->expr, Aggref)) && equal(node, tle->expr))
+			return (Node *) makeVar(1, tle->resno, exprType(node), exprTypmod(node),
+									exprCollation(node), 0);
+	}
+	if (IsA(node, Aggref))
+	{
+		int			resno = list_length(cx->grouped->targetList) + 1;
+
+		tle = makeTargetEntry((Expr *) copyObject(node), resno, psprintf("__ivm_h%d", resno), false);
+		cx->grouped->targetList = lappend(cx->grouped->targetList, tle);
+		return (Node *) makeVar(1, resno, exprType(node), exprTypmod(node), exprCollation(node), 0);
+	}
+	if (IsA(node, Var) && ((Var *) node)->varlevelsup == 0)
+		cx->why = "HAVING reads a column that is not a grouping key";
+	return expression_tree_mutator(node, HavingMutator, cx);
+}
+
+/*
+ * HavingSubqueries
+ *		The shape of an aggregate whose HAVING has subquery expressions:
+ *		its groups, without HAVING, are a hidden view (every group, with any
+ *		aggregate HAVING reads that the query does not show), and the view
+ *		is that hidden view filtered by the condition, a select-project-join
+ *		whose subqueries have their own rules (an uncorrelated scalar
+ *		subquery is a one-row hidden view joined to it: scalar.c).  A change
+ *		of the subquery's value reaches every group through that join.
+ */
+static IvmShape *
+HavingSubqueries(Query *query, IvmHiddenCtx *hc, IvmShape *shape)
+{
+	HavingContext cx = {copyObject(query), NULL};
+	IvmHiddenCtx inner_hc = {NIL, 0, NIL};
+	IvmShape   *grouped;
+	IvmShape   *filtered;
+	Query	   *p = makeNode(Query);
+	RangeTblRef *ref = makeNode(RangeTblRef);
+	Node	   *cond;
+	List	   *tlist = NIL;
+	ListCell   *lc;
+
+	if (query->hasDistinctOn || query->distinctClause != NIL || query->groupingSets != NIL ||
+		query->hasWindowFuncs)
+	{
+		shape->reason = "the query uses a subquery expression in HAVING, with DISTINCT, GROUPING SETS or a window function";
+		return shape;
+	}
+	/* the grouped rows: the query's columns, in order, then what HAVING adds */
+	foreach(lc, query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (!tle->resjunk)
+			tlist = lappend(tlist, copyObject(tle));
+		else if (tle->ressortgroupref != 0 && query->groupClause != NIL &&
+				 get_sortgroupref_clause_noerr(tle->ressortgroupref, query->groupClause) != NULL)
+		{
+			shape->reason = "the query groups by an expression it does not select";
+			return shape;
+		}
+	}
+	cx.grouped->targetList = tlist;
+	cx.grouped->sortClause = NIL;
+	cx.grouped->havingQual = NULL;
+	cond = HavingMutator(query->havingQual, &cx);
+	cx.grouped->hasSubLinks = checkExprHasSubLink((Node *) cx.grouped);
+	if (cx.why != NULL)
+	{
+		shape->reason = (char *) cx.why;
+		return shape;
+	}
+	grouped = AnalyzeShape(copyObject(cx.grouped), &inner_hc);
+	if (grouped->kind == IVM_KIND_DIFF)
+	{
+		shape->reason = ReasonF("the query uses a subquery expression in HAVING, and its groups have no delta rules (%s)",
+								grouped->reason);
+		return shape;
+	}
+
+	/* SELECT g.c1, ..., g.cn FROM <hidden view> g WHERE <HAVING over g> */
+	p->commandType = CMD_SELECT;
+	p->querySource = QSRC_ORIGINAL;
+	p->canSetTag = true;
+	p->rtable = list_make1(IvmHiddenRte(cx.grouped, IvmHiddenClaim(hc, cx.grouped), "__ivm_g"));
+	ref->rtindex = 1;
+	p->jointree = makeFromExpr(list_make1(ref), cond);
+	p->hasSubLinks = true;
+	foreach(lc, query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		Node	   *e = (Node *) tle->expr;
+
+		if (tle->resjunk)
+			continue;
+		p->targetList = lappend(p->targetList,
+								makeTargetEntry((Expr *) makeVar(1, list_length(p->targetList) + 1, exprType(e),
+																 exprTypmod(e), exprCollation(e), 0),
+												list_length(p->targetList) + 1, pstrdup(tle->resname), false));
+	}
+	filtered = AnalyzeShape(p, hc);
+	if (filtered->kind == IVM_KIND_DIFF)
+	{
+		shape->reason = ReasonF("the query uses a subquery expression in HAVING that has no delta rules (%s)",
+								filtered->reason);
+		return shape;
+	}
+	filtered->query = query;
+	filtered->reason = psprintf("HAVING with a subquery: its groups are a hidden view (%s), and the view is that hidden view filtered by the condition (%s)",
+								grouped->reason, filtered->reason);
+	return filtered;
+}
+
 /*
  * AnalyzeShape
  *		Work out the shape of a view's (analysed, unrewritten) query.
@@ -850,6 +994,8 @@ AnalyzeShape(Query *query, IvmHiddenCtx *hc)
 		List	   *keyrefs = NIL;
 		List	   *computed = NIL;
 
+		if (query->havingQual != NULL && checkExprHasSubLink(query->havingQual))
+			return HavingSubqueries(query, hc, shape);
 		if (query->hasDistinctOn)
 		{
 			shape->reason = "the query uses DISTINCT ON";

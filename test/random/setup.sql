@@ -121,6 +121,7 @@ INSERT INTO rt_views (ord, name, query, options) VALUES
  (69, 'v_left_group', $q$SELECT b.w % 3 AS wk, count(*) AS n, sum(a.v) AS sv FROM a LEFT JOIN b ON b.a_id = a.id GROUP BY b.w % 3$q$, '{}'),
  (70, 'v_full_using', $q$SELECT id, a.k, b.w FROM a FULL JOIN b USING (id)$q$, '{}'),
  (71, 'v_left_part',  $q$SELECT e.id, e.amt, c.name FROM e LEFT JOIN c ON c.id = e.k$q$, '{}'),
+ (72, 'v_having_sub', $q$SELECT k, count(*) AS n, sum(v) AS sv FROM a GROUP BY k HAVING sum(v) > (SELECT avg(w) * 20 FROM b) AND count(*) > 3$q$, '{}'),
  (42, 'v_bool',       $q$SELECT k, bool_and(v > 20) AS all_big, bool_or(s = 'x') AS any_x, every(v IS NOT NULL) AS all_v, count(*) AS n FROM a GROUP BY k$q$, '{}'),
  (37, 'v_flat_spj',   $q$SELECT s.id, s.kv, c.name FROM (SELECT id, k, coalesce(v, -1) + k AS kv FROM a WHERE s IS DISTINCT FROM 'z') s, c WHERE c.k = s.k$q$, '{}'),
  (25, 'v_agg_diff',   $q$SELECT k, count(*) AS n, sum(v) AS sv, max(v) AS mx FROM a GROUP BY k$q$, '{"mode": "diff"}'),
