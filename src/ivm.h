@@ -292,6 +292,10 @@ extern RangeTblEntry *IvmHiddenRte(Query *holds, Oid relid, const char *alias);
 extern const char *IvmTopkAnalyze(Query *query, IvmTopk **topk);
 extern char *IvmTopkSql(IvmTopk *topk, int nvisible, const char *hidden);
 
+/* normalize.c: a declared query in the form delta rules read */
+extern Query *IvmParseQuery(const char *query_text);
+extern Query *IvmNormalizeQuery(Query *query);
+
 /* outer.c: outer joins as inner joins and anti joins */
 extern List *IvmOuterSplit(Query *q, const char **why);
 

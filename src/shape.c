@@ -734,6 +734,40 @@ HavingColumn(IvmShape *shape, Query *query, List *keyrefs)
 	return NULL;
 }
 
+/*
+ * ReadHidden
+ *		SELECT h.c1, ..., h.cn FROM <the hidden view relid, holding holds'
+ *		rows> h: the first n columns, named and typed as like's n columns.
+ */
+static Query *
+ReadHidden(Query *holds, Oid relid, Query *like)
+{
+	Query	   *p = makeNode(Query);
+	RangeTblRef *ref = makeNode(RangeTblRef);
+	ListCell   *lc;
+
+	p->commandType = CMD_SELECT;
+	p->querySource = QSRC_ORIGINAL;
+	p->canSetTag = true;
+	p->rtable = list_make1(IvmHiddenRte(holds, relid, "__ivm_h"));
+	ref->rtindex = 1;
+	p->jointree = makeFromExpr(list_make1(ref), NULL);
+	foreach(lc, like->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		Node	   *e = (Node *) tle->expr;
+		int			resno = list_length(p->targetList) + 1;
+
+		if (tle->resjunk)
+			continue;
+		p->targetList = lappend(p->targetList,
+								makeTargetEntry((Expr *) makeVar(1, resno, exprType(e), exprTypmod(e),
+																 exprCollation(e), 0),
+												resno, pstrdup(tle->resname), false));
+	}
+	return p;
+}
+
 /* the grouped rows a HAVING with subqueries filters, and why not */
 typedef struct HavingContext
 {
@@ -801,8 +835,7 @@ HavingSubqueries(Query *query, IvmHiddenCtx *hc, IvmShape *shape)
 	IvmHiddenCtx inner_hc = {NIL, 0, NIL};
 	IvmShape   *grouped;
 	IvmShape   *filtered;
-	Query	   *p = makeNode(Query);
-	RangeTblRef *ref = makeNode(RangeTblRef);
+	Query	   *p;
 	Node	   *cond;
 	List	   *tlist = NIL;
 	ListCell   *lc;
@@ -846,25 +879,9 @@ HavingSubqueries(Query *query, IvmHiddenCtx *hc, IvmShape *shape)
 	}
 
 	/* SELECT g.c1, ..., g.cn FROM <hidden view> g WHERE <HAVING over g> */
-	p->commandType = CMD_SELECT;
-	p->querySource = QSRC_ORIGINAL;
-	p->canSetTag = true;
-	p->rtable = list_make1(IvmHiddenRte(cx.grouped, IvmHiddenClaim(hc, cx.grouped), "__ivm_g"));
-	ref->rtindex = 1;
-	p->jointree = makeFromExpr(list_make1(ref), cond);
+	p = ReadHidden(cx.grouped, IvmHiddenClaim(hc, cx.grouped), query);
+	p->jointree->quals = cond;
 	p->hasSubLinks = true;
-	foreach(lc, query->targetList)
-	{
-		TargetEntry *tle = lfirst_node(TargetEntry, lc);
-		Node	   *e = (Node *) tle->expr;
-
-		if (tle->resjunk)
-			continue;
-		p->targetList = lappend(p->targetList,
-								makeTargetEntry((Expr *) makeVar(1, list_length(p->targetList) + 1, exprType(e),
-																 exprTypmod(e), exprCollation(e), 0),
-												list_length(p->targetList) + 1, pstrdup(tle->resname), false));
-	}
 	filtered = AnalyzeShape(p, hc);
 	if (filtered->kind == IVM_KIND_DIFF)
 	{
@@ -971,8 +988,18 @@ AnalyzeShape(Query *query, IvmHiddenCtx *hc)
 				Query	   *branch = copyObject(rte->subquery);
 
 				if (branch->hasAggs || branch->groupClause || branch->distinctClause)
-					why = "a branch of UNION ALL aggregates or uses DISTINCT";
-				else
+				{
+					/* a branch that aggregates is a hidden view the branch reads */
+					IvmHiddenCtx inner_hc = {NIL, 0, NIL};
+					IvmShape   *inner = AnalyzeShape(copyObject(branch), &inner_hc);
+
+					if (inner->kind == IVM_KIND_DIFF)
+						why = ReasonF("a branch of UNION ALL aggregates or uses DISTINCT, and has no delta rules (%s)",
+									  inner->reason);
+					else
+						branch = ReadHidden(branch, IvmHiddenClaim(hc, branch), branch);
+				}
+				if (why == NULL)
 					why = SplitBranches(branch, hc, &shape->branches);
 			}
 		}

@@ -122,6 +122,8 @@ INSERT INTO rt_views (ord, name, query, options) VALUES
  (70, 'v_full_using', $q$SELECT id, a.k, b.w FROM a FULL JOIN b USING (id)$q$, '{}'),
  (71, 'v_left_part',  $q$SELECT e.id, e.amt, c.name FROM e LEFT JOIN c ON c.id = e.k$q$, '{}'),
  (72, 'v_having_sub', $q$SELECT k, count(*) AS n, sum(v) AS sv FROM a GROUP BY k HAVING sum(v) > (SELECT avg(w) * 20 FROM b) AND count(*) > 3$q$, '{}'),
+ (73, 'v_intersect_set', $q$SELECT k, s FROM a WHERE v > 20 INTERSECT SELECT x, y FROM d$q$, '{}'),
+ (74, 'v_union_agg',  $q$SELECT k, count(*) AS n FROM a GROUP BY k UNION ALL SELECT a_id % 10, count(*) FROM b GROUP BY a_id % 10$q$, '{}'),
  (42, 'v_bool',       $q$SELECT k, bool_and(v > 20) AS all_big, bool_or(s = 'x') AS any_x, every(v IS NOT NULL) AS all_v, count(*) AS n FROM a GROUP BY k$q$, '{}'),
  (37, 'v_flat_spj',   $q$SELECT s.id, s.kv, c.name FROM (SELECT id, k, coalesce(v, -1) + k AS kv FROM a WHERE s IS DISTINCT FROM 'z') s, c WHERE c.k = s.k$q$, '{}'),
  (25, 'v_agg_diff',   $q$SELECT k, count(*) AS n, sum(v) AS sv, max(v) AS mx FROM a GROUP BY k$q$, '{"mode": "diff"}'),

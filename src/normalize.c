@@ -1,0 +1,476 @@
+/*-------------------------------------------------------------------------
+ *
+ * normalize.c
+ *		A view's query as declared, rewritten into the form delta rules
+ *		read: the same rows, fewer constructs.
+ *
+ * When a view is declared, its query is parsed and analysed, then:
+ *	- each common table expression (not RECURSIVE) is written where it is
+ *	  read, as a subquery;
+ *	- a set operation other than UNION ALL becomes a DISTINCT or a GROUP BY
+ *	  over a UNION ALL of its sides: A UNION B is SELECT DISTINCT over
+ *	  A UNION ALL B; A INTERSECT B and A EXCEPT B count, per row, the sides
+ *	  it comes from (SELECT ... GROUP BY every column HAVING sum(from A) > 0
+ *	  AND sum(from B) > 0, or = 0), which a GROUP BY does with NULLs equal,
+ *	  as set operations do.  INTERSECT ALL and EXCEPT ALL are left as they
+ *	  are (a row repeated min(m, n) or m - n times has no such form);
+ *	- each subquery of FROM that only joins, filters and projects is
+ *	  flattened into the query, as the planner pulls it up.
+ * The result is deparsed and analysed again: the view is defined by it
+ * (its stored text, ivm.views.query), and it returns the same rows with
+ * the same column names and types (else the query is kept as written).
+ *
+ * Layer: work (declaring a view).  Calls qtree.c (deparsing) and exec
+ * (the pinned search_path).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/analyze.h"
+#include "parser/parser.h"
+#include "parser/parsetree.h"
+#include "rewrite/rewriteManip.h"
+#include "utils/builtins.h"
+
+#include "ivm.h"
+
+/*
+ * IvmParseQuery
+ *		Parse and analyse the text of a view's query: exactly one SELECT.
+ */
+Query *
+IvmParseQuery(const char *query_text)
+{
+	List	   *raw;
+	RawStmt    *stmt;
+	SelectStmt *select;
+	Query	   *query;
+
+	raw = raw_parser(query_text, RAW_PARSE_DEFAULT);
+	if (list_length(raw) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the query of an incremental view must be exactly one SELECT statement"),
+				 errdetail("%d statements were given.", list_length(raw)),
+				 errhint("Pass a single SELECT, without a trailing second statement.")));
+	stmt = linitial_node(RawStmt, raw);
+	if (!IsA(stmt->stmt, SelectStmt))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("the query of an incremental view must be a SELECT"),
+				 errhint("INSERT, UPDATE, DELETE and utility statements cannot define a view.")));
+	select = (SelectStmt *) stmt->stmt;
+	if (select->intoClause)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("the query of an incremental view cannot use SELECT INTO")));
+
+	query = parse_analyze_fixedparams(stmt, query_text, NULL, 0, NULL);
+	return query;
+}
+
+/*
+ * IsSimpleSubquery
+ *		A subquery in FROM that is only a select-project-join: its rows are
+ *		its joined rows, filtered and projected, so its references can be
+ *		replaced by its expressions and its relations joined in its place.
+ */
+static bool
+IsSimpleSubquery(RangeTblEntry *rte)
+{
+	Query	   *sub = rte->subquery;
+	ListCell   *lc;
+
+	if (rte->rtekind != RTE_SUBQUERY || rte->lateral || sub == NULL ||
+		sub->commandType != CMD_SELECT || sub->utilityStmt != NULL ||
+		sub->hasAggs || sub->hasWindowFuncs || sub->hasTargetSRFs ||
+		(sub->hasSubLinks && checkExprHasSubLink((Node *) sub->targetList)) ||
+		sub->hasDistinctOn || sub->hasRecursive || sub->hasModifyingCTE || sub->hasForUpdate ||
+		sub->cteList != NIL || sub->distinctClause != NIL || sub->groupClause != NIL ||
+		sub->groupingSets != NIL || sub->havingQual != NULL || sub->sortClause != NIL ||
+		sub->limitOffset != NULL || sub->limitCount != NULL || sub->setOperations != NULL ||
+		sub->rowMarks != NIL || sub->jointree == NULL || sub->jointree->fromlist == NIL)
+		return false;
+	foreach(lc, sub->jointree->fromlist)
+	{
+		Node	   *item = lfirst(lc);
+
+		if (IsA(item, JoinExpr) && ((JoinExpr *) item)->jointype == JOIN_INNER)
+			continue;
+		if (!IsA(item, RangeTblRef))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * FlattenOneSubquery
+ *		Replace the first simple subquery of q's FROM list by its relations
+ *		and conditions, its columns by its expressions.  False when there is
+ *		none.
+ */
+static bool
+FlattenOneSubquery(Query *q)
+{
+	ListCell   *lc;
+
+	foreach(lc, q->jointree->fromlist)
+	{
+		Node	   *item = lfirst(lc);
+		int			rti;
+		RangeTblEntry *rte;
+		Query	   *sub;
+		int			offset = list_length(q->rtable);
+		List	   *fromlist = NIL;
+		ListCell   *lc2;
+
+		if (!IsA(item, RangeTblRef))
+			continue;
+		rti = ((RangeTblRef *) item)->rtindex;
+		rte = rt_fetch(rti, q->rtable);
+		if (!IsSimpleSubquery(rte))
+			continue;
+
+		/* its relations join the query's, renumbered after them */
+		sub = copyObject(rte->subquery);
+		OffsetVarNodes((Node *) sub, offset, 0);
+		q->rtable = list_concat(q->rtable, sub->rtable);
+
+		/* its columns become its expressions, wherever the query uses them */
+		q->targetList = (List *) ReplaceVarsFromTargetList((Node *) q->targetList, rti, 0, rte,
+														   sub->targetList, REPLACEVARS_REPORT_ERROR,
+														   0, &q->hasSubLinks);
+		q->jointree = (FromExpr *) ReplaceVarsFromTargetList((Node *) q->jointree, rti, 0, rte,
+															 sub->targetList, REPLACEVARS_REPORT_ERROR,
+															 0, &q->hasSubLinks);
+		q->havingQual = ReplaceVarsFromTargetList(q->havingQual, rti, 0, rte, sub->targetList,
+												  REPLACEVARS_REPORT_ERROR, 0, &q->hasSubLinks);
+
+		/* and its FROM list and WHERE take its place */
+		foreach(lc2, q->jointree->fromlist)
+		{
+			Node	   *other = lfirst(lc2);
+
+			if (IsA(other, RangeTblRef) && ((RangeTblRef *) other)->rtindex == rti)
+				fromlist = list_concat(fromlist, sub->jointree->fromlist);
+			else
+				fromlist = lappend(fromlist, other);
+		}
+		q->jointree->fromlist = fromlist;
+		q->jointree->quals = make_and_qual(q->jointree->quals, sub->jointree->quals);
+		/* subquery expressions of its WHERE (their Vars of it renumbered too) */
+		q->hasSubLinks |= sub->hasSubLinks;
+		return true;
+	}
+	return false;
+}
+
+/* which CTE is being inlined, and how many query levels down the walk is */
+typedef struct InlineCte
+{
+	CommonTableExpr *cte;
+	int			levelsup;
+} InlineCte;
+
+/* each reference to cx->cte becomes a subquery: a copy of the CTE's query */
+static bool
+InlineCteWalker(Node *node, InlineCte *cx)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		bool		r;
+
+		cx->levelsup++;
+		r = query_tree_walker((Query *) node, InlineCteWalker, cx, QTW_EXAMINE_RTES_AFTER);
+		cx->levelsup--;
+		return r;
+	}
+	if (IsA(node, RangeTblEntry))
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) node;
+
+		if (rte->rtekind == RTE_CTE && rte->ctelevelsup == cx->levelsup &&
+			strcmp(rte->ctename, cx->cte->ctename) == 0)
+		{
+			Query	   *sub = copyObject(castNode(Query, cx->cte->ctequery));
+
+			ListCell   *lc;
+			ListCell   *name = list_head(cx->cte->ctecolnames);
+
+			/* it now sits levelsup levels further down than where it was declared */
+			if (cx->levelsup > 0)
+				IncrementVarSublevelsUp((Node *) sub, cx->levelsup, 1);
+			/* its columns keep the names WITH gave them: name (a, b) AS (...) */
+			foreach(lc, sub->targetList)
+			{
+				TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+				if (tle->resjunk || name == NULL)
+					continue;
+				tle->resname = pstrdup(strVal(lfirst(name)));
+				name = lnext(cx->cte->ctecolnames, name);
+			}
+			rte->rtekind = RTE_SUBQUERY;
+			rte->subquery = sub;
+			rte->security_barrier = false;
+			rte->ctename = NULL;
+			rte->ctelevelsup = 0;
+			rte->self_reference = false;
+			rte->coltypes = NIL;
+			rte->coltypmods = NIL;
+			rte->colcollations = NIL;
+		}
+		return false;
+	}
+	return expression_tree_walker(node, InlineCteWalker, cx);
+}
+
+/*
+ * InlineCtes
+ *		The query with the common table expressions of its WITH written as
+ *		subqueries where they are read, as the planner does with a CTE read
+ *		once: the view has no volatile function (CheckQuery) and no
+ *		data-modifying WITH, so a CTE read twice returns the same rows each
+ *		time and MATERIALIZED changes nothing but the plan.  Each CTE can
+ *		read only those before it, so inlining them in order leaves none.
+ *		False when the query has none, or a recursive one (left as it is).
+ */
+static bool
+InlineCtes(Query *q)
+{
+	ListCell   *lc;
+
+	if (q->cteList == NIL || q->hasRecursive)
+		return false;
+	foreach(lc, q->cteList)
+	{
+		InlineCte	cx;
+
+		cx.cte = lfirst_node(CommonTableExpr, lc);
+		if (!IsA(cx.cte->ctequery, Query) ||
+			castNode(Query, cx.cte->ctequery)->commandType != CMD_SELECT)
+			return false;
+	}
+	foreach(lc, q->cteList)
+	{
+		InlineCte	cx;
+
+		cx.cte = lfirst_node(CommonTableExpr, lc);
+		cx.levelsup = -1;
+		(void) InlineCteWalker((Node *) q, &cx);
+	}
+	q->cteList = NIL;
+	return true;
+}
+
+/*
+ * SetOperationSql
+ *		A set operation node of q as a query expression without INTERSECT,
+ *		EXCEPT or UNION (distinct), its columns named cols; NULL when it has
+ *		INTERSECT ALL or EXCEPT ALL.
+ */
+static char *
+SetOperationSql(Query *q, Node *node, const char *cols)
+{
+	SetOperationStmt *op;
+	char	   *l;
+	char	   *r;
+
+	if (IsA(node, RangeTblRef))
+		return psprintf("(%s)", IvmDeparseQuery(rt_fetch(((RangeTblRef *) node)->rtindex, q->rtable)->subquery));
+	op = castNode(SetOperationStmt, node);
+	if (op->all && op->op != SETOP_UNION)
+		return NULL;
+	l = SetOperationSql(q, op->larg, cols);
+	r = l != NULL ? SetOperationSql(q, op->rarg, cols) : NULL;
+	if (r == NULL)
+		return NULL;
+	if (op->op == SETOP_UNION)
+		return op->all
+			? psprintf("(%s UNION ALL %s)", l, r)
+			: psprintf("(SELECT DISTINCT * FROM (%s UNION ALL %s) __ivm_u(%s))", l, r, cols);
+	/* each row with the side it comes from: in both, or in the left only */
+	return psprintf("(SELECT %s FROM (SELECT __ivm_l.*, 1, 0 FROM %s __ivm_l UNION ALL "
+					"SELECT __ivm_r.*, 0, 1 FROM %s __ivm_r) __ivm_u(%s, __ivm_in_l, __ivm_in_r) "
+					"GROUP BY %s HAVING pg_catalog.sum(__ivm_u.__ivm_in_l) OPERATOR(pg_catalog.>) 0 "
+					"AND pg_catalog.sum(__ivm_u.__ivm_in_r) OPERATOR(pg_catalog.%s) 0)",
+					cols, l, r, cols, cols, op->op == SETOP_INTERSECT ? ">" : "=");
+}
+
+/*
+ * SetOperationsSql
+ *		q, a set operation with INTERSECT, EXCEPT or UNION (distinct), as a
+ *		query over UNION ALL; NULL when it has none, or INTERSECT ALL or
+ *		EXCEPT ALL, or ORDER BY / LIMIT, or two columns of one name.
+ */
+static char *
+SetOperationsSql(Query *q)
+{
+	SetOperationStmt *top = castNode(SetOperationStmt, q->setOperations);
+	List	   *pending = list_make1(top);
+	bool		any = false;
+	StringInfoData cols;
+	ListCell   *lc;
+
+	if (q->sortClause != NIL || q->limitCount != NULL || q->limitOffset != NULL)
+		return NULL;
+	while (pending != NIL)
+	{
+		Node	   *node = linitial(pending);
+
+		pending = list_delete_first(pending);
+		if (IsA(node, SetOperationStmt))
+		{
+			SetOperationStmt *op = (SetOperationStmt *) node;
+
+			if (!(op->op == SETOP_UNION && op->all))
+				any = true;
+			pending = lappend(lappend(pending, op->larg), op->rarg);
+		}
+	}
+	if (!any)
+		return NULL;
+	initStringInfo(&cols);
+	foreach(lc, q->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		ListCell   *lc2;
+
+		if (tle->resjunk)
+			continue;
+		foreach(lc2, q->targetList)
+			if (lc2 != lc && !lfirst_node(TargetEntry, lc2)->resjunk &&
+				strcmp(lfirst_node(TargetEntry, lc2)->resname, tle->resname) == 0)
+				return NULL;
+		appendStringInfo(&cols, "%s%s", cols.len > 0 ? ", " : "", quote_identifier(tle->resname));
+	}
+	/* a query in parentheses is a statement too */
+	return SetOperationSql(q, (Node *) top, cols.data);
+}
+
+/* Do two queries return columns of the same names and types? */
+static bool
+SameColumns(Query *a, Query *b)
+{
+	List	   *ta = NIL;
+	List	   *tb = NIL;
+	ListCell   *lc;
+	ListCell   *lc2;
+
+	foreach(lc, a->targetList)
+		if (!lfirst_node(TargetEntry, lc)->resjunk)
+			ta = lappend(ta, lfirst(lc));
+	foreach(lc, b->targetList)
+		if (!lfirst_node(TargetEntry, lc)->resjunk)
+			tb = lappend(tb, lfirst(lc));
+	if (list_length(ta) != list_length(tb))
+		return false;
+	forboth(lc, ta, lc2, tb)
+	{
+		TargetEntry *x = lfirst(lc);
+		TargetEntry *y = lfirst(lc2);
+
+		if (strcmp(x->resname, y->resname) != 0 ||
+			exprType((Node *) x->expr) != exprType((Node *) y->expr) ||
+			exprTypmod((Node *) x->expr) != exprTypmod((Node *) y->expr) ||
+			exprCollation((Node *) x->expr) != exprCollation((Node *) y->expr))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * FlattenWithin
+ *		Flatten the simple subqueries of q's FROM list into q, then do the
+ *		same inside each subquery of FROM left (the branches of a UNION ALL,
+ *		a grouped subquery's own FROM).  Not inside subquery expressions,
+ *		whose subqueries may read the query around them.  True when
+ *		something changed.
+ */
+static bool
+FlattenWithin(Query *q)
+{
+	bool		changed = false;
+	bool		lateral = false;
+	ListCell   *lc;
+
+	/* a LATERAL item could read the subquery's columns from inside */
+	foreach(lc, q->rtable)
+		if (((RangeTblEntry *) lfirst(lc))->lateral)
+			lateral = true;
+	if (q->setOperations == NULL && q->jointree != NULL && !lateral)
+		while (FlattenOneSubquery(q))
+			changed = true;
+	foreach(lc, q->rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+
+		if (rte->rtekind == RTE_SUBQUERY && rte->subquery != NULL && !rte->lateral &&
+			rte->subquery->cteList == NIL && FlattenWithin(rte->subquery))
+			changed = true;
+	}
+	return changed;
+}
+
+/*
+ * IvmNormalizeQuery
+ *		The query with its common table expressions inlined (InlineCtes),
+ *		its set operations other than UNION ALL written as DISTINCT or GROUP
+ *		BY over UNION ALL (SetOperationsSql), and
+ *		the simple subqueries of its FROM list flattened into it, as the
+ *		planner would pull them up, so that delta rules see one
+ *		select-project-join (a subquery that computes a column, wrapped by a
+ *		GROUP BY outside, is common: TPC-H Q7 and Q9).  Returns the query
+ *		deparsed and analysed again, or NULL when nothing changed.  The view
+ *		is defined by that query: it returns the same rows.
+ */
+Query *
+IvmNormalizeQuery(Query *query)
+{
+	Query	   *q;
+	bool		changed = false;
+	int			nestlevel;
+
+	q = copyObject(query);
+	changed = InlineCtes(q);
+	if (q->setOperations != NULL && !q->hasRecursive && q->cteList == NIL)
+	{
+		char	   *sql = SetOperationsSql(q);
+
+		if (sql != NULL)
+		{
+			Query	   *over;
+
+			nestlevel = IvmPinSearchPath();
+			over = IvmParseQuery(sql);
+			IvmUnpinSearchPath(nestlevel);
+			if (SameColumns(over, query))
+			{
+				q = over;
+				changed = true;
+			}
+		}
+	}
+	if (!q->hasRecursive && q->cteList == NIL && FlattenWithin(q))
+		changed = true;
+	if (!changed)
+		return NULL;
+
+	/*
+	 * Parsed back with the path it was deparsed with (pg_catalog): a name
+	 * it prints bare means pg_catalog's, whatever the caller's search_path
+	 * would pick.
+	 */
+	nestlevel = IvmPinSearchPath();
+	q = IvmParseQuery(IvmDeparseQuery(q));
+	IvmUnpinSearchPath(nestlevel);
+	return q;
+}
+
