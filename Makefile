@@ -29,6 +29,7 @@ OBJS = \
 	src/topk.o \
 	src/utility.o \
 	src/view.o \
+	src/window.o \
 	src/watch.o
 
 DATA = $(wildcard ivm--*.sql)

@@ -16,8 +16,13 @@
  * Rows are compared as rows.c compares them: by the binary value of each
  * column, a hash only finding candidates.
  *
- * Memory: both sides are materialised by SPI for the length of one call,
- * plus a hash table of distinct rows, all in a context deleted on return.
+ * Memory: bounded, whatever the size of the view.  Both sides are read
+ * through cursors sorted by row hash (ivm.row_hash, the hash rows.c gives
+ * a row), a batch of rows at a time, and merged: the rows of one hash
+ * value, few, are matched copy by copy.  PostgreSQL's sort spills to disk
+ * past work_mem; the rows to insert, the stored rows to delete and the
+ * delta emitted go into tuplestores, which spill too; nothing holds a whole
+ * side in memory.
  *
  *-------------------------------------------------------------------------
  */
@@ -35,22 +40,12 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/rel.h"
 #include "utils/typcache.h"
 #include "utils/tuplestore.h"
 
 #include "ivm.h"
-
-/* One distinct row: how often it is stored, how often the query returns it. */
-typedef struct DiffEntry
-{
-	IvmRowKey	key;			/* the row (first seen), and its hash */
-	int64		old_count;
-	int64		new_count;
-	int64		first_old;		/* its last stored copy in the stored side's
-								 * result, the others chained by next_old;
-								 * -1: none */
-} DiffEntry;
 
 /*
  * CheckResultMatchesStorage
@@ -86,6 +81,142 @@ RowShown(HeapTuple tuple, TupleDesc desc, AttrNumber passatt)
 	return !isnull && DatumGetBool(pass);
 }
 
+/* rows fetched from a cursor at a time */
+#define DIFF_BATCH 1000
+/* ctids deleted by one statement */
+#define DIFF_DELETE_CHUNK 10000
+
+/* One side of the merge: a cursor over rows sorted by their hash. */
+typedef struct DiffSide
+{
+	Portal		portal;
+	Oid			runas;			/* the role fetching runs as, or InvalidOid */
+	SPITupleTable *tt;			/* the current batch */
+	uint64		n;
+	uint64		pos;
+	int			firstatt;		/* first compared column (2: a ctid first) */
+	bool		sorted;			/* rows come in hash order */
+	bool		done;
+	bool		hashed;			/* hash is the row at pos's */
+	int64		hash;			/* of the row at pos, when filled */
+	uint64		rows;			/* rows read */
+} DiffSide;
+
+/*
+ * OpenSorted
+ *		A cursor over sql (a kept plan), at snap (its command id advanced,
+ *		so this tick's earlier writes are seen) or, without a snapshot, a
+ *		fresh one; opened as runas (restricted) when it is valid, else as
+ *		the caller.
+ */
+static Portal
+OpenSorted(const char *sql, Snapshot snap, Oid runas)
+{
+	SPIPlanPtr	plan;
+	Portal		portal;
+	IvmUserSave save;
+
+	CommandCounterIncrement();
+	if (OidIsValid(runas))
+		IvmBecome(runas, true, &save);
+	plan = IvmKeptPlan(sql, 0, NULL, 0);
+	if (snap != InvalidSnapshot)
+	{
+		PushCopiedSnapshot(snap);
+		UpdateActiveSnapshotCommandId();
+		portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+		PopActiveSnapshot();
+	}
+	else
+		portal = SPI_cursor_open(NULL, plan, NULL, NULL, false);
+	if (OidIsValid(runas))
+		IvmRestoreUser(&save);
+	return portal;
+}
+
+/*
+ * SideFill
+ *		Make the side's next row current (fetching a batch when the last is
+ *		used up) and hash it; false at the end.  Hashes must not decrease.
+ */
+static bool
+SideFill(DiffSide *side, const char *viewname)
+{
+	HeapTuple	tup;
+	int64		hash;
+
+	if (side->done)
+		return false;
+	if (side->hashed)
+		return true;
+	if (side->tt == NULL || side->pos >= side->n)
+	{
+		IvmUserSave save;
+
+		if (side->tt != NULL)
+			SPI_freetuptable(side->tt);
+		if (OidIsValid(side->runas))
+			IvmBecome(side->runas, true, &save);
+		SPI_cursor_fetch(side->portal, true, DIFF_BATCH);
+		if (OidIsValid(side->runas))
+			IvmRestoreUser(&save);
+		side->tt = SPI_tuptable;
+		side->n = SPI_processed;
+		side->pos = 0;
+		if (side->n == 0)
+		{
+			side->done = true;
+			return false;
+		}
+	}
+	tup = side->tt->vals[side->pos];
+	hash = (int64) IvmHashRow(tup, side->tt->tupdesc, side->firstatt, side->tt->tupdesc->natts);
+	if (side->sorted && side->rows > 0 && hash < side->hash)
+		elog(ERROR, "ivm: the rows of \"%s\" did not come in the order of their hash", viewname);
+	side->hash = hash;
+	side->hashed = true;
+	return true;
+}
+
+/* the side's current row, copied into the current memory context; then the next */
+static HeapTuple
+SideTake(DiffSide *side)
+{
+	HeapTuple	tup = heap_copytuple(side->tt->vals[side->pos]);
+
+	side->pos++;
+	side->rows++;
+	side->hashed = false;
+	return tup;
+}
+
+/* Delete the stored rows whose ctids the tuplestore holds, a chunk at a time. */
+static void
+DeleteCtids(Oid storage_rel, const char *storage_name, Tuplestorestate *ctids,
+			TupleDesc ctid_desc, uint64 n, Snapshot snap, const char *viewname)
+{
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(ctid_desc, &TTSOpsMinimalTuple);
+	ItemPointerData *chunk = palloc(sizeof(ItemPointerData) * Min(n, DIFF_DELETE_CHUNK));
+	uint64		k = 0;
+
+	tuplestore_rescan(ctids);
+	while (tuplestore_gettupleslot(ctids, true, false, slot))
+	{
+		bool		isnull;
+
+		ItemPointerCopy((ItemPointer) DatumGetPointer(slot_getattr(slot, 1, &isnull)), &chunk[k++]);
+		if (k == DIFF_DELETE_CHUNK)
+		{
+			IvmApplyRows(storage_rel, storage_name, chunk, k, NULL, NULL, 0, snap, viewname);
+			k = 0;
+		}
+	}
+	if (k > 0)
+		IvmApplyRows(storage_rel, storage_name, chunk, k, NULL, NULL, 0, snap, viewname);
+	pfree(chunk);
+	ExecDropSingleTupleTableSlot(slot);
+}
+
 /*
  * IvmDiffView
  *		Bring a view's storage up to date by the diff strategy: query returns
@@ -97,157 +228,186 @@ RowShown(HeapTuple tuple, TupleDesc desc, AttrNumber passatt)
  * removed rows (weight -1) and added rows (+1), cut to the first nvisible
  * columns, go into it, shaped by vdesc.
  *
+ * stored_filter (NULL: none) restricts the diff to the stored rows it holds
+ * for (a condition over the stored row, alias s): query then returns the
+ * rows those should be, and other stored rows stay.  result->rows_after
+ * then counts the rows it read.
+ *
  * Caller is connected to SPI.
  */
 void
 IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
-			const char *query, Snapshot snap, int nvisible, AttrNumber passattno,
-			Tuplestorestate *vdelta, TupleDesc vdesc, IvmDiffResult *result)
+			const char *query, const char *stored_filter, Snapshot snap, int nvisible,
+			AttrNumber passattno, Tuplestorestate *vdelta, TupleDesc vdesc, IvmDiffResult *result)
 {
-	MemoryContext diffcxt;
+	MemoryContext groupcxt;
 	MemoryContext oldcxt;
-	HTAB	   *rows;
 	char	   *storage_name;
-	StringInfoData sql;
-	SPITupleTable *old_rows;
-	SPITupleTable *new_rows;
-	uint64		nold;
-	uint64		nnew;
+	DiffSide	old_side;
+	DiffSide	new_side;
+	TupleDesc	storage_desc;
+	TupleDesc	old_desc;
+	TupleDesc	new_desc;
+	TupleDesc	ctid_desc;
 	Tuplestorestate *inserts;
+	Tuplestorestate *deletes;
 	uint64		ninserts = 0;
-	ItemPointerData *deletes;
 	uint64		ndeletes = 0;
 	uint64		vins = 0;		/* of those, rows the view shows */
 	uint64		vdel = 0;
-	int64	   *next_old;
-	HASH_SEQ_STATUS seq;
-	DiffEntry  *entry;
-	IvmUserSave save;
-	TupleDesc	storage_desc;
-	int			rc;
 
-	diffcxt = AllocSetContextCreate(CurrentMemoryContext, "ivm diff",
-									ALLOCSET_DEFAULT_SIZES);
 	storage_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(storage_rel)),
 											  get_rel_name(storage_rel));
-	initStringInfo(&sql);
-
-	/* what is stored, with where each row is */
-	appendStringInfo(&sql, "SELECT ctid, * FROM %s", storage_name);
-	rc = IvmExecSnap(sql.data, 0, NULL, NULL, NULL, snap, 0);
-	IvmSpiCheck(rc, SPI_OK_SELECT, "reading view storage");
-	old_rows = SPI_tuptable;
-	nold = SPI_processed;
-
-	oldcxt = MemoryContextSwitchTo(diffcxt);
-	rows = IvmRowTableCreate("ivm diff rows", (long) Max(nold, 1024), sizeof(DiffEntry), diffcxt);
-	next_old = palloc(sizeof(int64) * Max(nold, 1));
-	for (uint64 i = 0; i < nold; i++)
-	{
-		IvmRowKey	key;
-		bool		found;
-
-		/* the stored row, its ctid (column 1) aside */
-		IvmRowKeyInit(&key, old_rows->vals[i], old_rows->tupdesc, 2, old_rows->tupdesc->natts, 0);
-		entry = hash_search(rows, &key, HASH_ENTER, &found);
-		if (!found)
-		{
-			entry->old_count = entry->new_count = 0;
-			entry->first_old = -1;
-		}
-		next_old[i] = entry->first_old;
-		entry->first_old = (int64) i;
-		entry->old_count++;
-	}
-	MemoryContextSwitchTo(oldcxt);
-
-	/* what the query returns now, as the view's owner */
-	IvmBecome(view_owner, true, &save);
-	rc = IvmExecSnap(query, 0, NULL, NULL, NULL, snap, 0);
-	IvmRestoreUser(&save);
-	IvmSpiCheck(rc, SPI_OK_SELECT, "running the view query");
-	new_rows = SPI_tuptable;
-	nnew = SPI_processed;
-
 	{
 		Relation	srel = table_open(storage_rel, AccessShareLock);
 
 		storage_desc = CreateTupleDescCopy(RelationGetDescr(srel));
 		table_close(srel, AccessShareLock);
 	}
-	CheckResultMatchesStorage(new_rows->tupdesc, storage_desc, viewname);
-
-	oldcxt = MemoryContextSwitchTo(diffcxt);
+	ctid_desc = CreateTemplateTupleDesc(1);
+	TupleDescInitEntry(ctid_desc, 1, "ctid", TIDOID, -1, 0);
 	inserts = tuplestore_begin_heap(false, false, work_mem);
-	for (uint64 i = 0; i < nnew; i++)
-	{
-		HeapTuple	tup = new_rows->vals[i];
-		IvmRowKey	key;
-		bool		found;
+	deletes = tuplestore_begin_heap(false, false, work_mem);
 
-		IvmRowKeyInit(&key, tup, new_rows->tupdesc, 1, new_rows->tupdesc->natts, 0);
-		entry = hash_search(rows, &key, HASH_ENTER, &found);
-		if (!found)
+	/* what is stored, with where each row is; and what the query returns now, as the view's owner */
+	memset(&old_side, 0, sizeof(old_side));
+	memset(&new_side, 0, sizeof(new_side));
+	old_side.firstatt = 2;
+	old_side.sorted = true;
+	old_side.portal = OpenSorted(psprintf("SELECT s.ctid, s.* FROM %s s%s%s ORDER BY ivm.row_hash(s.*)",
+										  storage_name, stored_filter != NULL ? " WHERE " : "",
+										  stored_filter != NULL ? stored_filter : ""),
+								 snap, InvalidOid);
+	new_side.firstatt = 1;
+	new_side.runas = view_owner;
+
+	/*
+	 * Nothing stored (a first fill): every row is new, and is inserted in
+	 * whatever order it comes, no sort needed (rows of one hash that do not
+	 * come together are groups of their own, matched with no stored row).
+	 */
+	new_side.sorted = SideFill(&old_side, viewname);
+	if (!new_side.sorted)
+		new_side.portal = OpenSorted(psprintf("SELECT q.* FROM (%s) q", query), snap, view_owner);
+	else
+		new_side.portal = OpenSorted(psprintf("SELECT q.* FROM (%s) q ORDER BY ivm.row_hash(q.*)", query),
+									 snap, view_owner);
+	old_desc = old_side.portal->tupDesc;
+	new_desc = new_side.portal->tupDesc;
+	CheckResultMatchesStorage(new_desc, storage_desc, viewname);
+
+	groupcxt = AllocSetContextCreate(CurrentMemoryContext, "ivm diff rows of one hash",
+									 ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		bool		have_old = SideFill(&old_side, viewname);
+		bool		have_new = SideFill(&new_side, viewname);
+		int64		hash;
+		List	   *olds = NIL;
+		List	   *news = NIL;
+		ListCell   *lc;
+		bool	   *matched;
+		int			i;
+
+		if (!have_old && !have_new)
+			break;
+		hash = !have_new || (have_old && old_side.hash < new_side.hash) ? old_side.hash : new_side.hash;
+
+		/* every row of this hash, on each side */
+		MemoryContextReset(groupcxt);
+		oldcxt = MemoryContextSwitchTo(groupcxt);
+		while (have_old && old_side.hash == hash)
 		{
-			entry->old_count = entry->new_count = 0;
-			entry->first_old = -1;
+			olds = lappend(olds, SideTake(&old_side));
+			have_old = SideFill(&old_side, viewname);
 		}
-		entry->new_count++;
-		if (entry->new_count > entry->old_count)
+		while (have_new && new_side.hash == hash)
 		{
+			news = lappend(news, SideTake(&new_side));
+			have_new = SideFill(&new_side, viewname);
+		}
+
+		/* each returned row takes a stored copy of itself, or is inserted */
+		matched = palloc0(sizeof(bool) * (list_length(olds) + 1));
+		foreach(lc, news)
+		{
+			HeapTuple	tup = lfirst(lc);
+			IvmRowKey	key;
+			bool		found = false;
+
+			IvmRowKeyInit(&key, tup, new_desc, 1, new_desc->natts, 0);
+			i = 0;
+			for (ListCell *lc2 = list_head(olds); lc2 != NULL && !found; lc2 = lnext(olds, lc2), i++)
+			{
+				IvmRowKey	okey;
+
+				if (matched[i])
+					continue;
+				IvmRowKeyInit(&okey, lfirst(lc2), old_desc, 2, old_desc->natts, 0);
+				if (IvmRowKeysEqual(&key, &okey))
+					matched[i] = found = true;
+			}
+			if (found)
+				continue;
+			/* (a tuplestore copies what it is given into its own context) */
 			tuplestore_puttuple(inserts, tup);
 			ninserts++;
-			if (RowShown(tup, new_rows->tupdesc, passattno))
+			if (RowShown(tup, new_desc, passattno))
 			{
 				if (vdelta)
-					tuplestore_puttuple(vdelta, IvmVisibleTuple(tup, new_rows->tupdesc, vdesc, 1));
+					tuplestore_puttuple(vdelta, IvmVisibleTuple(tup, new_desc, vdesc, 1));
 				vins++;
 			}
 		}
-	}
 
-	deletes = palloc(sizeof(ItemPointerData) * Max(nold, 1));
-	hash_seq_init(&seq, rows);
-	while ((entry = hash_seq_search(&seq)) != NULL)
-	{
-		int64		idx = entry->first_old;
-
-		for (int64 k = entry->new_count; k < entry->old_count; k++, idx = next_old[idx])
+		/* and each stored copy no returned row took goes */
+		i = 0;
+		foreach(lc, olds)
 		{
-			HeapTuple	old = old_rows->vals[idx];
+			HeapTuple	old = lfirst(lc);
 			bool		isnull;
+			Datum		ctid;
 
-			Assert(idx >= 0);
-			ItemPointerCopy((ItemPointer) DatumGetPointer(heap_getattr(old, 1, old_rows->tupdesc, &isnull)),
-							&deletes[ndeletes++]);
-			if (!RowShown(old, old_rows->tupdesc, passattno == 0 ? 0 : passattno + 1))
-				continue;		/* a row the view does not show (the ctid comes first) */
-			vdel++;
-			if (vdelta)
+			if (matched[i++])
+				continue;
+			ctid = heap_getattr(old, 1, old_desc, &isnull);
+			tuplestore_putvalues(deletes, ctid_desc, &ctid, &isnull);
+			ndeletes++;
+			if (RowShown(old, old_desc, passattno == 0 ? 0 : passattno + 1))
 			{
-				/* the stored row without its ctid */
-				Datum	   *values = palloc(sizeof(Datum) * (old_rows->tupdesc->natts + 1));
-				bool	   *nulls = palloc(sizeof(bool) * (old_rows->tupdesc->natts + 1));
+				vdel++;
+				if (vdelta)
+				{
+					/* the stored row without its ctid */
+					Datum	   *values = palloc(sizeof(Datum) * (old_desc->natts + 1));
+					bool	   *nulls = palloc(sizeof(bool) * (old_desc->natts + 1));
 
-				heap_deform_tuple(old, old_rows->tupdesc, values, nulls);
-				values[nvisible + 1] = Int64GetDatum(-1);
-				nulls[nvisible + 1] = false;
-				tuplestore_putvalues(vdelta, vdesc, values + 1, nulls + 1);
+					heap_deform_tuple(old, old_desc, values, nulls);
+					values[nvisible + 1] = Int64GetDatum(-1);
+					nulls[nvisible + 1] = false;
+					tuplestore_putvalues(vdelta, vdesc, values + 1, nulls + 1);
+				}
 			}
 		}
+		MemoryContextSwitchTo(oldcxt);
 	}
-	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(groupcxt);
+	if (old_side.tt != NULL)
+		SPI_freetuptable(old_side.tt);
+	if (new_side.tt != NULL)
+		SPI_freetuptable(new_side.tt);
+	SPI_cursor_close(old_side.portal);
+	SPI_cursor_close(new_side.portal);
 
-	IvmApplyRows(storage_rel, storage_name, deletes, ndeletes, inserts, storage_desc, ninserts,
-				 snap, viewname);
+	if (ndeletes > 0)
+		DeleteCtids(storage_rel, storage_name, deletes, ctid_desc, ndeletes, snap, viewname);
+	if (ninserts > 0)
+		IvmApplyRows(storage_rel, storage_name, NULL, 0, inserts, storage_desc, ninserts, snap, viewname);
 	tuplestore_end(inserts);
+	tuplestore_end(deletes);
 
 	result->inserted = vins;
 	result->deleted = vdel;
-	result->rows_after = nold - ndeletes + ninserts;
+	result->rows_after = old_side.rows - ndeletes + ninserts;
 	result->rows_delta = (int64) ninserts - (int64) ndeletes;
-
-	SPI_freetuptable(old_rows);
-	SPI_freetuptable(new_rows);
-	MemoryContextDelete(diffcxt);
 }

@@ -104,6 +104,22 @@ int
 IvmExecCached(const char *sql, int nargs, Oid *argtypes, Datum *values,
 			  const char *nulls, Snapshot snap, long tcount, int sizeclass)
 {
+	SPIPlanPtr	plan = IvmKeptPlan(sql, nargs, argtypes, sizeclass);
+
+	if (snap != InvalidSnapshot)
+		return SPI_execute_snapshot(plan, values, nulls, snap, InvalidSnapshot,
+									false, true, tcount);
+	return SPI_execute_plan(plan, values, nulls, false, tcount);
+}
+
+/*
+ * IvmKeptPlan
+ *		The kept plan of sql (prepared now if it was not), valid until the
+ *		cache is reset: its callers use it at once.
+ */
+SPIPlanPtr
+IvmKeptPlan(const char *sql, int nargs, Oid *argtypes, int sizeclass)
+{
 	XXH3_state_t state;
 	uint64		key;
 	PlanEntry  *entry;
@@ -149,11 +165,7 @@ IvmExecCached(const char *sql, int nargs, Oid *argtypes, Datum *values,
 	}
 	else
 		plans_reused++;
-
-	if (snap != InvalidSnapshot)
-		return SPI_execute_snapshot(entry->plan, values, nulls, snap, InvalidSnapshot,
-									false, true, tcount);
-	return SPI_execute_plan(entry->plan, values, nulls, false, tcount);
+	return entry->plan;
 }
 
 /*

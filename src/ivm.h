@@ -75,6 +75,7 @@ extern Oid	ivm_maintained_rel;
 /* exec.c */
 extern void IvmSpiConnect(void);
 extern void IvmSpiCheck(int rc, int expected, const char *what);
+extern SPIPlanPtr IvmKeptPlan(const char *sql, int nargs, Oid *argtypes, int sizeclass);
 extern int	IvmExecCached(const char *sql, int nargs, Oid *argtypes, Datum *values,
 						  const char *nulls, Snapshot snap, long tcount, int sizeclass);
 extern int	IvmExecSnap(const char *sql, int nargs, Oid *argtypes,
@@ -161,8 +162,19 @@ typedef enum IvmKind
 	IVM_KIND_DIFF,				/* re-run the query and compare */
 	IVM_KIND_SPJ,				/* filters, projections, inner joins, UNION ALL */
 	IVM_KIND_AGG,				/* GROUP BY with count/sum/avg/min/max, DISTINCT */
-	IVM_KIND_TOPK				/* ORDER BY ... LIMIT over a hidden view */
+	IVM_KIND_TOPK,				/* ORDER BY ... LIMIT over a hidden view */
+	IVM_KIND_WINDOW				/* window functions over a hidden view */
 } IvmKind;
+
+/* window.c: window functions, their rows kept in a hidden view */
+typedef struct IvmWindow
+{
+	Query	   *inner;			/* what the hidden view holds: c1..cn */
+	Query	   *outer;			/* the view's query over the hidden view */
+	List	   *keycols;		/* per partition column: the view's column, 0-based */
+	List	   *hkeys;			/* and the hidden view's, 1-based (c<n>) */
+	List	   *eqops;			/* and its equality */
+} IvmWindow;
 
 /* topk.c: ORDER BY ... LIMIT, its input kept whole in a hidden view */
 typedef struct IvmTopk
@@ -272,7 +284,8 @@ typedef struct IvmShape
 	int			naggs;
 	IvmAgg	   *aggs;
 	IvmTopk    *topk;			/* TOPK: the order and limit */
-	struct IvmShape *inner;		/* TOPK: the shape of the hidden view's query */
+	IvmWindow  *window;			/* WINDOW: the windows over the hidden view */
+	struct IvmShape *inner;		/* TOPK, WINDOW: the shape of the hidden view's query */
 	List	   *wants;			/* Query: what each hidden view it reads holds */
 	bool		missing_hidden; /* some of those do not exist (yet) */
 } IvmShape;
@@ -287,6 +300,12 @@ extern bool IvmReadDelta(RangeTblEntry *rte, Bitmapset *used, const char *enrnam
 						 TupleDesc enrdesc, Oid *weight_type);
 extern char *IvmDeparseQuery(Query *query);
 extern RangeTblEntry *IvmHiddenRte(Query *holds, Oid relid, const char *alias);
+extern char *IvmOperatorSql(Oid opno);
+
+/* window.c */
+extern const char *IvmWindowAnalyze(Query *query, Oid relid, IvmWindow **out);
+extern char *IvmWindowSql(IvmWindow *w, const char *enrname);
+extern char *IvmWindowStoredFilter(IvmWindow *w, const char *enrname, List *colnames);
 
 /* topk.c */
 extern const char *IvmTopkAnalyze(Query *query, IvmTopk **topk);
@@ -339,9 +358,9 @@ typedef struct IvmDiffResult
 
 
 extern void IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
-						const char *query, Snapshot snap, int nvisible, AttrNumber passattno,
-						Tuplestorestate *vdelta, TupleDesc vdesc,
-						IvmDiffResult *result);
+						const char *query, const char *stored_filter, Snapshot snap,
+						int nvisible, AttrNumber passattno, Tuplestorestate *vdelta,
+						TupleDesc vdesc, IvmDiffResult *result);
 
 /* incr.c: the incremental strategy */
 extern bool IvmApplySpj(Oid storage_rel, Oid view_owner, const char *viewname,

@@ -18,13 +18,17 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/sysattr.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_operator.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/makefuncs.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/ruleutils.h"
+#include "utils/builtins.h"
+#include "utils/syscache.h"
 
 #include "ivm.h"
 
@@ -153,4 +157,25 @@ IvmHiddenRte(Query *holds, Oid relid, const char *alias)
 	rte->eref = makeAlias(alias, colnames);
 	rte->inFromCl = true;
 	return rte;
+}
+
+/*
+ * IvmOperatorSql
+ *		"OPERATOR(schema.op)": the operator opno, named so that no
+ *		search_path picks another.
+ */
+char *
+IvmOperatorSql(Oid opno)
+{
+	HeapTuple	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(opno));
+	Form_pg_operator op;
+	char	   *sql;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "ivm: cache lookup failed for operator %u", opno);
+	op = (Form_pg_operator) GETSTRUCT(tup);
+	sql = psprintf("OPERATOR(%s.%s)", quote_identifier(get_namespace_name(op->oprnamespace)),
+				   NameStr(op->oprname));
+	ReleaseSysCache(tup);
+	return sql;
 }

@@ -959,6 +959,32 @@ AnalyzeShape(Query *query, IvmHiddenCtx *hc)
 		return shape;
 	}
 
+	/* window functions: their rows are a hidden view, with its own shape */
+	if (query->hasWindowFuncs)
+	{
+		IvmHiddenCtx inner_hc = {NIL, 0, NIL};
+		Oid			relid = hc->next < list_length(hc->hidden) ? list_nth_oid(hc->hidden, hc->next) : InvalidOid;
+
+		why = IvmWindowAnalyze(query, relid, &shape->window);
+		if (why != NULL)
+		{
+			shape->reason = (char *) why;
+			return shape;
+		}
+		(void) IvmHiddenClaim(hc, shape->window->inner);
+		shape->inner = AnalyzeShape(copyObject(shape->window->inner), &inner_hc);
+		if (shape->inner->kind == IVM_KIND_DIFF)
+		{
+			shape->reason = psprintf("the rows under its window functions have no delta rules: %s",
+									 shape->inner->reason);
+			return shape;
+		}
+		shape->kind = IVM_KIND_WINDOW;
+		shape->reason = psprintf("window functions: the rows they read are kept in a hidden view (%s), indexed on the partition columns; each tick where it changed computes the windows again for the partitions its delta touches, and applies the difference with their stored rows",
+								 shape->inner->reason);
+		return shape;
+	}
+
 	/* UNION ALL of SPJ branches */
 	if (query->setOperations != NULL)
 	{
@@ -1444,7 +1470,8 @@ IvmAnalyzeShape(Query *query, List *hidden)
 
 	shape->wants = hc.wants;
 	shape->missing_hidden = hc.next > list_length(hidden);
-	if (shape->kind != IVM_KIND_DIFF && shape->kind != IVM_KIND_TOPK && hc.wants != NIL)
+	if (shape->kind != IVM_KIND_DIFF && shape->kind != IVM_KIND_TOPK &&
+		shape->kind != IVM_KIND_WINDOW && hc.wants != NIL)
 		shape->reason = psprintf("%s; %d subquer%s kept as hidden view%s it reads like tables (a subquery in FROM is read in its place; a scalar subquery compared in WHERE is joined, grouped by its equality keys)",
 								 shape->reason, list_length(hc.wants),
 								 list_length(hc.wants) == 1 ? "y is" : "ies are",
@@ -2270,6 +2297,9 @@ IvmFullSql(IvmShape *shape, const char *def_name, Oid storage_rel)
 		appendStringInfo(&buf, "SELECT * FROM %s", def_name);
 		return buf.data;
 	}
+	if (shape->kind == IVM_KIND_WINDOW)
+		return shape->missing_hidden
+			? psprintf("SELECT * FROM %s", def_name) : IvmWindowSql(shape->window, NULL);
 	if (shape->kind == IVM_KIND_SPJ)
 	{
 		/* what its hidden views hold is read from them, not computed again */
@@ -2634,7 +2664,7 @@ IvmShapeCheckRelations(IvmShape *shape, bool (*is_view) (Oid relid))
 {
 	ListCell   *lc;
 
-	if (shape->kind == IVM_KIND_TOPK)
+	if (shape->kind == IVM_KIND_TOPK || shape->kind == IVM_KIND_WINDOW)
 		return IvmShapeCheckRelations(shape->inner, is_view);
 
 	foreach(lc, shape->branches)

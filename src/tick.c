@@ -727,6 +727,18 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 			if (!recompute)
 				oc->strategy = "incremental";
 		}
+		else if (entry->shape->kind == IVM_KIND_WINDOW && entry->ineligible == NULL && !recompute)
+		{
+			/* windows: the partitions its hidden input's delta touches, again */
+			const char *enrname = NULL;
+
+			oc->strategy = "incremental";
+			if (DeltaLookup(linitial_oid(view->hidden), &enrname, ts) != NULL)
+				IvmDiffView(view->storagerel, view->owner, view->name,
+							IvmWindowSql(entry->shape->window, enrname),
+							IvmWindowStoredFilter(entry->shape->window, enrname, entry->storage_colnames),
+							snap, entry->shape->nvisible, 0, out, view->vdesc, res);
+		}
 		else if (!recompute && entry->ineligible == NULL &&
 			!TooLargeDelta(view, entry, ts, oc->delta_in) &&
 			!IvmShapeCostlySemi(entry->shape, DeltaRows, ts))
@@ -750,7 +762,7 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 		}
 		if (strcmp(oc->strategy, "recompute") == 0 || entry->shape->kind == IVM_KIND_TOPK)
 		{
-			IvmDiffView(view->storagerel, view->owner, view->name, entry->full_sql, snap,
+			IvmDiffView(view->storagerel, view->owner, view->name, entry->full_sql, NULL, snap,
 						entry->shape->nvisible, entry->shape->passattno, out, view->vdesc, res);
 			recompute = strcmp(oc->strategy, "recompute") == 0;
 		}
@@ -760,7 +772,7 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 		char	   *def = psprintf("SELECT * FROM %s",
 								   quote_qualified_identifier(IVM_SCHEMA, get_rel_name(view->defrel)));
 
-		IvmDiffView(view->storagerel, view->owner, view->name, def, snap,
+		IvmDiffView(view->storagerel, view->owner, view->name, def, NULL, snap,
 					view->vdesc->natts - 1, 0, out, view->vdesc, res);
 		if (recompute)
 			oc->strategy = "recompute";

@@ -50,23 +50,6 @@ ConstOrAbsent(Node *node)
 	return node == NULL || IsA(node, Const);
 }
 
-/* "OPERATOR(schema.op)" for ORDER BY ... USING */
-static char *
-OperatorSql(Oid opno)
-{
-	HeapTuple	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(opno));
-	Form_pg_operator op;
-	char	   *sql;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "ivm: cache lookup failed for operator %u", opno);
-	op = (Form_pg_operator) GETSTRUCT(tup);
-	sql = psprintf("OPERATOR(%s.%s)", quote_identifier(get_namespace_name(op->oprnamespace)),
-				   NameStr(op->oprname));
-	ReleaseSysCache(tup);
-	return sql;
-}
-
 /*
  * IndexKeySql
  *		The index column that yields this sort key's order, or NULL when no
@@ -174,7 +157,7 @@ IvmTopkAnalyze(Query *query, IvmTopk **topk)
 		char	   *key;
 
 		appendStringInfo(&order, "%sh.c%d USING %s NULLS %s", order.len > 0 ? ", " : "",
-						 tle->resno, OperatorSql(sgc->sortop), sgc->nulls_first ? "FIRST" : "LAST");
+						 tle->resno, IvmOperatorSql(sgc->sortop), sgc->nulls_first ? "FIRST" : "LAST");
 		key = indexable ? IndexKeySql(sgc, exprType((Node *) tle->expr), tle->resno) : NULL;
 		if (key == NULL)
 			indexable = false;

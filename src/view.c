@@ -597,6 +597,17 @@ CreateStorage(Declaration *d)
 						 d->shape->kind == IVM_KIND_SPJ ? IVM_HASH_COLUMN : IVM_KEY_COLUMN);
 		ExecUtility(sql.data, "indexing view storage");
 	}
+	if (d->shape->kind == IVM_KIND_WINDOW)
+	{
+		/* a tick finds the stored rows of the partitions a delta touches */
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "CREATE INDEX ON %s (", d->storage_name);
+		foreach(lc, d->shape->window->keycols)
+			appendStringInfo(&sql, "%s%s", lc == list_head(d->shape->window->keycols) ? "" : ", ",
+							 quote_identifier(((ViewColumn *) list_nth(d->cols, lfirst_int(lc)))->name));
+		appendStringInfoChar(&sql, ')');
+		ExecUtility(sql.data, "indexing view storage on its partition columns");
+	}
 
 	resetStringInfo(&sql);
 	appendStringInfo(&sql, "CREATE TRIGGER ivm_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE "
@@ -759,7 +770,7 @@ FirstFill(Declaration *d)
 				d->shape->kind == IVM_KIND_TOPK
 				? IvmTopkSql(d->shape->topk, d->shape->nvisible, d->hidden_name)
 				: IvmFullSql(d->shape, d->def_name, d->storage_oid),
-				InvalidSnapshot, d->shape->nvisible, PassAttno(d), NULL, NULL, &res);
+				NULL, InvalidSnapshot, d->shape->nvisible, PassAttno(d), NULL, NULL, &res);
 
 	args[0] = Int32GetDatum(d->view_id);
 	args[1] = Int64GetDatum((int64) res.rows_after);
@@ -863,6 +874,22 @@ CreateHiddenViews(Declaration *d)
 															psprintf("_data_%d", linitial_int(d->hidden_ids))),
 								 shape->topk->index),
 						"indexing the hidden view on its sort keys");
+	}
+	else if (shape->kind == IVM_KIND_WINDOW)
+	{
+		/* windows read their hidden view only, by partition */
+		StringInfoData cols;
+
+		d->tables = NIL;
+		d->upstream = list_make1_int(linitial_int(d->hidden_ids));
+		initStringInfo(&cols);
+		foreach(lc, shape->window->hkeys)
+			appendStringInfo(&cols, "%sc%d", cols.len > 0 ? ", " : "", lfirst_int(lc));
+		ExecUtility(psprintf("CREATE INDEX ON %s (%s)",
+							 quote_qualified_identifier(IVM_SCHEMA,
+														psprintf("_data_%d", linitial_int(d->hidden_ids))),
+							 cols.data),
+					"indexing the hidden view on the partition columns");
 	}
 	else
 		d->upstream = list_concat(d->upstream, list_copy(d->hidden_ids));

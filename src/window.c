@@ -1,0 +1,281 @@
+/*-------------------------------------------------------------------------
+ *
+ * window.c
+ *		Window functions: a view whose select list calls window functions
+ *		that all partition their rows alike (PARTITION BY the same columns).
+ *
+ * A window function's value for a row depends on the rows of its
+ * partition only, so a change reaches the partitions it touches and no
+ * other: those are computed again, and the rest stays.  The rows the
+ * windows read (the query's FROM and WHERE, with the columns its select
+ * list and windows use) are kept in a hidden view, maintained by their own
+ * delta rules, with an index on the partition columns; the view is the
+ * window query over that hidden view.  A tick in which the hidden view
+ * changed takes the partition keys of its delta, reads those partitions'
+ * rows of the hidden view, computes their windows again and applies the
+ * difference with the rows the view holds for them (the diff strategy,
+ * restricted to them: diff.c), at a cost that follows the partitions
+ * touched, not the data.  A partition emptied loses its rows; one filled
+ * again gets them back.
+ *
+ * The partition columns must be columns of the query's relations, shown
+ * by the view (so its stored rows can be found by partition), compared as
+ * their type's default equality does, NULLs equal (as PARTITION BY takes
+ * them).  Windows without PARTITION BY, or partitioned differently, are
+ * diffed.
+ *
+ * Layer: operators (query trees in, SQL text out; no SPI).  Calls qtree.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_operator.h"
+#include "lib/stringinfo.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/tlist.h"
+#include "parser/parsetree.h"
+#include "rewrite/rewriteManip.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "ivm.h"
+
+/* 1-based position of a Var equal to var in vars, or 0 */
+static int
+VarPosition(List *vars, Var *var)
+{
+	ListCell   *lc;
+
+	foreach(lc, vars)
+	{
+		Var		   *v = lfirst(lc);
+
+		if (v->varno == var->varno && v->varattno == var->varattno)
+			return foreach_current_index(lc) + 1;
+	}
+	return 0;
+}
+
+/* the columns of level 0 a node reads, windows' arguments included, once each */
+static List *
+VarsOf(Node *node)
+{
+	List	   *vars = NIL;
+	ListCell   *lc;
+
+	foreach(lc, pull_var_clause(node, PVC_RECURSE_WINDOWFUNCS | PVC_RECURSE_PLACEHOLDERS))
+		if (VarPosition(vars, lfirst(lc)) == 0)
+			vars = lappend(vars, lfirst(lc));
+	return vars;
+}
+
+/* Vars of relation 1, the hidden view, in place of the query's columns */
+static Node *
+ToHiddenMutator(Node *node, List *vars)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Var) && ((Var *) node)->varlevelsup == 0)
+	{
+		Var		   *var = (Var *) node;
+
+		return (Node *) makeVar(1, VarPosition(vars, var), var->vartype, var->vartypmod,
+								var->varcollid, 0);
+	}
+	return expression_tree_mutator(node, ToHiddenMutator, vars);
+}
+
+/*
+ * IvmWindowAnalyze
+ *		Whether query's windows have a delta rule; if so *out says what the
+ *		hidden view holds and how the view reads it (relid: the hidden view,
+ *		InvalidOid while it does not exist).  NULL, or why not.
+ */
+const char *
+IvmWindowAnalyze(Query *query, Oid relid, IvmWindow **out)
+{
+	IvmWindow  *w;
+	WindowClause *first;
+	Query	   *inner;
+	Query	   *outer;
+	List	   *vars;
+	List	   *tlist = NIL;
+	ListCell   *lc;
+	ListCell   *lc2;
+	int			col;
+
+	*out = NULL;
+	if (query->hasAggs || query->groupClause != NIL || query->havingQual != NULL ||
+		query->groupingSets != NIL)
+		return "the query uses window functions together with GROUP BY or aggregates";
+	if (query->distinctClause != NIL || query->setOperations != NULL || query->hasTargetSRFs ||
+		query->limitCount != NULL || query->limitOffset != NULL || query->cteList != NIL)
+		return "the query uses window functions together with DISTINCT, a set operation, a set-returning function, LIMIT or WITH";
+	if (checkExprHasSubLink((Node *) query->targetList))
+		return "the query uses window functions together with a subquery in its select list";
+	if (query->windowClause == NIL)
+		return "the query uses window functions without a window";
+
+	/* every window partitions alike, by columns the view shows */
+	first = linitial_node(WindowClause, query->windowClause);
+	if (first->partitionClause == NIL)
+		return "a window has no PARTITION BY: every change would touch its one partition";
+	foreach(lc, query->windowClause)
+	{
+		WindowClause *wc = lfirst_node(WindowClause, lc);
+		ListCell   *a;
+		ListCell   *b;
+
+		if (list_length(wc->partitionClause) != list_length(first->partitionClause))
+			return "the query's windows partition their rows differently";
+		forboth(a, wc->partitionClause, b, first->partitionClause)
+		{
+			Node	   *ea = get_sortgroupclause_expr(lfirst(a), query->targetList);
+			Node	   *eb = get_sortgroupclause_expr(lfirst(b), query->targetList);
+
+			if (!equal(ea, eb))
+				return "the query's windows partition their rows differently";
+		}
+	}
+
+	w = palloc0(sizeof(IvmWindow));
+	vars = VarsOf((Node *) query->targetList);
+	foreach(lc, first->partitionClause)
+	{
+		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
+		TargetEntry *key = get_sortgroupclause_tle(sgc, query->targetList);
+		int			visible = -1;
+
+		if (!IsA(key->expr, Var) || ((Var *) key->expr)->varlevelsup != 0)
+			return "a window partitions by an expression (only by columns has a delta rule)";
+		/* the view's column showing it */
+		col = 0;
+		foreach(lc2, query->targetList)
+		{
+			TargetEntry *tle = lfirst_node(TargetEntry, lc2);
+
+			if (tle->resjunk)
+				continue;
+			if (equal(tle->expr, key->expr))
+			{
+				visible = col;
+				break;
+			}
+			col++;
+		}
+		if (visible < 0)
+			return "a window partitions by a column the view does not show";
+		if (!OidIsValid(sgc->eqop) || !op_hashjoinable(sgc->eqop, exprType((Node *) key->expr)))
+			return "a window partitions by a column whose type has no hashable equality";
+		w->keycols = lappend_int(w->keycols, visible);
+		w->hkeys = lappend_int(w->hkeys, VarPosition(vars, (Var *) key->expr));
+		w->eqops = lappend_oid(w->eqops, sgc->eqop);
+	}
+
+	/* the hidden view: the query's rows, each column its windows read */
+	inner = copyObject(query);
+	foreach(lc, vars)
+	{
+		Var		   *v = lfirst(lc);
+
+		tlist = lappend(tlist, makeTargetEntry((Expr *) copyObject(v), list_length(tlist) + 1,
+											   psprintf("c%d", list_length(tlist) + 1), false));
+	}
+	inner->targetList = tlist;
+	inner->windowClause = NIL;
+	inner->sortClause = NIL;
+	inner->hasWindowFuncs = false;
+
+	/* the view: its windows over the hidden view */
+	outer = copyObject(query);
+	outer->rtable = list_make1(IvmHiddenRte(inner, relid, "__ivm_w"));
+	outer->jointree = makeFromExpr(list_make1(makeNode(RangeTblRef)), NULL);
+	((RangeTblRef *) linitial(outer->jointree->fromlist))->rtindex = 1;
+	outer->targetList = (List *) ToHiddenMutator((Node *) outer->targetList, vars);
+	outer->sortClause = NIL;
+	outer->hasSubLinks = false;
+	outer->rowMarks = NIL;
+
+	w->inner = inner;
+	w->outer = outer;
+	*out = w;
+	return NULL;
+}
+
+/*
+ * IvmWindowSql
+ *		The view's rows, as its storage holds them: of every partition, or
+ *		(enrname given: the ephemeral relation of the hidden view's delta)
+ *		of the partitions that delta touches.
+ */
+char *
+IvmWindowSql(IvmWindow *w, const char *enrname)
+{
+	Query	   *q = copyObject(w->outer);
+	RangeTblEntry *rte;
+	StringInfoData buf;
+	ListCell   *lc;
+	ListCell   *lc2;
+
+	if (enrname == NULL)
+		return IvmDeparseQuery(q);
+
+	/* the hidden view read through a CTE of the touched partitions' rows */
+	rte = linitial_node(RangeTblEntry, q->rtable);
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "WITH __ivm_touched AS (SELECT h.* FROM %s.%s h WHERE EXISTS (SELECT 1 FROM %s d WHERE ",
+					 quote_identifier(get_namespace_name(get_rel_namespace(rte->relid))),
+					 quote_identifier(get_rel_name(rte->relid)), quote_identifier(enrname));
+	forboth(lc, w->hkeys, lc2, w->eqops)
+	{
+		int			k = lfirst_int(lc);
+		char	   *op = IvmOperatorSql(lfirst_oid(lc2));
+
+		if (foreach_current_index(lc) > 0)
+			appendStringInfoString(&buf, " AND ");
+		appendStringInfo(&buf, "(d.c%d %s h.c%d OR (d.c%d IS NULL AND h.c%d IS NULL))", k, op, k, k, k);
+	}
+	appendStringInfoString(&buf, ")) ");
+	rte->rtekind = RTE_CTE;
+	rte->ctename = pstrdup("__ivm_touched");
+	rte->ctelevelsup = 0;
+	rte->self_reference = false;
+	rte->relid = InvalidOid;
+	rte->relkind = 0;
+	rte->requiredPerms = 0;
+	appendStringInfoString(&buf, IvmDeparseQuery(q));
+	return buf.data;
+}
+
+/*
+ * IvmWindowStoredFilter
+ *		A condition over the view's stored row (alias s, its columns named
+ *		colnames) that holds for the rows of the partitions the hidden
+ *		view's delta (ephemeral relation enrname) touches.
+ */
+char *
+IvmWindowStoredFilter(IvmWindow *w, const char *enrname, List *colnames)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+	ListCell   *lc2;
+	ListCell   *lc3;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "EXISTS (SELECT 1 FROM %s d WHERE ", quote_identifier(enrname));
+	forthree(lc, w->hkeys, lc2, w->keycols, lc3, w->eqops)
+	{
+		int			k = lfirst_int(lc);
+		const char *col = quote_identifier(strVal(list_nth(colnames, lfirst_int(lc2))));
+		char	   *op = IvmOperatorSql(lfirst_oid(lc3));
+
+		if (foreach_current_index(lc) > 0)
+			appendStringInfoString(&buf, " AND ");
+		appendStringInfo(&buf, "(d.c%d %s s.%s OR (d.c%d IS NULL AND s.%s IS NULL))", k, op, col, k, col);
+	}
+	appendStringInfoChar(&buf, ')');
+	return buf.data;
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# ---------------------------------------------------------------------------
+# test/bench/memory.sh -- bounded memory: the backend's peak private memory
+# while REFRESH recomputes an incremental view of many rows, against the
+# view's size and against PostgreSQL's own REFRESH of the same query.
+#
+#   bash test/bench/memory.sh                         # 10,000,000 rows
+#   IVM_BENCH_MEM_ROWS=1000000 bash test/bench/memory.sh
+#
+# t(id int primary key, k int, v int, s text): IVM_BENCH_MEM_ROWS rows
+# (s = md5(id), 32 characters).  Three REFRESHes, each in its own session,
+# while a sampler reads the backend's RssAnon (its private, anonymous memory:
+# palloc'd memory, not the shared buffers it maps) from /proc every 20 ms:
+#   - plain:  REFRESH MATERIALIZED VIEW of an ordinary materialized view of
+#             the query (PostgreSQL's own: a baseline);
+#   - fill:   REFRESH of the incremental view created WITH NO DATA (the diff
+#             of every row against an empty storage);
+#   - redo:   REFRESH of the filled view after 1% of t changed (the diff of
+#             every row against every stored row).
+# Prints a Markdown table: wall time, RssAnon before and at its peak, and
+# the storage's size.  work_mem is the server's (IVM_BENCH_MEM_WORK_MEM sets
+# it for the sessions; default 64MB).  Uses the cluster exported by
+# run-all.sh when there is one, else starts its own (test/lib.sh).
+# ---------------------------------------------------------------------------
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=test/lib.sh
+. "$HERE/../lib.sh"
+
+N=${IVM_BENCH_MEM_ROWS:-10000000}
+WORK_MEM=${IVM_BENCH_MEM_WORK_MEM:-64MB}
+DB=${IVM_DB:-ivm_bench_mem}
+case "$N" in '' | *[!0-9]*) echo "IVM_BENCH_MEM_ROWS must be a positive integer, not '$N'" >&2; exit 2 ;; esac
+
+ivm_cluster_use_or_start
+ivm_psql -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
+ivm_psql -d postgres -c "CREATE DATABASE $DB" >/dev/null
+ivm_say "loading $N rows"
+ivm_psql -d "$DB" >/dev/null <<SQL
+CREATE EXTENSION ivm;
+CREATE TABLE t (id int PRIMARY KEY, k int NOT NULL, v int NOT NULL, s text NOT NULL);
+INSERT INTO t SELECT g, g % 1000, (g::int8 * 7919 % 1000003)::int, md5(g::text) FROM generate_series(1, $N) g;
+VACUUM ANALYZE t;
+CREATE MATERIALIZED VIEW plain AS SELECT id, k, v, s FROM t WITH NO DATA;
+CREATE MATERIALIZED VIEW spj WITH (ivm.incremental) AS SELECT id, k, v, s FROM t WITH NO DATA;
+SQL
+
+# measure label sql: "label|ms|rss_before_kB|rss_peak_kB"
+measure() {
+    local label=$1 sql=$2 pidf="$IVM_TMP/mem.pid" outf="$IVM_TMP/mem.out" pid peak=0 base="" v bg ms
+    rm -f "$pidf" "$outf"
+    ivm_psql -d "$DB" -At >"$outf" 2>&1 <<SQL &
+SET work_mem = '$WORK_MEM';
+\o $pidf
+SELECT pg_backend_pid();
+\o
+SELECT pg_sleep(0.5);
+\timing on
+$sql
+SQL
+    bg=$!
+    while [ ! -s "$pidf" ]; do sleep 0.02; done
+    pid=$(tr -dc '0-9' <"$pidf")
+    while kill -0 "$bg" 2>/dev/null; do
+        v=$(awk '/^RssAnon:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+        if [ -n "$v" ]; then
+            [ -z "$base" ] && base=$v
+            [ "$v" -gt "$peak" ] && peak=$v
+        fi
+        sleep 0.02
+    done
+    wait "$bg" || { cat "$outf" >&2; return 1; }
+    ms=$(grep -o 'Time: [0-9.]* ms' "$outf" | tail -1 | tr -dc '0-9.')
+    echo "$label|$ms|${base:-0}|$peak"
+}
+
+ivm_say "REFRESH, with the backend's private memory sampled"
+plain=$(measure plain "REFRESH MATERIALIZED VIEW plain;")
+fill=$(measure fill "REFRESH MATERIALIZED VIEW spj;")
+ivm_psql -d "$DB" -c "UPDATE t SET v = v + 1 WHERE id % 100 = 7" >/dev/null
+redo=$(measure redo "REFRESH MATERIALIZED VIEW spj;")
+sizes=$(ivm_psql -d "$DB" -At -c "SELECT pg_total_relation_size('plain'), pg_total_relation_size(storage::regclass) FROM ivm.views WHERE name = 'spj'::regclass")
+wrong=$(ivm_psql -d "$DB" -At -c "SELECT count(*) FROM ((SELECT * FROM spj EXCEPT ALL SELECT id, k, v, s FROM t) UNION ALL (SELECT id, k, v, s FROM t EXCEPT ALL SELECT * FROM spj)) d")
+
+mb() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
+echo
+echo "| REFRESH of a view of $N rows (work_mem $WORK_MEM) | wall ms | RssAnon before, MB | RssAnon peak, MB | peak - before, MB |"
+echo "| --- | ---: | ---: | ---: | ---: |"
+for row in "$plain" "$fill" "$redo"; do
+    IFS='|' read -r label ms base peak <<<"$row"
+    case $label in
+        plain) what="PostgreSQL's REFRESH MATERIALIZED VIEW (ordinary matview)" ;;
+        fill) what="ivm: REFRESH of the view created WITH NO DATA (every row inserted)" ;;
+        redo) what="ivm: REFRESH after 1% of the rows changed (every row compared)" ;;
+    esac
+    echo "| $what | $ms | $(mb "$base") | $(mb "$peak") | $(mb $((peak - base))) |"
+done
+echo
+echo "Sizes: the ordinary matview $(awk -v b="${sizes%%|*}" 'BEGIN { printf "%.0f", b / 1048576 }') MB; the incremental view's storage (with its hidden row hash and index) $(awk -v b="${sizes##*|}" 'BEGIN { printf "%.0f", b / 1048576 }') MB. The view equals its query: $([ "$wrong" = 0 ] && echo yes || echo "NO ($wrong rows differ)")."
+[ "$wrong" = 0 ]
