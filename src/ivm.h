@@ -301,6 +301,7 @@ extern bool IvmReadDelta(RangeTblEntry *rte, Bitmapset *used, const char *enrnam
 extern char *IvmDeparseQuery(Query *query);
 extern RangeTblEntry *IvmHiddenRte(Query *holds, Oid relid, const char *alias);
 extern char *IvmOperatorSql(Oid opno);
+extern JoinExpr *IvmJoinStep(Query *q, Node *left, Node *right, JoinType jointype, Node *quals);
 
 /* window.c */
 extern const char *IvmWindowAnalyze(Query *query, Oid relid, IvmWindow **out);
@@ -311,15 +312,12 @@ extern char *IvmWindowStoredFilter(IvmWindow *w, const char *enrname, List *coln
 extern const char *IvmTopkAnalyze(Query *query, IvmTopk **topk);
 extern char *IvmTopkSql(IvmTopk *topk, int nvisible, const char *hidden);
 
-/* normalize.c: a declared query in the form delta rules read */
-extern Query *IvmParseQuery(const char *query_text);
-extern Query *IvmNormalizeQuery(Query *query);
-
 /* outer.c: outer joins as inner joins and anti joins */
 extern List *IvmOuterSplit(Query *q, const char **why);
 
 /* scalar.c: scalar subqueries decorrelated into joins with hidden views */
 extern void IvmScalarExtract(Query *q, IvmHiddenCtx *hc);
+extern void IvmScalarSelectList(Query *q, IvmHiddenCtx *hc);
 
 /* semi.c: semi and anti joins */
 extern const char *IvmSemiExtract(Query *q, List **semis, IvmHiddenCtx *hc);
@@ -371,6 +369,10 @@ extern bool IvmApplyAgg(Oid storage_rel, Oid view_owner, const char *viewname,
 						Tuplestorestate *vdelta, TupleDesc vdesc, IvmDiffResult *result);
 
 /* ---- work ---------------------------------------------------------- */
+
+/* normalize.c: a declared query in the form delta rules read */
+extern Query *IvmParseQuery(const char *query_text);
+extern Query *IvmNormalizeQuery(Query *query);
 
 /* capture.c */
 extern void IvmEnsureCaptured(Oid relid);

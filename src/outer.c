@@ -171,6 +171,25 @@ Padded(Query *q, Node **where, JoinExpr *j, Node *keep, int varno)
 	if (j->rtindex > 0)
 	{
 		RangeTblEntry *gone = rt_fetch(j->rtindex, out->rtable);
+		ListCell   *lc;
+
+		/* a join above it names the columns it stood for instead */
+		foreach(lc, out->rtable)
+		{
+			RangeTblEntry *above = lfirst(lc);
+			ListCell   *lc2;
+
+			if (above == gone || above->rtekind != RTE_JOIN)
+				continue;
+			foreach(lc2, above->joinaliasvars)
+			{
+				Var		   *v = lfirst(lc2);
+
+				if (v != NULL && IsA(v, Var) && v->varno == j->rtindex && v->varlevelsup == 0 &&
+					v->varattno > 0 && v->varattno <= list_length(gone->joinaliasvars))
+					lfirst(lc2) = copyObject(list_nth(gone->joinaliasvars, v->varattno - 1));
+			}
+		}
 
 		gone->rtekind = RTE_RESULT;
 		gone->jointype = JOIN_INNER;

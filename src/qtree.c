@@ -2,7 +2,8 @@
  *
  * qtree.c
  *		Query-tree pieces the operators share: a relation read as its
- *		delta, a hidden view read as a relation, and a query as SQL text.
+ *		delta, a hidden view read as a relation, a join step, an operator
+ *		named in full, and a query as SQL text.
  *
  * A delta is an ephemeral named relation the tick registers (the rows of
  * a table's log consumed this tick, or the rows a view emitted): the
@@ -24,6 +25,7 @@
 #include "catalog/pg_operator.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/makefuncs.h"
+#include "parser/parsetree.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/ruleutils.h"
@@ -178,4 +180,60 @@ IvmOperatorSql(Oid opno)
 				   NameStr(op->oprname));
 	ReleaseSysCache(tup);
 	return sql;
+}
+
+/* the range table index of a FROM item: a relation or a join */
+static int
+ItemIndex(Node *item)
+{
+	return IsA(item, RangeTblRef) ? ((RangeTblRef *) item)->rtindex : castNode(JoinExpr, item)->rtindex;
+}
+
+/*
+ * IvmJoinStep
+ *		left JOIN right ON quals (a CROSS JOIN for JOIN_INNER without quals),
+ *		with the range table entry a deparse needs.
+ */
+JoinExpr *
+IvmJoinStep(Query *q, Node *left, Node *right, JoinType jointype, Node *quals)
+{
+	int			lvarno = ItemIndex(left);
+	int			rvarno = ItemIndex(right);
+	List	   *lnames = rt_fetch(lvarno, q->rtable)->eref->colnames;
+	List	   *rnames = rt_fetch(rvarno, q->rtable)->eref->colnames;
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+	JoinExpr   *j = makeNode(JoinExpr);
+	List	   *colnames = NIL;
+	List	   *vars = NIL;
+	List	   *leftcols = NIL;
+	List	   *rightcols = NIL;
+
+	for (int i = 1; i <= list_length(lnames); i++)
+	{
+		colnames = lappend(colnames, makeString(pstrdup(strVal(list_nth(lnames, i - 1)))));
+		vars = lappend(vars, makeVar(lvarno, i, InvalidOid, -1, InvalidOid, 0));
+		leftcols = lappend_int(leftcols, i);
+	}
+	for (int i = 1; i <= list_length(rnames); i++)
+	{
+		colnames = lappend(colnames, makeString(pstrdup(strVal(list_nth(rnames, i - 1)))));
+		vars = lappend(vars, makeVar(rvarno, i, InvalidOid, -1, InvalidOid, 0));
+		rightcols = lappend_int(rightcols, i);
+	}
+	rte->rtekind = RTE_JOIN;
+	rte->jointype = jointype;
+	rte->joinmergedcols = 0;
+	rte->joinaliasvars = vars;
+	rte->joinleftcols = leftcols;
+	rte->joinrightcols = rightcols;
+	rte->eref = makeAlias("unnamed_join", colnames);
+	rte->inFromCl = true;
+	q->rtable = lappend(q->rtable, rte);
+
+	j->jointype = jointype;
+	j->larg = left;
+	j->rarg = right;
+	j->quals = quals;
+	j->rtindex = list_length(q->rtable);
+	return j;
 }

@@ -32,6 +32,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
@@ -81,7 +82,7 @@ NonStrictAboveAggs(Node *node, bool *counts)
  *		when the subquery is not of that form.
  */
 static Query *
-Decorrelate(SubLink *sl, List **outer, List **ops)
+Decorrelate(SubLink *sl, bool counts_ok, List **outer, List **ops)
 {
 	Query	   *sub = castNode(Query, sl->subselect);
 	Query	   *holds;
@@ -112,7 +113,7 @@ Decorrelate(SubLink *sl, List **outer, List **ops)
 		value = tle;
 	}
 	if (value == NULL || contain_vars_of_level((Node *) value->expr, 1) ||
-		NonStrictAboveAggs((Node *) value->expr, &counts))
+		(NonStrictAboveAggs((Node *) value->expr, &counts) && !counts_ok))
 		return NULL;
 
 	holds = copyObject(sub);
@@ -178,7 +179,7 @@ Decorrelate(SubLink *sl, List **outer, List **ops)
 		*ops = lappend(*ops, op);
 	}
 	/* a missing group is NULL only where the value is NULL over no rows */
-	if (k > 0 && counts)
+	if (k > 0 && counts && !counts_ok)
 		return NULL;
 	value = flatCopyTargetEntry(value);
 	value->resno = k + 1;
@@ -269,7 +270,7 @@ IvmScalarExtract(Query *q, IvmHiddenCtx *hc)
 		ListCell   *lc3;
 		int			k = 0;
 
-		holds = sl != NULL ? Decorrelate(sl, &outer, &ops) : NULL;
+		holds = sl != NULL ? Decorrelate(sl, false, &outer, &ops) : NULL;
 		if (holds == NULL)
 		{
 			keep = lappend(keep, conj);
@@ -300,5 +301,120 @@ IvmScalarExtract(Query *q, IvmHiddenCtx *hc)
 		}
 	}
 	q->jointree->quals = keep == NIL ? NULL : (Node *) make_ands_explicit(keep);
+	q->hasSubLinks = checkExprHasSubLink((Node *) q);
+}
+
+/* the value of an aggregate over no rows: 0 for count, else NULL */
+static Node *
+EmptyMutator(Node *node, void *context)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Aggref))
+	{
+		Aggref	   *agg = (Aggref *) node;
+		char	   *name = get_func_name(agg->aggfnoid);
+
+		if (name != NULL && strcmp(name, "count") == 0 && agg->aggtype == INT8OID)
+			return (Node *) makeConst(INT8OID, -1, InvalidOid, 8, Int64GetDatum(0), false, true);
+		return (Node *) makeNullConst(agg->aggtype, -1, agg->aggcollid);
+	}
+	return expression_tree_mutator(node, EmptyMutator, context);
+}
+
+/*
+ * IvmScalarSelectList
+ *		Rewrite each column of q that is a scalar subquery of the form above
+ *		into a read of the hidden view holding the subquery grouped by its
+ *		keys: LEFT JOIN <hidden view> h ON the keys, the column CASE WHEN
+ *		no group matched THEN the subquery's value over no rows (count() is
+ *		0 there, so this form takes it) ELSE h's value END.  Uncorrelated, the
+ *		one-row hidden view is joined without condition.  q is changed (its
+ *		FROM list becomes one join); outer.c then splits the outer join.
+ *		Columns of another form are left as they are.
+ */
+void
+IvmScalarSelectList(Query *q, IvmHiddenCtx *hc)
+{
+	ListCell   *lc;
+
+	if (!q->hasSubLinks || q->jointree == NULL || q->jointree->fromlist == NIL ||
+		q->setOperations != NULL)
+		return;
+	foreach(lc, q->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		SubLink    *sl;
+		List	   *outer;
+		List	   *ops;
+		Query	   *holds;
+		RangeTblRef *ref;
+		Node	   *chain = NULL;
+		List	   *quals = NIL;
+		TargetEntry *value;
+		Var		   *hv;
+		ListCell   *lc2;
+		ListCell   *lc3;
+		int			k = 0;
+
+		if (!IsA(tle->expr, SubLink) || ((SubLink *) tle->expr)->subLinkType != EXPR_SUBLINK)
+			continue;
+		sl = (SubLink *) tle->expr;
+		holds = Decorrelate(sl, true, &outer, &ops);
+		if (holds == NULL)
+			continue;
+
+		/* FROM <what q reads, joined> LEFT JOIN <hidden view> ON the keys */
+		q->rtable = lappend(q->rtable,
+							IvmHiddenRte(holds, IvmHiddenClaim(hc, holds),
+										 psprintf("__ivm_s%d", list_length(q->rtable) + 1)));
+		ref = makeNode(RangeTblRef);
+		ref->rtindex = list_length(q->rtable);
+		forboth(lc2, outer, lc3, ops)
+		{
+			OpExpr	   *eq = copyObject((OpExpr *) lfirst(lc3));
+			TargetEntry *key = list_nth_node(TargetEntry, holds->targetList, k);
+			Var		   *kv = makeVar(ref->rtindex, key->resno, exprType((Node *) key->expr),
+									 exprTypmod((Node *) key->expr), exprCollation((Node *) key->expr), 0);
+			bool		outer_left = contain_vars_of_level(linitial(eq->args), 1);
+
+			eq->args = outer_left ? list_make2(lfirst(lc2), kv) : list_make2(kv, lfirst(lc2));
+			quals = lappend(quals, eq);
+			k++;
+		}
+		foreach(lc2, q->jointree->fromlist)
+			chain = chain == NULL ? lfirst(lc2) : (Node *) IvmJoinStep(q, chain, lfirst(lc2), JOIN_INNER, NULL);
+		q->jointree->fromlist = list_make1(IvmJoinStep(q, chain, (Node *) ref,
+													   k > 0 ? JOIN_LEFT : JOIN_INNER,
+													   k > 0 ? (Node *) make_ands_explicit(quals) : NULL));
+
+		/* the column: the group's value, or the value over no rows */
+		value = llast_node(TargetEntry, holds->targetList);
+		hv = makeVar(ref->rtindex, value->resno, exprType((Node *) value->expr),
+					 exprTypmod((Node *) value->expr), exprCollation((Node *) value->expr), 0);
+		if (k == 0)
+			tle->expr = (Expr *) hv;
+		else
+		{
+			CaseExpr   *ce = makeNode(CaseExpr);
+			CaseWhen   *cw = makeNode(CaseWhen);
+			TargetEntry *key = linitial_node(TargetEntry, holds->targetList);
+			NullTest   *nt = makeNode(NullTest);
+
+			nt->arg = (Expr *) makeVar(ref->rtindex, key->resno, exprType((Node *) key->expr),
+									   exprTypmod((Node *) key->expr), exprCollation((Node *) key->expr), 0);
+			nt->nulltesttype = IS_NULL;
+			nt->location = -1;
+			cw->expr = (Expr *) nt;
+			cw->result = (Expr *) eval_const_expressions(NULL, EmptyMutator((Node *) copyObject(value->expr), NULL));
+			cw->location = -1;
+			ce->casetype = exprType((Node *) value->expr);
+			ce->casecollid = exprCollation((Node *) value->expr);
+			ce->args = list_make1(cw);
+			ce->defresult = (Expr *) hv;
+			ce->location = -1;
+			tle->expr = (Expr *) ce;
+		}
+	}
 	q->hasSubLinks = checkExprHasSubLink((Node *) q);
 }

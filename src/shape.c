@@ -306,6 +306,7 @@ SplitBranches(Query *q, IvmHiddenCtx *hc, List **branches)
 
 	if (why != NULL)
 		return why;
+	IvmScalarSelectList(q, hc);
 	parts = IvmOuterSplit(q, &why);
 	foreach(lc, parts)
 	{
@@ -959,8 +960,8 @@ AnalyzeShape(Query *query, IvmHiddenCtx *hc)
 		return shape;
 	}
 
-	/* window functions: their rows are a hidden view, with its own shape */
-	if (query->hasWindowFuncs)
+	/* window functions, DISTINCT ON: their rows are a hidden view, with its own shape */
+	if (query->hasWindowFuncs || query->hasDistinctOn)
 	{
 		IvmHiddenCtx inner_hc = {NIL, 0, NIL};
 		Oid			relid = hc->next < list_length(hc->hidden) ? list_nth_oid(hc->hidden, hc->next) : InvalidOid;
@@ -980,8 +981,10 @@ AnalyzeShape(Query *query, IvmHiddenCtx *hc)
 			return shape;
 		}
 		shape->kind = IVM_KIND_WINDOW;
-		shape->reason = psprintf("window functions: the rows they read are kept in a hidden view (%s), indexed on the partition columns; each tick where it changed computes the windows again for the partitions its delta touches, and applies the difference with their stored rows",
-								 shape->inner->reason);
+		shape->reason = psprintf("%s: the rows %s read are kept in a hidden view (%s), indexed on the partition columns; each tick where it changed computes the %s again for the partitions its delta touches, and applies the difference with their stored rows",
+								 query->hasDistinctOn ? "DISTINCT ON" : "window functions",
+								 query->hasDistinctOn ? "it" : "they", shape->inner->reason,
+								 query->hasDistinctOn ? "first row of each key" : "windows");
 		return shape;
 	}
 
@@ -1787,62 +1790,6 @@ JoinOrderFromDelta(Query *q, List *rels, uint32 mask)
 	return order;
 }
 
-/* the range table index of a FROM item: a relation or a join */
-static int
-ItemIndex(Node *item)
-{
-	return IsA(item, RangeTblRef) ? ((RangeTblRef *) item)->rtindex : castNode(JoinExpr, item)->rtindex;
-}
-
-/*
- * JoinStep
- *		left JOIN right ON quals (a CROSS JOIN for JOIN_INNER without quals),
- *		with the range table entry a deparse needs.
- */
-static JoinExpr *
-JoinStep(Query *q, Node *left, Node *right, JoinType jointype, Node *quals)
-{
-	int			lvarno = ItemIndex(left);
-	int			rvarno = ItemIndex(right);
-	List	   *lnames = rt_fetch(lvarno, q->rtable)->eref->colnames;
-	List	   *rnames = rt_fetch(rvarno, q->rtable)->eref->colnames;
-	RangeTblEntry *rte = makeNode(RangeTblEntry);
-	JoinExpr   *j = makeNode(JoinExpr);
-	List	   *colnames = NIL;
-	List	   *vars = NIL;
-	List	   *leftcols = NIL;
-	List	   *rightcols = NIL;
-
-	for (int i = 1; i <= list_length(lnames); i++)
-	{
-		colnames = lappend(colnames, makeString(pstrdup(strVal(list_nth(lnames, i - 1)))));
-		vars = lappend(vars, makeVar(lvarno, i, InvalidOid, -1, InvalidOid, 0));
-		leftcols = lappend_int(leftcols, i);
-	}
-	for (int i = 1; i <= list_length(rnames); i++)
-	{
-		colnames = lappend(colnames, makeString(pstrdup(strVal(list_nth(rnames, i - 1)))));
-		vars = lappend(vars, makeVar(rvarno, i, InvalidOid, -1, InvalidOid, 0));
-		rightcols = lappend_int(rightcols, i);
-	}
-	rte->rtekind = RTE_JOIN;
-	rte->jointype = jointype;
-	rte->joinmergedcols = 0;
-	rte->joinaliasvars = vars;
-	rte->joinleftcols = leftcols;
-	rte->joinrightcols = rightcols;
-	rte->eref = makeAlias("unnamed_join", colnames);
-	rte->inFromCl = true;
-	q->rtable = lappend(q->rtable, rte);
-
-	j->jointype = jointype;
-	j->larg = left;
-	j->rarg = right;
-	j->quals = quals;
-	j->rtindex = list_length(q->rtable);
-	return j;
-}
-
 /*
  * FixJoinOrder
  *		Make q's FROM list (relations only, joined by WHERE) the chain of
@@ -1862,7 +1809,7 @@ FixJoinOrder(Query *q, List *order)
 		RangeTblRef *ref = makeNode(RangeTblRef);
 
 		ref->rtindex = lfirst_int(lc);
-		chain = chain == NULL ? (Node *) ref : (Node *) JoinStep(q, chain, (Node *) ref, JOIN_INNER, NULL);
+		chain = chain == NULL ? (Node *) ref : (Node *) IvmJoinStep(q, chain, (Node *) ref, JOIN_INNER, NULL);
 	}
 	q->jointree->fromlist = list_make1(chain);
 }
@@ -1880,9 +1827,9 @@ LeftJoinLast(Query *q, int r, Node *quals)
 	ListCell   *lc;
 
 	foreach(lc, q->jointree->fromlist)
-		chain = chain == NULL ? lfirst(lc) : (Node *) JoinStep(q, chain, lfirst(lc), JOIN_INNER, NULL);
+		chain = chain == NULL ? lfirst(lc) : (Node *) IvmJoinStep(q, chain, lfirst(lc), JOIN_INNER, NULL);
 	ref->rtindex = r;
-	q->jointree->fromlist = list_make1(JoinStep(q, chain, (Node *) ref, JOIN_LEFT, quals));
+	q->jointree->fromlist = list_make1(IvmJoinStep(q, chain, (Node *) ref, JOIN_LEFT, quals));
 }
 
 /*

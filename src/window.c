@@ -2,7 +2,8 @@
  *
  * window.c
  *		Window functions: a view whose select list calls window functions
- *		that all partition their rows alike (PARTITION BY the same columns).
+ *		that all partition their rows alike (PARTITION BY the same columns),
+ *		and SELECT DISTINCT ON, whose partitions are its keys.
  *
  * A window function's value for a row depends on the rows of its
  * partition only, so a change reaches the partitions it touches and no
@@ -17,6 +18,10 @@
  * restricted to them: diff.c), at a cost that follows the partitions
  * touched, not the data.  A partition emptied loses its rows; one filled
  * again gets them back.
+ *
+ * SELECT DISTINCT ON (k) ... ORDER BY k, x keeps the first row of each k
+ * in that order: a partition's row depends on its rows only, and it is
+ * maintained the same way (the query's ORDER BY kept, as it picks the row).
  *
  * The partition columns must be columns of the query's relations, shown
  * by the view (so its stored rows can be found by partition), compared as
@@ -99,6 +104,7 @@ IvmWindowAnalyze(Query *query, Oid relid, IvmWindow **out)
 {
 	IvmWindow  *w;
 	WindowClause *first;
+	List	   *partition;
 	Query	   *inner;
 	Query	   *outer;
 	List	   *vars;
@@ -110,20 +116,31 @@ IvmWindowAnalyze(Query *query, Oid relid, IvmWindow **out)
 	*out = NULL;
 	if (query->hasAggs || query->groupClause != NIL || query->havingQual != NULL ||
 		query->groupingSets != NIL)
-		return "the query uses window functions together with GROUP BY or aggregates";
-	if (query->distinctClause != NIL || query->setOperations != NULL || query->hasTargetSRFs ||
-		query->limitCount != NULL || query->limitOffset != NULL || query->cteList != NIL)
-		return "the query uses window functions together with DISTINCT, a set operation, a set-returning function, LIMIT or WITH";
+		return "the query uses window functions or DISTINCT ON together with GROUP BY or aggregates";
+	if ((query->distinctClause != NIL && !query->hasDistinctOn) || query->setOperations != NULL ||
+		query->hasTargetSRFs || query->limitCount != NULL || query->limitOffset != NULL ||
+		query->cteList != NIL)
+		return "the query uses window functions or DISTINCT ON together with DISTINCT, a set operation, a set-returning function, LIMIT or WITH";
 	if (checkExprHasSubLink((Node *) query->targetList))
-		return "the query uses window functions together with a subquery in its select list";
-	if (query->windowClause == NIL)
-		return "the query uses window functions without a window";
+		return "the query uses window functions or DISTINCT ON together with a subquery in its select list";
+	if (query->hasDistinctOn && query->hasWindowFuncs)
+		return "the query uses window functions together with DISTINCT ON";
+
+	/* DISTINCT ON (k): one row per k, the first of its rows in the query's order */
+	if (query->hasDistinctOn)
+		partition = query->distinctClause;
+	else
+	{
+		if (query->windowClause == NIL)
+			return "the query uses window functions without a window";
+		first = linitial_node(WindowClause, query->windowClause);
+		partition = first->partitionClause;
+		if (partition == NIL)
+			return "a window has no PARTITION BY: every change would touch its one partition";
+	}
 
 	/* every window partitions alike, by columns the view shows */
-	first = linitial_node(WindowClause, query->windowClause);
-	if (first->partitionClause == NIL)
-		return "a window has no PARTITION BY: every change would touch its one partition";
-	foreach(lc, query->windowClause)
+	foreach(lc, query->hasDistinctOn ? NIL : query->windowClause)
 	{
 		WindowClause *wc = lfirst_node(WindowClause, lc);
 		ListCell   *a;
@@ -143,14 +160,14 @@ IvmWindowAnalyze(Query *query, Oid relid, IvmWindow **out)
 
 	w = palloc0(sizeof(IvmWindow));
 	vars = VarsOf((Node *) query->targetList);
-	foreach(lc, first->partitionClause)
+	foreach(lc, partition)
 	{
 		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
 		TargetEntry *key = get_sortgroupclause_tle(sgc, query->targetList);
 		int			visible = -1;
 
 		if (!IsA(key->expr, Var) || ((Var *) key->expr)->varlevelsup != 0)
-			return "a window partitions by an expression (only by columns has a delta rule)";
+			return "a window or DISTINCT ON partitions by an expression (only by columns has a delta rule)";
 		/* the view's column showing it */
 		col = 0;
 		foreach(lc2, query->targetList)
@@ -167,9 +184,9 @@ IvmWindowAnalyze(Query *query, Oid relid, IvmWindow **out)
 			col++;
 		}
 		if (visible < 0)
-			return "a window partitions by a column the view does not show";
+			return "a window or DISTINCT ON partitions by a column the view does not show";
 		if (!OidIsValid(sgc->eqop) || !op_hashjoinable(sgc->eqop, exprType((Node *) key->expr)))
-			return "a window partitions by a column whose type has no hashable equality";
+			return "a window or DISTINCT ON partitions by a column whose type has no hashable equality";
 		w->keycols = lappend_int(w->keycols, visible);
 		w->hkeys = lappend_int(w->hkeys, VarPosition(vars, (Var *) key->expr));
 		w->eqops = lappend_oid(w->eqops, sgc->eqop);
@@ -187,6 +204,8 @@ IvmWindowAnalyze(Query *query, Oid relid, IvmWindow **out)
 	inner->targetList = tlist;
 	inner->windowClause = NIL;
 	inner->sortClause = NIL;
+	inner->distinctClause = NIL;
+	inner->hasDistinctOn = false;
 	inner->hasWindowFuncs = false;
 
 	/* the view: its windows over the hidden view */
@@ -195,7 +214,8 @@ IvmWindowAnalyze(Query *query, Oid relid, IvmWindow **out)
 	outer->jointree = makeFromExpr(list_make1(makeNode(RangeTblRef)), NULL);
 	((RangeTblRef *) linitial(outer->jointree->fromlist))->rtindex = 1;
 	outer->targetList = (List *) ToHiddenMutator((Node *) outer->targetList, vars);
-	outer->sortClause = NIL;
+	if (!query->hasDistinctOn)
+		outer->sortClause = NIL;	/* (DISTINCT ON needs it: which row is first) */
 	outer->hasSubLinks = false;
 	outer->rowMarks = NIL;
 

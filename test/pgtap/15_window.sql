@@ -7,7 +7,7 @@
 BEGIN;
 SET LOCAL client_min_messages = warning;
 SET LOCAL ivm.fallback_ratio = 1000;
-SELECT plan(21);
+SELECT plan(22);
 
 SELECT lives_ok($$SELECT ivm.tick()$$, 'a first tick consumes whatever was pending');
 
@@ -23,7 +23,9 @@ INSERT INTO wf_q VALUES
  ('wf_sums',   'SELECT g, id, sum(v) OVER w AS running, count(*) OVER (PARTITION BY g) AS n, lag(v) OVER w AS prev, first_value(s) OVER w AS fs FROM wf_t WHERE v > 3 WINDOW w AS (PARTITION BY g ORDER BY id)'),
  ('wf_join',   'SELECT d.name, t.id, dense_rank() OVER (PARTITION BY d.name ORDER BY t.v) AS dr FROM wf_t t JOIN wf_d d ON d.g = t.g'),
  ('wf_two_keys', 'SELECT g, s, id, ntile(2) OVER (PARTITION BY g, s ORDER BY id) AS half FROM wf_t'),
- ('wf_frame',  'SELECT g, id, avg(v) OVER (PARTITION BY g ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS mov FROM wf_t');
+ ('wf_frame',  'SELECT g, id, avg(v) OVER (PARTITION BY g ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS mov FROM wf_t'),
+ ('wf_don',    'SELECT DISTINCT ON (g) g, id, v, s FROM wf_t ORDER BY g, v DESC, id'),
+ ('wf_don_join', 'SELECT DISTINCT ON (d.name, t.s) d.name, t.s, t.id FROM wf_t t JOIN wf_d d ON d.g = t.g WHERE t.v > 5 ORDER BY d.name, t.s, t.v, t.id');
 SELECT ivm.create_view(name, query) FROM wf_q ORDER BY name;
 
 \ir lib/views.psql
@@ -32,6 +34,7 @@ SELECT is((SELECT string_agg(q.name, ', ' ORDER BY q.name) FROM wf_q q JOIN ivm.
             WHERE v.strategy <> 'incremental'), NULL, 'every window view is incremental');
 SELECT matches(ivm.explain('wf_rank'), E'window functions: .*partitions its delta touches.*\n  -> hidden view ',
                'ivm.explain says how, and shows the hidden view of the rows');
+SELECT matches(ivm.explain('wf_don'), 'DISTINCT ON: .*first row of each key', 'DISTINCT ON is kept the same way, by key');
 SELECT is(pg_temp.wrong('wf_q'), '', 'every view equals its query when created');
 
 -- one row of one partition: only that partition is computed again
