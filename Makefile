@@ -47,4 +47,4 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # every object is rebuilt when a shared header changes
-$(OBJS): src/ivm.h src/checkpoint.h
+$(OBJS): src/ivm.h src/exec.h src/catalog.h src/rows.h src/operators.h src/strategies.h src/work.h src/checkpoint.h

@@ -47,6 +47,8 @@
 #include "utils/tuplestore.h"
 
 #include "ivm.h"
+#include "exec.h"
+#include "work.h"
 
 PG_FUNCTION_INFO_V1(ivm_capture);
 PG_FUNCTION_INFO_V1(ivm_refuse_write);

@@ -15,6 +15,8 @@
 #include "executor/spi.h"
 
 #include "ivm.h"
+#include "exec.h"
+#include "catalog.h"
 
 /*
  * IvmLookupView

@@ -69,6 +69,7 @@
 #include "utils/timestamp.h"
 
 #include "ivm.h"
+#include "exec.h"
 #include "checkpoint.h"
 
 PG_FUNCTION_INFO_V1(ivm_checkpoint);

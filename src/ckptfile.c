@@ -69,6 +69,7 @@
 #include "utils/snapmgr.h"
 
 #include "ivm.h"
+#include "exec.h"
 #include "checkpoint.h"
 
 /* fixed part of a header: up to and including stored_sum */

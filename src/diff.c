@@ -46,6 +46,9 @@
 #include "utils/tuplestore.h"
 
 #include "ivm.h"
+#include "exec.h"
+#include "rows.h"
+#include "strategies.h"
 
 /*
  * CheckResultMatchesStorage

@@ -20,6 +20,7 @@
 #include "utils/memutils.h"
 
 #include "ivm.h"
+#include "exec.h"
 
 /*
  * Evidence lines for ivm.evidence_path, written when the tick commits.  A

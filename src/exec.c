@@ -28,6 +28,7 @@
 #include "utils/memutils.h"
 
 #include "ivm.h"
+#include "exec.h"
 
 PG_FUNCTION_INFO_V1(ivm_plan_stats);
 

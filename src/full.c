@@ -51,6 +51,7 @@
 #include "utils/snapmgr.h"
 
 #include "ivm.h"
+#include "exec.h"
 #include "checkpoint.h"
 
 PG_FUNCTION_INFO_V1(ivm_checkpoint_full);

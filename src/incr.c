@@ -51,6 +51,10 @@
 #include "utils/rel.h"
 
 #include "ivm.h"
+#include "exec.h"
+#include "rows.h"
+#include "operators.h"
+#include "strategies.h"
 
 static char *
 StorageName(Oid storage_rel)

@@ -27,6 +27,8 @@
 #include "utils/syscache.h"
 
 #include "ivm.h"
+#include "exec.h"
+#include "work.h"
 
 PG_MODULE_MAGIC;
 

@@ -38,6 +38,9 @@
 #include "utils/builtins.h"
 
 #include "ivm.h"
+#include "exec.h"
+#include "operators.h"
+#include "work.h"
 
 /*
  * IvmParseQuery

@@ -44,6 +44,7 @@
 #include "rewrite/rewriteManip.h"
 
 #include "ivm.h"
+#include "operators.h"
 
 /* at most this many branches come out of a query's outer joins */
 #define IVM_MAX_OUTER_BRANCHES 16

@@ -73,6 +73,9 @@
 #include <xxhash.h>
 
 #include "ivm.h"
+#include "exec.h"
+#include "rows.h"
+#include "work.h"
 
 PG_FUNCTION_INFO_V1(ivm_create_source);
 PG_FUNCTION_INFO_V1(ivm_push);

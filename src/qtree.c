@@ -33,6 +33,7 @@
 #include "utils/syscache.h"
 
 #include "ivm.h"
+#include "operators.h"
 
 /*
  * IvmReadDelta

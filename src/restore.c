@@ -82,6 +82,8 @@
 #include "utils/tuplestore.h"
 
 #include "ivm.h"
+#include "exec.h"
+#include "work.h"
 #include "checkpoint.h"
 
 PG_FUNCTION_INFO_V1(ivm_restore);

@@ -57,6 +57,7 @@
 #include "utils/syscache.h"
 
 #include "ivm.h"
+#include "exec.h"
 
 /* true once _PG_init has run while shared_preload_libraries loads */
 bool		ivm_loaded_at_startup = false;

@@ -42,6 +42,8 @@
 #include "utils/tuplestore.h"
 
 #include "ivm.h"
+#include "exec.h"
+#include "rows.h"
 
 PG_FUNCTION_INFO_V1(ivm_row_hash);
 PG_FUNCTION_INFO_V1(ivm_key_hash);

@@ -42,6 +42,7 @@
 #include "utils/lsyscache.h"
 
 #include "ivm.h"
+#include "operators.h"
 
 /* Is the value NULL whenever its aggregates are: strict all the way? */
 static bool

@@ -58,6 +58,7 @@
 #include "utils/syscache.h"
 
 #include "ivm.h"
+#include "operators.h"
 
 /* Replace the Params of a sublink's test by the inner query's outputs. */
 static Node *

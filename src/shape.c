@@ -87,6 +87,7 @@
 #include "utils/typcache.h"
 
 #include "ivm.h"
+#include "operators.h"
 
 /*
  * A join's delta has 2^n - 1 terms for n relations that changed in a tick:

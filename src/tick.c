@@ -68,6 +68,12 @@
 #include "optimizer/plancat.h"
 
 #include "ivm.h"
+#include "exec.h"
+#include "catalog.h"
+#include "rows.h"
+#include "operators.h"
+#include "strategies.h"
+#include "work.h"
 
 PG_FUNCTION_INFO_V1(ivm_tick);
 PG_FUNCTION_INFO_V1(ivm_refresh);

@@ -42,6 +42,7 @@
 #include "utils/syscache.h"
 
 #include "ivm.h"
+#include "operators.h"
 
 /* Is a LIMIT or OFFSET absent, or a constant? */
 static bool

@@ -36,6 +36,10 @@
 #include "utils/syscache.h"
 
 #include "ivm.h"
+#include "exec.h"
+#include "catalog.h"
+#include "operators.h"
+#include "work.h"
 
 PG_FUNCTION_INFO_V1(ivm_on_ddl_start);
 

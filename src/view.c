@@ -55,6 +55,11 @@
 #include "rewrite/rewriteHandler.h"
 
 #include "ivm.h"
+#include "exec.h"
+#include "catalog.h"
+#include "operators.h"
+#include "strategies.h"
+#include "work.h"
 
 PG_FUNCTION_INFO_V1(ivm_create_view);
 PG_FUNCTION_INFO_V1(ivm_relink_views);

@@ -29,6 +29,9 @@
 #include "utils/tuplestore.h"
 
 #include "ivm.h"
+#include "exec.h"
+#include "catalog.h"
+#include "work.h"
 
 PG_FUNCTION_INFO_V1(ivm_watch);
 PG_FUNCTION_INFO_V1(ivm_unwatch);

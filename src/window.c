@@ -47,6 +47,7 @@
 #include "utils/lsyscache.h"
 
 #include "ivm.h"
+#include "operators.h"
 
 /* 1-based position of a Var equal to var in vars, or 0 */
 static int

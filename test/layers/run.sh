@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # ---------------------------------------------------------------------------
 # test/layers/run.sh -- the layering of src/ holds: no two files call each
-# other (directly), and the operators (shape.c, semi.c, qtree.c) call
-# nothing of ivm but each other.
+# other (directly), the operators call nothing of ivm but each other, and a
+# file includes the headers of its own layer and those below it only.
 # Reads the sources only: needs no cluster.
 # ---------------------------------------------------------------------------
 set -euo pipefail
@@ -46,6 +46,39 @@ while read -r a b; do
         fail=1
     fi
 done <<<"$pairs"
+# each layer's header is included only by its layer and the layers above it
+# (an operator includes operators.h alone); ivm.h declares no layer's functions
+rank() {
+    case $1 in
+        exec.h | exec.c | rights.c | evidence.c) echo 0 ;;
+        catalog.h | catalog.c) echo 1 ;;
+        rows.h | rows.c) echo 2 ;;
+        operators.h) echo 3 ;;
+        strategies.h | diff.c | incr.c) echo 4 ;;
+        work.h) echo 5 ;;
+        ivm.c) echo 6 ;;
+        *) if [[ " $OPERATORS " == *" $1 "* ]]; then echo 3; else echo 5; fi ;;
+    esac
+}
+for f in ./*.c; do
+    f=${f#./}
+    for h in $(grep -o '^#include "[a-z]*\.h"' "$f" | sed 's/#include "\(.*\)"/\1/'); do
+        case $h in exec.h | catalog.h | rows.h | operators.h | strategies.h | work.h) ;; *) continue ;; esac
+        if [ "$(rank "$h")" -gt "$(rank "$f")" ]; then
+            echo "FAIL: $f includes $h, a layer above its own" >&2
+            fail=1
+        fi
+        if [[ " $OPERATORS " == *" $f "* && "$h" != operators.h ]]; then
+            echo "FAIL: $f (an operator) includes $h" >&2
+            fail=1
+        fi
+    done
+done
+if grep -q '^extern [^;]*\bIvm[A-Za-z]*(' ivm.h; then
+    echo "FAIL: ivm.h declares functions (they belong in their layer's header)" >&2
+    fail=1
+fi
+
 echo "$(wc -l <<<"$defs") functions in $(ls ./*.c | wc -l) files, $(wc -l <<<"$pairs") calls between files"
 if [ "$fail" -ne 0 ]; then
     exit 1

@@ -1,0 +1,21 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.h
+ *		The catalog layer: lookups in ivm's own tables (catalog.c).
+ *
+ * Layer: catalog.  Calls exec.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef IVM_CATALOG_H
+#define IVM_CATALOG_H
+
+#include "ivm.h"
+
+/* ---- catalog ------------------------------------------------------- */
+
+/* catalog.c */
+extern int	IvmLookupView(Oid relid, Oid *storage);
+extern bool IvmIsIncrementalView(Oid relid);
+
+#endif							/* IVM_CATALOG_H */

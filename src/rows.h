@@ -1,0 +1,50 @@
+/*-------------------------------------------------------------------------
+ *
+ * rows.h
+ *		The rows layer: hashes, row identity, consolidation, applying
+ *		rows to a view's storage (rows.c).
+ *
+ * Layer: rows.  Calls exec.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef IVM_ROWS_H
+#define IVM_ROWS_H
+
+#include "ivm.h"
+
+/* ---- rows ---------------------------------------------------------- */
+
+/* rows.c */
+/*
+ * A row as the key of a hash table of distinct rows: the hash finds the
+ * candidates, the columns decide (IvmRowKeysEqual).  The compared columns
+ * are firstatt..lastatt (1-based) of tuple, skipatt (0: none) aside.
+ */
+typedef struct IvmRowKey
+{
+	uint64		hash;			/* IvmHashRow of the compared columns */
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	int			firstatt;
+	int			lastatt;
+	int			skipatt;
+} IvmRowKey;
+
+extern const char *IvmDatumImage(Datum value, int16 attlen, uint32 *len, Pointer *copy);
+extern uint64 IvmHashRow(HeapTuple tuple, TupleDesc desc, int firstatt, int lastatt);
+extern uint64 IvmHashRowExcept(HeapTuple tuple, TupleDesc desc, int skipatt);
+extern void IvmRowKeyInit(IvmRowKey *key, HeapTuple tuple, TupleDesc desc,
+						  int firstatt, int lastatt, int skipatt);
+extern bool IvmRowKeysEqual(const IvmRowKey *a, const IvmRowKey *b);
+extern HTAB *IvmRowTableCreate(const char *name, long nelem, Size entrysize,
+							   MemoryContext cxt);
+extern void IvmConsolidateRows(SPITupleTable *tt, uint64 n, Tuplestorestate *ts);
+extern HeapTuple IvmVisibleTuple(HeapTuple tuple, TupleDesc desc, TupleDesc vdesc,
+								 int64 weight);
+extern void IvmApplyRows(Oid storage_rel, const char *storage_name,
+						 ItemPointerData *deletes, uint64 ndeletes,
+						 Tuplestorestate *inserts, TupleDesc storage_desc,
+						 uint64 ninserts, Snapshot snap, const char *viewname);
+
+#endif							/* IVM_ROWS_H */

@@ -1,0 +1,42 @@
+/*-------------------------------------------------------------------------
+ *
+ * strategies.h
+ *		The strategies: diff (diff.c) and delta rules (incr.c).
+ *
+ * Layer: strategies.  Calls exec, rows and the operators' types.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef IVM_STRATEGIES_H
+#define IVM_STRATEGIES_H
+
+#include "ivm.h"
+#include "operators.h"
+
+/* ---- strategies ---------------------------------------------------- */
+
+/* diff.c: what maintaining a view did (every strategy fills one) */
+typedef struct IvmDiffResult
+{
+	uint64		inserted;		/* rows added to the view */
+	uint64		deleted;		/* rows removed from the view */
+	uint64		rows_after;		/* rows in the storage afterwards (diff) */
+	int64		rows_delta;		/* storage rows added less removed */
+	int64		size_delta;		/* aggregated rows added less removed (AGG) */
+} IvmDiffResult;
+
+
+extern void IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
+						const char *query, const char *stored_filter, Snapshot snap,
+						int nvisible, AttrNumber passattno, Tuplestorestate *vdelta,
+						TupleDesc vdesc, IvmDiffResult *result);
+
+/* incr.c: the incremental strategy */
+extern bool IvmApplySpj(Oid storage_rel, Oid view_owner, const char *viewname,
+						const char *delta_sql, Snapshot snap, int nvisible, int sizeclass,
+						Tuplestorestate *vdelta, TupleDesc vdesc, IvmDiffResult *result);
+extern bool IvmApplyAgg(Oid storage_rel, Oid view_owner, const char *viewname,
+						IvmShape *shape, const char *merge_sql, Snapshot snap, int sizeclass,
+						Tuplestorestate *vdelta, TupleDesc vdesc, IvmDiffResult *result);
+
+#endif							/* IVM_STRATEGIES_H */
