@@ -28,6 +28,8 @@
 #include "catalog/dependency.h"
 #include "catalog/catalog.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
+#include "commands/defrem.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
@@ -561,12 +563,26 @@ ChooseStrategy(Declaration *d)
 	d->shape = shape;
 }
 
+/* Has each group key of the view a default btree operator class? */
+static bool
+KeysSortable(Declaration *d)
+{
+	ListCell   *lc;
+
+	foreach(lc, d->shape->keycols)
+		if (!OidIsValid(GetDefaultOpClass(((ViewColumn *) list_nth(d->cols, lfirst_int(lc)))->type,
+										  BTREE_AM_OID)))
+			return false;
+	return true;
+}
+
 /*
  * CreateStorage
  *		The table holding the view's rows, in schema ivm, owned by ivm's
  *		owner: the visible columns, the hidden ones the strategy keeps, the
- *		index delta rules find rows by, the guard, and SELECT for the
- *		creator.  Caller acts as ivm's owner.
+ *		indexes delta rules find rows by (a hidden view's group keys, a
+ *		window's partition columns), the guard, and SELECT for the creator.
+ *		Caller acts as ivm's owner.
  */
 static void
 CreateStorage(Declaration *d)
@@ -601,6 +617,17 @@ CreateStorage(Declaration *d)
 		appendStringInfo(&sql, "CREATE INDEX ON %s (%s)", d->storage_name,
 						 d->shape->kind == IVM_KIND_SPJ ? IVM_HASH_COLUMN : IVM_KEY_COLUMN);
 		ExecUtility(sql.data, "indexing view storage");
+	}
+	if (d->hidden && d->shape->kind == IVM_KIND_AGG && d->shape->nkeys > 0 && KeysSortable(d))
+	{
+		/* the view it serves looks its groups up by key (a join, a semi join) */
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "CREATE INDEX ON %s (", d->storage_name);
+		foreach(lc, d->shape->keycols)
+			appendStringInfo(&sql, "%s%s", lc == list_head(d->shape->keycols) ? "" : ", ",
+							 quote_identifier(((ViewColumn *) list_nth(d->cols, lfirst_int(lc)))->name));
+		appendStringInfoChar(&sql, ')');
+		ExecUtility(sql.data, "indexing a hidden view on its group keys");
 	}
 	if (d->shape->kind == IVM_KIND_WINDOW)
 	{
