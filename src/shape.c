@@ -898,6 +898,60 @@ HavingSubqueries(Query *query, IvmHiddenCtx *hc, IvmShape *shape)
 }
 
 /*
+ * GroupsBehind
+ *		The shape of an aggregate grouped by an expression it does not show
+ *		(SELECT sum(v) FROM t GROUP BY k): its groups, shown with every key,
+ *		are a hidden view, and the view is that hidden view without the keys
+ *		it does not show (a projection, so two groups may show alike).
+ */
+static IvmShape *
+GroupsBehind(Query *query, IvmHiddenCtx *hc, IvmShape *shape)
+{
+	Query	   *g = copyObject(query);
+	IvmHiddenCtx inner_hc = {NIL, 0, NIL};
+	IvmShape   *grouped;
+	IvmShape   *shown;
+	List	   *tlist = NIL;
+	ListCell   *lc;
+
+	/* the query's columns, then its keys it does not show; no ORDER BY */
+	foreach(lc, g->targetList)
+		if (!lfirst_node(TargetEntry, lc)->resjunk)
+			tlist = lappend(tlist, lfirst(lc));
+	foreach(lc, g->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (tle->resjunk && tle->ressortgroupref != 0 &&
+			get_sortgroupref_clause_noerr(tle->ressortgroupref, g->groupClause) != NULL)
+		{
+			tle->resjunk = false;
+			tle->resname = psprintf("__ivm_g%d", list_length(tlist) + 1);
+			tlist = lappend(tlist, tle);
+		}
+	}
+	foreach(lc, tlist)
+		lfirst_node(TargetEntry, lc)->resno = foreach_current_index(lc) + 1;
+	g->targetList = tlist;
+	g->sortClause = NIL;
+
+	grouped = AnalyzeShape(copyObject(g), &inner_hc);
+	if (grouped->kind == IVM_KIND_DIFF)
+	{
+		shape->reason = ReasonF("the query groups by an expression it does not select, and its groups have no delta rules (%s)",
+								grouped->reason);
+		return shape;
+	}
+	shown = AnalyzeShape(ReadHidden(g, IvmHiddenClaim(hc, g), query), hc);
+	if (shown->kind == IVM_KIND_DIFF)
+		return shown;
+	shown->query = query;
+	shown->reason = psprintf("grouped by an expression it does not show: its groups, with every key, are a hidden view (%s), and the view shows that hidden view's other columns (%s)",
+							 grouped->reason, shown->reason);
+	return shown;
+}
+
+/*
  * AnalyzeShape
  *		Work out the shape of a view's (analysed, unrewritten) query.
  */
@@ -1081,6 +1135,8 @@ AnalyzeShape(Query *query, IvmHiddenCtx *hc)
 
 			if (VisibleColumnOfRef(query, sgc->tleSortGroupRef) < 0)
 			{
+				if (!distinct)
+					return GroupsBehind(query, hc, shape);
 				shape->reason = "the query groups by an expression it does not select";
 				return shape;
 			}

@@ -127,6 +127,7 @@ INSERT INTO rt_views (ord, name, query, options) VALUES
  (75, 'v_window_small', $q$SELECT a_id, id, w, row_number() OVER (PARTITION BY a_id ORDER BY w, id) AS rn, sum(w) OVER (PARTITION BY a_id) AS sw FROM b$q$, '{}'),
  (76, 'v_window_join', $q$SELECT c.name, a.id, a.v, rank() OVER (PARTITION BY c.name ORDER BY a.v NULLS FIRST) AS r FROM a JOIN c ON c.k = a.k$q$, '{}'),
  (77, 'v_distinct_on', $q$SELECT DISTINCT ON (k) k, id, v, s FROM a ORDER BY k, v DESC NULLS LAST, id$q$, '{}'),
+ (78, 'v_group_unshown', $q$SELECT count(*) AS n, sum(v) AS sv, max(s) AS ms FROM a GROUP BY k, v % 3$q$, '{}'),
  (42, 'v_bool',       $q$SELECT k, bool_and(v > 20) AS all_big, bool_or(s = 'x') AS any_x, every(v IS NOT NULL) AS all_v, count(*) AS n FROM a GROUP BY k$q$, '{}'),
  (37, 'v_flat_spj',   $q$SELECT s.id, s.kv, c.name FROM (SELECT id, k, coalesce(v, -1) + k AS kv FROM a WHERE s IS DISTINCT FROM 'z') s, c WHERE c.k = s.k$q$, '{}'),
  (25, 'v_agg_diff',   $q$SELECT k, count(*) AS n, sum(v) AS sv, max(v) AS mx FROM a GROUP BY k$q$, '{"mode": "diff"}'),
