@@ -233,8 +233,10 @@ DeleteCtids(Oid storage_rel, const char *storage_name, Tuplestorestate *ctids,
  *
  * stored_filter (NULL: none) restricts the diff to the stored rows it holds
  * for (a condition over the stored row, alias s): query then returns the
- * rows those should be, and other stored rows stay.  result->rows_after
- * then counts the rows it read.
+ * rows those should be, and other stored rows stay.  The stored rows are
+ * then read as view_owner too (who may read the storage), since the filter
+ * may call operators of the view's column types.  result->rows_after then
+ * counts the rows it read.
  *
  * Caller is connected to SPI.
  */
@@ -277,10 +279,12 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 	memset(&new_side, 0, sizeof(new_side));
 	old_side.firstatt = 2;
 	old_side.sorted = true;
+	/* a filter may call the operators of the view's types: its owner's rights, not ivm's */
+	old_side.runas = stored_filter != NULL ? view_owner : InvalidOid;
 	old_side.portal = OpenSorted(psprintf("SELECT s.ctid, s.* FROM %s s%s%s ORDER BY ivm.row_hash(s.*)",
 										  storage_name, stored_filter != NULL ? " WHERE " : "",
 										  stored_filter != NULL ? stored_filter : ""),
-								 snap, InvalidOid);
+								 snap, old_side.runas);
 	new_side.firstatt = 1;
 	new_side.runas = view_owner;
 
