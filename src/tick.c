@@ -158,6 +158,8 @@ typedef struct ShapeEntry
 	List	   *storage_colnames;
 	char	   *storage_name;
 	Oid			storagerel;
+	char	   *window_sql;		/* WINDOW: the touched partitions' rows, */
+	char	   *window_filter;	/* and which stored rows they replace */
 	List	   *delta_keys;		/* changed-relation signature -> SQL */
 	List	   *delta_sqls;
 } ShapeEntry;
@@ -377,6 +379,8 @@ GetShape(TickView *view)
 			entry->storage_colnames = lappend(entry->storage_colnames,
 											  makeString(pstrdup(NameStr(TupleDescAttr(RelationGetDescr(rel), i)->attname))));
 		table_close(rel, AccessShareLock);
+		entry->window_sql = NULL;
+		entry->window_filter = NULL;
 		entry->delta_keys = NIL;
 		entry->delta_sqls = NIL;
 		entry->defrel = view->defrel;
@@ -740,10 +744,20 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 
 			oc->strategy = "incremental";
 			if (DeltaLookup(linitial_oid(view->hidden), &enrname, ts) != NULL)
-				IvmDiffView(view->storagerel, view->owner, view->name,
-							IvmWindowSql(entry->shape->window, enrname),
-							IvmWindowStoredFilter(entry->shape->window, enrname, entry->storage_colnames),
-							snap, entry->shape->nvisible, 0, out, view->vdesc, res);
+			{
+				/* the delta's name is the hidden view's: the same text every tick */
+				if (entry->window_sql == NULL)
+				{
+					MemoryContext oldcxt = MemoryContextSwitchTo(entry->cxt);
+
+					entry->window_sql = IvmWindowSql(entry->shape->window, enrname);
+					entry->window_filter = IvmWindowStoredFilter(entry->shape->window, enrname,
+																 entry->storage_colnames);
+					MemoryContextSwitchTo(oldcxt);
+				}
+				IvmDiffView(view->storagerel, view->owner, view->name, entry->window_sql,
+							entry->window_filter, snap, entry->shape->nvisible, 0, out, view->vdesc, res);
+			}
 		}
 		else if (!recompute && entry->ineligible == NULL &&
 			!TooLargeDelta(view, entry, ts, oc->delta_in) &&

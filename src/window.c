@@ -227,6 +227,36 @@ IvmWindowAnalyze(Query *query, Oid relid, IvmWindow **out)
 }
 
 /*
+ * TouchedCondition
+ *		EXISTS (a row of the delta enrname whose partition columns equal, NULLs
+ *		alike, the columns targets names: one SQL expression per partition
+ *		column, in order).
+ */
+static char *
+TouchedCondition(IvmWindow *w, const char *enrname, List *targets)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+	ListCell   *lc2;
+	ListCell   *lc3;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "EXISTS (SELECT 1 FROM %s d WHERE ", quote_identifier(enrname));
+	forthree(lc, w->hkeys, lc2, w->eqops, lc3, targets)
+	{
+		int			k = lfirst_int(lc);
+		const char *t = strVal(lfirst(lc3));
+
+		if (foreach_current_index(lc) > 0)
+			appendStringInfoString(&buf, " AND ");
+		appendStringInfo(&buf, "(d.c%d %s %s OR (d.c%d IS NULL AND %s IS NULL))",
+						 k, IvmOperatorSql(lfirst_oid(lc2)), t, k, t);
+	}
+	appendStringInfoChar(&buf, ')');
+	return buf.data;
+}
+
+/*
  * IvmWindowSql
  *		The view's rows, as its storage holds them: of every partition, or
  *		(enrname given: the ephemeral relation of the hidden view's delta)
@@ -237,38 +267,30 @@ IvmWindowSql(IvmWindow *w, const char *enrname)
 {
 	Query	   *q = copyObject(w->outer);
 	RangeTblEntry *rte;
-	StringInfoData buf;
+	List	   *targets = NIL;
 	ListCell   *lc;
-	ListCell   *lc2;
 
 	if (enrname == NULL)
 		return IvmDeparseQuery(q);
 
 	/* the hidden view read through a CTE of the touched partitions' rows */
 	rte = linitial_node(RangeTblEntry, q->rtable);
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "WITH __ivm_touched AS (SELECT h.* FROM %s.%s h WHERE EXISTS (SELECT 1 FROM %s d WHERE ",
-					 quote_identifier(get_namespace_name(get_rel_namespace(rte->relid))),
-					 quote_identifier(get_rel_name(rte->relid)), quote_identifier(enrname));
-	forboth(lc, w->hkeys, lc2, w->eqops)
+	foreach(lc, w->hkeys)
+		targets = lappend(targets, makeString(psprintf("h.c%d", lfirst_int(lc))));
 	{
-		int			k = lfirst_int(lc);
-		char	   *op = IvmOperatorSql(lfirst_oid(lc2));
+		char	   *hidden = psprintf("%s.%s", quote_identifier(get_namespace_name(get_rel_namespace(rte->relid))),
+									  quote_identifier(get_rel_name(rte->relid)));
 
-		if (foreach_current_index(lc) > 0)
-			appendStringInfoString(&buf, " AND ");
-		appendStringInfo(&buf, "(d.c%d %s h.c%d OR (d.c%d IS NULL AND h.c%d IS NULL))", k, op, k, k, k);
+		rte->rtekind = RTE_CTE;
+		rte->ctename = pstrdup("__ivm_touched");
+		rte->ctelevelsup = 0;
+		rte->self_reference = false;
+		rte->relid = InvalidOid;
+		rte->relkind = 0;
+		rte->requiredPerms = 0;
+		return psprintf("WITH __ivm_touched AS (SELECT h.* FROM %s h WHERE %s) %s",
+						hidden, TouchedCondition(w, enrname, targets), IvmDeparseQuery(q));
 	}
-	appendStringInfoString(&buf, ")) ");
-	rte->rtekind = RTE_CTE;
-	rte->ctename = pstrdup("__ivm_touched");
-	rte->ctelevelsup = 0;
-	rte->self_reference = false;
-	rte->relid = InvalidOid;
-	rte->relkind = 0;
-	rte->requiredPerms = 0;
-	appendStringInfoString(&buf, IvmDeparseQuery(q));
-	return buf.data;
 }
 
 /*
@@ -280,23 +302,11 @@ IvmWindowSql(IvmWindow *w, const char *enrname)
 char *
 IvmWindowStoredFilter(IvmWindow *w, const char *enrname, List *colnames)
 {
-	StringInfoData buf;
+	List	   *targets = NIL;
 	ListCell   *lc;
-	ListCell   *lc2;
-	ListCell   *lc3;
 
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "EXISTS (SELECT 1 FROM %s d WHERE ", quote_identifier(enrname));
-	forthree(lc, w->hkeys, lc2, w->keycols, lc3, w->eqops)
-	{
-		int			k = lfirst_int(lc);
-		const char *col = quote_identifier(strVal(list_nth(colnames, lfirst_int(lc2))));
-		char	   *op = IvmOperatorSql(lfirst_oid(lc3));
-
-		if (foreach_current_index(lc) > 0)
-			appendStringInfoString(&buf, " AND ");
-		appendStringInfo(&buf, "(d.c%d %s s.%s OR (d.c%d IS NULL AND s.%s IS NULL))", k, op, col, k, col);
-	}
-	appendStringInfoChar(&buf, ')');
-	return buf.data;
+	foreach(lc, w->keycols)
+		targets = lappend(targets,
+						  makeString(psprintf("s.%s", quote_identifier(strVal(list_nth(colnames, lfirst_int(lc)))))));
+	return TouchedCondition(w, enrname, targets);
 }
