@@ -193,6 +193,40 @@ Decorrelate(SubLink *sl, bool counts_ok, List **outer, List **ops)
 	return holds;
 }
 
+/* a Var of relation h reading the column of holds that tle is */
+static Var *
+HiddenColumn(int h, TargetEntry *tle)
+{
+	return makeVar(h, tle->resno, exprType((Node *) tle->expr), exprTypmod((Node *) tle->expr),
+				   exprCollation((Node *) tle->expr), 0);
+}
+
+/*
+ * KeyEqualities
+ *		Each key's equality (ops, as Decorrelate found them) between its
+ *		outer side (outer) and the hidden view h's key column, the outer side
+ *		on the side it was written.
+ */
+static List *
+KeyEqualities(Query *holds, int h, List *outer, List *ops)
+{
+	List	   *eqs = NIL;
+	ListCell   *lc;
+	ListCell   *lc2;
+
+	forboth(lc, outer, lc2, ops)
+	{
+		OpExpr	   *eq = copyObject((OpExpr *) lfirst(lc2));
+		Var		   *kv = HiddenColumn(h, list_nth_node(TargetEntry, holds->targetList,
+													   foreach_current_index(lc)));
+		bool		outer_left = contain_vars_of_level(linitial(eq->args), 1);
+
+		eq->args = outer_left ? list_make2(lfirst(lc), kv) : list_make2(kv, lfirst(lc));
+		eqs = lappend(eqs, eq);
+	}
+	return eqs;
+}
+
 /*
  * AddHidden
  *		A reference in q to the hidden view relid (InvalidOid while it does
@@ -267,9 +301,6 @@ IvmScalarExtract(Query *q, IvmHiddenCtx *hc)
 		OpExpr	   *cmp;
 		TargetEntry *value;
 		int			h;
-		ListCell   *lc2;
-		ListCell   *lc3;
-		int			k = 0;
 
 		holds = sl != NULL ? Decorrelate(sl, false, &outer, &ops) : NULL;
 		if (holds == NULL)
@@ -282,24 +313,11 @@ IvmScalarExtract(Query *q, IvmHiddenCtx *hc)
 		/* the comparison, with the value read from the hidden view */
 		value = llast_node(TargetEntry, holds->targetList);
 		cmp = copyObject((OpExpr *) conj);
-		list_nth_cell(cmp->args, argno)->ptr_value =
-			makeVar(h, value->resno, exprType((Node *) value->expr), exprTypmod((Node *) value->expr),
-					exprCollation((Node *) value->expr), 0);
+		list_nth_cell(cmp->args, argno)->ptr_value = HiddenColumn(h, value);
 		keep = lappend(keep, cmp);
 
 		/* and each key's equality, the outer side as it was */
-		forboth(lc2, outer, lc3, ops)
-		{
-			OpExpr	   *eq = copyObject((OpExpr *) lfirst(lc3));
-			TargetEntry *key = list_nth_node(TargetEntry, holds->targetList, k);
-			Var		   *kv = makeVar(h, key->resno, exprType((Node *) key->expr),
-									 exprTypmod((Node *) key->expr), exprCollation((Node *) key->expr), 0);
-			bool		outer_left = contain_vars_of_level(linitial(eq->args), 1);
-
-			eq->args = outer_left ? list_make2(lfirst(lc2), kv) : list_make2(kv, lfirst(lc2));
-			keep = lappend(keep, eq);
-			k++;
-		}
+		keep = list_concat(keep, KeyEqualities(holds, h, outer, ops));
 	}
 	q->jointree->quals = keep == NIL ? NULL : (Node *) make_ands_explicit(keep);
 	q->hasSubLinks = checkExprHasSubLink((Node *) q);
@@ -355,8 +373,7 @@ IvmScalarSelectList(Query *q, IvmHiddenCtx *hc)
 		TargetEntry *value;
 		Var		   *hv;
 		ListCell   *lc2;
-		ListCell   *lc3;
-		int			k = 0;
+		int			k;
 
 		if (!IsA(tle->expr, SubLink) || ((SubLink *) tle->expr)->subLinkType != EXPR_SUBLINK)
 			continue;
@@ -371,18 +388,8 @@ IvmScalarSelectList(Query *q, IvmHiddenCtx *hc)
 										 psprintf("__ivm_s%d", list_length(q->rtable) + 1)));
 		ref = makeNode(RangeTblRef);
 		ref->rtindex = list_length(q->rtable);
-		forboth(lc2, outer, lc3, ops)
-		{
-			OpExpr	   *eq = copyObject((OpExpr *) lfirst(lc3));
-			TargetEntry *key = list_nth_node(TargetEntry, holds->targetList, k);
-			Var		   *kv = makeVar(ref->rtindex, key->resno, exprType((Node *) key->expr),
-									 exprTypmod((Node *) key->expr), exprCollation((Node *) key->expr), 0);
-			bool		outer_left = contain_vars_of_level(linitial(eq->args), 1);
-
-			eq->args = outer_left ? list_make2(lfirst(lc2), kv) : list_make2(kv, lfirst(lc2));
-			quals = lappend(quals, eq);
-			k++;
-		}
+		quals = KeyEqualities(holds, ref->rtindex, outer, ops);
+		k = list_length(quals);
 		foreach(lc2, q->jointree->fromlist)
 			chain = chain == NULL ? lfirst(lc2) : (Node *) IvmJoinStep(q, chain, lfirst(lc2), JOIN_INNER, NULL);
 		q->jointree->fromlist = list_make1(IvmJoinStep(q, chain, (Node *) ref,
@@ -391,8 +398,7 @@ IvmScalarSelectList(Query *q, IvmHiddenCtx *hc)
 
 		/* the column: the group's value, or the value over no rows */
 		value = llast_node(TargetEntry, holds->targetList);
-		hv = makeVar(ref->rtindex, value->resno, exprType((Node *) value->expr),
-					 exprTypmod((Node *) value->expr), exprCollation((Node *) value->expr), 0);
+		hv = HiddenColumn(ref->rtindex, value);
 		if (k == 0)
 			tle->expr = (Expr *) hv;
 		else
@@ -402,8 +408,7 @@ IvmScalarSelectList(Query *q, IvmHiddenCtx *hc)
 			TargetEntry *key = linitial_node(TargetEntry, holds->targetList);
 			NullTest   *nt = makeNode(NullTest);
 
-			nt->arg = (Expr *) makeVar(ref->rtindex, key->resno, exprType((Node *) key->expr),
-									   exprTypmod((Node *) key->expr), exprCollation((Node *) key->expr), 0);
+			nt->arg = (Expr *) HiddenColumn(ref->rtindex, key);
 			nt->nulltesttype = IS_NULL;
 			nt->location = -1;
 			cw->expr = (Expr *) nt;
