@@ -145,14 +145,7 @@ FlattenOneSubquery(Query *q)
 		q->rtable = list_concat(q->rtable, sub->rtable);
 
 		/* its columns become its expressions, wherever the query uses them */
-		q->targetList = (List *) ReplaceVarsFromTargetList((Node *) q->targetList, rti, 0, rte,
-														   sub->targetList, REPLACEVARS_REPORT_ERROR,
-														   0, &q->hasSubLinks);
-		q->jointree = (FromExpr *) ReplaceVarsFromTargetList((Node *) q->jointree, rti, 0, rte,
-															 sub->targetList, REPLACEVARS_REPORT_ERROR,
-															 0, &q->hasSubLinks);
-		q->havingQual = ReplaceVarsFromTargetList(q->havingQual, rti, 0, rte, sub->targetList,
-												  REPLACEVARS_REPORT_ERROR, 0, &q->hasSubLinks);
+		IvmReplaceRelationVars(q, rti, sub->targetList, REPLACEVARS_REPORT_ERROR);
 
 		/* and its FROM list and WHERE take its place */
 		foreach(lc2, q->jointree->fromlist)

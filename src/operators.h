@@ -12,6 +12,7 @@
 #define IVM_OPERATORS_H
 
 #include "ivm.h"
+#include "rewrite/rewriteManip.h"
 
 /* ---- operators ----------------------------------------------------- */
 
@@ -160,6 +161,8 @@ extern bool IvmReadDelta(RangeTblEntry *rte, Bitmapset *used, const char *enrnam
 extern char *IvmDeparseQuery(Query *query);
 extern RangeTblEntry *IvmHiddenRte(Query *holds, Oid relid, const char *alias);
 extern char *IvmOperatorSql(Oid opno);
+extern void IvmReplaceRelationVars(Query *q, int varno, List *tlist,
+								   ReplaceVarsNoMatchOption nomatch);
 extern JoinExpr *IvmJoinStep(Query *q, Node *left, Node *right, JoinType jointype, Node *quals);
 
 /* window.c */

@@ -161,7 +161,6 @@ Padded(Query *q, Node **where, JoinExpr *j, Node *keep, int varno)
 	Node	   *saved = *where;
 	Query	   *out;
 	Node	   *anti;
-	bool		sublinks = false;
 
 	anti = AntiJoin(q, varno, j->quals);
 	*where = keep;
@@ -203,15 +202,7 @@ Padded(Query *q, Node **where, JoinExpr *j, Node *keep, int varno)
 		gone->alias = NULL;
 	}
 
-	out->targetList = (List *) ReplaceVarsFromTargetList((Node *) out->targetList, varno, 0,
-														 rt_fetch(varno, out->rtable), NIL,
-														 REPLACEVARS_SUBSTITUTE_NULL, 0, &sublinks);
-	out->jointree = (FromExpr *) ReplaceVarsFromTargetList((Node *) out->jointree, varno, 0,
-														   rt_fetch(varno, out->rtable), NIL,
-														   REPLACEVARS_SUBSTITUTE_NULL, 0, &sublinks);
-	out->havingQual = ReplaceVarsFromTargetList(out->havingQual, varno, 0,
-												rt_fetch(varno, out->rtable), NIL,
-												REPLACEVARS_SUBSTITUTE_NULL, 0, &sublinks);
+	IvmReplaceRelationVars(out, varno, NIL, REPLACEVARS_SUBSTITUTE_NULL);
 	out->jointree->quals = make_and_qual(out->jointree->quals, anti);
 	out->hasSubLinks = true;
 	return out;

@@ -26,6 +26,7 @@
 #include "nodes/nodeFuncs.h"
 #include "nodes/makefuncs.h"
 #include "parser/parsetree.h"
+#include "rewrite/rewriteManip.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/ruleutils.h"
@@ -237,4 +238,25 @@ IvmJoinStep(Query *q, Node *left, Node *right, JoinType jointype, Node *quals)
 	j->quals = quals;
 	j->rtindex = list_length(q->rtable);
 	return j;
+}
+
+/*
+ * IvmReplaceRelationVars
+ *		In q's select list, FROM clause (joins' conditions, WHERE) and
+ *		HAVING, each column of relation varno becomes the expression tlist
+ *		has for it, or NULL with REPLACEVARS_SUBSTITUTE_NULL (and tlist NIL).
+ *		Subquery expressions brought in set q->hasSubLinks.
+ */
+void
+IvmReplaceRelationVars(Query *q, int varno, List *tlist, ReplaceVarsNoMatchOption nomatch)
+{
+	RangeTblEntry *rte = rt_fetch(varno, q->rtable);
+	bool		sublinks = false;
+
+	q->targetList = (List *) ReplaceVarsFromTargetList((Node *) q->targetList, varno, 0, rte,
+													   tlist, nomatch, 0, &sublinks);
+	q->jointree = (FromExpr *) ReplaceVarsFromTargetList((Node *) q->jointree, varno, 0, rte,
+														 tlist, nomatch, 0, &sublinks);
+	q->havingQual = ReplaceVarsFromTargetList(q->havingQual, varno, 0, rte, tlist, nomatch, 0, &sublinks);
+	q->hasSubLinks |= sublinks;
 }
