@@ -86,6 +86,8 @@ RowShown(HeapTuple tuple, TupleDesc desc, AttrNumber passatt)
 
 /* rows fetched from a cursor at a time */
 #define DIFF_BATCH 1000
+/* rows a diff must write, most of its storage, before it analyzes the storage */
+#define DIFF_ANALYZE_MIN 1000
 /* ctids deleted by one statement */
 #define DIFF_DELETE_CHUNK 10000
 
@@ -220,6 +222,39 @@ DeleteCtids(Oid storage_rel, const char *storage_name, Tuplestorestate *ctids,
 	ExecDropSingleTupleTableSlot(slot);
 }
 
+/* the stored rows, each with its ctid, in the order of their hash */
+static char *
+StoredSideSql(const char *storage_name, const char *stored_filter)
+{
+	return psprintf("SELECT s.ctid, s.* FROM %s s%s%s ORDER BY ivm.row_hash(s.*)",
+					storage_name, stored_filter != NULL ? " WHERE " : "",
+					stored_filter != NULL ? stored_filter : "");
+}
+
+/* the rows the query returns, in the order of their hash when sorted */
+static char *
+QuerySideSql(const char *query, bool sorted)
+{
+	return psprintf("SELECT q.* FROM (%s) q%s", query, sorted ? " ORDER BY ivm.row_hash(q.*)" : "");
+}
+
+/*
+ * IvmRecomputeCost
+ *		The planner's estimate of what a recompute of a view by the diff
+ *		costs: reading its stored rows and its query's, both sorted by
+ *		hash (the kept plans IvmDiffView then runs on).  The query is
+ *		planned as the view's owner.  Caller is connected to SPI.
+ */
+double
+IvmRecomputeCost(Oid storage_rel, Oid view_owner, const char *query)
+{
+	char	   *storage_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(storage_rel)),
+														  get_rel_name(storage_rel));
+
+	return IvmKeptPlanCost(StoredSideSql(storage_name, NULL), 0, InvalidOid) +
+		IvmKeptPlanCost(QuerySideSql(query, true), 0, view_owner);
+}
+
 /*
  * IvmDiffView
  *		Bring a view's storage up to date by the diff strategy: query returns
@@ -281,10 +316,7 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 	old_side.sorted = true;
 	/* a filter may call the operators of the view's types: its owner's rights, not ivm's */
 	old_side.runas = stored_filter != NULL ? view_owner : InvalidOid;
-	old_side.portal = OpenSorted(psprintf("SELECT s.ctid, s.* FROM %s s%s%s ORDER BY ivm.row_hash(s.*)",
-										  storage_name, stored_filter != NULL ? " WHERE " : "",
-										  stored_filter != NULL ? stored_filter : ""),
-								 snap, old_side.runas);
+	old_side.portal = OpenSorted(StoredSideSql(storage_name, stored_filter), snap, old_side.runas);
 	new_side.firstatt = 1;
 	new_side.runas = view_owner;
 
@@ -294,11 +326,7 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 	 * come together are groups of their own, matched with no stored row).
 	 */
 	new_side.sorted = SideFill(&old_side, viewname);
-	if (!new_side.sorted)
-		new_side.portal = OpenSorted(psprintf("SELECT q.* FROM (%s) q", query), snap, view_owner);
-	else
-		new_side.portal = OpenSorted(psprintf("SELECT q.* FROM (%s) q ORDER BY ivm.row_hash(q.*)", query),
-									 snap, view_owner);
+	new_side.portal = OpenSorted(QuerySideSql(query, new_side.sorted), snap, view_owner);
 	old_desc = old_side.portal->tupDesc;
 	new_desc = new_side.portal->tupDesc;
 	CheckResultMatchesStorage(new_desc, storage_desc, viewname);
@@ -417,4 +445,20 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 	result->deleted = vdel;
 	result->rows_after = old_side.rows - ndeletes + ninserts;
 	result->rows_delta = (int64) ninserts - (int64) ndeletes;
+
+	/*
+	 * A storage mostly written just now (a first fill, a recompute that
+	 * replaced most rows) has no statistics for it yet, and the delta
+	 * queries that look its groups up by key would be planned blind, as
+	 * scans of the whole storage, until autovacuum came by.  (ANALYZE runs
+	 * as the storage's owner, as autovacuum's would.)
+	 */
+	if (ninserts >= DIFF_ANALYZE_MIN && ninserts * 2 > result->rows_after)
+	{
+		int			rc;
+
+		CommandCounterIncrement();
+		rc = SPI_execute(psprintf("ANALYZE %s", storage_name), false, 0);
+		IvmSpiCheck(rc, SPI_OK_UTILITY, "analyzing the view's storage");
+	}
 }

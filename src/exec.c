@@ -26,6 +26,7 @@
 #include "funcapi.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/plancache.h"
 
 #include "ivm.h"
 #include "exec.h"
@@ -167,6 +168,43 @@ IvmKeptPlan(const char *sql, int nargs, Oid *argtypes, int sizeclass)
 	else
 		plans_reused++;
 	return entry->plan;
+}
+
+/*
+ * IvmKeptPlanCost
+ *		The planner's estimate of what running sql costs (the total cost of
+ *		its plan, in the planner's units), planned as runas (restricted)
+ *		when it is valid, since planning may evaluate the query's immutable
+ *		functions.  The plan is the kept one the statement then runs on, so
+ *		asking costs no planning of its own; it is made for the deltas
+ *		registered now (their size class's first size, when kept already).
+ */
+double
+IvmKeptPlanCost(const char *sql, int sizeclass, Oid runas)
+{
+	SPIPlanPtr	plan;
+	CachedPlan *cplan;
+	IvmUserSave save;
+	double		cost = 0;
+	ListCell   *lc;
+
+	if (OidIsValid(runas))
+		IvmBecome(runas, true, &save);
+	plan = IvmKeptPlan(sql, 0, NULL, sizeclass);
+	cplan = SPI_plan_get_cached_plan(plan);
+	if (cplan == NULL)
+		elog(ERROR, "ivm: no plan for \"%s\"", sql);
+	foreach(lc, cplan->stmt_list)
+	{
+		PlannedStmt *stmt = lfirst_node(PlannedStmt, lc);
+
+		if (stmt->planTree != NULL)
+			cost += stmt->planTree->total_cost;
+	}
+	ReleaseCachedPlan(cplan, CurrentResourceOwner);
+	if (OidIsValid(runas))
+		IvmRestoreUser(&save);
+	return cost;
 }
 
 /*

@@ -193,7 +193,6 @@ extern Node *IvmSemiNeqOuterIsNull(IvmSemi *semi);
 
 extern IvmShape *IvmAnalyzeShape(Query *query, List *hidden);
 extern List *IvmShapeRelids(IvmShape *shape);
-extern bool IvmShapeCostlySemi(IvmShape *shape, uint64 (*delta_rows) (Oid relid, void *arg), void *arg);
 extern const char *IvmShapeCheckRelations(IvmShape *shape, bool (*is_view) (Oid relid));
 extern bool IvmShapeFixesJoinOrder(IvmShape *shape);
 extern List *IvmShapeHiddenColumns(IvmShape *shape);

@@ -1435,32 +1435,6 @@ BranchRelids(IvmBranch *br)
 }
 
 /*
- * IvmShapeCostlySemi
- *		Would a semi join correlated beyond its equality keys (its delta's
- *		weights summed by a subquery over the inner delta for each outer row
- *		reached) scan an inner delta of more than IVM_SEMI_SCAN_LIMIT rows?
- *		Then a recompute is cheaper.  delta_rows(relid) counts a delta.
- */
-#define IVM_SEMI_SCAN_LIMIT 1000
-
-bool
-IvmShapeCostlySemi(IvmShape *shape, uint64 (*delta_rows) (Oid relid, void *arg), void *arg)
-{
-	ListCell   *lc;
-	ListCell   *lc2;
-
-	foreach(lc, shape->branches)
-		foreach(lc2, ((IvmBranch *) lfirst(lc))->semis)
-		{
-			IvmSemi    *semi = lfirst(lc2);
-
-			if (!semi->keyed && delta_rows(semi->relid, arg) > IVM_SEMI_SCAN_LIMIT)
-				return true;
-		}
-	return false;
-}
-
-/*
  * IvmShapeRelids
  *		Every relation a shape's delta rules read, branch by branch, each
  *		branch's in the order of its factors: what decides which delta

@@ -26,6 +26,7 @@ typedef struct IvmDiffResult
 } IvmDiffResult;
 
 
+extern double IvmRecomputeCost(Oid storage_rel, Oid view_owner, const char *query);
 extern void IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 						const char *query, const char *stored_filter, Snapshot snap,
 						int nvisible, AttrNumber passattno, Tuplestorestate *vdelta,

@@ -423,15 +423,36 @@ DeltaChanged(Oid relid, void *arg)
 
 /* how many delta rows relid has this tick */
 static uint64
-DeltaRows(Oid relid, void *arg)
+DeltaRows(Oid relid, TickState *ts)
 {
-	TickSource *src = FindSource((TickState *) arg, relid);
+	TickSource *src = FindSource(ts, relid);
 	TickView   *v;
 
 	if (src != NULL)
 		return (uint64) tuplestore_tuple_count(src->delta);
-	v = FindView((TickState *) arg, relid);
+	v = FindView(ts, relid);
 	return v != NULL && v->processed && v->vdelta != NULL ? (uint64) tuplestore_tuple_count(v->vdelta) : 0;
+}
+
+/*
+ * ShapeDeltaRows
+ *		The delta rows of the relations a shape's delta rules read (each
+ *		once).  A view whose subqueries are hidden views also depends on
+ *		the tables under them, whose deltas those views absorb: the view's
+ *		own delta is what comes out of them.
+ */
+static uint64
+ShapeDeltaRows(ShapeEntry *entry, TickState *ts)
+{
+	List	   *relids = NIL;
+	uint64		rows = 0;
+	ListCell   *lc;
+
+	foreach(lc, IvmShapeRelids(entry->shape))
+		relids = list_append_unique_oid(relids, lfirst_oid(lc));
+	foreach(lc, relids)
+		rows += DeltaRows(lfirst_oid(lc), ts);
+	return rows;
 }
 
 static TupleDesc
@@ -571,10 +592,19 @@ IsTransient(int sqlerrcode)
  *		failed: an expression can fail on a combination of old and new rows
  *		that the view's query never meets, and a recompute then decides.
  *		Cancellation and other transient errors are not swallowed.
+ *
+ *		A delta of a hundred rows or more is first weighed by cost: when
+ *		the planner estimates the delta query dearer than 2 *
+ *		ivm.fallback_ratio times a recompute (its query and the stored rows,
+ *		both read sorted by hash, as the diff does; 1 times at the default
+ *		0.5, so that a large ratio turns both fallbacks off and 0 forces
+ *		them), nothing runs, *costlier is set, and the caller recomputes.
+ *		Both estimates come from the kept plans the statements run on.
  */
 static bool
 RunIncremental(TickView *view, ShapeEntry *entry, const char *sql, Snapshot snap,
-			   int sizeclass, Tuplestorestate *out, Oid caller, IvmDiffResult *res)
+			   int sizeclass, Tuplestorestate *out, Oid caller, IvmDiffResult *res,
+			   bool *costlier)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -586,15 +616,28 @@ RunIncremental(TickView *view, ShapeEntry *entry, const char *sql, Snapshot snap
 	PG_TRY();
 	{
 		int			nestlevel = NewGUCNestLevel();
+		double		recompute_cost = 0;
 
+		/* (planned before the setting below, which is the delta terms' alone) */
+		if (sizeclass > 0)
+			recompute_cost = IvmRecomputeCost(view->storagerel, view->owner, entry->full_sql);
 		/* delta terms written to start from the delta keep their order */
 		if (IvmShapeFixesJoinOrder(entry->shape))
 			(void) set_config_option("join_collapse_limit", "1", PGC_USERSET, PGC_S_SESSION,
 									 GUC_ACTION_SAVE, true, 0, false);
-		if (entry->shape->kind == IVM_KIND_SPJ)
+		if (sizeclass > 0)
+		{
+			double		delta_cost = IvmKeptPlanCost(sql, sizeclass, view->owner);
+
+			elog(DEBUG1, "ivm: delta query of \"%s\" estimated at %.0f, a recompute at %.0f",
+				 view->qualname, delta_cost, recompute_cost);
+			*costlier = delta_cost > 2 * ivm_fallback_ratio * recompute_cost;
+		}
+		/* (when costlier, nothing runs: the caller recomputes) */
+		if (!*costlier && entry->shape->kind == IVM_KIND_SPJ)
 			ok = IvmApplySpj(view->storagerel, view->owner, view->name, sql, snap,
 							 entry->shape->nvisible, sizeclass, local, view->vdesc, res);
-		else
+		else if (!*costlier)
 			ok = IvmApplyAgg(view->storagerel, view->owner, view->name, entry->shape,
 							 sql, snap, sizeclass, local, view->vdesc, res);
 		AtEOXact_GUC(true, nestlevel);
@@ -626,7 +669,7 @@ RunIncremental(TickView *view, ShapeEntry *entry, const char *sql, Snapshot snap
 	}
 	PG_END_TRY();
 
-	if (!ok)
+	if (!ok && !*costlier)
 		ereport(WARNING,
 				(errmsg("incremental view \"%s\" did not hold the rows its delta removes; recomputing it",
 						view->qualname),
@@ -731,6 +774,8 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 	{
 		entry = GetShape(view);
 		oc->strategy = "recompute";
+		if (entry->shape->kind != IVM_KIND_TOPK && entry->shape->kind != IVM_KIND_WINDOW)
+			oc->delta_in = ShapeDeltaRows(entry, ts);
 		if (entry->shape->kind == IVM_KIND_TOPK && view->hidden_name != NULL)
 		{
 			/* top-k: the first rows of its hidden input, read again */
@@ -760,10 +805,10 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 			}
 		}
 		else if (!recompute && entry->ineligible == NULL &&
-			!TooLargeDelta(view, entry, ts, oc->delta_in) &&
-			!IvmShapeCostlySemi(entry->shape, DeltaRows, ts))
+				 !TooLargeDelta(view, entry, ts, oc->delta_in))
 		{
 			bool		missing;
+			bool		costlier = false;
 			char	   *sql;
 			IvmUserSave psave;
 
@@ -775,7 +820,7 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 				oc->strategy = "incremental";	/* nothing it reads changed */
 			else if (sql != NULL &&
 					 RunIncremental(view, entry, sql, snap, SizeClass(oc->delta_in), out,
-									caller, res))
+									caller, res, &costlier))
 				oc->strategy = "incremental";
 			else
 				memset(res, 0, sizeof(*res));
