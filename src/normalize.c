@@ -12,8 +12,9 @@
  *	  A UNION ALL B; A INTERSECT B and A EXCEPT B count, per row, the sides
  *	  it comes from (SELECT ... GROUP BY every column HAVING sum(from A) > 0
  *	  AND sum(from B) > 0, or = 0), which a GROUP BY does with NULLs equal,
- *	  as set operations do.  INTERSECT ALL and EXCEPT ALL are left as they
- *	  are (a row repeated min(m, n) or m - n times has no such form);
+ *	  as set operations do.  INTERSECT ALL and EXCEPT ALL keep the two
+ *	  counts per row and return its row min(m, n) or m - n times, by
+ *	  generate_series laterally over the grouped counts;
  *	- each subquery of FROM that only joins, filters and projects is
  *	  flattened into the query, as the planner pulls it up.
  * The result is deparsed and analysed again: the view is defined by it
@@ -269,42 +270,57 @@ InlineCtes(Query *q)
 /*
  * SetOperationSql
  *		A set operation node of q as a query expression without INTERSECT,
- *		EXCEPT or UNION (distinct), its columns named cols; NULL when it has
- *		INTERSECT ALL or EXCEPT ALL.
+ *		EXCEPT or UNION (distinct), its columns named cols (gcols: the same,
+ *		each qualified by __ivm_g).  INTERSECT and EXCEPT count each row's
+ *		copies on either side, grouped by every column over a side-tagged
+ *		UNION ALL; the set forms keep the groups the condition passes, the
+ *		ALL forms return each group's row as many times as the operation
+ *		says (least of the two counts, or the left's less the right's) by a
+ *		generate_series laterally over the groups: a grouped subquery that
+ *		is a hidden view, and an immutable function that maps each of its
+ *		rows to copies, which delta rules pass through.
  */
 static char *
-SetOperationSql(Query *q, Node *node, const char *cols)
+SetOperationSql(Query *q, Node *node, const char *cols, const char *gcols)
 {
 	SetOperationStmt *op;
 	char	   *l;
 	char	   *r;
+	char	   *sides;
 
 	if (IsA(node, RangeTblRef))
 		return psprintf("(%s)", IvmDeparseQuery(rt_fetch(((RangeTblRef *) node)->rtindex, q->rtable)->subquery));
 	op = castNode(SetOperationStmt, node);
-	if (op->all && op->op != SETOP_UNION)
-		return NULL;
-	l = SetOperationSql(q, op->larg, cols);
-	r = l != NULL ? SetOperationSql(q, op->rarg, cols) : NULL;
-	if (r == NULL)
-		return NULL;
+	l = SetOperationSql(q, op->larg, cols, gcols);
+	r = SetOperationSql(q, op->rarg, cols, gcols);
 	if (op->op == SETOP_UNION)
 		return op->all
 			? psprintf("(%s UNION ALL %s)", l, r)
 			: psprintf("(SELECT DISTINCT * FROM (%s UNION ALL %s) __ivm_u(%s))", l, r, cols);
-	/* each row with the side it comes from: in both, or in the left only */
-	return psprintf("(SELECT %s FROM (SELECT __ivm_l.*, 1, 0 FROM %s __ivm_l UNION ALL "
-					"SELECT __ivm_r.*, 0, 1 FROM %s __ivm_r) __ivm_u(%s, __ivm_in_l, __ivm_in_r) "
-					"GROUP BY %s HAVING pg_catalog.sum(__ivm_u.__ivm_in_l) OPERATOR(pg_catalog.>) 0 "
-					"AND pg_catalog.sum(__ivm_u.__ivm_in_r) OPERATOR(pg_catalog.%s) 0)",
-					cols, l, r, cols, cols, op->op == SETOP_INTERSECT ? ">" : "=");
+	/* each row with the side it comes from */
+	sides = psprintf("(SELECT __ivm_l.*, 1, 0 FROM %s __ivm_l UNION ALL "
+					 "SELECT __ivm_r.*, 0, 1 FROM %s __ivm_r) __ivm_u(%s, __ivm_in_l, __ivm_in_r)",
+					 l, r, cols);
+	if (!op->all)
+		return psprintf("(SELECT %s FROM %s GROUP BY %s "
+						"HAVING pg_catalog.sum(__ivm_u.__ivm_in_l) OPERATOR(pg_catalog.>) 0 "
+						"AND pg_catalog.sum(__ivm_u.__ivm_in_r) OPERATOR(pg_catalog.%s) 0)",
+						cols, sides, cols, op->op == SETOP_INTERSECT ? ">" : "=");
+	return psprintf("(SELECT %s FROM (SELECT %s, pg_catalog.sum(__ivm_u.__ivm_in_l), "
+					"pg_catalog.sum(__ivm_u.__ivm_in_r) FROM %s GROUP BY %s) "
+					"__ivm_g(%s, __ivm_nl, __ivm_nr), "
+					"LATERAL pg_catalog.generate_series(CAST(1 AS pg_catalog.int8), %s) __ivm_n)",
+					gcols, cols, sides, cols, cols,
+					op->op == SETOP_INTERSECT
+					? "LEAST(__ivm_g.__ivm_nl, __ivm_g.__ivm_nr)"
+					: "__ivm_g.__ivm_nl OPERATOR(pg_catalog.-) __ivm_g.__ivm_nr");
 }
 
 /*
  * SetOperationsSql
- *		q, a set operation with INTERSECT, EXCEPT or UNION (distinct), as a
- *		query over UNION ALL; NULL when it has none, or INTERSECT ALL or
- *		EXCEPT ALL, or ORDER BY / LIMIT, or two columns of one name.
+ *		q, a set operation with INTERSECT, EXCEPT or UNION (distinct), or
+ *		the ALL forms of the first two, as a query over UNION ALL; NULL when
+ *		it has none, or ORDER BY / LIMIT, or two columns of one name.
  */
 static char *
 SetOperationsSql(Query *q)
@@ -313,6 +329,7 @@ SetOperationsSql(Query *q)
 	List	   *pending = list_make1(top);
 	bool		any = false;
 	StringInfoData cols;
+	StringInfoData gcols;
 	ListCell   *lc;
 
 	if (q->sortClause != NIL || q->limitCount != NULL || q->limitOffset != NULL)
@@ -334,6 +351,7 @@ SetOperationsSql(Query *q)
 	if (!any)
 		return NULL;
 	initStringInfo(&cols);
+	initStringInfo(&gcols);
 	foreach(lc, q->targetList)
 	{
 		TargetEntry *tle = lfirst_node(TargetEntry, lc);
@@ -346,9 +364,10 @@ SetOperationsSql(Query *q)
 				strcmp(lfirst_node(TargetEntry, lc2)->resname, tle->resname) == 0)
 				return NULL;
 		appendStringInfo(&cols, "%s%s", cols.len > 0 ? ", " : "", quote_identifier(tle->resname));
+		appendStringInfo(&gcols, "%s__ivm_g.%s", gcols.len > 0 ? ", " : "", quote_identifier(tle->resname));
 	}
 	/* a query in parentheses is a statement too */
-	return SetOperationSql(q, (Node *) top, cols.data);
+	return SetOperationSql(q, (Node *) top, cols.data, gcols.data);
 }
 
 /* Do two queries return columns of the same names and types? */

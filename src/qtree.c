@@ -242,16 +242,27 @@ IvmJoinStep(Query *q, Node *left, Node *right, JoinType jointype, Node *quals)
 
 /*
  * IvmReplaceRelationVars
- *		In q's select list, FROM clause (joins' conditions, WHERE) and
- *		HAVING, each column of relation varno becomes the expression tlist
- *		has for it, or NULL with REPLACEVARS_SUBSTITUTE_NULL (and tlist NIL).
- *		Subquery expressions brought in set q->hasSubLinks.
+ *		In q's select list, FROM clause (joins' conditions, WHERE, the
+ *		arguments of functions in FROM) and HAVING, each column of relation
+ *		varno becomes the expression tlist has for it, or NULL with
+ *		REPLACEVARS_SUBSTITUTE_NULL (and tlist NIL).  Subquery expressions
+ *		brought in set q->hasSubLinks.
  */
 void
 IvmReplaceRelationVars(Query *q, int varno, List *tlist, ReplaceVarsNoMatchOption nomatch)
 {
 	RangeTblEntry *rte = rt_fetch(varno, q->rtable);
 	bool		sublinks = false;
+	ListCell   *lc;
+
+	foreach(lc, q->rtable)
+	{
+		RangeTblEntry *f = lfirst_node(RangeTblEntry, lc);
+
+		if (f->rtekind == RTE_FUNCTION)
+			f->functions = (List *) ReplaceVarsFromTargetList((Node *) f->functions, varno, 0, rte,
+															   tlist, nomatch, 0, &sublinks);
+	}
 
 	q->targetList = (List *) ReplaceVarsFromTargetList((Node *) q->targetList, varno, 0, rte,
 													   tlist, nomatch, 0, &sublinks);

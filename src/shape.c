@@ -132,6 +132,7 @@ CheckSpj(Query *q, List **rels)
 {
 	List	   *pending;
 	int			rtindex;
+	ListCell   *lc;
 
 	*rels = NIL;
 	if (q->cteList != NIL)
@@ -189,6 +190,18 @@ CheckSpj(Query *q, List **rels)
 			case RTE_SUBQUERY:
 				return "the query reads a subquery in FROM";
 			case RTE_FUNCTION:
+
+				/*
+				 * An immutable function (generate_series, unnest...) maps
+				 * each row of what it reads laterally to the same rows
+				 * every time: linear, it stays in every delta term as it
+				 * is.  Its arguments are not relations of the join.
+				 */
+				if (contain_mutable_functions((Node *) rte->functions))
+					return "the query reads a function in FROM that is not immutable";
+				if (checkExprHasSubLink((Node *) rte->functions))
+					return "the query reads a function in FROM over a subquery";
+				break;
 			case RTE_TABLEFUNC:
 				return "the query reads a function in FROM";
 			case RTE_VALUES:
@@ -205,6 +218,10 @@ CheckSpj(Query *q, List **rels)
 	if (expression_tree_walker((Node *) q->targetList, OddVarWalker, NULL) ||
 		expression_tree_walker((Node *) q->jointree, OddVarWalker, NULL))
 		return "the query reads a whole row or a system column";
+	foreach(lc, q->rtable)
+		if (lfirst_node(RangeTblEntry, lc)->rtekind == RTE_FUNCTION &&
+			expression_tree_walker((Node *) lfirst_node(RangeTblEntry, lc)->functions, OddVarWalker, NULL))
+			return "the query reads a whole row or a system column";
 	return NULL;
 }
 
@@ -1933,6 +1950,8 @@ BranchTermSql(IvmShape *shape, IvmBranch *br, uint32 mask, IvmDeltaLookup lookup
 
 			if (j->rtekind == RTE_JOIN)
 				pull_varattnos((Node *) j->joinaliasvars, rtindex, &used);
+			else if (j->rtekind == RTE_FUNCTION)
+				pull_varattnos((Node *) j->functions, rtindex, &used);
 		}
 		foreach(lc2, br->semis)
 			IvmSemiOuterColumns(lfirst(lc2), rtindex, &used);
