@@ -122,27 +122,42 @@ HashMask(uint64 h)
 }
 
 /*
+ * HashColumns
+ *		XXH3 hash of the columns firstatt..lastatt (1-based) of tuple but
+ *		skipatt (0: none).  The tuple is deformed once: reading columns one
+ *		by one past a null or variable-length one walks the tuple from its
+ *		start each time.
+ */
+static uint64
+HashColumns(HeapTuple tuple, TupleDesc desc, int firstatt, int lastatt, int skipatt)
+{
+	XXH3_state_t state;
+	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+
+	heap_deform_tuple(tuple, desc, values, nulls);
+	XXH3_64bits_reset(&state);
+	for (int i = firstatt; i <= lastatt; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i - 1);
+
+		if (att->attisdropped || i == skipatt)
+			continue;
+		HashDatum(&state, values[i - 1], nulls[i - 1], att);
+	}
+	pfree(values);
+	pfree(nulls);
+	return HashMask(XXH3_64bits_digest(&state));
+}
+
+/*
  * IvmHashRow
  *		XXH3 hash of the columns firstatt..lastatt (1-based) of tuple.
  */
 uint64
 IvmHashRow(HeapTuple tuple, TupleDesc desc, int firstatt, int lastatt)
 {
-	XXH3_state_t state;
-
-	XXH3_64bits_reset(&state);
-	for (int i = firstatt; i <= lastatt; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i - 1);
-		bool		isnull;
-		Datum		value;
-
-		if (att->attisdropped)
-			continue;
-		value = heap_getattr(tuple, i, desc, &isnull);
-		HashDatum(&state, value, isnull, att);
-	}
-	return HashMask(XXH3_64bits_digest(&state));
+	return HashColumns(tuple, desc, firstatt, lastatt, 0);
 }
 
 /*
@@ -152,21 +167,7 @@ IvmHashRow(HeapTuple tuple, TupleDesc desc, int firstatt, int lastatt)
 uint64
 IvmHashRowExcept(HeapTuple tuple, TupleDesc desc, int skipatt)
 {
-	XXH3_state_t state;
-
-	XXH3_64bits_reset(&state);
-	for (int i = 1; i <= desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i - 1);
-		bool		isnull;
-		Datum		value;
-
-		if (att->attisdropped || i == skipatt)
-			continue;
-		value = heap_getattr(tuple, i, desc, &isnull);
-		HashDatum(&state, value, isnull, att);
-	}
-	return HashMask(XXH3_64bits_digest(&state));
+	return HashColumns(tuple, desc, 1, desc->natts, skipatt);
 }
 
 /*
@@ -281,25 +282,29 @@ IvmRowKeysEqual(const IvmRowKey *a, const IvmRowKey *b)
 {
 	int			ia = NextKeyColumn(a, a->firstatt);
 	int			ib = NextKeyColumn(b, b->firstatt);
+	Datum	   *av = palloc(sizeof(Datum) * a->desc->natts);
+	bool	   *an = palloc(sizeof(bool) * a->desc->natts);
+	Datum	   *bv = palloc(sizeof(Datum) * b->desc->natts);
+	bool	   *bn = palloc(sizeof(bool) * b->desc->natts);
+	bool		same = true;
 
-	for (; ia <= a->lastatt && ib <= b->lastatt;
+	/* each deformed once (see HashColumns) */
+	heap_deform_tuple(a->tuple, a->desc, av, an);
+	heap_deform_tuple(b->tuple, b->desc, bv, bn);
+	for (; same && ia <= a->lastatt && ib <= b->lastatt;
 		 ia = NextKeyColumn(a, ia + 1), ib = NextKeyColumn(b, ib + 1))
 	{
-		bool		anull;
-		bool		bnull;
-		Datum		av = heap_getattr(a->tuple, ia, a->desc, &anull);
-		Datum		bv = heap_getattr(b->tuple, ib, b->desc, &bnull);
-
-		if (anull || bnull)
-		{
-			if (anull != bnull)
-				return false;
-			continue;
-		}
-		if (!DatumsIdentical(av, bv, TupleDescAttr(a->desc, ia - 1)))
-			return false;
+		if (an[ia - 1] || bn[ib - 1])
+			same = an[ia - 1] == bn[ib - 1];
+		else
+			same = DatumsIdentical(av[ia - 1], bv[ib - 1], TupleDescAttr(a->desc, ia - 1));
 	}
-	return ia > a->lastatt && ib > b->lastatt;
+	same = same && ia > a->lastatt && ib > b->lastatt;
+	pfree(av);
+	pfree(an);
+	pfree(bv);
+	pfree(bn);
+	return same;
 }
 
 /* dynahash: the bucket of a row key is its row hash */
@@ -337,13 +342,7 @@ IvmRowKeyInit(IvmRowKey *key, HeapTuple tuple, TupleDesc desc,
 	key->firstatt = firstatt;
 	key->lastatt = lastatt;
 	key->skipatt = skipatt;
-	if (skipatt > 0)
-	{
-		Assert(firstatt == 1 && lastatt == desc->natts);
-		key->hash = IvmHashRowExcept(tuple, desc, skipatt);
-	}
-	else
-		key->hash = IvmHashRow(tuple, desc, firstatt, lastatt);
+	key->hash = HashColumns(tuple, desc, firstatt, lastatt, skipatt);
 }
 
 /*

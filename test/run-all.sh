@@ -12,7 +12,7 @@
 #   push-leak     a 300,000-row push and tick at work_mem 64kB: no temporary
 #                 file leak, the view equal to its query (needs ivm_tap)
 #   random        test/random/run.sh (IVM_SEED, IVM_TICKS)
-#   random-profiles  the same with the minmax, empty and joins profiles, seed 42
+#   random-profiles  the same with the minmax, empty, joins and edges profiles, seed 42
 #   random-full   the same with ivm.full_recompute on for every tick
 #   random-quarantine  the same (150 ticks) with two fragile views that fail
 #                 on some ticks: they must be quarantined, every other view
@@ -154,7 +154,7 @@ run_suite random 1200 bash "$HERE/random/run.sh"
 # fixed seeds for the stress profiles, and every tick a full recompute
 suite_random_profiles() {
     local p rc=0
-    for p in minmax empty joins; do
+    for p in minmax empty joins edges; do
         IVM_PROFILE=$p IVM_SEED=42 IVM_TICKS=150 timeout -k 30 600 bash "$HERE/random/run.sh" || rc=1
     done
     return $rc

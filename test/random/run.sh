@@ -40,6 +40,11 @@
 #   empty     empty whole groups (and whole tables) and refill them
 #   joins     change both sides of a join, and both sides of the self-join,
 #             in one transaction
+#   edges     the edges of the operators: NULLs put into join keys and NOT
+#             IN lists (and taken out), the inner side of EXISTS emptied for
+#             some rows and refilled, ties at the k-th row of the top-k views,
+#             groups pushed across the HAVING thresholds both ways, window
+#             partitions emptied and refilled
 #
 # The whole workload is generated from the seed by bash's $RANDOM before it
 # runs, as one SQL script for one psql session: the same seed replays the
@@ -61,10 +66,10 @@ esac
 TICKS=${IVM_TICKS:-300}
 DB=${IVM_DB:-ivm_random}
 CONTINUE=${IVM_CONTINUE:-0}
-PROFILES=(general minmax empty joins)
-PROFILE=${IVM_PROFILE:-${PROFILES[$((SEED % 4))]}}
+PROFILES=(general minmax empty joins edges)
+PROFILE=${IVM_PROFILE:-${PROFILES[$((SEED % 5))]}}
 case "$PROFILE" in
-    general | minmax | empty | joins) ;;
+    general | minmax | empty | joins | edges) ;;
     *) echo "IVM_PROFILE must be one of ${PROFILES[*]}, not '$PROFILE'" >&2; exit 2 ;;
 esac
 FULL=${IVM_FULL_RECOMPUTE:-0}
@@ -304,6 +309,47 @@ stmt_stress() {
                 *) echo "INSERT INTO b SELECT (SELECT coalesce(max(id), 0) FROM b) + row_number() OVER (ORDER BY id), a_id, w FROM b WHERE id % $m = $q ORDER BY id LIMIT 5;"
                    echo "UPDATE e SET k = (k + 5) % 12 WHERE id % $m = $q;"
                    echo "UPDATE c SET k = 11 - k WHERE k < 12 AND id % $m = $q;" ;;
+            esac ;;
+        edges)
+            pick_mod; local m=$M q=$Q
+            rnd 12; local k=$R
+            rnd 5
+            case $R in
+                0) # NULLs into join keys and NOT IN lists, and some taken out again
+                   echo "UPDATE b SET a_id = NULL WHERE id % $m = $q;"
+                   echo "UPDATE a SET k = NULL WHERE id % $((m + 2)) = $q;"
+                   echo "INSERT INTO d VALUES (NULL, 'x'), ($k, NULL);"
+                   if chance 50; then
+                       echo "UPDATE b SET a_id = (id * 7) % 160 WHERE a_id IS NULL AND id % 2 = $((q % 2));"
+                       echo "UPDATE a SET k = id % 10 WHERE k IS NULL AND id % 3 = 0;"
+                       echo "DELETE FROM d WHERE x IS NULL OR y IS NULL;"
+                   fi ;;
+                1) # the inner side of EXISTS emptied for some rows, refilled for others
+                   echo "DELETE FROM b WHERE a_id IN (SELECT id FROM a WHERE id % $m = $q);"
+                   if chance 60; then
+                       echo "INSERT INTO b SELECT (SELECT coalesce(max(id), 0) FROM b) + row_number() OVER (ORDER BY id), id, 12 FROM a WHERE id % $m = $(((q + 1) % m)) ORDER BY id LIMIT 8;"
+                   fi ;;
+                2) # ties at the k-th row of the top-k views, and the k-th row gone
+                   echo "INSERT INTO a SELECT (SELECT coalesce(max(id), 0) FROM a) + g, $k, (SELECT v FROM a WHERE v IS NOT NULL ORDER BY v DESC, id OFFSET 9 LIMIT 1), 'x' FROM generate_series(1, 3) g;"
+                   echo "UPDATE a SET v = (v / 10) * 10 + 7 WHERE id % $m = $q AND v IS NOT NULL;"
+                   if chance 50; then
+                       echo "DELETE FROM a WHERE id = (SELECT id FROM a WHERE v IS NOT NULL ORDER BY v DESC, id OFFSET 9 LIMIT 1);"
+                   fi ;;
+                3) # a group pushed across the HAVING thresholds, up or down
+                   if chance 50; then
+                       echo "UPDATE a SET k = $k WHERE id IN (SELECT id FROM a WHERE k IS DISTINCT FROM $k ORDER BY id LIMIT 4);"
+                       echo "UPDATE a SET v = v + 150 WHERE k = $k AND id % 3 = 0;"
+                   else
+                       echo "UPDATE a SET k = NULL WHERE id IN (SELECT id FROM a WHERE k = $k ORDER BY id LIMIT 5);"
+                       echo "UPDATE a SET v = v - 150 WHERE k = $k AND v > 150;"
+                   fi ;;
+                *) # window partitions emptied, then refilled
+                   echo "DELETE FROM b WHERE a_id = (SELECT a_id FROM b WHERE a_id IS NOT NULL ORDER BY id LIMIT 1 OFFSET $q);"
+                   echo "UPDATE a SET k = 99 WHERE k = $k;"
+                   if chance 60; then
+                       echo "INSERT INTO b SELECT (SELECT coalesce(max(id), 0) FROM b) + g, $((k * 13 % 160)), g % 20 FROM generate_series(1, 3) g;"
+                       echo "UPDATE a SET k = $k WHERE k = 99;"
+                   fi ;;
             esac ;;
     esac
     return 0
