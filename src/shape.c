@@ -1053,10 +1053,14 @@ AnalyzeShape(Query *query, IvmHiddenCtx *hc)
 			return shape;
 		}
 		shape->kind = IVM_KIND_WINDOW;
-		shape->reason = psprintf("%s: the rows %s read are kept in a hidden view (%s), indexed on the partition columns; each tick where it changed computes the %s again for the partitions its delta touches, and applies the difference with their stored rows",
-								 query->hasDistinctOn ? "DISTINCT ON" : "window functions",
-								 query->hasDistinctOn ? "it" : "they", shape->inner->reason,
-								 query->hasDistinctOn ? "first row of each key" : "windows");
+		if (shape->window->hkeys == NIL)
+			shape->reason = psprintf("window functions without PARTITION BY: the rows they read are kept in a hidden view (%s); they have one partition, so each tick where it changed computes the windows again over all of its rows, and applies the difference with the stored rows",
+									 shape->inner->reason);
+		else
+			shape->reason = psprintf("%s: the rows %s read are kept in a hidden view (%s), indexed on the partition columns; each tick where it changed computes the %s again for the partitions its delta touches, and applies the difference with their stored rows",
+									 query->hasDistinctOn ? "DISTINCT ON" : "window functions",
+									 query->hasDistinctOn ? "it" : "they", shape->inner->reason,
+									 query->hasDistinctOn ? "first row of each key" : "windows");
 		return shape;
 	}
 

@@ -629,7 +629,7 @@ CreateStorage(Declaration *d)
 		appendStringInfoChar(&sql, ')');
 		ExecUtility(sql.data, "indexing a hidden view on its group keys");
 	}
-	if (d->shape->kind == IVM_KIND_WINDOW)
+	if (d->shape->kind == IVM_KIND_WINDOW && d->shape->window->keycols != NIL)
 	{
 		/* a tick finds the stored rows of the partitions a delta touches */
 		resetStringInfo(&sql);
@@ -917,11 +917,12 @@ CreateHiddenViews(Declaration *d)
 		initStringInfo(&cols);
 		foreach(lc, shape->window->hkeys)
 			appendStringInfo(&cols, "%sc%d", cols.len > 0 ? ", " : "", lfirst_int(lc));
-		ExecUtility(psprintf("CREATE INDEX ON %s (%s)",
-							 quote_qualified_identifier(IVM_SCHEMA,
-														psprintf("_data_%d", linitial_int(d->hidden_ids))),
-							 cols.data),
-					"indexing the hidden view on the partition columns");
+		if (cols.len > 0)
+			ExecUtility(psprintf("CREATE INDEX ON %s (%s)",
+								 quote_qualified_identifier(IVM_SCHEMA,
+															psprintf("_data_%d", linitial_int(d->hidden_ids))),
+								 cols.data),
+						"indexing the hidden view on the partition columns");
 	}
 	else
 		d->upstream = list_concat(d->upstream, list_copy(d->hidden_ids));

@@ -26,8 +26,11 @@
  * The partition columns must be columns of the query's relations, shown
  * by the view (so its stored rows can be found by partition), compared as
  * their type's default equality does, NULLs equal (as PARTITION BY takes
- * them).  Windows without PARTITION BY, or partitioned differently, are
- * diffed.
+ * them).  Windows without PARTITION BY have one partition, which every
+ * change touches: a tick in which the hidden view changed computes them
+ * again over all its rows (from the hidden view, not from the tables and
+ * joins under it) and applies the difference.  Windows partitioned
+ * differently are diffed.
  *
  * Layer: operators (query trees in, SQL text out; no SPI).  Calls qtree.c.
  *
@@ -136,8 +139,7 @@ IvmWindowAnalyze(Query *query, Oid relid, IvmWindow **out)
 			return "the query uses window functions without a window";
 		first = linitial_node(WindowClause, query->windowClause);
 		partition = first->partitionClause;
-		if (partition == NIL)
-			return "a window has no PARTITION BY: every change would touch its one partition";
+		/* no PARTITION BY: one partition, which every change touches */
 	}
 
 	/* every window partitions alike, by columns the view shows */
@@ -230,7 +232,7 @@ IvmWindowAnalyze(Query *query, Oid relid, IvmWindow **out)
  * TouchedCondition
  *		EXISTS (a row of the delta enrname whose partition columns equal, NULLs
  *		alike, the columns targets names: one SQL expression per partition
- *		column, in order).
+ *		column, in order).  Without partition columns: any row of the delta.
  */
 static char *
 TouchedCondition(IvmWindow *w, const char *enrname, List *targets)
@@ -241,7 +243,8 @@ TouchedCondition(IvmWindow *w, const char *enrname, List *targets)
 	ListCell   *lc3;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "EXISTS (SELECT 1 FROM %s d WHERE ", quote_identifier(enrname));
+	appendStringInfo(&buf, "EXISTS (SELECT 1 FROM %s d%s", quote_identifier(enrname),
+					 w->hkeys != NIL ? " WHERE " : "");
 	forthree(lc, w->hkeys, lc2, w->eqops, lc3, targets)
 	{
 		int			k = lfirst_int(lc);

@@ -14,7 +14,7 @@ INSERT INTO s_dim SELECT g, 'k' || g FROM generate_series(0, 4) g;
 
 SELECT ivm.create_view('s_agg', $$SELECT k, count(*) AS n, sum(v) AS sv, avg(price) AS ap, min(v) AS mn, max(v) AS mx FROM s_t GROUP BY k$$);
 SELECT ivm.create_view('s_join', $$SELECT t.id, t.v, d.name FROM s_t t JOIN s_dim d ON d.k = t.k WHERE t.v % 3 = 0$$);
-SELECT ivm.create_view('s_win', $$SELECT id, rank() OVER (ORDER BY v) AS r FROM s_t$$);
+SELECT ivm.create_view('s_win', $$SELECT id, rank() OVER (PARTITION BY v % 2 ORDER BY v) AS r FROM s_t$$);
 SELECT ivm.create_view('s_forced_diff', $$SELECT k, count(*) AS n FROM s_t GROUP BY k$$, '{"mode": "diff"}');
 
 CREATE FUNCTION pg_temp.mismatches(view regclass, query text) RETURNS bigint LANGUAGE plpgsql AS $f$
@@ -27,7 +27,7 @@ END $f$;
 CREATE FUNCTION pg_temp.all_match() RETURNS bool LANGUAGE sql AS $f$
     SELECT pg_temp.mismatches('s_agg', 'SELECT k, count(*), sum(v), avg(price), min(v), max(v) FROM s_t GROUP BY k') = 0
        AND pg_temp.mismatches('s_join', 'SELECT t.id, t.v, d.name FROM s_t t JOIN s_dim d ON d.k = t.k WHERE t.v % 3 = 0') = 0
-       AND pg_temp.mismatches('s_win', 'SELECT id, rank() OVER (ORDER BY v) FROM s_t') = 0
+       AND pg_temp.mismatches('s_win', 'SELECT id, rank() OVER (PARTITION BY v % 2 ORDER BY v) FROM s_t') = 0
        AND pg_temp.mismatches('s_forced_diff', 'SELECT k, count(*) FROM s_t GROUP BY k') = 0
 $f$;
 CREATE FUNCTION pg_temp.last_strategy(view text) RETURNS text LANGUAGE sql AS $f$
@@ -39,9 +39,9 @@ SELECT is((SELECT strategy FROM ivm.views WHERE name = 's_agg'::regclass), 'incr
 SELECT is((SELECT strategy FROM ivm.views WHERE name = 's_join'::regclass), 'incremental', 'a join view is incremental');
 SELECT is((SELECT strategy FROM ivm.views WHERE name = 's_win'::regclass), 'diff', 'a window-function view is diffed');
 SELECT is((SELECT strategy FROM ivm.views WHERE name = 's_forced_diff'::regclass), 'diff', 'mode diff is kept');
-SELECT matches(ivm.explain('s_win'), 'strategy diff .*a window has no PARTITION BY', 'explain names the construct that forces diff');
+SELECT matches(ivm.explain('s_win'), 'strategy diff .*a window or DISTINCT ON partitions by an expression', 'explain names the construct that forces diff');
 SELECT matches(ivm.explain('s_agg'), 'strategy incremental .*aggregate', 'explain says how an incremental view is kept');
-SELECT throws_ok($$SELECT ivm.create_view('s_bad', $q$SELECT k, rank() OVER (ORDER BY v) AS r FROM s_t$q$, '{"mode": "incremental"}')$$,
+SELECT throws_ok($$SELECT ivm.create_view('s_bad', $q$SELECT k, rank() OVER (PARTITION BY v % 2 ORDER BY v) AS r FROM s_t$q$, '{"mode": "incremental"}')$$,
                  '0A000', 'view "s_bad" cannot be maintained incrementally',
                  'mode incremental refuses a query without delta rules');
 SELECT is((SELECT count(*)::int FROM ivm.views WHERE name::text = 's_bad'), 0, 'and creates nothing');

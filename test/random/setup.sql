@@ -131,6 +131,7 @@ INSERT INTO rt_views (ord, name, query, options) VALUES
  (79, 'v_intersect_all', $q$SELECT k, s FROM a WHERE v > 10 INTERSECT ALL SELECT x, y FROM d$q$, '{}'),
  (80, 'v_series',     $q$SELECT b.id, b.a_id, g FROM b, generate_series(1, coalesce(b.w, 0) % 4) g WHERE b.id % 3 <> 0$q$, '{}'),
  (82, 'v_left_series', $q$SELECT a.id, g FROM a LEFT JOIN b ON b.a_id = a.id AND b.w < 5, generate_series(0, coalesce(b.w, 1) % 3) g$q$, '{}'),
+ (83, 'v_window_all', $q$SELECT id, k, row_number() OVER (ORDER BY v NULLS FIRST, id) AS rn, sum(v) OVER () AS total FROM a WHERE s IS DISTINCT FROM 'z'$q$, '{}'),
  (81, 'v_unnest_agg', $q$SELECT c.name, x, count(*) AS n FROM a JOIN c ON c.k = a.k, unnest(ARRAY[a.v % 5, a.k, NULL]) x GROUP BY c.name, x$q$, '{}'),
  (42, 'v_bool',       $q$SELECT k, bool_and(v > 20) AS all_big, bool_or(s = 'x') AS any_x, every(v IS NOT NULL) AS all_v, count(*) AS n FROM a GROUP BY k$q$, '{}'),
  (37, 'v_flat_spj',   $q$SELECT s.id, s.kv, c.name FROM (SELECT id, k, coalesce(v, -1) + k AS kv FROM a WHERE s IS DISTINCT FROM 'z') s, c WHERE c.k = s.k$q$, '{}'),
