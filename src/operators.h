@@ -183,7 +183,7 @@ extern void IvmScalarSelectList(Query *q, IvmHiddenCtx *hc);
 
 /* semi.c: semi and anti joins */
 extern const char *IvmSemiExtract(Query *q, List **semis, IvmHiddenCtx *hc);
-extern Node *IvmSemiCountNow(IvmSemi *semi);
+extern Node *IvmSemiCountNow(IvmSemi *semi, int cap_rt);
 extern Bitmapset *IvmSemiInnerColumns(IvmSemi *semi);
 extern void IvmSemiOuterColumns(IvmSemi *semi, int rtindex, Bitmapset **used);
 extern Node *IvmSemiDeltaSum(IvmSemi *semi, const char *enrname, TupleDesc enrdesc);
@@ -193,6 +193,7 @@ extern Node *IvmSemiNeqOuterIsNull(IvmSemi *semi);
 
 extern IvmShape *IvmAnalyzeShape(Query *query, List *hidden);
 extern List *IvmShapeRelids(IvmShape *shape);
+extern bool IvmShapeCostlySemi(IvmShape *shape, uint64 (*delta_rows) (Oid relid, void *arg), void *arg);
 extern const char *IvmShapeCheckRelations(IvmShape *shape, bool (*is_view) (Oid relid));
 extern bool IvmShapeFixesJoinOrder(IvmShape *shape);
 extern List *IvmShapeHiddenColumns(IvmShape *shape);

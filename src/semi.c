@@ -546,11 +546,49 @@ AggSubLink(Query *sub, Oid fnoid, Oid restype, Expr *arg)
 	return (Node *) sl;
 }
 
-/* count(*) of the inner rows satisfying the filter now: n(r) */
+/*
+ * IvmSemiCountNow
+ *		count(*) of the inner rows satisfying the filter now: n(r).  With
+ *		cap_rt (the range table index of the grouped inner delta a keyed
+ *		semi joins, IvmSemiAddTouch), counted up to its __ivm_cap rows only,
+ *		max(d(r), 0) + 1: past that both n(r) > 0 and n(r) - d(r) > 0 hold,
+ *		as they do for the true count, so the rule's result is the same and
+ *		an outer row with many inner rows stops after a few.
+ */
 Node *
-IvmSemiCountNow(IvmSemi *semi)
+IvmSemiCountNow(IvmSemi *semi, int cap_rt)
 {
-	return AggSubLink(copyObject(semi->sub), F_COUNT_, INT8OID, NULL);
+	Query	   *inner;
+	Query	   *wrap;
+	RangeTblEntry *rte;
+	RangeTblRef *ref;
+
+	if (cap_rt == 0)
+		return AggSubLink(copyObject(semi->sub), F_COUNT_, INT8OID, NULL);
+
+	/* SELECT count(*) FROM (SELECT 1 FROM inner WHERE filter LIMIT cap) s */
+	inner = copyObject(semi->sub);
+	inner->targetList = list_make1(makeTargetEntry((Expr *) makeConst(INT4OID, -1, InvalidOid, sizeof(int32),
+																	   Int32GetDatum(1), false, true),
+												   1, "one", false));
+	IncrementVarSublevelsUp((Node *) inner, 1, 1);
+	inner->limitCount = (Node *) makeVar(cap_rt, list_length(semi->keys) + 2, INT8OID, -1, InvalidOid, 2);
+	inner->limitOption = LIMIT_OPTION_COUNT;
+
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_SUBQUERY;
+	rte->subquery = inner;
+	rte->eref = makeAlias("__ivm_c", list_make1(makeString(pstrdup("one"))));
+	rte->inFromCl = true;
+	ref = makeNode(RangeTblRef);
+	ref->rtindex = 1;
+	wrap = makeNode(Query);
+	wrap->commandType = CMD_SELECT;
+	wrap->querySource = QSRC_ORIGINAL;
+	wrap->canSetTag = true;
+	wrap->rtable = list_make1(rte);
+	wrap->jointree = makeFromExpr(list_make1(ref), NULL);
+	return AggSubLink(wrap, F_COUNT_, INT8OID, NULL);
 }
 
 /* the inner relation's columns the semi's filter reads (pull_varattnos offsets) */
@@ -665,7 +703,9 @@ IvmSemiTouchSql(IvmSemi *semi, const char *enrname, TupleDesc enrdesc, bool by_n
 	appendStringInfoString(&buf, "SELECT ");
 	for (int i = 1; i <= k; i++)
 		appendStringInfo(&buf, "s.__ivm_k%d, ", i);
-	appendStringInfo(&buf, "pg_catalog.sum(s.__ivm_w::pg_catalog.int8) AS __ivm_sw FROM (%s) s GROUP BY ",
+	appendStringInfo(&buf, "pg_catalog.sum(s.__ivm_w::pg_catalog.int8) AS __ivm_sw, "
+					 "(GREATEST(pg_catalog.sum(s.__ivm_w::pg_catalog.int8), 0::pg_catalog.numeric) "
+					 "OPERATOR(pg_catalog.+) 1)::pg_catalog.int8 AS __ivm_cap FROM (%s) s GROUP BY ",
 					 IvmDeparseQuery(sub));
 	for (int i = 1; i <= k; i++)
 		appendStringInfo(&buf, "%s%d", i == 1 ? "" : ", ", i);
@@ -707,6 +747,7 @@ IvmSemiAddTouch(Query *q, IvmSemi *semi, const char *ctename, bool by_neq, Node 
 	for (int i = 1; i <= list_length(keys); i++)
 		colnames = lappend(colnames, makeString(psprintf("__ivm_k%d", i)));
 	colnames = lappend(colnames, makeString(pstrdup("__ivm_sw")));
+	colnames = lappend(colnames, makeString(pstrdup("__ivm_cap")));
 	rte->rtekind = RTE_CTE;
 	rte->ctename = pstrdup(ctename);
 	rte->ctelevelsup = 0;

@@ -1456,6 +1456,36 @@ BranchRelids(IvmBranch *br)
 }
 
 /*
+ * IvmShapeCostlySemi
+ *		Would a semi join correlated beyond its equality keys (its delta's
+ *		weights summed by a subquery over the inner delta for each outer row
+ *		reached, its count n(r) taken over the whole inner relation for each)
+ *		scan an inner delta of more than IVM_SEMI_SCAN_LIMIT rows?  Then a
+ *		recompute is cheaper.  A bound, not the planner's estimate: for an
+ *		inequality the planner puts such a delta query at twice a recompute
+ *		when it runs twenty-five times longer.  delta_rows(relid) counts a
+ *		delta.
+ */
+#define IVM_SEMI_SCAN_LIMIT 1000
+
+bool
+IvmShapeCostlySemi(IvmShape *shape, uint64 (*delta_rows) (Oid relid, void *arg), void *arg)
+{
+	ListCell   *lc;
+	ListCell   *lc2;
+
+	foreach(lc, shape->branches)
+		foreach(lc2, ((IvmBranch *) lfirst(lc))->semis)
+		{
+			IvmSemi    *semi = lfirst(lc2);
+
+			if (!semi->keyed && delta_rows(semi->relid, arg) > IVM_SEMI_SCAN_LIMIT)
+				return true;
+		}
+	return false;
+}
+
+/*
  * IvmShapeRelids
  *		Every relation a shape's delta rules read, branch by branch, each
  *		branch's in the order of its factors: what decides which delta
@@ -1980,6 +2010,7 @@ BranchTermSql(IvmShape *shape, IvmBranch *br, uint32 mask, IvmDeltaLookup lookup
 		const char *enrname;
 		TupleDesc	enrdesc;
 		Node	   *dsum;
+		int			cap_rt = 0;
 
 		nsemi++;
 		if ((mask & (1u << k++)) == 0)
@@ -2005,6 +2036,9 @@ BranchTermSql(IvmShape *shape, IvmBranch *br, uint32 mask, IvmDeltaLookup lookup
 			dsum = semi->keyed
 				? (Node *) makeVar(rt, list_length(semi->keys) + 1, NUMERICOID, -1, InvalidOid, 0)
 				: IvmSemiDeltaSum(semi, enrname, enrdesc);
+			/* d(r) is the touch's sum alone: n(r) need not be counted past it */
+			if (semi->keyed && semi->neq == NULL)
+				cap_rt = rt;
 			if (semi->neq != NULL)
 			{
 				/* and the delta's rows equal on the <> condition's sides */
@@ -2034,7 +2068,7 @@ BranchTermSql(IvmShape *shape, IvmBranch *br, uint32 mask, IvmDeltaLookup lookup
 		if (dsum == NULL)
 			return NULL;
 		q->targetList = lappend(q->targetList,
-								makeTargetEntry((Expr *) IvmSemiCountNow(semi), list_length(q->targetList) + 1,
+								makeTargetEntry((Expr *) IvmSemiCountNow(semi, cap_rt), list_length(q->targetList) + 1,
 												psprintf("__ivm_n%d", nsemi), false));
 		q->targetList = lappend(q->targetList,
 								makeTargetEntry((Expr *) dsum, list_length(q->targetList) + 1,
@@ -2092,7 +2126,13 @@ BranchTermSql(IvmShape *shape, IvmBranch *br, uint32 mask, IvmDeltaLookup lookup
 						 weights != NIL || lc != list_head(semi_deltas) ? " * " : "",
 						 semi->anti ? "-" : "", j, j, SemiDeltaText(semi, j));
 	}
-	appendStringInfo(&buf, ") AS %s FROM (%s) t", IVM_WEIGHT_COLUMN, IvmDeparseQuery(q));
+	/*
+	 * OFFSET 0 keeps the planner from pulling the subquery up: the weight
+	 * and the filter below read each count n(r) twice, and a count pulled
+	 * up is a subquery run at each place it is read.
+	 */
+	appendStringInfo(&buf, ") AS %s FROM (%s%s) t", IVM_WEIGHT_COLUMN, IvmDeparseQuery(q),
+					 semi_deltas != NIL ? " OFFSET 0" : "");
 	foreach(lc, semi_deltas)
 	{
 		int			j = lfirst_int(lc);

@@ -423,8 +423,9 @@ DeltaChanged(Oid relid, void *arg)
 
 /* how many delta rows relid has this tick */
 static uint64
-DeltaRows(Oid relid, TickState *ts)
+DeltaRows(Oid relid, void *arg)
 {
+	TickState  *ts = (TickState *) arg;
 	TickSource *src = FindSource(ts, relid);
 	TickView   *v;
 
@@ -811,7 +812,8 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 			}
 		}
 		else if (!recompute && entry->ineligible == NULL &&
-				 !TooLargeDelta(view, entry, ts, oc->delta_in))
+				 !TooLargeDelta(view, entry, ts, oc->delta_in) &&
+				 !IvmShapeCostlySemi(entry->shape, DeltaRows, ts))
 		{
 			bool		missing;
 			bool		costlier = false;
