@@ -250,9 +250,13 @@ IvmRecomputeCost(Oid storage_rel, Oid view_owner, const char *query)
 {
 	char	   *storage_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(storage_rel)),
 														  get_rel_name(storage_rel));
+	double		cost = IvmKeptPlanCost(StoredSideSql(storage_name, NULL), 0);
+	IvmUserSave save;
 
-	return IvmKeptPlanCost(StoredSideSql(storage_name, NULL), 0, InvalidOid) +
-		IvmKeptPlanCost(QuerySideSql(query, true), 0, view_owner);
+	IvmBecome(view_owner, true, &save);
+	cost += IvmKeptPlanCost(QuerySideSql(query, true), 0);
+	IvmRestoreUser(&save);
+	return cost;
 }
 
 /*

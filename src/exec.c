@@ -173,25 +173,21 @@ IvmKeptPlan(const char *sql, int nargs, Oid *argtypes, int sizeclass)
 /*
  * IvmKeptPlanCost
  *		The planner's estimate of what running sql costs (the total cost of
- *		its plan, in the planner's units), planned as runas (restricted)
- *		when it is valid, since planning may evaluate the query's immutable
- *		functions.  The plan is the kept one the statement then runs on, so
- *		asking costs no planning of its own; it is made for the deltas
- *		registered now (their size class's first size, when kept already).
+ *		its plan, in the planner's units).  The plan is the kept one the
+ *		statement then runs on, so asking costs no planning of its own; it
+ *		is made for the deltas registered now (their size class's first
+ *		size, when kept already).  Planning may evaluate the query's
+ *		immutable functions: the caller runs this as the role the statement
+ *		will run as.
  */
 double
-IvmKeptPlanCost(const char *sql, int sizeclass, Oid runas)
+IvmKeptPlanCost(const char *sql, int sizeclass)
 {
-	SPIPlanPtr	plan;
-	CachedPlan *cplan;
-	IvmUserSave save;
+	SPIPlanPtr	plan = IvmKeptPlan(sql, 0, NULL, sizeclass);
+	CachedPlan *cplan = SPI_plan_get_cached_plan(plan);
 	double		cost = 0;
 	ListCell   *lc;
 
-	if (OidIsValid(runas))
-		IvmBecome(runas, true, &save);
-	plan = IvmKeptPlan(sql, 0, NULL, sizeclass);
-	cplan = SPI_plan_get_cached_plan(plan);
 	if (cplan == NULL)
 		elog(ERROR, "ivm: no plan for \"%s\"", sql);
 	foreach(lc, cplan->stmt_list)
@@ -202,8 +198,6 @@ IvmKeptPlanCost(const char *sql, int sizeclass, Oid runas)
 			cost += stmt->planTree->total_cost;
 	}
 	ReleaseCachedPlan(cplan, CurrentResourceOwner);
-	if (OidIsValid(runas))
-		IvmRestoreUser(&save);
 	return cost;
 }
 

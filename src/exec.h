@@ -19,7 +19,7 @@
 extern void IvmSpiConnect(void);
 extern void IvmSpiCheck(int rc, int expected, const char *what);
 extern SPIPlanPtr IvmKeptPlan(const char *sql, int nargs, Oid *argtypes, int sizeclass);
-extern double IvmKeptPlanCost(const char *sql, int sizeclass, Oid runas);
+extern double IvmKeptPlanCost(const char *sql, int sizeclass);
 extern int	IvmExecCached(const char *sql, int nargs, Oid *argtypes, Datum *values,
 						  const char *nulls, Snapshot snap, long tcount, int sizeclass);
 extern int	IvmExecSnap(const char *sql, int nargs, Oid *argtypes,

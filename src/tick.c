@@ -634,7 +634,12 @@ RunIncremental(TickView *view, ShapeEntry *entry, const char *sql, Snapshot snap
 									 GUC_ACTION_SAVE, true, 0, false);
 		if (sizeclass > 0)
 		{
-			double		delta_cost = IvmKeptPlanCost(sql, sizeclass, view->owner);
+			double		delta_cost;
+			IvmUserSave save;
+
+			IvmBecome(view->owner, true, &save);
+			delta_cost = IvmKeptPlanCost(sql, sizeclass);
+			IvmRestoreUser(&save);
 
 			elog(DEBUG1, "ivm: delta query of \"%s\" estimated at %.0f, a recompute at %.0f",
 				 view->qualname, delta_cost, recompute_cost);
