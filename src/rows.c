@@ -372,6 +372,7 @@ typedef struct NetRow
 {
 	IvmRowKey	key;			/* the row, its weight aside */
 	int64		weight;
+	int64		first_weight;	/* the weight the row came with */
 } NetRow;
 
 /*
@@ -409,6 +410,7 @@ IvmConsolidateRows(SPITupleTable *tt, uint64 n, Tuplestorestate *ts)
 		if (!found)
 		{
 			e->weight = 0;
+			e->first_weight = w;
 			order = lappend(order, e);
 		}
 		e->weight += w;
@@ -417,6 +419,12 @@ IvmConsolidateRows(SPITupleTable *tt, uint64 n, Tuplestorestate *ts)
 	foreach(lc, order)
 	{
 		e = lfirst(lc);
+		if (e->weight == e->first_weight)
+		{
+			/* the row as it was logged (most rows): stored without re-forming it */
+			tuplestore_puttuple(ts, e->key.tuple);
+			continue;
+		}
 		while (e->weight != 0)
 		{
 			int64		part = Max(Min(e->weight, PG_INT32_MAX), -PG_INT32_MAX);
