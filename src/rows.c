@@ -161,16 +161,6 @@ IvmHashRow(HeapTuple tuple, TupleDesc desc, int firstatt, int lastatt)
 }
 
 /*
- * IvmHashRowExcept
- *		XXH3 hash of every column of tuple but skipatt.
- */
-uint64
-IvmHashRowExcept(HeapTuple tuple, TupleDesc desc, int skipatt)
-{
-	return HashColumns(tuple, desc, 1, desc->natts, skipatt);
-}
-
-/*
  * ivm_row_hash
  *		SQL-callable: the hash the diff strategy gives a row.
  */

@@ -33,7 +33,6 @@ typedef struct IvmRowKey
 
 extern const char *IvmDatumImage(Datum value, int16 attlen, uint32 *len, Pointer *copy);
 extern uint64 IvmHashRow(HeapTuple tuple, TupleDesc desc, int firstatt, int lastatt);
-extern uint64 IvmHashRowExcept(HeapTuple tuple, TupleDesc desc, int skipatt);
 extern void IvmRowKeyInit(IvmRowKey *key, HeapTuple tuple, TupleDesc desc,
 						  int firstatt, int lastatt, int skipatt);
 extern bool IvmRowKeysEqual(const IvmRowKey *a, const IvmRowKey *b);
