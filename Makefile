@@ -25,12 +25,14 @@ OBJS = \
 	src/scalar.o \
 	src/semi.o \
 	src/shape.o \
+	src/shmem.o \
 	src/tick.o \
 	src/topk.o \
 	src/utility.o \
 	src/view.o \
 	src/window.o \
-	src/watch.o
+	src/watch.o \
+	src/worker.o
 
 DATA = $(wildcard ivm--*.sql)
 

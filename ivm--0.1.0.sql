@@ -465,8 +465,23 @@ FROM ivm._state st,
          'Epoch of the last committed tick (a gauge).')
      ) AS c(name, value, help);
 
+-- The background workers that tick on a schedule (ivm.tick_interval,
+-- ivm.database), one row per database listed, from shared memory: the
+-- same rows in every database.  last_error shows the text of the last
+-- failed tick to superusers and members of pg_read_all_stats, its SQLSTATE
+-- to other roles.
+CREATE FUNCTION ivm._workers(OUT database text, OUT pid integer, OUT state text,
+                             OUT last_tick timestamptz, OUT last_error text, OUT ticks bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'ivm_workers'
+LANGUAGE C VOLATILE;
+
+CREATE VIEW ivm.workers AS
+SELECT database, pid, state, last_tick, last_error, ticks FROM ivm._workers();
+
 GRANT USAGE ON SCHEMA ivm TO PUBLIC;
-GRANT SELECT ON ivm.views, ivm.hidden_views, ivm.sources, ivm.dependencies, ivm.evidence, ivm.stats TO PUBLIC;
+GRANT SELECT ON ivm.views, ivm.hidden_views, ivm.sources, ivm.dependencies, ivm.evidence, ivm.stats,
+                ivm.workers TO PUBLIC;
 -- definitions are public, as pg_views' are; rows and change logs are not
 GRANT SELECT ON ivm._views, ivm._sources TO PUBLIC;
 

@@ -234,6 +234,9 @@ ivm_capture(PG_FUNCTION_ARGS)
 		source_relid = DatumGetObjectId(DirectFunctionCall1(regclassin,
 															CStringGetDatum(trigger->tgargs[1])));
 
+	/* at commit, the background worker of this database ticks */
+	IvmWakeWorkerAtCommit();
+
 	if (event == TRIGGER_EVENT_TRUNCATE)
 	{
 		MarkTruncated(source_relid);

@@ -13,6 +13,10 @@
 
 #include "ivm.h"
 
+#include "port/atomics.h"
+#include "storage/lwlock.h"
+#include "utils/timestamp.h"
+
 /* ---- exec ---------------------------------------------------------- */
 
 /* exec.c */
@@ -53,6 +57,61 @@ extern void IvmCheckPreloaded(void);
 extern void IvmCheckWritable(const char *what);
 extern void IvmCheckArgNotNull(FunctionCallInfo fcinfo, int argno, const char *argname,
 							   const char *funcname);
+
+/* shmem.c: the slots of the databases background workers tick */
+#define IVM_MAX_DATABASES	64
+#define IVM_ERROR_LEN		512
+
+typedef enum IvmWorkerState
+{
+	IVM_WORKER_FREE,
+	IVM_WORKER_STARTING,		/* registered, not connected yet */
+	IVM_WORKER_IDLE,			/* waiting for deltas or the interval */
+	IVM_WORKER_TICKING,
+	IVM_WORKER_BACKOFF,			/* the last tick failed: waiting to retry */
+	IVM_WORKER_STOPPED,			/* exited; the launcher starts it again */
+	IVM_WORKER_NO_EXTENSION		/* the database has no extension ivm */
+} IvmWorkerState;
+
+/* why a worker exited, which says when the launcher starts it again */
+typedef enum IvmWorkerExit
+{
+	IVM_EXIT_ERROR,				/* failed (cannot connect, say): back off */
+	IVM_EXIT_NO_EXTENSION,		/* until CREATE EXTENSION ivm or a while */
+	IVM_EXIT_DATABASE_BUSY,		/* DROP or ALTER DATABASE waited for it */
+	IVM_EXIT_ASKED				/* terminated: start again soon */
+} IvmWorkerExit;
+
+typedef struct IvmWorkerSlot
+{
+	bool		in_use;			/* the database is listed (launcher) */
+	char		dbname[NAMEDATALEN];
+	Oid			dboid;			/* once connected; read at commit unlocked */
+	int			pid;			/* the worker, or 0 */
+	int			procno;			/* its PGPROC number, or -1; read unlocked */
+	IvmWorkerState state;
+	IvmWorkerExit exit_reason;
+	TimestampTz last_tick;
+	int64		ticks;
+	char		last_error[IVM_ERROR_LEN];
+	char		last_sqlstate[6];
+	pg_atomic_uint32 wake;		/* a writer committed deltas */
+} IvmWorkerSlot;
+
+typedef struct IvmSharedState
+{
+	LWLock	   *lock;
+	int			launcher_pid;
+	int			launcher_procno;	/* read unlocked at commit */
+	pg_atomic_uint32 launcher_wake; /* CREATE EXTENSION ivm committed */
+	IvmWorkerSlot slots[IVM_MAX_DATABASES];
+} IvmSharedState;
+
+extern void IvmInstallShmemHooks(void);
+extern IvmSharedState *IvmSharedGet(void);
+extern const char *IvmWorkerStateName(IvmWorkerState state);
+extern void IvmWakeWorkerAtCommit(void);
+extern void IvmWakeLauncherAtCommit(void);
 
 /* evidence.c */
 extern void IvmQueueEvidenceLine(const char *line);

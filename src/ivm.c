@@ -25,6 +25,7 @@
 #include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/syscache.h"
+#include "utils/varlena.h"
 
 #include "ivm.h"
 #include "exec.h"
@@ -42,6 +43,9 @@ int			ivm_dedup_capacity = 10000000;
 int			ivm_on_error = IVM_ON_ERROR_QUARANTINE;
 int			ivm_max_push_rows = 10000000;
 int			ivm_debug_hash_bits = 64;
+int			ivm_tick_interval = 0;
+char	   *ivm_database = NULL;
+int			ivm_max_workers = 2;
 
 static const struct config_enum_entry on_error_options[] = {
 	{"quarantine", IVM_ON_ERROR_QUARANTINE, false},
@@ -52,6 +56,7 @@ static const struct config_enum_entry on_error_options[] = {
 Oid			ivm_maintained_rel = InvalidOid;
 
 void		_PG_init(void);
+static bool CheckDatabaseList(char **newval, void **extra, GucSource source);
 
 PG_FUNCTION_INFO_V1(ivm_check_preloaded);
 
@@ -149,10 +154,61 @@ _PG_init(void)
 							ivm_loaded_at_startup ? PGC_POSTMASTER : PGC_INTERNAL, 0,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("ivm.tick_interval",
+							"Time between the background worker's looks for pending deltas; 0 turns the workers off.",
+							"A worker ticks as soon as a writer commits deltas, and looks for deltas once per interval.  "
+							"Needs shared_preload_libraries and ivm.database.",
+							&ivm_tick_interval,
+							0, 0, 86400000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("ivm.database",
+							   "Databases a background worker ticks in (a comma-separated list).",
+							   "Each listed database that has the extension gets a worker while ivm.tick_interval is above 0.",
+							   &ivm_database,
+							   "",
+							   PGC_SIGHUP, GUC_LIST_INPUT,
+							   CheckDatabaseList, NULL, NULL);
+
+	DefineCustomIntVariable("ivm.max_workers",
+							"Most background workers one tick uses for the shards of partitioned views.",
+							"Each takes a slot of max_worker_processes while a tick runs.",
+							&ivm_max_workers,
+							2, 0, 64,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("ivm");
 
 	if (ivm_loaded_at_startup)
+	{
 		IvmInstallUtilityHook();
+		IvmInstallShmemHooks();
+		IvmRegisterLauncher();
+	}
+}
+
+/*
+ * CheckDatabaseList
+ *		ivm.database must be a list of names (as search_path is): refused
+ *		otherwise, so that ALTER SYSTEM cannot store a malformed one.
+ */
+static bool
+CheckDatabaseList(char **newval, void **extra, GucSource source)
+{
+	char	   *copy = pstrdup(*newval);
+	List	   *names;
+	bool		ok = SplitIdentifierString(copy, ',', &names);
+
+	list_free(names);
+	pfree(copy);
+	if (!ok)
+	{
+		GUC_check_errdetail("ivm.database must be a comma-separated list of database names.");
+		return false;
+	}
+	return true;
 }
 
 Datum

@@ -54,6 +54,9 @@ extern char *ivm_evidence_path;
 extern int	ivm_dedup_capacity;
 extern int	ivm_max_push_rows;
 extern int	ivm_debug_hash_bits;
+extern int	ivm_tick_interval;	/* ms; 0 = no background ticks */
+extern char *ivm_database;
+extern int	ivm_max_workers;
 
 /* ivm.on_error */
 typedef enum IvmOnError

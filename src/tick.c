@@ -1423,6 +1423,38 @@ IvmRunTick(int force_view_id, Datum *result_values)
 }
 
 /*
+ * IvmDeltasPending
+ *		Whether a tick would consume anything: a row in a delta log or a
+ *		truncation marker.  For the background worker, which runs no tick
+ *		in an idle database.  Reads ivm's own tables only, as their owner,
+ *		in the caller's transaction (which must have an active snapshot).
+ */
+bool
+IvmDeltasPending(void)
+{
+	IvmUserSave save;
+	StringInfoData sql;
+	bool		pending;
+	int			rc;
+
+	IvmCatalogBegin(&save);
+	rc = SPI_execute("SELECT logrel::text FROM ivm._sources ORDER BY id", true, 0);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "listing delta logs");
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT EXISTS (SELECT FROM ivm._truncated)");
+	for (uint64 r = 0; r < SPI_processed; r++)
+		appendStringInfo(&sql, " OR EXISTS (SELECT FROM %s)",
+						 SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1));
+	SPI_freetuptable(SPI_tuptable);
+	/* a kept plan: the list of logs changes only with the set of sources */
+	rc = IvmExecCached(sql.data, 0, NULL, NULL, NULL, InvalidSnapshot, 1, 0);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "looking for pending deltas");
+	pending = SPI_processed == 1 && DatumGetBool(GetCol(0, 1));
+	IvmCatalogEnd(&save);
+	return pending;
+}
+
+/*
  * IvmTickResult
  *		Run a tick and return its summary as the record the calling SQL
  *		function (ivm.tick(), ivm.tick(source, batch)) declares.

@@ -306,6 +306,11 @@ IvmProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree
 		IsTransactionState() && !IsAbortedTransactionBlockState())
 		installed = OidIsValid(get_extension_oid("ivm", true));
 
+	/* the launcher starts the workers that waited for the extension */
+	if (IsA(parsetree, CreateExtensionStmt) &&
+		strcmp(((CreateExtensionStmt *) parsetree)->extname, "ivm") == 0)
+		IvmWakeLauncherAtCommit();
+
 	if (installed && IsA(parsetree, CreateTableAsStmt))
 	{
 		CreateTableAsStmt *stmt = (CreateTableAsStmt *) parsetree;

@@ -35,6 +35,7 @@ extern Oid	IvmCreateView(const char *name, const char *query_text,
 #define TICK_RESULT_COLUMNS 7
 extern void IvmRunTick(int force_view_id, Datum *result_values);
 extern Datum IvmTickResult(FunctionCallInfo fcinfo);
+extern bool IvmDeltasPending(void);
 
 /* watch.c */
 extern void IvmLogChanges(int view_id, Oid owner, Tuplestorestate *delta, TupleDesc vdesc,
@@ -44,6 +45,9 @@ extern void IvmNotifyWatchers(const char *channel, Oid viewrel, int64 epoch,
 
 /* SQL-callable functions used from C */
 extern Datum ivm_refresh(PG_FUNCTION_ARGS);
+
+/* worker.c */
+extern void IvmRegisterLauncher(void);
 
 /* utility.c */
 extern void IvmInstallUtilityHook(void);
