@@ -22,7 +22,7 @@
  *	  writes its pid, state, last tick, error and counters.
  *
  * Layer: exec.  Calls PostgreSQL only; the launcher and the workers
- * (worker.c), the capture trigger and push (capture.c, push.c) and the
+ * (worker.c), the capture trigger (capture.c; a push writes through it) and the
  * ivm.workers function call it.
  *
  *-------------------------------------------------------------------------
