@@ -21,10 +21,12 @@ OBJS = \
 	src/qtree.o \
 	src/restore.o \
 	src/rights.o \
+	src/route.o \
 	src/rows.o \
 	src/scalar.o \
 	src/semi.o \
 	src/shape.o \
+	src/shard.o \
 	src/shmem.o \
 	src/tick.o \
 	src/topk.o \

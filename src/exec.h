@@ -39,6 +39,7 @@ extern void IvmReportViewFailure(ErrorData *edata, const char *viewname, Oid own
 								 Oid caller, int elevel, const char *outcome,
 								 const char *hint);
 extern void IvmCheckServerFile(const char *path, bool write);
+extern bool IvmErrorIsTransient(int sqlerrcode);
 
 /* Run a block as another role; restored on error by transaction abort. */
 typedef struct IvmUserSave

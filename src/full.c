@@ -317,6 +317,7 @@ ivm_checkpoint_full(PG_FUNCTION_ARGS)
 	List	   *tables = NIL;	/* sources and their partitions, parents first */
 	List	   *partitions = NIL;
 	List	   *internal = NIL; /* storage and logs, in schema ivm */
+	List	   *internal_parts = NIL;	/* per internal relation: a shard of storage */
 	List	   *defs = NIL;
 	List	   *views = NIL;
 	ListCell   *lc;
@@ -373,12 +374,17 @@ ivm_checkpoint_full(PG_FUNCTION_ARGS)
 		partitions = lappend_int(partitions,
 								 DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull)));
 	}
-	n = ReadRows("SELECT storagerel::oid FROM ivm._views UNION ALL SELECT logrel::oid FROM ivm._sources ORDER BY 1");
+	/* a partitioned view's storage, then its shards (they hold the rows) */
+	n = ReadRows("SELECT storagerel::oid, false FROM ivm._views UNION ALL SELECT logrel::oid, false FROM ivm._sources "
+				 "UNION ALL SELECT i.inhrelid, true FROM ivm._views v JOIN pg_inherits i ON i.inhparent = v.storagerel "
+				 "ORDER BY 2, 1");
 	for (uint64 i = 0; i < n; i++)
 	{
 		bool		isnull;
 
 		internal = lappend_oid(internal, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)));
+		internal_parts = lappend_int(internal_parts,
+									 DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull)));
 	}
 	n = ReadRows("SELECT defrel::oid, viewrel::oid FROM ivm._views ORDER BY level, id");
 	for (uint64 i = 0; i < n; i++)
@@ -455,9 +461,11 @@ ivm_checkpoint_full(PG_FUNCTION_ARGS)
 									 "  || format(E';\\nALTER VIEW %%s OWNER TO %%s', c.oid::regclass, c.relowner::regrole) "
 									 "FROM pg_class c WHERE c.oid = %u", rels[k]));
 		}
-		PutRows(&w, "SELECT format('GRANT SELECT ON %s TO %s', v.storagerel, c.relowner::regrole) "
+		PutRows(&w, "SELECT format('GRANT SELECT ON %s TO %s', r.rel, c.relowner::regrole) "
 				"FROM ivm._views v JOIN pg_class c ON c.oid = v.viewrel "
-				"WHERE c.relowner <> (SELECT nspowner FROM pg_namespace WHERE nspname = 'ivm') ORDER BY v.id");
+				"CROSS JOIN LATERAL (SELECT v.storagerel::oid::regclass UNION ALL "
+				"  SELECT i.inhrelid::regclass FROM pg_inherits i WHERE i.inhparent = v.storagerel) r(rel) "
+				"WHERE c.relowner <> (SELECT nspowner FROM pg_namespace WHERE nspname = 'ivm') ORDER BY v.id, r.rel::oid");
 		Put(&w, "\n");
 
 		/* the catalog */
@@ -475,8 +483,12 @@ ivm_checkpoint_full(PG_FUNCTION_ARGS)
 			forboth(lc, tables, lp, partitions)
 				PutTableAfterData(&w, lfirst_oid(lc), lfirst_int(lp));
 		}
-		foreach(lc, internal)
-			PutTableAfterData(&w, lfirst_oid(lc), false);
+		{
+			ListCell   *lp;
+
+			forboth(lc, internal, lp, internal_parts)
+				PutTableAfterData(&w, lfirst_oid(lc), lfirst_int(lp));
+		}
 		PutRows(&w, "SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', conrelid::regclass, conname, "
 				" pg_get_constraintdef(oid)) FROM pg_constraint "
 				"WHERE contype = 'f' AND coninhcount = 0 AND conrelid IN (SELECT relid FROM ivm._sources) ORDER BY 1");

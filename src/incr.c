@@ -28,7 +28,9 @@
  *
  * Either way, nothing is written before the whole change is known: when the
  * storage turns out not to hold what the delta retracts, the function
- * returns false without writing and the caller recomputes the view.
+ * returns false without writing and the caller recomputes the view.  A
+ * caller can take what would be written instead (IvmRowChanges) and apply
+ * it itself: a shard's worker computes, the tick applies (shard.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -89,6 +91,24 @@ CheckColumnTypes(TupleDesc result, int offset, TupleDesc storage, int n,
 				 i + 1, viewname);
 }
 
+/*
+ * Defer
+ *		Hand what applying a delta would write to the caller (a shard's
+ *		worker, which sends it to the tick that applies it): the ctids to
+ *		delete, copied into the caller's context, and the rows to insert.
+ */
+static void
+Defer(IvmRowChanges *defer, ItemPointerData *deletes, uint64 ndeletes,
+	  Tuplestorestate **inserts, uint64 ninserts)
+{
+	defer->deletes = palloc(sizeof(ItemPointerData) * Max(ndeletes, 1));
+	memcpy(defer->deletes, deletes, sizeof(ItemPointerData) * ndeletes);
+	defer->ndeletes = ndeletes;
+	defer->inserts = *inserts;
+	defer->ninserts = ninserts;
+	*inserts = NULL;
+}
+
 /* A distinct delta row of an SPJ view. */
 typedef struct SpjEntry
 {
@@ -109,7 +129,8 @@ typedef struct SpjEntry
 bool
 IvmApplySpj(Oid storage_rel, Oid view_owner, const char *viewname,
 			const char *delta_sql, Snapshot snap, int nvisible, int sizeclass,
-			Tuplestorestate *vdelta, TupleDesc vdesc, IvmDiffResult *result)
+			Tuplestorestate *vdelta, TupleDesc vdesc, IvmDiffResult *result,
+			IvmRowChanges *defer)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "ivm spj",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -219,8 +240,10 @@ IvmApplySpj(Oid storage_rel, Oid view_owner, const char *viewname,
 		SPI_freetuptable(SPI_tuptable);
 	}
 
-	/* inserts, and the view's delta */
+	/* inserts (in the caller's context: a caller may apply them later), and the view's delta */
+	MemoryContextSwitchTo(oldcxt);
 	inserts = tuplestore_begin_heap(false, false, work_mem);
+	MemoryContextSwitchTo(cxt);
 	hash_seq_init(&seq, rows);
 	while ((e = hash_seq_search(&seq)) != NULL)
 	{
@@ -245,13 +268,17 @@ IvmApplySpj(Oid storage_rel, Oid view_owner, const char *viewname,
 
 	if (ok)
 	{
-		IvmApplyRows(storage_rel, storage_name, deletes, ndeletes, inserts, storage_desc, ninserts,
-					 snap, viewname);
+		if (defer != NULL)
+			Defer(defer, deletes, ndeletes, &inserts, ninserts);
+		else
+			IvmApplyRows(storage_rel, storage_name, deletes, ndeletes, inserts, storage_desc, ninserts,
+						 snap, viewname);
 		result->inserted = ninserts;
 		result->deleted = ndeletes;
 		result->rows_delta = (int64) ninserts - (int64) ndeletes;
 	}
-	tuplestore_end(inserts);
+	if (inserts != NULL)
+		tuplestore_end(inserts);
 	SPI_freetuptable(delta);
 	MemoryContextDelete(cxt);
 	return ok;
@@ -275,7 +302,8 @@ Passes(IvmShape *shape, Datum *values, bool *nulls)
 bool
 IvmApplyAgg(Oid storage_rel, Oid view_owner, const char *viewname,
 			IvmShape *shape, const char *merge_sql, Snapshot snap, int sizeclass,
-			Tuplestorestate *vdelta, TupleDesc vdesc, IvmDiffResult *result)
+			Tuplestorestate *vdelta, TupleDesc vdesc, IvmDiffResult *result,
+			IvmRowChanges *defer)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "ivm agg",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -310,9 +338,9 @@ IvmApplyAgg(Oid storage_rel, Oid view_owner, const char *viewname,
 			 viewname, merged->tupdesc->natts, 1 + 2 * natts);
 	CheckColumnTypes(merged->tupdesc, 1, storage_desc, natts, viewname);
 
+	inserts = tuplestore_begin_heap(false, false, work_mem);
 	oldcxt = MemoryContextSwitchTo(cxt);
 	deletes = palloc(sizeof(ItemPointerData) * Max(nmerged, 1));
-	inserts = tuplestore_begin_heap(false, false, work_mem);
 	values = palloc(sizeof(Datum) * (1 + 2 * natts));
 	nulls = palloc(sizeof(bool) * (1 + 2 * natts));
 
@@ -391,14 +419,18 @@ IvmApplyAgg(Oid storage_rel, Oid view_owner, const char *viewname,
 
 	if (ok)
 	{
-		IvmApplyRows(storage_rel, storage_name, deletes, ndeletes, inserts, storage_desc, ninserts,
-					 snap, viewname);
+		if (defer != NULL)
+			Defer(defer, deletes, ndeletes, &inserts, ninserts);
+		else
+			IvmApplyRows(storage_rel, storage_name, deletes, ndeletes, inserts, storage_desc, ninserts,
+						 snap, viewname);
 		result->inserted = vins;
 		result->deleted = vdel;
 		result->size_delta = size_delta;
 		result->rows_delta = (int64) ninserts - (int64) ndeletes;
 	}
-	tuplestore_end(inserts);
+	if (inserts != NULL)
+		tuplestore_end(inserts);
 	SPI_freetuptable(merged);
 	MemoryContextDelete(cxt);
 	return ok;

@@ -46,6 +46,7 @@ int			ivm_debug_hash_bits = 64;
 int			ivm_tick_interval = 0;
 char	   *ivm_database = NULL;
 int			ivm_max_workers = 2;
+int			ivm_parallel_min_rows = 10000;
 
 static const struct config_enum_entry on_error_options[] = {
 	{"quarantine", IVM_ON_ERROR_QUARANTINE, false},
@@ -177,6 +178,14 @@ _PG_init(void)
 							&ivm_max_workers,
 							2, 0, 64,
 							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ivm.parallel_min_rows",
+							"Fewest delta rows for which a partitioned view's shards are maintained by parallel workers.",
+							"Below it the tick maintains the shards itself, one after the other (starting workers costs a few milliseconds).",
+							&ivm_parallel_min_rows,
+							10000, 0, INT_MAX,
+							PGC_USERSET, 0,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("ivm");

@@ -9,17 +9,19 @@
  *
  *	exec		exec.c (SPI, kept plans, ephemeral relations), rights.c (who
  *				runs what, pinned search_path, errors across owners, checks),
- *				evidence.c (evidence lines written at commit)
+ *				evidence.c (evidence lines written at commit), shmem.c (shared
+ *				memory: the background workers' slots, wake-ups at commit)
  *	catalog		catalog.c (lookups in ivm's own tables)
  *	rows		rows.c (hashes, row identity, consolidation, applying rows)
  *	operators	shape.c, outer.c, scalar.c, semi.c, topk.c, window.c,
- *				qtree.c (query trees in, delta SQL out; no SPI)
+ *				route.c, qtree.c (query trees in, delta SQL out; no SPI)
  *	strategies	diff.c (re-run and compare), incr.c (delta rules)
  *	work		normalize.c, capture.c, view.c, tick.c, watch.c, push.c, full.c,
- *				checkpoint.c, ckptfile.c, restore.c, utility.c: what the
- *				SQL-callable functions and triggers do; a file here calls
- *				others here one way only (push.c -> tick.c -> watch.c,
- *				restore.c -> view.c -> capture.c, utility.c -> view.c, tick.c)
+ *				checkpoint.c, ckptfile.c, restore.c, utility.c, worker.c: what
+ *				the SQL-callable functions, triggers and background workers
+ *				do; a file here calls others here one way only (push.c ->
+ *				tick.c -> watch.c, worker.c -> tick.c, restore.c -> view.c ->
+ *				capture.c, utility.c -> view.c, tick.c)
  *	ivm.c		_PG_init, settings, hooks: registers the rest
  *
  *-------------------------------------------------------------------------
@@ -57,6 +59,7 @@ extern int	ivm_debug_hash_bits;
 extern int	ivm_tick_interval;	/* ms; 0 = no background ticks */
 extern char *ivm_database;
 extern int	ivm_max_workers;
+extern int	ivm_parallel_min_rows;
 
 /* ivm.on_error */
 typedef enum IvmOnError

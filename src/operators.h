@@ -170,6 +170,9 @@ extern const char *IvmWindowAnalyze(Query *query, Oid relid, IvmWindow **out);
 extern char *IvmWindowSql(IvmWindow *w, const char *enrname);
 extern char *IvmWindowStoredFilter(IvmWindow *w, const char *enrname, List *colnames);
 
+/* route.c: partitioned views, each table's delta routed to its shard */
+extern const char *IvmShapeRoutes(IvmShape *shape, int keycol, List **relids, List **attnos);
+
 /* topk.c */
 extern const char *IvmTopkAnalyze(Query *query, IvmTopk **topk);
 extern char *IvmTopkSql(IvmTopk *topk, int nvisible, const char *hidden);

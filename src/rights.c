@@ -282,3 +282,24 @@ IvmCheckArgNotNull(FunctionCallInfo fcinfo, int argno, const char *argname,
 				 errmsg("argument \"%s\" of %s must not be null", argname, funcname),
 				 errhint("Pass a value for \"%s\".", argname)));
 }
+
+/*
+ * IvmErrorIsTransient
+ *		Errors that are no fault of one view: the tick fails as a whole and
+ *		is retried, with every delta still in its log.  What one view's
+ *		query can cause by itself (a bad row, out of memory, a program
+ *		limit, a bug of ivm on its shape) is not transient: it quarantines
+ *		that view, else one role's view could stop every tick.
+ */
+bool
+IvmErrorIsTransient(int sqlerrcode)
+{
+	int			category = ERRCODE_TO_CATEGORY(sqlerrcode);
+
+	return category == ERRCODE_OPERATOR_INTERVENTION ||	/* cancel, shutdown */
+		category == ERRCODE_TRANSACTION_ROLLBACK ||	/* serialization, deadlock */
+		category == ERRCODE_SYSTEM_ERROR ||	/* I/O, a shard's worker lost */
+		sqlerrcode == ERRCODE_DISK_FULL ||
+		sqlerrcode == ERRCODE_TOO_MANY_CONNECTIONS ||
+		sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE;
+}

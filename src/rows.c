@@ -27,17 +27,22 @@
 #include <xxhash.h>
 
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "executor/tuptable.h"
+#include "partitioning/partbounds.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
+#include "utils/partcache.h"
+#include "utils/rel.h"
 #include "utils/typcache.h"
 #include "utils/tuplestore.h"
 
@@ -512,6 +517,44 @@ IvmApplyRows(Oid storage_rel, const char *storage_name, ItemPointerData *deletes
 	pfree(sql.data);
 }
 
+
+/*
+ * IvmRouteRows
+ *		Split rows (a tuplestore of desc) by the shard their column attno
+ *		falls in, as PostgreSQL routes rows into partrel, a table hash
+ *		partitioned on one column into n partitions of modulus n: out[k]
+ *		(new tuplestores, in the current memory context) gets the rows of
+ *		remainder k.  The column must be of the partition key's type.
+ */
+void
+IvmRouteRows(Tuplestorestate *rows, TupleDesc desc, AttrNumber attno, Oid partrel, int n,
+			 Tuplestorestate **out)
+{
+	Relation	rel = table_open(partrel, AccessShareLock);
+	PartitionKey key = RelationGetPartitionKey(rel);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+
+	if (key == NULL || key->strategy != PARTITION_STRATEGY_HASH || key->partnatts != 1 ||
+		TupleDescAttr(desc, attno - 1)->atttypid != key->parttypid[0])
+		elog(ERROR, "ivm: \"%s\" is not hash partitioned on one column of the routed rows' type",
+			 RelationGetRelationName(rel));
+	for (int k = 0; k < n; k++)
+		out[k] = tuplestore_begin_heap(false, false, work_mem);
+	tuplestore_select_read_pointer(rows, 0);
+	tuplestore_rescan(rows);
+	while (tuplestore_gettupleslot(rows, true, false, slot))
+	{
+		bool		isnull;
+		Datum		value = slot_getattr(slot, attno, &isnull);
+		uint64		hash = compute_partition_hash_value(1, key->partsupfunc, key->partcollation,
+														&value, &isnull);
+
+		tuplestore_puttupleslot(out[hash % (uint64) n], slot);
+	}
+	tuplestore_rescan(rows);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, AccessShareLock);
+}
 
 /* ------------------------------------------------------------------------
  * Numeric inputs of a running sum

@@ -39,6 +39,8 @@ extern bool IvmRowKeysEqual(const IvmRowKey *a, const IvmRowKey *b);
 extern HTAB *IvmRowTableCreate(const char *name, long nelem, Size entrysize,
 							   MemoryContext cxt);
 extern void IvmConsolidateRows(SPITupleTable *tt, uint64 n, Tuplestorestate *ts);
+extern void IvmRouteRows(Tuplestorestate *rows, TupleDesc desc, AttrNumber attno, Oid partrel,
+						 int n, Tuplestorestate **out);
 extern HeapTuple IvmVisibleTuple(HeapTuple tuple, TupleDesc desc, TupleDesc vdesc,
 								 int64 weight);
 extern void IvmApplyRows(Oid storage_rel, const char *storage_name,

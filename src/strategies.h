@@ -33,11 +33,23 @@ extern void IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 						TupleDesc vdesc, IvmDiffResult *result);
 
 /* incr.c: the incremental strategy */
+
+/* what applying a delta writes, for a caller that applies it later */
+typedef struct IvmRowChanges
+{
+	ItemPointerData *deletes;	/* stored rows to delete */
+	uint64		ndeletes;
+	Tuplestorestate *inserts;	/* rows to insert, of the storage's columns */
+	uint64		ninserts;
+} IvmRowChanges;
+
 extern bool IvmApplySpj(Oid storage_rel, Oid view_owner, const char *viewname,
 						const char *delta_sql, Snapshot snap, int nvisible, int sizeclass,
-						Tuplestorestate *vdelta, TupleDesc vdesc, IvmDiffResult *result);
+						Tuplestorestate *vdelta, TupleDesc vdesc, IvmDiffResult *result,
+						IvmRowChanges *defer);
 extern bool IvmApplyAgg(Oid storage_rel, Oid view_owner, const char *viewname,
 						IvmShape *shape, const char *merge_sql, Snapshot snap, int sizeclass,
-						Tuplestorestate *vdelta, TupleDesc vdesc, IvmDiffResult *result);
+						Tuplestorestate *vdelta, TupleDesc vdesc, IvmDiffResult *result,
+						IvmRowChanges *defer);
 
 #endif							/* IVM_STRATEGIES_H */

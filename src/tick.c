@@ -104,6 +104,8 @@ typedef struct TickView
 	int			parent_id;		/* a hidden view: the view it serves, else 0 */
 	char	   *hidden_name;	/* its first hidden view (a top-k's input), or NULL */
 	List	   *hidden;			/* Oids of its hidden views, by id */
+	int			partitions;		/* shards of a partitioned view, else 0 */
+	char	   *partition_key;	/* the column they are hashed on */
 } TickView;
 
 /* A captured table as the tick sees it. */
@@ -134,6 +136,7 @@ typedef struct TickState
 	int64		epoch;
 	Oid			caller;			/* the role that called the tick */
 	int			force_view_id;	/* REFRESH of this view, or 0 */
+	bool		wrote_before;	/* the caller's transaction wrote before the tick */
 	uint64		rows_in;		/* the counters of ivm.tick()'s result */
 	uint64		rows_out;
 	int			processed;
@@ -160,8 +163,13 @@ typedef struct ShapeEntry
 	Oid			storagerel;
 	char	   *window_sql;		/* WINDOW: the touched partitions' rows, */
 	char	   *window_filter;	/* and which stored rows they replace */
-	List	   *delta_keys;		/* changed-relation signature -> SQL */
+	List	   *delta_keys;		/* changed-relation signature (and shard) -> SQL */
 	List	   *delta_sqls;
+	int			nshards;		/* a partitioned view: its shards, */
+	int			keycol;			/* its key's column (0-based), */
+	Oid		   *parts;			/* their partitions, */
+	List	   *route_relids;	/* and the column each table's delta is */
+	List	   *route_attnos;	/* routed by (route.c) */
 } ShapeEntry;
 
 static HTAB *shape_cache = NULL;
@@ -275,7 +283,9 @@ LoadViews(Snapshot snap, int *nviews)
 					 "(SELECT h.viewrel::pg_catalog.regclass::text FROM ivm._views h "
 					 " WHERE h.parent_id OPERATOR(pg_catalog.=) v.id ORDER BY h.id LIMIT 1), "
 					 "(SELECT pg_catalog.string_agg(h.viewrel::pg_catalog.oid::pg_catalog.text, ' ' ORDER BY h.id) "
-					 " FROM ivm._views h WHERE h.parent_id OPERATOR(pg_catalog.=) v.id) "
+					 " FROM ivm._views h WHERE h.parent_id OPERATOR(pg_catalog.=) v.id), "
+					 "COALESCE((v.options OPERATOR(pg_catalog.->>) 'partitions')::pg_catalog.int4, 0), "
+					 "v.options OPERATOR(pg_catalog.->>) 'partition_key' "
 					 "FROM ivm._views v JOIN pg_catalog.pg_class c ON c.oid = v.viewrel "
 					 "LEFT JOIN ivm._watches w ON w.view_id = v.id "
 					 "ORDER BY v.level, v.id",
@@ -313,6 +323,8 @@ LoadViews(Snapshot snap, int *nviews)
 			for (tok = oids ? strtok_r(oids, " ", &save) : NULL; tok != NULL; tok = strtok_r(NULL, " ", &save))
 				views[i].hidden = lappend_oid(views[i].hidden, (Oid) strtoul(tok, NULL, 10));
 		}
+		views[i].partitions = DatumGetInt32(GetCol(i, 18));
+		views[i].partition_key = SPI_getvalue(tup, desc, 19);
 	}
 	SPI_freetuptable(SPI_tuptable);
 	*nviews = n;
@@ -383,6 +395,26 @@ GetShape(TickView *view)
 		entry->window_filter = NULL;
 		entry->delta_keys = NIL;
 		entry->delta_sqls = NIL;
+		entry->nshards = view->partitions;
+		entry->parts = NULL;
+		entry->route_relids = NIL;
+		entry->route_attnos = NIL;
+		if (view->partitions > 0)
+		{
+			int			keycol = -1;
+			const char *why;
+
+			entry->parts = IvmShardRelations(view->storagerel, view->partitions);
+			for (int i = 0; i < entry->shape->nvisible; i++)
+				if (strcmp((char *) strVal(list_nth(entry->storage_colnames, i)), view->partition_key) == 0)
+					keycol = i;
+			entry->keycol = keycol;
+			why = keycol < 0 ? "its partition key is not one of its columns"
+				: IvmShapeRoutes(entry->shape, keycol, &entry->route_relids, &entry->route_attnos);
+			/* no longer routable (cannot happen but by hand): recomputed each tick */
+			if (entry->ineligible == NULL && why != NULL)
+				entry->ineligible = why;
+		}
 		entry->defrel = view->defrel;
 		entry->generation = generation;
 		MemoryContextSwitchTo(oldcxt);
@@ -481,7 +513,7 @@ DeltaLookup(Oid relid, const char **enrname, void *arg)
  *		*missing when a delta lacks a column it needs.
  */
 static char *
-DeltaSqlFor(ShapeEntry *entry, TickState *ts, bool *missing)
+DeltaSqlFor(ShapeEntry *entry, TickState *ts, bool *missing, int shard)
 {
 	StringInfoData key;
 	ListCell   *lc;
@@ -493,6 +525,9 @@ DeltaSqlFor(ShapeEntry *entry, TickState *ts, bool *missing)
 	initStringInfo(&key);
 	foreach(lc, IvmShapeRelids(entry->shape))
 		appendStringInfoChar(&key, DeltaChanged(lfirst_oid(lc), ts) ? '1' : '0');
+	/* an aggregate's shard merges into its own partition */
+	if (shard >= 0 && entry->shape->kind == IVM_KIND_AGG)
+		appendStringInfo(&key, "/%d", shard);
 	forboth(lc, entry->delta_keys, lc2, entry->delta_sqls)
 	{
 		if (strcmp(strVal(lfirst(lc)), key.data) == 0)
@@ -501,7 +536,11 @@ DeltaSqlFor(ShapeEntry *entry, TickState *ts, bool *missing)
 
 	oldcxt = MemoryContextSwitchTo(entry->cxt);
 	sql = IvmDeltaSql(entry->shape, DeltaChanged, DeltaLookup, ts, missing);
-	if (sql != NULL && entry->shape->kind == IVM_KIND_AGG)
+	if (sql != NULL && entry->shape->kind == IVM_KIND_AGG && shard >= 0)
+		sql = IvmMergeSql(entry->shape, sql, entry->parts[shard],
+						  quote_qualified_identifier(IVM_SCHEMA, get_rel_name(entry->parts[shard])),
+						  entry->storage_colnames);
+	else if (sql != NULL && entry->shape->kind == IVM_KIND_AGG)
 		sql = IvmMergeSql(entry->shape, sql, entry->storagerel, entry->storage_name, entry->storage_colnames);
 	if (sql != NULL)
 	{
@@ -564,25 +603,60 @@ CopyDelta(Tuplestorestate *from, Tuplestorestate *to, TupleDesc desc, ResourceOw
 	ExecDropSingleTupleTableSlot(slot);
 }
 
-/*
- * IsTransient
- *		Errors that are no fault of one view: the tick fails as a whole and
- *		is retried, with every delta still in its log.  What one view's
- *		query can cause by itself (a bad row, out of memory, a program
- *		limit, a bug of ivm on its shape) is not transient: it quarantines
- *		that view, else one role's view could stop every tick.
- */
-static bool
-IsTransient(int sqlerrcode)
-{
-	int			category = ERRCODE_TO_CATEGORY(sqlerrcode);
 
-	return category == ERRCODE_OPERATOR_INTERVENTION ||	/* cancel, shutdown */
-		category == ERRCODE_TRANSACTION_ROLLBACK ||	/* serialization, deadlock */
-		category == ERRCODE_SYSTEM_ERROR ||	/* I/O */
-		sqlerrcode == ERRCODE_DISK_FULL ||
-		sqlerrcode == ERRCODE_TOO_MANY_CONNECTIONS ||
-		sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE;
+/*
+ * ShardJob
+ *		What maintaining a partitioned view by shards takes: each shard's
+ *		delta query, and the deltas of this tick to route, with the column
+ *		each is routed by.  NULL when a shard's query cannot be had.
+ */
+static IvmShardJob *
+ShardJob(TickView *view, ShapeEntry *entry, TickState *ts, Snapshot snap, int sizeclass)
+{
+	IvmShardJob *job = palloc0(sizeof(IvmShardJob));
+	ListCell   *lc;
+	ListCell   *lc2;
+
+	job->storagerel = view->storagerel;
+	job->nshards = entry->nshards;
+	job->parts = entry->parts;
+	job->owner = view->owner;
+	job->defrel = view->defrel;
+	job->parallel = !ts->wrote_before;
+	job->viewname = view->name;
+	job->shape = entry->shape;
+	job->snap = snap;
+	job->sizeclass = sizeclass;
+	job->sql = palloc(sizeof(char *) * entry->nshards);
+	for (int k = 0; k < entry->nshards; k++)
+	{
+		bool		missing;
+
+		job->sql[k] = DeltaSqlFor(entry, ts, &missing, k);
+		if (job->sql[k] == NULL)
+			return NULL;
+	}
+	job->sources = palloc0(sizeof(IvmShardSource) * Max(list_length(entry->route_relids), 1));
+	forboth(lc, entry->route_relids, lc2, entry->route_attnos)
+	{
+		TickSource *src = FindSource(ts, lfirst_oid(lc));
+		char	   *attname = get_attname(lfirst_oid(lc), (AttrNumber) lfirst_int(lc2), false);
+		IvmShardSource *ss;
+
+		if (src == NULL || tuplestore_tuple_count(src->delta) == 0)
+			continue;
+		ss = &job->sources[job->nsources++];
+		ss->enrname = src->enrname;
+		ss->delta = src->delta;
+		ss->desc = src->desc;
+		ss->route = InvalidAttrNumber;
+		for (int i = 0; i < src->desc->natts; i++)
+			if (strcmp(NameStr(TupleDescAttr(src->desc, i)->attname), attname) == 0)
+				ss->route = (AttrNumber) (i + 1);
+		if (ss->route == InvalidAttrNumber)
+			return NULL;
+	}
+	return job;
 }
 
 /* how many times a recompute the delta query must be estimated at (see below) */
@@ -611,7 +685,7 @@ IsTransient(int sqlerrcode)
 static bool
 RunIncremental(TickView *view, ShapeEntry *entry, const char *sql, Snapshot snap,
 			   int sizeclass, Tuplestorestate *out, Oid caller, IvmDiffResult *res,
-			   bool *costlier)
+			   bool *costlier, IvmShardJob *job)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -646,12 +720,14 @@ RunIncremental(TickView *view, ShapeEntry *entry, const char *sql, Snapshot snap
 			*costlier = delta_cost > IVM_COST_MARGIN * 2 * ivm_fallback_ratio * recompute_cost;
 		}
 		/* (when costlier, nothing runs: the caller recomputes) */
-		if (!*costlier && entry->shape->kind == IVM_KIND_SPJ)
+		if (!*costlier && job != NULL)
+			ok = IvmApplyShards(job, local, view->vdesc, res);
+		else if (!*costlier && entry->shape->kind == IVM_KIND_SPJ)
 			ok = IvmApplySpj(view->storagerel, view->owner, view->name, sql, snap,
-							 entry->shape->nvisible, sizeclass, local, view->vdesc, res);
+							 entry->shape->nvisible, sizeclass, local, view->vdesc, res, NULL);
 		else if (!*costlier)
 			ok = IvmApplyAgg(view->storagerel, view->owner, view->name, entry->shape,
-							 sql, snap, sizeclass, local, view->vdesc, res);
+							 sql, snap, sizeclass, local, view->vdesc, res, NULL);
 		AtEOXact_GUC(true, nestlevel);
 		if (ok)
 			CopyDelta(local, out, view->vdesc, oldowner);
@@ -670,7 +746,7 @@ RunIncremental(TickView *view, ShapeEntry *entry, const char *sql, Snapshot snap
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
-		if (IsTransient(edata->sqlerrcode))
+		if (IvmErrorIsTransient(edata->sqlerrcode))
 			ReThrowError(edata);
 		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
 			IvmReportViewFailure(edata, view->qualname, view->owner, caller, WARNING,
@@ -824,21 +900,31 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 			bool		costlier = false;
 			char	   *sql;
 			IvmUserSave psave;
+			IvmShardJob *job = NULL;
 
 			IvmBecome(view->owner, true, &psave);
 			IvmShapeCheckPermissions(entry->shape);
 			IvmRestoreUser(&psave);
-			sql = DeltaSqlFor(entry, ts, &missing);
+			sql = DeltaSqlFor(entry, ts, &missing, -1);
+			if (sql != NULL && entry->nshards > 0)
+				job = ShardJob(view, entry, ts, snap, SizeClass(oc->delta_in));
 			if (sql == NULL && !missing)
 				oc->strategy = "incremental";	/* nothing it reads changed */
-			else if (sql != NULL &&
+			else if (sql != NULL && (entry->nshards == 0 || job != NULL) &&
 					 RunIncremental(view, entry, sql, snap, SizeClass(oc->delta_in), out,
-									caller, res, &costlier))
+									caller, res, &costlier, job))
 				oc->strategy = "incremental";
 			else
 				memset(res, 0, sizeof(*res));
 		}
-		if (strcmp(oc->strategy, "recompute") == 0 || entry->shape->kind == IVM_KIND_TOPK)
+		if (strcmp(oc->strategy, "recompute") == 0 && view->partitions > 0)
+		{
+			IvmDiffShards(view->storagerel, view->partitions, entry->keycol, view->owner,
+						  view->name, entry->full_sql, snap, entry->shape->nvisible,
+						  entry->shape->passattno, out, view->vdesc, res);
+			recompute = true;
+		}
+		else if (strcmp(oc->strategy, "recompute") == 0 || entry->shape->kind == IVM_KIND_TOPK)
 		{
 			IvmDiffView(view->storagerel, view->owner, view->name, entry->full_sql, NULL, snap,
 						entry->shape->nvisible, entry->shape->passattno, out, view->vdesc, res);
@@ -1032,7 +1118,7 @@ MaintainQuarantined(TickView *view, TickState *ts, Snapshot snap, bool recompute
 	if (edata == NULL)
 		return true;
 
-	if (IsTransient(edata->sqlerrcode))
+	if (IvmErrorIsTransient(edata->sqlerrcode))
 		ReThrowError(edata);
 	tuplestore_clear(view->vdelta);
 	view->changed_rows = 0;
@@ -1080,7 +1166,7 @@ MaintainOrAbort(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
-		if (IsTransient(edata->sqlerrcode) || has_privs_of_role(caller, view->owner))
+		if (IvmErrorIsTransient(edata->sqlerrcode) || has_privs_of_role(caller, view->owner))
 			PG_RE_THROW();
 		FlushErrorState();
 		IvmReportViewFailure(edata, view->qualname, view->owner, caller, ERROR,
@@ -1371,6 +1457,8 @@ IvmRunTick(int force_view_id, Datum *result_values)
 	memset(&ts, 0, sizeof(ts));
 	ts.caller = GetUserId();
 	ts.force_view_id = force_view_id;
+	/* rows it wrote would be invisible to workers (shard.c) */
+	ts.wrote_before = TransactionIdIsValid(GetTopTransactionIdIfAny());
 
 	IvmSpiConnect();
 	oldcxt = MemoryContextSwitchTo(tickcxt);

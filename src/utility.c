@@ -265,7 +265,11 @@ FollowOwnerChange(AlterTableStmt *stmt)
 			args[0] = ObjectIdGetDatum(relid);
 			args[1] = ObjectIdGetDatum(owner_id);
 			rc = SPI_execute_with_args("SELECT pg_catalog.format('ALTER VIEW %s OWNER TO %I', v.defrel, r.rolname), "
-									   "pg_catalog.format('GRANT SELECT ON %s TO %I', v.storagerel, r.rolname) "
+									   "pg_catalog.format('GRANT SELECT ON %s TO %I', "
+									   "  (SELECT pg_catalog.string_agg(s.rel::pg_catalog.regclass::pg_catalog.text, ', ') "
+									   "   FROM (SELECT v.storagerel::pg_catalog.oid UNION ALL SELECT i.inhrelid "
+									   "         FROM pg_catalog.pg_inherits i WHERE i.inhparent OPERATOR(pg_catalog.=) v.storagerel) s(rel)), "
+									   "  r.rolname) "
 									   "FROM ivm._views v, pg_catalog.pg_roles r "
 									   "WHERE v.viewrel OPERATOR(pg_catalog.=) $1 AND r.oid OPERATOR(pg_catalog.=) $2",
 									   2, types, args, NULL, true, 1);

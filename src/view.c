@@ -303,65 +303,6 @@ ExecUtility(const char *sql, const char *what)
 	IvmSpiCheck(rc, SPI_OK_UTILITY, what);
 }
 
-/*
- * ParseOptions
- *		Read the options jsonb of ivm.create_view(): only "mode" for now.
- */
-static const char *
-ParseOptions(const char *options_json)
-{
-	Oid			types[1] = {JSONBOID};
-	Datum		args[1];
-	const char *mode = "auto";
-	int			rc;
-
-	if (options_json == NULL)
-		return mode;
-	args[0] = DirectFunctionCall1(jsonb_in, CStringGetDatum(options_json));
-	rc = SPI_execute_with_args("SELECT jsonb_typeof($1)", 1, types, args, NULL, true, 0);
-	IvmSpiCheck(rc, SPI_OK_SELECT, "reading options");
-	if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "object") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("options of an incremental view must be a JSON object"),
-				 errhint("Pass something like '{\"mode\": \"diff\"}'.")));
-	rc = SPI_execute_with_args("SELECT key, value, jsonb_typeof(value), value #>> '{}' "
-							   "FROM jsonb_each($1)",
-							   1, types, args, NULL, true, 0);
-	IvmSpiCheck(rc, SPI_OK_SELECT, "reading options");
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		char	   *key = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-		char	   *jtype = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
-		char	   *value = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4);
-
-		if (key == NULL)
-			continue;
-		if (strcmp(key, "mode") == 0)
-		{
-			if (strcmp(jtype, "string") != 0 ||
-				(strcmp(value, "auto") != 0 && strcmp(value, "incremental") != 0 &&
-				 strcmp(value, "diff") != 0))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid value for option \"mode\": %s",
-								SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2)),
-						 errhint("Valid values are \"auto\", \"incremental\" and \"diff\".")));
-			mode = value;
-		}
-		else if (strcmp(key, "partitions") == 0 || strcmp(key, "partition_key") == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("option \"%s\" is not supported yet", key),
-					 errhint("Create the view without it.")));
-		else
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unrecognized option \"%s\"", key),
-					 errhint("The options of an incremental view are: \"mode\".")));
-	}
-	return mode;
-}
 
 /*
  * RecordViewDependencies
@@ -408,7 +349,96 @@ typedef struct Declaration
 	List	   *hidden_ids;		/* its own hidden views (view ids), in order */
 	List	   *hidden_views;	/* and their OIDs */
 	char	   *hidden_name;	/* the first one's name (a top-k's input) */
+	int			partitions;		/* shards of a partitioned view, else 0 */
+	char	   *partition_key;	/* the column they are hashed on */
+	int			keycol;			/* its position, 0-based */
 } Declaration;
+
+/* the most shards a partitioned view may have */
+#define IVM_MAX_PARTITIONS 64
+
+/*
+ * ParseOptions
+ *		Read the options jsonb of ivm.create_view(): "mode", and
+ *		"partitions" with "partition_key" (both or neither) into *d.
+ */
+static void
+ParseOptions(Declaration *d, const char *options_json)
+{
+	Oid			types[1] = {JSONBOID};
+	Datum		args[1];
+	int			rc;
+
+	d->mode = "auto";
+	if (options_json == NULL)
+		return;
+	args[0] = DirectFunctionCall1(jsonb_in, CStringGetDatum(options_json));
+	rc = SPI_execute_with_args("SELECT jsonb_typeof($1)", 1, types, args, NULL, true, 0);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "reading options");
+	if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "object") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options of an incremental view must be a JSON object"),
+				 errhint("Pass something like '{\"mode\": \"diff\"}'.")));
+	rc = SPI_execute_with_args("SELECT key, value, jsonb_typeof(value), value #>> '{}' "
+							   "FROM jsonb_each($1)",
+							   1, types, args, NULL, true, 0);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "reading options");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *key = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		char	   *jtype = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
+		char	   *value = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4);
+
+		if (key == NULL)
+			continue;
+		if (strcmp(key, "mode") == 0)
+		{
+			if (strcmp(jtype, "string") != 0 ||
+				(strcmp(value, "auto") != 0 && strcmp(value, "incremental") != 0 &&
+				 strcmp(value, "diff") != 0))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for option \"mode\": %s",
+								SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2)),
+						 errhint("Valid values are \"auto\", \"incremental\" and \"diff\".")));
+			d->mode = value;
+		}
+		else if (strcmp(key, "partitions") == 0)
+		{
+			char	   *end = NULL;
+			long		n = strcmp(jtype, "number") == 0 ? strtol(value, &end, 10) : 0;
+
+			if (end == NULL || *end != '\0' || n < 2 || n > IVM_MAX_PARTITIONS)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for option \"partitions\": %s",
+								SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2)),
+						 errhint("Give a whole number of shards from 2 to %d.", IVM_MAX_PARTITIONS)));
+			d->partitions = (int) n;
+		}
+		else if (strcmp(key, "partition_key") == 0)
+		{
+			if (strcmp(jtype, "string") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for option \"partition_key\": %s",
+								SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2)),
+						 errhint("Name one of the view's columns, as a JSON string.")));
+			d->partition_key = value;
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unrecognized option \"%s\"", key),
+					 errhint("The options of an incremental view are: \"mode\", \"partitions\" and \"partition_key\".")));
+	}
+	if ((d->partitions > 0) != (d->partition_key != NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options \"partitions\" and \"partition_key\" go together"),
+				 errhint("Give both, as in '{\"partitions\": 4, \"partition_key\": \"customer_id\"}', or neither.")));
+}
 
 /*
  * CheckTarget
@@ -608,8 +638,19 @@ CreateStorage(Declaration *d)
 	foreach(lc, IvmShapeHiddenColumns(d->shape))
 		appendStringInfo(&sql, ", %s", (char *) lfirst(lc));
 	appendStringInfoString(&sql, ")");
+	if (d->partitions > 0)
+		appendStringInfo(&sql, " PARTITION BY HASH (%s)", quote_identifier(d->partition_key));
 	ExecUtility(sql.data, "creating view storage");
 	d->storage_oid = get_relname_relid(storage_relname, get_namespace_oid(IVM_SCHEMA, false));
+	for (int k = 0; k < d->partitions; k++)
+	{
+		/* one shard: PostgreSQL's hash partition, remainder k */
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "CREATE TABLE %s.%s PARTITION OF %s FOR VALUES WITH (MODULUS %d, REMAINDER %d)",
+						 IVM_SCHEMA, quote_identifier(psprintf("%s_p%d", storage_relname, k)),
+						 d->storage_name, d->partitions, k);
+		ExecUtility(sql.data, "creating a shard of view storage");
+	}
 	if (d->shape->kind == IVM_KIND_SPJ || d->shape->kind == IVM_KIND_AGG)
 	{
 		/* how a delta finds its rows: by row hash, or by group key hash */
@@ -641,17 +682,68 @@ CreateStorage(Declaration *d)
 		ExecUtility(sql.data, "indexing view storage on its partition columns");
 	}
 
-	resetStringInfo(&sql);
-	appendStringInfo(&sql, "CREATE TRIGGER ivm_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE "
-					 "ON %s FOR EACH STATEMENT EXECUTE FUNCTION ivm._guard_storage()", d->storage_name);
-	ExecUtility(sql.data, "guarding view storage");
-	if (d->creator != d->ivm_owner)
+	/* the storage and (statement triggers are not inherited) each shard */
+	for (int k = -1; k < d->partitions; k++)
 	{
+		const char *rel = k < 0 ? d->storage_name
+			: psprintf("%s.%s", IVM_SCHEMA, quote_identifier(psprintf("%s_p%d", storage_relname, k)));
+
 		resetStringInfo(&sql);
-		appendStringInfo(&sql, "GRANT SELECT ON %s TO %s", d->storage_name,
-						 quote_identifier(GetUserNameFromId(d->creator, false)));
-		ExecUtility(sql.data, "granting access to view storage");
+		appendStringInfo(&sql, "CREATE TRIGGER ivm_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE "
+						 "ON %s FOR EACH STATEMENT EXECUTE FUNCTION ivm._guard_storage()", rel);
+		ExecUtility(sql.data, "guarding view storage");
+		if (d->creator != d->ivm_owner)
+		{
+			resetStringInfo(&sql);
+			appendStringInfo(&sql, "GRANT SELECT ON %s TO %s", rel,
+							 quote_identifier(GetUserNameFromId(d->creator, false)));
+			ExecUtility(sql.data, "granting access to view storage");
+		}
 	}
+}
+
+/*
+ * CheckPartitioning
+ *		A partitioned view: its key is one of its columns, delta rules keep
+ *		it, it reads tables only, and each of them is joined to the key
+ *		(route.c), so that each shard is kept from its share of the deltas.
+ */
+static void
+CheckPartitioning(Declaration *d)
+{
+	List	   *relids;
+	List	   *attnos;
+	const char *why = NULL;
+	ListCell   *lc;
+	int			col = 0;
+
+	if (d->partitions == 0)
+		return;
+	d->keycol = -1;
+	foreach(lc, d->cols)
+	{
+		if (strcmp(((ViewColumn *) lfirst(lc))->name, d->partition_key) == 0)
+			d->keycol = col;
+		col++;
+	}
+	if (d->keycol < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("partition key \"%s\" is not a column of view \"%s\"",
+						d->partition_key, d->rv->relname),
+				 errhint("Name one of the view's columns in \"partition_key\".")));
+	if (d->shape->kind == IVM_KIND_DIFF)
+		why = psprintf("it has no delta rules (%s)", d->shape->reason);
+	else if (d->upstream != NIL || d->hidden)
+		why = "it reads incremental views; a partitioned view reads tables only";
+	else
+		why = IvmShapeRoutes(d->shape, d->keycol, &relids, &attnos);
+	if (why != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("view \"%s\" cannot be partitioned on \"%s\"", d->rv->relname, d->partition_key),
+				 errdetail("%c%s.", pg_toupper((unsigned char) why[0]), why + 1),
+				 errhint("Partition it on a column that every table of its query is joined on with \"=\", or create it without \"partitions\".")));
 }
 
 /* the storage column HAVING is kept in, or 0 */
@@ -733,8 +825,10 @@ RecordView(Declaration *d)
 	}
 
 	{
-		Oid			types[9] = {INT4OID, OIDOID, OIDOID, OIDOID, TEXTOID, TEXTOID, INT4OID, BOOLOID, TEXTOID};
-		Datum		args[9];
+		Oid			types[11] = {INT4OID, OIDOID, OIDOID, OIDOID, TEXTOID, TEXTOID, INT4OID, BOOLOID, TEXTOID,
+		INT4OID, TEXTOID};
+		Datum		args[11];
+		char		nulls[11];
 
 		args[0] = Int32GetDatum(d->view_id);
 		args[1] = ObjectIdGetDatum(d->view_oid);
@@ -745,11 +839,18 @@ RecordView(Declaration *d)
 		args[6] = Int32GetDatum(level);
 		args[7] = BoolGetDatum(d->with_data);
 		args[8] = CStringGetTextDatum(d->shape->kind == IVM_KIND_DIFF ? "diff" : "incremental");
+		memset(nulls, ' ', sizeof(nulls));
+		args[9] = Int32GetDatum(d->partitions);
+		args[10] = d->partition_key ? CStringGetTextDatum(d->partition_key) : (Datum) 0;
+		if (d->partition_key == NULL)
+			nulls[9] = nulls[10] = 'n';
+		/* the options as they were given (partitions only when there are) */
 		rc = SPI_execute_with_args("INSERT INTO ivm._views (id, viewrel, storagerel, defrel, mode, "
 								   "strategy, strategy_reason, options, level, populated, needs_recompute) "
 								   "VALUES ($1, $2, $3, $4, $5, $9, $6, "
-								   "jsonb_build_object('mode', $5), $7, $8, NOT $8)",
-								   9, types, args, NULL, false, 0);
+								   "jsonb_strip_nulls(jsonb_build_object('mode', $5, 'partitions', $10, "
+								   "'partition_key', $11)), $7, $8, NOT $8)",
+								   11, types, args, nulls, false, 0);
 		IvmSpiCheck(rc, SPI_OK_INSERT, "recording the view");
 	}
 
@@ -1009,7 +1110,9 @@ CreateView(const char *name, const char *query_text, List *col_names,
 	IvmSpiCheck(rc, SPI_OK_SELECT, "taking the step lock");
 
 	ClassifySources(relids, &d.tables, &d.upstream);
-	d.mode = mode != NULL ? mode : ParseOptions(options_json);
+	ParseOptions(&d, options_json);
+	if (mode != NULL)
+		d.mode = mode;
 	CheckCreatorMayRun(&d);
 	CreateHiddenViews(&d);
 
@@ -1021,6 +1124,7 @@ CreateView(const char *name, const char *query_text, List *col_names,
 
 	CreateDefinition(&d);
 	ChooseStrategy(&d);
+	CheckPartitioning(&d);
 	CreateStorage(&d);
 	CreateReadableView(&d);
 	RecordView(&d);

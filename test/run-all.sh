@@ -13,6 +13,7 @@
 #                 file leak, the view equal to its query (needs ivm_tap)
 #   random        test/random/run.sh (IVM_SEED, IVM_TICKS)
 #   random-profiles  the same with the minmax, empty, joins and edges profiles, seed 42
+#                 (partitioned views' shards in parallel workers under joins and edges)
 #   random-full   the same with ivm.full_recompute on for every tick
 #   random-quarantine  the same (150 ticks) with two fragile views that fail
 #                 on some ticks: they must be quarantined, every other view
@@ -158,7 +159,9 @@ run_suite random 1200 bash "$HERE/random/run.sh"
 suite_random_profiles() {
     local p rc=0
     for p in minmax empty joins edges; do
-        IVM_PROFILE=$p IVM_SEED=42 IVM_TICKS=150 timeout -k 30 600 bash "$HERE/random/run.sh" || rc=1
+        # partitioned views' shards in parallel workers under the joins and edges profiles
+        IVM_PARALLEL=$([ $p = joins ] || [ $p = edges ] && echo 1 || echo 0) \
+            IVM_PROFILE=$p IVM_SEED=42 IVM_TICKS=150 timeout -k 30 600 bash "$HERE/random/run.sh" || rc=1
     done
     return $rc
 }

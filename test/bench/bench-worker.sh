@@ -88,7 +88,7 @@ SQL
     fi
     if [ "$config" = worker ]; then
         ivm_psql -q -c "ALTER SYSTEM SET ivm.database = '$DB'" -c "ALTER SYSTEM SET ivm.tick_interval = '1s'" \
-            -c "SELECT pg_reload_conf()" >/dev/null
+            -c "ALTER SYSTEM SET ivm.log_ticks = on" -c "SELECT pg_reload_conf()" >/dev/null
         sleep 2
     else
         ivm_psql -q -c "ALTER SYSTEM RESET ivm.database" -c "ALTER SYSTEM RESET ivm.tick_interval" \
@@ -101,10 +101,14 @@ SQL
         echo "  $config run $run: $t tps" >&2
     done
     if [ "$config" = worker ]; then
-        # let the worker take the last writes in, then check every view
+        # let the worker take the last writes in (the epoch stops moving),
+        # then check every view
+        prev=-1
         for _ in $(seq 1 100); do
-            [ "$(q -c "SELECT count(*) FROM probe") " = "$(q -c "SELECT count(*) FROM probe_rows") " ] && break
-            sleep 0.1
+            cur=$(q -c "SELECT epoch FROM ivm._state")
+            [ "$cur" = "$prev" ] && break
+            prev=$cur
+            sleep 1
         done
         storage=$(q -c "SELECT storage FROM ivm.views WHERE name = 'probe_rows'::regclass")
         bad=$(q -c "SELECT (SELECT count(*) FROM (SELECT * FROM branch_balance EXCEPT ALL
@@ -122,6 +126,8 @@ SQL
                    round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2),
                    round(max(ms)::numeric, 2) FROM l")
         TICKS=$(q -c "SELECT ticks FROM ivm.workers")
+        # each tick's own duration (to its commit), from ivm.log_ticks
+        TICKUS=$(grep -o 'ivm tick: .*duration_us [0-9]*' "$IVM_LOG" | awk '{ s += $NF; n++ } END { if (n) printf "%.2f ms over %d ticks", s / n / 1000, n }')
         TICKMS=$(q -c "SELECT round(avg(d)::numeric, 2) FROM (SELECT epoch, sum(duration_us) / 1000.0 AS d FROM ivm.evidence GROUP BY epoch) e")
     fi
 done
@@ -148,6 +154,7 @@ cat <<EOF
 | ratio worker / none | $(awk -v a="$worker" -v b="$none" 'BEGIN { printf "%.3f", a / b }') |
 | worker ticks in the last run's database | $TICKS |
 | mean tick, summed over its views (ivm.evidence) | $TICKMS ms |
+| mean tick, whole (ivm.log_ticks, to its commit) | $TICKUS |
 | rows differing from the queries after the runs | $bad |
 EOF
 rm -f "$PROBE"

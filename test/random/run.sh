@@ -11,6 +11,9 @@
 #   IVM_EXPECT_HASH_BITS=3 ...                    # check the cluster runs with
 #                                                 # ivm.debug_hash_bits = 3 (random-collide)
 #   IVM_FAILING=1 ...                             # views that fail on some ticks
+#   IVM_PARALLEL=1 ...                            # partitioned views' shards in
+#                                                 # parallel workers at every tick
+#                                                 # (default: on for odd seeds)
 #
 # With IVM_FAILING=1 a table q (id, s text) and two fragile views over it are
 # added, v_fragile (s::int) and v_fragile_sum (over v_fragile): some ticks put
@@ -74,9 +77,10 @@ case "$PROFILE" in
 esac
 FULL=${IVM_FULL_RECOMPUTE:-0}
 FAILING=${IVM_FAILING:-0}
+PARALLEL=${IVM_PARALLEL:-$((SEED % 2))}
 
-REPLAY="IVM_SEED=$SEED IVM_TICKS=$TICKS IVM_PROFILE=$PROFILE IVM_FULL_RECOMPUTE=$FULL IVM_FAILING=$FAILING bash test/random/run.sh"
-echo "randomised differential test: seed=$SEED ticks=$TICKS profile=$PROFILE full_recompute=$FULL failing=$FAILING"
+REPLAY="IVM_SEED=$SEED IVM_TICKS=$TICKS IVM_PROFILE=$PROFILE IVM_FULL_RECOMPUTE=$FULL IVM_FAILING=$FAILING IVM_PARALLEL=$PARALLEL bash test/random/run.sh"
+echo "randomised differential test: seed=$SEED ticks=$TICKS profile=$PROFILE full_recompute=$FULL failing=$FAILING parallel=$PARALLEL"
 echo "replay with: $REPLAY"
 
 # ---- the generator --------------------------------------------------------
@@ -479,6 +483,8 @@ generate() {
     echo "\\o /dev/null"
     # RESET returns to the database's setting: on, in this mode
     ((FULL)) && echo "ALTER DATABASE $DB SET ivm.full_recompute = on; SET ivm.full_recompute = on;"
+    # every tick with a delta for a partitioned view runs its shards in workers
+    ((PARALLEL)) && echo "ALTER DATABASE $DB SET ivm.parallel_min_rows = 0; SET ivm.parallel_min_rows = 0;"
     echo "-- tick 0: the views as created"
     echo "SELECT * FROM ivm.tick() \\gset t_"
     echo "SELECT rt_after_tick(:'seed', 0, false, :t_rows_in, :t_rows_out);"

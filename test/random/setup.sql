@@ -132,6 +132,10 @@ INSERT INTO rt_views (ord, name, query, options) VALUES
  (80, 'v_series',     $q$SELECT b.id, b.a_id, g FROM b, generate_series(1, coalesce(b.w, 0) % 4) g WHERE b.id % 3 <> 0$q$, '{}'),
  (82, 'v_left_series', $q$SELECT a.id, g FROM a LEFT JOIN b ON b.a_id = a.id AND b.w < 5, generate_series(0, coalesce(b.w, 1) % 3) g$q$, '{}'),
  (83, 'v_window_all', $q$SELECT id, k, row_number() OVER (ORDER BY v NULLS FIRST, id) AS rn, sum(v) OVER () AS total FROM a WHERE s IS DISTINCT FROM 'z'$q$, '{}'),
+ (84, 'v_shard_agg',  $q$SELECT k, count(*) AS n, sum(v) AS sv, min(v) AS mn, max(s) AS ms FROM a GROUP BY k$q$, '{"partitions": 3, "partition_key": "k"}'),
+ (85, 'v_shard_join', $q$SELECT b.id, b.a_id, b.w, a.v, a.s FROM b JOIN a ON a.id = b.a_id WHERE b.w IS NOT NULL$q$, '{"partitions": 4, "partition_key": "a_id"}'),
+ (86, 'v_shard_rows', $q$SELECT id, k, v FROM a WHERE v > 10$q$, '{"partitions": 2, "partition_key": "k"}'),
+ (87, 'v_shard_e',    $q$SELECT e.k, c.name, count(*) AS n, sum(e.amt) AS s FROM e JOIN c ON c.k = e.k GROUP BY e.k, c.name$q$, '{"partitions": 3, "partition_key": "k"}'),
  (81, 'v_unnest_agg', $q$SELECT c.name, x, count(*) AS n FROM a JOIN c ON c.k = a.k, unnest(ARRAY[a.v % 5, a.k, NULL]) x GROUP BY c.name, x$q$, '{}'),
  (42, 'v_bool',       $q$SELECT k, bool_and(v > 20) AS all_big, bool_or(s = 'x') AS any_x, every(v IS NOT NULL) AS all_v, count(*) AS n FROM a GROUP BY k$q$, '{}'),
  (37, 'v_flat_spj',   $q$SELECT s.id, s.kv, c.name FROM (SELECT id, k, coalesce(v, -1) + k AS kv FROM a WHERE s IS DISTINCT FROM 'z') s, c WHERE c.k = s.k$q$, '{}'),
@@ -139,6 +143,10 @@ INSERT INTO rt_views (ord, name, query, options) VALUES
  (26, 'v_left_diff',  $q$SELECT c.id, c.name, a.id AS a_id FROM c LEFT JOIN a ON a.k = c.k AND a.v > 90$q$, '{"mode": "diff"}');
 
 UPDATE rt_views SET exact = true WHERE name IN ('v_scale', 'v_scale_join', 'v_scale_sum', 'v_scale_total');
+
+-- Every partitioned view gets a serial twin: the same query, one storage.
+INSERT INTO rt_views (ord, name, query, options, exact)
+SELECT ord + 200, name || '_s', query, '{}', exact FROM rt_views WHERE options ? 'partitions';
 
 -- Every view that takes the default strategy gets a twin maintained by the
 -- diff strategy: the same query, checked the same way, so both strategies

@@ -23,6 +23,16 @@
 #  8. DROP DATABASE of a listed database with its worker connected succeeds
 #  9. kill -9 of the worker under a writer: the postmaster restarts it and
 #     the views catch up with every committed write
+# Partitioned views, their shards in parallel workers (made slow by a
+# sleeping function declared IMMUTABLE, a test trick, so that a tick can be
+# caught while its shard workers run):
+# 10. the background worker's ticks run shards in workers, equal to the query
+# 11. a shard worker terminated mid-tick: the shard is done again, the tick
+#     commits, the view equals its query
+# 12. kill -9 of a shard worker mid-tick: nothing of the tick is published
+#     (epoch and view as before), the next tick is right
+# 13. pg_ctl stop -m immediate during a parallel tick: nothing lost, the
+#     next tick is right
 # ---------------------------------------------------------------------------
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -351,6 +361,97 @@ wait_until "the postmaster restarted the launcher and the worker" "$DB" \
 caught_up "every committed write reached the views" 10
 committed=$(q -c "SELECT count(*) FROM t WHERE id > 10000")
 echo "  $committed of 300 writes committed around the crash"
+
+# ---- 10-13. partitioned views -------------------------------------------
+ivm_say "10. a partitioned view: the background worker's ticks run its shards in workers"
+q >/dev/null <<'SQL'
+-- sleeps ivm_test.sleep seconds per call; IMMUTABLE on purpose (a test trick)
+CREATE FUNCTION slow(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    PERFORM pg_sleep(coalesce(nullif(current_setting('ivm_test.sleep', true), ''), '0')::float8);
+    RETURN x;
+END $$;
+CREATE TABLE pt (id int PRIMARY KEY, k int NOT NULL, x int NOT NULL);
+INSERT INTO pt SELECT g, g % 10, g FROM generate_series(1, 200) g;
+INSERT INTO test_views VALUES ('pt_agg', 'SELECT k, count(*) AS n, sum(slow(x)) AS sx FROM pt GROUP BY k');
+SELECT ivm.create_view('pt_agg', 'SELECT k, count(*) AS n, sum(slow(x)) AS sx FROM pt GROUP BY k',
+                       options => '{"partitions": 2, "partition_key": "k"}');
+SQL
+ivm_psql -q -c "ALTER DATABASE $DB SET ivm.parallel_min_rows = 0" -c "ALTER DATABASE $DB SET ivm_test.sleep = 0" >/dev/null
+# the database's settings reach a worker when it connects: start it again
+reload_with "ALTER SYSTEM SET ivm.tick_interval = 0"
+wait_until "the worker stopped" "$DB" "SELECT count(*) = 0 FROM ivm.workers" 10
+reload_with "ALTER SYSTEM SET ivm.tick_interval = '100ms'" "ALTER SYSTEM SET log_min_messages = debug1"
+q -c "INSERT INTO pt SELECT g, g % 10, g FROM generate_series(201, 300) g"
+caught_up "the shards' ticks by the background worker" 20
+if grep -q 'ivm: the 2 shards of "pt_agg" by up to 2 workers' "$IVM_LOG"; then
+    echo "  the server log shows the shards given to workers"
+else
+    fail "the server log shows no shard given to a worker"
+fi
+reload_with "ALTER SYSTEM RESET log_min_messages" "ALTER SYSTEM SET ivm.tick_interval = 0"
+wait_until "the worker stopped (manual ticks from here)" "$DB" "SELECT count(*) = 0 FROM ivm.workers" 10
+
+# slow_tick: a tick in the background whose shards sleep 10 ms per row (the
+# shard workers take the setting from the database when they connect)
+slow_tick() {
+    ivm_psql -q -c "ALTER DATABASE $DB SET ivm_test.sleep = 0.01"
+    ivm_psql -d "$DB" -At -c "SELECT epoch FROM ivm.tick()" >"$IVM_TMP/tick.out" 2>&1 &
+    TICK_PID=$!
+    wait_until "the tick's shard workers are running" "$DB" \
+        "SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'ivm shard worker'" 20
+}
+not_slow() {
+    ivm_psql -q -c "ALTER DATABASE $DB SET ivm_test.sleep = 0"
+}
+
+ivm_say "11. a shard worker terminated mid-tick: the shard is done again"
+q -c "UPDATE pt SET x = x + 1 WHERE id % 3 = 0"
+slow_tick
+q -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'ivm shard worker' LIMIT 1" >/dev/null
+if wait "$TICK_PID"; then
+    echo "  the tick committed: epoch $(cat "$IVM_TMP/tick.out")"
+else
+    fail "the tick failed after a shard worker was terminated: $(cat "$IVM_TMP/tick.out")"
+fi
+not_slow
+if grep -q 'stopped before it was done; trying again' "$IVM_LOG"; then
+    echo "  the server log shows the shard tried again"
+else
+    fail "the server log does not show the shard tried again"
+fi
+check_views "after a terminated shard worker"
+
+ivm_say "12. kill -9 of a shard worker mid-tick: nothing published"
+q -c "CREATE TABLE pt_before AS SELECT * FROM pt_agg"
+epoch_before=$(q -c "SELECT epoch FROM ivm._state")
+q -c "UPDATE pt SET x = x + 1 WHERE id % 4 = 0; DELETE FROM pt WHERE id % 25 = 0"
+slow_tick
+victim=$(q -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'ivm shard worker' LIMIT 1")
+echo "  kill -9 $victim"
+kill -9 "$victim"
+wait "$TICK_PID" && fail "the tick whose shard worker was killed committed: $(cat "$IVM_TMP/tick.out")"
+ivm_cluster_wait_ready 120
+not_slow
+expect "the epoch is the one before the tick" "SELECT epoch FROM ivm._state" "$epoch_before"
+expect "the view is as before the tick" \
+    "SELECT count(*) FROM ((SELECT * FROM pt_agg EXCEPT ALL SELECT * FROM pt_before) UNION ALL (SELECT * FROM pt_before EXCEPT ALL SELECT * FROM pt_agg)) d" 0
+out=$(q -c "SELECT rows_in > 0 FROM ivm.tick()" 2>&1) || true
+expect "the next tick takes the deltas" "SELECT '$out'" t
+check_views "after the next tick"
+
+ivm_say "13. pg_ctl stop -m immediate during a parallel tick"
+epoch_before=$(q -c "SELECT epoch FROM ivm._state")
+q -c "UPDATE pt SET x = x + 2 WHERE id % 5 = 0"
+slow_tick
+ivm_cluster_stop_immediate
+wait "$TICK_PID" || true
+ivm_cluster_restart
+not_slow
+expect "after the restart the epoch is the one before the tick" "SELECT epoch FROM ivm._state" "$epoch_before"
+out=$(q -c "SELECT rows_in > 0 FROM ivm.tick()" 2>&1) || true
+expect "the next tick takes the deltas" "SELECT '$out'" t
+check_views "after the restart and a tick"
 
 if [ "$FAILS" -ne 0 ]; then
     echo "FAILED: worker test, $FAILS check(s) failed" >&2
