@@ -35,6 +35,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "portability/instr_time.h"
 #include "postmaster/bgworker.h"
 #include "rewrite/rewriteHandler.h"
 #include "storage/dsm.h"
@@ -246,6 +247,20 @@ IvmDiffShards(Oid storagerel, int nshards, int keycol, Oid owner, const char *vi
 #define IVM_SHARD_QUEUE		(256 * 1024)
 /* a larger segment (the deltas handed over) and the tick does the shards */
 #define IVM_SHARD_MAX_SEGMENT	((Size) 512 * 1024 * 1024)
+
+/* where a parallel maintenance spent its time (DEBUG1) */
+static double apply_ms;
+
+static double
+MsSince(instr_time start)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, start);
+	return INSTR_TIME_GET_MILLISEC(now);
+}
+
 
 /* a tuple descriptor as the segment holds it */
 typedef struct ShardAttr
@@ -679,7 +694,12 @@ ivm_shard_main(Datum main_arg)
 	pgstat_report_activity(STATE_RUNNING, psprintf("ivm shard %d of %s", shard, NameStr(hdr->viewname)));
 	PG_TRY();
 	{
+		instr_time	start;
+
+		INSTR_TIME_SET_CURRENT(start);
 		ComputeShard(base, shard, snap);
+		elog(DEBUG1, "ivm: shard %d of \"%s\" computed and sent in %.0f ms", shard,
+			 NameStr(hdr->viewname), MsSince(start));
 	}
 	PG_CATCH();
 	{
@@ -872,7 +892,9 @@ Receive(IvmShardJob *job, ShardRun *run, int k, TupleDesc storage_desc, TupleDes
 			if (done.ok)
 			{
 				TupleTableSlot *slot = vslot;
+				instr_time	start;
 
+				INSTR_TIME_SET_CURRENT(start);
 				IvmApplyRows(job->parts[k],
 							 quote_qualified_identifier(IVM_SCHEMA, get_rel_name(job->parts[k])),
 							 run->deletes, run->ndeletes, run->inserts, storage_desc, run->ninserts,
@@ -881,6 +903,7 @@ Receive(IvmShardJob *job, ShardRun *run, int k, TupleDesc storage_desc, TupleDes
 				while (tuplestore_gettupleslot(run->vdelta, true, false, slot))
 					tuplestore_puttupleslot(vdelta, slot);
 				AddResult(res, &done.res);
+				apply_ms += MsSince(start);
 			}
 			status = 1;
 			break;
@@ -902,12 +925,20 @@ static bool
 ApplyShardsParallel(IvmShardJob *job, Tuplestorestate ***routed, Tuplestorestate *vdelta,
 					TupleDesc vdesc, IvmDiffResult *res)
 {
-	dsm_segment *seg = BuildSegment(job, routed, vdesc);
+	instr_time	start;
+	dsm_segment *seg;
 	ShardRun   *runs = palloc0(sizeof(ShardRun) * job->nshards);
 	int			maxw = Min(ivm_max_workers, job->nshards);
 	int			ndone = 0;
 	volatile bool ok = true;
 	TupleDesc	storage_desc;
+	double		build_ms;
+	double		wait_ms = 0;
+
+	INSTR_TIME_SET_CURRENT(start);
+	seg = BuildSegment(job, routed, vdesc);
+	build_ms = MsSince(start);
+	apply_ms = 0;
 
 	if (seg == NULL)
 	{
@@ -991,9 +1022,13 @@ ApplyShardsParallel(IvmShardJob *job, Tuplestorestate ***routed, Tuplestorestate
 			}
 			if (!progressed && ok)
 			{
+				instr_time	wstart;
+
+				INSTR_TIME_SET_CURRENT(wstart);
 				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 								 1000, PG_WAIT_EXTENSION);
 				ResetLatch(MyLatch);
+				wait_ms += MsSince(wstart);
 				CHECK_FOR_INTERRUPTS();
 			}
 		}
@@ -1011,5 +1046,7 @@ ApplyShardsParallel(IvmShardJob *job, Tuplestorestate ***routed, Tuplestorestate
 		if (runs[k].handle != NULL)
 			TerminateBackgroundWorker(runs[k].handle);
 	dsm_detach(seg);
+	elog(DEBUG1, "ivm: the shards of \"%s\" in %.0f ms: handing over %.0f ms, waiting for workers %.0f ms, applying %.0f ms",
+		 job->viewname, MsSince(start), build_ms, wait_ms, apply_ms);
 	return ok;
 }
