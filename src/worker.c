@@ -17,12 +17,14 @@
  *	- wait on its latch, at most the interval and at most a second;
  *	- a writer that committed deltas set a flag in the slot and the latch
  *	  (the capture trigger, through shmem.c), so the worker ticks at once,
- *	  unless it is resting after a tick (three times that tick's duration,
- *	  so that it takes a quarter of a CPU at most under a steady stream of
- *	  commits); otherwise it looks for pending deltas once per interval;
+ *	  unless it is resting after a tick (as long as that tick took, so that
+ *	  it takes half of a CPU at most under a steady stream of commits);
+ *	  otherwise it looks for pending deltas once per interval;
  *	- a transaction around each look and each tick; the tick runs only when
  *	  some log holds rows (IvmDeltasPending), so an idle database costs a
  *	  cheap query per interval and no ticks;
+ *	- once a second at most, after a tick, it vacuums the delta logs (the
+ *	  rows a tick consumed are dead rows the next tick would scan again);
  *	- a tick that fails is logged (with the view it was maintaining, from the
  *	  tick's error context), shown in ivm.workers, and retried after a delay
  *	  that doubles up to a minute;
@@ -47,6 +49,10 @@
 #include "access/xact.h"
 #include "catalog/pg_database.h"
 #include "commands/extension.h"
+#include "commands/vacuum.h"
+#include "executor/spi.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_node.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -79,6 +85,8 @@ PGDLLEXPORT void ivm_worker_main(Datum main_arg);
 #define RETRY_MAX_MS			60000
 #define NO_EXTENSION_RETRY_MS	30000
 #define DATABASE_BUSY_RETRY_MS	10000
+/* the worker vacuums the delta logs at most this often (while it ticks) */
+#define LOG_VACUUM_MS			1000
 
 /* ---- the launcher -------------------------------------------------- */
 
@@ -556,6 +564,74 @@ TickIfPending(MemoryContext loopcxt)
 }
 
 /*
+ * VacuumLogs
+ *		VACUUM the delta logs.  Each tick deletes the rows it consumed; a log
+ *		written thousands of rows a second piles up dead rows between two
+ *		rounds of autovacuum (a minute apart by default), and every tick's
+ *		scan of the log reads them again.  Without truncation, so that no
+ *		lock a writer waits for is ever taken: the space is reused by the
+ *		next rows.  Run as a VACUUM statement is, outside any transaction
+ *		block; a failure is logged and forgotten (autovacuum remains).
+ */
+static void
+VacuumLogs(MemoryContext loopcxt)
+{
+	ResourceOwner owner = CurrentResourceOwner;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		VacuumStmt *stmt;
+		MemoryContext oldcxt;
+		int			rc;
+
+		/* (the statement outlives SPI, and the transaction VACUUM ends) */
+		oldcxt = MemoryContextSwitchTo(loopcxt);
+		stmt = makeNode(VacuumStmt);
+		MemoryContextSwitchTo(oldcxt);
+		PushActiveSnapshot(GetTransactionSnapshot());
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "ivm worker: SPI_connect failed");
+		rc = SPI_execute("SELECT logrel::oid FROM ivm._sources", true, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "ivm worker: could not list the delta logs");
+		oldcxt = MemoryContextSwitchTo(loopcxt);
+		stmt->is_vacuumcmd = true;
+		stmt->options = list_make1(makeDefElem("truncate", (Node *) makeBoolean(false), -1));
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			Oid			relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+															   SPI_tuptable->tupdesc, 1, &isnull));
+
+			stmt->rels = lappend(stmt->rels, makeVacuumRelation(NULL, relid, NIL));
+		}
+		MemoryContextSwitchTo(oldcxt);
+		SPI_finish();
+		/* (VACUUM ends this transaction and starts its own, per log) */
+		if (stmt->rels != NIL)
+		{
+			pgstat_report_activity(STATE_RUNNING, "ivm: vacuum of the delta logs");
+			ExecVacuum(make_parsestate(NULL), stmt, true);
+		}
+		else
+			PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(loopcxt);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		CurrentResourceOwner = owner;
+	}
+	PG_END_TRY();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/*
  * ivm_worker_main
  *		The loop of the worker of one database (main_arg: its slot).
  */
@@ -568,6 +644,7 @@ ivm_worker_main(Datum main_arg)
 	MemoryContext loopcxt;
 	TimestampTz last_look = 0;
 	TimestampTz retry_after = 0;
+	TimestampTz last_vacuum = 0;
 	int			backoff_ms = RETRY_MIN_MS;
 
 	my_slot = DatumGetInt32(main_arg);
@@ -652,16 +729,23 @@ ivm_worker_main(Datum main_arg)
 					backoff_ms = RETRY_MIN_MS;
 
 				/*
-				 * After a tick, rest three times as long as it took before the
-				 * next: under a steady stream of commits the worker then
-				 * takes at most a quarter of a CPU, and each tick gathers
-				 * what committed meanwhile (fewer, larger ticks: the fixed
-				 * cost of a tick is paid less often).  A tick of 1 ms adds 3
-				 * ms to the wait of a commit at worst.  Then look again.
+				 * After a tick, rest as long as it took before the next: under
+				 * a steady stream of commits the worker then takes at most
+				 * half of a CPU, and each tick gathers what committed
+				 * meanwhile (fewer, larger ticks: the fixed cost of a tick is
+				 * paid less often).  A tick of 2 ms adds 2 ms to the wait of
+				 * a commit at worst.  Then look again.
 				 */
 				if (outcome == TICK_DONE)
 				{
-					retry_after = end + 3 * (end - now);
+					TimestampTz rest = (end - now);
+
+					if (TimestampDifferenceExceeds(last_vacuum, end, LOG_VACUUM_MS))
+					{
+						VacuumLogs(loopcxt);
+						last_vacuum = GetCurrentTimestamp();
+					}
+					retry_after = GetCurrentTimestamp() + rest;
 					continue;
 				}
 			}
