@@ -568,7 +568,10 @@ TickIfPending(MemoryContext loopcxt)
  *		VACUUM the delta logs.  Each tick deletes the rows it consumed; a log
  *		written thousands of rows a second piles up dead rows between two
  *		rounds of autovacuum (a minute apart by default), and every tick's
- *		scan of the log reads them again.  Without truncation, so that no
+ *		scan of the log reads them again.  The same for the storage of a
+ *		small view changed by every tick (a total per branch replaced many
+ *		times a second): it is vacuumed once it holds more dead rows than
+ *		live ones (and over a thousand).  Without truncation, so that no
  *		lock a writer waits for is ever taken: the space is reused by the
  *		next rows.  Run as a VACUUM statement is, outside any transaction
  *		block; a failure is logged and forgotten (autovacuum remains).
@@ -593,7 +596,14 @@ VacuumLogs(MemoryContext loopcxt)
 		PushActiveSnapshot(GetTransactionSnapshot());
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "ivm worker: SPI_connect failed");
-		rc = SPI_execute("SELECT logrel::oid FROM ivm._sources", true, 0);
+		/* the logs, and view storage that holds more dead rows than live ones */
+		rc = SPI_execute("SELECT logrel::oid FROM ivm._sources "
+						 "UNION ALL SELECT st.relid FROM pg_catalog.pg_stat_all_tables st "
+						 "WHERE st.schemaname OPERATOR(pg_catalog.=) 'ivm' "
+						 "AND st.relname OPERATOR(pg_catalog.~~) '\\_data\\_%' "
+						 "AND st.n_dead_tup OPERATOR(pg_catalog.>) 1000 "
+						 "AND st.n_dead_tup OPERATOR(pg_catalog.>) st.n_live_tup",
+						 true, 0);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "ivm worker: could not list the delta logs");
 		oldcxt = MemoryContextSwitchTo(loopcxt);

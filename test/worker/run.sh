@@ -10,7 +10,8 @@
 # no test here calls ivm.tick() except where it says so (section 4).
 #  1. with ivm.tick_interval = 10s, writes show in the views well within the
 #     interval (the writer's commit wakes the worker); pg_stat_activity shows
-#     the launcher and the worker; ivm.evidence and ivm.stats count its ticks
+#     the launcher and the worker; ivm.evidence and ivm.stats count its ticks;
+#     it vacuums the delta logs
 #  2. an idle database runs no ticks
 #  3. ALTER SYSTEM + reload: interval 0 stops the worker (writes wait), an
 #     interval again starts it (and it finds what was written meanwhile)
@@ -176,6 +177,9 @@ expect "the worker is connected to its database" \
     "SELECT datname FROM pg_stat_activity WHERE backend_type = 'ivm worker'" "$DB"
 expect "its ticks are in ivm.evidence" \
     "SELECT count(DISTINCT epoch) > 0 FROM ivm.evidence WHERE epoch > $epoch0" t
+q -c "INSERT INTO t SELECT i, i % 5, i FROM generate_series(121, 160) i; DELETE FROM t WHERE id > 150"
+wait_until "the worker vacuumed the delta logs after its ticks" "$DB" \
+    "SELECT coalesce(sum(vacuum_count), 0) > 0 FROM pg_stat_all_tables WHERE schemaname = 'ivm' AND relname LIKE '\\_log\\_%'" 15
 expect "ivm.stats counts them as ivm.workers does" \
     "SELECT (SELECT value FROM ivm.stats WHERE name = 'ivm_ticks_total') >= (SELECT ticks FROM ivm.workers)" t
 
