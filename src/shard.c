@@ -181,8 +181,15 @@ IvmDiffShards(Oid storagerel, int nshards, int keycol, Oid owner, const char *vi
 			  const char *query, Snapshot snap, int nvisible, AttrNumber passattno,
 			  Tuplestorestate *vdelta, TupleDesc vdesc, IvmDiffResult *res)
 {
-	Oid		   *parts = IvmShardRelations(storagerel, nshards);
+	Oid		   *parts;
 	StringInfoData alias;
+
+	if (keycol < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the partition key of incremental view \"%s\" is not one of its columns", viewname),
+				 errhint("Recreate the view.")));
+	parts = IvmShardRelations(storagerel, nshards);
 
 	/* the query's columns may have no names: the key is named here */
 	initStringInfo(&alias);
