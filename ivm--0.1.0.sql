@@ -198,6 +198,23 @@ RETURNS numeric
 AS 'MODULE_PATHNAME', 'ivm_numeric_avg_of'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+-- Distances between embeddings (vector views): smaller is nearer.
+CREATE FUNCTION ivm.l2_distance(a real[], b real[])
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'ivm_l2_distance'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION ivm.cosine_distance(a real[], b real[])
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'ivm_cosine_distance'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- minus the inner product, as pgvector's <#>
+CREATE FUNCTION ivm.inner_product(a real[], b real[])
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'ivm_inner_product'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
 -- Statements this backend prepared, and ran again on a kept plan.
 CREATE FUNCTION ivm._plan_stats(OUT prepared bigint, OUT reused bigint)
 AS 'MODULE_PATHNAME', 'ivm_plan_stats'
