@@ -215,6 +215,75 @@ RETURNS double precision
 AS 'MODULE_PATHNAME', 'ivm_inner_product'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+-- The query of a vector view: the k rows of source whose column is nearest
+-- to query, (id, distance, payload...), ordered by distance then id, as an
+-- ORDER BY ... LIMIT with names quoted and the vector as a literal.
+CREATE FUNCTION ivm.vector_view_query(source regclass, "column" text, query real[],
+                                      k integer DEFAULT 10, metric text DEFAULT 'l2',
+                                      payload text[] DEFAULT '{}', id text DEFAULT 'id')
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $f$
+DECLARE
+    fn text;
+    sel text;
+    c text;
+    t regtype;
+BEGIN
+    IF source IS NULL OR "column" IS NULL OR query IS NULL OR k IS NULL
+       OR metric IS NULL OR payload IS NULL OR id IS NULL THEN
+        RAISE EXCEPTION 'arguments of a vector view must not be null'
+            USING ERRCODE = '22004', HINT = 'Give the view''s name, its source, the vector column and the query vector; k, metric, payload and id have defaults.';
+    END IF;
+    fn := CASE metric WHEN 'l2' THEN 'ivm.l2_distance' WHEN 'cosine' THEN 'ivm.cosine_distance'
+                      WHEN 'ip' THEN 'ivm.inner_product' END;
+    IF fn IS NULL THEN
+        RAISE EXCEPTION 'invalid value for metric: %', quote_literal(metric)
+            USING ERRCODE = '22023', HINT = 'Valid values are "l2", "cosine" and "ip".';
+    END IF;
+    IF k < 1 THEN
+        RAISE EXCEPTION 'k must be at least 1, not %', k USING ERRCODE = '22023';
+    END IF;
+    -- every column named exists; the vector column is real[]
+    FOREACH c IN ARRAY ARRAY["column", id] || payload LOOP
+        SELECT a.atttypid::regtype INTO t FROM pg_attribute a
+         WHERE a.attrelid = source AND a.attname = c AND a.attnum > 0 AND NOT a.attisdropped;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'column "%" of relation % does not exist', c, source
+                USING ERRCODE = '42703', HINT = 'Name the vector column, the id column and the payload columns of the source.';
+        END IF;
+        IF c = "column" AND t <> 'real[]'::regtype THEN
+            RAISE EXCEPTION 'column "%" of relation % is %, not real[]', c, source, t
+                USING ERRCODE = '42804', HINT = 'Keep embeddings as real[] (float4[]), or write the view''s query yourself with a cast.';
+        END IF;
+    END LOOP;
+    IF 'distance' = ANY (ARRAY[id] || payload) OR array_length(payload, 1) <> (SELECT count(DISTINCT p) FROM unnest(payload) p)
+       OR id = ANY (payload) THEN
+        RAISE EXCEPTION 'the columns of a vector view must have distinct names, and none "distance"'
+            USING ERRCODE = '42701', HINT = 'The view''s columns are the id, "distance", then the payload columns.';
+    END IF;
+    -- the query vector itself: one dimension, no NULL, not zero under cosine
+    EXECUTE format('SELECT %s($1, $1)', fn) USING query;
+    sel := format('%I, %s(%I, %L::real[]) AS distance', id, fn, "column", query::text);
+    FOREACH c IN ARRAY payload LOOP
+        sel := sel || format(', %I', c);
+    END LOOP;
+    RETURN format('SELECT %s FROM %s ORDER BY distance, %I LIMIT %s', sel, source, id, k);
+END
+$f$;
+
+-- A vector view: ivm.create_view of that query, named in the caller's
+-- search_path, as the caller.
+CREATE FUNCTION ivm.create_vector_view(name text, source regclass, "column" text, query real[],
+                                       k integer DEFAULT 10, metric text DEFAULT 'l2',
+                                       payload text[] DEFAULT '{}', id text DEFAULT 'id')
+RETURNS regclass
+LANGUAGE sql
+AS $f$
+SELECT ivm.create_view(name, ivm.vector_view_query(source, "column", query, k, metric, payload, id))
+$f$;
+
 -- Statements this backend prepared, and ran again on a kept plan.
 CREATE FUNCTION ivm._plan_stats(OUT prepared bigint, OUT reused bigint)
 AS 'MODULE_PATHNAME', 'ivm_plan_stats'
