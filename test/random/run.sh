@@ -22,8 +22,8 @@
 # to its query; once it is fixed, the next tick must bring both back, equal
 # to their queries.
 #
-# Six tables (a, b, c, d without a primary key, e partitioned, f of numerics
-# that are equal but differ in their display scale), a push
+# Seven tables (a, b, c, d without a primary key, e partitioned, f of numerics
+# that are equal but differ in their display scale, vv of embeddings), a push
 # source with dedup (p, fed JSON batches) and 48 views
 # (setup.sql) covering filters, every join kind, self-joins, aggregates,
 # DISTINCT, set operations, EXISTS / NOT EXISTS / IN / scalar subqueries, a
@@ -273,6 +273,37 @@ stmt_f() {
     fi
 }
 
+# vv: embeddings; the vector views' members deleted, vectors moved (often
+# onto one another: exact ties), the table emptied and refilled
+pick_vec() {
+    local c=(-2 -1 1 2) x y z
+    rnd 4; x=${c[$R]}; rnd 4; y=${c[$R]}; rnd 4; z=${c[$R]}
+    V="'{$x,$y,$z}'::real[]"
+}
+stmt_v() {
+    local op i n v rows=""
+    rnd 100; op=$R
+    if ((op < 40)); then
+        rnd 3; n=$((R + 1))
+        for ((i = 1; i <= n; i++)); do
+            pick_vec
+            rows+="${rows:+, }($i, $V)"
+        done
+        echo "INSERT INTO vv SELECT (SELECT coalesce(max(id), 0) FROM vv) + o, e, 'n' || o FROM (VALUES $rows) t(o, e);"
+    elif ((op < 60)); then
+        rnd 3; case $R in 0) v=v_vec_l2 ;; 1) v=v_vec_cos ;; *) v=v_vec_ip ;; esac
+        rnd 3; echo "DELETE FROM vv WHERE id IN (SELECT id FROM $v ORDER BY distance, id LIMIT $((R + 1)));"
+    elif ((op < 85)); then
+        pick_vec; pick_mod; echo "UPDATE vv SET emb = $V WHERE id % $M = $Q;"
+    elif ((op < 96)); then
+        pick_mod; echo "DELETE FROM vv WHERE id % $M = $Q;"
+    else
+        echo "DELETE FROM vv;"
+        chance 75 && echo "INSERT INTO vv SELECT g, ARRAY[(ARRAY[-2, -1, 1, 2])[g % 4 + 1], (ARRAY[-2, -1, 1, 2])[(g * 5) % 4 + 1], (ARRAY[-2, -1, 1, 2])[(g / 2) % 4 + 1]]::real[], 'r' || g FROM generate_series(1, 25) g;"
+    fi
+    return 0
+}
+
 # A batch of the profile's kind, as one transaction.
 stmt_stress() {
     case $PROFILE in
@@ -412,11 +443,12 @@ stmt_any() {
     fi
     rnd 100
     if ((R < 34)); then stmt_a
-    elif ((R < 58)); then stmt_b
-    elif ((R < 71)); then stmt_c
-    elif ((R < 82)); then stmt_d
-    elif ((R < 88)); then stmt_e
-    elif ((R < 94)); then stmt_f
+    elif ((R < 56)); then stmt_b
+    elif ((R < 69)); then stmt_c
+    elif ((R < 80)); then stmt_d
+    elif ((R < 86)); then stmt_e
+    elif ((R < 91)); then stmt_f
+    elif ((R < 97)); then stmt_v
     else stmt_p
     fi
 }

@@ -37,6 +37,12 @@ INSERT INTO e SELECT g, CASE WHEN g % 10 = 0 THEN NULL ELSE g % 12 END, (g * 13)
 INSERT INTO d SELECT g % 10, (ARRAY['p', 'x', 'y'])[g % 3 + 1] FROM generate_series(1, 40) g;
 INSERT INTO f SELECT g, (ARRAY[1, 1.0, 1.00, 2.5, 2.50, 0, NULL])[g % 7 + 1], g % 3
               FROM generate_series(1, 30) g;
+-- vv: embeddings of 3 dimensions from {-2, -1, 1, 2} (never a zero vector, so
+-- cosine is defined; few values, so exact ties in distance are common).
+CREATE TABLE vv (id int PRIMARY KEY, emb real[] NOT NULL, tag text);
+INSERT INTO vv SELECT g, ARRAY[(ARRAY[-2, -1, 1, 2])[g % 4 + 1], (ARRAY[-2, -1, 1, 2])[(g * 3) % 4 + 1],
+                               (ARRAY[-2, -1, 1, 2])[(g * 7 / 3) % 4 + 1]]::real[], 'v' || g
+               FROM generate_series(1, 30) g;
 -- p: a push source with dedup (rows arrive as weighted JSON batches).
 SELECT ivm.create_source('p', 'k int, v int, tag text');
 SELECT ivm.set_dedup('p', true);
@@ -143,6 +149,13 @@ INSERT INTO rt_views (ord, name, query, options) VALUES
  (26, 'v_left_diff',  $q$SELECT c.id, c.name, a.id AS a_id FROM c LEFT JOIN a ON a.k = c.k AND a.v > 90$q$, '{"mode": "diff"}');
 
 UPDATE rt_views SET exact = true WHERE name IN ('v_scale', 'v_scale_join', 'v_scale_sum', 'v_scale_total');
+
+-- vector views (the k nearest to a query vector, ORDER BY distance, id LIMIT k),
+-- by each metric, and one whose k exceeds the table
+INSERT INTO rt_views (ord, name, query, options)
+SELECT o, n, ivm.vector_view_query('vv', 'emb', q, k, m, ARRAY['tag']), '{}'
+FROM (VALUES (90, 'v_vec_l2', '{1,-1,2}'::real[], 5, 'l2'), (91, 'v_vec_cos', '{2,1,-1}', 4, 'cosine'),
+             (92, 'v_vec_ip', '{-1,2,1}', 3, 'ip'), (93, 'v_vec_all', '{1,1,1}', 500, 'l2')) AS x(o, n, q, k, m);
 
 -- Every partitioned view gets a serial twin: the same query, one storage.
 INSERT INTO rt_views (ord, name, query, options, exact)
