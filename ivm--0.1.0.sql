@@ -224,6 +224,7 @@ CREATE FUNCTION ivm.vector_view_query(source regclass, "column" text, query real
 RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET extra_float_digits = 1   -- the vector's literal reads back exactly
 AS $f$
 DECLARE
     fn text;

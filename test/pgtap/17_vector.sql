@@ -9,7 +9,7 @@
 -- than the source, the source emptied and refilled.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(55);
+SELECT plan(56);
 
 -- hand-checked
 SELECT is(ivm.l2_distance('{0,0}', '{3,4}'), 5::float8, 'l2: a 3-4-5 triangle');
@@ -183,6 +183,12 @@ SELECT throws_ok($$SELECT ivm.create_vector_view('vv_bad', 'vdocs', 'emb', '{1,2
 SELECT throws_ok($$SELECT ivm.create_vector_view('vv_bad', 'vdocs', 'emb', '{0,0}', metric => 'cosine')$$,
                  '22000', 'ivm.cosine_distance of a zero vector', 'a zero query vector under cosine');
 SELECT is((SELECT count(*) FROM ivm._views), (SELECT n FROM vv_before), 'the refusals created nothing');
+-- the query vector is written into the view's query exactly, whatever extra_float_digits says
+SET LOCAL extra_float_digits = -3;
+SELECT is(substring(ivm.vector_view_query('vdocs', 'emb', '{0.12345678,1.0000001e-7,3.4028235e38}')
+                    FROM '''([^'']*)''::real')::real[],
+          '{0.12345678,1.0000001e-7,3.4028235e38}'::real[], 'the vector''s literal reads back exactly');
+RESET extra_float_digits;
 
 SELECT * FROM finish();
 ROLLBACK;
