@@ -34,6 +34,8 @@
 #     (epoch and view as before), the next tick is right
 # 13. pg_ctl stop -m immediate during a parallel tick: nothing lost, the
 #     next tick is right
+# 14. an error of the view's own query in a shard worker: the view is
+#     quarantined, the tick goes on, the view recovers once the row is gone
 # ---------------------------------------------------------------------------
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -456,6 +458,26 @@ expect "after the restart the epoch is the one before the tick" "SELECT epoch FR
 out=$(q -c "SELECT rows_in > 0 FROM ivm.tick()" 2>&1) || true
 expect "the next tick takes the deltas" "SELECT '$out'" t
 check_views "after the restart and a tick"
+
+ivm_say "14. an error of the view's own query in a shard worker"
+q >/dev/null <<'SQL'
+SELECT ivm.create_view('pt_bad', 'SELECT k, count(*) AS n, sum(100 / (x - 5000)) AS s FROM pt GROUP BY k',
+                       options => '{"partitions": 2, "partition_key": "k"}');
+SQL
+errors_before=$(grep -c 'division by zero' "$IVM_LOG" || true)
+q -c "INSERT INTO pt VALUES (5000, 3, 5000)"
+out=$(q -c "SELECT rows_in FROM ivm.tick()" 2>&1) || fail "the tick with a failing shard query failed: $out"
+expect "the view is quarantined, the tick went on" "SELECT state FROM ivm.views WHERE name = 'pt_bad'::regclass" failed
+if [ "$(grep -c 'division by zero' "$IVM_LOG" || true)" -gt "$errors_before" ]; then
+    echo "  the server log shows the error"
+else
+    fail "the server log does not show the shard's error"
+fi
+q -c "DELETE FROM pt WHERE id = 5000" >/dev/null
+q -c "SELECT ivm.tick()" >/dev/null
+expect "it recovers once the row is gone" "SELECT state FROM ivm.views WHERE name = 'pt_bad'::regclass" ok
+expect "and equals its query" \
+    "SELECT count(*) FROM ((SELECT * FROM pt_bad EXCEPT ALL SELECT k, count(*), sum(100 / (x - 5000)) FROM pt GROUP BY k) UNION ALL (SELECT k, count(*), sum(100 / (x - 5000)) FROM pt GROUP BY k EXCEPT ALL SELECT * FROM pt_bad)) d" 0
 
 if [ "$FAILS" -ne 0 ]; then
     echo "FAILED: worker test, $FAILS check(s) failed" >&2
