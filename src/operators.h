@@ -45,6 +45,11 @@ typedef struct IvmTopk
 	char	   *order;			/* ORDER BY list over h.c<n> */
 	char	   *limit;			/* OFFSET / FETCH FIRST text, maybe empty */
 	char	   *index;			/* index columns on the hidden storage, or NULL */
+	int64		need;			/* rows the view reads: OFFSET + LIMIT, or 0
+								 * without a LIMIT */
+	int			keycol;			/* the first sort key: c<keycol>, */
+	Oid			keyop;			/* its sort operator, */
+	bool		keynullsfirst;	/* and where its NULLs go */
 } IvmTopk;
 
 typedef enum IvmAggKind
@@ -176,6 +181,10 @@ extern const char *IvmShapeRoutes(IvmShape *shape, int keycol, List **relids, Li
 /* topk.c */
 extern const char *IvmTopkAnalyze(Query *query, IvmTopk **topk);
 extern char *IvmTopkSql(IvmTopk *topk, int nvisible, const char *hidden);
+extern int64 IvmTopkMargin(IvmTopk *topk, IvmShape *inner);
+extern char *IvmTopkFirstSql(IvmTopk *topk, const char *query, int ncols, int64 rows);
+extern char *IvmTopkKeyAtSql(IvmTopk *topk, const char *rel, int64 offset, bool from_last);
+extern char *IvmTopkWithinSql(IvmTopk *topk, const char *x, const char *bound);
 
 /* outer.c: outer joins as inner joins and anti joins */
 extern List *IvmOuterSplit(Query *q, const char **why);

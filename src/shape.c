@@ -1026,9 +1026,15 @@ AnalyzeShape(Query *query, IvmHiddenCtx *hc)
 			return shape;
 		}
 		shape->kind = IVM_KIND_TOPK;
-		shape->reason = psprintf("top-k: the query under ORDER BY ... LIMIT is kept whole in a hidden view (%s)%s; each tick where it changed reads its first rows again in that order and applies the difference",
-								 shape->inner->reason,
-								 shape->topk->index != NULL ? ", indexed on the sort keys" : "");
+		if (IvmTopkMargin(shape->topk, shape->inner) > 0)
+			shape->reason = psprintf("top-k: the first rows of the query under ORDER BY ... LIMIT, by its first sort key, are kept in a hidden view (%s)%s: the " INT64_FORMAT " it shows and a margin of up to " INT64_FORMAT " more, so that a row after the last one kept writes nothing and a row removed is replaced from the margin (the query is read again only when the margin runs out); each tick where it changed reads its first rows again in that order and applies the difference",
+									 shape->inner->reason,
+									 shape->topk->index != NULL ? ", indexed on the sort keys" : "",
+									 shape->topk->need, 2 * shape->topk->need);
+		else
+			shape->reason = psprintf("top-k: the query under ORDER BY ... LIMIT is kept whole in a hidden view (%s)%s; each tick where it changed reads its first rows again in that order and applies the difference",
+									 shape->inner->reason,
+									 shape->topk->index != NULL ? ", indexed on the sort keys" : "");
 		return shape;
 	}
 

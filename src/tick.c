@@ -106,6 +106,9 @@ typedef struct TickView
 	List	   *hidden;			/* Oids of its hidden views, by id */
 	int			partitions;		/* shards of a partitioned view, else 0 */
 	char	   *partition_key;	/* the column they are hashed on */
+	Oid			topk_defrel;	/* a top-k's input: the top-k's definition */
+	bool		bounded;		/* it holds a prefix of its query (topk.c) */
+	bool		rescanned;		/* a top-k whose input was rescanned this tick */
 } TickView;
 
 /* A captured table as the tick sees it. */
@@ -170,6 +173,8 @@ typedef struct ShapeEntry
 	Oid		   *parts;			/* their partitions, */
 	List	   *route_relids;	/* and the column each table's delta is */
 	List	   *route_attnos;	/* routed by (route.c) */
+	IvmTopk    *bound;			/* a top-k's input kept to a margin: the */
+	int64		margin;			/* top-k, and the rows a rescan fills */
 } ShapeEntry;
 
 static HTAB *shape_cache = NULL;
@@ -285,7 +290,11 @@ LoadViews(Snapshot snap, int *nviews)
 					 "(SELECT pg_catalog.string_agg(h.viewrel::pg_catalog.oid::pg_catalog.text, ' ' ORDER BY h.id) "
 					 " FROM ivm._views h WHERE h.parent_id OPERATOR(pg_catalog.=) v.id), "
 					 "COALESCE((v.options OPERATOR(pg_catalog.->>) 'partitions')::pg_catalog.int4, 0), "
-					 "v.options OPERATOR(pg_catalog.->>) 'partition_key' "
+					 "v.options OPERATOR(pg_catalog.->>) 'partition_key', "
+					 "(SELECT p.defrel::pg_catalog.oid FROM ivm._views p WHERE p.id OPERATOR(pg_catalog.=) v.parent_id "
+					 " AND NOT EXISTS (SELECT 1 FROM ivm._views o WHERE o.parent_id OPERATOR(pg_catalog.=) v.parent_id "
+					 "  AND o.id OPERATOR(pg_catalog.<) v.id)), "
+					 "COALESCE((v.options OPERATOR(pg_catalog.->>) 'bounded')::pg_catalog.bool, false) "
 					 "FROM ivm._views v JOIN pg_catalog.pg_class c ON c.oid = v.viewrel "
 					 "LEFT JOIN ivm._watches w ON w.view_id = v.id "
 					 "ORDER BY v.level, v.id",
@@ -325,6 +334,8 @@ LoadViews(Snapshot snap, int *nviews)
 		}
 		views[i].partitions = DatumGetInt32(GetCol(i, 18));
 		views[i].partition_key = SPI_getvalue(tup, desc, 19);
+		views[i].topk_defrel = DatumGetObjectId(GetCol(i, 20));
+		views[i].bounded = DatumGetBool(GetCol(i, 21));
 	}
 	SPI_freetuptable(SPI_tuptable);
 	*nviews = n;
@@ -414,6 +425,23 @@ GetShape(TickView *view)
 			/* no longer routable (cannot happen but by hand): recomputed each tick */
 			if (entry->ineligible == NULL && why != NULL)
 				entry->ineligible = why;
+		}
+		entry->bound = NULL;
+		entry->margin = 0;
+		if (OidIsValid(view->topk_defrel) && entry->ineligible == NULL)
+		{
+			IvmTopk    *topk;
+
+			rel = table_open(view->topk_defrel, AccessShareLock);
+			query = copyObject(get_view_query(rel));
+			table_close(rel, AccessShareLock);
+			if (IvmTopkAnalyze(query, &topk) == NULL &&
+				(entry->margin = IvmTopkMargin(topk, entry->shape)) > 0)
+			{
+				entry->bound = topk;
+				entry->full_sql = IvmTopkFirstSql(topk, entry->full_sql, entry->shape->nvisible,
+												  entry->margin);
+			}
 		}
 		entry->defrel = view->defrel;
 		entry->generation = generation;
@@ -844,6 +872,91 @@ TooLargeDelta(TickView *view, ShapeEntry *entry, TickState *ts, uint64 delta_in)
 }
 
 /*
+ * WithinBound
+ *		The delta query of a top-k's input that holds a prefix of its query
+ *		(topk.c), its rows after the last one stored dropped: they are not
+ *		held, and are not to be.  The bound is read from the storage before
+ *		anything is written.
+ */
+static char *
+WithinBound(ShapeEntry *entry, const char *delta_sql)
+{
+	IvmTopk    *topk = entry->bound;
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "SELECT d.* FROM (%s) d(", delta_sql);
+	for (int i = 1; i <= topk->keycol; i++)
+		appendStringInfo(&buf, "%sc%d", i == 1 ? "" : ", ", i);
+	appendStringInfo(&buf, ") WHERE %s",
+					 IvmTopkWithinSql(topk, psprintf("d.c%d", topk->keycol),
+									  IvmTopkKeyAtSql(topk, entry->storage_name, 0, true)));
+	return buf.data;
+}
+
+/*
+ * KeepMargin
+ *		After a top-k's input that may hold a prefix of its query (topk.c)
+ *		was maintained: read it again from its query when it holds fewer
+ *		rows than the top-k shows and not all of them (a rescan, told to the
+ *		top-k, whose evidence says so too); cut it back to the rows not after
+ *		the margin's last when it grew past 3 * need; remember whether it
+ *		holds a prefix or every row.  The rows either removes or adds go
+ *		into out like the rest of its delta.
+ */
+static void
+KeepMargin(TickView *view, ShapeEntry *entry, TickState *ts, Snapshot snap,
+		   Tuplestorestate *out, ViewOutcome *oc)
+{
+	IvmTopk    *topk = entry->bound;
+	bool		bounded = view->bounded;
+	IvmDiffResult res;
+
+	if (oc->recomputed)
+		bounded = oc->rows_after >= entry->margin;
+	else if (bounded && oc->rows_after < topk->need)
+	{
+		IvmDiffView(view->storagerel, view->owner, view->name, entry->full_sql, NULL, snap,
+					entry->shape->nvisible, 0, out, view->vdesc, &res);
+		oc->res.inserted += res.inserted;
+		oc->res.deleted += res.deleted;
+		oc->rows_after = (int64) res.rows_after;
+		oc->strategy = "rescan";
+		bounded = oc->rows_after >= entry->margin;
+		for (int v = 0; v < ts->nviews; v++)
+			if (ts->views[v].id == view->parent_id)
+				ts->views[v].rescanned = true;
+	}
+	if (oc->rows_after > 3 * topk->need)
+	{
+		char	   *beyond = psprintf("NOT %s",
+									  IvmTopkWithinSql(topk, psprintf("s.c%d", topk->keycol),
+													   IvmTopkKeyAtSql(topk, entry->storage_name,
+																	   entry->margin - 1, false)));
+
+		IvmDiffView(view->storagerel, view->owner, view->name,
+					psprintf("SELECT * FROM (%s) q WHERE false", entry->full_sql), beyond, snap,
+					entry->shape->nvisible, 0, out, view->vdesc, &res);
+		oc->res.deleted += res.deleted;
+		oc->rows_after -= (int64) res.deleted;
+		bounded = bounded || res.deleted > 0;
+	}
+	oc->size_after = oc->rows_after;
+	if (bounded != view->bounded)
+	{
+		Oid			types[2] = {INT4OID, BOOLOID};
+		Datum		args[2] = {Int32GetDatum(view->id), BoolGetDatum(bounded)};
+		int			rc;
+
+		rc = IvmExecSnap("UPDATE ivm._views SET options = pg_catalog.jsonb_set("
+						 "COALESCE(options, '{}'::pg_catalog.jsonb), '{bounded}', pg_catalog.to_jsonb($2)) "
+						 "WHERE id = $1", 2, types, args, NULL, snap, 0);
+		IvmSpiCheck(rc, SPI_OK_UPDATE, "recording what a top-k's input holds");
+		view->bounded = bounded;
+	}
+}
+
+/*
  * MaintainView
  *		Bring one dirty view's storage up to date, adding its delta to out:
  *		delta rules where its shape has them and they may run, else a
@@ -868,7 +981,7 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 		{
 			/* top-k: the first rows of its hidden input, read again */
 			if (!recompute)
-				oc->strategy = "incremental";
+				oc->strategy = view->rescanned ? "rescan" : "incremental";
 		}
 		else if (entry->shape->kind == IVM_KIND_WINDOW && entry->ineligible == NULL && !recompute)
 		{
@@ -906,6 +1019,8 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 			IvmShapeCheckPermissions(entry->shape);
 			IvmRestoreUser(&psave);
 			sql = DeltaSqlFor(entry, ts, &missing, -1);
+			if (sql != NULL && entry->bound != NULL && view->bounded)
+				sql = WithinBound(entry, sql);
 			if (sql != NULL && entry->nshards > 0)
 				job = ShardJob(view, entry, ts, snap, SizeClass(oc->delta_in));
 			if (sql == NULL && !missing)
@@ -950,6 +1065,8 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 			? view->size + res->size_delta : AggregatedRows(entry->storage_name, snap);
 	else
 		oc->size_after = oc->rows_after;
+	if (entry != NULL && entry->bound != NULL)
+		KeepMargin(view, entry, ts, snap, out, oc);
 }
 
 /*

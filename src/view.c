@@ -68,7 +68,7 @@ PG_FUNCTION_INFO_V1(ivm_relink_views);
 
 static Oid	CreateView(const char *name, const char *query_text, List *col_names,
 					   const char *mode, bool with_data, const char *options_json,
-					   uint64 *rows, bool hidden, int *view_id);
+					   uint64 *rows, bool hidden, IvmTopk *bound, int *view_id);
 
 /* A column of the view. */
 typedef struct ViewColumn
@@ -352,6 +352,8 @@ typedef struct Declaration
 	int			partitions;		/* shards of a partitioned view, else 0 */
 	char	   *partition_key;	/* the column they are hashed on */
 	int			keycol;			/* its position, 0-based */
+	IvmTopk    *bound;			/* a top-k's input kept to a margin: the */
+	int64		margin;			/* top-k, and the rows it is filled with */
 } Declaration;
 
 /* the most shards a partitioned view may have */
@@ -898,12 +900,24 @@ FirstFill(Declaration *d)
 	Datum		args[2];
 	StringInfoData sql;
 	int			rc;
+	char	   *query = d->shape->kind == IVM_KIND_TOPK
+		? IvmTopkSql(d->shape->topk, d->shape->nvisible, d->hidden_name)
+		: IvmFullSql(d->shape, d->def_name, d->storage_oid);
 
-	IvmDiffView(d->storage_oid, d->creator, d->rv->relname,
-				d->shape->kind == IVM_KIND_TOPK
-				? IvmTopkSql(d->shape->topk, d->shape->nvisible, d->hidden_name)
-				: IvmFullSql(d->shape, d->def_name, d->storage_oid),
+	/* a top-k's input kept to a margin: the first rows only (topk.c) */
+	if (d->bound != NULL)
+		query = IvmTopkFirstSql(d->bound, query, d->shape->nvisible, d->margin);
+	IvmDiffView(d->storage_oid, d->creator, d->rv->relname, query,
 				NULL, InvalidSnapshot, d->shape->nvisible, PassAttno(d), NULL, NULL, &res);
+	if (d->bound != NULL && res.rows_after >= (uint64) d->margin)
+	{
+		Oid			types[1] = {INT4OID};
+		Datum		args[1] = {Int32GetDatum(d->view_id)};
+
+		rc = SPI_execute_with_args("UPDATE ivm._views SET options = options || '{\"bounded\": true}' "
+								   "WHERE id = $1", 1, types, args, NULL, false, 0);
+		IvmSpiCheck(rc, SPI_OK_UPDATE, "recording what a top-k's input holds");
+	}
 
 	args[0] = Int32GetDatum(d->view_id);
 	args[1] = Int64GetDatum((int64) res.rows_after);
@@ -990,7 +1004,9 @@ CreateHiddenViews(Declaration *d)
 
 		IvmRestoreUser(&d->save);
 		oid = CreateView(NULL, IvmDeparseQuery(holds), HiddenColumnNames(holds), "auto",
-						 d->with_data, NULL, NULL, true, &id);
+						 d->with_data, NULL, NULL, true,
+						 shape->kind == IVM_KIND_TOPK && holds == shape->topk->inner &&
+						 IvmTopkMargin(shape->topk, shape->inner) > 0 ? shape->topk : NULL, &id);
 		IvmBecome(d->ivm_owner, false, &d->save);
 		d->hidden_ids = lappend_int(d->hidden_ids, id);
 		d->hidden_views = lappend_oid(d->hidden_views, oid);
@@ -1077,7 +1093,7 @@ LinkHidden(Declaration *d)
 static Oid
 CreateView(const char *name, const char *query_text, List *col_names,
 		   const char *mode, bool with_data, const char *options_json,
-		   uint64 *rows, bool hidden, int *view_id)
+		   uint64 *rows, bool hidden, IvmTopk *bound, int *view_id)
 {
 	Declaration d;
 	List	   *relids = NIL;
@@ -1124,6 +1140,8 @@ CreateView(const char *name, const char *query_text, List *col_names,
 
 	CreateDefinition(&d);
 	ChooseStrategy(&d);
+	if (bound != NULL && (d.margin = IvmTopkMargin(bound, d.shape)) > 0)
+		d.bound = bound;
 	CheckPartitioning(&d);
 	CreateStorage(&d);
 	CreateReadableView(&d);
@@ -1157,7 +1175,7 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 			  uint64 *rows)
 {
 	return CreateView(name, query_text, col_names, mode, with_data, options_json, rows,
-					  false, NULL);
+					  false, NULL, NULL);
 }
 
 /*
