@@ -117,7 +117,9 @@ IvmExecCached(const char *sql, int nargs, Oid *argtypes, Datum *values,
 /*
  * IvmKeptPlan
  *		The kept plan of sql (prepared now if it was not), valid until the
- *		cache is reset: its callers use it at once.
+ *		cache is reset: its callers use it at once.  Size class
+ *		IVM_PLAN_PARALLEL lets the planner choose a parallel plan, for a
+ *		statement run whole (not through a cursor) that reads much.
  */
 SPIPlanPtr
 IvmKeptPlan(const char *sql, int nargs, Oid *argtypes, int sizeclass)
@@ -154,7 +156,8 @@ IvmKeptPlan(const char *sql, int nargs, Oid *argtypes, int sizeclass)
 			IvmResetPlanCache();
 			CreatePlanCache();
 		}
-		plan = SPI_prepare(sql, nargs, argtypes);
+		plan = SPI_prepare_cursor(sql, nargs, argtypes,
+								  sizeclass == IVM_PLAN_PARALLEL ? CURSOR_OPT_PARALLEL_OK : 0);
 		if (plan == NULL)
 			elog(ERROR, "ivm: SPI_prepare failed for \"%s\": %s", sql,
 				 SPI_result_code_string(SPI_result));

@@ -22,6 +22,8 @@
 /* exec.c */
 extern void IvmSpiConnect(void);
 extern void IvmSpiCheck(int rc, int expected, const char *what);
+/* a size class whose plan may run in parallel (a statement run once, whole) */
+#define IVM_PLAN_PARALLEL (-1)
 extern SPIPlanPtr IvmKeptPlan(const char *sql, int nargs, Oid *argtypes, int sizeclass);
 extern double IvmKeptPlanCost(const char *sql, int sizeclass);
 extern int	IvmExecCached(const char *sql, int nargs, Oid *argtypes, Datum *values,

@@ -182,9 +182,10 @@ extern const char *IvmShapeRoutes(IvmShape *shape, int keycol, List **relids, Li
 extern const char *IvmTopkAnalyze(Query *query, IvmTopk **topk);
 extern char *IvmTopkSql(IvmTopk *topk, int nvisible, const char *hidden);
 extern int64 IvmTopkMargin(IvmTopk *topk, IvmShape *inner);
-extern char *IvmTopkFirstSql(IvmTopk *topk, const char *query, int ncols, int64 rows);
+extern char *IvmTopkFirstSql(IvmTopk *topk, const char *query, int ncols, int64 rows, bool ties);
 extern char *IvmTopkKeyAtSql(IvmTopk *topk, const char *rel, int64 offset, bool from_last);
 extern char *IvmTopkWithinSql(IvmTopk *topk, const char *x, const char *bound);
+extern char *IvmTopkRescanSql(IvmTopk *topk, IvmShape *inner, const char *storage, int64 rows);
 
 /* outer.c: outer joins as inner joins and anti joins */
 extern List *IvmOuterSplit(Query *q, const char **why);
@@ -212,7 +213,9 @@ extern List *IvmShapeHiddenColumns(IvmShape *shape);
 extern void IvmShapeCheckPermissions(IvmShape *shape);
 extern char *IvmDeltaSql(IvmShape *shape, IvmChanged changed, IvmDeltaLookup lookup,
 						 void *arg, bool *missing);
-extern char *IvmFullSql(IvmShape *shape, const char *def_name, Oid storage_rel);
+extern char *IvmSpjSql(IvmShape *shape);
+extern char *IvmFullSql(IvmShape *shape, const char *def_name, Oid storage_rel,
+						IvmTopk *first, int64 rows);
 extern char *IvmMergeSql(IvmShape *shape, const char *delta_sql, Oid storage_rel,
 						 const char *storage_name, List *storage_colnames);
 

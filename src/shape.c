@@ -2325,14 +2325,29 @@ AppendStorageRows(StringInfo buf, IvmShape *shape, Oid storage_rel, const char *
 }
 
 /*
+ * IvmSpjSql
+ *		An SPJ shape's rows as they are now (no row hash): what its hidden
+ *		views hold is read from them, not computed again.
+ */
+char *
+IvmSpjSql(IvmShape *shape)
+{
+	Assert(shape->kind == IVM_KIND_SPJ);
+	return shape->wants != NIL && !shape->missing_hidden
+		? PartNewSql(shape) : IvmDeparseQuery(shape->query);
+}
+
+/*
  * IvmFullSql
  *		The query that computes the whole storage, hidden columns included,
  *		from the current contents of the sources and of the hidden views the
  *		shape reads (maintained before it).  For DIFF the definition itself
- *		(def_name).
+ *		(def_name).  With first (SPJ: a top-k's input kept to a margin),
+ *		only the query's first rows by first's first sort key, their ties
+ *		included (IvmTopkFirstSql), taken before the rows are hashed.
  */
 char *
-IvmFullSql(IvmShape *shape, const char *def_name, Oid storage_rel)
+IvmFullSql(IvmShape *shape, const char *def_name, Oid storage_rel, IvmTopk *first, int64 rows)
 {
 	StringInfoData buf;
 	StringInfoData from;
@@ -2349,11 +2364,12 @@ IvmFullSql(IvmShape *shape, const char *def_name, Oid storage_rel)
 			? psprintf("SELECT * FROM %s", def_name) : IvmWindowSql(shape->window, NULL);
 	if (shape->kind == IVM_KIND_SPJ)
 	{
-		/* what its hidden views hold is read from them, not computed again */
+		char	   *part = IvmSpjSql(shape);
+
+		if (first != NULL)
+			part = IvmTopkFirstSql(first, part, shape->nvisible, rows, true);
 		appendStringInfo(&buf, "SELECT q.*, ivm.row_hash(q.*) AS %s FROM (%s) q",
-						 IVM_HASH_COLUMN,
-						 shape->wants != NIL && !shape->missing_hidden
-						 ? PartNewSql(shape) : IvmDeparseQuery(shape->query));
+						 IVM_HASH_COLUMN, part);
 		return buf.data;
 	}
 

@@ -174,7 +174,8 @@ typedef struct ShapeEntry
 	List	   *route_relids;	/* and the column each table's delta is */
 	List	   *route_attnos;	/* routed by (route.c) */
 	IvmTopk    *bound;			/* a top-k's input kept to a margin: the */
-	int64		margin;			/* top-k, and the rows a rescan fills */
+	int64		margin;			/* top-k, the rows a rescan fills, */
+	char	   *rescan_sql;		/* and the rescan, a delta (topk.c) */
 } ShapeEntry;
 
 static HTAB *shape_cache = NULL;
@@ -393,7 +394,7 @@ GetShape(TickView *view)
 		def_name = quote_qualified_identifier(IVM_SCHEMA, get_rel_name(view->defrel));
 		entry->full_sql = entry->shape->kind == IVM_KIND_TOPK && view->hidden_name != NULL
 			? IvmTopkSql(entry->shape->topk, entry->shape->nvisible, view->hidden_name)
-			: IvmFullSql(entry->shape, def_name, view->storagerel);
+			: IvmFullSql(entry->shape, def_name, view->storagerel, NULL, 0);
 		entry->storage_name = quote_qualified_identifier(IVM_SCHEMA, get_rel_name(view->storagerel));
 		entry->storagerel = view->storagerel;
 		rel = table_open(view->storagerel, AccessShareLock);
@@ -427,6 +428,7 @@ GetShape(TickView *view)
 				entry->ineligible = why;
 		}
 		entry->bound = NULL;
+		entry->rescan_sql = NULL;
 		entry->margin = 0;
 		if (OidIsValid(view->topk_defrel) && entry->ineligible == NULL)
 		{
@@ -439,8 +441,10 @@ GetShape(TickView *view)
 				(entry->margin = IvmTopkMargin(topk, entry->shape)) > 0)
 			{
 				entry->bound = topk;
-				entry->full_sql = IvmTopkFirstSql(topk, entry->full_sql, entry->shape->nvisible,
-												  entry->margin);
+				entry->full_sql = IvmFullSql(entry->shape, def_name, view->storagerel, topk,
+											 entry->margin);
+				entry->rescan_sql = IvmTopkRescanSql(topk, entry->shape, entry->storage_name,
+													 entry->margin);
 			}
 		}
 		entry->defrel = view->defrel;
@@ -895,14 +899,43 @@ WithinBound(ShapeEntry *entry, const char *delta_sql)
 }
 
 /*
+ * CutBack
+ *		Delete the rows of a top-k's input kept to a margin whose first key
+ *		is after bound (strict: not before it), bound a scalar subquery;
+ *		what goes is part of its delta.  Returns how many went.
+ */
+static uint64
+CutBack(TickView *view, ShapeEntry *entry, Snapshot snap, Tuplestorestate *out,
+		const char *bound, bool strict)
+{
+	IvmTopk    *topk = entry->bound;
+	char	   *key = psprintf("s.c%d", topk->keycol);
+	IvmDiffResult res;
+
+	/* stored rows the filter picks, against no rows of the query: deleted */
+	IvmDiffView(view->storagerel, view->owner, view->name,
+				psprintf("SELECT * FROM (%s) q WHERE false", entry->full_sql),
+				strict ? IvmTopkWithinSql(topk, bound, key)
+				: psprintf("NOT %s", IvmTopkWithinSql(topk, key, bound)),
+				snap, entry->shape->nvisible, 0, out, view->vdesc, &res);
+	return res.deleted;
+}
+
+/*
  * KeepMargin
  *		After a top-k's input that may hold a prefix of its query (topk.c)
  *		was maintained: read it again from its query when it holds fewer
  *		rows than the top-k shows and not all of them (a rescan, told to the
  *		top-k, whose evidence says so too); cut it back to the rows not after
  *		the margin's last when it grew past 3 * need; remember whether it
- *		holds a prefix or every row.  The rows either removes or adds go
- *		into out like the rest of its delta.
+ *		holds a prefix or every row.  The rows these remove or add go into
+ *		out like the rest of its delta.
+ *
+ * A rescan takes the query's first 2 * need rows by a bounded sort, as a
+ * delta run whole (its scan may be parallel; WITH TIES would sort every
+ * row), then drops the rows tied with the last one, whose ties may not all
+ * be in; in the rare case that leaves fewer than need rows, it recomputes
+ * with every tie (IvmTopkFirstSql WITH TIES).
  */
 static void
 KeepMargin(TickView *view, ShapeEntry *entry, TickState *ts, Snapshot snap,
@@ -916,30 +949,46 @@ KeepMargin(TickView *view, ShapeEntry *entry, TickState *ts, Snapshot snap,
 		bounded = oc->rows_after >= entry->margin;
 	else if (bounded && oc->rows_after < topk->need)
 	{
-		IvmDiffView(view->storagerel, view->owner, view->name, entry->full_sql, NULL, snap,
-					entry->shape->nvisible, 0, out, view->vdesc, &res);
+		memset(&res, 0, sizeof(res));
+		if (!IvmApplySpj(view->storagerel, view->owner, view->name, entry->rescan_sql, snap,
+						 entry->shape->nvisible, IVM_PLAN_PARALLEL, out, view->vdesc, &res, NULL))
+			elog(ERROR, "ivm: the rescan of \"%s\" removes rows it does not hold", view->qualname);
 		oc->res.inserted += res.inserted;
 		oc->res.deleted += res.deleted;
-		oc->rows_after = (int64) res.rows_after;
-		oc->strategy = "rescan";
+		oc->rows_after += res.rows_delta;
+		/* fewer rows than asked for: the query's every row */
 		bounded = oc->rows_after >= entry->margin;
+		if (bounded)
+		{
+			uint64		cut = CutBack(view, entry, snap, out,
+									  IvmTopkKeyAtSql(topk, entry->storage_name, 0, true), true);
+
+			oc->res.deleted += cut;
+			oc->rows_after -= (int64) cut;
+		}
+		if (oc->rows_after < topk->need)
+		{
+			IvmDiffView(view->storagerel, view->owner, view->name, entry->full_sql, NULL, snap,
+						entry->shape->nvisible, 0, out, view->vdesc, &res);
+			oc->res.inserted += res.inserted;
+			oc->res.deleted += res.deleted;
+			oc->rows_after = (int64) res.rows_after;
+			bounded = oc->rows_after >= entry->margin;
+		}
+		oc->strategy = "rescan";
 		for (int v = 0; v < ts->nviews; v++)
 			if (ts->views[v].id == view->parent_id)
 				ts->views[v].rescanned = true;
 	}
 	if (oc->rows_after > 3 * topk->need)
 	{
-		char	   *beyond = psprintf("NOT %s",
-									  IvmTopkWithinSql(topk, psprintf("s.c%d", topk->keycol),
-													   IvmTopkKeyAtSql(topk, entry->storage_name,
-																	   entry->margin - 1, false)));
+		uint64		cut = CutBack(view, entry, snap, out,
+								  IvmTopkKeyAtSql(topk, entry->storage_name, entry->margin - 1, false),
+								  false);
 
-		IvmDiffView(view->storagerel, view->owner, view->name,
-					psprintf("SELECT * FROM (%s) q WHERE false", entry->full_sql), beyond, snap,
-					entry->shape->nvisible, 0, out, view->vdesc, &res);
-		oc->res.deleted += res.deleted;
-		oc->rows_after -= (int64) res.deleted;
-		bounded = bounded || res.deleted > 0;
+		oc->res.deleted += cut;
+		oc->rows_after -= (int64) cut;
+		bounded = bounded || cut > 0;
 	}
 	oc->size_after = oc->rows_after;
 	if (bounded != view->bounded)

@@ -258,12 +258,14 @@ IvmTopkMargin(IvmTopk *topk, IvmShape *inner)
 
 /*
  * IvmTopkFirstSql
- *		query's first rows in the order of the first sort key, with their
- *		ties: a prefix of the hidden view (query returns its ncols columns,
- *		the first key among them, then maybe more).
+ *		query's first rows in the order of the first sort key, with ties
+ *		their ties (a prefix of the hidden view; PostgreSQL then sorts every
+ *		row), else cut anywhere among equal keys (a bounded sort keeps only
+ *		rows rows; the caller drops the ties of the last).  query returns
+ *		its ncols columns, the first key among them, then maybe more.
  */
 char *
-IvmTopkFirstSql(IvmTopk *topk, const char *query, int ncols, int64 rows)
+IvmTopkFirstSql(IvmTopk *topk, const char *query, int ncols, int64 rows, bool ties)
 {
 	StringInfoData buf;
 
@@ -272,9 +274,9 @@ IvmTopkFirstSql(IvmTopk *topk, const char *query, int ncols, int64 rows)
 	appendStringInfo(&buf, "SELECT * FROM (%s) b(", query);
 	for (int i = 1; i <= topk->keycol; i++)
 		appendStringInfo(&buf, "%sc%d", i == 1 ? "" : ", ", i);
-	appendStringInfo(&buf, ") ORDER BY b.c%d USING %s NULLS %s FETCH FIRST " INT64_FORMAT " ROWS WITH TIES",
+	appendStringInfo(&buf, ") ORDER BY b.c%d USING %s NULLS %s FETCH FIRST " INT64_FORMAT " ROWS %s",
 					 topk->keycol, IvmOperatorSql(topk->keyop),
-					 topk->keynullsfirst ? "FIRST" : "LAST", rows);
+					 topk->keynullsfirst ? "FIRST" : "LAST", rows, ties ? "WITH TIES" : "ONLY");
 	return buf.data;
 }
 
@@ -311,4 +313,27 @@ IvmTopkWithinSql(IvmTopk *topk, const char *x, const char *bound)
 						"ELSE NOT (%s %s %s) END)", x, bound, bound, op, x);
 	return psprintf("(CASE WHEN %s IS NULL THEN true WHEN %s IS NULL THEN false "
 					"ELSE NOT (%s %s %s) END)", bound, x, bound, op, x);
+}
+
+/*
+ * IvmTopkRescanSql
+ *		A rescan of a top-k's input kept to a margin, as a delta (its
+ *		columns, then a weight) that replaces every row storage holds (-1)
+ *		by the query's first rows rows (+1), cut anywhere among ties: the
+ *		caller drops the ties of the last.  Applied, rows in both cancel.
+ *		Run whole, so that the scan of the sources may be parallel, and the
+ *		sort bounded (WITH TIES would sort every row).
+ */
+char *
+IvmTopkRescanSql(IvmTopk *topk, IvmShape *inner, const char *storage, int64 rows)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "SELECT f.*, 1::pg_catalog.int8 FROM (%s) f UNION ALL SELECT ",
+					 IvmTopkFirstSql(topk, IvmSpjSql(inner), inner->nvisible, rows, false));
+	for (int i = 1; i <= inner->nvisible; i++)
+		appendStringInfo(&buf, "s.c%d, ", i);
+	appendStringInfo(&buf, "-1::pg_catalog.int8 FROM %s s", storage);
+	return buf.data;
 }

@@ -900,13 +900,11 @@ FirstFill(Declaration *d)
 	Datum		args[2];
 	StringInfoData sql;
 	int			rc;
+	/* (a top-k's input kept to a margin: its first rows only, topk.c) */
 	char	   *query = d->shape->kind == IVM_KIND_TOPK
 		? IvmTopkSql(d->shape->topk, d->shape->nvisible, d->hidden_name)
-		: IvmFullSql(d->shape, d->def_name, d->storage_oid);
+		: IvmFullSql(d->shape, d->def_name, d->storage_oid, d->bound, d->margin);
 
-	/* a top-k's input kept to a margin: the first rows only (topk.c) */
-	if (d->bound != NULL)
-		query = IvmTopkFirstSql(d->bound, query, d->shape->nvisible, d->margin);
 	IvmDiffView(d->storage_oid, d->creator, d->rv->relname, query,
 				NULL, InvalidSnapshot, d->shape->nvisible, PassAttno(d), NULL, NULL, &res);
 	if (d->bound != NULL && res.rows_after >= (uint64) d->margin)

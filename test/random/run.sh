@@ -641,7 +641,8 @@ echo "how the views were maintained (ticks per strategy):"
 ivm_psql -d "$DB" -c "SELECT v.name, v.strategy, v.rows,
     count(*) FILTER (WHERE e.strategy = 'incremental') AS incremental,
     count(*) FILTER (WHERE e.strategy = 'diff') AS diff,
-    count(*) FILTER (WHERE e.strategy = 'recompute') AS recompute
+    count(*) FILTER (WHERE e.strategy = 'recompute') AS recompute,
+    count(*) FILTER (WHERE e.strategy = 'rescan') AS rescan
   FROM ivm.views v LEFT JOIN ivm.evidence e ON e.view = v.name::text
   GROUP BY 1, 2, 3 ORDER BY 1" || true
 if ((FULL)); then
