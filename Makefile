@@ -15,6 +15,7 @@ OBJS = \
 	src/full.o \
 	src/incr.o \
 	src/ivm.o \
+	src/margin.o \
 	src/normalize.o \
 	src/outer.o \
 	src/push.o \

@@ -34,6 +34,9 @@ typedef struct IvmWindow
 	List	   *keycols;		/* per partition column: the view's column, 0-based */
 	List	   *hkeys;			/* and the hidden view's, 1-based (c<n>) */
 	List	   *eqops;			/* and its equality */
+	int			orderkey;		/* the hidden view's column (c<n>) of the first
+								 * window's first ORDER BY key, or 0 */
+	SortGroupClause *ordersgc;	/* that key's sort clause */
 } IvmWindow;
 
 /* topk.c: ORDER BY ... LIMIT, its input kept whole in a hidden view */
@@ -50,6 +53,9 @@ typedef struct IvmTopk
 	int			keycol;			/* the first sort key: c<keycol>, */
 	Oid			keyop;			/* its sort operator, */
 	bool		keynullsfirst;	/* and where its NULLs go */
+	int			partcol;		/* a top-k per partition (window.c): the
+								 * hidden view's partition column, or 0 */
+	Oid			parteq;			/* and its equality */
 } IvmTopk;
 
 typedef enum IvmAggKind
@@ -174,6 +180,8 @@ extern JoinExpr *IvmJoinStep(Query *q, Node *left, Node *right, JoinType jointyp
 extern const char *IvmWindowAnalyze(Query *query, Oid relid, IvmWindow **out);
 extern char *IvmWindowSql(IvmWindow *w, const char *enrname);
 extern char *IvmWindowStoredFilter(IvmWindow *w, const char *enrname, List *colnames);
+extern bool IvmWindowRankFilter(Query *query, int *col, int64 *k);
+extern IvmTopk *IvmWindowMargin(Query *query, int col, int64 k);
 
 /* route.c: partitioned views, each table's delta routed to its shard */
 extern const char *IvmShapeRoutes(IvmShape *shape, int keycol, List **relids, List **attnos);
@@ -185,7 +193,14 @@ extern int64 IvmTopkMargin(IvmTopk *topk, IvmShape *inner);
 extern char *IvmTopkFirstSql(IvmTopk *topk, const char *query, int ncols, int64 rows, bool ties);
 extern char *IvmTopkKeyAtSql(IvmTopk *topk, const char *rel, int64 offset, bool from_last);
 extern char *IvmTopkWithinSql(IvmTopk *topk, const char *x, const char *bound);
-extern char *IvmTopkRescanSql(IvmTopk *topk, IvmShape *inner, const char *storage, int64 rows);
+extern char *IvmTopkRescanSql(IvmTopk *topk, const char *query, int ncols, const char *storage,
+							  int64 rows);
+extern char *IvmTopkPartsSql(IvmTopk *topk, const char *enrname, const char *storage, const char *what);
+extern char *IvmTopkPartRescanSql(IvmTopk *topk, const char *query, int ncols, const char *storage,
+								  int64 rows, const char *parts);
+extern char *IvmTopkPartCutSql(IvmTopk *topk, const char *storage, int64 rows, const char *parts);
+extern char *IvmTopkPartWithinSql(IvmTopk *topk, const char *delta_sql, int ncols, const char *storage,
+								  int64 rows);
 
 /* outer.c: outer joins as inner joins and anti joins */
 extern List *IvmOuterSplit(Query *q, const char **why);

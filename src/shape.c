@@ -289,7 +289,7 @@ HideSubqueries(Query *q, IvmHiddenCtx *hc)
 			continue;
 		sub = rte->subquery;
 		if (rte->lateral || contain_vars_of_level((Node *) sub, 1))
-			return "the query reads a LATERAL subquery in FROM";
+			return "the query reads a LATERAL subquery in FROM (the first rows per row of a table have delta rules written as a join under row_number() OVER (PARTITION BY ...), read where it is <= k)";
 		if (q->cteList != NIL)
 			return "the query reads a subquery in FROM and uses WITH";
 		/* its columns must be c1..cn in order: no hidden column among them */

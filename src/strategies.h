@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * strategies.h
- *		The strategies: diff (diff.c) and delta rules (incr.c).
+ *		The strategies: diff (diff.c), delta rules (incr.c), and the margin
+ *		of a top-k's input (margin.c).
  *
  * Layer: strategies.  Calls exec, rows and the operators' types.
  *
@@ -51,5 +52,30 @@ extern bool IvmApplyAgg(Oid storage_rel, Oid view_owner, const char *viewname,
 						IvmShape *shape, const char *merge_sql, Snapshot snap, int sizeclass,
 						Tuplestorestate *vdelta, TupleDesc vdesc, IvmDiffResult *result,
 						IvmRowChanges *defer);
+
+/* margin.c: a top-k's input kept to a margin (topk.c) */
+typedef struct IvmMargin
+{
+	Oid			storage_rel;	/* the hidden view's storage, */
+	const char *storage_name;	/* qualified */
+	Oid			owner;
+	const char *viewname;
+	IvmTopk    *topk;			/* the top-k it serves */
+	IvmShape   *shape;			/* its own shape (SPJ) */
+	int64		margin;			/* the rows a rescan takes */
+	const char *full_sql;		/* its first rows, every tie (IvmFullSql) */
+	const char *rescan_sql;		/* IvmTopkRescanSql */
+	const char *query_sql;		/* its query's rows (IvmSpjSql) */
+	TupleDesc	vdesc;			/* its delta's shape, or NULL */
+} IvmMargin;
+
+extern uint64 IvmMarginCut(IvmMargin *m, const char *bound, bool strict, Snapshot snap,
+						   Tuplestorestate *out);
+extern uint64 IvmMarginCutWhere(IvmMargin *m, const char *filter, Snapshot snap,
+								Tuplestorestate *out);
+extern bool IvmMarginRescan(IvmMargin *m, Snapshot snap, Tuplestorestate *out,
+							IvmDiffResult *res, int64 *rows);
+extern void IvmMarginRescanParts(IvmMargin *m, const char *parts, Snapshot snap,
+								 Tuplestorestate *out, IvmDiffResult *res, int64 *rows);
 
 #endif							/* IVM_STRATEGIES_H */

@@ -106,7 +106,10 @@ typedef struct TickView
 	List	   *hidden;			/* Oids of its hidden views, by id */
 	int			partitions;		/* shards of a partitioned view, else 0 */
 	char	   *partition_key;	/* the column they are hashed on */
-	Oid			topk_defrel;	/* a top-k's input: the top-k's definition */
+	Oid			topk_defrel;	/* its parent's first hidden view: the parent's
+								 * definition (a top-k's, a window's) */
+	Oid			grand_defrel;	/* and the parent's parent's, when the parent
+								 * is its first hidden view too */
 	bool		bounded;		/* it holds a prefix of its query (topk.c) */
 	bool		rescanned;		/* a top-k whose input was rescanned this tick */
 } TickView;
@@ -175,7 +178,8 @@ typedef struct ShapeEntry
 	List	   *route_attnos;	/* routed by (route.c) */
 	IvmTopk    *bound;			/* a top-k's input kept to a margin: the */
 	int64		margin;			/* top-k, the rows a rescan fills, */
-	char	   *rescan_sql;		/* and the rescan, a delta (topk.c) */
+	char	   *rescan_sql;		/* the rescan, a delta (topk.c), */
+	char	   *spj_sql;		/* and its query's rows (IvmSpjSql) */
 } ShapeEntry;
 
 static HTAB *shape_cache = NULL;
@@ -292,9 +296,6 @@ LoadViews(Snapshot snap, int *nviews)
 					 " FROM ivm._views h WHERE h.parent_id OPERATOR(pg_catalog.=) v.id), "
 					 "COALESCE((v.options OPERATOR(pg_catalog.->>) 'partitions')::pg_catalog.int4, 0), "
 					 "v.options OPERATOR(pg_catalog.->>) 'partition_key', "
-					 "(SELECT p.defrel::pg_catalog.oid FROM ivm._views p WHERE p.id OPERATOR(pg_catalog.=) v.parent_id "
-					 " AND NOT EXISTS (SELECT 1 FROM ivm._views o WHERE o.parent_id OPERATOR(pg_catalog.=) v.parent_id "
-					 "  AND o.id OPERATOR(pg_catalog.<) v.id)), "
 					 "COALESCE((v.options OPERATOR(pg_catalog.->>) 'bounded')::pg_catalog.bool, false) "
 					 "FROM ivm._views v JOIN pg_catalog.pg_class c ON c.oid = v.viewrel "
 					 "LEFT JOIN ivm._watches w ON w.view_id = v.id "
@@ -335,10 +336,22 @@ LoadViews(Snapshot snap, int *nviews)
 		}
 		views[i].partitions = DatumGetInt32(GetCol(i, 18));
 		views[i].partition_key = SPI_getvalue(tup, desc, 19);
-		views[i].topk_defrel = DatumGetObjectId(GetCol(i, 20));
-		views[i].bounded = DatumGetBool(GetCol(i, 21));
+		views[i].bounded = DatumGetBool(GetCol(i, 20));
 	}
 	SPI_freetuptable(SPI_tuptable);
+
+	/* a parent's first hidden view knows the parent's definition, and so on up */
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < n; j++)
+			if (views[j].id == views[i].parent_id && views[j].hidden != NIL &&
+				linitial_oid(views[j].hidden) == views[i].viewrel)
+			{
+				views[i].topk_defrel = views[j].defrel;
+				for (int g = 0; g < n; g++)
+					if (views[g].id == views[j].parent_id && views[g].hidden != NIL &&
+						linitial_oid(views[g].hidden) == views[j].viewrel)
+						views[i].grand_defrel = views[g].defrel;
+			}
 	*nviews = n;
 	return views;
 }
@@ -429,21 +442,38 @@ GetShape(TickView *view)
 		}
 		entry->bound = NULL;
 		entry->rescan_sql = NULL;
+		entry->spj_sql = NULL;
 		entry->margin = 0;
 		if (OidIsValid(view->topk_defrel) && entry->ineligible == NULL)
 		{
-			IvmTopk    *topk;
+			IvmTopk    *topk = NULL;
+			int			col;
+			int64		k;
 
 			rel = table_open(view->topk_defrel, AccessShareLock);
 			query = copyObject(get_view_query(rel));
 			table_close(rel, AccessShareLock);
-			if (IvmTopkAnalyze(query, &topk) == NULL &&
-				(entry->margin = IvmTopkMargin(topk, entry->shape)) > 0)
+			if (IvmTopkAnalyze(query, &topk) != NULL)
+				topk = NULL;
+			/* the input of a window read only up to a rank (window.c) */
+			if (topk == NULL && OidIsValid(view->grand_defrel))
+			{
+				Query	   *grand;
+
+				rel = table_open(view->grand_defrel, AccessShareLock);
+				grand = copyObject(get_view_query(rel));
+				table_close(rel, AccessShareLock);
+				if (IvmWindowRankFilter(grand, &col, &k))
+					topk = IvmWindowMargin(query, col, k);
+			}
+			if (topk != NULL && (entry->margin = IvmTopkMargin(topk, entry->shape)) > 0)
 			{
 				entry->bound = topk;
 				entry->full_sql = IvmFullSql(entry->shape, def_name, view->storagerel, topk,
 											 entry->margin);
-				entry->rescan_sql = IvmTopkRescanSql(topk, entry->shape, entry->storage_name,
+				entry->spj_sql = IvmSpjSql(entry->shape);
+				entry->rescan_sql = IvmTopkRescanSql(topk, entry->spj_sql,
+													 entry->shape->nvisible, entry->storage_name,
 													 entry->margin);
 			}
 		}
@@ -899,43 +929,14 @@ WithinBound(ShapeEntry *entry, const char *delta_sql)
 }
 
 /*
- * CutBack
- *		Delete the rows of a top-k's input kept to a margin whose first key
- *		is after bound (strict: not before it), bound a scalar subquery;
- *		what goes is part of its delta.  Returns how many went.
- */
-static uint64
-CutBack(TickView *view, ShapeEntry *entry, Snapshot snap, Tuplestorestate *out,
-		const char *bound, bool strict)
-{
-	IvmTopk    *topk = entry->bound;
-	char	   *key = psprintf("s.c%d", topk->keycol);
-	IvmDiffResult res;
-
-	/* stored rows the filter picks, against no rows of the query: deleted */
-	IvmDiffView(view->storagerel, view->owner, view->name,
-				psprintf("SELECT * FROM (%s) q WHERE false", entry->full_sql),
-				strict ? IvmTopkWithinSql(topk, bound, key)
-				: psprintf("NOT %s", IvmTopkWithinSql(topk, key, bound)),
-				snap, entry->shape->nvisible, 0, out, view->vdesc, &res);
-	return res.deleted;
-}
-
-/*
  * KeepMargin
  *		After a top-k's input that may hold a prefix of its query (topk.c)
  *		was maintained: read it again from its query when it holds fewer
- *		rows than the top-k shows and not all of them (a rescan, told to the
- *		top-k, whose evidence says so too); cut it back to the rows not after
- *		the margin's last when it grew past 3 * need; remember whether it
- *		holds a prefix or every row.  The rows these remove or add go into
- *		out like the rest of its delta.
- *
- * A rescan takes the query's first 2 * need rows by a bounded sort, as a
- * delta run whole (its scan may be parallel; WITH TIES would sort every
- * row), then drops the rows tied with the last one, whose ties may not all
- * be in; in the rare case that leaves fewer than need rows, it recomputes
- * with every tie (IvmTopkFirstSql WITH TIES).
+ *		rows than the top-k shows and not all of them (a rescan, margin.c,
+ *		told to the top-k, whose evidence says so too); cut it back to the
+ *		rows not after the margin's last when it grew past 3 * need;
+ *		remember whether it holds a prefix or every row.  The rows these
+ *		remove or add go into out like the rest of its delta.
  */
 static void
 KeepMargin(TickView *view, ShapeEntry *entry, TickState *ts, Snapshot snap,
@@ -943,38 +944,14 @@ KeepMargin(TickView *view, ShapeEntry *entry, TickState *ts, Snapshot snap,
 {
 	IvmTopk    *topk = entry->bound;
 	bool		bounded = view->bounded;
-	IvmDiffResult res;
+	IvmMargin	m = {view->storagerel, entry->storage_name, view->owner, view->name, topk,
+		entry->shape, entry->margin, entry->full_sql, entry->rescan_sql, entry->spj_sql, view->vdesc};
 
 	if (oc->recomputed)
 		bounded = oc->rows_after >= entry->margin;
 	else if (bounded && oc->rows_after < topk->need)
 	{
-		memset(&res, 0, sizeof(res));
-		if (!IvmApplySpj(view->storagerel, view->owner, view->name, entry->rescan_sql, snap,
-						 entry->shape->nvisible, IVM_PLAN_PARALLEL, out, view->vdesc, &res, NULL))
-			elog(ERROR, "ivm: the rescan of \"%s\" removes rows it does not hold", view->qualname);
-		oc->res.inserted += res.inserted;
-		oc->res.deleted += res.deleted;
-		oc->rows_after += res.rows_delta;
-		/* fewer rows than asked for: the query's every row */
-		bounded = oc->rows_after >= entry->margin;
-		if (bounded)
-		{
-			uint64		cut = CutBack(view, entry, snap, out,
-									  IvmTopkKeyAtSql(topk, entry->storage_name, 0, true), true);
-
-			oc->res.deleted += cut;
-			oc->rows_after -= (int64) cut;
-		}
-		if (oc->rows_after < topk->need)
-		{
-			IvmDiffView(view->storagerel, view->owner, view->name, entry->full_sql, NULL, snap,
-						entry->shape->nvisible, 0, out, view->vdesc, &res);
-			oc->res.inserted += res.inserted;
-			oc->res.deleted += res.deleted;
-			oc->rows_after = (int64) res.rows_after;
-			bounded = oc->rows_after >= entry->margin;
-		}
+		bounded = IvmMarginRescan(&m, snap, out, &oc->res, &oc->rows_after);
 		oc->strategy = "rescan";
 		for (int v = 0; v < ts->nviews; v++)
 			if (ts->views[v].id == view->parent_id)
@@ -982,9 +959,9 @@ KeepMargin(TickView *view, ShapeEntry *entry, TickState *ts, Snapshot snap,
 	}
 	if (oc->rows_after > 3 * topk->need)
 	{
-		uint64		cut = CutBack(view, entry, snap, out,
-								  IvmTopkKeyAtSql(topk, entry->storage_name, entry->margin - 1, false),
-								  false);
+		uint64		cut = IvmMarginCut(&m, IvmTopkKeyAtSql(topk, entry->storage_name,
+														   entry->margin - 1, false),
+									   false, snap, out);
 
 		oc->res.deleted += cut;
 		oc->rows_after -= (int64) cut;
@@ -1003,6 +980,76 @@ KeepMargin(TickView *view, ShapeEntry *entry, TickState *ts, Snapshot snap,
 		IvmSpiCheck(rc, SPI_OK_UPDATE, "recording what a top-k's input holds");
 		view->bounded = bounded;
 	}
+}
+
+/*
+ * KeepMarginParts
+ *		KeepMargin for a top-k per partition's input (window.c): its
+ *		partitions that lost rows and hold fewer than need now are read
+ *		again from the query (a rescan of those alone); those that hold more
+ *		than 3 * need are cut back to the rows up to the margin's last key.
+ *		No flag: a partition holding fewer than need rows holds all of its
+ *		rows (IvmTopkPartWithinSql keeps it so).  The partitions are those
+ *		of its delta this tick (out), read as an ephemeral relation.
+ */
+static void
+KeepMarginParts(TickView *view, ShapeEntry *entry, TickState *ts, Snapshot snap,
+				Tuplestorestate *out, ViewOutcome *oc)
+{
+	IvmTopk    *topk = entry->bound;
+	IvmMargin	m = {view->storagerel, entry->storage_name, view->owner, view->name, topk,
+		entry->shape, entry->margin, entry->full_sql, NULL, entry->spj_sql, view->vdesc};
+	char		enrname[NAMEDATALEN];
+
+	/* a recompute filled every partition's first rows */
+	if (oc->recomputed || tuplestore_tuple_count(out) == 0)
+		return;
+	snprintf(enrname, NAMEDATALEN, "ivm_margin_%d", view->id);
+	IvmRegisterTuplestore(enrname, out, view->vdesc);
+	PG_TRY();
+	{
+		char	   *rescan = IvmTopkPartsSql(topk, enrname, entry->storage_name, "rescan");
+		char	   *cut = IvmTopkPartsSql(topk, enrname, entry->storage_name, "cut");
+		int64		nrescan;
+		int64		ncut;
+		bool		isnull;
+		IvmUserSave save;
+		int			rc;
+
+		/* (as the owner: the partitions' equality may be a function of its) */
+		IvmBecome(view->owner, true, &save);
+		rc = IvmExecSnap(psprintf("SELECT (SELECT pg_catalog.count(*) FROM (%s) a), "
+								  "(SELECT pg_catalog.count(*) FROM (%s) b)", rescan, cut),
+						 0, NULL, NULL, NULL, snap, 0);
+		IvmRestoreUser(&save);
+		IvmSpiCheck(rc, SPI_OK_SELECT, "finding the partitions to rescan");
+		nrescan = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		ncut = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		SPI_freetuptable(SPI_tuptable);
+		if (nrescan > 0)
+		{
+			IvmMarginRescanParts(&m, rescan, snap, out, &oc->res, &oc->rows_after);
+			oc->strategy = "rescan";
+			for (int v = 0; v < ts->nviews; v++)
+				if (ts->views[v].id == view->parent_id)
+					ts->views[v].rescanned = true;
+		}
+		if (ncut > 0)
+		{
+			uint64		n = IvmMarginCutWhere(&m, IvmTopkPartCutSql(topk, entry->storage_name,
+																	 entry->margin, cut),
+											  snap, out);
+
+			oc->res.deleted += n;
+			oc->rows_after -= (int64) n;
+		}
+	}
+	PG_FINALLY();
+	{
+		SPI_unregister_relation(enrname);
+	}
+	PG_END_TRY();
+	oc->size_after = oc->rows_after;
 }
 
 /*
@@ -1037,7 +1084,7 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 			/* windows: the partitions its hidden input's delta touches, again */
 			const char *enrname = NULL;
 
-			oc->strategy = "incremental";
+			oc->strategy = view->rescanned ? "rescan" : "incremental";
 			if (DeltaLookup(linitial_oid(view->hidden), &enrname, ts) != NULL)
 			{
 				/* the delta's name is the hidden view's: the same text every tick */
@@ -1068,7 +1115,10 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 			IvmShapeCheckPermissions(entry->shape);
 			IvmRestoreUser(&psave);
 			sql = DeltaSqlFor(entry, ts, &missing, -1);
-			if (sql != NULL && entry->bound != NULL && view->bounded)
+			if (sql != NULL && entry->bound != NULL && entry->bound->partcol > 0)
+				sql = IvmTopkPartWithinSql(entry->bound, sql, entry->shape->nvisible,
+										   entry->storage_name, entry->margin);
+			else if (sql != NULL && entry->bound != NULL && view->bounded)
 				sql = WithinBound(entry, sql);
 			if (sql != NULL && entry->nshards > 0)
 				job = ShardJob(view, entry, ts, snap, SizeClass(oc->delta_in));
@@ -1114,7 +1164,9 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 			? view->size + res->size_delta : AggregatedRows(entry->storage_name, snap);
 	else
 		oc->size_after = oc->rows_after;
-	if (entry != NULL && entry->bound != NULL)
+	if (entry != NULL && entry->bound != NULL && entry->bound->partcol > 0)
+		KeepMarginParts(view, entry, ts, snap, out, oc);
+	else if (entry != NULL && entry->bound != NULL)
 		KeepMargin(view, entry, ts, snap, out, oc);
 }
 

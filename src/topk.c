@@ -238,6 +238,63 @@ IvmTopkSql(IvmTopk *topk, int nvisible, const char *hidden)
 	return buf.data;
 }
 
+/* c1, ..., cn, each qualified by alias when given */
+static void
+AppendColumns(StringInfo buf, const char *alias, int n)
+{
+	for (int i = 1; i <= n; i++)
+		appendStringInfo(buf, "%s%s%sc%d", i == 1 ? "" : ", ",
+						 alias ? alias : "", alias ? "." : "", i);
+}
+
+/* rank() of a row of alias in its partition, by the first sort key */
+static char *
+RankSql(IvmTopk *topk, const char *alias)
+{
+	return psprintf("pg_catalog.rank() OVER (PARTITION BY %s.c%d ORDER BY %s.c%d USING %s NULLS %s)",
+					alias, topk->partcol, alias, topk->keycol, IvmOperatorSql(topk->keyop),
+					topk->keynullsfirst ? "FIRST" : "LAST");
+}
+
+/*
+ * InParts
+ *		A condition: x (a partition column) is one of the partitions of the
+ *		relation parts (its column p), NULL for NULL.  not_null: only the
+ *		non-NULL ones, by an EXISTS the planner makes a semi join of (the
+ *		NULL partition is then taken apart).
+ */
+static char *
+InParts(IvmTopk *topk, const char *x, const char *parts, bool not_null)
+{
+	char	   *eq = psprintf("EXISTS (SELECT 1 FROM %s r WHERE r.p %s %s)", parts,
+							  IvmOperatorSql(topk->parteq), x);
+
+	if (not_null)
+		return eq;
+	return psprintf("(%s OR (%s IS NULL AND EXISTS (SELECT 1 FROM %s r WHERE r.p IS NULL)))", eq, x, parts);
+}
+
+/*
+ * PartKeySql
+ *		A scalar subquery: of the rows of rel (a hidden view's storage) in
+ *		the partition p (an expression), how many (what "count(*)"), or the
+ *		first key of the last (what "last"); p NULL is the NULL partition.
+ */
+static char *
+PartKeySql(IvmTopk *topk, const char *rel, const char *p, const char *what)
+{
+	char	   *select = strcmp(what, "last") == 0
+		? psprintf("x.c%d FROM %s x WHERE %%s ORDER BY x.c%d USING %s NULLS %s LIMIT 1",
+				   topk->keycol, rel, topk->keycol, IvmOperatorSql(get_commutator(topk->keyop)),
+				   topk->keynullsfirst ? "LAST" : "FIRST")
+		: psprintf("pg_catalog.count(*) FROM %s x WHERE %%s", rel);
+
+	return psprintf("CASE WHEN %s IS NULL THEN (SELECT %s) ELSE (SELECT %s) END", p,
+					psprintf(select, psprintf("x.c%d IS NULL", topk->partcol)),
+					psprintf(select, psprintf("x.c%d %s %s", topk->partcol,
+											  IvmOperatorSql(topk->parteq), p)));
+}
+
 /*
  * IvmTopkMargin
  *		How many rows a rescan fills the hidden view with (2 * need, its
@@ -271,6 +328,16 @@ IvmTopkFirstSql(IvmTopk *topk, const char *query, int ncols, int64 rows, bool ti
 
 	Assert(topk->keycol <= ncols);
 	initStringInfo(&buf);
+	if (topk->partcol > 0)
+	{
+		/* per partition: its rows up to the rows-th's key (rank counts ties alike) */
+		appendStringInfoString(&buf, "SELECT ");
+		AppendColumns(&buf, "z", ncols);
+		appendStringInfo(&buf, " FROM (SELECT b.*, %s AS __ivm_rank FROM (%s) b(", RankSql(topk, "b"), query);
+		AppendColumns(&buf, NULL, ncols);
+		appendStringInfo(&buf, ")) z WHERE z.__ivm_rank <= " INT64_FORMAT, rows);
+		return buf.data;
+	}
 	appendStringInfo(&buf, "SELECT * FROM (%s) b(", query);
 	for (int i = 1; i <= topk->keycol; i++)
 		appendStringInfo(&buf, "%sc%d", i == 1 ? "" : ", ", i);
@@ -317,23 +384,149 @@ IvmTopkWithinSql(IvmTopk *topk, const char *x, const char *bound)
 
 /*
  * IvmTopkRescanSql
- *		A rescan of a top-k's input kept to a margin, as a delta (its
- *		columns, then a weight) that replaces every row storage holds (-1)
- *		by the query's first rows rows (+1), cut anywhere among ties: the
+ *		A rescan of a top-k's input kept to a margin (query: its rows,
+ *		its SPJ query; ncols columns), as a delta (its columns, then a weight)
+ *		that replaces every row storage holds (-1) by the query's first rows
+ *		rows (+1), cut anywhere among ties: the
  *		caller drops the ties of the last.  Applied, rows in both cancel.
  *		Run whole, so that the scan of the sources may be parallel, and the
  *		sort bounded (WITH TIES would sort every row).
  */
 char *
-IvmTopkRescanSql(IvmTopk *topk, IvmShape *inner, const char *storage, int64 rows)
+IvmTopkRescanSql(IvmTopk *topk, const char *query, int ncols, const char *storage, int64 rows)
 {
 	StringInfoData buf;
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "SELECT f.*, 1::pg_catalog.int8 FROM (%s) f UNION ALL SELECT ",
-					 IvmTopkFirstSql(topk, IvmSpjSql(inner), inner->nvisible, rows, false));
-	for (int i = 1; i <= inner->nvisible; i++)
+					 IvmTopkFirstSql(topk, query, ncols, rows, false));
+	for (int i = 1; i <= ncols; i++)
 		appendStringInfo(&buf, "s.c%d, ", i);
 	appendStringInfo(&buf, "-1::pg_catalog.int8 FROM %s s", storage);
+	return buf.data;
+}
+
+/*
+ * IvmTopkPartsSql
+ *		The partitions of the delta enrname (a hidden view's delta: c1..cn,
+ *		then its weight) that a top-k per partition must rescan, having
+ *		lost rows and holding fewer than need now (what "rescan"), or cut
+ *		back, holding more than 3 * need (what "cut"): a query of one
+ *		column, p.
+ */
+char *
+IvmTopkPartsSql(IvmTopk *topk, const char *enrname, const char *storage, const char *what)
+{
+	bool		rescan = strcmp(what, "rescan") == 0;
+
+	return psprintf("SELECT t.p FROM (SELECT DISTINCT e.c%d AS p FROM %s e%s) t WHERE %s %s " INT64_FORMAT,
+					topk->partcol, quote_identifier(enrname),
+					rescan ? " WHERE e." IVM_WEIGHT_COLUMN " < 0" : "",
+					PartKeySql(topk, storage, "t.p", "count"), rescan ? "<" : ">",
+					rescan ? topk->need : 3 * topk->need);
+}
+
+/*
+ * IvmTopkPartRescanSql
+ *		A rescan of the partitions parts (a query of one column, p) of a
+ *		top-k per partition's input (query: its rows, its SPJ query; ncols
+ *		columns), as a delta: their stored rows (-1) replaced by their
+ *		first rows rows of the query, ties included (+1).  Without parts,
+ *		of every partition.
+ */
+char *
+IvmTopkPartRescanSql(IvmTopk *topk, const char *query, int ncols, const char *storage,
+					 int64 rows, const char *parts)
+{
+	StringInfoData buf;
+	char	   *key = psprintf("b.c%d", topk->partcol);
+
+	initStringInfo(&buf);
+	if (parts == NULL)
+	{
+		appendStringInfo(&buf, "SELECT f.*, 1::pg_catalog.int8 FROM (%s) f UNION ALL SELECT ",
+						 IvmTopkFirstSql(topk, query, ncols, rows, true));
+		AppendColumns(&buf, "s", ncols);
+		appendStringInfo(&buf, ", -1::pg_catalog.int8 FROM %s s", storage);
+		return buf.data;
+	}
+	appendStringInfo(&buf, "WITH __ivm_parts AS MATERIALIZED (%s) ", parts);
+	/* the non-NULL partitions, then the NULL one, each ranked apart */
+	for (int nullpart = 0; nullpart <= 1; nullpart++)
+	{
+		appendStringInfoString(&buf, "SELECT ");
+		AppendColumns(&buf, "z", ncols);
+		appendStringInfo(&buf, ", 1::pg_catalog.int8 FROM (SELECT b.*, %s AS __ivm_rank FROM (%s) b(",
+						 RankSql(topk, "b"), query);
+		AppendColumns(&buf, NULL, ncols);
+		if (nullpart)
+			appendStringInfo(&buf, ") WHERE %s IS NULL AND EXISTS (SELECT 1 FROM __ivm_parts r WHERE r.p IS NULL)", key);
+		else
+			appendStringInfo(&buf, ") WHERE %s", InParts(topk, key, "__ivm_parts", true));
+		appendStringInfo(&buf, ") z WHERE z.__ivm_rank <= " INT64_FORMAT " UNION ALL ", rows);
+	}
+	appendStringInfoString(&buf, "SELECT ");
+	AppendColumns(&buf, "s", ncols);
+	appendStringInfo(&buf, ", -1::pg_catalog.int8 FROM %s s WHERE %s", storage,
+					 InParts(topk, psprintf("s.c%d", topk->partcol), "__ivm_parts", false));
+	return buf.data;
+}
+
+/*
+ * IvmTopkPartCutSql
+ *		A condition over a stored row (alias s) of a top-k per partition's
+ *		input: it is in one of the partitions parts (a query of one column,
+ *		p) and after the rows-th row's key of its partition.
+ */
+char *
+IvmTopkPartCutSql(IvmTopk *topk, const char *storage, int64 rows, const char *parts)
+{
+	return psprintf("s.ctid IN (SELECT y.ctid FROM (SELECT x.ctid, %s AS __ivm_rank FROM %s x WHERE %s) y "
+					"WHERE y.__ivm_rank > " INT64_FORMAT ")",
+					RankSql(topk, "x"), storage,
+					InParts(topk, psprintf("x.c%d", topk->partcol), psprintf("(%s)", parts), false),
+					rows);
+}
+
+/*
+ * IvmTopkPartWithinSql
+ *		The delta query of a top-k per partition's input (delta_sql: c1..cn,
+ *		then the weight), its rows that cannot be among the first rows of
+ *		their partition dropped (topk.c header, per partition): in a
+ *		partition holding need rows or more, the rows after its last; in one
+ *		holding none, which then has no rows (fewer than need held means
+ *		all of them are), given only rows it gains, all but its first rows
+ *		by rank.  The bounds are read from storage before anything is
+ *		written.
+ */
+char *
+IvmTopkPartWithinSql(IvmTopk *topk, const char *delta_sql, int ncols, const char *storage,
+					 int64 rows)
+{
+	StringInfoData buf;
+	char	   *on[2];
+
+	on[0] = psprintf("d.c%d %s b.p", topk->partcol, IvmOperatorSql(topk->parteq));
+	on[1] = psprintf("d.c%d IS NULL AND b.p IS NULL", topk->partcol);
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "WITH __ivm_d AS MATERIALIZED (SELECT * FROM (%s) d0(", delta_sql);
+	AppendColumns(&buf, NULL, ncols);
+	appendStringInfo(&buf, ", __ivm_w)), __ivm_b AS MATERIALIZED (SELECT t.p, %s AS n, %s AS last, t.ins "
+					 "FROM (SELECT d.c%d AS p, pg_catalog.bool_and(d.__ivm_w > 0) AS ins FROM __ivm_d d GROUP BY 1) t) ",
+					 PartKeySql(topk, storage, "t.p", "count"), PartKeySql(topk, storage, "t.p", "last"),
+					 topk->partcol);
+	for (int i = 0; i < 2; i++)
+		appendStringInfo(&buf, "%sSELECT d.* FROM __ivm_d d JOIN __ivm_b b ON %s "
+						 "WHERE CASE WHEN b.n >= " INT64_FORMAT " THEN %s ELSE b.n > 0 OR NOT b.ins END ",
+						 i == 0 ? "" : "UNION ALL ", on[i], topk->need,
+						 IvmTopkWithinSql(topk, psprintf("d.c%d", topk->keycol), "b.last"));
+	for (int i = 0; i < 2; i++)
+	{
+		appendStringInfoString(&buf, "UNION ALL SELECT ");
+		AppendColumns(&buf, "z", ncols);
+		appendStringInfo(&buf, ", z.__ivm_w FROM (SELECT d.*, %s AS __ivm_rank FROM __ivm_d d JOIN __ivm_b b ON %s "
+						 "WHERE b.n = 0 AND b.ins) z WHERE z.__ivm_rank <= " INT64_FORMAT " ",
+						 RankSql(topk, "d"), on[i], rows);
+	}
 	return buf.data;
 }

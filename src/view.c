@@ -68,7 +68,8 @@ PG_FUNCTION_INFO_V1(ivm_relink_views);
 
 static Oid	CreateView(const char *name, const char *query_text, List *col_names,
 					   const char *mode, bool with_data, const char *options_json,
-					   uint64 *rows, bool hidden, IvmTopk *bound, int *view_id);
+					   uint64 *rows, bool hidden, IvmTopk *bound, int rank_col, int64 rank_k,
+					   int *view_id);
 
 /* A column of the view. */
 typedef struct ViewColumn
@@ -354,6 +355,8 @@ typedef struct Declaration
 	int			keycol;			/* its position, 0-based */
 	IvmTopk    *bound;			/* a top-k's input kept to a margin: the */
 	int64		margin;			/* top-k, and the rows it is filled with */
+	int			rank_col;		/* a window read only up to a rank: the */
+	int64		rank_k;			/* column, and the rank (window.c) */
 } Declaration;
 
 /* the most shards a partitioned view may have */
@@ -900,25 +903,37 @@ FirstFill(Declaration *d)
 	Datum		args[2];
 	StringInfoData sql;
 	int			rc;
-	/* (a top-k's input kept to a margin: its first rows only, topk.c) */
-	char	   *query = d->shape->kind == IVM_KIND_TOPK
-		? IvmTopkSql(d->shape->topk, d->shape->nvisible, d->hidden_name)
-		: IvmFullSql(d->shape, d->def_name, d->storage_oid, d->bound, d->margin);
+	bool		bounded = false;
 
-	IvmDiffView(d->storage_oid, d->creator, d->rv->relname, query,
-				NULL, InvalidSnapshot, d->shape->nvisible, PassAttno(d), NULL, NULL, &res);
-	if (d->bound != NULL && res.rows_after >= (uint64) d->margin)
+	if (d->bound != NULL)
 	{
-		Oid			types[1] = {INT4OID};
-		Datum		args[1] = {Int32GetDatum(d->view_id)};
+		/* a top-k's input kept to a margin: its first rows only (margin.c) */
+		char	   *spj = IvmSpjSql(d->shape);
+		IvmMargin	m = {d->storage_oid, d->storage_name, d->creator, d->rv->relname, d->bound,
+			d->shape, d->margin,
+			IvmFullSql(d->shape, d->def_name, d->storage_oid, d->bound, d->margin),
+			IvmTopkRescanSql(d->bound, spj, d->shape->nvisible, d->storage_name, d->margin),
+		spj, NULL};
+		int64		rows = 0;
 
+		memset(&res, 0, sizeof(res));
+		bounded = IvmMarginRescan(&m, InvalidSnapshot, NULL, &res, &rows);
+		res.rows_after = (uint64) rows;
+	}
+	else
+		IvmDiffView(d->storage_oid, d->creator, d->rv->relname,
+					d->shape->kind == IVM_KIND_TOPK
+					? IvmTopkSql(d->shape->topk, d->shape->nvisible, d->hidden_name)
+					: IvmFullSql(d->shape, d->def_name, d->storage_oid, NULL, 0),
+					NULL, InvalidSnapshot, d->shape->nvisible, PassAttno(d), NULL, NULL, &res);
+	args[0] = Int32GetDatum(d->view_id);
+	args[1] = Int64GetDatum((int64) res.rows_after);
+	if (bounded)
+	{
 		rc = SPI_execute_with_args("UPDATE ivm._views SET options = options || '{\"bounded\": true}' "
 								   "WHERE id = $1", 1, types, args, NULL, false, 0);
 		IvmSpiCheck(rc, SPI_OK_UPDATE, "recording what a top-k's input holds");
 	}
-
-	args[0] = Int32GetDatum(d->view_id);
-	args[1] = Int64GetDatum((int64) res.rows_after);
 	initStringInfo(&sql);
 	if (d->shape->kind == IVM_KIND_AGG)
 		appendStringInfo(&sql, "UPDATE ivm._views SET rows = $2, "
@@ -985,6 +1000,9 @@ static void
 CreateHiddenViews(Declaration *d)
 {
 	IvmShape   *shape;
+	IvmTopk    *bound = NULL;
+	int			rank_col = 0;
+	int64		rank_k = 0;
 	ListCell   *lc;
 
 	if (strcmp(d->mode, "diff") == 0)
@@ -994,17 +1012,31 @@ CreateHiddenViews(Declaration *d)
 		IvmShapeCheckRelations(shape, IvmIsIncrementalView) != NULL)
 		return;
 
+	/*
+	 * The first hidden view may be kept to a margin (topk.c): a top-k's
+	 * input, or the input of a window read only up to a rank (window.c); a
+	 * view reading a window that way (its one hidden view) says so to it.
+	 */
+	if (shape->kind == IVM_KIND_TOPK && IvmTopkMargin(shape->topk, shape->inner) > 0)
+		bound = shape->topk;
+	else if (shape->kind == IVM_KIND_WINDOW && d->rank_k > 0 &&
+			 (bound = IvmWindowMargin(d->query, d->rank_col, d->rank_k)) != NULL &&
+			 IvmTopkMargin(bound, shape->inner) == 0)
+		bound = NULL;
+	else if (shape->kind != IVM_KIND_TOPK && shape->kind != IVM_KIND_WINDOW &&
+			 list_length(shape->wants) == 1)
+		(void) IvmWindowRankFilter(d->query, &rank_col, &rank_k);
 	foreach(lc, shape->wants)
 	{
 		Query	   *holds = lfirst_node(Query, lc);
+		bool		first = foreach_current_index(lc) == 0;
 		int			id;
 		Oid			oid;
 
 		IvmRestoreUser(&d->save);
 		oid = CreateView(NULL, IvmDeparseQuery(holds), HiddenColumnNames(holds), "auto",
-						 d->with_data, NULL, NULL, true,
-						 shape->kind == IVM_KIND_TOPK && holds == shape->topk->inner &&
-						 IvmTopkMargin(shape->topk, shape->inner) > 0 ? shape->topk : NULL, &id);
+						 d->with_data, NULL, NULL, true, first ? bound : NULL,
+						 first ? rank_col : 0, first ? rank_k : 0, &id);
 		IvmBecome(d->ivm_owner, false, &d->save);
 		d->hidden_ids = lappend_int(d->hidden_ids, id);
 		d->hidden_views = lappend_oid(d->hidden_views, oid);
@@ -1032,6 +1064,9 @@ CreateHiddenViews(Declaration *d)
 		initStringInfo(&cols);
 		foreach(lc, shape->window->hkeys)
 			appendStringInfo(&cols, "%sc%d", cols.len > 0 ? ", " : "", lfirst_int(lc));
+		/* kept to a margin: the last row of a partition found by the index too */
+		if (bound != NULL)
+			appendStringInfo(&cols, ", c%d", bound->keycol);
 		if (cols.len > 0)
 			ExecUtility(psprintf("CREATE INDEX ON %s (%s)",
 								 quote_qualified_identifier(IVM_SCHEMA,
@@ -1091,7 +1126,8 @@ LinkHidden(Declaration *d)
 static Oid
 CreateView(const char *name, const char *query_text, List *col_names,
 		   const char *mode, bool with_data, const char *options_json,
-		   uint64 *rows, bool hidden, IvmTopk *bound, int *view_id)
+		   uint64 *rows, bool hidden, IvmTopk *bound, int rank_col, int64 rank_k,
+		   int *view_id)
 {
 	Declaration d;
 	List	   *relids = NIL;
@@ -1107,6 +1143,8 @@ CreateView(const char *name, const char *query_text, List *col_names,
 	d.creator = GetUserId();
 	d.with_data = with_data;
 	d.hidden = hidden;
+	d.rank_col = rank_col;
+	d.rank_k = rank_k;
 	if (hidden)
 		d.nspid = get_namespace_oid(IVM_SCHEMA, false);
 	else
@@ -1173,7 +1211,7 @@ IvmCreateView(const char *name, const char *query_text, List *col_names,
 			  uint64 *rows)
 {
 	return CreateView(name, query_text, col_names, mode, with_data, options_json, rows,
-					  false, NULL, NULL);
+					  false, NULL, 0, 0, NULL);
 }
 
 /*

@@ -9,8 +9,10 @@
  * partition only, so a change reaches the partitions it touches and no
  * other: those are computed again, and the rest stays.  The rows the
  * windows read (the query's FROM and WHERE, with the columns its select
- * list and windows use) are kept in a hidden view, maintained by their own
- * delta rules, with an index on the partition columns; the view is the
+ * list and windows use, and the values of the windows' ORDER BY
+ * expressions, so that those are computed once per row) are kept in a
+ * hidden view, maintained by their own delta rules, with an index on the
+ * partition columns; the view is the
  * window query over that hidden view.  A tick in which the hidden view
  * changed takes the partition keys of its delta, reads those partitions'
  * rows of the hidden view, computes their windows again and applies the
@@ -47,6 +49,7 @@
 #include "parser/parsetree.h"
 #include "rewrite/rewriteManip.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 
 #include "ivm.h"
@@ -68,33 +71,67 @@ VarPosition(List *vars, Var *var)
 	return 0;
 }
 
-/* the columns of level 0 a node reads, windows' arguments included, once each */
-static List *
-VarsOf(Node *node)
+/*
+ * What the hidden view holds: the columns the windows read (vars), then the
+ * values of the windows' ORDER BY expressions that are not plain columns
+ * (exprs), computed once per row by its delta rules rather than at every
+ * tick that reads the row again (a distance between two vectors, say; and
+ * the columns under it are not kept).
+ */
+typedef struct HiddenCols
 {
-	List	   *vars = NIL;
+	List	   *vars;
+	List	   *exprs;
+} HiddenCols;
+
+/* 1-based position of an expression equal to node in exprs, or 0 */
+static int
+ExprPosition(List *exprs, Node *node)
+{
 	ListCell   *lc;
 
-	foreach(lc, pull_var_clause(node, PVC_RECURSE_WINDOWFUNCS | PVC_RECURSE_PLACEHOLDERS))
-		if (VarPosition(vars, lfirst(lc)) == 0)
-			vars = lappend(vars, lfirst(lc));
-	return vars;
+	foreach(lc, exprs)
+		if (equal(lfirst(lc), node))
+			return foreach_current_index(lc) + 1;
+	return 0;
 }
 
-/* Vars of relation 1, the hidden view, in place of the query's columns */
-static Node *
-ToHiddenMutator(Node *node, List *vars)
+/* the columns of level 0 a node reads outside hc's exprs, once each, into hc */
+static bool
+VarsWalker(Node *node, HiddenCols *hc)
 {
 	if (node == NULL)
+		return false;
+	if (ExprPosition(hc->exprs, node) > 0)
+		return false;
+	if (IsA(node, Var))
+	{
+		if (((Var *) node)->varlevelsup == 0 && VarPosition(hc->vars, (Var *) node) == 0)
+			hc->vars = lappend(hc->vars, node);
+		return false;
+	}
+	return expression_tree_walker(node, VarsWalker, hc);
+}
+
+/* Vars of relation 1, the hidden view, in place of the query's columns and exprs */
+static Node *
+ToHiddenMutator(Node *node, HiddenCols *hc)
+{
+	int			e;
+
+	if (node == NULL)
 		return NULL;
+	if ((e = ExprPosition(hc->exprs, node)) > 0)
+		return (Node *) makeVar(1, list_length(hc->vars) + e, exprType(node), exprTypmod(node),
+								exprCollation(node), 0);
 	if (IsA(node, Var) && ((Var *) node)->varlevelsup == 0)
 	{
 		Var		   *var = (Var *) node;
 
-		return (Node *) makeVar(1, VarPosition(vars, var), var->vartype, var->vartypmod,
+		return (Node *) makeVar(1, VarPosition(hc->vars, var), var->vartype, var->vartypmod,
 								var->varcollid, 0);
 	}
-	return expression_tree_mutator(node, ToHiddenMutator, vars);
+	return expression_tree_mutator(node, ToHiddenMutator, hc);
 }
 
 /*
@@ -111,7 +148,7 @@ IvmWindowAnalyze(Query *query, Oid relid, IvmWindow **out)
 	List	   *partition;
 	Query	   *inner;
 	Query	   *outer;
-	List	   *vars;
+	HiddenCols	hc = {NIL, NIL};
 	List	   *tlist = NIL;
 	ListCell   *lc;
 	ListCell   *lc2;
@@ -162,7 +199,29 @@ IvmWindowAnalyze(Query *query, Oid relid, IvmWindow **out)
 	}
 
 	w = palloc0(sizeof(IvmWindow));
-	vars = VarsOf((Node *) query->targetList);
+	/* the windows' ORDER BY expressions, then the columns read besides */
+	foreach(lc, query->hasDistinctOn ? NIL : query->windowClause)
+	{
+		WindowClause *wc = lfirst_node(WindowClause, lc);
+
+		foreach(lc2, wc->orderClause)
+		{
+			Node	   *e = get_sortgroupclause_expr(lfirst(lc2), query->targetList);
+
+			if (!IsA(e, Var) && ExprPosition(hc.exprs, e) == 0)
+				hc.exprs = lappend(hc.exprs, e);
+		}
+	}
+	(void) VarsWalker((Node *) query->targetList, &hc);
+	if (!query->hasDistinctOn && linitial_node(WindowClause, query->windowClause)->orderClause != NIL)
+	{
+		SortGroupClause *sgc = linitial(linitial_node(WindowClause, query->windowClause)->orderClause);
+		Node	   *e = get_sortgroupclause_expr(sgc, query->targetList);
+
+		w->ordersgc = sgc;
+		w->orderkey = IsA(e, Var) ? VarPosition(hc.vars, (Var *) e)
+			: list_length(hc.vars) + ExprPosition(hc.exprs, e);
+	}
 	foreach(lc, partition)
 	{
 		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
@@ -191,19 +250,15 @@ IvmWindowAnalyze(Query *query, Oid relid, IvmWindow **out)
 		if (!OidIsValid(sgc->eqop) || !op_hashjoinable(sgc->eqop, exprType((Node *) key->expr)))
 			return "a window or DISTINCT ON partitions by a column whose type has no hashable equality";
 		w->keycols = lappend_int(w->keycols, visible);
-		w->hkeys = lappend_int(w->hkeys, VarPosition(vars, (Var *) key->expr));
+		w->hkeys = lappend_int(w->hkeys, VarPosition(hc.vars, (Var *) key->expr));
 		w->eqops = lappend_oid(w->eqops, sgc->eqop);
 	}
 
 	/* the hidden view: the query's rows, each column its windows read */
 	inner = copyObject(query);
-	foreach(lc, vars)
-	{
-		Var		   *v = lfirst(lc);
-
-		tlist = lappend(tlist, makeTargetEntry((Expr *) copyObject(v), list_length(tlist) + 1,
+	foreach(lc, list_concat_copy(hc.vars, hc.exprs))
+		tlist = lappend(tlist, makeTargetEntry((Expr *) copyObject(lfirst(lc)), list_length(tlist) + 1,
 											   psprintf("c%d", list_length(tlist) + 1), false));
-	}
 	inner->targetList = tlist;
 	inner->windowClause = NIL;
 	inner->sortClause = NIL;
@@ -216,7 +271,7 @@ IvmWindowAnalyze(Query *query, Oid relid, IvmWindow **out)
 	outer->rtable = list_make1(IvmHiddenRte(inner, relid, "__ivm_w"));
 	outer->jointree = makeFromExpr(list_make1(makeNode(RangeTblRef)), NULL);
 	((RangeTblRef *) linitial(outer->jointree->fromlist))->rtindex = 1;
-	outer->targetList = (List *) ToHiddenMutator((Node *) outer->targetList, vars);
+	outer->targetList = (List *) ToHiddenMutator((Node *) outer->targetList, &hc);
 	if (!query->hasDistinctOn)
 		outer->sortClause = NIL;	/* (DISTINCT ON needs it: which row is first) */
 	outer->hasSubLinks = false;
@@ -312,4 +367,132 @@ IvmWindowStoredFilter(IvmWindow *w, const char *enrname, List *colnames)
 		targets = lappend(targets,
 						  makeString(psprintf("s.%s", quote_identifier(strVal(list_nth(colnames, lfirst_int(lc)))))));
 	return TouchedCondition(w, enrname, targets);
+}
+
+/*
+ * IvmWindowRankFilter
+ *		Whether query reads one subquery in FROM, a window query, and
+ *		nothing else that would be a hidden view (no subquery expression, no
+ *		WITH, no window, top-k or DISTINCT ON of its own), and keeps only the
+ *		rows of it whose column *col (1-based) is at most *k, by a conjunct
+ *		of its WHERE clause "col <= k" or "col < k + 1" between integers:
+ *		the filter of the k first rows per partition over a row_number() or
+ *		rank() (IvmWindowMargin says whether the column is one).
+ */
+bool
+IvmWindowRankFilter(Query *query, int *col, int64 *k)
+{
+	int			sub = 0;
+	ListCell   *lc;
+
+	/* (so that the window is the one hidden view the query reads) */
+	if (query->setOperations != NULL || query->jointree == NULL || query->hasSubLinks ||
+		query->cteList != NIL || query->hasWindowFuncs || query->hasDistinctOn ||
+		query->limitCount != NULL || query->limitOffset != NULL)
+		return false;
+	foreach(lc, query->rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+		if (rte->rtekind == RTE_SUBQUERY)
+		{
+			if (sub != 0 || rte->subquery == NULL || !rte->subquery->hasWindowFuncs)
+				return false;
+			sub = foreach_current_index(lc) + 1;
+		}
+	}
+	if (sub == 0)
+		return false;
+	foreach(lc, make_ands_implicit((Expr *) query->jointree->quals))
+	{
+		OpExpr	   *op = lfirst(lc);
+		Var		   *var;
+		Const	   *c;
+		int64		bound;
+
+		if (!IsA(op, OpExpr) || list_length(op->args) != 2 ||
+			!IsA(linitial(op->args), Var) || !IsA(lsecond(op->args), Const))
+			continue;
+		var = linitial(op->args);
+		c = lsecond(op->args);
+		if (var->varno != sub || var->varlevelsup != 0 || var->vartype != INT8OID || c->constisnull)
+			continue;
+		switch (c->consttype)
+		{
+			case INT8OID:
+				bound = DatumGetInt64(c->constvalue);
+				break;
+			case INT4OID:
+				bound = DatumGetInt32(c->constvalue);
+				break;
+			case INT2OID:
+				bound = DatumGetInt16(c->constvalue);
+				break;
+			default:
+				continue;
+		}
+		/* bigint's own <= and < with an integer of any width */
+		if (op->opfuncid == F_INT8LE || op->opfuncid == F_INT84LE || op->opfuncid == F_INT82LE)
+			;
+		else if (op->opfuncid == F_INT8LT || op->opfuncid == F_INT84LT || op->opfuncid == F_INT82LT)
+			bound--;
+		else
+			continue;
+		if (bound < 1)
+			continue;
+		*col = var->varattno;
+		*k = bound;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * IvmWindowMargin
+ *		Whether the hidden view of the window query query (what IvmWindowAnalyze
+ *		makes of it) may hold a prefix of each partition's rows (topk.c: the
+ *		margin, per partition), when a view reads only the rows of query whose
+ *		column col is at most k; if so, that top-k per partition, over the
+ *		hidden view's columns.  It may when every window function of query is
+ *		row_number() or rank() over one window, column col is one of them,
+ *		the window has PARTITION BY one column and an ORDER BY: a row's rank
+ *		then depends on the rows before it only, and the first k rows of a
+ *		partition, with every row tied with the k-th, are among the rows of
+ *		the prefix by the first ORDER BY key (ties included) once it holds
+ *		k rows.  Else NULL.
+ */
+IvmTopk *
+IvmWindowMargin(Query *query, int col, int64 k)
+{
+	IvmWindow  *w;
+	IvmTopk    *t;
+	TargetEntry *tle;
+	List	   *funcs;
+	ListCell   *lc;
+
+	if (!query->hasWindowFuncs || list_length(query->windowClause) != 1 ||
+		IvmWindowAnalyze(query, InvalidOid, &w) != NULL ||
+		list_length(w->hkeys) != 1 || w->orderkey == 0)
+		return NULL;
+	tle = get_tle_by_resno(query->targetList, col);
+	if (tle == NULL || tle->resjunk || !IsA(tle->expr, WindowFunc))
+		return NULL;
+	funcs = pull_var_clause((Node *) query->targetList, PVC_INCLUDE_WINDOWFUNCS);
+	foreach(lc, funcs)
+	{
+		WindowFunc *wf = lfirst(lc);
+
+		if (IsA(wf, WindowFunc) &&
+			(wf->winfnoid != F_ROW_NUMBER && wf->winfnoid != F_RANK_))
+			return NULL;
+	}
+	t = palloc0(sizeof(IvmTopk));
+	t->need = k;
+	t->keycol = w->orderkey;
+	t->keyop = type_is_rowtype(exprType(get_sortgroupclause_expr(w->ordersgc, query->targetList)))
+		? InvalidOid : w->ordersgc->sortop;
+	t->keynullsfirst = w->ordersgc->nulls_first;
+	t->partcol = linitial_int(w->hkeys);
+	t->parteq = linitial_oid(w->eqops);
+	return t;
 }

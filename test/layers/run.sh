@@ -54,7 +54,7 @@ rank() {
         catalog.h | catalog.c) echo 1 ;;
         rows.h | rows.c) echo 2 ;;
         operators.h) echo 3 ;;
-        strategies.h | diff.c | incr.c) echo 4 ;;
+        strategies.h | diff.c | incr.c | margin.c) echo 4 ;;
         work.h) echo 5 ;;
         ivm.c) echo 6 ;;
         *) if [[ " $OPERATORS " == *" $1 "* ]]; then echo 3; else echo 5; fi ;;

@@ -157,6 +157,14 @@ SELECT o, n, ivm.vector_view_query('vv', 'emb', q, k, m, ARRAY['tag']), '{}'
 FROM (VALUES (90, 'v_vec_l2', '{1,-1,2}'::real[], 5, 'l2'), (91, 'v_vec_cos', '{2,1,-1}', 4, 'cosine'),
              (92, 'v_vec_ip', '{-1,2,1}', 3, 'ip'), (93, 'v_vec_all', '{1,1,1}', 500, 'l2')) AS x(o, n, q, k, m);
 
+-- the k first rows per partition of a window, read up to a rank (kept per
+-- partition to a margin): the nearest vectors per query (the queries made
+-- of c's k, NULL and repeated keys among them), ties by rank, rn < k
+INSERT INTO rt_views (ord, name, query, options) VALUES
+ (94, 'v_vec_many', $q$SELECT qk, id, distance FROM (SELECT c.k AS qk, vv.id, ivm.l2_distance(vv.emb, ARRAY[coalesce(c.k, 0) % 4 - 1.5, 1, coalesce(c.k, 0) % 3]::real[]) AS distance, row_number() OVER (PARTITION BY c.k ORDER BY ivm.l2_distance(vv.emb, ARRAY[coalesce(c.k, 0) % 4 - 1.5, 1, coalesce(c.k, 0) % 3]::real[]), vv.id) AS rn FROM c, vv) s WHERE rn <= 3$q$, '{}'),
+ (95, 'v_rank_many', $q$SELECT k, id, v FROM (SELECT a.k, a.id, a.v, rank() OVER (PARTITION BY a.k ORDER BY a.v DESC NULLS LAST) AS r FROM a WHERE a.s IS DISTINCT FROM 'q') s WHERE r <= 2$q$, '{}'),
+ (96, 'v_rn_lt', $q$SELECT s.a_id, s.id, s.w, s.rn FROM (SELECT b.a_id, b.id, b.w, row_number() OVER (PARTITION BY b.a_id ORDER BY b.w NULLS FIRST, b.id) AS rn FROM b) s WHERE s.rn < 3$q$, '{}');
+
 -- Every partitioned view gets a serial twin: the same query, one storage.
 INSERT INTO rt_views (ord, name, query, options, exact)
 SELECT ord + 200, name || '_s', query, '{}', exact FROM rt_views WHERE options ? 'partitions';
