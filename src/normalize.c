@@ -28,15 +28,24 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
+#include "catalog/pg_opfamily.h"
+#include "access/stratnum.h"
 #include "lib/stringinfo.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "parser/analyze.h"
 #include "parser/parser.h"
+#include "parser/parse_clause.h"
+#include "parser/parse_oper.h"
 #include "parser/parsetree.h"
 #include "rewrite/rewriteManip.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
 
 #include "ivm.h"
 #include "exec.h"
@@ -434,6 +443,298 @@ FlattenWithin(Query *q)
 	return changed;
 }
 
+/* what LateralVars maps: the outer relation's columns, to level 0 of relation to */
+typedef struct LateralMap
+{
+	int			from;			/* the outer relation's range table index */
+	int			to;				/* its index inside the subquery */
+	bool		failed;			/* a Var of level 1 read another relation */
+} LateralMap;
+
+static Node *
+LateralVars(Node *node, LateralMap *map)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Var) && ((Var *) node)->varlevelsup == 1)
+	{
+		Var		   *var = (Var *) copyObject(node);
+
+		if (var->varno != map->from)
+			map->failed = true;
+		var->varno = map->to;
+		var->varnosyn = map->to;
+		var->varlevelsup = 0;
+		return (Node *) var;
+	}
+	return expression_tree_mutator(node, LateralVars, map);
+}
+
+/* what OuterVars maps: the outer query's Vars, to the subquery's columns */
+typedef struct OuterMap
+{
+	int			q;				/* the table's range table index */
+	int			x;				/* the LATERAL subquery's */
+	List	   *qcols;			/* the table's columns read (attnos) */
+	int			qfirst;			/* the subquery column showing the first */
+	bool		failed;
+} OuterMap;
+
+static Node *
+OuterVars(Node *node, OuterMap *map)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Var) && ((Var *) node)->varlevelsup == 0)
+	{
+		Var		   *var = (Var *) copyObject(node);
+		int			pos = -1;
+		ListCell   *lc;
+
+		foreach(lc, map->qcols)
+			if (var->varno == map->q && lfirst_int(lc) == var->varattno)
+				pos = foreach_current_index(lc);
+		if (var->varno == map->x && var->varattno > 0)
+			;
+		else if (pos >= 0)
+			var->varattno = map->qfirst + pos;
+		else
+		{
+			map->failed = true;
+			return node;
+		}
+		var->varno = 1;
+		var->varnosyn = 1;
+		var->varattnosyn = var->varattno;
+		return (Node *) var;
+	}
+	return expression_tree_mutator(node, OuterVars, map);
+}
+
+/* the columns of relation varno, level 0, that node reads */
+static bool
+CollectColumns(Node *node, OuterMap *map)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var) && ((Var *) node)->varlevelsup == 0 && ((Var *) node)->varno == map->q)
+	{
+		if (((Var *) node)->varattno <= 0)
+			map->failed = true;
+		else
+			map->qcols = list_append_unique_int(map->qcols, ((Var *) node)->varattno);
+		return false;
+	}
+	return expression_tree_walker(node, CollectColumns, map);
+}
+
+/*
+ * LateralTopk
+ *		A query "SELECT ... FROM t CROSS JOIN LATERAL (SELECT ... ORDER BY ...
+ *		LIMIT k) x [WHERE ...]" (or "FROM t, LATERAL (...) x"), the first k
+ *		rows of the subquery per row of a table t that has a primary key of
+ *		one column, written as a window read up to a rank, which has delta
+ *		rules per row of t (window.c, IvmWindowMargin):
+ *			SELECT ... FROM (SELECT <x's columns>, <t's columns read>,
+ *			                 row_number() OVER (PARTITION BY t.key ORDER BY
+ *			                 <x's order>) AS __ivm_rn
+ *			                 FROM <x's relations>, t WHERE <x's condition>) x
+ *			WHERE x.__ivm_rn <= k [AND ...]
+ *		Changes q in place and returns true, or returns false.
+ */
+static bool
+LateralTopk(Query *q)
+{
+	RangeTblEntry *rq = NULL;
+	RangeTblEntry *rx = NULL;
+	int			iq = 0;
+	int			ix = 0;
+	Query	   *s;
+	Node	   *quals = NULL;
+	List	   *items;
+	Relation	rel;
+	Bitmapset  *pk;
+	int			key;
+	OuterMap	omap = {0};
+	LateralMap lmap = {0};
+	List	   *visible = NIL;
+	List	   *junk = NIL;
+	List	   *added = NIL;
+	TargetEntry *keytle = NULL;
+	TargetEntry *rntle;
+	WindowFunc *wf;
+	WindowClause *wc;
+	SortGroupClause *part;
+	int64		k;
+	ListCell   *lc;
+	int			resno = 0;
+	Oid			leop;
+	RangeTblEntry *rte;
+	RangeTblRef *rtr;
+
+	if (q->setOperations != NULL || q->hasAggs || q->hasWindowFuncs || q->hasSubLinks ||
+		q->hasTargetSRFs || q->groupClause != NIL || q->sortClause != NIL ||
+		q->limitCount != NULL || q->limitOffset != NULL || q->distinctClause != NIL ||
+		q->cteList != NIL || q->rowMarks != NIL || q->jointree == NULL)
+		return false;
+
+	/* FROM t, LATERAL (...) x, or t CROSS JOIN LATERAL (...) x */
+	items = q->jointree->fromlist;
+	if (list_length(items) == 1 && IsA(linitial(items), JoinExpr))
+	{
+		JoinExpr   *j = linitial(items);
+
+		if (j->jointype != JOIN_INNER || j->alias != NULL || j->usingClause != NIL ||
+			(j->quals != NULL && !(IsA(j->quals, Const) && DatumGetBool(((Const *) j->quals)->constvalue))))
+			return false;
+		items = list_make2(j->larg, j->rarg);
+	}
+	if (list_length(items) != 2 || !IsA(linitial(items), RangeTblRef) || !IsA(lsecond(items), RangeTblRef))
+		return false;
+	iq = ((RangeTblRef *) linitial(items))->rtindex;
+	ix = ((RangeTblRef *) lsecond(items))->rtindex;
+	rq = rt_fetch(iq, q->rtable);
+	rx = rt_fetch(ix, q->rtable);
+	if (rq->rtekind != RTE_RELATION || rx->rtekind != RTE_SUBQUERY || !rx->lateral ||
+		rq->relkind != RELKIND_RELATION)
+		return false;
+
+	/* the subquery: a select-project-join ending in ORDER BY ... LIMIT k */
+	s = copyObject(rx->subquery);
+	if (s->setOperations != NULL || s->hasAggs || s->hasWindowFuncs || s->hasSubLinks ||
+		s->hasTargetSRFs || s->groupClause != NIL || s->sortClause == NIL ||
+		s->limitOffset != NULL || s->limitOption != LIMIT_OPTION_COUNT ||
+		s->distinctClause != NIL || s->cteList != NIL || s->rowMarks != NIL ||
+		s->jointree == NULL || s->limitCount == NULL)
+		return false;
+	s->limitCount = eval_const_expressions(NULL, s->limitCount);
+	if (!IsA(s->limitCount, Const) || ((Const *) s->limitCount)->constisnull ||
+		((Const *) s->limitCount)->consttype != INT8OID)
+		return false;
+	k = DatumGetInt64(((Const *) s->limitCount)->constvalue);
+	if (k < 1)
+		return false;
+
+	/* t's primary key, of one column */
+	rel = table_open(rq->relid, AccessShareLock);
+	pk = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_PRIMARY_KEY);
+	table_close(rel, AccessShareLock);
+	if (bms_num_members(pk) != 1)
+		return false;
+	key = bms_singleton_member(pk) + FirstLowInvalidHeapAttributeNumber;
+
+	/* the columns of t the query reads outside the subquery, and its key */
+	omap.q = iq;
+	omap.x = ix;
+	(void) CollectColumns((Node *) q->targetList, &omap);
+	(void) CollectColumns(q->jointree->quals, &omap);
+	if (omap.failed)
+		return false;
+	omap.qcols = list_append_unique_int(omap.qcols, key);
+
+	/* t joins the subquery's relations; its columns there are read at level 0 */
+	rte = copyObject(rq);
+	rte->lateral = false;
+	s->rtable = lappend(s->rtable, rte);
+	rtr = makeNode(RangeTblRef);
+	rtr->rtindex = list_length(s->rtable);
+	s->jointree->fromlist = lappend(s->jointree->fromlist, rtr);
+	lmap.from = iq;
+	lmap.to = rtr->rtindex;
+	s->targetList = (List *) LateralVars((Node *) s->targetList, &lmap);
+	s->jointree = (FromExpr *) LateralVars((Node *) s->jointree, &lmap);
+	if (lmap.failed)
+		return false;
+
+	/* its columns: x's, then t's read, then the rank; junk (ORDER BY) last */
+	foreach(lc, s->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (tle->resjunk)
+			junk = lappend(junk, tle);
+		else
+			visible = lappend(visible, tle);
+	}
+	omap.qfirst = list_length(visible) + 1;
+	foreach(lc, omap.qcols)
+	{
+		int			attno = lfirst_int(lc);
+		Oid			type;
+		int32		typmod;
+		Oid			coll;
+		TargetEntry *tle;
+
+		get_atttypetypmodcoll(rq->relid, attno, &type, &typmod, &coll);
+		tle = makeTargetEntry((Expr *) makeVar(rtr->rtindex, attno, type, typmod, coll, 0), 0,
+							  psprintf("__ivm_t%d", attno), false);
+
+		added = lappend(added, tle);
+		if (attno == key)
+			keytle = tle;
+	}
+	wf = makeNode(WindowFunc);
+	wf->winfnoid = F_ROW_NUMBER;
+	wf->wintype = INT8OID;
+	wf->winref = 1;
+	wf->winstar = false;
+	wf->winagg = false;
+	wf->location = -1;
+	rntle = makeTargetEntry((Expr *) wf, 0, pstrdup("__ivm_rn"), false);
+	s->targetList = list_concat(list_concat(visible, added), list_make1(rntle));
+	s->targetList = list_concat(s->targetList, junk);
+	foreach(lc, s->targetList)
+		lfirst_node(TargetEntry, lc)->resno = ++resno;
+
+	/* PARTITION BY t's key ORDER BY x's order */
+	part = makeNode(SortGroupClause);
+	{
+		Index		ref = 0;
+
+		foreach(lc, s->targetList)
+			ref = Max(ref, lfirst_node(TargetEntry, lc)->ressortgroupref);
+		keytle->ressortgroupref = ref + 1;
+		part->tleSortGroupRef = ref + 1;
+	}
+	get_sort_group_operators(exprType((Node *) keytle->expr), false, true, false,
+							 &part->sortop, &part->eqop, NULL, &part->hashable);
+	part->nulls_first = false;
+	wc = makeNode(WindowClause);
+	wc->partitionClause = list_make1(part);
+	wc->orderClause = s->sortClause;
+	wc->frameOptions = FRAMEOPTION_DEFAULTS;
+	wc->winref = 1;
+	s->windowClause = list_make1(wc);
+	s->hasWindowFuncs = true;
+	s->sortClause = NIL;
+	s->limitCount = NULL;
+	s->limitOption = LIMIT_OPTION_DEFAULT;
+
+	/* the query reads the subquery alone, up to the rank */
+	rx->subquery = s;
+	rx->lateral = false;
+	rx->eref = makeAlias(rx->eref->aliasname, NIL);
+	foreach(lc, s->targetList)
+		if (!lfirst_node(TargetEntry, lc)->resjunk)
+			rx->eref->colnames = lappend(rx->eref->colnames,
+										 makeString(pstrdup(lfirst_node(TargetEntry, lc)->resname)));
+	rx->alias = NULL;
+	q->targetList = (List *) OuterVars((Node *) q->targetList, &omap);
+	quals = OuterVars(q->jointree->quals, &omap);
+	if (omap.failed)
+		return false;
+	leop = get_opfamily_member(INTEGER_BTREE_FAM_OID, INT8OID, INT8OID, BTLessEqualStrategyNumber);
+	quals = (Node *) make_and_qual(quals, (Node *) make_opclause(leop, BOOLOID, false,
+																 (Expr *) makeVar(1, rntle->resno, INT8OID, -1, InvalidOid, 0),
+																 (Expr *) makeConst(INT8OID, -1, InvalidOid, 8, Int64GetDatum(k), false, FLOAT8PASSBYVAL),
+																 InvalidOid, InvalidOid));
+	q->rtable = list_make1(rx);
+	rtr = makeNode(RangeTblRef);
+	rtr->rtindex = 1;
+	q->jointree = makeFromExpr(list_make1(rtr), quals);
+	return true;
+}
+
 /*
  * IvmNormalizeQuery
  *		The query with its common table expressions inlined (InlineCtes),
@@ -475,6 +776,24 @@ IvmNormalizeQuery(Query *query)
 	}
 	if (!q->hasRecursive && q->cteList == NIL && FlattenWithin(q))
 		changed = true;
+	/* (checked whole: the rewrite must keep the query's columns) */
+	{
+		Query	   *lat = copyObject(q);
+
+		if (LateralTopk(lat))
+		{
+			Query	   *over;
+
+			nestlevel = IvmPinSearchPath();
+			over = IvmParseQuery(IvmDeparseQuery(lat));
+			IvmUnpinSearchPath(nestlevel);
+			if (SameColumns(over, query))
+			{
+				q = over;
+				changed = true;
+			}
+		}
+	}
 	if (!changed)
 		return NULL;
 

@@ -494,5 +494,8 @@ IvmWindowMargin(Query *query, int col, int64 k)
 	t->keynullsfirst = w->ordersgc->nulls_first;
 	t->partcol = linitial_int(w->hkeys);
 	t->parteq = linitial_oid(w->eqops);
+	/* (a row value "IS NULL" when all its fields are: no margin by it) */
+	if (type_is_rowtype(exprType((Node *) ((TargetEntry *) list_nth(w->inner->targetList, t->partcol - 1))->expr)))
+		return NULL;
 	return t;
 }

@@ -9,7 +9,7 @@
 BEGIN;
 SET LOCAL client_min_messages = warning;
 SET LOCAL ivm.fallback_ratio = 1000;
-SELECT plan(36);
+SELECT plan(38);
 
 SELECT lives_ok($$SELECT ivm.tick()$$, 'a first tick consumes whatever was pending');
 
@@ -37,7 +37,10 @@ INSERT INTO mq_views VALUES
    FROM mq_q q JOIN mq_docs d ON d.kind = 1) s WHERE s.rn < 3$$, 2),
  ('mq_rank', $$SELECT c, id, d2 FROM (SELECT m.c, p.id, (p.x - m.x) * (p.x - m.x) + (p.y - m.y) * (p.y - m.y) AS d2,
      rank() OVER (PARTITION BY m.c ORDER BY (p.x - m.x) * (p.x - m.x) + (p.y - m.y) * (p.y - m.y) DESC) AS r
-   FROM mq_centres m, mq_pts p) s WHERE r <= 4$$, 4);
+   FROM mq_centres m, mq_pts p) s WHERE r <= 4$$, 4),
+ ('mq_lateral', $$SELECT q.qid, x.id, x.distance FROM mq_q q CROSS JOIN LATERAL
+   (SELECT d.id, ivm.l2_distance(d.emb, q.vec) AS distance FROM mq_docs d WHERE d.kind <> 2 ORDER BY 2, 1 LIMIT 4) x
+   WHERE q.qid % 5 <> 0$$, 4);
 SELECT ivm.create_view(name, query) FROM mq_views ORDER BY name;
 
 -- a view's row input: the hidden view under the hidden window view
@@ -74,7 +77,10 @@ CREATE FUNCTION pg_temp.input_evidence(v regclass) RETURNS text LANGUAGE sql AS 
 $f$;
 
 SELECT is((SELECT count(*) FROM ivm.views v JOIN mq_views q ON v.name = q.name::regclass WHERE v.strategy = 'incremental'),
-          3::bigint, 'every view is incremental');
+          4::bigint, 'every view is incremental');
+SELECT matches((SELECT query FROM ivm.views WHERE name = 'mq_lateral'::regclass), 'row_number\(\) OVER \(PARTITION BY q\.qid',
+               'the CROSS JOIN LATERAL form is defined by its window form, partitioned by the queries'' key');
+SELECT ok(pg_temp.per_part('mq_lateral', true) <= 8, 'and keeps a margin per query too');
 SELECT is(pg_temp.wrong('mq_views'), '', 'every view equals its query when created');
 SELECT is((SELECT string_agg(format_type(a.atttypid, a.atttypmod), ',' ORDER BY a.attnum) FROM pg_attribute a
            WHERE a.attrelid = pg_temp.input('mq_near') AND a.attnum > 0 AND a.attname LIKE 'c%'),

@@ -159,10 +159,12 @@ FROM (VALUES (90, 'v_vec_l2', '{1,-1,2}'::real[], 5, 'l2'), (91, 'v_vec_cos', '{
 
 -- the k first rows per partition of a window, read up to a rank (kept per
 -- partition to a margin): the nearest vectors per query (the queries made
--- of c's k, NULL and repeated keys among them), ties by rank, rn < k
+-- of c's k, NULL and repeated keys among them), ties by rank, rn < k, and
+-- the CROSS JOIN LATERAL form (defined by its window form)
 INSERT INTO rt_views (ord, name, query, options) VALUES
  (94, 'v_vec_many', $q$SELECT qk, id, distance FROM (SELECT c.k AS qk, vv.id, ivm.l2_distance(vv.emb, ARRAY[coalesce(c.k, 0) % 4 - 1.5, 1, coalesce(c.k, 0) % 3]::real[]) AS distance, row_number() OVER (PARTITION BY c.k ORDER BY ivm.l2_distance(vv.emb, ARRAY[coalesce(c.k, 0) % 4 - 1.5, 1, coalesce(c.k, 0) % 3]::real[]), vv.id) AS rn FROM c, vv) s WHERE rn <= 3$q$, '{}'),
  (95, 'v_rank_many', $q$SELECT k, id, v FROM (SELECT a.k, a.id, a.v, rank() OVER (PARTITION BY a.k ORDER BY a.v DESC NULLS LAST) AS r FROM a WHERE a.s IS DISTINCT FROM 'q') s WHERE r <= 2$q$, '{}'),
+ (97, 'v_vec_lateral', $q$SELECT c.id AS cid, c.name, x.id, x.distance FROM c CROSS JOIN LATERAL (SELECT vv.id, ivm.l2_distance(vv.emb, ARRAY[coalesce(c.k, 0) % 3, 1, 2]::real[]) AS distance FROM vv WHERE vv.tag IS DISTINCT FROM 'b' ORDER BY 2, 1 LIMIT 2) x$q$, '{}'),
  (96, 'v_rn_lt', $q$SELECT s.a_id, s.id, s.w, s.rn FROM (SELECT b.a_id, b.id, b.w, row_number() OVER (PARTITION BY b.a_id ORDER BY b.w NULLS FIRST, b.id) AS rn FROM b) s WHERE s.rn < 3$q$, '{}');
 
 -- Every partitioned view gets a serial twin: the same query, one storage.
