@@ -29,9 +29,16 @@
  * writes nothing; the delete of a row never held removes nothing); a
  * prefix grown past 3 * need rows is cut back to the rows not after the
  * 2 * need-th row's key; one shrunk below need rows is read again from
- * the query, its first 2 * need rows with their ties (a rescan, which
- * ivm.evidence shows).  A recompute fills the same prefix.  The first key
- * alone decides, so that the bound is one value compared by one operator.
+ * the query, its first 2 * need rows less those tied with the last (a
+ * rescan, which ivm.evidence shows; margin.c).  A recompute fills the same
+ * prefix.  The first key alone decides, so that the bound is one value
+ * compared by one operator.
+ *
+ * Per partition.  A window read up to a rank (window.c, IvmWindowMargin)
+ * keeps the same prefix in each partition of its rows (partcol): the
+ * delta filter reads each touched partition's count and last key, a
+ * partition holding fewer than need rows holds all of its rows (no flag),
+ * and rescans and cuts rank the rows of the partitions concerned.
  *
  * The hidden view's columns are c1..cn: the query's columns, then each
  * sort key the query does not show (ORDER BY sum(x) DESC without sum(x)

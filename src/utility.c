@@ -229,7 +229,9 @@ IndexStatement(IndexStmt *stmt, Oid *storage)
  * FollowOwnerChange
  *		After ALTER VIEW v OWNER TO r on an incremental view: r owns its
  *		definition too (the query runs with r's rights) and may read its
- *		storage.
+ *		storage, and r owns its hidden views (ALTER VIEW of each, which comes
+ *		back here for theirs): no part of the view goes on running with the
+ *		rights of its former owner, who no longer reads its storage.
  */
 static void
 FollowOwnerChange(AlterTableStmt *stmt)
@@ -269,7 +271,19 @@ FollowOwnerChange(AlterTableStmt *stmt)
 									   "  (SELECT pg_catalog.string_agg(s.rel::pg_catalog.regclass::pg_catalog.text, ', ') "
 									   "   FROM (SELECT v.storagerel::pg_catalog.oid UNION ALL SELECT i.inhrelid "
 									   "         FROM pg_catalog.pg_inherits i WHERE i.inhparent OPERATOR(pg_catalog.=) v.storagerel) s(rel)), "
-									   "  r.rolname) "
+									   "  r.rolname), "
+									   "(SELECT pg_catalog.string_agg(pg_catalog.format('ALTER VIEW %s OWNER TO %I', h.viewrel, r.rolname), ';') "
+									   " FROM ivm._views h WHERE h.parent_id OPERATOR(pg_catalog.=) v.id), "
+									   /* the former owner (the definition's, still) reads the storage no more */
+									   "(SELECT pg_catalog.format('REVOKE SELECT ON %s FROM %I', "
+									   "  (SELECT pg_catalog.string_agg(s.rel::pg_catalog.regclass::pg_catalog.text, ', ') "
+									   "   FROM (SELECT v.storagerel::pg_catalog.oid UNION ALL SELECT i.inhrelid "
+									   "         FROM pg_catalog.pg_inherits i WHERE i.inhparent OPERATOR(pg_catalog.=) v.storagerel) s(rel)), "
+									   "  o.rolname) "
+									   " FROM pg_catalog.pg_class d, pg_catalog.pg_class st, pg_catalog.pg_roles o "
+									   " WHERE d.oid OPERATOR(pg_catalog.=) v.defrel AND st.oid OPERATOR(pg_catalog.=) v.storagerel "
+									   "   AND o.oid OPERATOR(pg_catalog.=) d.relowner AND d.relowner OPERATOR(pg_catalog.<>) r.oid "
+									   "   AND d.relowner OPERATOR(pg_catalog.<>) st.relowner) "
 									   "FROM ivm._views v, pg_catalog.pg_roles r "
 									   "WHERE v.viewrel OPERATOR(pg_catalog.=) $1 AND r.oid OPERATOR(pg_catalog.=) $2",
 									   2, types, args, NULL, true, 1);
@@ -279,11 +293,23 @@ FollowOwnerChange(AlterTableStmt *stmt)
 		{
 			char	   *alter = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 			char	   *grant = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+			char	   *hidden = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+			char	   *revoke = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
 
+			if (revoke != NULL)
+			{
+				rc = SPI_execute(revoke, false, 0);
+				IvmSpiCheck(rc, SPI_OK_UTILITY, "revoking the former owner's access to view storage");
+			}
 			rc = SPI_execute(alter, false, 0);
 			IvmSpiCheck(rc, SPI_OK_UTILITY, "handing over a view definition");
 			rc = SPI_execute(grant, false, 0);
 			IvmSpiCheck(rc, SPI_OK_UTILITY, "granting access to view storage");
+			if (hidden != NULL)
+			{
+				rc = SPI_execute(hidden, false, 0);
+				IvmSpiCheck(rc, SPI_OK_UTILITY, "handing over hidden views");
+			}
 		}
 		IvmCatalogEnd(&save);
 		return;

@@ -9,7 +9,7 @@
 BEGIN;
 SET LOCAL client_min_messages = warning;
 SET LOCAL ivm.fallback_ratio = 1000;
-SELECT plan(38);
+SELECT plan(42);
 
 SELECT lives_ok($$SELECT ivm.tick()$$, 'a first tick consumes whatever was pending');
 
@@ -195,6 +195,41 @@ SELECT ivm.create_view('mq_all', $$SELECT qid, id FROM (SELECT q.qid, d.id, coun
    FROM mq_q q, mq_docs d) s WHERE rn <= 2$$);
 SELECT is(pg_temp.held('mq_all'), (SELECT count(*) FROM mq_q, mq_docs),
           'a window with count(*) beside row_number(): no margin, every pair kept');
+
+-- ALTER VIEW ... OWNER TO hands over the hidden views, at every depth: the
+-- rows under the window then run with the new owner's rights, not the old
+CREATE ROLE ivm_mq_bob NOLOGIN;
+GRANT SELECT ON mq_q, mq_docs TO ivm_mq_bob;
+ALTER VIEW mq_near OWNER TO ivm_mq_bob;
+SELECT is((WITH RECURSIVE t AS (SELECT id FROM ivm._views WHERE viewrel = 'mq_near'::regclass
+                                UNION ALL SELECT h.id FROM ivm._views h JOIN t ON h.parent_id = t.id)
+           SELECT string_agg(DISTINCT pg_get_userbyid(d.relowner) || '/' || pg_get_userbyid(c.relowner), ',')
+           FROM t JOIN ivm._views v USING (id) JOIN pg_class d ON d.oid = v.defrel JOIN pg_class c ON c.oid = v.viewrel),
+          'ivm_mq_bob/ivm_mq_bob', 'the view, its hidden window and the rows under it belong to the new owner');
+INSERT INTO mq_docs VALUES (9001, '{2,2}', 0);
+SELECT ivm.tick();
+SELECT is(pg_temp.mismatches('mq_near', (SELECT query FROM mq_views WHERE name = 'mq_near')), 0::bigint,
+          'maintained as the new owner, it equals its query');
+-- a view handed over by a role: that role reads no storage of it afterwards
+CREATE ROLE ivm_mq_alice NOLOGIN;
+GRANT SELECT ON mq_q, mq_docs TO ivm_mq_alice;
+GRANT CREATE ON SCHEMA public TO ivm_mq_alice;
+SELECT query AS mq_near_query FROM mq_views WHERE name = 'mq_near' \gset
+SET LOCAL ROLE ivm_mq_alice;
+SELECT ivm.create_view('mq_alice', :'mq_near_query');
+RESET ROLE;
+ALTER VIEW mq_alice OWNER TO ivm_mq_bob;
+SELECT is((WITH RECURSIVE t AS (SELECT id FROM ivm._views WHERE viewrel = 'mq_alice'::regclass
+                                UNION ALL SELECT h.id FROM ivm._views h JOIN t ON h.parent_id = t.id)
+           SELECT string_agg(has_table_privilege('ivm_mq_alice', v.storagerel, 'SELECT')::text || '/'
+                             || has_table_privilege('ivm_mq_bob', v.storagerel, 'SELECT')::text, ',')
+           FROM t JOIN ivm._views v USING (id)),
+          'false/true,false/true,false/true', 'the former owner reads none of its storages, the new one all three');
+REVOKE SELECT ON mq_docs FROM ivm_mq_bob;
+INSERT INTO mq_docs VALUES (9002, '{3,3}', 0);
+SELECT ivm.tick();
+SELECT is((SELECT state FROM ivm.views WHERE name = 'mq_near'::regclass), 'failed',
+          'the new owner losing SELECT on a table fails the view: nothing ran with the old owner''s rights');
 
 SELECT * FROM finish();
 ROLLBACK;
