@@ -4,7 +4,7 @@
  *		A top-k's input kept to a margin (topk.c): reading its first rows
  *		again from its query (a rescan), and cutting it back.
  *
- * A rescan takes the query's first 2 * need rows by a bounded sort, as a
+ * A rescan takes the query's first 2 * need + 1 rows by a bounded sort, as a
  * delta that replaces every stored row (-1) by them (+1), run whole through
  * a plan that may be parallel (the diff's cursors cannot be, and WITH TIES
  * would sort every row of the query); rows in both cancel when the delta is
@@ -112,8 +112,8 @@ IvmMarginRescan(IvmMargin *m, Snapshot snap, Tuplestorestate *out, IvmDiffResult
 	res->deleted += r.deleted;
 	*rows += r.rows_delta;
 
-	/* fewer rows than asked for: the query's every row */
-	bounded = *rows >= m->margin;
+	/* margin + 1 asked for, fewer given: the query's every row */
+	bounded = *rows > m->margin;
 	if (bounded)
 	{
 		uint64		cut = IvmMarginCut(m, IvmTopkKeyAtSql(m->topk, m->storage_name, 0, true),

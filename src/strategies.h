@@ -64,7 +64,7 @@ typedef struct IvmMargin
 	IvmShape   *shape;			/* its own shape (SPJ) */
 	int64		margin;			/* the rows a rescan takes */
 	const char *full_sql;		/* its first rows, every tie (IvmFullSql) */
-	const char *rescan_sql;		/* IvmTopkRescanSql */
+	const char *rescan_sql;		/* IvmTopkRescanSql, of margin + 1 rows */
 	const char *query_sql;		/* its query's rows (IvmSpjSql) */
 	TupleDesc	vdesc;			/* its delta's shape, or NULL */
 } IvmMargin;

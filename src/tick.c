@@ -474,7 +474,7 @@ GetShape(TickView *view)
 				entry->spj_sql = IvmSpjSql(entry->shape);
 				entry->rescan_sql = IvmTopkRescanSql(topk, entry->spj_sql,
 													 entry->shape->nvisible, entry->storage_name,
-													 entry->margin);
+													 entry->margin + 1);
 			}
 		}
 		entry->defrel = view->defrel;

@@ -29,7 +29,7 @@
  * writes nothing; the delete of a row never held removes nothing); a
  * prefix grown past 3 * need rows is cut back to the rows not after the
  * 2 * need-th row's key; one shrunk below need rows is read again from
- * the query, its first 2 * need rows less those tied with the last (a
+ * the query, its first 2 * need + 1 rows less those tied with the last (a
  * rescan, which ivm.evidence shows; margin.c).  A recompute fills the same
  * prefix.  The first key alone decides, so that the bound is one value
  * compared by one operator.

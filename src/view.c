@@ -912,7 +912,7 @@ FirstFill(Declaration *d)
 		IvmMargin	m = {d->storage_oid, d->storage_name, d->creator, d->rv->relname, d->bound,
 			d->shape, d->margin,
 			IvmFullSql(d->shape, d->def_name, d->storage_oid, d->bound, d->margin),
-			IvmTopkRescanSql(d->bound, spj, d->shape->nvisible, d->storage_name, d->margin),
+			IvmTopkRescanSql(d->bound, spj, d->shape->nvisible, d->storage_name, d->margin + 1),
 		spj, NULL};
 		int64		rows = 0;
 
