@@ -1177,7 +1177,16 @@ CreateView(const char *name, const char *query_text, List *col_names,
 	CreateDefinition(&d);
 	ChooseStrategy(&d);
 	if (bound != NULL && (d.margin = IvmTopkMargin(bound, d.shape)) > 0)
+	{
 		d.bound = bound;
+		d.strategy_reason = psprintf("%s; it holds only the first rows of its query%s by column c%d: the "
+									 INT64_FORMAT " its view reads and a margin of up to " INT64_FORMAT
+									 " more (a row after the last it holds writes nothing; it is read again when fewer than "
+									 INT64_FORMAT " are left)",
+									 d.strategy_reason,
+									 bound->partcol > 0 ? psprintf(" per value of column c%d", bound->partcol) : "",
+									 bound->keycol, bound->need, 2 * bound->need, bound->need);
+	}
 	CheckPartitioning(&d);
 	CreateStorage(&d);
 	CreateReadableView(&d);
