@@ -813,7 +813,8 @@ RunIncremental(TickView *view, ShapeEntry *entry, const char *sql, Snapshot snap
 		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
 			IvmReportViewFailure(edata, view->qualname, view->owner, caller, WARNING,
 								 "Its delta query failed and it is recomputed instead.",
-								 "This is a bug in ivm; the view is correct after this tick.");
+								 "If a function of the view's query raised it, the recompute meets it again; "
+								 "if not, this is a bug in ivm, and the recompute makes the view right.");
 		FreeErrorData(edata);
 		return false;
 	}
