@@ -31,6 +31,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=test/lib.sh
 . "$HERE/../lib.sh"
+# shellcheck source=test/bench/lib-bench.sh
+. "$HERE/lib-bench.sh"
 
 ROWS=${IVM_BENCH_P_ROWS:-10000000}
 SHARDS=${IVM_BENCH_P_SHARDS:-2}
@@ -38,19 +40,10 @@ REPS=${IVM_BENCH_P_REPS:-3}
 CUSTOMERS=$((ROWS / 10))
 DB=bench_p
 
-ivm_prepare
-unset IVM_PGDATA IVM_TMP
-IVM_EXTRA_CONF="shared_buffers = '2GB'
-work_mem = '64MB'
-maintenance_work_mem = '512MB'
-max_wal_size = '8GB'
-ivm.max_workers = 2" ivm_cluster_start >/dev/null
+bench_large_cluster "ivm.max_workers = 2"
 
 q() {
     ivm_psql -d "$DB" -At "$@"
-}
-ms() {
-    echo $(( $(date +%s%N) / 1000000 ))
 }
 
 ivm_psql -q -c "CREATE DATABASE $DB"
@@ -72,13 +65,13 @@ declare -A CREATE
 for v in agg join; do
     query=$AGG
     [ $v = join ] && query=$JOIN
-    t0=$(ms)
+    t0=$(bench_ms)
     q -c "SELECT ivm.create_view('${v}_p', \$q\$$query\$q\$, options => '{\"partitions\": $SHARDS, \"partition_key\": \"customer_id\"}')" >/dev/null
-    t1=$(ms)
+    t1=$(bench_ms)
     q -c "SELECT ivm.create_view('${v}_1', \$q\$$query\$q\$)" >/dev/null
-    t2=$(ms)
+    t2=$(bench_ms)
     q -c "CREATE MATERIALIZED VIEW ${v}_mv AS $query" >/dev/null
-    t3=$(ms)
+    t3=$(bench_ms)
     CREATE[$v]="$((t1 - t0)) ms partitioned, $((t2 - t1)) ms unpartitioned, $((t3 - t2)) ms CREATE MATERIALIZED VIEW"
     echo "  $v created: ${CREATE[$v]}" >&2
 done
@@ -105,9 +98,9 @@ for rep in $(seq 1 "$REPS"); do
         done
     done
     for v in agg join; do
-        t0=$(ms)
+        t0=$(bench_ms)
         q -c "REFRESH MATERIALIZED VIEW ${v}_mv" >/dev/null
-        SUM[refresh,$v]="${SUM[refresh,$v]:-} $(( $(ms) - t0 ))"
+        SUM[refresh,$v]="${SUM[refresh,$v]:-} $(( $(bench_ms) - t0 ))"
     done
     echo "  rep $rep refresh: agg${SUM[refresh,agg]##* } ms, join${SUM[refresh,join]##* } ms" >&2
 done
@@ -117,16 +110,13 @@ bad=$(q -c "SELECT (SELECT count(*) FROM ((SELECT * FROM agg_p EXCEPT ALL $AGG) 
              + (SELECT count(*) FROM ((SELECT * FROM agg_1 EXCEPT ALL SELECT * FROM agg_p) UNION ALL (SELECT * FROM agg_p EXCEPT ALL SELECT * FROM agg_1)) d)")
 echo "  rows that differ from the queries: $bad" >&2
 
-median() {
-    tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
-}
 echo "| view | partitioned, shards serial (ms) | partitioned, $SHARDS shards in 2 workers (ms) | speedup | unpartitioned (ms) | REFRESH (ms) | parallel vs REFRESH |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
 for v in agg join; do
-    s=$(median "${SUM[serial,${v}_p]}")
-    p=$(median "${SUM[parallel,${v}_p]}")
-    u=$(median "${SUM[serial,${v}_1]} ${SUM[parallel,${v}_1]}")
-    r=$(median "${SUM[refresh,$v]}")
+    s=$(bench_median "${SUM[serial,${v}_p]}")
+    p=$(bench_median "${SUM[parallel,${v}_p]}")
+    u=$(bench_median "${SUM[serial,${v}_1]} ${SUM[parallel,${v}_1]}")
+    r=$(bench_median "${SUM[refresh,$v]}")
     printf '| %s | %s (%s) | %s (%s) | %s | %s | %s (%s) | %s |\n' "$v" "$s" "${SUM[serial,${v}_p]# }" "$p" "${SUM[parallel,${v}_p]# }" \
         "$(awk -v a="$s" -v b="$p" 'BEGIN { printf "%.2fx", a / b }')" "$u" "$r" "${SUM[refresh,$v]# }" \
         "$(awk -v a="$r" -v b="$p" 'BEGIN { printf "%.1fx", a / b }')"

@@ -28,25 +28,18 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=test/lib.sh
 . "$HERE/../lib.sh"
+# shellcheck source=test/bench/lib-bench.sh
+. "$HERE/lib-bench.sh"
 
 DOCS=${IVM_BENCH_VM_DOCS:-100000}
 QUERIES=${IVM_BENCH_VM_QUERIES:-1000}
 REPS=${IVM_BENCH_VM_REPS:-3}
 DB=bench_vm
 
-ivm_prepare
-unset IVM_PGDATA IVM_TMP
-IVM_EXTRA_CONF="shared_buffers = '2GB'
-work_mem = '64MB'
-maintenance_work_mem = '512MB'
-max_wal_size = '8GB'
-jit = off" ivm_cluster_start >/dev/null
+bench_large_cluster "jit = off"
 
 q() {
     ivm_psql -d "$DB" -At "$@"
-}
-ms() {
-    echo $(( $(date +%s%N) / 1000000 ))
 }
 
 VIEWQ="SELECT qid, id, distance FROM (SELECT q.qid, d.id, ivm.l2_distance(d.emb, q.vec) AS distance,
@@ -68,15 +61,15 @@ INSERT INTO queries SELECT i, ARRAY(SELECT (random() * 2 - 1)::real FROM generat
 FROM generate_series(1, $QUERIES) i;
 VACUUM ANALYZE docs, queries;
 SQL
-t0=$(ms)
+t0=$(bench_ms)
 q -c "SELECT ivm.create_view('near_many', \$q\$$VIEWQ\$q\$)" >/dev/null
-tc=$(( $(ms) - t0 ))
-t0=$(ms)
+tc=$(( $(bench_ms) - t0 ))
+t0=$(bench_ms)
 q -c "CREATE MATERIALIZED VIEW near_many_mv AS $VIEWQ" >/dev/null
-tm=$(( $(ms) - t0 ))
-t0=$(ms)
+tm=$(( $(bench_ms) - t0 ))
+t0=$(bench_ms)
 q -c "CREATE MATERIALIZED VIEW near_lateral_mv AS $LATERALQ" >/dev/null
-tl=$(( $(ms) - t0 ))
+tl=$(( $(bench_ms) - t0 ))
 echo "  created: incremental view $tc ms, materialized view $tm ms, its LATERAL form $tl ms" >&2
 HELD=$(q -c "SELECT h2.rows FROM ivm.hidden_views h1 JOIN ivm.hidden_views h2 ON h2.parent = h1.name
              WHERE h1.parent = 'near_many'::regclass")
@@ -92,7 +85,7 @@ HELD=$(q -c "SELECT h2.rows FROM ivm.hidden_views h1 JOIN ivm.hidden_views h2 ON
                 insert)
                     # 100 new vectors, 2 of them a hair from a query vector
                     echo "INSERT INTO docs SELECT $next + i,
-                            CASE WHEN i < 2 THEN ARRAY(SELECT x + (random() * 0.01)::real FROM unnest((SELECT vec FROM queries WHERE qid = 10 * $rep + i)) x WHERE i >= 0)
+                            CASE WHEN i < 2 THEN ARRAY(SELECT x + (random() * 0.01)::real FROM unnest((SELECT vec FROM queries WHERE qid = 1 + (10 * $rep + i) % $QUERIES)) x WHERE i >= 0)
                                  ELSE ARRAY(SELECT (random() * 2 - 1)::real FROM generate_series(1, 128) WHERE i >= 0) END
                           FROM generate_series(0, 99) i;"
                     next=$((next + 100)) ;;
@@ -141,14 +134,11 @@ while read -r _ rep kind a b c; do
     HOW[$kind]="${HOW[$kind]:-} $c"
 done < <(q -f "$IVM_TMP/vector-many.sql" | grep '^@@ ')
 
-median() {
-    tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
-}
 echo "| change | tick, with its commit (ms, median of $REPS) | its duration_ms | REFRESH / tick | REFRESH of the LATERAL form / tick | the input's maintenance |"
 echo "| --- | ---: | ---: | ---: | ---: | --- |"
 for kind in insert query delete; do
-    t=$(median "${TICK[$kind]}")
-    d=$(median "${DUR[$kind]}")
+    t=$(bench_median "${TICK[$kind]}")
+    d=$(bench_median "${DUR[$kind]}")
     printf '| %s | %s (%s) | %s | %s | %s | %s |\n' "$kind" "$t" "${TICK[$kind]# }" "$d" \
         "$(awk -v a="$RW" -v b="$t" 'BEGIN { printf "%.0fx", a / b }')" \
         "$(awk -v a="$RL" -v b="$t" 'BEGIN { printf "%.0fx", a / b }')" "${HOW[$kind]# }"

@@ -23,29 +23,22 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=test/lib.sh
 . "$HERE/../lib.sh"
+# shellcheck source=test/bench/lib-bench.sh
+. "$HERE/lib-bench.sh"
 
 ROWS=${IVM_BENCH_VEC_ROWS:-1000000}
 REPS=${IVM_BENCH_VEC_REPS:-5}
 DB=bench_vec
 
-ivm_prepare
-unset IVM_PGDATA IVM_TMP
-IVM_EXTRA_CONF="shared_buffers = '2GB'
-work_mem = '64MB'
-maintenance_work_mem = '512MB'
-max_wal_size = '8GB'
-jit = off" ivm_cluster_start >/dev/null
+bench_large_cluster "jit = off"
 
 q() {
     ivm_psql -d "$DB" -At "$@"
 }
-ms() {
-    echo $(( $(date +%s%N) / 1000000 ))
-}
 
 ivm_psql -q -c "CREATE DATABASE $DB"
 echo "generating $ROWS vectors of 128 dimensions" >&2
-t0=$(ms)
+t0=$(bench_ms)
 q >/dev/null <<SQL
 CREATE EXTENSION ivm;
 SELECT setseed(0.25);
@@ -56,15 +49,15 @@ FROM generate_series(1, $ROWS) i;
 CREATE TABLE query AS SELECT ARRAY(SELECT (random() * 2 - 1)::real FROM generate_series(1, 128)) AS q;
 VACUUM ANALYZE docs;
 SQL
-echo "  generated in $(( $(ms) - t0 )) ms" >&2
+echo "  generated in $(( $(bench_ms) - t0 )) ms" >&2
 QV=$(q -c "SELECT q::text FROM query")
-t0=$(ms)
+t0=$(bench_ms)
 q -c "SELECT ivm.create_vector_view('near10', 'docs', 'emb', '$QV'::real[], k => 10, payload => ARRAY['title'])" >/dev/null
-tc=$(( $(ms) - t0 ))
+tc=$(( $(bench_ms) - t0 ))
 QUERY=$(q -c "SELECT ivm.vector_view_query('docs', 'emb', '$QV'::real[], 10, 'l2', ARRAY['title'])")
-t0=$(ms)
+t0=$(bench_ms)
 q -c "CREATE MATERIALIZED VIEW near10_mv AS $QUERY" >/dev/null
-tm=$(( $(ms) - t0 ))
+tm=$(( $(bench_ms) - t0 ))
 echo "  created: vector view $tc ms, materialized view $tm ms" >&2
 
 # One psql session for all the repetitions (as a worker or an application
@@ -127,15 +120,12 @@ while read -r _ rep kind tw d rw same how; do
     REFRESH[$kind]="${REFRESH[$kind]:-} $rw"
 done < <(q -f "$IVM_TMP/vector-bench.sql" | grep '^@@ ')
 
-median() {
-    tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
-}
 echo "| change | tick, with its commit (ms, median of $REPS) | its duration_ms | REFRESH (ms) | ratio | rescans (their ticks, ms) |"
 echo "| --- | ---: | ---: | ---: | ---: | --- |"
 for kind in insert delete mixed; do
-    t=$(median "${TICK[$kind]}")
-    d=$(median "${DUR[$kind]}")
-    r=$(median "${REFRESH[$kind]}")
+    t=$(bench_median "${TICK[$kind]}")
+    d=$(bench_median "${DUR[$kind]}")
+    r=$(bench_median "${REFRESH[$kind]}")
     printf '| %s | %s (%s) | %s | %s (%s) | %s | %s%s |\n' "$kind" "$t" "${TICK[$kind]# }" "$d" "$r" "${REFRESH[$kind]# }" \
         "$(awk -v a="$r" -v b="$t" 'BEGIN { printf "%.0fx", a / b }')" "${RESCAN[$kind]:-0}" \
         "${RESCANMS[$kind]:+ (${RESCANMS[$kind]# })}"

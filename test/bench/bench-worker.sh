@@ -29,6 +29,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=test/lib.sh
 . "$HERE/../lib.sh"
+# shellcheck source=test/bench/lib-bench.sh
+. "$HERE/lib-bench.sh"
 
 SCALE=${IVM_BENCH_SCALE:-10}
 SECS=${IVM_BENCH_SECONDS:-30}
@@ -132,12 +134,9 @@ SQL
     fi
 done
 
-median() {
-    tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
-}
-none=$(median "${TPS[none]}")
-views=$(median "${TPS[views]}")
-worker=$(median "${TPS[worker]}")
+none=$(bench_median "${TPS[none]}")
+views=$(bench_median "${TPS[views]}")
+worker=$(bench_median "${TPS[worker]}")
 read -r n p50 p90 p99 pmax <<<"$LAT"
 cat <<EOF
 | figure | value |

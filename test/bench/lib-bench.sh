@@ -208,3 +208,29 @@ bench_machine() {
              'checkpoint_timeout', 'fsync', 'synchronous_commit', 'full_page_writes',
              'max_parallel_workers_per_gather', 'jit', 'autovacuum')" 2>/dev/null || echo '?')"
 }
+
+# ---- helpers of the standalone benchmark scripts (bench-*.sh run alone) ----
+
+# bench_ms: milliseconds since the epoch
+bench_ms() {
+    echo $(( $(date +%s%N) / 1000000 ))
+}
+
+# bench_median "N N ...": the median of the numbers (the lower middle one)
+bench_median() {
+    tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
+}
+
+# bench_large_cluster "SETTINGS": build and install ivm (test/lib.sh), then a
+# cluster of its own sized for millions of rows (shared_buffers 2GB, work_mem
+# 64MB, maintenance_work_mem 512MB, max_wal_size 8GB), SETTINGS (lines of
+# postgresql.conf) added
+bench_large_cluster() {
+    ivm_prepare
+    unset IVM_PGDATA IVM_TMP
+    IVM_EXTRA_CONF="shared_buffers = '2GB'
+work_mem = '64MB'
+maintenance_work_mem = '512MB'
+max_wal_size = '8GB'
+$1" ivm_cluster_start >/dev/null
+}
