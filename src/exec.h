@@ -54,6 +54,10 @@ extern void IvmBecome(Oid role, bool restricted, IvmUserSave *save);
 extern void IvmRestoreUser(IvmUserSave *save);
 extern void IvmCatalogBegin(IvmUserSave *save);
 extern void IvmCatalogEnd(IvmUserSave *save);
+extern Oid	IvmRelationOwner(Oid relid);
+extern void IvmBecomeOwnerOf(Oid relid, IvmUserSave *save);
+extern int	ivm_internal_ddl;
+extern void IvmInternalDdl(const char *sql, Oid role, const char *what);
 
 /* rights.c: checks every SQL-callable function makes first */
 extern void IvmCheckPreloaded(void);

@@ -50,6 +50,7 @@
 #include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -128,6 +129,75 @@ void
 IvmRestoreUser(IvmUserSave *save)
 {
 	SetUserIdAndSecContext(save->userid, save->sec_context);
+}
+
+/*
+ * IvmRelationOwner
+ *		The owner of relation relid (pg_class.relowner).  Errors when it is
+ *		gone.
+ */
+Oid
+IvmRelationOwner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/*
+ * IvmBecomeOwnerOf
+ *		Act as the owner of relation relid, restricted: whatever PostgreSQL
+ *		runs on it while we read or write it (index support functions,
+ *		triggers, type I/O, a domain's checks) then has that owner's rights,
+ *		as a relation holding a user's values belongs to that user.  The
+ *		caller has pinned search_path; IvmRestoreUser undoes it.
+ */
+void
+IvmBecomeOwnerOf(Oid relid, IvmUserSave *save)
+{
+	IvmBecome(IvmRelationOwner(relid), true, save);
+}
+
+/*
+ * ivm_internal_ddl
+ *		Above zero while ivm runs DDL of its own on the relations of schema
+ *		ivm (IvmInternalDdl).  The utility hook refuses any other DDL on them
+ *		from a role that is not a superuser, even from their owner: their
+ *		shape is ivm's to change (utility.c GuardIvmRelations).
+ */
+int			ivm_internal_ddl = 0;
+
+/*
+ * IvmInternalDdl
+ *		Run utility statement sql (ivm's own, over relations of schema ivm)
+ *		as role, restricted unless role is the owner of schema ivm, with the
+ *		guard of the utility hook lifted for it.  what names the work for an
+ *		error.  The caller is connected to SPI with search_path pinned.
+ */
+void
+IvmInternalDdl(const char *sql, Oid role, const char *what)
+{
+	IvmUserSave save;
+	int			rc;
+
+	IvmBecome(role, role != IvmSchemaOwner(), &save);
+	ivm_internal_ddl++;
+	PG_TRY();
+	{
+		rc = SPI_execute(sql, false, 0);
+	}
+	PG_FINALLY();
+	{
+		ivm_internal_ddl--;
+	}
+	PG_END_TRY();
+	IvmRestoreUser(&save);
+	IvmSpiCheck(rc, SPI_OK_UTILITY, what);
 }
 
 /*
