@@ -50,6 +50,7 @@
 
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "funcapi.h"
@@ -420,7 +421,7 @@ ReplayPrevious(CkptState *cs, IvmCkptObject *prev, const char *object, const cha
  */
 static void
 CheckpointRows(CkptState *cs, char kind, const char *object, const char *relname,
-			   const char *cols, const char *filter, List *names, List *types)
+			   Oid runas, const char *cols, const char *filter, List *names, List *types)
 {
 	char	   *sql = psprintf("SELECT %s FROM %s%s%s", cols, relname,
 							   filter ? " WHERE " : "", filter ? filter : "");
@@ -449,7 +450,7 @@ CheckpointRows(CkptState *cs, char kind, const char *object, const char *relname
 		file = FileName(cs, "rows");
 		hdr.flags = IVM_CKPT_FLAG_BASE;
 		rs.writer = IvmCkptOpenWriter(cs->dir, file, &hdr);
-		(void) IvmCkptScan(sql, cs->snap, 0, CollectRow, &rs);
+		(void) IvmCkptScan(sql, cs->snap, 0, runas, CollectRow, &rs);
 		records = added = rs.written;
 		fp = rs.fp;
 	}
@@ -471,7 +472,7 @@ CheckpointRows(CkptState *cs, char kind, const char *object, const char *relname
 		rs.hashes = &cur;
 		(void) IvmCkptScan(psprintf("SELECT ctid, %s FROM %s%s%s", cols, relname,
 									filter ? " WHERE " : "", filter ? filter : ""),
-						   cs->snap, 1, CollectRow, &rs);
+						   cs->snap, 1, runas, CollectRow, &rs);
 		fp = rs.fp;
 		if (fp.rows == prev->fingerprint.rows &&
 			IvmCkptHashCmp(&fp.sum, &prev->fingerprint.sum) == 0)
@@ -554,7 +555,7 @@ CheckpointRows(CkptState *cs, char kind, const char *object, const char *relname
 			/* replaying the deltas would cost more than the rows themselves */
 			hdr.flags = IVM_CKPT_FLAG_BASE;
 			rs.writer = IvmCkptOpenWriter(cs->dir, file, &hdr);
-			(void) IvmCkptScan(sql, cs->snap, 0, CollectRow, &rs);
+			(void) IvmCkptScan(sql, cs->snap, 0, runas, CollectRow, &rs);
 			records = rs.written;
 			added = cur.n;
 			removed = 0;
@@ -573,7 +574,7 @@ CheckpointRows(CkptState *cs, char kind, const char *object, const char *relname
 			rs.nplus = nplus;
 			rs.writer = IvmCkptOpenWriter(cs->dir, file, &hdr);
 			(void) IvmCkptScanArgs(psprintf("SELECT %s FROM %s WHERE ctid = ANY ($1)", cols, relname),
-								   1, argtypes, args, cs->snap, 0, DeltaRow, &rs);
+								   1, argtypes, args, cs->snap, 0, runas, DeltaRow, &rs);
 			if (rs.written != nplus)
 				elog(ERROR, "ivm: rows of \"%s\" changed during a checkpoint", object);
 			for (uint64 k = 0; k < nminus; k++)
@@ -625,18 +626,26 @@ CheckpointRows(CkptState *cs, char kind, const char *object, const char *relname
 	MemoryContextDelete(objcxt);
 }
 
-/* the rows of a relation, every column (a view's storage, hidden ones included) */
+/*
+ * CheckpointRelation
+ *		The rows of a relation, every column (a view's storage, hidden ones
+ *		included).  ivm's relations (a view's storage) are read as their
+ *		owner, restricted: the output functions of its types run with its
+ *		rights.  A push source is read as the caller, like a table pg_dump
+ *		reads (its owner's row security must not hide rows from it).
+ */
 static void
 CheckpointRelation(CkptState *cs, char kind, const char *object, Oid relid)
 {
 	List	   *names;
 	List	   *types;
 	char	   *cols = IvmCkptColumns(relid, true, &names, &types);
+	bool		ivms = get_rel_namespace(relid) == get_namespace_oid(IVM_SCHEMA, false);
 
 	CheckpointRows(cs, kind, object,
 				   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 											  get_rel_name(relid)),
-				   cols, NULL, names, types);
+				   ivms ? IvmRelationOwner(relid) : InvalidOid, cols, NULL, names, types);
 }
 
 /* run a catalog query at the checkpoint's snapshot */
@@ -789,7 +798,7 @@ CheckpointPending(CkptState *cs, const char *object, Oid logrel, bool truncated)
 		memset(&rs, 0, sizeof(rs));
 		rs.writer = IvmCkptOpenWriter(cs->dir, file, &hdr);
 		(void) IvmCkptScan(psprintf("SELECT %s FROM %s", cols.data, logname), cs->snap, 1,
-						   LogRow, &rs);
+						   IvmRelationOwner(logrel), LogRow, &rs);
 		cs->file_bytes += IvmCkptCloseWriter(rs.writer, &raw, NULL);
 		cs->raw_bytes += raw;
 		cs->records += rs.written;
@@ -866,7 +875,7 @@ CheckpointPushSources(CkptState *cs)
 		if (dedup)
 		{
 			BeginObject(cs, "seen", schema, relname);
-			CheckpointRows(cs, 's', object, "ivm._seen", "hash, seq",
+			CheckpointRows(cs, 's', object, "ivm._seen", InvalidOid, "hash, seq",
 						   psprintf("source_id = %d", id),
 						   list_make2("hash", "seq"), list_make2("uuid", "bigint"));
 			appendStringInfoChar(&cs->objects, '}');
@@ -912,7 +921,7 @@ CheckpointTables(CkptState *cs)
 
 		memset(&rs, 0, sizeof(rs));
 		(void) IvmCkptScan(psprintf("SELECT %s FROM %s", cols, object), cs->snap, 0,
-						   FingerprintRow, &rs);
+						   InvalidOid, FingerprintRow, &rs);
 		JsonFingerprint(&cs->objects, &rs.fp);
 
 		CheckpointPending(cs, object, logrel, truncated);

@@ -193,10 +193,11 @@ extern IvmCkptHash IvmCkptHashRow(const char *row, size_t len);
 extern int	IvmCkptHashCmp(const void *a, const void *b);
 typedef void (*IvmCkptRowFn) (const char *row, uint32 len, HeapTuple tup,
 							  TupleDesc desc, void *arg);
-extern uint64 IvmCkptScan(const char *sql, Snapshot snap, int skip, IvmCkptRowFn fn,
-						  void *arg);
+extern uint64 IvmCkptScan(const char *sql, Snapshot snap, int skip, Oid runas,
+						  IvmCkptRowFn fn, void *arg);
 extern uint64 IvmCkptScanArgs(const char *sql, int nargs, Oid *argtypes, Datum *args,
-							  Snapshot snap, int skip, IvmCkptRowFn fn, void *arg);
+							  Snapshot snap, int skip, Oid runas, IvmCkptRowFn fn,
+							  void *arg);
 extern char *IvmCkptColumns(Oid relid, bool quoted_list, List **names, List **types);
 
 /* ckptfile.c: manifests */

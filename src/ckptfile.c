@@ -72,6 +72,9 @@
 #include "exec.h"
 #include "checkpoint.h"
 
+static uint64 ScanRows(const char *sql, int nargs, Oid *argtypes, Datum *args,
+					   Snapshot snap, int skip, IvmCkptRowFn fn, void *arg);
+
 /* fixed part of a header: up to and including stored_sum */
 #define HEADER_FIXED	80
 /* a block's own header: method, raw length, stored length */
@@ -1050,18 +1053,37 @@ IvmCkptFold(IvmCkptEntries *entries, const char *object, const char *path,
  *		Run a SELECT at snap through a cursor and hand each row, encoded, to
  *		fn (with the tuple, for columns it needs as values).  The first skip
  *		columns are not part of the encoding.  Returns the number of rows.
- *		Caller is connected to SPI and has set the text format.
+ *		The rows are read and put in text form as runas, restricted, when it
+ *		is valid (the owner of the relation read, whose types' output
+ *		functions then run with its rights), else as the caller.  Caller is
+ *		connected to SPI and has set the text format; fn runs as runas too.
  */
 uint64
-IvmCkptScan(const char *sql, Snapshot snap, int skip, IvmCkptRowFn fn, void *arg)
+IvmCkptScan(const char *sql, Snapshot snap, int skip, Oid runas, IvmCkptRowFn fn, void *arg)
 {
-	return IvmCkptScanArgs(sql, 0, NULL, NULL, snap, skip, fn, arg);
+	return IvmCkptScanArgs(sql, 0, NULL, NULL, snap, skip, runas, fn, arg);
 }
 
 /* the same, with parameters */
 uint64
 IvmCkptScanArgs(const char *sql, int nargs, Oid *argtypes, Datum *args, Snapshot snap,
-				int skip, IvmCkptRowFn fn, void *arg)
+				int skip, Oid runas, IvmCkptRowFn fn, void *arg)
+{
+	IvmUserSave save;
+	uint64		n;
+
+	if (!OidIsValid(runas))
+		return ScanRows(sql, nargs, argtypes, args, snap, skip, fn, arg);
+	IvmBecome(runas, true, &save);
+	n = ScanRows(sql, nargs, argtypes, args, snap, skip, fn, arg);
+	IvmRestoreUser(&save);
+	return n;
+}
+
+/* IvmCkptScanArgs as the current user */
+static uint64
+ScanRows(const char *sql, int nargs, Oid *argtypes, Datum *args, Snapshot snap,
+		 int skip, IvmCkptRowFn fn, void *arg)
 {
 	MemoryContext scancxt = AllocSetContextCreate(CurrentMemoryContext, "ivm checkpoint scan",
 												  ALLOCSET_DEFAULT_SIZES);

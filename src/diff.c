@@ -250,9 +250,12 @@ IvmRecomputeCost(Oid storage_rel, Oid view_owner, const char *query)
 {
 	char	   *storage_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(storage_rel)),
 														  get_rel_name(storage_rel));
-	double		cost = IvmKeptPlanCost(StoredSideSql(storage_name, NULL), 0);
+	double		cost;
 	IvmUserSave save;
 
+	IvmBecomeOwnerOf(storage_rel, &save);
+	cost = IvmKeptPlanCost(StoredSideSql(storage_name, NULL), 0);
+	IvmRestoreUser(&save);
 	IvmBecome(view_owner, true, &save);
 	cost += IvmKeptPlanCost(QuerySideSql(query, true), 0);
 	IvmRestoreUser(&save);
@@ -265,17 +268,16 @@ IvmRecomputeCost(Oid storage_rel, Oid view_owner, const char *query)
  *		every storage column (hidden ones included).
  *
  * query runs as view_owner under a restricted security context; the storage
- * is written as the caller (the owner of schema ivm).  snap is the tick's
+ * is read and written as its owner, restricted too.  snap is the tick's
  * snapshot, or InvalidSnapshot outside a tick.  When vdelta is given, the
  * removed rows (weight -1) and added rows (+1), cut to the first nvisible
  * columns, go into it, shaped by vdesc.
  *
  * stored_filter (NULL: none) restricts the diff to the stored rows it holds
  * for (a condition over the stored row, alias s): query then returns the
- * rows those should be, and other stored rows stay.  The stored rows are
- * then read as view_owner too (who may read the storage), since the filter
- * may call operators of the view's column types.  result->rows_after then
- * counts the rows it read.
+ * rows those should be, and other stored rows stay (the filter may call
+ * operators of the view's column types: the storage's owner runs it).
+ * result->rows_after then counts the rows it read.
  *
  * Caller is connected to SPI.
  */
@@ -318,8 +320,8 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 	memset(&new_side, 0, sizeof(new_side));
 	old_side.firstatt = 2;
 	old_side.sorted = true;
-	/* a filter may call the operators of the view's types: its owner's rights, not ivm's */
-	old_side.runas = stored_filter != NULL ? view_owner : InvalidOid;
+	/* read as the storage's owner: nothing of the owner's types runs with ivm's rights */
+	old_side.runas = IvmRelationOwner(storage_rel);
 	old_side.portal = OpenSorted(StoredSideSql(storage_name, stored_filter), snap, old_side.runas);
 	new_side.firstatt = 1;
 	new_side.runas = view_owner;

@@ -461,11 +461,6 @@ ivm_checkpoint_full(PG_FUNCTION_ARGS)
 									 "  || format(E';\\nALTER VIEW %%s OWNER TO %%s', c.oid::regclass, c.relowner::regrole) "
 									 "FROM pg_class c WHERE c.oid = %u", rels[k]));
 		}
-		PutRows(&w, "SELECT format('GRANT SELECT ON %s TO %s', r.rel, c.relowner::regrole) "
-				"FROM ivm._views v JOIN pg_class c ON c.oid = v.viewrel "
-				"CROSS JOIN LATERAL (SELECT v.storagerel::oid::regclass UNION ALL "
-				"  SELECT i.inhrelid::regclass FROM pg_inherits i WHERE i.inhparent = v.storagerel) r(rel) "
-				"WHERE c.relowner <> (SELECT nspowner FROM pg_namespace WHERE nspname = 'ivm') ORDER BY v.id, r.rel::oid");
 		Put(&w, "\n");
 
 		/* the catalog */

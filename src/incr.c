@@ -208,7 +208,9 @@ IvmApplySpj(Oid storage_rel, Oid view_owner, const char *viewname,
 		appendStringInfo(&sql, "SELECT ctid, * FROM %s WHERE %s = ANY ($1)",
 						 storage_name, IVM_HASH_COLUMN);
 		MemoryContextSwitchTo(oldcxt);
+		IvmBecomeOwnerOf(storage_rel, &save);
 		rc = IvmExecCached(sql.data, 1, types, args, NULL, snap, 0, 0);
+		IvmRestoreUser(&save);
 		IvmSpiCheck(rc, SPI_OK_SELECT, "finding view rows");
 		MemoryContextSwitchTo(cxt);
 		if (SPI_tuptable->tupdesc->natts != nvisible + 2)

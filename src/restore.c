@@ -588,7 +588,7 @@ CheckTable(RestoreState *rs, RestoreObject *ro)
 		/* the latest snapshot: taken after the lock, it sees every write */
 		memset(&fp, 0, sizeof(fp));
 		(void) IvmCkptScan(psprintf("SELECT %s FROM %s", cols, o->name), snap, 0,
-						   FingerprintRow, &fp);
+						   InvalidOid, FingerprintRow, &fp);
 		UnregisterSnapshot(snap);
 		ro->matched = fp.rows == o->fingerprint.rows &&
 			IvmCkptHashCmp(&fp.sum, &o->fingerprint.sum) == 0;
@@ -627,25 +627,12 @@ CheckTable(RestoreState *rs, RestoreObject *ro)
  * ------------------------------------------------------------------------
  */
 
-/* the owner of relation relid */
-static Oid
-RelOwner(Oid relid)
-{
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
-
 /*
  * InsertRows
  *		INSERT the rows of ts (shaped like relid, which has no dropped
- *		columns) into relid; as maintenance when it is view storage.
- *		Caller runs as the owner of schema ivm.
+ *		columns) into relid, as its owner, restricted (the support functions
+ *		of its indexes run with that owner's rights); as maintenance when
+ *		it is view storage.  Caller runs as the owner of schema ivm.
  */
 static void
 InsertRows(RestoreState *rs, Oid relid, Tuplestorestate *ts, TupleDesc desc, uint64 n,
@@ -655,6 +642,7 @@ InsertRows(RestoreState *rs, Oid relid, Tuplestorestate *ts, TupleDesc desc, uin
 	int			rc;
 	MemoryContext old;
 	Oid			save_maintained;
+	IvmUserSave save;
 
 	if (n == 0)
 		return;
@@ -667,6 +655,7 @@ InsertRows(RestoreState *rs, Oid relid, Tuplestorestate *ts, TupleDesc desc, uin
 	save_maintained = ivm_maintained_rel;
 	if (storage)
 		ivm_maintained_rel = relid;
+	IvmBecomeOwnerOf(relid, &save);
 	PG_TRY();
 	{
 		rc = SPI_execute(sql, false, 0);
@@ -676,6 +665,7 @@ InsertRows(RestoreState *rs, Oid relid, Tuplestorestate *ts, TupleDesc desc, uin
 		ivm_maintained_rel = save_maintained;
 	}
 	PG_END_TRY();
+	IvmRestoreUser(&save);
 	IvmSpiCheck(rc, SPI_OK_INSERT, "inserting restored rows");
 	rc = SPI_unregister_relation("ivm_restored");
 	IvmSpiCheck(rc, SPI_OK_REL_UNREGISTER, "unregistering restored rows");
@@ -909,7 +899,7 @@ LoadPendingRows(RestoreState *rs, RestoreObject *ro)
 	bool	   *nulls;
 	const char **texts;
 	int		   *lens;
-	Oid			owner = RelOwner(ro->relid);
+	Oid			owner = IvmRelationOwner(ro->relid);
 	IvmUserSave usave;
 
 	rc = SPI_execute_with_args("SELECT logrel::oid FROM ivm._sources WHERE relid = $1",
@@ -1198,7 +1188,7 @@ RestorePush(RestoreState *rs, RestoreObject *ro, IvmUserSave *catalog_save)
 	if (strcmp(RelationSignature(ro->relid), o->signature) != 0)
 		elog(ERROR, "ivm: push source %s came out with columns %s, not %s",
 			 o->name, RelationSignature(ro->relid), o->signature);
-	rs->rows += LoadRows(rs, ro, ro->relid, RelOwner(ro->relid), true, NULL, (Datum) 0, false);
+	rs->rows += LoadRows(rs, ro, ro->relid, IvmRelationOwner(ro->relid), true, NULL, (Datum) 0, false);
 
 	/* loading fired the capture trigger: those log rows are not deltas */
 	(void) SourceId(ro->relid, &logrel);

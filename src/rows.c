@@ -459,7 +459,11 @@ IvmVisibleTuple(HeapTuple tuple, TupleDesc desc, TupleDesc vdesc, int64 weight)
 /*
  * IvmApplyRows
  *		Delete the stored rows at deletes, then insert the rows of inserts
- *		(shaped like the storage), as maintenance.
+ *		(shaped like the storage), as maintenance, acting as the storage's
+ *		owner, restricted: the support functions of its indexes (an index
+ *		its owner built on the view, over the owner's types) run with the
+ *		owner's rights, whoever runs the tick.  The caller has pinned
+ *		search_path.
  */
 void
 IvmApplyRows(Oid storage_rel, const char *storage_name, ItemPointerData *deletes,
@@ -469,8 +473,10 @@ IvmApplyRows(Oid storage_rel, const char *storage_name, ItemPointerData *deletes
 	StringInfoData sql;
 	int			rc;
 	Oid			save_maintained = ivm_maintained_rel;
+	IvmUserSave save;
 
 	initStringInfo(&sql);
+	IvmBecomeOwnerOf(storage_rel, &save);
 	ivm_maintained_rel = storage_rel;
 	PG_TRY();
 	{
@@ -514,6 +520,7 @@ IvmApplyRows(Oid storage_rel, const char *storage_name, ItemPointerData *deletes
 		ivm_maintained_rel = save_maintained;
 	}
 	PG_END_TRY();
+	IvmRestoreUser(&save);
 	pfree(sql.data);
 }
 

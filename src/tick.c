@@ -220,30 +220,37 @@ ConsumeDeltas(Snapshot snap, int *nsources, uint64 *rows_in)
 {
 	TickSource *sources;
 	char	  **lognames;
+	Oid		   *logrels;
 	int			n;
 	int			rc;
 
-	rc = IvmExecSnap("SELECT id, relid::oid, logrel::text FROM ivm._sources ORDER BY id",
+	rc = IvmExecSnap("SELECT id, relid::oid, logrel::text, logrel::oid FROM ivm._sources ORDER BY id",
 					 0, NULL, NULL, NULL, snap, 0);
 	IvmSpiCheck(rc, SPI_OK_SELECT, "listing sources");
 	n = (int) SPI_processed;
 	sources = palloc0(sizeof(TickSource) * Max(n, 1));
 	lognames = palloc(sizeof(char *) * Max(n, 1));
+	logrels = palloc(sizeof(Oid) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
 		sources[i].id = DatumGetInt32(GetCol(i, 1));
 		sources[i].relid = DatumGetObjectId(GetCol(i, 2));
 		lognames[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
+		logrels[i] = DatumGetObjectId(GetCol(i, 4));
 	}
 	SPI_freetuptable(SPI_tuptable);
 
 	for (int i = 0; i < n; i++)
 	{
 		StringInfoData sql;
+		IvmUserSave save;
 
 		initStringInfo(&sql);
 		appendStringInfo(&sql, "DELETE FROM %s RETURNING *", lognames[i]);
+		/* a log holds its table's values and belongs to the table's owner */
+		IvmBecomeOwnerOf(logrels[i], &save);
 		rc = IvmExecSnap(sql.data, 0, NULL, NULL, NULL, snap, 0);
+		IvmRestoreUser(&save);
 		IvmSpiCheck(rc, SPI_OK_DELETE_RETURNING, "consuming a delta log");
 		sources[i].consumed = SPI_processed;
 		*rows_in += sources[i].consumed;
@@ -630,11 +637,16 @@ ViewDeltaDesc(Oid viewrel)
 
 /* the rows an aggregate view aggregates, after a recompute */
 static int64
-AggregatedRows(const char *storage_name, Snapshot snap)
+AggregatedRows(Oid storagerel, const char *storage_name, Snapshot snap)
 {
 	char	   *sql = psprintf("SELECT coalesce(sum(%s), 0)::int8 FROM %s", IVM_COUNT_COLUMN, storage_name);
-	int			rc = IvmExecSnap(sql, 0, NULL, NULL, NULL, snap, 0);
+	IvmUserSave save;
+	int			rc;
 	int64		n;
+
+	IvmBecomeOwnerOf(storagerel, &save);
+	rc = IvmExecSnap(sql, 0, NULL, NULL, NULL, snap, 0);
+	IvmRestoreUser(&save);
 
 	IvmSpiCheck(rc, SPI_OK_SELECT, "measuring an aggregate view");
 	n = DatumGetInt64(GetCol(0, 1));
@@ -1162,7 +1174,7 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 		? view->rows + res->rows_delta : (int64) res->rows_after;
 	if (entry != NULL && entry->shape->kind == IVM_KIND_AGG)
 		oc->size_after = strcmp(oc->strategy, "incremental") == 0
-			? view->size + res->size_delta : AggregatedRows(entry->storage_name, snap);
+			? view->size + res->size_delta : AggregatedRows(view->storagerel, entry->storage_name, snap);
 	else
 		oc->size_after = oc->rows_after;
 	if (entry != NULL && entry->bound != NULL && entry->bound->partcol > 0)

@@ -201,9 +201,10 @@ IndexStatement(IndexStmt *stmt, Oid *storage)
 				 errmsg("partial, unique and INCLUDE indexes are not supported on incremental views"),
 				 errhint("Create a plain index over the view's columns.")));
 	/*
-	 * The index is built as the owner of schema ivm: what the caller could
-	 * not do as themselves is refused here.  ivm's own relations there are
-	 * named _<kind>_<n>; an index may not take such a name ahead of them.
+	 * The index is made by the owner of schema ivm (PostgreSQL builds it as
+	 * the storage's owner): what the caller could not do as themselves is
+	 * refused here.  ivm's own relations there are named _<kind>_<n>; an
+	 * index may not take such a name ahead of them.
 	 */
 	if (stmt->idxname != NULL && stmt->idxname[0] == '_')
 		ereport(ERROR,
@@ -228,10 +229,12 @@ IndexStatement(IndexStmt *stmt, Oid *storage)
 /*
  * FollowOwnerChange
  *		After ALTER VIEW v OWNER TO r on an incremental view: r owns its
- *		definition too (the query runs with r's rights) and may read its
- *		storage, and r owns its hidden views (ALTER VIEW of each, which comes
- *		back here for theirs): no part of the view goes on running with the
- *		rights of its former owner, who no longer reads its storage.
+ *		definition too (the query runs with r's rights), its storage and
+ *		the storage's shards (they hold r's values now: whatever PostgreSQL
+ *		runs on them runs as r), and its hidden views (ALTER VIEW of each,
+ *		which comes back here for theirs): no part of the view goes on
+ *		running with the rights of its former owner, who no longer reads
+ *		its storage.
  */
 static void
 FollowOwnerChange(AlterTableStmt *stmt)
@@ -244,7 +247,6 @@ FollowOwnerChange(AlterTableStmt *stmt)
 	{
 		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
 		IvmUserSave save;
-		HeapTuple	tup;
 		Oid			owner_id;
 		int			rc;
 
@@ -253,11 +255,7 @@ FollowOwnerChange(AlterTableStmt *stmt)
 		relid = RangeVarGetRelid(stmt->relation, NoLock, true);
 		if (!RelationIsIncrementalView(relid, &storage))
 			return;
-		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-		if (!HeapTupleIsValid(tup))
-			elog(ERROR, "cache lookup failed for relation %u", relid);
-		owner_id = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-		ReleaseSysCache(tup);
+		owner_id = IvmRelationOwner(relid);
 		IvmCatalogBegin(&save);
 		{
 			Oid			types[2] = {OIDOID, OIDOID};
@@ -266,54 +264,158 @@ FollowOwnerChange(AlterTableStmt *stmt)
 			/* the role travels as a parameter; format() quotes it */
 			args[0] = ObjectIdGetDatum(relid);
 			args[1] = ObjectIdGetDatum(owner_id);
-			rc = SPI_execute_with_args("SELECT pg_catalog.format('ALTER VIEW %s OWNER TO %I', v.defrel, r.rolname), "
-									   "pg_catalog.format('GRANT SELECT ON %s TO %I', "
-									   "  (SELECT pg_catalog.string_agg(s.rel::pg_catalog.regclass::pg_catalog.text, ', ') "
-									   "   FROM (SELECT v.storagerel::pg_catalog.oid UNION ALL SELECT i.inhrelid "
-									   "         FROM pg_catalog.pg_inherits i WHERE i.inhparent OPERATOR(pg_catalog.=) v.storagerel) s(rel)), "
-									   "  r.rolname), "
-									   "(SELECT pg_catalog.string_agg(pg_catalog.format('ALTER VIEW %s OWNER TO %I', h.viewrel, r.rolname), ';') "
-									   " FROM ivm._views h WHERE h.parent_id OPERATOR(pg_catalog.=) v.id), "
-									   /* the former owner (the definition's, still) reads the storage no more */
-									   "(SELECT pg_catalog.format('REVOKE SELECT ON %s FROM %I', "
-									   "  (SELECT pg_catalog.string_agg(s.rel::pg_catalog.regclass::pg_catalog.text, ', ') "
-									   "   FROM (SELECT v.storagerel::pg_catalog.oid UNION ALL SELECT i.inhrelid "
-									   "         FROM pg_catalog.pg_inherits i WHERE i.inhparent OPERATOR(pg_catalog.=) v.storagerel) s(rel)), "
-									   "  o.rolname) "
-									   " FROM pg_catalog.pg_class d, pg_catalog.pg_class st, pg_catalog.pg_roles o "
-									   " WHERE d.oid OPERATOR(pg_catalog.=) v.defrel AND st.oid OPERATOR(pg_catalog.=) v.storagerel "
-									   "   AND o.oid OPERATOR(pg_catalog.=) d.relowner AND d.relowner OPERATOR(pg_catalog.<>) r.oid "
-									   "   AND d.relowner OPERATOR(pg_catalog.<>) st.relowner) "
-									   "FROM ivm._views v, pg_catalog.pg_roles r "
-									   "WHERE v.viewrel OPERATOR(pg_catalog.=) $1 AND r.oid OPERATOR(pg_catalog.=) $2",
-									   2, types, args, NULL, true, 1);
+			rc = SPI_execute_with_args("SELECT q.stmt FROM ivm._views v, pg_catalog.pg_roles r, LATERAL ("
+									   " SELECT pg_catalog.format('ALTER VIEW %s OWNER TO %I', v.defrel, r.rolname), 1"
+									   " UNION ALL"
+									   " SELECT pg_catalog.format('ALTER TABLE %s OWNER TO %I', s.rel::pg_catalog.regclass, r.rolname), 2"
+									   " FROM (SELECT v.storagerel::pg_catalog.oid UNION ALL SELECT i.inhrelid"
+									   "       FROM pg_catalog.pg_inherits i"
+									   "       WHERE i.inhparent OPERATOR(pg_catalog.=) v.storagerel) s(rel)"
+									   " UNION ALL"
+									   " SELECT pg_catalog.format('ALTER VIEW %s OWNER TO %I', h.viewrel, r.rolname), 3"
+									   " FROM ivm._views h WHERE h.parent_id OPERATOR(pg_catalog.=) v.id) q(stmt, ord) "
+									   "WHERE v.viewrel OPERATOR(pg_catalog.=) $1 AND r.oid OPERATOR(pg_catalog.=) $2 "
+									   "ORDER BY q.ord",
+									   2, types, args, NULL, true, 0);
 		}
-		IvmSpiCheck(rc, SPI_OK_SELECT, "finding a view definition");
-		if (SPI_processed == 1)
+		IvmSpiCheck(rc, SPI_OK_SELECT, "finding the parts of a view");
 		{
-			char	   *alter = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-			char	   *grant = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-			char	   *hidden = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
-			char	   *revoke = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
+			SPITupleTable *tt = SPI_tuptable;
+			uint64		n = SPI_processed;
 
-			if (revoke != NULL)
-			{
-				rc = SPI_execute(revoke, false, 0);
-				IvmSpiCheck(rc, SPI_OK_UTILITY, "revoking the former owner's access to view storage");
-			}
-			rc = SPI_execute(alter, false, 0);
-			IvmSpiCheck(rc, SPI_OK_UTILITY, "handing over a view definition");
-			rc = SPI_execute(grant, false, 0);
-			IvmSpiCheck(rc, SPI_OK_UTILITY, "granting access to view storage");
-			if (hidden != NULL)
-			{
-				rc = SPI_execute(hidden, false, 0);
-				IvmSpiCheck(rc, SPI_OK_UTILITY, "handing over hidden views");
-			}
+			for (uint64 i = 0; i < n; i++)
+				IvmInternalDdl(SPI_getvalue(tt->vals[i], tt->tupdesc, 1), IvmSchemaOwner(),
+							   "handing a part of a view to its new owner");
 		}
 		IvmCatalogEnd(&save);
 		return;
 	}
+}
+
+/*
+ * InIvmSchema
+ *		rv names an existing relation of schema ivm.
+ */
+static bool
+InIvmSchema(RangeVar *rv)
+{
+	Oid			relid;
+
+	if (rv == NULL)
+		return false;
+	relid = RangeVarGetRelid(rv, NoLock, true);
+	return OidIsValid(relid) &&
+		get_rel_namespace(relid) == get_namespace_oid(IVM_SCHEMA, false);
+}
+
+/* the relation a DROP TRIGGER/RULE/POLICY names: all but the last name */
+static RangeVar *
+DroppedOnRelation(List *names)
+{
+	if (list_length(names) < 2)
+		return NULL;
+	return makeRangeVarFromNameList(list_truncate(list_copy(names), list_length(names) - 1));
+}
+
+/*
+ * GuardedTarget
+ *		The relation of schema ivm that statement parsetree would change the
+ *		shape of, or NULL: ALTER, RENAME, SET SCHEMA, triggers, rules,
+ *		policies, indexes, views replaced, partitions or children added,
+ *		drops of tables and views.  (DROP INDEX, VACUUM, ANALYZE, REINDEX,
+ *		CLUSTER, GRANT and LOCK are left to PostgreSQL's own checks.)
+ */
+static RangeVar *
+GuardedTarget(Node *parsetree)
+{
+	ListCell   *lc;
+
+	switch (nodeTag(parsetree))
+	{
+		case T_AlterTableStmt:
+			return InIvmSchema(((AlterTableStmt *) parsetree)->relation)
+				? ((AlterTableStmt *) parsetree)->relation : NULL;
+		case T_RenameStmt:
+			return InIvmSchema(((RenameStmt *) parsetree)->relation)
+				? ((RenameStmt *) parsetree)->relation : NULL;
+		case T_AlterObjectSchemaStmt:
+			return InIvmSchema(((AlterObjectSchemaStmt *) parsetree)->relation)
+				? ((AlterObjectSchemaStmt *) parsetree)->relation : NULL;
+		case T_RuleStmt:
+			return InIvmSchema(((RuleStmt *) parsetree)->relation)
+				? ((RuleStmt *) parsetree)->relation : NULL;
+		case T_CreateTrigStmt:
+			return InIvmSchema(((CreateTrigStmt *) parsetree)->relation)
+				? ((CreateTrigStmt *) parsetree)->relation : NULL;
+		case T_CreatePolicyStmt:
+			return InIvmSchema(((CreatePolicyStmt *) parsetree)->table)
+				? ((CreatePolicyStmt *) parsetree)->table : NULL;
+		case T_AlterPolicyStmt:
+			return InIvmSchema(((AlterPolicyStmt *) parsetree)->table)
+				? ((AlterPolicyStmt *) parsetree)->table : NULL;
+		case T_IndexStmt:
+			return InIvmSchema(((IndexStmt *) parsetree)->relation)
+				? ((IndexStmt *) parsetree)->relation : NULL;
+		case T_CreateStatsStmt:
+			foreach(lc, ((CreateStatsStmt *) parsetree)->relations)
+				if (IsA(lfirst(lc), RangeVar) && InIvmSchema(lfirst(lc)))
+					return lfirst(lc);
+			return NULL;
+		case T_ViewStmt:
+			return InIvmSchema(((ViewStmt *) parsetree)->view)
+				? ((ViewStmt *) parsetree)->view : NULL;
+		case T_CreateStmt:
+			foreach(lc, ((CreateStmt *) parsetree)->inhRelations)
+				if (InIvmSchema(lfirst_node(RangeVar, lc)))
+					return lfirst(lc);
+			return NULL;
+		case T_DropStmt:
+			{
+				DropStmt   *stmt = (DropStmt *) parsetree;
+
+				foreach(lc, stmt->objects)
+				{
+					RangeVar   *rv = NULL;
+
+					if (stmt->removeType == OBJECT_TABLE || stmt->removeType == OBJECT_VIEW ||
+						stmt->removeType == OBJECT_SEQUENCE || stmt->removeType == OBJECT_MATVIEW ||
+						stmt->removeType == OBJECT_FOREIGN_TABLE)
+						rv = makeRangeVarFromNameList((List *) lfirst(lc));
+					else if (stmt->removeType == OBJECT_TRIGGER || stmt->removeType == OBJECT_RULE ||
+							 stmt->removeType == OBJECT_POLICY)
+						rv = DroppedOnRelation((List *) lfirst(lc));
+					if (InIvmSchema(rv))
+						return rv;
+				}
+				return NULL;
+			}
+		default:
+			return NULL;
+	}
+}
+
+/*
+ * GuardIvmRelations
+ *		Refuse a statement that would change a relation of schema ivm, from
+ *		a role that is not a superuser, unless ivm runs it (IvmInternalDdl).
+ *		Those relations hold their owners' values and belong to them (so
+ *		that PostgreSQL runs their types' code with their rights), but their
+ *		shape is ivm's: a view's storage, its definition, a delta log.
+ */
+static void
+GuardIvmRelations(Node *parsetree)
+{
+	RangeVar   *rv;
+
+	if (ivm_internal_ddl > 0 || superuser())
+		return;
+	rv = GuardedTarget(parsetree);
+	if (rv != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("relation \"%s.%s\" belongs to ivm", IVM_SCHEMA, rv->relname),
+				 errdetail("Storage, definitions and delta logs of incremental views are changed by ivm only, even by their owners."),
+				 errhint("Use the statements on the incremental view itself (CREATE INDEX ON, REFRESH, ALTER VIEW ... OWNER TO, DROP) or ivm's functions.")));
 }
 
 static void
@@ -332,9 +434,15 @@ IvmProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree
 	 */
 	if ((IsA(parsetree, CreateTableAsStmt) || IsA(parsetree, DropStmt) ||
 		 IsA(parsetree, RefreshMatViewStmt) || IsA(parsetree, IndexStmt) ||
-		 IsA(parsetree, AlterTableStmt)) &&
+		 IsA(parsetree, AlterTableStmt) || IsA(parsetree, RenameStmt) ||
+		 IsA(parsetree, AlterObjectSchemaStmt) || IsA(parsetree, RuleStmt) ||
+		 IsA(parsetree, CreateTrigStmt) || IsA(parsetree, CreatePolicyStmt) ||
+		 IsA(parsetree, AlterPolicyStmt) || IsA(parsetree, CreateStatsStmt) ||
+		 IsA(parsetree, ViewStmt) || IsA(parsetree, CreateStmt)) &&
 		IsTransactionState() && !IsAbortedTransactionBlockState())
 		installed = OidIsValid(get_extension_oid("ivm", true));
+	if (installed)
+		GuardIvmRelations(parsetree);
 
 	/* the launcher starts the workers that waited for the extension */
 	if (IsA(parsetree, CreateExtensionStmt) &&
@@ -394,6 +502,11 @@ IvmProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree
 			IvmUserSave save;
 
 			copy->utilityStmt = (Node *) stmt;
+
+			/*
+			 * As ivm's owner, who may create in schema ivm; PostgreSQL builds
+			 * the index as the storage's owner, restricted.
+			 */
 			IvmBecome(IvmSchemaOwner(), false, &save);
 			if (prev_ProcessUtility)
 				prev_ProcessUtility(copy, queryString, false, context, params,
@@ -413,8 +526,10 @@ IvmProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
 
+	/* (ALTER TABLE works on views too) */
 	if (installed && IsA(parsetree, AlterTableStmt) &&
-		((AlterTableStmt *) parsetree)->objtype == OBJECT_VIEW)
+		(((AlterTableStmt *) parsetree)->objtype == OBJECT_VIEW ||
+		 ((AlterTableStmt *) parsetree)->objtype == OBJECT_TABLE))
 		FollowOwnerChange((AlterTableStmt *) parsetree);
 }
 

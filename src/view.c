@@ -522,6 +522,22 @@ CheckCreatorMayRun(Declaration *d)
 }
 
 /*
+ * GiveToCreator
+ *		Hand relation name (a quoted, qualified name of kind "TABLE" or
+ *		"VIEW") that ivm's owner just created to the view's creator.
+ *		Caller acts as ivm's owner.
+ */
+static void
+GiveToCreator(Declaration *d, const char *name, const char *kind)
+{
+	if (d->creator == d->ivm_owner)
+		return;
+	ExecUtility(psprintf("ALTER %s %s OWNER TO %s", kind, name,
+						 quote_identifier(GetUserNameFromId(d->creator, false))),
+				"handing a relation of the view to its owner");
+}
+
+/*
  * CreateDefinition
  *		The definition: an ordinary view in schema ivm, owned by the
  *		creator, that ticks read.  PostgreSQL keeps it right through renames
@@ -542,13 +558,7 @@ CreateDefinition(Declaration *d)
 	appendStringInfo(&sql, ") AS %s", d->deparsed);
 	ExecUtility(sql.data, "creating the view definition");
 	d->def_oid = get_relname_relid(def_relname, get_namespace_oid(IVM_SCHEMA, false));
-	if (d->creator != d->ivm_owner)
-	{
-		resetStringInfo(&sql);
-		appendStringInfo(&sql, "ALTER VIEW %s OWNER TO %s", d->def_name,
-						 quote_identifier(GetUserNameFromId(d->creator, false)));
-		ExecUtility(sql.data, "handing the view definition to its owner");
-	}
+	GiveToCreator(d, d->def_name, "VIEW");
 }
 
 /*
@@ -613,11 +623,14 @@ KeysSortable(Declaration *d)
 
 /*
  * CreateStorage
- *		The table holding the view's rows, in schema ivm, owned by ivm's
- *		owner: the visible columns, the hidden ones the strategy keeps, the
- *		indexes delta rules find rows by (a hidden view's group keys, a
- *		window's partition columns), the guard, and SELECT for the creator.
- *		Caller acts as ivm's owner.
+ *		The table holding the view's rows, in schema ivm, owned by the
+ *		creator (who owns the values in it: PostgreSQL runs the code of their
+ *		types, in ANALYZE, index builds and writes, as the table's owner):
+ *		the visible columns, the hidden ones the strategy keeps, the indexes
+ *		delta rules find rows by (a hidden view's group keys, a window's
+ *		partition columns), and the guard.  Its shape stays ivm's: the
+ *		utility hook refuses the owner DDL on it (utility.c).  Caller acts
+ *		as ivm's owner.
  */
 static void
 CreateStorage(Declaration *d)
@@ -647,14 +660,18 @@ CreateStorage(Declaration *d)
 		appendStringInfo(&sql, " PARTITION BY HASH (%s)", quote_identifier(d->partition_key));
 	ExecUtility(sql.data, "creating view storage");
 	d->storage_oid = get_relname_relid(storage_relname, get_namespace_oid(IVM_SCHEMA, false));
+	GiveToCreator(d, d->storage_name, "TABLE");
 	for (int k = 0; k < d->partitions; k++)
 	{
 		/* one shard: PostgreSQL's hash partition, remainder k */
+		char	   *shard = psprintf("%s.%s", IVM_SCHEMA,
+									 quote_identifier(psprintf("%s_p%d", storage_relname, k)));
+
 		resetStringInfo(&sql);
-		appendStringInfo(&sql, "CREATE TABLE %s.%s PARTITION OF %s FOR VALUES WITH (MODULUS %d, REMAINDER %d)",
-						 IVM_SCHEMA, quote_identifier(psprintf("%s_p%d", storage_relname, k)),
-						 d->storage_name, d->partitions, k);
+		appendStringInfo(&sql, "CREATE TABLE %s PARTITION OF %s FOR VALUES WITH (MODULUS %d, REMAINDER %d)",
+						 shard, d->storage_name, d->partitions, k);
 		ExecUtility(sql.data, "creating a shard of view storage");
+		GiveToCreator(d, shard, "TABLE");
 	}
 	if (d->shape->kind == IVM_KIND_SPJ || d->shape->kind == IVM_KIND_AGG)
 	{
@@ -697,13 +714,6 @@ CreateStorage(Declaration *d)
 		appendStringInfo(&sql, "CREATE TRIGGER ivm_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE "
 						 "ON %s FOR EACH STATEMENT EXECUTE FUNCTION ivm._guard_storage()", rel);
 		ExecUtility(sql.data, "guarding view storage");
-		if (d->creator != d->ivm_owner)
-		{
-			resetStringInfo(&sql);
-			appendStringInfo(&sql, "GRANT SELECT ON %s TO %s", rel,
-							 quote_identifier(GetUserNameFromId(d->creator, false)));
-			ExecUtility(sql.data, "granting access to view storage");
-		}
 	}
 }
 
@@ -782,20 +792,16 @@ CreateReadableView(Declaration *d)
 		appendStringInfoString(&sql, " WHERE __ivm_pass");
 	ExecUtility(sql.data, "creating the view");
 	d->view_oid = get_relname_relid(d->rv->relname, d->nspid);
-	if (d->hidden && d->creator != d->ivm_owner)
-	{
-		resetStringInfo(&sql);
-		appendStringInfo(&sql, "ALTER VIEW %s OWNER TO %s", view_name,
-						 quote_identifier(GetUserNameFromId(d->creator, false)));
-		ExecUtility(sql.data, "handing the hidden view to its owner");
-	}
-	if (d->hidden)
-		IvmRestoreUser(&d->save);
 
 	resetStringInfo(&sql);
 	appendStringInfo(&sql, "CREATE TRIGGER ivm_refuse_write INSTEAD OF INSERT OR UPDATE OR DELETE "
 					 "ON %s FOR EACH ROW EXECUTE FUNCTION ivm._refuse_write()", view_name);
 	ExecUtility(sql.data, "protecting the view");
+	if (d->hidden)
+	{
+		GiveToCreator(d, view_name, "VIEW");
+		IvmRestoreUser(&d->save);
+	}
 
 	RecordViewDependencies(d->view_oid, d->def_oid, d->query);
 	IvmBecome(d->ivm_owner, false, &d->save);
@@ -1246,12 +1252,45 @@ ivm_create_view(PG_FUNCTION_ARGS)
 }
 
 /*
+ * AdoptRelations
+ *		Hand every view's storage (and its shards) to the view's owner, and
+ *		every delta log to its table's owner, where they differ: relations
+ *		that an earlier version of ivm made belonged to the owner of schema
+ *		ivm, and a dump of such a database restores them so.  Caller acts as
+ *		ivm's owner.
+ */
+static void
+AdoptRelations(void)
+{
+	int			rc;
+	SPITupleTable *tt;
+	uint64		n;
+
+	rc = SPI_execute("SELECT pg_catalog.format('ALTER TABLE %s OWNER TO %I', s.rel::pg_catalog.regclass, "
+					 "  pg_catalog.pg_get_userbyid(o.relowner)) "
+					 "FROM (SELECT v.viewrel::pg_catalog.oid, v.storagerel::pg_catalog.oid FROM ivm._views v "
+					 "      UNION ALL SELECT v.viewrel, i.inhrelid FROM ivm._views v "
+					 "      JOIN pg_catalog.pg_inherits i ON i.inhparent OPERATOR(pg_catalog.=) v.storagerel "
+					 "      UNION ALL SELECT s.relid, s.logrel FROM ivm._sources s) s(owner_rel, rel) "
+					 "JOIN pg_catalog.pg_class o ON o.oid OPERATOR(pg_catalog.=) s.owner_rel "
+					 "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.rel "
+					 "WHERE c.relowner OPERATOR(pg_catalog.<>) o.relowner",
+					 true, 0);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "finding relations to hand to their owners");
+	tt = SPI_tuptable;
+	n = SPI_processed;
+	for (uint64 i = 0; i < n; i++)
+		ExecUtility(SPI_getvalue(tt->vals[i], tt->tupdesc, 1), "handing a relation to its owner");
+}
+
+/*
  * ivm_relink_views
  *		SQL: ivm._relink_views(), run after CREATE TRIGGER.  pg_dump does not
  *		write the dependencies of a view on what its query reads, nor of its
  *		definition on it: once a restored view is back (its catalog row, its
  *		definition and the view itself), record them again, so that DROP
  *		TABLE and DROP VIEW behave as they did in the dumped database.
+ *		Relations that belonged to ivm's owner go to their owners.
  */
 Datum
 ivm_relink_views(PG_FUNCTION_ARGS)
@@ -1305,6 +1344,7 @@ ivm_relink_views(PG_FUNCTION_ARGS)
 							   DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull)));
 	}
 	CommandCounterIncrement();
+	AdoptRelations();
 	IvmCatalogEnd(&save);
 	PG_RETURN_VOID();
 }
