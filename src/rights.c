@@ -168,7 +168,10 @@ IvmBecomeOwnerOf(Oid relid, IvmUserSave *save)
  *		Above zero while ivm runs DDL of its own on the relations of schema
  *		ivm (IvmInternalDdl).  The utility hook refuses any other DDL on them
  *		from a role that is not a superuser, even from their owner: their
- *		shape is ivm's to change (utility.c GuardIvmRelations).
+ *		shape is ivm's to change (utility.c GuardIvmRelations).  The hook
+ *		takes it for the one statement ivm runs and sets it to zero while
+ *		that statement runs, so that statements a user's code runs inside it
+ *		are guarded.
  */
 int			ivm_internal_ddl = 0;
 

@@ -333,8 +333,17 @@ GuardedTarget(Node *parsetree)
 	switch (nodeTag(parsetree))
 	{
 		case T_AlterTableStmt:
-			return InIvmSchema(((AlterTableStmt *) parsetree)->relation)
-				? ((AlterTableStmt *) parsetree)->relation : NULL;
+			if (InIvmSchema(((AlterTableStmt *) parsetree)->relation))
+				return ((AlterTableStmt *) parsetree)->relation;
+			/* a table made a child of one of them */
+			foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+			{
+				AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+				if (cmd->subtype == AT_AddInherit && InIvmSchema((RangeVar *) cmd->def))
+					return (RangeVar *) cmd->def;
+			}
+			return NULL;
 		case T_RenameStmt:
 			return InIvmSchema(((RenameStmt *) parsetree)->relation)
 				? ((RenameStmt *) parsetree)->relation : NULL;
@@ -407,7 +416,7 @@ GuardIvmRelations(Node *parsetree)
 {
 	RangeVar   *rv;
 
-	if (ivm_internal_ddl > 0 || superuser())
+	if (superuser())
 		return;
 	rv = GuardedTarget(parsetree);
 	if (rv != NULL)
@@ -418,11 +427,16 @@ GuardIvmRelations(Node *parsetree)
 				 errhint("Use the statements on the incremental view itself (CREATE INDEX ON, REFRESH, ALTER VIEW ... OWNER TO, DROP) or ivm's functions.")));
 }
 
+/*
+ * ProcessStatement
+ *		The hook's work for one statement; internal when ivm itself runs it
+ *		(IvmInternalDdl), which lifts the guard on schema ivm for it alone.
+ */
 static void
-IvmProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
-				  ProcessUtilityContext context, ParamListInfo params,
-				  QueryEnvironment *queryEnv, DestReceiver *dest,
-				  QueryCompletion *qc)
+ProcessStatement(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+				 ProcessUtilityContext context, ParamListInfo params,
+				 QueryEnvironment *queryEnv, DestReceiver *dest,
+				 QueryCompletion *qc, bool internal)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 	bool		installed = false;
@@ -441,7 +455,7 @@ IvmProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree
 		 IsA(parsetree, ViewStmt) || IsA(parsetree, CreateStmt)) &&
 		IsTransactionState() && !IsAbortedTransactionBlockState())
 		installed = OidIsValid(get_extension_oid("ivm", true));
-	if (installed)
+	if (installed && !internal)
 		GuardIvmRelations(parsetree);
 
 	/* the launcher starts the workers that waited for the extension */
@@ -531,6 +545,40 @@ IvmProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree
 		(((AlterTableStmt *) parsetree)->objtype == OBJECT_VIEW ||
 		 ((AlterTableStmt *) parsetree)->objtype == OBJECT_TABLE))
 		FollowOwnerChange((AlterTableStmt *) parsetree);
+}
+
+/*
+ * IvmProcessUtility
+ *		The hook.  A statement ivm runs itself (ivm_internal_ddl raised) is
+ *		internal; whatever it runs in turn (a domain's check, a function
+ *		called while a table is rewritten, as its owner) is not: the counter
+ *		reads zero while the statement runs.
+ */
+static void
+IvmProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+				  ProcessUtilityContext context, ParamListInfo params,
+				  QueryEnvironment *queryEnv, DestReceiver *dest,
+				  QueryCompletion *qc)
+{
+	int			internal = ivm_internal_ddl;
+
+	if (internal == 0)
+	{
+		ProcessStatement(pstmt, queryString, readOnlyTree, context, params, queryEnv,
+						 dest, qc, false);
+		return;
+	}
+	ivm_internal_ddl = 0;
+	PG_TRY();
+	{
+		ProcessStatement(pstmt, queryString, readOnlyTree, context, params, queryEnv,
+						 dest, qc, true);
+	}
+	PG_FINALLY();
+	{
+		ivm_internal_ddl = internal;
+	}
+	PG_END_TRY();
 }
 
 /*
