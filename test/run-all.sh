@@ -25,6 +25,9 @@
 #                 round trips, the randomised test going on in each restored
 #                 database, the dedup seen-set across a restart
 #   crash         test/crash/run.sh (in a cluster of its own)
+#   ownership     test/ownership/run.sh: VACUUM, VACUUM FULL and autovacuum over
+#                 a view of a hostile range type leave every role as it was
+#                 (in a cluster of its own)
 #   worker        test/worker/run.sh: background workers tick on their own,
 #                 reload, failing views, DROP EXTENSION / DATABASE, kill -9
 #                 (in a cluster of its own)
@@ -48,7 +51,7 @@ PASSED=0
 FAILED=0
 SKIPPED=0
 RESULTS=()
-SUITES=${IVM_SUITES:-layers installcheck pgtap push-leak random random-profiles random-full random-quarantine random-collide dump crash worker checkpoint standby nopreload tpch}
+SUITES=${IVM_SUITES:-layers installcheck pgtap push-leak random random-profiles random-full random-quarantine random-collide dump crash ownership worker checkpoint standby nopreload tpch}
 
 # The randomised test: a random seed unless one is given, 300 ticks unless told.
 IVM_SEED=$(ivm_seed)
@@ -173,6 +176,7 @@ run_suite random-collide 600 env -u IVM_PGDATA -u IVM_TMP IVM_EXTRA_CONF="ivm.de
     IVM_EXPECT_HASH_BITS=3 IVM_TICKS="${IVM_COLLIDE_TICKS:-200}" bash "$HERE/random/run.sh"
 run_suite dump 900 bash "$HERE/dump/run.sh"
 run_suite crash 600 bash "$HERE/crash/run.sh"
+run_suite ownership 300 bash "$HERE/ownership/run.sh"
 run_suite worker 600 bash "$HERE/worker/run.sh"
 run_suite checkpoint 300 bash "$HERE/checkpoint/run.sh"
 run_suite standby 300 bash "$HERE/standby/run.sh"
