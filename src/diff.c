@@ -88,8 +88,6 @@ RowShown(HeapTuple tuple, TupleDesc desc, AttrNumber passatt)
 #define DIFF_BATCH 1000
 /* rows a diff must write, most of its storage, before it analyzes the storage */
 #define DIFF_ANALYZE_MIN 1000
-/* ctids deleted by one statement */
-#define DIFF_DELETE_CHUNK 10000
 
 /* One side of the merge: a cursor over rows sorted by their hash. */
 typedef struct DiffSide
@@ -195,33 +193,6 @@ SideTake(DiffSide *side)
 	return tup;
 }
 
-/* Delete the stored rows whose ctids the tuplestore holds, a chunk at a time. */
-static void
-DeleteCtids(Oid storage_rel, const char *storage_name, Tuplestorestate *ctids,
-			TupleDesc ctid_desc, uint64 n, Snapshot snap, const char *viewname)
-{
-	TupleTableSlot *slot = MakeSingleTupleTableSlot(ctid_desc, &TTSOpsMinimalTuple);
-	ItemPointerData *chunk = palloc(sizeof(ItemPointerData) * Min(n, DIFF_DELETE_CHUNK));
-	uint64		k = 0;
-
-	tuplestore_rescan(ctids);
-	while (tuplestore_gettupleslot(ctids, true, false, slot))
-	{
-		bool		isnull;
-
-		ItemPointerCopy((ItemPointer) DatumGetPointer(slot_getattr(slot, 1, &isnull)), &chunk[k++]);
-		if (k == DIFF_DELETE_CHUNK)
-		{
-			IvmApplyRows(storage_rel, storage_name, chunk, k, NULL, NULL, 0, snap, viewname);
-			k = 0;
-		}
-	}
-	if (k > 0)
-		IvmApplyRows(storage_rel, storage_name, chunk, k, NULL, NULL, 0, snap, viewname);
-	pfree(chunk);
-	ExecDropSingleTupleTableSlot(slot);
-}
-
 /* the stored rows, each with its ctid, in the order of their hash */
 static char *
 StoredSideSql(const char *storage_name, const char *stored_filter)
@@ -310,8 +281,7 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 		storage_desc = CreateTupleDescCopy(RelationGetDescr(srel));
 		table_close(srel, AccessShareLock);
 	}
-	ctid_desc = CreateTemplateTupleDesc(1);
-	TupleDescInitEntry(ctid_desc, 1, "ctid", TIDOID, -1, 0);
+	ctid_desc = IvmCtidDesc();
 	inserts = tuplestore_begin_heap(false, false, work_mem);
 	deletes = tuplestore_begin_heap(false, false, work_mem);
 
@@ -440,10 +410,8 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 	SPI_cursor_close(old_side.portal);
 	SPI_cursor_close(new_side.portal);
 
-	if (ndeletes > 0)
-		DeleteCtids(storage_rel, storage_name, deletes, ctid_desc, ndeletes, snap, viewname);
-	if (ninserts > 0)
-		IvmApplyRows(storage_rel, storage_name, NULL, 0, inserts, storage_desc, ninserts, snap, viewname);
+	IvmApplyRowsFrom(storage_rel, storage_name, deletes, ndeletes, inserts, storage_desc,
+					 ninserts, snap, viewname);
 	tuplestore_end(inserts);
 	tuplestore_end(deletes);
 

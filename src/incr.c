@@ -51,6 +51,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "ivm.h"
 #include "exec.h"
@@ -91,40 +92,214 @@ CheckColumnTypes(TupleDesc result, int offset, TupleDesc storage, int n,
 				 i + 1, viewname);
 }
 
+/* rows of a delta query fetched at a time */
+#define DELTA_BATCH 10000
+
 /*
  * Defer
  *		Hand what applying a delta would write to the caller (a shard's
  *		worker, which sends it to the tick that applies it): the ctids to
- *		delete, copied into the caller's context, and the rows to insert.
+ *		delete, as an array in the caller's context, and the rows to insert.
  */
 static void
-Defer(IvmRowChanges *defer, ItemPointerData *deletes, uint64 ndeletes,
+Defer(IvmRowChanges *defer, Tuplestorestate *ctids, uint64 ndeletes,
 	  Tuplestorestate **inserts, uint64 ninserts)
 {
-	defer->deletes = palloc(sizeof(ItemPointerData) * Max(ndeletes, 1));
-	memcpy(defer->deletes, deletes, sizeof(ItemPointerData) * ndeletes);
+	defer->deletes = IvmCtidArray(ctids, ndeletes);
 	defer->ndeletes = ndeletes;
 	defer->inserts = *inserts;
 	defer->ninserts = ninserts;
 	*inserts = NULL;
 }
 
-/* A distinct delta row of an SPJ view. */
+/* what is done with one batch of a delta query's rows; false stops */
+typedef bool (*BatchFn) (SPITupleTable *tt, uint64 n, void *arg);
+
+/*
+ * ForEachBatch
+ *		Run delta query sql (a kept plan of sizeclass) as owner, restricted,
+ *		at snap, and hand its rows to fn a batch at a time, so that a large
+ *		delta is never held whole.  A plan that may be parallel
+ *		(IVM_PLAN_PARALLEL) runs whole instead: a cursor would run it
+ *		serially, and such statements (rescans) return a bounded number of
+ *		rows.
+ */
+static void
+ForEachBatch(const char *sql, Snapshot snap, int sizeclass, Oid owner, BatchFn fn, void *arg)
+{
+	IvmUserSave save;
+	SPIPlanPtr	plan;
+	Portal		portal;
+
+	IvmBecome(owner, true, &save);
+	if (sizeclass == IVM_PLAN_PARALLEL)
+	{
+		int			rc = IvmExecCached(sql, 0, NULL, NULL, NULL, snap, 0, sizeclass);
+
+		IvmSpiCheck(rc, SPI_OK_SELECT, "running the delta query");
+		(void) fn(SPI_tuptable, SPI_processed, arg);
+		SPI_freetuptable(SPI_tuptable);
+		IvmRestoreUser(&save);
+		return;
+	}
+	plan = IvmKeptPlan(sql, 0, NULL, sizeclass);
+	CommandCounterIncrement();
+	PushCopiedSnapshot(snap);
+	UpdateActiveSnapshotCommandId();
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	PopActiveSnapshot();
+	for (;;)
+	{
+		bool		more;
+
+		SPI_cursor_fetch(portal, true, DELTA_BATCH);
+		if (SPI_processed == 0)
+			break;
+		more = fn(SPI_tuptable, SPI_processed, arg);
+		SPI_freetuptable(SPI_tuptable);
+		if (!more)
+			break;
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	IvmRestoreUser(&save);
+}
+
+/* The SPJ apply's reading of its delta query: rows into the consolidator. */
+typedef struct SpjRead
+{
+	const char *viewname;
+	TupleDesc	storage_desc;
+	int			nvisible;
+	TupleDesc	rdesc;			/* visible columns, weight (int8) */
+	IvmConsolidator *cons;		/* NULL until the first row */
+	Datum	   *values;
+	bool	   *nulls;
+	MemoryContext cxt;			/* where these live */
+} SpjRead;
+
+static bool
+SpjBatch(SPITupleTable *tt, uint64 n, void *arg)
+{
+	SpjRead    *r = arg;
+
+	if (r->cons == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(r->cxt);
+
+		CheckColumnTypes(tt->tupdesc, 0, r->storage_desc, r->nvisible, r->viewname);
+		if (tt->tupdesc->natts <= r->nvisible ||
+			TupleDescAttr(tt->tupdesc, r->nvisible)->atttypid != INT8OID)
+			elog(ERROR, "ivm: the delta query of \"%s\" has no int8 weight after its columns",
+				 r->viewname);
+		r->rdesc = CreateTemplateTupleDesc(r->nvisible + 1);
+		for (int i = 1; i <= r->nvisible + 1; i++)
+			TupleDescCopyEntry(r->rdesc, i, tt->tupdesc, i);
+		r->cons = IvmConsolidatorBegin(r->rdesc, r->nvisible + 1);
+		r->values = palloc(sizeof(Datum) * tt->tupdesc->natts);
+		r->nulls = palloc(sizeof(bool) * tt->tupdesc->natts);
+		MemoryContextSwitchTo(old);
+	}
+	for (uint64 i = 0; i < n; i++)
+	{
+		heap_deform_tuple(tt->vals[i], tt->tupdesc, r->values, r->nulls);
+		IvmConsolidatorPut(r->cons, r->values, r->nulls);
+	}
+	return true;
+}
+
+/* A distinct delta row of an SPJ view that removes stored copies. */
 typedef struct SpjEntry
 {
-	IvmRowKey	key;			/* one copy (visible columns, weight), by its
+	IvmRowKey	key;			/* the row (visible columns, weight), by its
 								 * visible columns */
-	int64		weight;
-	int64		found;			/* stored copies found for a negative weight */
-	int			nctids;
-	ItemPointerData *ctids;
+	int64		weight;			/* negative */
+	int64		found;			/* stored copies found for it */
 } SpjEntry;
+
+/* the delta rows whose stored copies are looked up together */
+#define SPJ_CHUNK 10000
+
+/*
+ * FindRemoved
+ *		Find, for each delta row of rows (SpjEntry, all negative), as many
+ *		stored copies as it removes, adding their ctids to ctids.  False
+ *		when the storage holds fewer.  The candidates come by the index on
+ *		the row hash, read as the storage's owner; each one's columns decide.
+ */
+static bool
+FindRemoved(HTAB *rows, Oid storage_rel, const char *storage_name, int nvisible,
+			Snapshot snap, const char *viewname, Tuplestorestate *ctids, TupleDesc ctid_desc,
+			uint64 *nctids)
+{
+	int			nneg = hash_get_num_entries(rows);
+	Datum	   *hashes = palloc(sizeof(Datum) * Max(nneg, 1));
+	HASH_SEQ_STATUS seq;
+	SpjEntry   *e;
+	Oid			types[1] = {INT8ARRAYOID};
+	Datum		args[1];
+	IvmUserSave save;
+	int			k = 0;
+	int			rc;
+	bool		ok = true;
+	char	   *sql;
+
+	hash_seq_init(&seq, rows);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		hashes[k++] = Int64GetDatum((int64) e->key.hash);
+	args[0] = PointerGetDatum(construct_array(hashes, nneg, INT8OID, 8, true, TYPALIGN_DOUBLE));
+	sql = psprintf("SELECT ctid, * FROM %s WHERE %s = ANY ($1)", storage_name, IVM_HASH_COLUMN);
+	IvmBecomeOwnerOf(storage_rel, &save);
+	rc = IvmExecCached(sql, 1, types, args, NULL, snap, 0, 0);
+	IvmRestoreUser(&save);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "finding view rows");
+	if (SPI_tuptable->tupdesc->natts != nvisible + 2)
+		elog(ERROR, "ivm: storage of \"%s\" has %d columns, expected %d",
+			 viewname, SPI_tuptable->tupdesc->natts - 1, nvisible + 1);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	stored = SPI_tuptable->vals[i];
+		bool		isnull;
+		Datum		tid = SPI_getbinval(stored, SPI_tuptable->tupdesc, 1, &isnull);
+		IvmRowKey	key;
+
+		/* the stored row: ctid, visible columns, then its hash */
+		key.hash = (uint64) DatumGetInt64(SPI_getbinval(stored, SPI_tuptable->tupdesc,
+														nvisible + 2, &isnull));
+		key.tuple = stored;
+		key.desc = SPI_tuptable->tupdesc;
+		key.firstatt = 2;
+		key.lastatt = nvisible + 1;
+		key.skipatt = 0;
+		e = hash_search(rows, &key, HASH_FIND, NULL);
+		if (e != NULL && e->found < -e->weight)
+		{
+			isnull = false;
+			tuplestore_putvalues(ctids, ctid_desc, &tid, &isnull);
+			(*nctids)++;
+			e->found++;
+		}
+	}
+	SPI_freetuptable(SPI_tuptable);
+	hash_seq_init(&seq, rows);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		if (e->found < -e->weight)
+			ok = false;
+	pfree(hashes);
+	return ok;
+}
 
 /*
  * IvmApplySpj
  *		Run delta_sql (visible columns, then the weight) as the view's owner
  *		and apply it.  False, having written nothing, when the storage lacks
  *		rows the delta removes.
+ *
+ *		Memory stays within a few times work_mem whatever the size of the
+ *		delta: its rows are read a batch at a time and consolidated by a
+ *		sort that spills; the rows it inserts, the ctids it deletes and the
+ *		view's delta go into tuplestores; the stored copies it removes are
+ *		looked up SPJ_CHUNK delta rows at a time.
  */
 bool
 IvmApplySpj(Oid storage_rel, Oid view_owner, const char *viewname,
@@ -132,156 +307,117 @@ IvmApplySpj(Oid storage_rel, Oid view_owner, const char *viewname,
 			Tuplestorestate *vdelta, TupleDesc vdesc, IvmDiffResult *result,
 			IvmRowChanges *defer)
 {
-	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "ivm spj",
-											  ALLOCSET_DEFAULT_SIZES);
-	MemoryContext oldcxt;
+	MemoryContext oldcxt = CurrentMemoryContext;
+	MemoryContext cxt = AllocSetContextCreate(oldcxt, "ivm spj", ALLOCSET_DEFAULT_SIZES);
+	MemoryContext rowcxt = AllocSetContextCreate(cxt, "ivm spj row", ALLOCSET_DEFAULT_SIZES);
+	MemoryContext chunkcxt = AllocSetContextCreate(cxt, "ivm spj chunk", ALLOCSET_DEFAULT_SIZES);
 	char	   *storage_name = StorageName(storage_rel);
 	TupleDesc	storage_desc = StorageDesc(storage_rel);
-	HTAB	   *rows;
-	HASH_SEQ_STATUS seq;
-	SpjEntry   *e;
-	IvmUserSave save;
-	SPITupleTable *delta;
-	uint64		ndelta;
-	Datum	   *neg_hashes;
-	int			nneg = 0;
-	ItemPointerData *deletes;
-	uint64		ndeletes = 0;
-	uint64		maxdeletes = 0;
+	TupleDesc	ctid_desc = IvmCtidDesc();
+	SpjRead		r;
+	Tuplestorestate *net;
 	Tuplestorestate *inserts;
+	Tuplestorestate *ctids;
+	TupleTableSlot *slot;
+	HTAB	   *chunk = NULL;
+	Datum	   *values = palloc(sizeof(Datum) * (nvisible + 1));
+	bool	   *nulls = palloc(sizeof(bool) * (nvisible + 1));
+	uint64		ndeletes = 0;
 	uint64		ninserts = 0;
-	int			rc;
 	bool		ok = true;
 
-	IvmBecome(view_owner, true, &save);
-	rc = IvmExecCached(delta_sql, 0, NULL, NULL, NULL, snap, 0, sizeclass);
-	IvmRestoreUser(&save);
-	IvmSpiCheck(rc, SPI_OK_SELECT, "running the delta query");
-	delta = SPI_tuptable;
-	ndelta = SPI_processed;
-	CheckColumnTypes(delta->tupdesc, 0, storage_desc, nvisible, viewname);
+	memset(&r, 0, sizeof(r));
+	r.viewname = viewname;
+	r.storage_desc = storage_desc;
+	r.nvisible = nvisible;
+	r.cxt = cxt;
+	ForEachBatch(delta_sql, snap, sizeclass, view_owner, SpjBatch, &r);
 
-	oldcxt = MemoryContextSwitchTo(cxt);
-	rows = IvmRowTableCreate("ivm delta rows", 256, sizeof(SpjEntry), cxt);
-
-	/* consolidate */
-	for (uint64 i = 0; i < ndelta; i++)
-	{
-		HeapTuple	tup = delta->vals[i];
-		IvmRowKey	key;
-		bool		isnull;
-		int64		w = DatumGetInt64(SPI_getbinval(tup, delta->tupdesc, nvisible + 1, &isnull));
-		bool		found;
-
-		IvmRowKeyInit(&key, tup, delta->tupdesc, 1, nvisible, 0);
-		e = hash_search(rows, &key, HASH_ENTER, &found);
-		if (!found)
-		{
-			e->weight = 0;
-			e->found = 0;
-			e->nctids = 0;
-			e->ctids = NULL;
-		}
-		e->weight += w;
-	}
-
-	/* the stored copies that negative weights remove */
-	neg_hashes = palloc(sizeof(Datum) * Max(hash_get_num_entries(rows), 1));
-	hash_seq_init(&seq, rows);
-	while ((e = hash_seq_search(&seq)) != NULL)
-		if (e->weight < 0)
-		{
-			neg_hashes[nneg++] = Int64GetDatum((int64) e->key.hash);
-			maxdeletes += (uint64) (-e->weight);
-			e->ctids = palloc(sizeof(ItemPointerData) * (-e->weight));
-		}
-	deletes = palloc(sizeof(ItemPointerData) * Max(maxdeletes, 1));
-	if (nneg > 0)
-	{
-		StringInfoData sql;
-		Oid			types[1] = {INT8ARRAYOID};
-		Datum		args[1];
-
-		args[0] = PointerGetDatum(construct_array(neg_hashes, nneg, INT8OID, 8, true, TYPALIGN_DOUBLE));
-		initStringInfo(&sql);
-		/* the candidates, by the index on the hash; then each one's columns decide */
-		appendStringInfo(&sql, "SELECT ctid, * FROM %s WHERE %s = ANY ($1)",
-						 storage_name, IVM_HASH_COLUMN);
-		MemoryContextSwitchTo(oldcxt);
-		IvmBecomeOwnerOf(storage_rel, &save);
-		rc = IvmExecCached(sql.data, 1, types, args, NULL, snap, 0, 0);
-		IvmRestoreUser(&save);
-		IvmSpiCheck(rc, SPI_OK_SELECT, "finding view rows");
-		MemoryContextSwitchTo(cxt);
-		if (SPI_tuptable->tupdesc->natts != nvisible + 2)
-			elog(ERROR, "ivm: storage of \"%s\" has %d columns, expected %d",
-				 viewname, SPI_tuptable->tupdesc->natts - 1, nvisible + 1);
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	stored = SPI_tuptable->vals[i];
-			bool		isnull;
-			ItemPointer tid = (ItemPointer) DatumGetPointer(SPI_getbinval(stored, SPI_tuptable->tupdesc,
-																		  1, &isnull));
-			IvmRowKey	key;
-
-			/* the stored row: ctid, visible columns, then its hash */
-			key.hash = (uint64) DatumGetInt64(SPI_getbinval(stored, SPI_tuptable->tupdesc,
-															nvisible + 2, &isnull));
-			key.tuple = stored;
-			key.desc = SPI_tuptable->tupdesc;
-			key.firstatt = 2;
-			key.lastatt = nvisible + 1;
-			key.skipatt = 0;
-			e = hash_search(rows, &key, HASH_FIND, NULL);
-			if (e != NULL && e->weight < 0 && e->found < -e->weight)
-			{
-				ItemPointerCopy(tid, &deletes[ndeletes++]);
-				e->found++;
-			}
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
-
-	/* inserts (in the caller's context: a caller may apply them later), and the view's delta */
-	MemoryContextSwitchTo(oldcxt);
+	/* inserts in the caller's context: a caller may apply them later */
 	inserts = tuplestore_begin_heap(false, false, work_mem);
-	MemoryContextSwitchTo(cxt);
-	hash_seq_init(&seq, rows);
-	while ((e = hash_seq_search(&seq)) != NULL)
+	ctids = tuplestore_begin_heap(false, false, work_mem);
+	if (r.cons == NULL)
+		goto done;				/* no row */
+	net = tuplestore_begin_heap(false, false, work_mem);
+	(void) IvmConsolidatorEnd(r.cons, net);
+
+	slot = MakeSingleTupleTableSlot(r.rdesc, &TTSOpsMinimalTuple);
+	while (ok && tuplestore_gettupleslot(net, true, false, slot))
 	{
-		if (e->weight < 0 && e->found < -e->weight)
-			ok = false;
-		if (e->weight > 0)
+		HeapTuple	tup;
+		int64		w;
+
+		slot_getallattrs(slot);
+		w = DatumGetInt64(slot->tts_values[nvisible]);
+		if (w < 0)
 		{
-			Datum	   *values = palloc(sizeof(Datum) * (nvisible + 1));
-			bool	   *nulls = palloc(sizeof(bool) * (nvisible + 1));
+			SpjEntry   *e;
+			IvmRowKey	key;
+			bool		found;
 
-			heap_deform_tuple(e->key.tuple, delta->tupdesc, values, nulls);
-			values[nvisible] = Int64GetDatum((int64) e->key.hash);
-			nulls[nvisible] = false;
-			for (int64 k = 0; k < e->weight; k++)
-				tuplestore_putvalues(inserts, storage_desc, values, nulls);
-			ninserts += e->weight;
+			MemoryContextSwitchTo(chunkcxt);
+			if (chunk == NULL)
+				chunk = IvmRowTableCreate("ivm delta rows removed", 256, sizeof(SpjEntry), chunkcxt);
+			tup = ExecCopySlotHeapTuple(slot);
+			IvmRowKeyInit(&key, tup, r.rdesc, 1, nvisible, 0);
+			e = hash_search(chunk, &key, HASH_ENTER, &found);
+			if (!found)
+			{
+				e->weight = 0;
+				e->found = 0;
+			}
+			e->weight += w;
 		}
-		if (e->weight != 0 && vdelta)
-			tuplestore_puttuple(vdelta, IvmVisibleTuple(e->key.tuple, delta->tupdesc, vdesc, e->weight));
+		else
+		{
+			MemoryContextSwitchTo(rowcxt);
+			tup = ExecCopySlotHeapTuple(slot);
+			memcpy(values, slot->tts_values, sizeof(Datum) * nvisible);
+			memcpy(nulls, slot->tts_isnull, sizeof(bool) * nvisible);
+			values[nvisible] = Int64GetDatum((int64) IvmHashRow(tup, r.rdesc, 1, nvisible));
+			nulls[nvisible] = false;
+			for (int64 k = 0; k < w; k++)
+				tuplestore_putvalues(inserts, storage_desc, values, nulls);
+			ninserts += w;
+		}
+		if (vdelta)
+		{
+			MemoryContextSwitchTo(rowcxt);
+			tuplestore_puttuple(vdelta, IvmVisibleTuple(tup, r.rdesc, vdesc, w));
+		}
+		MemoryContextSwitchTo(cxt);
+		MemoryContextReset(rowcxt);
+		if (chunk != NULL && hash_get_num_entries(chunk) >= SPJ_CHUNK)
+		{
+			ok = FindRemoved(chunk, storage_rel, storage_name, nvisible, snap, viewname,
+							 ctids, ctid_desc, &ndeletes);
+			chunk = NULL;
+			MemoryContextReset(chunkcxt);
+		}
+		CHECK_FOR_INTERRUPTS();
 	}
-	MemoryContextSwitchTo(oldcxt);
+	if (ok && chunk != NULL)
+		ok = FindRemoved(chunk, storage_rel, storage_name, nvisible, snap, viewname,
+						 ctids, ctid_desc, &ndeletes);
+	ExecDropSingleTupleTableSlot(slot);
+	tuplestore_end(net);
 
+done:
+	MemoryContextSwitchTo(oldcxt);
 	if (ok)
 	{
 		if (defer != NULL)
-			Defer(defer, deletes, ndeletes, &inserts, ninserts);
+			Defer(defer, ctids, ndeletes, &inserts, ninserts);
 		else
-			IvmApplyRows(storage_rel, storage_name, deletes, ndeletes, inserts, storage_desc, ninserts,
-						 snap, viewname);
+			IvmApplyRowsFrom(storage_rel, storage_name, ctids, ndeletes, inserts, storage_desc,
+							 ninserts, snap, viewname);
 		result->inserted = ninserts;
 		result->deleted = ndeletes;
 		result->rows_delta = (int64) ninserts - (int64) ndeletes;
 	}
 	if (inserts != NULL)
 		tuplestore_end(inserts);
-	SPI_freetuptable(delta);
+	tuplestore_end(ctids);
 	MemoryContextDelete(cxt);
 	return ok;
 }
@@ -295,11 +431,134 @@ Passes(IvmShape *shape, Datum *values, bool *nulls)
 	return !nulls[shape->passattno - 1] && DatumGetBool(values[shape->passattno - 1]);
 }
 
+/* The AGG apply's state, across the batches of its merge query. */
+typedef struct AggApply
+{
+	const char *viewname;
+	IvmShape   *shape;
+	TupleDesc	storage_desc;
+	bool		checked;
+	Tuplestorestate *inserts;
+	Tuplestorestate *ctids;
+	TupleDesc	ctid_desc;
+	Tuplestorestate *vdelta;
+	TupleDesc	vdesc;
+	uint64		ndeletes;
+	uint64		ninserts;
+	uint64		vins;
+	uint64		vdel;
+	int64		size_delta;
+	bool		ok;
+	Datum	   *values;
+	bool	   *nulls;
+	MemoryContext rowcxt;		/* reset per row */
+} AggApply;
+
+/* One batch of a merge query's rows (see IvmApplyAgg). */
+static bool
+AggBatch(SPITupleTable *tt, uint64 n, void *arg)
+{
+	AggApply   *a = arg;
+	TupleDesc	storage_desc = a->storage_desc;
+	int			natts = storage_desc->natts;
+	int			nvisible = a->shape->nvisible;
+	Datum	   *values = a->values;
+	bool	   *nulls = a->nulls;
+	MemoryContext old = MemoryContextSwitchTo(a->rowcxt);
+
+	if (!a->checked)
+	{
+		if (tt->tupdesc->natts != 1 + 2 * natts)
+			elog(ERROR, "ivm: delta query of \"%s\" returned %d columns, expected %d",
+				 a->viewname, tt->tupdesc->natts, 1 + 2 * natts);
+		CheckColumnTypes(tt->tupdesc, 1, storage_desc, natts, a->viewname);
+		a->checked = true;
+	}
+	for (uint64 i = 0; i < n && a->ok; i++)
+	{
+		bool		stored;
+		int64		count;
+		bool		gone;
+
+		MemoryContextReset(a->rowcxt);
+		heap_deform_tuple(tt->vals[i], tt->tupdesc, values, nulls);
+		stored = !nulls[0];
+		count = DatumGetInt64(values[1 + nvisible]);
+		if (count < 0)
+		{
+			a->ok = false;
+			break;
+		}
+		gone = (count == 0 && !a->shape->scalar);
+		a->size_delta += count - (nulls[1 + natts + nvisible] ? 0 : DatumGetInt64(values[1 + natts + nvisible]));
+
+		if (!stored)
+		{
+			if (gone)
+				continue;		/* came and went within the tick */
+			tuplestore_putvalues(a->inserts, storage_desc, values + 1, nulls + 1);
+			a->ninserts++;
+			if (!Passes(a->shape, values + 1, nulls + 1))
+				continue;		/* a group HAVING hides */
+			a->vins++;
+			if (a->vdelta)
+			{
+				values[1 + nvisible] = Int64GetDatum(1);
+				nulls[1 + nvisible] = false;
+				tuplestore_putvalues(a->vdelta, a->vdesc, values + 1, nulls + 1);
+			}
+			continue;
+		}
+
+		/* the group's stored row: unchanged, replaced, or gone */
+		{
+			HeapTuple	nt = heap_form_tuple(storage_desc, values + 1, nulls + 1);
+			HeapTuple	ot = heap_form_tuple(storage_desc, values + 1 + natts, nulls + 1 + natts);
+			IvmRowKey	newrow = {0, nt, storage_desc, 1, natts, 0};
+			IvmRowKey	oldrow = {0, ot, storage_desc, 1, natts, 0};
+			bool		old_shown = Passes(a->shape, values + 1 + natts, nulls + 1 + natts);
+			bool		new_shown = !gone && Passes(a->shape, values + 1, nulls + 1);
+			bool		visible_changed;
+			bool		isnull = false;
+
+			/* changed: by the values of its columns (hashes unused) */
+			if (!gone && IvmRowKeysEqual(&newrow, &oldrow))
+				continue;
+			newrow.lastatt = oldrow.lastatt = nvisible;
+			visible_changed = gone || old_shown != new_shown || !IvmRowKeysEqual(&newrow, &oldrow);
+			tuplestore_putvalues(a->ctids, a->ctid_desc, &values[0], &isnull);
+			a->ndeletes++;
+			if (visible_changed && old_shown)
+			{
+				a->vdel++;
+				if (a->vdelta)
+					tuplestore_puttuple(a->vdelta, IvmVisibleTuple(ot, storage_desc, a->vdesc, -1));
+			}
+			if (!gone)
+			{
+				tuplestore_puttuple(a->inserts, nt);
+				a->ninserts++;
+			}
+			if (visible_changed && new_shown)
+			{
+				a->vins++;
+				if (a->vdelta)
+					tuplestore_puttuple(a->vdelta, IvmVisibleTuple(nt, storage_desc, a->vdesc, 1));
+			}
+		}
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(a->rowcxt);
+	return a->ok;
+}
+
 /*
  * IvmApplyAgg
  *		Run merge_sql (IvmMergeSql) as the view's owner and apply what it
  *		returns.  False, having written nothing, when a group's count would
- *		go negative.
+ *		go negative.  Its rows are read a batch at a time, and what they
+ *		write goes into tuplestores: memory stays within work_mem whatever
+ *		the number of groups touched.
  */
 bool
 IvmApplyAgg(Oid storage_rel, Oid view_owner, const char *viewname,
@@ -309,131 +568,41 @@ IvmApplyAgg(Oid storage_rel, Oid view_owner, const char *viewname,
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "ivm agg",
 											  ALLOCSET_DEFAULT_SIZES);
-	MemoryContext oldcxt;
 	char	   *storage_name = StorageName(storage_rel);
-	TupleDesc	storage_desc = StorageDesc(storage_rel);
-	int			natts = storage_desc->natts;
-	int			nvisible = shape->nvisible;
-	IvmUserSave save;
-	SPITupleTable *merged;
-	uint64		nmerged;
-	ItemPointerData *deletes;
-	uint64		ndeletes = 0;
-	Tuplestorestate *inserts;
-	uint64		ninserts = 0;
-	Datum	   *values;
-	bool	   *nulls;
-	uint64		vins = 0;
-	uint64		vdel = 0;
-	int64		size_delta = 0;
-	int			rc;
-	bool		ok = true;
+	AggApply	a;
 
-	IvmBecome(view_owner, true, &save);
-	rc = IvmExecCached(merge_sql, 0, NULL, NULL, NULL, snap, 0, sizeclass);
-	IvmRestoreUser(&save);
-	IvmSpiCheck(rc, SPI_OK_SELECT, "running the delta query");
-	merged = SPI_tuptable;
-	nmerged = SPI_processed;
-	if (merged->tupdesc->natts != 1 + 2 * natts)
-		elog(ERROR, "ivm: delta query of \"%s\" returned %d columns, expected %d",
-			 viewname, merged->tupdesc->natts, 1 + 2 * natts);
-	CheckColumnTypes(merged->tupdesc, 1, storage_desc, natts, viewname);
+	memset(&a, 0, sizeof(a));
+	a.viewname = viewname;
+	a.shape = shape;
+	a.storage_desc = StorageDesc(storage_rel);
+	a.inserts = tuplestore_begin_heap(false, false, work_mem);
+	a.ctids = tuplestore_begin_heap(false, false, work_mem);
+	a.ctid_desc = IvmCtidDesc();
+	a.vdelta = vdelta;
+	a.vdesc = vdesc;
+	a.ok = true;
+	a.values = palloc(sizeof(Datum) * (1 + 2 * a.storage_desc->natts));
+	a.nulls = palloc(sizeof(bool) * (1 + 2 * a.storage_desc->natts));
+	a.rowcxt = AllocSetContextCreate(cxt, "ivm agg row", ALLOCSET_DEFAULT_SIZES);
+	ForEachBatch(merge_sql, snap, sizeclass, view_owner, AggBatch, &a);
 
-	inserts = tuplestore_begin_heap(false, false, work_mem);
-	oldcxt = MemoryContextSwitchTo(cxt);
-	deletes = palloc(sizeof(ItemPointerData) * Max(nmerged, 1));
-	values = palloc(sizeof(Datum) * (1 + 2 * natts));
-	nulls = palloc(sizeof(bool) * (1 + 2 * natts));
-
-	for (uint64 i = 0; i < nmerged && ok; i++)
-	{
-		HeapTuple	tup = merged->vals[i];
-		bool		stored;
-		int64		count;
-		bool		gone;
-
-		heap_deform_tuple(tup, merged->tupdesc, values, nulls);
-		stored = !nulls[0];
-		count = DatumGetInt64(values[1 + nvisible]);
-		if (count < 0)
-		{
-			ok = false;
-			break;
-		}
-		gone = (count == 0 && !shape->scalar);
-		size_delta += count - (nulls[1 + natts + nvisible] ? 0 : DatumGetInt64(values[1 + natts + nvisible]));
-
-		if (!stored)
-		{
-			if (gone)
-				continue;		/* came and went within the tick */
-			tuplestore_putvalues(inserts, storage_desc, values + 1, nulls + 1);
-			ninserts++;
-			if (!Passes(shape, values + 1, nulls + 1))
-				continue;		/* a group HAVING hides */
-			vins++;
-			if (vdelta)
-			{
-				values[1 + nvisible] = Int64GetDatum(1);
-				nulls[1 + nvisible] = false;
-				tuplestore_putvalues(vdelta, vdesc, values + 1, nulls + 1);
-			}
-			continue;
-		}
-
-		/* the group's stored row: unchanged, replaced, or gone */
-		{
-			HeapTuple	n = heap_form_tuple(storage_desc, values + 1, nulls + 1);
-			HeapTuple	o = heap_form_tuple(storage_desc, values + 1 + natts, nulls + 1 + natts);
-			IvmRowKey	newrow = {0, n, storage_desc, 1, natts, 0};
-			IvmRowKey	oldrow = {0, o, storage_desc, 1, natts, 0};
-			bool		old_shown = Passes(shape, values + 1 + natts, nulls + 1 + natts);
-			bool		new_shown = !gone && Passes(shape, values + 1, nulls + 1);
-			bool		visible_changed;
-
-			/* changed: by the values of its columns (hashes unused) */
-			if (!gone && IvmRowKeysEqual(&newrow, &oldrow))
-				continue;
-			newrow.lastatt = oldrow.lastatt = nvisible;
-			visible_changed = gone || old_shown != new_shown || !IvmRowKeysEqual(&newrow, &oldrow);
-			ItemPointerCopy((ItemPointer) DatumGetPointer(values[0]), &deletes[ndeletes++]);
-			if (visible_changed && old_shown)
-			{
-				vdel++;
-				if (vdelta)
-					tuplestore_puttuple(vdelta, IvmVisibleTuple(o, storage_desc, vdesc, -1));
-			}
-			if (!gone)
-			{
-				tuplestore_puttuple(inserts, n);
-				ninserts++;
-			}
-			if (visible_changed && new_shown)
-			{
-				vins++;
-				if (vdelta)
-					tuplestore_puttuple(vdelta, IvmVisibleTuple(n, storage_desc, vdesc, 1));
-			}
-		}
-	}
-	MemoryContextSwitchTo(oldcxt);
-
-	if (ok)
+	if (a.ok)
 	{
 		if (defer != NULL)
-			Defer(defer, deletes, ndeletes, &inserts, ninserts);
+			Defer(defer, a.ctids, a.ndeletes, &a.inserts, a.ninserts);
 		else
-			IvmApplyRows(storage_rel, storage_name, deletes, ndeletes, inserts, storage_desc, ninserts,
-						 snap, viewname);
-		result->inserted = vins;
-		result->deleted = vdel;
-		result->size_delta = size_delta;
-		result->rows_delta = (int64) ninserts - (int64) ndeletes;
+			IvmApplyRowsFrom(storage_rel, storage_name, a.ctids, a.ndeletes, a.inserts,
+							 a.storage_desc, a.ninserts, snap, viewname);
+		result->inserted = a.vins;
+		result->deleted = a.vdel;
+		result->size_delta = a.size_delta;
+		result->rows_delta = (int64) a.ninserts - (int64) a.ndeletes;
 	}
-	if (inserts != NULL)
-		tuplestore_end(inserts);
-	SPI_freetuptable(merged);
+	if (a.inserts != NULL)
+		tuplestore_end(a.inserts);
+	tuplestore_end(a.ctids);
+	pfree(a.values);
+	pfree(a.nulls);
 	MemoryContextDelete(cxt);
-	return ok;
+	return a.ok;
 }

@@ -27,8 +27,11 @@
 #include <xxhash.h>
 
 #include "access/htup_details.h"
+#include "access/heapam.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/pg_collation.h"
+#include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -43,7 +46,9 @@
 #include "utils/numeric.h"
 #include "utils/partcache.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/typcache.h"
+#include "utils/tuplesort.h"
 #include "utils/tuplestore.h"
 
 #include "ivm.h"
@@ -52,6 +57,9 @@
 
 PG_FUNCTION_INFO_V1(ivm_row_hash);
 PG_FUNCTION_INFO_V1(ivm_key_hash);
+
+static uint64 HashValues(Datum *values, bool *nulls, TupleDesc desc, int firstatt,
+						 int lastatt, int skipatt);
 
 /*
  * IvmDatumImage
@@ -136,11 +144,23 @@ HashMask(uint64 h)
 static uint64
 HashColumns(HeapTuple tuple, TupleDesc desc, int firstatt, int lastatt, int skipatt)
 {
-	XXH3_state_t state;
 	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
 	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+	uint64		h;
 
 	heap_deform_tuple(tuple, desc, values, nulls);
+	h = HashValues(values, nulls, desc, firstatt, lastatt, skipatt);
+	pfree(values);
+	pfree(nulls);
+	return h;
+}
+
+/* HashColumns of a row already deformed into values and nulls */
+static uint64
+HashValues(Datum *values, bool *nulls, TupleDesc desc, int firstatt, int lastatt, int skipatt)
+{
+	XXH3_state_t state;
+
 	XXH3_64bits_reset(&state);
 	for (int i = firstatt; i <= lastatt; i++)
 	{
@@ -150,8 +170,6 @@ HashColumns(HeapTuple tuple, TupleDesc desc, int firstatt, int lastatt, int skip
 			continue;
 		HashDatum(&state, values[i - 1], nulls[i - 1], att);
 	}
-	pfree(values);
-	pfree(nulls);
 	return HashMask(XXH3_64bits_digest(&state));
 }
 
@@ -362,76 +380,281 @@ IvmRowTableCreate(const char *name, long nelem, Size entrysize, MemoryContext cx
 					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 }
 
-/* A distinct row of a consumed log. */
-typedef struct NetRow
+/*
+ * Consolidation that spills (IvmConsolidator).  Rows go into a tuplesort
+ * keyed by their row hash (an extra int8 column), which keeps to work_mem
+ * and spills beyond it, like any sort; they come out grouped by hash, and
+ * within a group the rows that are the same row (IvmRowKeysEqual: their
+ * columns but the weight) have their weights summed, and those that cancel
+ * are dropped.  Memory holds the rows of one hash at a time, however many
+ * rows go in.  Rows come out in the order of their hash.
+ */
+struct IvmConsolidator
 {
-	IvmRowKey	key;			/* the row, its weight aside */
+	TupleDesc	desc;			/* the rows' */
+	TupleDesc	sdesc;			/* desc and the hash */
+	int			wattr;			/* the weight: int4 or int8 */
+	bool		wide;			/* the weight is int8 */
+	Tuplesortstate *sort;
+	TupleTableSlot *slot;		/* virtual, of sdesc */
+	Datum	   *values;			/* a row of sdesc, deformed */
+	bool	   *nulls;
+	MemoryContext rowcxt;		/* reset per row put, per group taken */
+};
+
+/* A distinct row of one hash group. */
+typedef struct GroupRow
+{
+	HeapTuple	tuple;			/* of sdesc */
 	int64		weight;
-	int64		first_weight;	/* the weight the row came with */
-} NetRow;
+} GroupRow;
 
 /*
- * IvmConsolidateRows
- *		Put the consumed log rows into ts with the weights of equal rows
- *		summed and rows whose weights cancel dropped: a row inserted and
- *		deleted within the tick never reaches a view's delta query (where an
- *		expression could fail on it though the view's query would not).
+ * IvmConsolidatorBegin
+ *		A consolidator of rows of desc whose weight is column wattr (int4 or
+ *		int8), in the current memory context.
+ */
+IvmConsolidator *
+IvmConsolidatorBegin(TupleDesc desc, int wattr)
+{
+	IvmConsolidator *c = palloc0(sizeof(IvmConsolidator));
+	AttrNumber	sortatt = desc->natts + 1;
+	Oid			sortop = Int8LessOperator;
+	Oid			collation = InvalidOid;
+	bool		nullsfirst = false;
+	Oid			wtype = TupleDescAttr(desc, wattr - 1)->atttypid;
+
+	if (wtype != INT4OID && wtype != INT8OID)
+		elog(ERROR, "ivm: a weight column must be int4 or int8, not type %u", wtype);
+	c->desc = desc;
+	c->wattr = wattr;
+	c->wide = wtype == INT8OID;
+	c->sdesc = CreateTemplateTupleDesc(desc->natts + 1);
+	for (int i = 1; i <= desc->natts; i++)
+		TupleDescCopyEntry(c->sdesc, i, desc, i);
+	TupleDescInitEntry(c->sdesc, sortatt, "__ivm_row_hash", INT8OID, -1, 0);
+	c->slot = MakeSingleTupleTableSlot(c->sdesc, &TTSOpsVirtual);
+	c->values = palloc(sizeof(Datum) * (desc->natts + 1));
+	c->nulls = palloc(sizeof(bool) * (desc->natts + 1));
+	c->sort = tuplesort_begin_heap(c->sdesc, 1, &sortatt, &sortop, &collation, &nullsfirst,
+								   work_mem, NULL, TUPLESORT_NONE);
+	c->rowcxt = AllocSetContextCreate(CurrentMemoryContext, "ivm consolidated row",
+									  ALLOCSET_DEFAULT_SIZES);
+	return c;
+}
+
+/*
+ * IvmConsolidatorPut
+ *		Add one row, given as the values and nulls of the consolidator's
+ *		desc (the sort copies them).
  */
 void
-IvmConsolidateRows(SPITupleTable *tt, uint64 n, Tuplestorestate *ts)
+IvmConsolidatorPut(IvmConsolidator *c, Datum *values, bool *nulls)
 {
-	TupleDesc	desc = tt->tupdesc;
-	int			wattr = SPI_fnumber(desc, IVM_WEIGHT_COLUMN);
-	HTAB	   *rows;
-	NetRow	   *e;
-	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
-	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
-	List	   *order = NIL;
+	int			natts = c->desc->natts;
+	MemoryContext old = MemoryContextSwitchTo(c->rowcxt);
+
+	ExecClearTuple(c->slot);
+	memcpy(c->slot->tts_values, values, sizeof(Datum) * natts);
+	memcpy(c->slot->tts_isnull, nulls, sizeof(bool) * natts);
+	c->slot->tts_values[natts] =
+		Int64GetDatum((int64) HashValues(values, nulls, c->desc, 1, natts, c->wattr));
+	c->slot->tts_isnull[natts] = false;
+	ExecStoreVirtualTuple(c->slot);
+	tuplesort_puttupleslot(c->sort, c->slot);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(c->rowcxt);
+}
+
+/* Write the rows of one hash group whose weights do not cancel to out. */
+static uint64
+FlushGroup(IvmConsolidator *c, List *group, Tuplestorestate *out)
+{
+	Datum	   *values = c->values;
+	bool	   *nulls = c->nulls;
 	ListCell   *lc;
+	uint64		n = 0;
 
-	if (wattr <= 0)
-		elog(ERROR, "ivm: a delta log has no %s column", IVM_WEIGHT_COLUMN);
-	rows = IvmRowTableCreate("ivm consumed rows", 256, sizeof(NetRow), CurrentMemoryContext);
-	for (uint64 r = 0; r < n; r++)
+	foreach(lc, group)
 	{
-		HeapTuple	tup = tt->vals[r];
-		bool		isnull;
-		int64		w = DatumGetInt32(heap_getattr(tup, wattr, desc, &isnull));
-		IvmRowKey	key;
-		bool		found;
+		GroupRow   *g = lfirst(lc);
+		int64		w = g->weight;
 
-		IvmRowKeyInit(&key, tup, desc, 1, desc->natts, wattr);
-		e = hash_search(rows, &key, HASH_ENTER, &found);
+		if (w == 0)
+			continue;
+		heap_deform_tuple(g->tuple, c->sdesc, values, nulls);
+		nulls[c->wattr - 1] = false;
+		/* an int4 weight past its range goes as several rows */
+		while (w != 0)
+		{
+			int64		part = c->wide ? w : Max(Min(w, PG_INT32_MAX), -PG_INT32_MAX);
+
+			values[c->wattr - 1] = c->wide ? Int64GetDatum(part) : Int32GetDatum((int32) part);
+			tuplestore_putvalues(out, c->desc, values, nulls);
+			w -= part;
+			n++;
+		}
+	}
+	return n;
+}
+
+/*
+ * IvmConsolidatorEnd
+ *		Sort what was put, write the consolidated rows (of desc) to out and
+ *		free the consolidator.  Returns how many rows were written.
+ */
+uint64
+IvmConsolidatorEnd(IvmConsolidator *c, Tuplestorestate *out)
+{
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(c->sdesc, &TTSOpsMinimalTuple);
+	int			natts = c->desc->natts;
+	MemoryContext old = CurrentMemoryContext;
+	List	   *group = NIL;
+	int64		group_hash = 0;
+	uint64		n = 0;
+
+	tuplesort_performsort(c->sort);
+	for (;;)
+	{
+		bool		more = tuplesort_gettupleslot(c->sort, true, false, slot, NULL);
+		bool		isnull;
+		int64		hash = more ? DatumGetInt64(slot_getattr(slot, natts + 1, &isnull)) : 0;
+		HeapTuple	tup;
+		IvmRowKey	key;
+		ListCell   *lc;
+		bool		found = false;
+		int64		w;
+
+		if (group != NIL && (!more || hash != group_hash))
+		{
+			MemoryContextSwitchTo(old);
+			n += FlushGroup(c, group, out);
+			MemoryContextReset(c->rowcxt);
+			group = NIL;
+		}
+		if (!more)
+			break;
+		group_hash = hash;
+		MemoryContextSwitchTo(c->rowcxt);
+		tup = ExecCopySlotHeapTuple(slot);
+		w = c->wide ? DatumGetInt64(heap_getattr(tup, c->wattr, c->sdesc, &isnull))
+			: (int64) DatumGetInt32(heap_getattr(tup, c->wattr, c->sdesc, &isnull));
+		IvmRowKeyInit(&key, tup, c->sdesc, 1, natts, c->wattr);
+		foreach(lc, group)
+		{
+			GroupRow   *g = lfirst(lc);
+			IvmRowKey	gkey;
+
+			IvmRowKeyInit(&gkey, g->tuple, c->sdesc, 1, natts, c->wattr);
+			if (IvmRowKeysEqual(&key, &gkey))
+			{
+				g->weight += w;
+				found = true;
+				break;
+			}
+		}
 		if (!found)
 		{
-			e->weight = 0;
-			e->first_weight = w;
-			order = lappend(order, e);
-		}
-		e->weight += w;
-	}
-	/* in the order first seen, so a tick's work does not depend on hashing */
-	foreach(lc, order)
-	{
-		e = lfirst(lc);
-		if (e->weight == e->first_weight)
-		{
-			/* the row as it was logged (most rows): stored without re-forming it */
-			tuplestore_puttuple(ts, e->key.tuple);
-			continue;
-		}
-		while (e->weight != 0)
-		{
-			int64		part = Max(Min(e->weight, PG_INT32_MAX), -PG_INT32_MAX);
+			GroupRow   *g = palloc(sizeof(GroupRow));
 
-			heap_deform_tuple(e->key.tuple, desc, values, nulls);
-			values[wattr - 1] = Int32GetDatum((int32) part);
-			tuplestore_putvalues(ts, desc, values, nulls);
-			e->weight -= part;
+			g->tuple = tup;
+			g->weight = w;
+			group = lappend(group, g);
 		}
+		MemoryContextSwitchTo(old);
+		CHECK_FOR_INTERRUPTS();
 	}
-	hash_destroy(rows);
-	list_free(order);
+	MemoryContextSwitchTo(old);
+	tuplesort_end(c->sort);
+	ExecDropSingleTupleTableSlot(slot);
+	ExecDropSingleTupleTableSlot(c->slot);
+	MemoryContextDelete(c->rowcxt);
+	pfree(c->values);
+	pfree(c->nulls);
+	pfree(c);
+	return n;
+}
+
+/*
+ * IvmConsumeLog
+ *		Delete every row of delta log logrel that snap sees (its command id
+ *		advanced, so rows this transaction logged are seen too) and put them,
+ *		consolidated, into out, whose shape *desc (the log's columns, dropped
+ *		ones aside; allocated in the current context) says.  Returns how many
+ *		rows were deleted.
+ *
+ *		A plain scan and delete of the heap, as the capture triggers insert
+ *		into it: no SPI, no executor, nothing of any user runs, and the rows
+ *		go through the consolidator, so memory stays within work_mem
+ *		whatever the size of the log.  Ticks serialise on the step lock:
+ *		nothing else deletes from a log meanwhile.
+ */
+uint64
+IvmConsumeLog(Oid logrel, Snapshot snap, Tuplestorestate *out, TupleDesc *desc)
+{
+	Relation	rel = table_open(logrel, RowExclusiveLock);
+	TupleDesc	pdesc = RelationGetDescr(rel);
+	TupleDesc	ldesc;
+	AttrNumber *live = palloc(sizeof(AttrNumber) * pdesc->natts);
+	int			nlive = 0;
+	int			wattr = 0;
+	Datum	   *pvalues = palloc(sizeof(Datum) * pdesc->natts);
+	bool	   *pnulls = palloc(sizeof(bool) * pdesc->natts);
+	Datum	   *values;
+	bool	   *nulls;
+	IvmConsolidator *c;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	uint64		n = 0;
+
+	for (int i = 0; i < pdesc->natts; i++)
+		if (!TupleDescAttr(pdesc, i)->attisdropped)
+			live[nlive++] = i;
+	ldesc = CreateTemplateTupleDesc(nlive);
+	for (int i = 0; i < nlive; i++)
+	{
+		TupleDescCopyEntry(ldesc, i + 1, pdesc, live[i] + 1);
+		TupleDescAttr(ldesc, i)->attnotnull = false;
+		if (strcmp(NameStr(TupleDescAttr(ldesc, i)->attname), IVM_WEIGHT_COLUMN) == 0)
+			wattr = i + 1;
+	}
+	if (wattr == 0)
+		elog(ERROR, "ivm: delta log \"%s\" has no %s column", RelationGetRelationName(rel),
+			 IVM_WEIGHT_COLUMN);
+	values = palloc(sizeof(Datum) * Max(nlive, 1));
+	nulls = palloc(sizeof(bool) * Max(nlive, 1));
+	c = IvmConsolidatorBegin(ldesc, wattr);
+
+	CommandCounterIncrement();
+	PushCopiedSnapshot(snap);
+	UpdateActiveSnapshotCommandId();
+	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		heap_deform_tuple(tup, pdesc, pvalues, pnulls);
+		for (int i = 0; i < nlive; i++)
+		{
+			values[i] = pvalues[live[i]];
+			nulls[i] = pnulls[live[i]];
+		}
+		IvmConsolidatorPut(c, values, nulls);
+		simple_heap_delete(rel, &tup->t_self);
+		n++;
+		CHECK_FOR_INTERRUPTS();
+	}
+	table_endscan(scan);
+	PopActiveSnapshot();
+	CommandCounterIncrement();
+	table_close(rel, NoLock);
+
+	(void) IvmConsolidatorEnd(c, out);
+	pfree(live);
+	pfree(pvalues);
+	pfree(pnulls);
+	pfree(values);
+	pfree(nulls);
+	*desc = ldesc;
+	return n;
 }
 
 /*
@@ -524,6 +747,75 @@ IvmApplyRows(Oid storage_rel, const char *storage_name, ItemPointerData *deletes
 	pfree(sql.data);
 }
 
+
+/* the rows deleted are listed by ctid in tuplestores of this shape */
+TupleDesc
+IvmCtidDesc(void)
+{
+	TupleDesc	desc = CreateTemplateTupleDesc(1);
+
+	TupleDescInitEntry(desc, 1, "ctid", TIDOID, -1, 0);
+	return desc;
+}
+
+/* ctids of deletes (IvmCtidDesc rows, n of them) as an array */
+ItemPointerData *
+IvmCtidArray(Tuplestorestate *ctids, uint64 n)
+{
+	ItemPointerData *arr = palloc(sizeof(ItemPointerData) * Max(n, 1));
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(IvmCtidDesc(), &TTSOpsMinimalTuple);
+	uint64		k = 0;
+
+	tuplestore_rescan(ctids);
+	while (k < n && tuplestore_gettupleslot(ctids, true, false, slot))
+	{
+		bool		isnull;
+
+		ItemPointerCopy((ItemPointer) DatumGetPointer(slot_getattr(slot, 1, &isnull)), &arr[k++]);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	return arr;
+}
+
+/* ctids deleted by one statement */
+#define DELETE_CHUNK 10000
+
+/*
+ * IvmApplyRowsFrom
+ *		IvmApplyRows of the stored rows whose ctids ctids holds (nctids of
+ *		them, IvmCtidDesc), a chunk at a time, then of inserts: a change of
+ *		any size, within work_mem.
+ */
+void
+IvmApplyRowsFrom(Oid storage_rel, const char *storage_name, Tuplestorestate *ctids,
+				 uint64 nctids, Tuplestorestate *inserts, TupleDesc storage_desc,
+				 uint64 ninserts, Snapshot snap, const char *viewname)
+{
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(IvmCtidDesc(), &TTSOpsMinimalTuple);
+	ItemPointerData *chunk = palloc(sizeof(ItemPointerData) * Max(Min(nctids, DELETE_CHUNK), 1));
+	uint64		k = 0;
+
+	if (nctids > 0)
+	{
+		tuplestore_rescan(ctids);
+		while (tuplestore_gettupleslot(ctids, true, false, slot))
+		{
+			bool		isnull;
+
+			ItemPointerCopy((ItemPointer) DatumGetPointer(slot_getattr(slot, 1, &isnull)), &chunk[k++]);
+			if (k == DELETE_CHUNK)
+			{
+				IvmApplyRows(storage_rel, storage_name, chunk, k, NULL, NULL, 0, snap, viewname);
+				k = 0;
+			}
+		}
+	}
+	if (k > 0 || ninserts > 0)
+		IvmApplyRows(storage_rel, storage_name, chunk, k, inserts, storage_desc, ninserts,
+					 snap, viewname);
+	pfree(chunk);
+	ExecDropSingleTupleTableSlot(slot);
+}
 
 /*
  * IvmRouteRows

@@ -38,11 +38,21 @@ extern void IvmRowKeyInit(IvmRowKey *key, HeapTuple tuple, TupleDesc desc,
 extern bool IvmRowKeysEqual(const IvmRowKey *a, const IvmRowKey *b);
 extern HTAB *IvmRowTableCreate(const char *name, long nelem, Size entrysize,
 							   MemoryContext cxt);
-extern void IvmConsolidateRows(SPITupleTable *tt, uint64 n, Tuplestorestate *ts);
+typedef struct IvmConsolidator IvmConsolidator;
+extern IvmConsolidator *IvmConsolidatorBegin(TupleDesc desc, int wattr);
+extern void IvmConsolidatorPut(IvmConsolidator *c, Datum *values, bool *nulls);
+extern uint64 IvmConsolidatorEnd(IvmConsolidator *c, Tuplestorestate *out);
+extern uint64 IvmConsumeLog(Oid logrel, Snapshot snap, Tuplestorestate *out, TupleDesc *desc);
 extern void IvmRouteRows(Tuplestorestate *rows, TupleDesc desc, AttrNumber attno, Oid partrel,
 						 int n, Tuplestorestate **out);
 extern HeapTuple IvmVisibleTuple(HeapTuple tuple, TupleDesc desc, TupleDesc vdesc,
 								 int64 weight);
+extern TupleDesc IvmCtidDesc(void);
+extern ItemPointerData *IvmCtidArray(Tuplestorestate *ctids, uint64 n);
+extern void IvmApplyRowsFrom(Oid storage_rel, const char *storage_name,
+							 Tuplestorestate *ctids, uint64 nctids,
+							 Tuplestorestate *inserts, TupleDesc storage_desc,
+							 uint64 ninserts, Snapshot snap, const char *viewname);
 extern void IvmApplyRows(Oid storage_rel, const char *storage_name,
 						 ItemPointerData *deletes, uint64 ndeletes,
 						 Tuplestorestate *inserts, TupleDesc storage_desc,

@@ -211,56 +211,40 @@ GetCol(int row, int col)
 
 /*
  * ConsumeDeltas
- *		Take every delta the snapshot sees out of the logs, into a tuplestore
- *		per source registered as ivm_delta_<id>; mark truncated tables.
- *		Returns the sources, in *nsources.
+ *		Take every delta the snapshot sees out of the logs, consolidated,
+ *		into a tuplestore per source registered as ivm_delta_<id>; mark
+ *		truncated tables.  Returns the sources, in *nsources.
  */
 static TickSource *
 ConsumeDeltas(Snapshot snap, int *nsources, uint64 *rows_in)
 {
 	TickSource *sources;
-	char	  **lognames;
 	Oid		   *logrels;
 	int			n;
 	int			rc;
 
-	rc = IvmExecSnap("SELECT id, relid::oid, logrel::text, logrel::oid FROM ivm._sources ORDER BY id",
+	rc = IvmExecSnap("SELECT id, relid::oid, logrel::oid FROM ivm._sources ORDER BY id",
 					 0, NULL, NULL, NULL, snap, 0);
 	IvmSpiCheck(rc, SPI_OK_SELECT, "listing sources");
 	n = (int) SPI_processed;
 	sources = palloc0(sizeof(TickSource) * Max(n, 1));
-	lognames = palloc(sizeof(char *) * Max(n, 1));
 	logrels = palloc(sizeof(Oid) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
 		sources[i].id = DatumGetInt32(GetCol(i, 1));
 		sources[i].relid = DatumGetObjectId(GetCol(i, 2));
-		lognames[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
-		logrels[i] = DatumGetObjectId(GetCol(i, 4));
+		logrels[i] = DatumGetObjectId(GetCol(i, 3));
 	}
 	SPI_freetuptable(SPI_tuptable);
 
 	for (int i = 0; i < n; i++)
 	{
-		StringInfoData sql;
-		IvmUserSave save;
-
-		initStringInfo(&sql);
-		appendStringInfo(&sql, "DELETE FROM %s RETURNING *", lognames[i]);
-		/* a log holds its table's values and belongs to the table's owner */
-		IvmBecomeOwnerOf(logrels[i], &save);
-		rc = IvmExecSnap(sql.data, 0, NULL, NULL, NULL, snap, 0);
-		IvmRestoreUser(&save);
-		IvmSpiCheck(rc, SPI_OK_DELETE_RETURNING, "consuming a delta log");
-		sources[i].consumed = SPI_processed;
-		*rows_in += sources[i].consumed;
-		sources[i].desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+		/* consolidated as they are read, within work_mem (rows.c) */
 		sources[i].delta = tuplestore_begin_heap(false, false, work_mem);
-		IvmConsolidateRows(SPI_tuptable, SPI_processed, sources[i].delta);
-		SPI_freetuptable(SPI_tuptable);
+		sources[i].consumed = IvmConsumeLog(logrels[i], snap, sources[i].delta, &sources[i].desc);
+		*rows_in += sources[i].consumed;
 		snprintf(sources[i].enrname, NAMEDATALEN, "ivm_delta_%d", sources[i].id);
 		IvmRegisterTuplestore(sources[i].enrname, sources[i].delta, sources[i].desc);
-		pfree(sql.data);
 	}
 
 	rc = IvmExecSnap("WITH d AS (DELETE FROM ivm._truncated RETURNING relid) "
@@ -1305,10 +1289,75 @@ QuarantineView(TickView *view, ErrorData *edata, TickView *upstream, int64 epoch
 }
 
 /*
+ * Transient failures, view by view.  An error that is no fault of one view
+ * (a cancel, a deadlock, a lock not granted, the disk full) fails the tick,
+ * which is retried with every delta still in its log.  But the code of a
+ * view's query can raise such an error on purpose (RAISE ... USING ERRCODE,
+ * a lock it arranges not to get), and would then stop every tick of every
+ * role: so a view that fails "transiently" at more than
+ * IVM_TRANSIENT_STRIKES ticks in a row in this backend is quarantined like
+ * any failing view instead.  The count lives in backend memory: the failed
+ * ticks roll back everything else.
+ */
+#define IVM_TRANSIENT_STRIKES	3
+#define IVM_TRANSIENT_SLOTS		64
+
+typedef struct TransientStrikes
+{
+	Oid			dboid;
+	int			view_id;
+	int			count;
+} TransientStrikes;
+
+static TransientStrikes transient_strikes[IVM_TRANSIENT_SLOTS];
+
+/*
+ * TransientStrike
+ *		Count a transient failure of view_id; true while the tick should
+ *		fail for it, false once it has failed so too many ticks in a row.
+ */
+static bool
+TransientStrike(int view_id)
+{
+	TransientStrikes *slot = NULL;
+
+	for (int i = 0; i < IVM_TRANSIENT_SLOTS; i++)
+	{
+		TransientStrikes *t = &transient_strikes[i];
+
+		if (t->view_id == view_id && t->dboid == MyDatabaseId)
+		{
+			slot = t;
+			break;
+		}
+		if (slot == NULL || t->count < slot->count)
+			slot = t;			/* the emptiest, to take over */
+	}
+	if (slot->view_id != view_id || slot->dboid != MyDatabaseId)
+	{
+		slot->view_id = view_id;
+		slot->dboid = MyDatabaseId;
+		slot->count = 0;
+	}
+	return ++slot->count <= IVM_TRANSIENT_STRIKES;
+}
+
+/* view_id was maintained: its count of transient failures starts again */
+static void
+TransientClear(int view_id)
+{
+	for (int i = 0; i < IVM_TRANSIENT_SLOTS; i++)
+		if (transient_strikes[i].view_id == view_id &&
+			transient_strikes[i].dboid == MyDatabaseId)
+			transient_strikes[i].count = 0;
+}
+
+/*
  * MaintainQuarantined
  *		MaintainView and its records in a subtransaction: when it fails the
  *		view is quarantined and the tick goes on.  Transient errors fail the
- *		tick.  Returns false when the view failed.
+ *		tick, but for a view that fails so again and again (see above).
+ *		Returns false when the view failed.
  */
 static bool
 MaintainQuarantined(TickView *view, TickState *ts, Snapshot snap, bool recompute,
@@ -1347,9 +1396,12 @@ MaintainQuarantined(TickView *view, TickState *ts, Snapshot snap, bool recompute
 	}
 	PG_END_TRY();
 	if (edata == NULL)
+	{
+		TransientClear(view->id);
 		return true;
+	}
 
-	if (IvmErrorIsTransient(edata->sqlerrcode))
+	if (IvmErrorIsTransient(edata->sqlerrcode) && TransientStrike(view->id))
 		ReThrowError(edata);
 	tuplestore_clear(view->vdelta);
 	view->changed_rows = 0;
