@@ -65,3 +65,53 @@ IvmIsIncrementalView(Oid relid)
 {
 	return IvmLookupView(relid, NULL) != 0;
 }
+
+/*
+ * IvmSettleRelations
+ *		Give every relation ivm keeps users' values in to its owner, with
+ *		the rights ivm's work needs and no more: a view's storage (and its
+ *		shards) to the view's owner, a delta log to its table's owner; each
+ *		keeps SELECT, INSERT and DELETE (ivm reads and writes them as that
+ *		owner; their guard triggers refuse writes from anyone else) but not
+ *		UPDATE, TRUNCATE, REFERENCES or TRIGGER, so that the owner cannot
+ *		lock their rows (FOR UPDATE and FOR SHARE need UPDATE) and stall
+ *		every tick.  Relations an earlier
+ *		version made belong to the owner of schema ivm; a restore gives
+ *		back only what was dumped: both are set right here.  Caller is
+ *		connected to SPI and acts as the owner of schema ivm.
+ */
+void
+IvmSettleRelations(void)
+{
+	int			rc;
+	SPITupleTable *tt;
+	uint64		n;
+
+	rc = SPI_execute("WITH rel(kind, owner_rel, rel) AS ("
+					 "  SELECT 'storage', v.viewrel::pg_catalog.oid, v.storagerel::pg_catalog.oid FROM ivm._views v "
+					 "  UNION ALL SELECT 'storage', v.viewrel, i.inhrelid FROM ivm._views v "
+					 "  JOIN pg_catalog.pg_inherits i ON i.inhparent OPERATOR(pg_catalog.=) v.storagerel "
+					 "  UNION ALL SELECT 'log', s.relid, s.logrel FROM ivm._sources s), "
+					 "x AS (SELECT r.kind, c.oid AS rel, c.relowner AS has, o.relowner AS should "
+					 "  FROM rel r JOIN pg_catalog.pg_class o ON o.oid OPERATOR(pg_catalog.=) r.owner_rel "
+					 "  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) r.rel) "
+					 "SELECT pg_catalog.format('ALTER TABLE %s OWNER TO %I', x.rel::pg_catalog.regclass, "
+					 "  pg_catalog.pg_get_userbyid(x.should)) "
+					 "FROM x WHERE x.has OPERATOR(pg_catalog.<>) x.should "
+					 "UNION ALL "
+					 "SELECT pg_catalog.format('REVOKE UPDATE, TRUNCATE, REFERENCES, TRIGGER ON %s FROM %I', "
+					 "  x.rel::pg_catalog.regclass, pg_catalog.pg_get_userbyid(x.should)) "
+					 "FROM x JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) x.should "
+					 "WHERE NOT r.rolsuper AND pg_catalog.has_table_privilege(x.should, x.rel, "
+					 "  'UPDATE, TRUNCATE, REFERENCES, TRIGGER')",
+					 true, 0);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "finding relations to settle with their owners");
+	tt = SPI_tuptable;
+	n = SPI_processed;
+	for (uint64 i = 0; i < n; i++)
+	{
+		rc = SPI_execute(SPI_getvalue(tt->vals[i], tt->tupdesc, 1), false, 0);
+		IvmSpiCheck(rc, SPI_OK_UTILITY, "settling a relation with its owner");
+	}
+	SPI_freetuptable(tt);
+}

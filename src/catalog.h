@@ -17,5 +17,6 @@
 /* catalog.c */
 extern int	IvmLookupView(Oid relid, Oid *storage);
 extern bool IvmIsIncrementalView(Oid relid);
+extern void IvmSettleRelations(void);
 
 #endif							/* IVM_CATALOG_H */

@@ -49,6 +49,8 @@ typedef struct IvmUserSave
 	Oid			userid;
 	int			sec_context;
 	int			nestlevel;		/* IvmCatalogBegin's pinned search_path, or -1 */
+	int			guc_level;		/* restricted: the GUC nest level whose
+								 * changes IvmRestoreUser discards, or 0 */
 } IvmUserSave;
 extern void IvmBecome(Oid role, bool restricted, IvmUserSave *save);
 extern void IvmRestoreUser(IvmUserSave *save);

@@ -74,6 +74,7 @@
 
 #include "ivm.h"
 #include "exec.h"
+#include "catalog.h"
 #include "rows.h"
 #include "work.h"
 
@@ -238,8 +239,9 @@ ivm_create_source(PG_FUNCTION_ARGS)
 	save_nestlevel = IvmPinSearchPath();
 	IvmBecome(IvmSchemaOwner(), false, &save);
 
-	/* captured like any table, marked as pushed */
+	/* captured like any table, marked as pushed; its log to its owner */
 	IvmEnsureCaptured(relid);
+	IvmSettleRelations();
 	{
 		Oid			types[1] = {OIDOID};
 		Datum		args[1];

@@ -110,16 +110,21 @@ IvmUnpinSearchPath(int nestlevel)
  * IvmBecome
  *		Switch the current user to role, saving the previous state in *save.
  *		restricted adds SECURITY_RESTRICTED_OPERATION, as REFRESH MATERIALIZED
- *		VIEW does while it runs a view's query as the view's owner.  The
- *		caller pins search_path (IvmPinSearchPath) before it runs anything
- *		as role.  An error leaves the restore to transaction (or
- *		subtransaction) abort.
+ *		VIEW does while it runs a view's query as the view's owner, and, as
+ *		REFRESH does too, a GUC nest level: whatever settings the role's code
+ *		changes (set_config(..., false) is allowed there) are discarded by
+ *		IvmRestoreUser, so no setting of a user's choosing outlives the work
+ *		(a search_path left for the caller's next statement would run that
+ *		user's functions with the caller's rights).  The caller pins
+ *		search_path (IvmPinSearchPath) before it runs anything as role.  An
+ *		error leaves the restore to transaction (or subtransaction) abort.
  */
 void
 IvmBecome(Oid role, bool restricted, IvmUserSave *save)
 {
 	GetUserIdAndSecContext(&save->userid, &save->sec_context);
 	save->nestlevel = -1;
+	save->guc_level = restricted ? NewGUCNestLevel() : 0;
 	SetUserIdAndSecContext(role,
 						   save->sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   (restricted ? SECURITY_RESTRICTED_OPERATION : 0));
@@ -128,6 +133,8 @@ IvmBecome(Oid role, bool restricted, IvmUserSave *save)
 void
 IvmRestoreUser(IvmUserSave *save)
 {
+	if (save->guc_level > 0)
+		AtEOXact_GUC(false, save->guc_level);
 	SetUserIdAndSecContext(save->userid, save->sec_context);
 }
 

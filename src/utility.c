@@ -322,8 +322,10 @@ DroppedOnRelation(List *names)
  *		The relation of schema ivm that statement parsetree would change the
  *		shape of, or NULL: ALTER, RENAME, SET SCHEMA, triggers, rules,
  *		policies, indexes, views replaced, partitions or children added,
- *		drops of tables and views.  (DROP INDEX, VACUUM, ANALYZE, REINDEX,
- *		CLUSTER, GRANT and LOCK are left to PostgreSQL's own checks.)
+ *		drops of tables and views, privileges granted or revoked, locks
+ *		(which could stall every tick; LOCK of an incremental view locks its
+ *		storage).  (DROP INDEX, VACUUM, ANALYZE, REINDEX and CLUSTER are left
+ *		to PostgreSQL's own checks.)
  */
 static RangeVar *
 GuardedTarget(Node *parsetree)
@@ -342,6 +344,9 @@ GuardedTarget(Node *parsetree)
 
 				if (cmd->subtype == AT_AddInherit && InIvmSchema((RangeVar *) cmd->def))
 					return (RangeVar *) cmd->def;
+				if (cmd->subtype == AT_AttachPartition &&
+					InIvmSchema(((PartitionCmd *) cmd->def)->name))
+					return ((PartitionCmd *) cmd->def)->name;
 			}
 			return NULL;
 		case T_RenameStmt:
@@ -370,6 +375,29 @@ GuardedTarget(Node *parsetree)
 				if (IsA(lfirst(lc), RangeVar) && InIvmSchema(lfirst(lc)))
 					return lfirst(lc);
 			return NULL;
+		case T_LockStmt:
+			/* (locking an incremental view locks its storage too) */
+			foreach(lc, ((LockStmt *) parsetree)->relations)
+				if (InIvmSchema(lfirst_node(RangeVar, lc)) ||
+					RelationIsIncrementalView(RangeVarGetRelid(lfirst_node(RangeVar, lc), NoLock, true), NULL))
+					return lfirst(lc);
+			return NULL;
+		case T_GrantStmt:
+			{
+				GrantStmt  *stmt = (GrantStmt *) parsetree;
+
+				if (stmt->objtype != OBJECT_TABLE && stmt->objtype != OBJECT_SEQUENCE)
+					return NULL;
+				foreach(lc, stmt->objects)
+				{
+					if (stmt->targtype == ACL_TARGET_OBJECT && InIvmSchema(lfirst_node(RangeVar, lc)))
+						return lfirst(lc);
+					if (stmt->targtype == ACL_TARGET_ALL_IN_SCHEMA &&
+						strcmp(strVal(lfirst(lc)), IVM_SCHEMA) == 0)
+						return makeRangeVar(IVM_SCHEMA, "*", -1);
+				}
+				return NULL;
+			}
 		case T_ViewStmt:
 			return InIvmSchema(((ViewStmt *) parsetree)->view)
 				? ((ViewStmt *) parsetree)->view : NULL;
@@ -452,7 +480,8 @@ ProcessStatement(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 		 IsA(parsetree, AlterObjectSchemaStmt) || IsA(parsetree, RuleStmt) ||
 		 IsA(parsetree, CreateTrigStmt) || IsA(parsetree, CreatePolicyStmt) ||
 		 IsA(parsetree, AlterPolicyStmt) || IsA(parsetree, CreateStatsStmt) ||
-		 IsA(parsetree, ViewStmt) || IsA(parsetree, CreateStmt)) &&
+		 IsA(parsetree, ViewStmt) || IsA(parsetree, CreateStmt) ||
+		 IsA(parsetree, LockStmt) || IsA(parsetree, GrantStmt)) &&
 		IsTransactionState() && !IsAbortedTransactionBlockState())
 		installed = OidIsValid(get_extension_oid("ivm", true));
 	if (installed && !internal)

@@ -1199,6 +1199,8 @@ CreateView(const char *name, const char *query_text, List *col_names,
 	RecordView(&d);
 	if (d.hidden_ids != NIL)
 		LinkHidden(&d);
+	/* the storage, its shards and the logs of its tables, to their owners */
+	IvmSettleRelations();
 	if (with_data)
 		filled = FirstFill(&d);
 	if (rows)
@@ -1252,45 +1254,14 @@ ivm_create_view(PG_FUNCTION_ARGS)
 }
 
 /*
- * AdoptRelations
- *		Hand every view's storage (and its shards) to the view's owner, and
- *		every delta log to its table's owner, where they differ: relations
- *		that an earlier version of ivm made belonged to the owner of schema
- *		ivm, and a dump of such a database restores them so.  Caller acts as
- *		ivm's owner.
- */
-static void
-AdoptRelations(void)
-{
-	int			rc;
-	SPITupleTable *tt;
-	uint64		n;
-
-	rc = SPI_execute("SELECT pg_catalog.format('ALTER TABLE %s OWNER TO %I', s.rel::pg_catalog.regclass, "
-					 "  pg_catalog.pg_get_userbyid(o.relowner)) "
-					 "FROM (SELECT v.viewrel::pg_catalog.oid, v.storagerel::pg_catalog.oid FROM ivm._views v "
-					 "      UNION ALL SELECT v.viewrel, i.inhrelid FROM ivm._views v "
-					 "      JOIN pg_catalog.pg_inherits i ON i.inhparent OPERATOR(pg_catalog.=) v.storagerel "
-					 "      UNION ALL SELECT s.relid, s.logrel FROM ivm._sources s) s(owner_rel, rel) "
-					 "JOIN pg_catalog.pg_class o ON o.oid OPERATOR(pg_catalog.=) s.owner_rel "
-					 "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.rel "
-					 "WHERE c.relowner OPERATOR(pg_catalog.<>) o.relowner",
-					 true, 0);
-	IvmSpiCheck(rc, SPI_OK_SELECT, "finding relations to hand to their owners");
-	tt = SPI_tuptable;
-	n = SPI_processed;
-	for (uint64 i = 0; i < n; i++)
-		ExecUtility(SPI_getvalue(tt->vals[i], tt->tupdesc, 1), "handing a relation to its owner");
-}
-
-/*
  * ivm_relink_views
  *		SQL: ivm._relink_views(), run after CREATE TRIGGER.  pg_dump does not
  *		write the dependencies of a view on what its query reads, nor of its
  *		definition on it: once a restored view is back (its catalog row, its
  *		definition and the view itself), record them again, so that DROP
  *		TABLE and DROP VIEW behave as they did in the dumped database.
- *		Relations that belonged to ivm's owner go to their owners.
+ *		Relations go to their owners, with the rights ivm allows them
+ *		(IvmSettleRelations).
  */
 Datum
 ivm_relink_views(PG_FUNCTION_ARGS)
@@ -1344,7 +1315,7 @@ ivm_relink_views(PG_FUNCTION_ARGS)
 							   DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull)));
 	}
 	CommandCounterIncrement();
-	AdoptRelations();
+	IvmSettleRelations();
 	IvmCatalogEnd(&save);
 	PG_RETURN_VOID();
 }
