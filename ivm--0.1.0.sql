@@ -585,12 +585,18 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     dropped oid[];
+    uncaptured integer[];
     r record;
 BEGIN
     -- this runs again, nested, for the DROP TABLE statements below: it must
     -- only ever act on what its own invocation saw dropped
     dropped := ARRAY(SELECT d.objid FROM pg_event_trigger_dropped_objects() d
                      WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0);
+    -- the sources whose capture triggers went (with a partition, say)
+    uncaptured := ARRAY(SELECT substring(d.address_names[array_upper(d.address_names, 1)]
+                                         FROM '^ivm_capture_([0-9]+)_ins$')::integer
+                        FROM pg_event_trigger_dropped_objects() d
+                        WHERE d.classid = 'pg_trigger'::regclass);
 
     -- views: forget them, then drop their storage
     FOR r IN DELETE FROM ivm._views v
@@ -621,6 +627,13 @@ BEGIN
             EXECUTE format('DROP TABLE %s', r.logrel::regclass);
         END IF;
     END LOOP;
+
+    -- a partition or inheritance child of a captured table that stays was
+    -- dropped: the table lost rows that no delta lists, so its views are
+    -- recomputed at the next tick
+    INSERT INTO ivm._truncated (relid)
+    SELECT s.relid FROM ivm._sources s
+    WHERE s.id = ANY (uncaptured) AND NOT s.relid::oid = ANY (dropped);
 END
 $$;
 
