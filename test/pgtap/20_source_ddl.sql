@@ -9,7 +9,7 @@
 -- DEFAULT makes its caller superuser, run while ivm syncs the log's columns.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(120);
+SELECT plan(127);
 
 \ir lib/views.psql
 
@@ -133,6 +133,26 @@ SELECT format('INSERT INTO %s (id, __ivm_weight) VALUES (99, 1)', s.logrel) AS f
 SELECT throws_ok(:'forge', '42501', NULL, 'alice cannot forge a delta in her log');
 SELECT throws_ok(:'reweigh', '42501', NULL, 'alice cannot change the weights in her log');
 RESET ROLE;
+
+-- alice renames her capture trigger to another source's: it writes nothing
+-- into that source's log
+CREATE TABLE sd_victim (id int);
+SELECT ivm.create_view('sd_victim_v', 'SELECT id FROM sd_victim');
+INSERT INTO sd_views VALUES ('sd_victim_v', 'SELECT id FROM sd_victim');
+SELECT format('ALTER TRIGGER ivm_capture_%s_ins ON sd_alice.src RENAME TO ivm_capture_%s_ins', a.id, v.id) AS steal,
+       format('ALTER TRIGGER ivm_capture_%s_ins ON sd_alice.src RENAME TO ivm_capture_%s_ins', v.id, a.id) AS give_back,
+       format('SELECT count(*)::int FROM %s', v.logrel) AS victim_log
+  FROM ivm._sources a, ivm._sources v
+ WHERE a.relid = 'sd_alice.src'::regclass AND v.relid = 'sd_victim'::regclass \gset
+SET ROLE ivm_sd_alice;
+SELECT lives_ok(:'steal', 'alice renames her capture trigger to the name of another table''s');
+SELECT lives_ok($$INSERT INTO sd_alice.src VALUES (50, 50, 50, 1, 1, 1), (51, 51, 51, 1, 1, 1)$$,
+                'alice writes through it');
+SELECT lives_ok(:'give_back', 'and gives the name back');
+REFRESH MATERIALIZED VIEW sd_alice.v;   -- her own view missed her rows
+RESET ROLE;
+SELECT is((:victim_log), 0, 'nothing went into the other table''s log');
+SELECT * FROM pg_temp.tick_and_check('after the renamed trigger');
 
 ------------------------------------------------------------------------------
 -- 2. Sources: a table, a partitioned table, an inheritance parent
