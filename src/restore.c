@@ -644,7 +644,8 @@ RelOwner(Oid relid)
 /*
  * InsertRows
  *		INSERT the rows of ts (shaped like relid, which has no dropped
- *		columns) into relid; as maintenance when it is view storage.
+ *		columns) into relid; as maintenance when it is view storage or a
+ *		delta log (their guards admit only that).
  *		Caller runs as the owner of schema ivm.
  */
 static void
@@ -968,7 +969,8 @@ LoadPendingRows(RestoreState *rs, RestoreObject *ro)
 		tuplestore_putvalues(ts, desc, values, nulls);
 		n++;
 	}
-	InsertRows(rs, logrel, ts, desc, n, false);
+	/* as maintenance: the log's guard admits only ivm */
+	InsertRows(rs, logrel, ts, desc, n, true);
 	tuplestore_end(ts);
 	return n;
 }
