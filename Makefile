@@ -42,7 +42,7 @@ DATA = $(wildcard ivm--*.sql)
 
 REGRESS = ddl capture tick dag watch errors quarantine
 REGRESS_OPTS = --load-extension=ivm
-ISOLATION = watch_notify tick_concurrency step_lock_timeout
+ISOLATION = watch_notify tick_concurrency step_lock_timeout ddl_locks
 ISOLATION_OPTS = --load-extension=ivm
 
 PG_CPPFLAGS += $(shell pkg-config --cflags libxxhash libzstd)

@@ -585,12 +585,18 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     dropped oid[];
+    uncaptured integer[];
     r record;
 BEGIN
     -- this runs again, nested, for the DROP TABLE statements below: it must
     -- only ever act on what its own invocation saw dropped
     dropped := ARRAY(SELECT d.objid FROM pg_event_trigger_dropped_objects() d
                      WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0);
+    -- the sources whose capture triggers went (with a partition, say)
+    uncaptured := ARRAY(SELECT substring(d.address_names[array_upper(d.address_names, 1)]
+                                         FROM '^ivm_capture_([0-9]+)_ins$')::integer
+                        FROM pg_event_trigger_dropped_objects() d
+                        WHERE d.classid = 'pg_trigger'::regclass);
 
     -- views: forget them, then drop their storage
     FOR r IN DELETE FROM ivm._views v
@@ -613,20 +619,28 @@ BEGIN
                 OR s.logrel::oid = ANY (dropped)
                 OR (s.kind = 'table'
                     AND NOT EXISTS (SELECT 1 FROM ivm._deps d WHERE d.source = s.relid))
-             RETURNING s.relid::oid AS relid, s.logrel::oid AS logrel
+             RETURNING s.id, s.relid::oid AS relid, s.logrel::oid AS logrel
     LOOP
         DELETE FROM ivm._truncated t WHERE t.relid::oid = r.relid;
+        PERFORM ivm._uncapture(r.id);
         IF EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = r.logrel) THEN
-            PERFORM ivm._uncapture(r.logrel::regclass::text);
             EXECUTE format('DROP TABLE %s', r.logrel::regclass);
         END IF;
     END LOOP;
+
+    -- a partition or inheritance child of a captured table that stays was
+    -- dropped: the table lost rows that no delta lists, so its views are
+    -- recomputed at the next tick
+    INSERT INTO ivm._truncated (relid)
+    SELECT s.relid FROM ivm._sources s
+    WHERE s.id = ANY (uncaptured) AND NOT s.relid::oid = ANY (dropped);
 END
 $$;
 
--- Remove the capture triggers that feed one delta log, from every table
--- (a source and its partitions) that still has them.
-CREATE FUNCTION ivm._uncapture(logname text)
+-- Remove the capture triggers of one source from every table that has them
+-- (the source's table, its partitions and inheritance children, any table
+-- that left them).  A capture trigger's name carries its source's id.
+CREATE FUNCTION ivm._uncapture(source_id integer)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -637,7 +651,10 @@ BEGIN
     FOR t IN SELECT tg.tgname, tg.tgrelid::regclass AS tab
              FROM pg_trigger tg
              WHERE tg.tgfoid = 'ivm._capture()'::regprocedure
-               AND encode(tg.tgargs, 'escape') = logname || '\000'
+               AND tg.tgname IN (format('ivm_capture_%s_ins', source_id),
+                                 format('ivm_capture_%s_upd', source_id),
+                                 format('ivm_capture_%s_del', source_id),
+                                 format('ivm_capture_%s_trunc', source_id))
     LOOP
         EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, t.tab);
     END LOOP;
@@ -647,8 +664,10 @@ $$;
 CREATE EVENT TRIGGER ivm_sql_drop ON sql_drop
     EXECUTE FUNCTION ivm._on_sql_drop();
 
--- A partition created or attached under a captured table is captured too.
-CREATE FUNCTION ivm._capture_members()
+-- After CREATE TABLE or ALTER TABLE, with the relations the command touched:
+-- a partition created or attached under a captured table is captured too, a
+-- delta log follows its table's columns and owner.
+CREATE FUNCTION ivm._capture_members(relids oid[], created boolean)
 RETURNS void
 AS 'MODULE_PATHNAME', 'ivm_capture_members'
 LANGUAGE C;
@@ -669,12 +688,16 @@ BEGIN
     IF tg_tag = 'CREATE TRIGGER' THEN
         PERFORM ivm._relink_views();
     ELSE
-        PERFORM ivm._capture_members();
+        -- only what the command touched: no other table is opened or locked
+        PERFORM ivm._capture_members(
+            ARRAY(SELECT c.objid FROM pg_event_trigger_ddl_commands() c
+                  WHERE c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass),
+            tg_tag = 'CREATE TABLE');
     END IF;
 END
 $$;
 
-REVOKE ALL ON FUNCTION ivm._capture_members() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ivm._capture_members(oid[], boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ivm._relink_views() FROM PUBLIC;
 
 -- Without shared_preload_libraries, CREATE MATERIALIZED VIEW ... WITH
@@ -790,7 +813,7 @@ REVOKE EXECUTE ON FUNCTION ivm._capture() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION ivm._guard_storage() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION ivm._plan_stats() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION ivm._on_sql_drop() FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION ivm._uncapture(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION ivm._uncapture(integer) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION ivm._on_ddl_end() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION ivm._on_ddl_start() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION ivm._state_restore() FROM PUBLIC;

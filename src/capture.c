@@ -28,12 +28,17 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/fmgroids.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "executor/tuptable.h"
@@ -55,7 +60,12 @@ PG_FUNCTION_INFO_V1(ivm_refuse_write);
 PG_FUNCTION_INFO_V1(ivm_guard_storage);
 PG_FUNCTION_INFO_V1(ivm_capture_members);
 
-static bool CaptureMembers(Oid relid, int source_id, const char *logname);
+static bool CaptureMembers(Oid relid, int source_id);
+
+/* the columns of ivm._sources (ivm--0.1.0.sql) the capture trigger reads */
+#define IVM_SOURCES_ATT_ID		1
+#define IVM_SOURCES_ATT_RELID	2
+#define IVM_SOURCES_ATT_LOGREL	3
 
 /*
  * BuildColumnMap
@@ -167,36 +177,117 @@ MarkTruncated(Oid source_relid)
 }
 
 /*
- * CheckCaptureTrigger
- *		A capture trigger is one ivm attached: named ivm_capture_<id>_<event>
- *		and writing the log of source <id>, ivm._log_<id>.  Only the
- *		extension's owner may attach ivm._capture (EXECUTE is revoked from
- *		PUBLIC); this keeps a trigger attached by hand from writing into
- *		another source's log.  String work only: the write path stays cheap.
+ * CaptureTriggerSource
+ *		A capture trigger is one ivm attached: named ivm_capture_<id>_<event>,
+ *		where <id> is the source (ivm._sources.id) whose log it writes.  Only
+ *		the extension's owner may attach ivm._capture (EXECUTE is revoked
+ *		from PUBLIC).  Returns <id>.
  */
-static void
-CheckCaptureTrigger(Trigger *trigger)
+static int
+CaptureTriggerSource(Trigger *trigger)
 {
 	int			source_id;
 	int			consumed = 0;
-	char		expected[NAMEDATALEN * 2 + 8];
 
 	if (sscanf(trigger->tgname, "ivm_capture_%d_%*[a-z]%n", &source_id, &consumed) != 1 ||
-		consumed != (int) strlen(trigger->tgname))
-		source_id = -1;
-	snprintf(expected, sizeof(expected), "%s._log_%d", IVM_SCHEMA, source_id);
-	if (source_id < 0 || strcmp(trigger->tgargs[0], expected) != 0)
+		consumed != (int) strlen(trigger->tgname) || source_id <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("trigger \"%s\" is not a capture trigger of ivm", trigger->tgname),
 				 errdetail("ivm._capture() runs only in the triggers ivm attaches to the tables its views read."),
 				 errhint("Drop the trigger; ivm.create_view() captures the tables a view reads.")));
+	return source_id;
+}
+
+/*
+ * LookupSource
+ *		The captured table and the log of source source_id, by OID, from
+ *		ivm._sources (its regclass columns are OIDs, which renames of tables
+ *		and schemas leave alone, and which pg_dump writes as names that the
+ *		restore resolves to the new OIDs).  False when there is no such
+ *		source.  One index probe with a catalog snapshot: a trigger that
+ *		the catalog shows has its row visible, whatever the isolation level.
+ */
+static bool
+LookupSource(int source_id, Oid *relid, Oid *logrelid)
+{
+	Oid			nspid = get_namespace_oid(IVM_SCHEMA, false);
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	bool		found = false;
+
+	ScanKeyInit(&key, IVM_SOURCES_ATT_ID, BTEqualStrategyNumber, F_INT4EQ,
+				Int32GetDatum(source_id));
+	rel = table_open(get_relname_relid("_sources", nspid), AccessShareLock);
+	scan = systable_beginscan(rel, get_relname_relid("_sources_pkey", nspid), true,
+							  NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull1;
+		bool		isnull2;
+
+		*relid = DatumGetObjectId(heap_getattr(tup, IVM_SOURCES_ATT_RELID,
+											   RelationGetDescr(rel), &isnull1));
+		*logrelid = DatumGetObjectId(heap_getattr(tup, IVM_SOURCES_ATT_LOGREL,
+												  RelationGetDescr(rel), &isnull2));
+		found = !isnull1 && !isnull2;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
+ * Ancestors
+ *		Every table relid inherits from, as a partition or an inheritance
+ *		child, at any depth (pg_inherits only: no lock is taken).
+ */
+static List *
+Ancestors(Oid relid)
+{
+	List	   *found = NIL;
+	List	   *queue = list_make1_oid(relid);
+	Relation	inh = table_open(InheritsRelationId, AccessShareLock);
+	ListCell   *lc;
+
+	/* the queue grows while it is walked: foreach allows appending */
+	foreach(lc, queue)
+	{
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tup;
+
+		ScanKeyInit(&key, Anum_pg_inherits_inhrelid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(lfirst_oid(lc)));
+		scan = systable_beginscan(inh, InheritsRelidSeqnoIndexId, true, NULL, 1, &key);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			Oid			parent = ((Form_pg_inherits) GETSTRUCT(tup))->inhparent;
+
+			if (!list_member_oid(found, parent))
+			{
+				found = lappend_oid(found, parent);
+				queue = lappend_oid(queue, parent);
+			}
+		}
+		systable_endscan(scan);
+	}
+	table_close(inh, AccessShareLock);
+	list_free(queue);
+	return found;
 }
 
 /*
  * ivm_capture
- *		The capture trigger.  tgargs[0] names the log table; for a partition,
- *		tgargs[1] names the captured ancestor (TRUNCATE markers name it).
+ *		The capture trigger.  Its name gives the source; the source's row in
+ *		ivm._sources gives the captured table and its log, by OID.  A trigger
+ *		on a table that is neither the captured table nor one of its
+ *		partitions or inheritance children (it left the tree, or its trigger
+ *		was renamed to another source's name) logs nothing: a capture
+ *		trigger writes its own source's log and no other.
  */
 Datum
 ivm_capture(PG_FUNCTION_ARGS)
@@ -205,6 +296,7 @@ ivm_capture(PG_FUNCTION_ARGS)
 	Trigger    *trigger;
 	Oid			logrelid;
 	Oid			source_relid;
+	Oid			self;
 	Relation	logrel;
 	TupleDesc	srcdesc;
 	AttrNumber *map;
@@ -224,15 +316,12 @@ ivm_capture(PG_FUNCTION_ARGS)
 				 errmsg("ivm._capture() must be an AFTER ... FOR EACH STATEMENT trigger")));
 
 	trigger = trigdata->tg_trigger;
-	if (trigger->tgnargs < 1)
-		elog(ERROR, "ivm._capture() needs the log table as its argument");
-	CheckCaptureTrigger(trigger);
-
 	event = trigdata->tg_event & TRIGGER_EVENT_OPMASK;
-	source_relid = RelationGetRelid(trigdata->tg_relation);
-	if (trigger->tgnargs >= 2)
-		source_relid = DatumGetObjectId(DirectFunctionCall1(regclassin,
-															CStringGetDatum(trigger->tgargs[1])));
+	self = RelationGetRelid(trigdata->tg_relation);
+	if (!LookupSource(CaptureTriggerSource(trigger), &source_relid, &logrelid))
+		return PointerGetDatum(NULL);	/* its source is gone: nothing to log */
+	if (self != source_relid && !list_member_oid(Ancestors(self), source_relid))
+		return PointerGetDatum(NULL);	/* not part of its source */
 
 	/* at commit, the background worker of this database ticks */
 	IvmWakeWorkerAtCommit();
@@ -243,8 +332,6 @@ ivm_capture(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	}
 
-	logrelid = DatumGetObjectId(DirectFunctionCall1(regclassin,
-													CStringGetDatum(trigger->tgargs[0])));
 	logrel = table_open(logrelid, RowExclusiveLock);
 	srcdesc = RelationGetDescr(trigdata->tg_relation);
 	map = BuildColumnMap(RelationGetDescr(logrel), srcdesc, &type_mismatch);
@@ -299,9 +386,10 @@ ivm_refuse_write(PG_FUNCTION_ARGS)
 
 /*
  * ivm_guard_storage
- *		BEFORE statement trigger on a view's storage table, and (with the
- *		argument 'push') on a push source: writes come only from maintenance
- *		in this backend.
+ *		BEFORE statement trigger on a view's storage table, (with the
+ *		argument 'push') on a push source and (with 'log', for INSERT, UPDATE
+ *		and TRUNCATE) on a delta log: writes come only from maintenance in
+ *		this backend.
  */
 Datum
 ivm_guard_storage(PG_FUNCTION_ARGS)
@@ -314,6 +402,14 @@ ivm_guard_storage(PG_FUNCTION_ARGS)
 		ivm_maintained_rel == RelationGetRelid(trigdata->tg_relation))
 		return PointerGetDatum(NULL);
 
+	if (trigdata->tg_trigger->tgnargs > 0 &&
+		strcmp(trigdata->tg_trigger->tgargs[0], "log") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot change delta log \"%s\" directly",
+						RelationGetRelationName(trigdata->tg_relation)),
+				 errdetail("Its rows come from the capture triggers of the table it belongs to."),
+				 errhint("Write to the table; ivm.tick() consumes the log.")));
 	if (trigdata->tg_trigger->tgnargs > 0 &&
 		strcmp(trigdata->tg_trigger->tgargs[0], "push") == 0)
 		ereport(ERROR,
@@ -332,12 +428,13 @@ ivm_guard_storage(PG_FUNCTION_ARGS)
 
 /*
  * CreateCaptureTriggers
- *		Put the four capture triggers on one table.  ancestor, when not NULL,
- *		is the captured table rel belongs to (rel is one of its partitions or
- *		inheritance children).
+ *		Put the four capture triggers of source source_id on one table (the
+ *		captured table, or one of its partitions or inheritance children).
+ *		They take no argument: the trigger's name gives the source, and the
+ *		source's row in ivm._sources its table and log.
  */
 static void
-CreateCaptureTriggers(Oid rel, int source_id, const char *logname, const char *ancestor)
+CreateCaptureTriggers(Oid rel, int source_id)
 {
 	static const struct
 	{
@@ -364,12 +461,9 @@ CreateCaptureTriggers(Oid rel, int source_id, const char *logname, const char *a
 		initStringInfo(&sql);
 		appendStringInfo(&sql,
 						 "CREATE TRIGGER %s AFTER %s ON %s %s FOR EACH STATEMENT "
-						 "EXECUTE FUNCTION ivm._capture(%s",
+						 "EXECUTE FUNCTION ivm._capture()",
 						 quote_identifier(trigname), kinds[i].event, relname,
-						 kinds[i].referencing, quote_literal_cstr(logname));
-		if (ancestor)
-			appendStringInfo(&sql, ", %s", quote_literal_cstr(ancestor));
-		appendStringInfoString(&sql, ")");
+						 kinds[i].referencing);
 		rc = SPI_execute(sql.data, false, 0);
 		IvmSpiCheck(rc, SPI_OK_UTILITY, "creating a capture trigger");
 		pfree(sql.data);
@@ -377,9 +471,76 @@ CreateCaptureTriggers(Oid rel, int source_id, const char *logname, const char *a
 }
 
 /*
+ * DropCaptureTriggers
+ *		Take the capture triggers of source source_id off one table.
+ */
+static void
+DropCaptureTriggers(Oid rel, int source_id)
+{
+	static const char *const suffixes[] = {"ins", "upd", "del", "trunc"};
+	char	   *relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(rel)),
+													 get_rel_name(rel));
+
+	for (int i = 0; i < lengthof(suffixes); i++)
+	{
+		char		trigname[NAMEDATALEN];
+		char	   *sql;
+		int			rc;
+
+		snprintf(trigname, sizeof(trigname), "ivm_capture_%d_%s", source_id, suffixes[i]);
+		sql = psprintf("DROP TRIGGER IF EXISTS %s ON %s", quote_identifier(trigname), relname);
+		rc = SPI_execute(sql, false, 0);
+		IvmSpiCheck(rc, SPI_OK_UTILITY, "dropping a capture trigger");
+		pfree(sql);
+	}
+}
+
+/*
+ * HasCaptureTrigger
+ *		Whether table relid has the capture triggers of source source_id.
+ *		A source's own table that lacks them is being restored: pg_dump
+ *		writes the catalog's rows before the triggers, and creates the
+ *		triggers itself, so they are left to it.
+ */
+static bool
+HasCaptureTrigger(Oid relid, int source_id)
+{
+	char		trigname[NAMEDATALEN];
+	Oid			types[2] = {OIDOID, NAMEOID};
+	Datum		args[2];
+	int			rc;
+
+	snprintf(trigname, sizeof(trigname), "ivm_capture_%d_ins", source_id);
+	args[0] = ObjectIdGetDatum(relid);
+	args[1] = CStringGetDatum(trigname);
+	rc = SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_trigger "
+							   "WHERE tgrelid OPERATOR(pg_catalog.=) $1 "
+							   "AND tgname OPERATOR(pg_catalog.=) $2",
+							   2, types, args, NULL, true, 1);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "looking up a capture trigger");
+	return SPI_processed > 0;
+}
+
+/*
+ * RoleName
+ *		A role's name, quoted for SQL.
+ */
+static const char *
+RoleName(Oid role)
+{
+	return quote_identifier(GetUserNameFromId(role, false));
+}
+
+/*
  * IvmEnsureCaptured
  *		Give a table (and its partitions or inheritance children) a delta log
- *		and capture triggers, unless it has them already.
+ *		and capture triggers, unless it has them already.  The log belongs
+ *		to the table's owner: it holds the owner's values, and what
+ *		PostgreSQL runs on it (a domain's checks when its columns change,
+ *		ANALYZE of the owner's types) then runs with the owner's rights.
+ *		Its guard refuses INSERT, UPDATE and TRUNCATE but from ivm (the
+ *		capture triggers write it below the executor, where no trigger
+ *		fires); DELETE is how ticks consume it.
  *
  * Caller is connected to SPI and runs as the owner of schema ivm.
  */
@@ -398,13 +559,13 @@ IvmEnsureCaptured(Oid relid)
 	bool		isnull;
 
 	args[0] = ObjectIdGetDatum(relid);
-	rc = SPI_execute_with_args("SELECT 1 FROM ivm._sources WHERE relid = $1",
+	rc = SPI_execute_with_args("SELECT 1 FROM ivm._sources WHERE relid OPERATOR(pg_catalog.=) $1",
 							   1, argtypes, args, NULL, false, 1);
 	IvmSpiCheck(rc, SPI_OK_SELECT, "looking up a source");
 	if (SPI_processed > 0)
 		return;
 
-	rc = SPI_execute("SELECT nextval(pg_get_serial_sequence('ivm._sources', 'id'))::int4",
+	rc = SPI_execute("SELECT pg_catalog.nextval(pg_catalog.pg_get_serial_sequence('ivm._sources', 'id'))::pg_catalog.int4",
 					 false, 1);
 	IvmSpiCheck(rc, SPI_OK_SELECT, "numbering a source");
 	source_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
@@ -435,8 +596,16 @@ IvmEnsureCaptured(Oid relid)
 	appendStringInfo(&sql, "%s integer NOT NULL)", IVM_WEIGHT_COLUMN);
 	table_close(rel, AccessShareLock);
 
-	rc = SPI_execute(sql.data, false, 0);
-	IvmSpiCheck(rc, SPI_OK_UTILITY, "creating a delta log");
+	IvmInternalDdl(sql.data, IvmSchemaOwner(), "creating a delta log");
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE TRIGGER ivm_guard BEFORE INSERT OR UPDATE OR TRUNCATE "
+					 "ON %s FOR EACH STATEMENT EXECUTE FUNCTION ivm._guard_storage('log')",
+					 logname);
+	IvmInternalDdl(sql.data, IvmSchemaOwner(), "guarding a delta log");
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "ALTER TABLE %s OWNER TO %s", logname,
+					 RoleName(IvmRelationOwner(relid)));
+	IvmInternalDdl(sql.data, IvmSchemaOwner(), "giving a delta log to its table's owner");
 
 	{
 		Oid			types[3] = {INT4OID, OIDOID, TEXTOID};
@@ -446,12 +615,12 @@ IvmEnsureCaptured(Oid relid)
 		vals[1] = ObjectIdGetDatum(relid);
 		vals[2] = CStringGetTextDatum(logname);
 		rc = SPI_execute_with_args("INSERT INTO ivm._sources (id, relid, logrel) "
-								   "VALUES ($1, $2, $3::regclass)",
+								   "VALUES ($1, $2, $3::pg_catalog.regclass)",
 								   3, types, vals, NULL, false, 0);
 		IvmSpiCheck(rc, SPI_OK_INSERT, "recording a source");
 	}
 
-	CaptureMembers(relid, source_id, logname);
+	CaptureMembers(relid, source_id);
 }
 
 /*
@@ -461,13 +630,14 @@ IvmEnsureCaptured(Oid relid)
  *		them, take them off tables that left the tree.  Returns true when
  *		the membership changed, which changes what the table holds without
  *		any row being written: the caller marks its views for recompute.
+ *		Locks the table's members (AccessShareLock), as the command that
+ *		touched the table did.
  *
  * Caller is connected to SPI and runs as the owner of schema ivm.
  */
 static bool
-CaptureMembers(Oid relid, int source_id, const char *logname)
+CaptureMembers(Oid relid, int source_id)
 {
-	char	   *ancestor;
 	List	   *members;
 	ListCell   *lc;
 	char		trigname[NAMEDATALEN];
@@ -479,7 +649,8 @@ CaptureMembers(Oid relid, int source_id, const char *logname)
 
 	snprintf(trigname, sizeof(trigname), "ivm_capture_%d_ins", source_id);
 	args[0] = CStringGetDatum(trigname);
-	rc = SPI_execute_with_args("SELECT tgrelid FROM pg_catalog.pg_trigger WHERE tgname = $1",
+	rc = SPI_execute_with_args("SELECT tgrelid FROM pg_catalog.pg_trigger "
+							   "WHERE tgname OPERATOR(pg_catalog.=) $1",
 							   1, types, args, NULL, true, 0);
 	IvmSpiCheck(rc, SPI_OK_SELECT, "listing capture triggers");
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -491,8 +662,6 @@ CaptureMembers(Oid relid, int source_id, const char *logname)
 															  SPI_tuptable->tupdesc, 1, &isnull)));
 	}
 
-	ancestor = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-										  get_rel_name(relid));
 	members = find_all_inheritors(relid, AccessShareLock, NULL);
 	foreach(lc, members)
 	{
@@ -503,48 +672,90 @@ CaptureMembers(Oid relid, int source_id, const char *logname)
 			continue;			/* a foreign partition cannot be captured */
 		if (list_member_oid(captured, member))
 			continue;
-		CreateCaptureTriggers(member, source_id, logname,
-							  member == relid ? NULL : ancestor);
+		CreateCaptureTriggers(member, source_id);
 		changed = true;
 	}
 
 	foreach(lc, captured)
 	{
 		Oid			former = lfirst_oid(lc);
-		static const char *const suffixes[] = {"ins", "upd", "del", "trunc"};
 
 		if (list_member_oid(members, former))
 			continue;
-		for (int i = 0; i < lengthof(suffixes); i++)
-		{
-			char	   *sql;
-
-			snprintf(trigname, sizeof(trigname), "ivm_capture_%d_%s", source_id, suffixes[i]);
-			sql = psprintf("DROP TRIGGER IF EXISTS %s ON %s", quote_identifier(trigname),
-						   quote_qualified_identifier(get_namespace_name(get_rel_namespace(former)),
-													  get_rel_name(former)));
-			rc = SPI_execute(sql, false, 0);
-			IvmSpiCheck(rc, SPI_OK_UTILITY, "dropping a capture trigger");
-		}
+		DropCaptureTriggers(former, source_id);
 		changed = true;
 	}
 	return changed;
 }
 
 /*
+ * CaptureSubtree
+ *		Table relid (and what inherits from it) joined captured table
+ *		source_relid: give each of them the capture triggers of source_id
+ *		that it lacks.  Only relid's own subtree is looked at and locked.
+ *		Returns whether any was given.
+ */
+static bool
+CaptureSubtree(Oid relid, int source_id)
+{
+	List	   *members = find_all_inheritors(relid, AccessShareLock, NULL);
+	ListCell   *lc;
+	bool		changed = false;
+
+	foreach(lc, members)
+	{
+		Oid			member = lfirst_oid(lc);
+		char		kind = get_rel_relkind(member);
+
+		if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE)
+			continue;
+		if (HasCaptureTrigger(member, source_id))
+			continue;
+		CreateCaptureTriggers(member, source_id);
+		changed = true;
+	}
+	return changed;
+}
+
+/*
+ * SyncLogOwner
+ *		A delta log belongs to its table's owner: after ALTER TABLE ...
+ *		OWNER TO, it follows.
+ */
+static void
+SyncLogOwner(Oid relid, Oid logrelid)
+{
+	Oid			owner = IvmRelationOwner(relid);
+	char	   *sql;
+
+	if (IvmRelationOwner(logrelid) == owner)
+		return;
+	sql = psprintf("ALTER TABLE %s OWNER TO %s",
+				   quote_qualified_identifier(IVM_SCHEMA, get_rel_name(logrelid)),
+				   RoleName(owner));
+	IvmInternalDdl(sql, IvmSchemaOwner(), "giving a delta log to its table's new owner");
+	pfree(sql);
+}
+
+/*
  * SyncLogColumns
  *		Give the log a column for every column the table has now, with its
  *		type: after ADD COLUMN, RENAME COLUMN or a type change of a column
- *		no view reads.  Returns true when the log changed: rows logged
- *		before lack the new columns, so the caller marks the table for
- *		recompute.  Caller is connected to SPI as the owner of schema ivm.
+ *		no view reads.  Returns true when the log changed: the caller marks
+ *		the table for recompute, which makes the rows logged before moot,
+ *		so they are deleted first and the log's ALTER rewrites nothing (a
+ *		domain that refuses NULL cannot fail it).  The ALTERs run as the
+ *		log's owner, restricted: a domain's CHECK or DEFAULT that PostgreSQL
+ *		evaluates then has that owner's rights, never ivm's.  Caller is
+ *		connected to SPI as the owner of schema ivm.
  */
 static bool
-SyncLogColumns(Oid relid, const char *logname)
+SyncLogColumns(Oid relid, Oid logrelid)
 {
 	Relation	rel = table_open(relid, AccessShareLock);
 	TupleDesc	desc = RelationGetDescr(rel);
-	Oid			logrelid = DatumGetObjectId(DirectFunctionCall1(regclassin, CStringGetDatum(logname)));
+	char	   *logname = quote_qualified_identifier(IVM_SCHEMA, get_rel_name(logrelid));
+	Oid			owner = IvmRelationOwner(logrelid);
 	List	   *alters = NIL;
 	ListCell   *lc;
 
@@ -566,83 +777,197 @@ SyncLogColumns(Oid relid, const char *logname)
 											  logname, quote_identifier(NameStr(att->attname)), type));
 	}
 	table_close(rel, AccessShareLock);
-	foreach(lc, alters)
-	{
-		int			rc = SPI_execute((char *) lfirst(lc), false, 0);
+	if (alters == NIL)
+		return false;
 
-		IvmSpiCheck(rc, SPI_OK_UTILITY, "adding a column to a delta log");
+	{
+		IvmUserSave save;
+		char	   *sql = psprintf("DELETE FROM %s", logname);
+		int			rc;
+
+		IvmBecome(owner, true, &save);
+		rc = SPI_execute(sql, false, 0);
+		IvmRestoreUser(&save);
+		IvmSpiCheck(rc, SPI_OK_DELETE, "emptying a delta log whose columns change");
 	}
-	return alters != NIL;
+	foreach(lc, alters)
+		IvmInternalDdl((char *) lfirst(lc), owner, "changing the columns of a delta log");
+	return true;
+}
+
+/* a captured table: its source's id, the table and its log */
+typedef struct SourceRef
+{
+	int			id;
+	Oid			relid;
+	Oid			logrelid;
+} SourceRef;
+
+/*
+ * SourcesAmong
+ *		The sources among tables relids.
+ */
+static List *
+SourcesAmong(List *relids)
+{
+	List	   *found = NIL;
+	ListCell   *lc;
+
+	foreach(lc, relids)
+	{
+		Oid			types[1] = {OIDOID};
+		Datum		args[1];
+		int			rc;
+
+		args[0] = ObjectIdGetDatum(lfirst_oid(lc));
+		rc = SPI_execute_with_args("SELECT id, logrel::pg_catalog.oid FROM ivm._sources "
+								   "WHERE relid OPERATOR(pg_catalog.=) $1",
+								   1, types, args, NULL, true, 0);
+		IvmSpiCheck(rc, SPI_OK_SELECT, "looking up a source");
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			SourceRef  *s = palloc(sizeof(SourceRef));
+			bool		isnull;
+
+			s->id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+			s->relid = lfirst_oid(lc);
+			s->logrelid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+			found = lappend(found, s);
+		}
+	}
+	return found;
 }
 
 /*
- * RootCaptured
- *		Whether a source's own table has its capture trigger.  One that lacks
- *		it is being restored: pg_dump writes the catalog's rows before the
- *		triggers, and creates the triggers itself, so they are left to it.
+ * StaleCaptureTriggers
+ *		The sources whose capture triggers table relid has, though it is no
+ *		longer that source's table nor part of it (NO INHERIT, or a trigger
+ *		left behind): their ids.  sources are the ones it is part of.
  */
-static bool
-RootCaptured(Oid relid, int source_id)
+static List *
+StaleCaptureTriggers(Oid relid, List *sources)
 {
-	char		trigname[NAMEDATALEN];
-	Oid			types[2] = {OIDOID, NAMEOID};
-	Datum		args[2];
+	Oid			types[1] = {OIDOID};
+	Datum		args[1];
 	int			rc;
+	List	   *stale = NIL;
 
-	snprintf(trigname, sizeof(trigname), "ivm_capture_%d_ins", source_id);
 	args[0] = ObjectIdGetDatum(relid);
-	args[1] = CStringGetDatum(trigname);
-	rc = SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = $1 AND tgname = $2",
-							   2, types, args, NULL, true, 1);
-	IvmSpiCheck(rc, SPI_OK_SELECT, "looking up a capture trigger");
-	return SPI_processed > 0;
+	rc = SPI_execute_with_args("SELECT tgname::pg_catalog.text FROM pg_catalog.pg_trigger "
+							   "WHERE tgrelid OPERATOR(pg_catalog.=) $1 "
+							   "AND tgfoid OPERATOR(pg_catalog.=) 'ivm._capture()'::pg_catalog.regprocedure",
+							   1, types, args, NULL, true, 0);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "listing the capture triggers of a table");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		int			id;
+		int			consumed = 0;
+		bool		current = false;
+		ListCell   *lc;
+
+		if (sscanf(name, "ivm_capture_%d_ins%n", &id, &consumed) != 1 ||
+			consumed != (int) strlen(name))
+			continue;
+		foreach(lc, sources)
+			if (((SourceRef *) lfirst(lc))->id == id)
+				current = true;
+		if (!current)
+			stale = lappend_int(stale, id);
+	}
+	return stale;
+}
+
+/*
+ * CaptureTouched
+ *		After a CREATE TABLE or ALTER TABLE that touched table relid, keep
+ *		capture in step, looking at relid and its ancestors only (no other
+ *		table is opened or locked):
+ *		- relid is a captured table: its log follows its owner and columns,
+ *		  its capture its partitions and children (attached, detached);
+ *		- relid is part of a captured table (a partition created or
+ *		  attached, a child that inherits): it and its own members get
+ *		  the triggers;
+ *		- relid left a captured table (NO INHERIT): the triggers go.
+ *		A captured table whose contents changed so is marked for
+ *		recompute; created says relid is new, hence empty.
+ */
+static void
+CaptureTouched(Oid relid, bool created)
+{
+	List	   *line = lcons_oid(relid, Ancestors(relid));
+	List	   *sources = SourcesAmong(line);
+	List	   *stale;
+	ListCell   *lc;
+
+	foreach(lc, sources)
+	{
+		SourceRef  *s = (SourceRef *) lfirst(lc);
+		bool		changed;
+
+		/* a source being restored gets its triggers from pg_dump */
+		if (!HasCaptureTrigger(s->relid, s->id))
+			continue;
+		if (s->relid == relid)
+		{
+			SyncLogOwner(s->relid, s->logrelid);
+			changed = CaptureMembers(s->relid, s->id);
+			changed = SyncLogColumns(s->relid, s->logrelid) || changed;
+		}
+		else
+			changed = CaptureSubtree(relid, s->id) && !created;
+		if (changed)
+			MarkTruncated(s->relid);
+	}
+
+	stale = StaleCaptureTriggers(relid, sources);
+	foreach(lc, stale)
+	{
+		int			id = lfirst_int(lc);
+		Oid			source_relid;
+		Oid			logrelid;
+		List	   *members = find_all_inheritors(relid, AccessShareLock, NULL);
+		ListCell   *lm;
+
+		foreach(lm, members)
+			DropCaptureTriggers(lfirst_oid(lm), id);
+		if (LookupSource(id, &source_relid, &logrelid))
+			MarkTruncated(source_relid);
+	}
 }
 
 /*
  * ivm_capture_members
- *		SQL: ivm._capture_members(): after CREATE TABLE or ALTER TABLE, keep
- *		the capture of every captured table in step with its partitions
- *		(created, attached, detached) and its log in step with its columns,
- *		and mark it for recompute if either changed.
+ *		SQL: ivm._capture_members(relids oid[], created boolean), from the
+ *		ddl_command_end event trigger with the relations the command touched
+ *		(pg_event_trigger_ddl_commands()); created when the command was
+ *		CREATE TABLE.  Tables only: indexes, sequences and the rest are
+ *		skipped, as are relations gone by the end of the command.
  */
 Datum
 ivm_capture_members(PG_FUNCTION_ARGS)
 {
-	IvmUserSave save;
-	int			rc;
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(0);
+	bool		created = PG_GETARG_BOOL(1);
+	Datum	   *elems;
 	int			n;
-	Oid		   *relids;
-	int		   *ids;
-	char	  **lognames;
+	List	   *done = NIL;
+	IvmUserSave save;
 
+	deconstruct_array(arr, OIDOID, sizeof(Oid), true, TYPALIGN_INT, &elems, NULL, &n);
 	IvmCatalogBegin(&save);
-	rc = SPI_execute("SELECT s.relid::oid, s.id, s.logrel::text FROM ivm._sources s ORDER BY s.id",
-					 true, 0);
-	IvmSpiCheck(rc, SPI_OK_SELECT, "listing partitioned sources");
-	n = (int) SPI_processed;
-	relids = palloc(sizeof(Oid) * Max(n, 1));
-	ids = palloc(sizeof(int) * Max(n, 1));
-	lognames = palloc(sizeof(char *) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
-		bool		isnull;
+		Oid			relid = DatumGetObjectId(elems[i]);
+		char		kind;
 
-		relids[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		ids[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
-		lognames[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
-	}
-	SPI_freetuptable(SPI_tuptable);
-	for (int i = 0; i < n; i++)
-	{
-		bool		members_changed;
-		bool		columns_changed;
-
-		if (!RootCaptured(relids[i], ids[i]))
+		if (list_member_oid(done, relid))
 			continue;
-		members_changed = CaptureMembers(relids[i], ids[i], lognames[i]);
-		columns_changed = SyncLogColumns(relids[i], lognames[i]);
-		if (members_changed || columns_changed)
-			MarkTruncated(relids[i]);
+		done = lappend_oid(done, relid);
+		kind = get_rel_relkind(relid);	/* '\0' when it is gone */
+		if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE)
+			continue;
+		CaptureTouched(relid, created);
 	}
 	IvmCatalogEnd(&save);
 	PG_RETURN_VOID();

@@ -631,8 +631,10 @@ CheckTable(RestoreState *rs, RestoreObject *ro)
  * InsertRows
  *		INSERT the rows of ts (shaped like relid, which has no dropped
  *		columns) into relid, as its owner, restricted (the support functions
- *		of its indexes run with that owner's rights); as maintenance when
- *		it is view storage.  Caller runs as the owner of schema ivm.
+ *		of its indexes and its columns' domain checks run with that owner's
+ *		rights); as maintenance when it is view storage or a delta log
+ *		(their guards admit only that).  Caller runs as the owner of schema
+ *		ivm.
  */
 static void
 InsertRows(RestoreState *rs, Oid relid, Tuplestorestate *ts, TupleDesc desc, uint64 n,
@@ -958,7 +960,8 @@ LoadPendingRows(RestoreState *rs, RestoreObject *ro)
 		tuplestore_putvalues(ts, desc, values, nulls);
 		n++;
 	}
-	InsertRows(rs, logrel, ts, desc, n, false);
+	/* as maintenance: the log's guard admits only ivm */
+	InsertRows(rs, logrel, ts, desc, n, true);
 	tuplestore_end(ts);
 	return n;
 }

@@ -26,8 +26,8 @@ BEGIN
                    label || ': every dependency joins a live view and a live relation');
     RETURN NEXT is((SELECT count(*)::int FROM pg_trigger t
                     WHERE t.tgfoid = 'ivm._capture()'::regprocedure
-                      AND NOT EXISTS (SELECT 1 FROM ivm.sources s
-                                      WHERE split_part(encode(t.tgargs, 'escape'), '\000', 1) = s.log::text)), 0,
+                      AND NOT EXISTS (SELECT 1 FROM ivm._sources s
+                                      WHERE substring(t.tgname from '^ivm_capture_([0-9]+)_')::int = s.id)), 0,
                    label || ': every capture trigger feeds the log of a live source');
 END
 $f$;
