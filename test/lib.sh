@@ -250,6 +250,7 @@ shared_preload_libraries = '$IVM_PRELOAD'
 fsync = off
 full_page_writes = off
 max_connections = 50
+max_prepared_transactions = 4
 log_line_prefix = '%m [%p] %q%u@%d '
 log_min_messages = warning
 ${IVM_EXTRA_CONF:-}
