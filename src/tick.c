@@ -1304,7 +1304,8 @@ MaintainQuarantined(TickView *view, TickState *ts, Snapshot snap, bool recompute
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
-	Tuplestorestate *local = tuplestore_begin_heap(false, false, work_mem);
+	/* ended on both paths: once spilled, it holds a temporary file */
+	Tuplestorestate *volatile local = tuplestore_begin_heap(false, false, work_mem);
 	ErrorData  *volatile edata = NULL;
 	uint64		delta_in;
 
@@ -1315,6 +1316,7 @@ MaintainQuarantined(TickView *view, TickState *ts, Snapshot snap, bool recompute
 		MaintainView(view, ts, snap, recompute, local, caller, oc);
 		CopyDelta(local, view->vdelta, view->vdesc, oldowner);
 		tuplestore_end(local);
+		local = NULL;
 		view->changed_rows = oc->res.inserted + oc->res.deleted;
 		if (view->channel != NULL && view->changed_rows > 0)
 			IvmLogChanges(view->id, view->owner, view->vdelta, view->vdesc, epoch, snap);
@@ -1332,6 +1334,9 @@ MaintainQuarantined(TickView *view, TickState *ts, Snapshot snap, bool recompute
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
+		/* its file belongs to the tick's resource owner, not the subtransaction's */
+		if (local != NULL)
+			tuplestore_end(local);
 	}
 	PG_END_TRY();
 	if (edata == NULL)
