@@ -494,6 +494,7 @@ GetShape(TickView *view)
 
 		entry->cxt = cxt;
 		n_building_invals = 0;
+		shapes_stale = true;	/* until valid: freed if working it out fails */
 		oldcxt = MemoryContextSwitchTo(cxt);
 		/* pg_backend_memory_contexts tells which view, and which working out */
 		MemoryContextSetIdentifier(cxt, psprintf("view %d, shape " UINT64_FORMAT,
