@@ -40,7 +40,7 @@ OBJS = \
 
 DATA = $(wildcard ivm--*.sql)
 
-REGRESS = ddl capture tick dag watch errors quarantine
+REGRESS = ddl capture tick dag watch errors quarantine shapes dropext
 REGRESS_OPTS = --load-extension=ivm
 ISOLATION = watch_notify tick_concurrency step_lock_timeout ddl_locks
 ISOLATION_OPTS = --load-extension=ivm

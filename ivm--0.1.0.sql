@@ -110,10 +110,13 @@ CREATE TABLE ivm._view_errors (
     failed_at   timestamptz NOT NULL DEFAULT now()
 );
 
--- Watched views and their channels: one view per channel.
+-- Watched views and their channels: one view per channel.  watcher is the
+-- role whose ivm.watch() made the watch (NULL after a checkpoint restore): it
+-- and the view's owner may unwatch.
 CREATE TABLE ivm._watches (
     view_id     integer PRIMARY KEY REFERENCES ivm._views (id) ON DELETE CASCADE,
-    channel     text NOT NULL UNIQUE
+    channel     text NOT NULL UNIQUE,
+    watcher     regrole
 );
 
 -- Change log of watched views, read by ivm.changes().

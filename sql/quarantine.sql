@@ -48,3 +48,20 @@ RESET ROLE;
 DROP SCHEMA reg_alice CASCADE;
 DROP ROLE ivm_reg_alice;
 DROP ROLE ivm_reg_bob;
+
+-- a view failing after its delta spilled to a temporary file: the store is
+-- ended on the error path (no "temporary file leak" warning at commit)
+CREATE FUNCTION reg_raise_on(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS
+$$BEGIN IF $1 < 0 THEN RAISE EXCEPTION 'negative input'; END IF; RETURN $1; END$$;
+CREATE TABLE reg_spill (id int PRIMARY KEY, x int, pad text);
+SELECT ivm.create_view('reg_spilled', 'SELECT id, reg_raise_on(x) AS y, pad FROM reg_spill');
+INSERT INTO reg_spill SELECT g, g, repeat('x', 200) FROM generate_series(1, 5000) g;
+INSERT INTO reg_spill VALUES (0, -1, '');
+SET work_mem = '64kB';
+SET ivm.fallback_ratio = 1000000;
+SELECT rows_in > 5000 AS consumed FROM ivm.tick();
+RESET work_mem;
+RESET ivm.fallback_ratio;
+SELECT state, error FROM ivm.views WHERE name = 'reg_spilled'::regclass;
+DROP TABLE reg_spill CASCADE;
+DROP FUNCTION reg_raise_on(int);

@@ -124,6 +124,22 @@ UPDATE a SET x = x + 1 WHERE id = 60;
 SELECT ivm.tick() IS NOT NULL AS ticked;
 ROLLBACK TO SAVEPOINT before_tick;
 COMMIT;
+-- a tick in a PREPAREd transaction writes no line, whether it is rolled
+-- back or committed later (test/lib.sh sets max_prepared_transactions);
+-- the next commit of this session writes none of its lines either
+BEGIN;
+UPDATE a SET x = x + 1 WHERE id = 60;
+SELECT ivm.tick() IS NOT NULL AS ticked;
+PREPARE TRANSACTION 'ivm_regress_evidence_1';
+ROLLBACK PREPARED 'ivm_regress_evidence_1';
+BEGIN;
+UPDATE a SET x = x + 1 WHERE id = 60;
+SELECT ivm.tick() IS NOT NULL AS ticked;
+PREPARE TRANSACTION 'ivm_regress_evidence_2';
+COMMIT PREPARED 'ivm_regress_evidence_2';
+-- COMMIT PREPARED still commits the tick's rows of ivm.evidence
+SELECT count(*) > 0 AS prepared_tick_recorded FROM ivm.evidence
+WHERE epoch = (SELECT max(epoch) FROM ivm.evidence);
 RESET ivm.evidence_path;
 SELECT (l->>'epoch')::bigint = :evidence_epoch AS this_epoch, l->>'view' AS view,
        l->>'strategy' AS strategy, (l->>'delta_in')::int AS delta_in,

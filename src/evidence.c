@@ -3,12 +3,15 @@
  * evidence.c
  *		The per-view evidence lines of ticks for ivm.evidence_path, written
  *		to the file when the transaction commits and never when it rolls
- *		back, whole or to a savepoint.
+ *		back, whole or to a savepoint.  A transaction that is PREPAREd writes
+ *		none: its lines are dropped at PREPARE, since this session does not
+ *		see whether COMMIT PREPARED or ROLLBACK PREPARED ends it.
  *
  * Layer: exec (transaction callbacks and a file; no SPI).  Calls
  * PostgreSQL only.
  *
- * Memory: the pending lines live in TopMemoryContext until commit or abort.
+ * Memory: the pending lines live in TopMemoryContext until commit, abort or
+ * PREPARE.
  *
  *-------------------------------------------------------------------------
  */
@@ -39,6 +42,10 @@ static EvidenceMark *evidence_marks = NULL;
 static int	n_evidence_marks = 0;
 static int	max_evidence_marks = 0;
 
+/*
+ * At commit, append the pending lines to ivm.evidence_path; at commit, abort
+ * or PREPARE, forget them (a prepared transaction's lines are never written).
+ */
 static void
 EvidenceXactCallback(XactEvent event, void *arg)
 {
@@ -62,7 +69,8 @@ EvidenceXactCallback(XactEvent event, void *arg)
 		}
 	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
-		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
 	{
 		resetStringInfo(pending_evidence);
 		n_evidence_marks = 0;

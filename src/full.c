@@ -314,12 +314,13 @@ ivm_checkpoint_full(PG_FUNCTION_ARGS)
 	volatile bool closed = false;
 	IvmUserSave save;
 	int			save_nestlevel;
-	List	   *tables = NIL;	/* sources and their partitions, parents first */
-	List	   *partitions = NIL;
-	List	   *internal = NIL; /* storage and logs, in schema ivm */
-	List	   *internal_parts = NIL;	/* per internal relation: a shard of storage */
-	List	   *defs = NIL;
-	List	   *views = NIL;
+	/* volatile: set before the PG_TRY below, read in it */
+	List	   *volatile tables = NIL;	/* sources and their partitions, parents first */
+	List	   *volatile partitions = NIL;
+	List	   *volatile internal = NIL;	/* storage and logs, in schema ivm */
+	List	   *volatile internal_parts = NIL;	/* per internal relation: a shard of storage */
+	List	   *volatile defs = NIL;
+	List	   *volatile views = NIL;
 	ListCell   *lc;
 	ListCell   *lc2;
 	uint64		n;

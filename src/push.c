@@ -1014,7 +1014,7 @@ PushBatch(Oid relid, Jsonb *batch)
 	StringInfoData sql;
 	int			rc;
 	int			natts;
-	int64		copies = 0;
+	volatile int64 copies = 0;	/* read after the PG_TRY below */
 	bool		adds;
 	bool		removes;
 	bool		reader;
@@ -1127,6 +1127,7 @@ PushBatch(Oid relid, Jsonb *batch)
 		 */
 		IvmBecome(owner, true, &save);
 		IvmRegisterTuplestore("ivm_cbatch", cts, bdesc);
+		save_maintained = ivm_maintained_rel;
 		PG_TRY();
 		{
 			/* no row removed more often than the source holds it */
@@ -1158,36 +1159,30 @@ PushBatch(Oid relid, Jsonb *batch)
 			}
 			SPI_freetuptable(SPI_tuptable);
 
-			save_maintained = ivm_maintained_rel;
+			/* the guard lets these writes through; the catch below resets it */
 			ivm_maintained_rel = relid;
-			PG_TRY();
-			{
-				resetStringInfo(&sql);
-				appendStringInfo(&sql,
-								 "DELETE FROM %s t USING ivm_cbatch c "
-								 "CROSS JOIN LATERAL (SELECT s.ctid AS tid FROM %s s WHERE %s = %s%s "
-								 " LIMIT -c." BATCH_WEIGHT ") d "
-								 "WHERE c." BATCH_WEIGHT " < 0 AND t.ctid = d.tid",
-								 src->name, src->name, src->keyhash_s, src->keyhash_c, src->match);
-				rc = SPI_execute(sql.data, false, 0);
-				IvmSpiCheck(rc, SPI_OK_DELETE, "removing rows from the push source");
+			resetStringInfo(&sql);
+			appendStringInfo(&sql,
+							 "DELETE FROM %s t USING ivm_cbatch c "
+							 "CROSS JOIN LATERAL (SELECT s.ctid AS tid FROM %s s WHERE %s = %s%s "
+							 " LIMIT -c." BATCH_WEIGHT ") d "
+							 "WHERE c." BATCH_WEIGHT " < 0 AND t.ctid = d.tid",
+							 src->name, src->name, src->keyhash_s, src->keyhash_c, src->match);
+			rc = SPI_execute(sql.data, false, 0);
+			IvmSpiCheck(rc, SPI_OK_DELETE, "removing rows from the push source");
 
-				resetStringInfo(&sql);
-				appendStringInfo(&sql,
-								 "INSERT INTO %s (%s) SELECT %s FROM ivm_cbatch c, "
-								 "generate_series(1, c." BATCH_WEIGHT ") WHERE c." BATCH_WEIGHT " > 0",
-								 src->name, src->colnames, src->colnames);
-				rc = SPI_execute(sql.data, false, 0);
-				IvmSpiCheck(rc, SPI_OK_INSERT, "adding rows to the push source");
-			}
-			PG_FINALLY();
-			{
-				ivm_maintained_rel = save_maintained;
-			}
-			PG_END_TRY();
+			resetStringInfo(&sql);
+			appendStringInfo(&sql,
+							 "INSERT INTO %s (%s) SELECT %s FROM ivm_cbatch c, "
+							 "generate_series(1, c." BATCH_WEIGHT ") WHERE c." BATCH_WEIGHT " > 0",
+							 src->name, src->colnames, src->colnames);
+			rc = SPI_execute(sql.data, false, 0);
+			IvmSpiCheck(rc, SPI_OK_INSERT, "adding rows to the push source");
+			ivm_maintained_rel = save_maintained;
 		}
 		PG_CATCH();
 		{
+			ivm_maintained_rel = save_maintained;
 			if (!reader)
 				RethrowForNonReader(cxt, source);
 			PG_RE_THROW();

@@ -33,6 +33,7 @@
 #include "catalog/pg_collation.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -892,6 +893,23 @@ typedef struct NumericCounts
 	int64		counts[FLEXIBLE_ARRAY_MEMBER];
 } NumericCounts;
 
+/*
+ * CountPlus
+ *		a + b, or the error of PostgreSQL's bigint + when it does not fit:
+ *		these functions may be called by any role with any counts.
+ */
+static int64
+CountPlus(int64 a, int64 b)
+{
+	int64		sum;
+
+	if (unlikely(pg_add_s64_overflow(a, b, &sum)))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("bigint out of range")));
+	return sum;
+}
+
 /* where an input is counted */
 static int
 CountSlot(Numeric x)
@@ -936,7 +954,7 @@ ivm_numeric_counts_acc(PG_FUNCTION_ARGS)
 		grown->len = len;
 		nc = grown;
 	}
-	nc->counts[slot] += PG_GETARG_INT64(2);
+	nc->counts[slot] = CountPlus(nc->counts[slot], PG_GETARG_INT64(2));
 	PG_RETURN_POINTER(nc);
 }
 
@@ -1002,7 +1020,7 @@ ivm_numeric_counts_add(PG_FUNCTION_ARGS)
 	int64	   *sum = palloc0(sizeof(int64) * Max(n, 1));
 
 	for (int i = 0; i < n; i++)
-		sum[i] = (i < na ? a[i] : 0) + (i < nb ? b[i] : 0);
+		sum[i] = CountPlus(i < na ? a[i] : 0, i < nb ? b[i] : 0);
 	PG_RETURN_ARRAYTYPE_P(CountsArray(sum, n));
 }
 

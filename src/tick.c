@@ -64,6 +64,7 @@
 #include "utils/timestamp.h"
 #include "utils/json.h"
 #include "utils/hsearch.h"
+#include "nodes/nodeFuncs.h"
 #include "catalog/pg_inherits.h"
 #include "optimizer/plancat.h"
 
@@ -153,12 +154,21 @@ typedef struct TickState
 
 /*
  * What the tick knows of each incremental view's shape, kept across ticks
- * until any relation changes (a definition, a source's columns).
+ * until a relation it was worked out from changes (its definition, storage,
+ * hidden views, shards, the relations its queries read): only an
+ * invalidation of one of those (or of every relation) makes it stale.  A
+ * stale entry's memory is freed at the next GetShape, so the shapes of
+ * dropped views do not stay in TopMemoryContext.
  */
 typedef struct ShapeEntry
 {
 	int			view_id;		/* key */
-	uint64		generation;
+	bool		valid;			/* false once stale (InvalCallback) */
+	Oid		   *deps;			/* the relations it was worked out from */
+	int			ndeps;
+	List	   *hidden;			/* the view's hidden views, */
+	Oid			topk_defrel;	/* and the definitions above it, as of then */
+	Oid			grand_defrel;
 	Oid			defrel;
 	MemoryContext cxt;
 	IvmShape   *shape;
@@ -183,8 +193,13 @@ typedef struct ShapeEntry
 } ShapeEntry;
 
 static HTAB *shape_cache = NULL;
-static uint64 inval_generation = 1;
 static bool inval_registered = false;
+static bool shapes_stale = false;	/* some entry awaits freeing */
+
+/* the relations invalidated while GetShape works a shape out (-1: too many) */
+static Oid	building_invals[32];
+static int	n_building_invals = 0;
+static uint64 shapes_built = 0; /* names each shape's memory context */
 
 /* error context: which view a failing statement was maintaining */
 static void
@@ -193,10 +208,85 @@ TickErrorContext(void *arg)
 	errcontext("while maintaining incremental view \"%s\"", (const char *) arg);
 }
 
+/*
+ * InvalCallback
+ *		A relation changed (relid), or every relation (InvalidOid): the
+ *		shapes worked out from it are stale.  Only marked here: an entry may
+ *		be in use, and is freed at the next GetShape.
+ */
 static void
 InvalCallback(Datum arg, Oid relid)
 {
-	inval_generation++;
+	HASH_SEQ_STATUS status;
+	ShapeEntry *entry;
+
+	if (n_building_invals >= 0)
+	{
+		if (!OidIsValid(relid) || n_building_invals == lengthof(building_invals))
+			n_building_invals = -1;
+		else
+			building_invals[n_building_invals++] = relid;
+	}
+	if (shape_cache == NULL)
+		return;
+	hash_seq_init(&status, shape_cache);
+	while ((entry = (ShapeEntry *) hash_seq_search(&status)) != NULL)
+	{
+		if (!entry->valid)
+			continue;
+		if (!OidIsValid(relid))
+			entry->valid = false;
+		else
+		{
+			for (int i = 0; i < entry->ndeps; i++)
+				if (entry->deps[i] == relid)
+				{
+					entry->valid = false;
+					break;
+				}
+		}
+		if (!entry->valid)
+			shapes_stale = true;
+	}
+}
+
+/* free the stale shapes (none is in use between two GetShape calls) */
+static void
+FreeStaleShapes(void)
+{
+	HASH_SEQ_STATUS status;
+	ShapeEntry *entry;
+
+	shapes_stale = false;
+	hash_seq_init(&status, shape_cache);
+	while ((entry = (ShapeEntry *) hash_seq_search(&status)) != NULL)
+	{
+		if (entry->valid)
+			continue;
+		if (entry->cxt != NULL)
+			MemoryContextDelete(entry->cxt);
+		(void) hash_search(shape_cache, &entry->view_id, HASH_REMOVE, NULL);
+	}
+}
+
+/* add the relations query reads, at any depth, to *relids */
+static bool
+CollectRelids(Node *node, List **relids)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, RangeTblEntry))
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) node;
+
+		if (rte->rtekind == RTE_RELATION)
+			*relids = list_append_unique_oid(*relids, rte->relid);
+		return false;
+	}
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, CollectRelids, (void *) relids,
+								 QTW_EXAMINE_RTES_BEFORE);
+	return expression_tree_walker(node, CollectRelids, (void *) relids);
 }
 
 /* Column col of row row of SPI_tuptable, or (Datum) 0 when null. */
@@ -357,6 +447,7 @@ GetShape(TickView *view)
 	Relation	rel;
 	Query	   *query;
 	char	   *def_name;
+	List	   *deps;
 
 	if (!inval_registered)
 	{
@@ -372,24 +463,38 @@ GetShape(TickView *view)
 		ctl.entrysize = sizeof(ShapeEntry);
 		shape_cache = hash_create("ivm shapes", 64, &ctl, HASH_ELEM | HASH_BLOBS);
 	}
+	if (shapes_stale)
+		FreeStaleShapes();
 	entry = hash_search(shape_cache, &view->id, HASH_ENTER, &found);
-	if (found && entry->generation == inval_generation && entry->defrel == view->defrel)
+	if (found && entry->valid && entry->defrel == view->defrel &&
+		entry->storagerel == view->storagerel && entry->nshards == view->partitions &&
+		entry->topk_defrel == view->topk_defrel && entry->grand_defrel == view->grand_defrel &&
+		equal(entry->hidden, view->hidden))
 		return entry;
 	if (found && entry->cxt != NULL)
 		MemoryContextDelete(entry->cxt);
 	entry->cxt = NULL;
-	entry->generation = 0;
+	entry->valid = false;
+	entry->deps = NULL;
+	entry->ndeps = 0;
 
 	{
 		MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "ivm view shape",
 												  ALLOCSET_SMALL_SIZES);
-		uint64		generation = inval_generation;
+		bool		valid = true;
 
 		entry->cxt = cxt;
+		n_building_invals = 0;
+		shapes_stale = true;	/* until valid: freed if working it out fails */
 		oldcxt = MemoryContextSwitchTo(cxt);
+		/* pg_backend_memory_contexts tells which view, and which working out */
+		MemoryContextSetIdentifier(cxt, psprintf("view %d, shape " UINT64_FORMAT,
+												 view->id, ++shapes_built));
 		rel = table_open(view->defrel, AccessShareLock);
 		query = copyObject(get_view_query(rel));
 		table_close(rel, AccessShareLock);
+		deps = list_make3_oid(view->defrel, view->storagerel, view->viewrel);
+		(void) CollectRelids((Node *) query, &deps);
 		entry->shape = IvmAnalyzeShape(query, view->hidden);
 		entry->ineligible = entry->shape->kind == IVM_KIND_DIFF
 			? entry->shape->reason
@@ -444,6 +549,8 @@ GetShape(TickView *view)
 			rel = table_open(view->topk_defrel, AccessShareLock);
 			query = copyObject(get_view_query(rel));
 			table_close(rel, AccessShareLock);
+			deps = lappend_oid(deps, view->topk_defrel);
+			(void) CollectRelids((Node *) query, &deps);
 			if (IvmTopkAnalyze(query, &topk) != NULL)
 				topk = NULL;
 			/* the input of a window read only up to a rank (window.c) */
@@ -454,6 +561,8 @@ GetShape(TickView *view)
 				rel = table_open(view->grand_defrel, AccessShareLock);
 				grand = copyObject(get_view_query(rel));
 				table_close(rel, AccessShareLock);
+				deps = lappend_oid(deps, view->grand_defrel);
+				(void) CollectRelids((Node *) grand, &deps);
 				if (IvmWindowRankFilter(grand, &col, &k))
 					topk = IvmWindowMargin(query, col, k);
 			}
@@ -468,8 +577,27 @@ GetShape(TickView *view)
 													 entry->margin + 1);
 			}
 		}
+		/* its hidden views, its shards: the rest of what it was worked out from */
+		deps = list_concat(deps, view->hidden);
+		for (int i = 0; entry->parts != NULL && i < entry->nshards; i++)
+			deps = lappend_oid(deps, entry->parts[i]);
+		entry->ndeps = list_length(deps);
+		entry->deps = palloc(sizeof(Oid) * Max(entry->ndeps, 1));
+		for (int i = 0; i < entry->ndeps; i++)
+			entry->deps[i] = list_nth_oid(deps, i);
+		entry->hidden = list_copy(view->hidden);
+		entry->topk_defrel = view->topk_defrel;
+		entry->grand_defrel = view->grand_defrel;
 		entry->defrel = view->defrel;
-		entry->generation = generation;
+		/* a relation of it changed while it was worked out: used once, then redone */
+		if (n_building_invals < 0)
+			valid = false;
+		for (int i = 0; valid && i < n_building_invals; i++)
+			valid = !list_member_oid(deps, building_invals[i]);
+		n_building_invals = 0;
+		entry->valid = valid;
+		if (!valid)
+			shapes_stale = true;
 		MemoryContextSwitchTo(oldcxt);
 	}
 	return entry;
@@ -1365,7 +1493,8 @@ MaintainQuarantined(TickView *view, TickState *ts, Snapshot snap, bool recompute
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
-	Tuplestorestate *local = tuplestore_begin_heap(false, false, work_mem);
+	/* ended on both paths: once spilled, it holds a temporary file */
+	Tuplestorestate *volatile local = tuplestore_begin_heap(false, false, work_mem);
 	ErrorData  *volatile edata = NULL;
 	uint64		delta_in;
 
@@ -1376,6 +1505,7 @@ MaintainQuarantined(TickView *view, TickState *ts, Snapshot snap, bool recompute
 		MaintainView(view, ts, snap, recompute, local, caller, oc);
 		CopyDelta(local, view->vdelta, view->vdesc, oldowner);
 		tuplestore_end(local);
+		local = NULL;
 		view->changed_rows = oc->res.inserted + oc->res.deleted;
 		if (view->channel != NULL && view->changed_rows > 0)
 			IvmLogChanges(view->id, view->owner, view->vdelta, view->vdesc, epoch, snap);
@@ -1393,6 +1523,9 @@ MaintainQuarantined(TickView *view, TickState *ts, Snapshot snap, bool recompute
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
+		/* its file belongs to the tick's resource owner, not the subtransaction's */
+		if (local != NULL)
+			tuplestore_end(local);
 	}
 	PG_END_TRY();
 	if (edata == NULL)

@@ -170,6 +170,31 @@ DropStatement(DropStmt *stmt)
 }
 
 /*
+ * BeforeDropExtension
+ *		DROP EXTENSION naming ivm, by its owner: first make what ivm made
+ *		depend on the extension, so that the drop refuses while views exist
+ *		and, with CASCADE, removes them, their storage and the delta logs
+ *		(which would otherwise stay behind and stop a new CREATE EXTENSION).
+ */
+static void
+BeforeDropExtension(DropStmt *stmt)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->objects)
+	{
+		if (strcmp(strVal(lfirst(lc)), "ivm") == 0)
+		{
+			Oid			extoid = get_extension_oid("ivm", false);
+
+			if (pg_extension_ownercheck(extoid, GetUserId()))
+				IvmRecordExtensionDependencies(extoid);
+			return;
+		}
+	}
+}
+
+/*
  * IndexStatement
  *		CREATE INDEX ON an incremental view: build it on the storage table,
  *		for the view's owner, over plain columns only.
@@ -516,6 +541,9 @@ ProcessStatement(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 			readOnlyTree = false;
 		}
 	}
+	else if (installed && IsA(parsetree, DropStmt) &&
+			 ((DropStmt *) parsetree)->removeType == OBJECT_EXTENSION)
+		BeforeDropExtension((DropStmt *) parsetree);
 	else if (installed && IsA(parsetree, RefreshMatViewStmt))
 	{
 		RefreshMatViewStmt *stmt = (RefreshMatViewStmt *) parsetree;

@@ -31,6 +31,7 @@
 #include "catalog/pg_am.h"
 #include "commands/defrem.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
@@ -1318,4 +1319,49 @@ ivm_relink_views(PG_FUNCTION_ARGS)
 	IvmSettleRelations();
 	IvmCatalogEnd(&save);
 	PG_RETURN_VOID();
+}
+
+/*
+ * IvmRecordExtensionDependencies
+ *		Make everything ivm made depend on extension ivm (extoid): each
+ *		incremental view users read, and every relation of schema ivm that
+ *		is not a member of the extension (storage and its shards,
+ *		definitions, hidden views, delta logs).  DROP EXTENSION ivm then
+ *		refuses while they exist, and with CASCADE drops them all; the
+ *		capture triggers go with ivm's functions.  The utility hook calls it
+ *		just before DROP EXTENSION ivm, so a restore needs nothing redone.
+ */
+void
+IvmRecordExtensionDependencies(Oid extoid)
+{
+	IvmUserSave save;
+	Oid			types[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(extoid)};
+	ObjectAddress extension;
+	int			rc;
+
+	ObjectAddressSet(extension, ExtensionRelationId, extoid);
+	IvmCatalogBegin(&save);
+	rc = SPI_execute_with_args("SELECT c.oid FROM pg_catalog.pg_class c "
+							   "WHERE (c.oid OPERATOR(pg_catalog.=) ANY (SELECT v.viewrel FROM ivm._views v) "
+							   "    OR (c.relnamespace OPERATOR(pg_catalog.=) 'ivm'::pg_catalog.regnamespace "
+							   "        AND c.relkind OPERATOR(pg_catalog.<>) ALL ('{i,I,t}'::pg_catalog.\"char\"[]))) "
+							   "  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d "
+							   "   WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
+							   "     AND d.objid OPERATOR(pg_catalog.=) c.oid "
+							   "     AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass "
+							   "     AND d.refobjid OPERATOR(pg_catalog.=) $1)",
+							   1, types, args, NULL, true, 0);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "listing what ivm made");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		ObjectAddress rel;
+
+		ObjectAddressSet(rel, RelationRelationId,
+						 DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)));
+		recordDependencyOn(&rel, &extension, DEPENDENCY_NORMAL);
+	}
+	CommandCounterIncrement();
+	IvmCatalogEnd(&save);
 }

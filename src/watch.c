@@ -184,11 +184,12 @@ Datum
 ivm_watch(PG_FUNCTION_ARGS)
 {
 	Oid			viewoid = PG_GETARG_OID(0);
+	Oid			watcher = GetUserId();
 	int			view_id;
 	char	   *channel;
 	IvmUserSave save;
-	Oid			types[2] = {INT4OID, TEXTOID};
-	Datum		args[2];
+	Oid			types[3] = {INT4OID, TEXTOID, REGROLEOID};
+	Datum		args[3];
 	int			rc;
 
 	IvmCheckPreloaded();
@@ -200,10 +201,12 @@ ivm_watch(PG_FUNCTION_ARGS)
 	channel = ChannelFor(viewoid, view_id);
 	args[0] = Int32GetDatum(view_id);
 	args[1] = CStringGetTextDatum(channel);
-	rc = SPI_execute_with_args("INSERT INTO ivm._watches (view_id, channel) VALUES ($1, $2) "
+	args[2] = ObjectIdGetDatum(watcher);
+	/* a second watch keeps the channel and the role that made the watch */
+	rc = SPI_execute_with_args("INSERT INTO ivm._watches (view_id, channel, watcher) VALUES ($1, $2, $3) "
 							   "ON CONFLICT (view_id) DO UPDATE SET channel = ivm._watches.channel "
 							   "RETURNING channel",
-							   2, types, args, NULL, false, 0);
+							   3, types, args, NULL, false, 0);
 	IvmSpiCheck(rc, SPI_OK_INSERT_RETURNING, "recording a watch");
 	channel = MemoryContextStrdup(TopTransactionContext,
 								  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
@@ -214,12 +217,15 @@ ivm_watch(PG_FUNCTION_ARGS)
 /*
  * ivm_unwatch
  *		SQL: ivm.unwatch(view regclass) returns boolean: whether it was watched.
- *		Its change log goes with the watch.
+ *		Its change log goes with the watch, so only the view's owner and the
+ *		role that made the watch (or their members) may drop it: other
+ *		readers of the view may rely on the log.
  */
 Datum
 ivm_unwatch(PG_FUNCTION_ARGS)
 {
 	Oid			viewoid = PG_GETARG_OID(0);
+	Oid			caller = GetUserId();
 	int			view_id;
 	IvmUserSave save;
 	Oid			types[1] = {INT4OID};
@@ -234,6 +240,22 @@ ivm_unwatch(PG_FUNCTION_ARGS)
 
 	IvmCatalogBegin(&save);
 	args[0] = Int32GetDatum(view_id);
+	rc = SPI_execute_with_args("SELECT watcher::oid FROM ivm._watches WHERE view_id = $1 FOR UPDATE",
+							   1, types, args, NULL, false, 0);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "looking up a watch");
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+		Datum		w = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!has_privs_of_role(caller, IvmRelationOwner(viewoid)) &&
+			(isnull || !has_privs_of_role(caller, DatumGetObjectId(w))))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to unwatch view %s", get_rel_name(viewoid)),
+					 errdetail("Unwatching drops the view's change log, which other roles may read."),
+					 errhint("Ask the view's owner or the role that watched it to call ivm.unwatch().")));
+	}
 	rc = SPI_execute_with_args("DELETE FROM ivm._changes WHERE view_id = $1",
 							   1, types, args, NULL, false, 0);
 	IvmSpiCheck(rc, SPI_OK_DELETE, "dropping a change log");

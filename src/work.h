@@ -29,6 +29,7 @@ extern void IvmEnsureCaptured(Oid relid);
 extern Oid	IvmCreateView(const char *name, const char *query_text,
 						  List *col_names, const char *mode, bool with_data,
 						  const char *options_json, uint64 *rows);
+extern void IvmRecordExtensionDependencies(Oid extoid);
 
 /* tick.c */
 /* columns of ivm.tick()'s result */

@@ -1,7 +1,7 @@
 -- Errors of the public API: each refusal comes with the SQLSTATE a client
 -- can rely on (SPEC.md sections 2 and 3).
 BEGIN;
-SELECT plan(46);
+SELECT plan(51);
 
 CREATE TABLE e_t (k int, x int);
 INSERT INTO e_t VALUES (1, 10), (2, 20);
@@ -131,6 +131,21 @@ SELECT throws_ok(format('DELETE FROM %s',
 -- watches
 SELECT throws_ok($$SELECT * FROM ivm.changes('e_v')$$, '55000', NULL,
                  'ivm.changes of a view that is not watched: 55000');
+
+-- helpers any role may call: counts that no longer fit a bigint are an
+-- error, as bigint + is, never a silent wrap
+SET LOCAL ROLE pg_read_all_data;
+SELECT throws_ok($$SELECT ivm.numeric_counts_add('{9223372036854775807}', '{1}')$$, '22003', 'bigint out of range',
+                 'numeric_counts_add past the largest bigint: 22003');
+SELECT throws_ok($$SELECT ivm.numeric_counts_add('{0,0,0,-9223372036854775808}', '{0,0,0,-1}')$$, '22003',
+                 'bigint out of range', 'numeric_counts_add past the smallest bigint: 22003');
+SELECT is(ivm.numeric_counts_add('{9223372036854775806,NULL,5}', '{1,3}'), '{9223372036854775807,3,5}'::bigint[],
+          'numeric_counts_add up to the largest bigint (a NULL count is 0)');
+SELECT throws_ok($$SELECT ivm.numeric_counts(x, w) FROM (VALUES (1.5, 9223372036854775807), (2.5, 1)) v(x, w)$$,
+                 '22003', 'bigint out of range', 'the numeric_counts aggregate past the largest bigint: 22003');
+SELECT is((SELECT ivm.numeric_counts(x, w) FROM (VALUES (1.5, 9223372036854775806), (2.5, 1), ('NaN', 2)) v(x, w)),
+          '{2,0,0,0,9223372036854775807}'::bigint[], 'the numeric_counts aggregate up to the largest bigint');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -2,7 +2,7 @@
 -- "Watches" and 3 "Data leaking to a role without SELECT rights").
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(47);
+SELECT plan(59);
 
 SELECT lives_ok($$SELECT ivm.tick()$$, 'a first tick consumes whatever was pending');
 
@@ -106,6 +106,20 @@ SET LOCAL ROLE ivm_tap_sel;
 SELECT is((SELECT count(*)::int FROM ivm.changes('w_v')), 2, 'SELECT (SET ROLE): ivm.changes() returns the rows');
 RESET ROLE;
 
+-- unwatch drops the change log other readers rely on: a reader that is
+-- neither the view's owner (nor a member of it) nor the role that made the
+-- watch may not (watching an already watched view does not make a watcher)
+SET LOCAL SESSION AUTHORIZATION ivm_tap_sel;
+SELECT throws_ok($$SELECT ivm.unwatch('w_v')$$, '42501', 'permission denied to unwatch view w_v',
+                 'SELECT, but neither owner nor watcher: ivm.unwatch() is refused with 42501');
+RESET SESSION AUTHORIZATION;
+SET LOCAL ROLE ivm_tap_sel;
+SELECT throws_ok($$SELECT ivm.unwatch('w_v')$$, '42501', NULL,
+                 'neither owner nor watcher (SET ROLE): ivm.unwatch() is refused with 42501');
+RESET ROLE;
+SELECT is((SELECT channel FROM ivm.views WHERE name = 'w_v'::regclass), 'ivm_w_v', 'w_v is still watched');
+SELECT is((SELECT count(*)::int FROM ivm.changes('w_v')), 2, 'and its change log is whole');
+
 -- a role without SELECT on a table cannot make a view of it
 CREATE ROLE ivm_tap_maker;
 GRANT CREATE ON SCHEMA public TO ivm_tap_maker;
@@ -124,6 +138,30 @@ INSERT INTO w_t VALUES (4, 40);
 SELECT lives_ok($$SELECT ivm.tick()$$, 'a tick by another role maintains the view');
 SET LOCAL SESSION AUTHORIZATION ivm_tap_maker;
 SELECT bag_eq($$SELECT * FROM w_mine$$, $$SELECT k, x FROM w_t$$, 'its creator reads it up to date');
+RESET SESSION AUTHORIZATION;
+
+-- who may unwatch: the role that made the watch, the view's owner, a member
+-- of the owner; not another reader
+CREATE ROLE ivm_tap_member IN ROLE ivm_tap_maker;
+GRANT SELECT ON w_mine TO ivm_tap_sel;
+SET LOCAL SESSION AUTHORIZATION ivm_tap_sel;
+SELECT is(ivm.watch('w_mine'), 'ivm_w_mine', 'a reader watches w_mine');
+SELECT is(ivm.unwatch('w_mine'), true, 'the role that made the watch may unwatch');
+SELECT is(ivm.watch('w_mine'), 'ivm_w_mine', 'the reader watches w_mine again');
+RESET SESSION AUTHORIZATION;
+SET LOCAL SESSION AUTHORIZATION ivm_tap_maker;
+SELECT is(ivm.unwatch('w_mine'), true, 'the view''s owner may unwatch a watch another role made');
+RESET SESSION AUTHORIZATION;
+SET LOCAL SESSION AUTHORIZATION ivm_tap_sel;
+SELECT is(ivm.watch('w_mine'), 'ivm_w_mine', 'the reader watches w_mine once more');
+RESET SESSION AUTHORIZATION;
+SET LOCAL SESSION AUTHORIZATION ivm_tap_member;
+SELECT is(ivm.unwatch('w_mine'), true, 'a member of the view''s owner may unwatch it');
+SELECT is(ivm.watch('w_mine'), 'ivm_w_mine', 'the member watches w_mine');
+RESET SESSION AUTHORIZATION;
+SET LOCAL SESSION AUTHORIZATION ivm_tap_sel;
+SELECT throws_ok($$SELECT ivm.unwatch('w_mine')$$, '42501', NULL,
+                 'a reader may not unwatch the member''s watch');
 RESET SESSION AUTHORIZATION;
 SELECT is(current_user::text, session_user::text, 'back to the original role');
 

@@ -2,14 +2,15 @@
 -- ivm.cosine_distance, ivm.inner_product on real[] (hand-checked values,
 -- each bad input an error that says which, and on seeded random vectors the
 -- same results as the distances written in SQL, to single precision: the C
--- loops sum in float, in an order the compiler may change); and
+-- loops sum in an order the compiler may change; sums are kept in double, as
+-- a long vector shows exactly); and
 -- ivm.create_vector_view, whose views must equal the brute-force query
 -- ORDER BY distance, id LIMIT k exactly after every tick: inserts nearer
 -- than the k-th, deletes of members, updates moving vectors, ties, k larger
 -- than the source, the source emptied and refilled.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(56);
+SELECT plan(59);
 
 -- hand-checked
 SELECT is(ivm.l2_distance('{0,0}', '{3,4}'), 5::float8, 'l2: a 3-4-5 triangle');
@@ -42,6 +43,20 @@ SELECT throws_ok($$SELECT ivm.cosine_distance('{1,2,3}', '{0,0,0}')$$, '22000',
                  'ivm.cosine_distance of a zero vector', 'cosine to a zero vector');
 SELECT is((SELECT provolatile::text || proparallel::text || proisstrict::text FROM pg_proc WHERE oid = 'ivm.l2_distance'::regproc),
           'istrue', 'immutable, parallel safe, strict');
+
+-- sums kept in double: 16 elements of 4096 (squares summing to 2^28, at which
+-- a float sum, one by one or in vector lanes, no longer grows by 1) then
+-- 1,000,000 elements of 1
+CREATE TEMP TABLE big AS
+SELECT array_fill(4096::real, ARRAY[16]) || array_fill(1::real, ARRAY[1000000]) AS a,
+       array_fill(4096::real, ARRAY[16]) || array_fill(0::real, ARRAY[1000000]) AS z,
+       array_fill(0::real, ARRAY[1000016]) AS o;
+SELECT is(ivm.l2_distance(a, o), sqrt(268435456 + 1000000::float8),
+          'l2 of a long vector: every 1 counts after 2^28 (a float sum gives 16384)') FROM big;
+SELECT is(ivm.inner_product(a, a), -(268435456 + 1000000)::float8,
+          'inner product of a long vector: every 1 counts after 2^28') FROM big;
+SELECT ok(abs(ivm.cosine_distance(a, z) - (1 - 16384 / sqrt(268435456 + 1000000::float8))) < 1e-12,
+          'cosine of long vectors: the norm counts every 1 (a float sum gives 0)') FROM big;
 
 -- seeded random vectors of 128 dimensions against the same distances in SQL
 SELECT setseed(0.42);
