@@ -22,11 +22,14 @@
 #include <xxhash.h>
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/plancache.h"
+#include "utils/snapmgr.h"
 
 #include "ivm.h"
 #include "exec.h"
@@ -235,6 +238,62 @@ IvmExecSnap(const char *sql, int nargs, Oid *argtypes, Datum *values,
 			const char *nulls, Snapshot snap, long tcount)
 {
 	return IvmExecCached(sql, nargs, argtypes, values, nulls, snap, tcount, 0);
+}
+
+/* rows fetched at a time by IvmFetchBatches */
+#define FETCH_BATCH 10000
+
+/*
+ * IvmFetchBatches
+ *		Run SELECT sql (a kept plan of sizeclass) at snap (its command id
+ *		advanced), or without one at the active snapshot, and hand its rows
+ *		to fn FETCH_BATCH at a time through a cursor, so that no result is
+ *		held whole; fn returns false to stop.  A plan that may be parallel
+ *		(IVM_PLAN_PARALLEL) runs whole instead: a cursor would run it
+ *		serially (such statements return few rows).  Runs as the current
+ *		user, fn too.
+ */
+void
+IvmFetchBatches(const char *sql, int nargs, Oid *argtypes, Datum *values, Snapshot snap,
+				int sizeclass, IvmBatchFn fn, void *arg)
+{
+	SPIPlanPtr	plan;
+	Portal		portal;
+
+	if (sizeclass == IVM_PLAN_PARALLEL)
+	{
+		int			rc = IvmExecCached(sql, nargs, argtypes, values, NULL, snap, 0, sizeclass);
+
+		IvmSpiCheck(rc, SPI_OK_SELECT, "running a query");
+		(void) fn(SPI_tuptable, SPI_processed, arg);
+		SPI_freetuptable(SPI_tuptable);
+		return;
+	}
+	plan = IvmKeptPlan(sql, nargs, argtypes, sizeclass);
+	if (snap != InvalidSnapshot)
+	{
+		CommandCounterIncrement();
+		PushCopiedSnapshot(snap);
+		UpdateActiveSnapshotCommandId();
+		portal = SPI_cursor_open(NULL, plan, values, NULL, true);
+		PopActiveSnapshot();
+	}
+	else
+		portal = SPI_cursor_open(NULL, plan, values, NULL, true);
+	for (;;)
+	{
+		bool		more;
+
+		SPI_cursor_fetch(portal, true, FETCH_BATCH);
+		if (SPI_processed == 0)
+			break;
+		more = fn(SPI_tuptable, SPI_processed, arg);
+		SPI_freetuptable(SPI_tuptable);
+		if (!more)
+			break;
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
 }
 
 /* Register a tuplestore as an ephemeral named relation of SPI statements. */

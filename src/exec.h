@@ -32,6 +32,10 @@ extern int	IvmExecSnap(const char *sql, int nargs, Oid *argtypes,
 						Datum *values, const char *nulls, Snapshot snap,
 						long tcount);
 extern void IvmRegisterTuplestore(const char *name, Tuplestorestate *ts, TupleDesc desc);
+/* what is done with one batch of a query's rows; false stops */
+typedef bool (*IvmBatchFn) (SPITupleTable *tt, uint64 n, void *arg);
+extern void IvmFetchBatches(const char *sql, int nargs, Oid *argtypes, Datum *values,
+							Snapshot snap, int sizeclass, IvmBatchFn fn, void *arg);
 
 /* rights.c: who runs what (the rule is at the top of rights.c) */
 extern Oid	IvmSchemaOwner(void);

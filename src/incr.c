@@ -92,9 +92,6 @@ CheckColumnTypes(TupleDesc result, int offset, TupleDesc storage, int n,
 				 i + 1, viewname);
 }
 
-/* rows of a delta query fetched at a time */
-#define DELTA_BATCH 10000
-
 /*
  * Defer
  *		Hand what applying a delta would write to the caller (a shard's
@@ -112,56 +109,19 @@ Defer(IvmRowChanges *defer, Tuplestorestate *ctids, uint64 ndeletes,
 	*inserts = NULL;
 }
 
-/* what is done with one batch of a delta query's rows; false stops */
-typedef bool (*BatchFn) (SPITupleTable *tt, uint64 n, void *arg);
-
 /*
  * ForEachBatch
  *		Run delta query sql (a kept plan of sizeclass) as owner, restricted,
- *		at snap, and hand its rows to fn a batch at a time, so that a large
- *		delta is never held whole.  A plan that may be parallel
- *		(IVM_PLAN_PARALLEL) runs whole instead: a cursor would run it
- *		serially, and such statements (rescans) return a bounded number of
- *		rows.
+ *		at snap, and hand its rows to fn a batch at a time (exec.c), so that
+ *		a large delta is never held whole.
  */
 static void
-ForEachBatch(const char *sql, Snapshot snap, int sizeclass, Oid owner, BatchFn fn, void *arg)
+ForEachBatch(const char *sql, Snapshot snap, int sizeclass, Oid owner, IvmBatchFn fn, void *arg)
 {
 	IvmUserSave save;
-	SPIPlanPtr	plan;
-	Portal		portal;
 
 	IvmBecome(owner, true, &save);
-	if (sizeclass == IVM_PLAN_PARALLEL)
-	{
-		int			rc = IvmExecCached(sql, 0, NULL, NULL, NULL, snap, 0, sizeclass);
-
-		IvmSpiCheck(rc, SPI_OK_SELECT, "running the delta query");
-		(void) fn(SPI_tuptable, SPI_processed, arg);
-		SPI_freetuptable(SPI_tuptable);
-		IvmRestoreUser(&save);
-		return;
-	}
-	plan = IvmKeptPlan(sql, 0, NULL, sizeclass);
-	CommandCounterIncrement();
-	PushCopiedSnapshot(snap);
-	UpdateActiveSnapshotCommandId();
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
-	PopActiveSnapshot();
-	for (;;)
-	{
-		bool		more;
-
-		SPI_cursor_fetch(portal, true, DELTA_BATCH);
-		if (SPI_processed == 0)
-			break;
-		more = fn(SPI_tuptable, SPI_processed, arg);
-		SPI_freetuptable(SPI_tuptable);
-		if (!more)
-			break;
-		CHECK_FOR_INTERRUPTS();
-	}
-	SPI_cursor_close(portal);
+	IvmFetchBatches(sql, 0, NULL, NULL, snap, sizeclass, fn, arg);
 	IvmRestoreUser(&save);
 }
 

@@ -60,6 +60,36 @@ IvmNotifyWatchers(const char *channel, Oid viewrel, int64 epoch,
 	pfree(payload.data);
 }
 
+/* Rows of a query gathered into a tuplestore, a batch at a time. */
+typedef struct StoredBatches
+{
+	Tuplestorestate *rows;
+	TupleDesc	desc;			/* the rows' shape, from the first batch */
+} StoredBatches;
+
+static bool
+StoreBatch(SPITupleTable *tt, uint64 n, void *arg)
+{
+	StoredBatches *store = arg;
+
+	if (store->desc == NULL)
+		store->desc = CreateTupleDescCopy(tt->tupdesc);
+	for (uint64 i = 0; i < n; i++)
+		tuplestore_puttuple(store->rows, tt->vals[i]);
+	return true;
+}
+
+/* (weight int8, row jsonb): the shape of a change log's rows */
+static TupleDesc
+ChangedRowsDesc(void)
+{
+	TupleDesc	desc = CreateTemplateTupleDesc(2);
+
+	TupleDescInitEntry(desc, 1, "w", INT8OID, -1, 0);
+	TupleDescInitEntry(desc, 2, "r", JSONBOID, -1, 0);
+	return desc;
+}
+
 /*
  * IvmLogChanges
  *		Append a watched view's delta (the rows of delta, shaped by vdesc:
@@ -73,6 +103,7 @@ IvmLogChanges(int view_id, Oid owner, Tuplestorestate *delta, TupleDesc vdesc,
 			  int64 epoch, Snapshot snap)
 {
 	IvmUserSave osave;
+	StoredBatches store;
 	Tuplestorestate *rows;
 	TupleDesc	desc;
 	Oid			types[2] = {INT4OID, INT8OID};
@@ -91,15 +122,14 @@ IvmLogChanges(int view_id, Oid owner, Tuplestorestate *delta, TupleDesc vdesc,
 	(void) SPI_unregister_relation("ivm_changed_rows");
 
 	IvmRegisterTuplestore(enrname, delta, vdesc);
+	/* a batch at a time into a store that spills: a large delta is not held whole */
+	memset(&store, 0, sizeof(store));
+	store.rows = tuplestore_begin_heap(false, false, work_mem);
 	IvmBecome(owner, true, &osave);
-	rc = IvmExecSnap(sql, 0, NULL, NULL, NULL, snap, 0);
+	IvmFetchBatches(sql, 0, NULL, NULL, snap, 0, StoreBatch, &store);
 	IvmRestoreUser(&osave);
-	IvmSpiCheck(rc, SPI_OK_SELECT, "turning the view's changes into jsonb");
-	desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
-	rows = tuplestore_begin_heap(false, false, work_mem);
-	for (uint64 i = 0; i < SPI_processed; i++)
-		tuplestore_puttuple(rows, SPI_tuptable->vals[i]);
-	SPI_freetuptable(SPI_tuptable);
+	rows = store.rows;
+	desc = store.desc != NULL ? store.desc : ChangedRowsDesc();
 
 	IvmRegisterTuplestore("ivm_changed_rows", rows, desc);
 	args[0] = Int32GetDatum(view_id);
@@ -267,6 +297,24 @@ ivm_unwatch(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(was_watched);
 }
 
+/* a batch of change log rows into the result of ivm.changes() (arg) */
+static bool
+ChangesBatch(SPITupleTable *tt, uint64 n, void *arg)
+{
+	ReturnSetInfo *rsinfo = arg;
+
+	for (uint64 i = 0; i < n; i++)
+	{
+		Datum		values[3];
+		bool		nulls[3];
+
+		for (int c = 0; c < 3; c++)
+			values[c] = SPI_getbinval(tt->vals[i], tt->tupdesc, c + 1, &nulls[c]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return true;
+}
+
 /*
  * ivm_changes
  *		SQL: ivm.changes(view regclass, since_epoch bigint) returns
@@ -304,20 +352,11 @@ ivm_changes(PG_FUNCTION_ARGS)
 				 errmsg("view \"%s\" is not watched", get_rel_name(viewoid)),
 				 errhint("Call ivm.watch() first: changes are kept only for watched views.")));
 	args[1] = Int64GetDatum(since);
-	rc = SPI_execute_with_args("SELECT epoch, _weight, row FROM ivm._changes "
-							   "WHERE view_id = $1 AND epoch > $2 "
-							   "ORDER BY epoch, _weight, row::text",
-							   2, types, args, NULL, true, 0);
-	IvmSpiCheck(rc, SPI_OK_SELECT, "reading a change log");
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		Datum		values[3];
-		bool		nulls[3];
-
-		for (int c = 0; c < 3; c++)
-			values[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, c + 1, &nulls[c]);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
+	/* a batch at a time into the result, which spills: a long log is not held whole */
+	IvmFetchBatches("SELECT epoch, _weight, row FROM ivm._changes "
+					"WHERE view_id = $1 AND epoch > $2 "
+					"ORDER BY epoch, _weight, row::text",
+					2, types, args, InvalidSnapshot, 0, ChangesBatch, rsinfo);
 	IvmCatalogEnd(&save);
 	return (Datum) 0;
 }

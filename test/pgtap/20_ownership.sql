@@ -19,7 +19,7 @@
 -- Each view is compared, as a multiset, with its query run directly.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(116);
+SELECT plan(139);
 
 SELECT lives_ok($$SELECT ivm.tick()$$, 'a first tick consumes whatever was pending');
 
@@ -501,6 +501,98 @@ SELECT lives_ok($$SELECT ivm.tick()$$, 'e. a superuser ticks after the table cha
 SELECT is(pg_temp.mismatched('e'), '{}'::text[], 'e. every view equals its query after that');
 SELECT is(pg_temp.alice_super(), false, 'e. alice is not superuser at the end');
 SELECT is_empty('SELECT * FROM pg_temp.roles_changed()', 'e. no other role changed at the end');
+
+------------------------------------------------------------------------------
+-- h. What else alice's code may try inside a tick, and locks: settings left
+--    for the session that ticks, an error code that would fail every tick,
+--    locks and row locks that would stall every tick, rights re-granted, her
+--    storage attached under a table of hers, deltas of her own in her log.
+------------------------------------------------------------------------------
+SET ROLE ivm_own_alice;
+CREATE TABLE own_alice.ht (id int PRIMARY KEY, v int);
+INSERT INTO own_alice.ht SELECT g, g FROM generate_series(1, 10) g;
+-- leaves a search_path and a statement_timeout of hers in the caller's session
+CREATE FUNCTION own_alice.h_settings(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $f$
+BEGIN
+    PERFORM pg_catalog.set_config('search_path', 'own_alice, pg_catalog', false);
+    PERFORM pg_catalog.set_config('statement_timeout', '4242', false);
+    RETURN x;
+END
+$f$;
+-- raises a "transient" SQLSTATE on the row she marks
+CREATE FUNCTION own_alice.h_flaky(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $f$
+BEGIN
+    IF x = 666 THEN
+        RAISE EXCEPTION 'not really a serialization failure' USING ERRCODE = '40001';
+    END IF;
+    RETURN x;
+END
+$f$;
+SELECT ivm.create_view('own_alice.hs', 'SELECT id, own_alice.h_settings(v) AS v FROM own_alice.ht');
+SELECT ivm.create_view('own_alice.hf', 'SELECT id, own_alice.h_flaky(v) AS v FROM own_alice.ht');
+CREATE TABLE own_alice.hp (id int, v int, __ivm_hash int8) PARTITION BY RANGE (id);
+RESET ROLE;
+CREATE TABLE public.own_h_other (id int PRIMARY KEY);
+SELECT ivm.create_view('public.own_h_otherv', 'SELECT id FROM public.own_h_other');
+-- (hs is compared with the same rows computed without her function, which
+-- would set its settings in this session)
+INSERT INTO own_q VALUES ('h', 'own_alice.hs', 'SELECT id, v FROM own_alice.ht'),
+                         ('h', 'public.own_h_otherv', 'SELECT id FROM public.own_h_other');
+SELECT storagerel AS own_hs_storage FROM ivm._views WHERE viewrel = 'own_alice.hs'::regclass \gset
+SELECT logrel AS own_ht_log FROM ivm._sources WHERE relid = 'own_alice.ht'::regclass \gset
+
+SELECT current_setting('search_path') AS own_path_before \gset
+SET ROLE ivm_own_alice;
+UPDATE own_alice.ht SET v = v + 1 WHERE id <= 3;
+RESET ROLE;
+SELECT lives_ok($$SELECT ivm.tick()$$, 'h. a superuser ticks the view whose function sets settings');
+SELECT is(current_setting('search_path'), :'own_path_before',
+          'h. the search_path the view''s function set is not left in the session that ticked');
+SELECT is(current_setting('statement_timeout'), '0',
+          'h. nor its statement_timeout');
+
+-- the row that raises 40001: ticks fail a few times, then her view is quarantined
+SET ROLE ivm_own_alice;
+INSERT INTO own_alice.ht VALUES (666, 666);
+RESET ROLE;
+INSERT INTO public.own_h_other SELECT generate_series(1, 5);
+SELECT throws_ok($$SELECT ivm.tick()$$, '40001', NULL, 'h. a tick fails on the code her function raises');
+SELECT throws_ok($$SELECT ivm.tick()$$, '40001', NULL, 'h. again');
+SELECT throws_ok($$SELECT ivm.tick()$$, '40001', NULL, 'h. and a third time');
+SELECT lives_ok($$SELECT ivm.tick()$$, 'h. then the tick goes on without her view');
+SELECT is((SELECT state FROM ivm.views WHERE name = 'own_alice.hf'::regclass), 'failed',
+          'h. her view is quarantined');
+SELECT is(pg_temp.mismatched('h'), '{}'::text[], 'h. the other views equal their queries');
+SET ROLE ivm_own_alice;
+DELETE FROM own_alice.ht WHERE id = 666;
+RESET ROLE;
+SELECT lives_ok($$SELECT ivm.tick()$$, 'h. once the row is gone, a tick');
+SELECT is((SELECT state FROM ivm.views WHERE name = 'own_alice.hf'::regclass), 'ok',
+          'h. her view is maintained again');
+
+SET ROLE ivm_own_alice;
+SELECT throws_ok(format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', :'own_hs_storage'), '42501', NULL,
+                 'h. alice cannot LOCK her storage');
+SELECT throws_ok($$LOCK TABLE own_alice.hs IN ACCESS EXCLUSIVE MODE$$, '42501', NULL,
+                 'h. nor her incremental view (which would lock its storage)');
+SELECT throws_ok(format('LOCK TABLE %s IN SHARE MODE', :'own_ht_log'), '42501', NULL,
+                 'h. nor her table''s delta log');
+SELECT throws_ok(format('SELECT 1 FROM %s FOR UPDATE', :'own_hs_storage'), '42501', NULL,
+                 'h. she cannot lock rows of her storage');
+SELECT throws_ok(format('SELECT 1 FROM %s FOR KEY SHARE', :'own_ht_log'), '42501', NULL,
+                 'h. nor of her log');
+SELECT throws_ok(format('GRANT UPDATE ON %s TO ivm_own_alice', :'own_hs_storage'), '42501', NULL,
+                 'h. she cannot grant herself UPDATE on her storage');
+SELECT throws_ok($$GRANT SELECT ON ALL TABLES IN SCHEMA ivm TO ivm_own_bob$$, '42501', NULL,
+                 'h. nor grant on every table of schema ivm');
+SELECT throws_ok(format('INSERT INTO %s (id, v, __ivm_weight) VALUES (4242, 1, 1)', :'own_ht_log'), NULL, NULL,
+                 'h. she cannot write a delta of her own into her log');
+SELECT throws_ok(format('ALTER TABLE own_alice.hp ATTACH PARTITION %s FOR VALUES FROM (0) TO (100)', :'own_hs_storage'),
+                 '42501', NULL, 'h. nor attach her storage under a table of hers');
+RESET ROLE;
+SELECT lives_ok($$SELECT ivm.tick()$$, 'h. a tick after all that');
+SELECT is(pg_temp.mismatched('h'), '{}'::text[], 'h. every view equals its query');
+SELECT is(pg_temp.alice_super(), false, 'h. alice is not superuser');
 
 SELECT * FROM finish();
 ROLLBACK;
