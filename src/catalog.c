@@ -71,11 +71,14 @@ IvmIsIncrementalView(Oid relid)
  *		Give every relation ivm keeps users' values in to its owner, with
  *		the rights ivm's work needs and no more: a view's storage (and its
  *		shards) to the view's owner, a delta log to its table's owner; each
- *		keeps SELECT, INSERT and DELETE (ivm reads and writes them as that
- *		owner; their guard triggers refuse writes from anyone else) but not
- *		UPDATE, TRUNCATE, REFERENCES or TRIGGER, so that the owner cannot
- *		lock their rows (FOR UPDATE and FOR SHARE need UPDATE) and stall
- *		every tick.  Relations an earlier
+ *		keeps SELECT and INSERT (ivm reads them and inserts into them as
+ *		that owner; their guard triggers refuse inserts from anyone else) but
+ *		not DELETE, UPDATE, TRUNCATE, REFERENCES or TRIGGER: so the owner
+ *		can neither delete deltas of its own table that other roles' views
+ *		wait for, nor lock their rows (FOR UPDATE and FOR SHARE need UPDATE)
+ *		or the relations in a mode that stalls ticks (even through a view
+ *		over them: strong modes need UPDATE, DELETE or TRUNCATE).  Relations
+ *		an earlier
  *		version made belong to the owner of schema ivm; a restore gives
  *		back only what was dumped: both are set right here.  Caller is
  *		connected to SPI and acts as the owner of schema ivm.
@@ -99,11 +102,11 @@ IvmSettleRelations(void)
 					 "  pg_catalog.pg_get_userbyid(x.should)) "
 					 "FROM x WHERE x.has OPERATOR(pg_catalog.<>) x.should "
 					 "UNION ALL "
-					 "SELECT pg_catalog.format('REVOKE UPDATE, TRUNCATE, REFERENCES, TRIGGER ON %s FROM %I', "
+					 "SELECT pg_catalog.format('REVOKE DELETE, UPDATE, TRUNCATE, REFERENCES, TRIGGER ON %s FROM %I', "
 					 "  x.rel::pg_catalog.regclass, pg_catalog.pg_get_userbyid(x.should)) "
 					 "FROM x JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) x.should "
 					 "WHERE NOT r.rolsuper AND pg_catalog.has_table_privilege(x.should, x.rel, "
-					 "  'UPDATE, TRUNCATE, REFERENCES, TRIGGER')",
+					 "  'DELETE, UPDATE, TRUNCATE, REFERENCES, TRIGGER')",
 					 true, 0);
 	IvmSpiCheck(rc, SPI_OK_SELECT, "finding relations to settle with their owners");
 	tt = SPI_tuptable;

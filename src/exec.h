@@ -111,6 +111,16 @@ typedef struct IvmWorkerSlot
 	pg_atomic_uint32 wake;		/* a writer committed deltas */
 } IvmWorkerSlot;
 
+/* transient failures of one view, counted across backends (tick.c) */
+#define IVM_MAX_STRIKES		128
+typedef struct IvmStrikes
+{
+	Oid			dboid;			/* InvalidOid: a free entry */
+	int			view_id;
+	int			count;			/* since `since` */
+	TimestampTz since;
+} IvmStrikes;
+
 typedef struct IvmSharedState
 {
 	LWLock	   *lock;
@@ -118,6 +128,7 @@ typedef struct IvmSharedState
 	int			launcher_procno;	/* read unlocked at commit */
 	pg_atomic_uint32 launcher_wake; /* CREATE EXTENSION ivm committed */
 	IvmWorkerSlot slots[IVM_MAX_DATABASES];
+	IvmStrikes	strikes[IVM_MAX_STRIKES];	/* under lock */
 } IvmSharedState;
 
 extern void IvmInstallShmemHooks(void);
@@ -125,6 +136,7 @@ extern IvmSharedState *IvmSharedGet(void);
 extern const char *IvmWorkerStateName(IvmWorkerState state);
 extern void IvmWakeWorkerAtCommit(void);
 extern void IvmWakeLauncherAtCommit(void);
+extern int	IvmCountTransientFailure(int view_id, int window_s);
 
 /* evidence.c */
 extern void IvmQueueEvidenceLine(const char *line);

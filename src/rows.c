@@ -683,11 +683,14 @@ IvmVisibleTuple(HeapTuple tuple, TupleDesc desc, TupleDesc vdesc, int64 weight)
 /*
  * IvmApplyRows
  *		Delete the stored rows at deletes, then insert the rows of inserts
- *		(shaped like the storage), as maintenance, acting as the storage's
- *		owner, restricted: the support functions of its indexes (an index
- *		its owner built on the view, over the owner's types) run with the
- *		owner's rights, whoever runs the tick.  The caller has pinned
- *		search_path.
+ *		(shaped like the storage), as maintenance.  The inserts run as the
+ *		storage's owner, restricted: the support functions of its indexes (an
+ *		index its owner built on the view, over the owner's types) run with
+ *		the owner's rights, whoever runs the tick.  The deletes, by ctid, run
+ *		no code of anyone's (an index does not look at what is deleted; the
+ *		storage has no rule or policy), and run as the caller, ivm's owner:
+ *		the storage's owner has no DELETE on it, which would let it lock the
+ *		storage against every tick.  The caller has pinned search_path.
  */
 void
 IvmApplyRows(Oid storage_rel, const char *storage_name, ItemPointerData *deletes,
@@ -700,7 +703,6 @@ IvmApplyRows(Oid storage_rel, const char *storage_name, ItemPointerData *deletes
 	IvmUserSave save;
 
 	initStringInfo(&sql);
-	IvmBecomeOwnerOf(storage_rel, &save);
 	ivm_maintained_rel = storage_rel;
 	PG_TRY();
 	{
@@ -733,7 +735,9 @@ IvmApplyRows(Oid storage_rel, const char *storage_name, ItemPointerData *deletes
 
 			resetStringInfo(&sql);
 			appendStringInfo(&sql, "INSERT INTO %s SELECT * FROM ivm_inserted", storage_name);
+			IvmBecomeOwnerOf(storage_rel, &save);
 			rc = IvmExecSnap(sql.data, 0, NULL, NULL, NULL, snap, 0);
+			IvmRestoreUser(&save);
 			IvmSpiCheck(rc, SPI_OK_INSERT, "inserting view rows");
 			rc = SPI_unregister_relation("ivm_inserted");
 			IvmSpiCheck(rc, SPI_OK_REL_UNREGISTER, "unregistering inserted rows");
@@ -744,7 +748,6 @@ IvmApplyRows(Oid storage_rel, const char *storage_name, ItemPointerData *deletes
 		ivm_maintained_rel = save_maintained;
 	}
 	PG_END_TRY();
-	IvmRestoreUser(&save);
 	pfree(sql.data);
 }
 

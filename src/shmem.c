@@ -132,6 +132,49 @@ IvmSharedGet(void)
 }
 
 /*
+ * IvmCountTransientFailure
+ *		Count one more transient failure of view view_id of this database and
+ *		return how many it had within the last window_s seconds, whichever
+ *		backends met them (a failed tick rolls back everything else).  The
+ *		table is small: when it is full, the entry counted longest ago goes.
+ */
+int
+IvmCountTransientFailure(int view_id, int window_s)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	IvmStrikes *e = NULL;
+	int			count;
+
+	if (IvmShared == NULL)
+		return 1;
+	LWLockAcquire(IvmShared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < IVM_MAX_STRIKES; i++)
+	{
+		IvmStrikes *s = &IvmShared->strikes[i];
+
+		if (s->dboid == MyDatabaseId && s->view_id == view_id)
+		{
+			e = s;
+			break;
+		}
+		if (e == NULL || s->dboid == InvalidOid ||
+			(e->dboid != InvalidOid && s->since < e->since))
+			e = s;
+	}
+	if (e->dboid != MyDatabaseId || e->view_id != view_id ||
+		TimestampDifferenceExceeds(e->since, now, window_s * 1000))
+	{
+		e->dboid = MyDatabaseId;
+		e->view_id = view_id;
+		e->count = 0;
+		e->since = now;
+	}
+	count = ++e->count;
+	LWLockRelease(IvmShared->lock);
+	return count;
+}
+
+/*
  * IvmWorkerStateName
  *		The name ivm.workers shows for a state.
  */

@@ -1422,70 +1422,21 @@ QuarantineView(TickView *view, ErrorData *edata, TickView *upstream, int64 epoch
  * which is retried with every delta still in its log.  But the code of a
  * view's query can raise such an error on purpose (RAISE ... USING ERRCODE,
  * a lock it arranges not to get), and would then stop every tick of every
- * role: so a view that fails "transiently" at more than
- * IVM_TRANSIENT_STRIKES ticks in a row in this backend is quarantined like
- * any failing view instead.  The count lives in backend memory: the failed
- * ticks roll back everything else.
+ * role.  So a view that fails "transiently" more than IVM_TRANSIENT_STRIKES
+ * times within IVM_TRANSIENT_WINDOW seconds, in any backend (the count is
+ * kept in shared memory: the failed ticks roll back everything else), or
+ * that was failed already, is quarantined like any failing view instead.
  */
 #define IVM_TRANSIENT_STRIKES	3
-#define IVM_TRANSIENT_SLOTS		64
-
-typedef struct TransientStrikes
-{
-	Oid			dboid;
-	int			view_id;
-	int			count;
-} TransientStrikes;
-
-static TransientStrikes transient_strikes[IVM_TRANSIENT_SLOTS];
-
-/*
- * TransientStrike
- *		Count a transient failure of view_id; true while the tick should
- *		fail for it, false once it has failed so too many ticks in a row.
- */
-static bool
-TransientStrike(int view_id)
-{
-	TransientStrikes *slot = NULL;
-
-	for (int i = 0; i < IVM_TRANSIENT_SLOTS; i++)
-	{
-		TransientStrikes *t = &transient_strikes[i];
-
-		if (t->view_id == view_id && t->dboid == MyDatabaseId)
-		{
-			slot = t;
-			break;
-		}
-		if (slot == NULL || t->count < slot->count)
-			slot = t;			/* the emptiest, to take over */
-	}
-	if (slot->view_id != view_id || slot->dboid != MyDatabaseId)
-	{
-		slot->view_id = view_id;
-		slot->dboid = MyDatabaseId;
-		slot->count = 0;
-	}
-	return ++slot->count <= IVM_TRANSIENT_STRIKES;
-}
-
-/* view_id was maintained: its count of transient failures starts again */
-static void
-TransientClear(int view_id)
-{
-	for (int i = 0; i < IVM_TRANSIENT_SLOTS; i++)
-		if (transient_strikes[i].view_id == view_id &&
-			transient_strikes[i].dboid == MyDatabaseId)
-			transient_strikes[i].count = 0;
-}
+#define IVM_TRANSIENT_WINDOW	600
 
 /*
  * MaintainQuarantined
  *		MaintainView and its records in a subtransaction: when it fails the
  *		view is quarantined and the tick goes on.  Transient errors fail the
- *		tick, but for a view that fails so again and again (see above).
- *		Returns false when the view failed.
+ *		tick (reported as rights.c says of errors across owners), but for a
+ *		view that fails so again and again (see above).  Returns false when
+ *		the view failed.
  */
 static bool
 MaintainQuarantined(TickView *view, TickState *ts, Snapshot snap, bool recompute,
@@ -1529,13 +1480,13 @@ MaintainQuarantined(TickView *view, TickState *ts, Snapshot snap, bool recompute
 	}
 	PG_END_TRY();
 	if (edata == NULL)
-	{
-		TransientClear(view->id);
 		return true;
-	}
 
-	if (IvmErrorIsTransient(edata->sqlerrcode) && TransientStrike(view->id))
-		ReThrowError(edata);
+	if (IvmErrorIsTransient(edata->sqlerrcode) && !view->failed &&
+		IvmCountTransientFailure(view->id, IVM_TRANSIENT_WINDOW) <= IVM_TRANSIENT_STRIKES)
+		IvmReportViewFailure(edata, view->qualname, view->owner, caller, ERROR,
+							 "The tick fails, and every delta waits in its log for the next one.",
+							 "Retry the tick; a view that fails so again and again is set aside (quarantined).");
 	tuplestore_clear(view->vdelta);
 	view->changed_rows = 0;
 	/* a warning when it fails; a view failing again at its retries is logged only */

@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -33,6 +34,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/syscache.h"
 
 #include "ivm.h"
@@ -220,6 +222,15 @@ IndexStatement(IndexStmt *stmt, Oid *storage)
 					 errmsg("indexes on incremental views can only list columns"),
 					 errhint("Expressions are not supported; index the columns themselves.")));
 	}
+	/*
+	 * CONCURRENTLY commits and starts transactions of its own, which would
+	 * take ivm's owner, whom the build starts as, for the session's user.
+	 */
+	if (stmt->concurrent)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("CREATE INDEX CONCURRENTLY is not supported on incremental views"),
+				 errhint("Use CREATE INDEX without CONCURRENTLY: the storage is written only by ticks.")));
 	if (stmt->whereClause || stmt->indexIncludingParams || stmt->unique)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -456,6 +467,66 @@ GuardedTarget(Node *parsetree)
 	}
 }
 
+/* whether relation relid carries capture triggers of ivm (ivm_capture_<n>_...) */
+static bool
+HasCaptureTriggers(Oid relid)
+{
+	Relation	rel;
+	bool		found = false;
+
+	if (!OidIsValid(relid))
+		return false;
+	rel = table_open(relid, AccessShareLock);
+	if (rel->trigdesc != NULL)
+		for (int i = 0; i < rel->trigdesc->numtriggers && !found; i++)
+			found = strncmp(rel->trigdesc->triggers[i].tgname, "ivm_capture_", 12) == 0;
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
+ * CaptureTriggerTouched
+ *		The table whose capture triggers statement parsetree would disable,
+ *		drop or rename, or NULL: writes that go uncaptured would leave other
+ *		roles' views over the table wrong, silently.
+ */
+static RangeVar *
+CaptureTriggerTouched(Node *parsetree)
+{
+	ListCell   *lc;
+
+	if (IsA(parsetree, AlterTableStmt))
+	{
+		AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
+
+		foreach(lc, stmt->cmds)
+		{
+			AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+			if (((cmd->subtype == AT_DisableTrig || cmd->subtype == AT_EnableReplicaTrig) &&
+				 strncmp(cmd->name, "ivm_capture_", 12) == 0) ||
+				((cmd->subtype == AT_DisableTrigAll || cmd->subtype == AT_DisableTrigUser) &&
+				 HasCaptureTriggers(RangeVarGetRelid(stmt->relation, NoLock, true))))
+				return stmt->relation;
+		}
+	}
+	else if (IsA(parsetree, DropStmt) && ((DropStmt *) parsetree)->removeType == OBJECT_TRIGGER)
+	{
+		foreach(lc, ((DropStmt *) parsetree)->objects)
+		{
+			List	   *names = (List *) lfirst(lc);
+
+			if (strncmp(strVal(llast(names)), "ivm_capture_", 12) == 0)
+				return DroppedOnRelation(names);
+		}
+	}
+	else if (IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_TRIGGER &&
+			 (strncmp(((RenameStmt *) parsetree)->subname, "ivm_capture_", 12) == 0 ||
+			  strncmp(((RenameStmt *) parsetree)->newname, "ivm_capture_", 12) == 0))
+		return ((RenameStmt *) parsetree)->relation;
+	return NULL;
+}
+
 /*
  * GuardIvmRelations
  *		Refuse a statement that would change a relation of schema ivm, from
@@ -478,6 +549,13 @@ GuardIvmRelations(Node *parsetree)
 				 errmsg("relation \"%s.%s\" belongs to ivm", IVM_SCHEMA, rv->relname),
 				 errdetail("Storage, definitions and delta logs of incremental views are changed by ivm only, even by their owners."),
 				 errhint("Use the statements on the incremental view itself (CREATE INDEX ON, REFRESH, ALTER VIEW ... OWNER TO, DROP) or ivm's functions.")));
+	rv = CaptureTriggerTouched(parsetree);
+	if (rv != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot disable, drop or rename the capture triggers of \"%s\"", rv->relname),
+				 errdetail("Incremental views read the table: writes it did not capture would leave them differing from their queries."),
+				 errhint("Drop the incremental views that read the table first (ivm.dependencies lists them), or ask a superuser.")));
 }
 
 /*

@@ -19,7 +19,7 @@
 -- Each view is compared, as a multiset, with its query run directly.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(139);
+SELECT plan(147);
 
 SELECT lives_ok($$SELECT ivm.tick()$$, 'a first tick consumes whatever was pending');
 
@@ -589,6 +589,27 @@ SELECT throws_ok(format('INSERT INTO %s (id, v, __ivm_weight) VALUES (4242, 1, 1
                  'h. she cannot write a delta of her own into her log');
 SELECT throws_ok(format('ALTER TABLE own_alice.hp ATTACH PARTITION %s FOR VALUES FROM (0) TO (100)', :'own_hs_storage'),
                  '42501', NULL, 'h. nor attach her storage under a table of hers');
+SELECT throws_ok(format('DELETE FROM %s', :'own_ht_log'), '42501', NULL,
+                 'h. nor delete the deltas of her table that other views wait for');
+SELECT lives_ok(format('CREATE VIEW own_alice.h_wrap_log AS SELECT * FROM %s', :'own_ht_log'),
+                'h. she may read her log through a view of hers');
+CREATE VIEW own_alice.h_wrap_data AS SELECT * FROM own_alice.hs;
+SELECT throws_ok($$LOCK TABLE own_alice.h_wrap_log IN ACCESS EXCLUSIVE MODE$$, '42501', NULL,
+                 'h. but not lock the log through it');
+SELECT throws_ok($$LOCK TABLE own_alice.h_wrap_data IN ACCESS EXCLUSIVE MODE$$, '42501', NULL,
+                 'h. nor her storage through a view over her incremental view');
+SELECT throws_ok($$CREATE INDEX CONCURRENTLY ON own_alice.hs (id)$$, '0A000', NULL,
+                 'h. CREATE INDEX CONCURRENTLY on her view is refused');
+SELECT throws_ok($$ALTER TABLE own_alice.ht DISABLE TRIGGER USER$$, '42501', NULL,
+                 'h. she cannot disable the capture of her table while views read it');
+SELECT throws_ok(format('ALTER TABLE own_alice.ht DISABLE TRIGGER %I',
+                        (SELECT min(tgname) FROM pg_trigger WHERE tgrelid = 'own_alice.ht'::regclass
+                           AND tgname LIKE 'ivm\_capture\_%')), '42501', NULL,
+                 'h. nor one capture trigger');
+SELECT throws_ok(format('DROP TRIGGER %I ON own_alice.ht',
+                        (SELECT min(tgname) FROM pg_trigger WHERE tgrelid = 'own_alice.ht'::regclass
+                           AND tgname LIKE 'ivm\_capture\_%')), '42501', NULL,
+                 'h. nor drop one');
 RESET ROLE;
 SELECT lives_ok($$SELECT ivm.tick()$$, 'h. a tick after all that');
 SELECT is(pg_temp.mismatched('h'), '{}'::text[], 'h. every view equals its query');

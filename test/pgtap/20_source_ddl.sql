@@ -9,7 +9,7 @@
 -- DEFAULT makes its caller superuser, run while ivm syncs the log's columns.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(127);
+SELECT plan(128);
 
 \ir lib/views.psql
 
@@ -145,12 +145,16 @@ SELECT format('ALTER TRIGGER ivm_capture_%s_ins ON sd_alice.src RENAME TO ivm_ca
   FROM ivm._sources a, ivm._sources v
  WHERE a.relid = 'sd_alice.src'::regclass AND v.relid = 'sd_victim'::regclass \gset
 SET ROLE ivm_sd_alice;
-SELECT lives_ok(:'steal', 'alice renames her capture trigger to the name of another table''s');
+SELECT throws_ok(:'steal', '42501', NULL, 'alice cannot rename her capture trigger (to the name of another table''s)');
+RESET ROLE;
+-- a superuser may; the trigger still writes only the log of its own source
+SELECT lives_ok(:'steal', 'a superuser renames alice''s capture trigger to the name of another table''s');
+SET ROLE ivm_sd_alice;
 SELECT lives_ok($$INSERT INTO sd_alice.src VALUES (50, 50, 50, 1, 1, 1), (51, 51, 51, 1, 1, 1)$$,
                 'alice writes through it');
-SELECT lives_ok(:'give_back', 'and gives the name back');
-REFRESH MATERIALIZED VIEW sd_alice.v;   -- her own view missed her rows
 RESET ROLE;
+SELECT lives_ok(:'give_back', 'and the superuser gives the name back');
+REFRESH MATERIALIZED VIEW sd_alice.v;   -- her own view missed her rows
 SELECT is((:victim_log), 0, 'nothing went into the other table''s log');
 SELECT * FROM pg_temp.tick_and_check('after the renamed trigger');
 

@@ -41,6 +41,8 @@ unix_socket_directories = '$IVM_TMP'
 shared_preload_libraries = 'ivm'
 fsync = off
 log_min_messages = warning
+# a hot standby needs at least the primary's (test/lib.sh)
+max_prepared_transactions = 4
 CONF
 [ "$EUID" -ne 0 ] || chown postgres: "$STANDBY_DATA/ivm-test.conf"
 ivm_as_server "$IVM_PG_BIN/pg_ctl" -D "$STANDBY_DATA" -l "$STANDBY_LOG" -w -t 120 start >/dev/null
