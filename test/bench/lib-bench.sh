@@ -234,3 +234,34 @@ maintenance_work_mem = '512MB'
 max_wal_size = '8GB'
 $1" ivm_cluster_start >/dev/null
 }
+
+# bench_rss_peak DB SQL: run SQL in one session of database DB while a sampler
+# reads the backend's RssAnon (its private memory, not the shared buffers it
+# maps) from /proc every 20 ms; print "ms|rss_before_kB|rss_peak_kB", ms being
+# the wall time psql reports for SQL's last statement.
+bench_rss_peak() {
+    local db=$1 sql=$2 pidf="$IVM_TMP/rss.pid" outf="$IVM_TMP/rss.out" pid peak=0 base="" v bg ms
+    rm -f "$pidf" "$outf"
+    ivm_psql -d "$db" -At >"$outf" 2>&1 <<SQL &
+\o $pidf
+SELECT pg_backend_pid();
+\o
+SELECT pg_sleep(0.5);
+\timing on
+$sql
+SQL
+    bg=$!
+    while [ ! -s "$pidf" ]; do sleep 0.02; done
+    pid=$(tr -dc '0-9' <"$pidf")
+    while kill -0 "$bg" 2>/dev/null; do
+        v=$(awk '/^RssAnon:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+        if [ -n "$v" ]; then
+            [ -z "$base" ] && base=$v
+            [ "$v" -gt "$peak" ] && peak=$v
+        fi
+        sleep 0.02
+    done
+    wait "$bg" || { cat "$outf" >&2; return 1; }
+    ms=$(grep -o 'Time: [0-9.]* ms' "$outf" | tail -1 | tr -dc '0-9.')
+    echo "$ms|${base:-0}|$peak"
+}

@@ -22,6 +22,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=test/lib.sh
 . "$HERE/../lib.sh"
+# shellcheck source=test/bench/lib-bench.sh
+. "$HERE/lib-bench.sh"
 
 ROWS=${IVM_BENCH_DELTA_ROWS:-100000 1000000 10000000}
 WORK_MEMS=${IVM_BENCH_DELTA_WORK_MEM:-4MB 64MB}
@@ -31,32 +33,9 @@ ivm_cluster_use_or_start
 
 # tick_peak: "ms|rss_before_kB|rss_peak_kB" of one tick at work_mem $1
 tick_peak() {
-    local work_mem=$1 pidf="$IVM_TMP/delta.pid" outf="$IVM_TMP/delta.out" pid peak=0 base="" v bg ms
-    rm -f "$pidf" "$outf"
-    ivm_psql -d "$DB" -At >"$outf" 2>&1 <<SQL &
-SET work_mem = '$work_mem';
+    bench_rss_peak "$DB" "SET work_mem = '$1';
 SET ivm.fallback_ratio = 1000000;
-\o $pidf
-SELECT pg_backend_pid();
-\o
-SELECT pg_sleep(0.5);
-\timing on
-SELECT rows_in FROM ivm.tick();
-SQL
-    bg=$!
-    while [ ! -s "$pidf" ]; do sleep 0.02; done
-    pid=$(tr -dc '0-9' <"$pidf")
-    while kill -0 "$bg" 2>/dev/null; do
-        v=$(awk '/^RssAnon:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
-        if [ -n "$v" ]; then
-            [ -z "$base" ] && base=$v
-            [ "$v" -gt "$peak" ] && peak=$v
-        fi
-        sleep 0.02
-    done
-    wait "$bg" || { cat "$outf" >&2; return 1; }
-    ms=$(grep -o 'Time: [0-9.]* ms' "$outf" | tail -1 | tr -dc '0-9.')
-    echo "$ms|${base:-0}|$peak"
+SELECT rows_in FROM ivm.tick();"
 }
 
 mb() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }

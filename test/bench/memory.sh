@@ -26,6 +26,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=test/lib.sh
 . "$HERE/../lib.sh"
+# shellcheck source=test/bench/lib-bench.sh
+. "$HERE/lib-bench.sh"
 
 N=${IVM_BENCH_MEM_ROWS:-10000000}
 WORK_MEM=${IVM_BENCH_MEM_WORK_MEM:-64MB}
@@ -47,31 +49,8 @@ SQL
 
 # measure label sql: "label|ms|rss_before_kB|rss_peak_kB"
 measure() {
-    local label=$1 sql=$2 pidf="$IVM_TMP/mem.pid" outf="$IVM_TMP/mem.out" pid peak=0 base="" v bg ms
-    rm -f "$pidf" "$outf"
-    ivm_psql -d "$DB" -At >"$outf" 2>&1 <<SQL &
-SET work_mem = '$WORK_MEM';
-\o $pidf
-SELECT pg_backend_pid();
-\o
-SELECT pg_sleep(0.5);
-\timing on
-$sql
-SQL
-    bg=$!
-    while [ ! -s "$pidf" ]; do sleep 0.02; done
-    pid=$(tr -dc '0-9' <"$pidf")
-    while kill -0 "$bg" 2>/dev/null; do
-        v=$(awk '/^RssAnon:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
-        if [ -n "$v" ]; then
-            [ -z "$base" ] && base=$v
-            [ "$v" -gt "$peak" ] && peak=$v
-        fi
-        sleep 0.02
-    done
-    wait "$bg" || { cat "$outf" >&2; return 1; }
-    ms=$(grep -o 'Time: [0-9.]* ms' "$outf" | tail -1 | tr -dc '0-9.')
-    echo "$label|$ms|${base:-0}|$peak"
+    echo "$1|$(bench_rss_peak "$DB" "SET work_mem = '$WORK_MEM';
+$2")"
 }
 
 ivm_say "REFRESH, with the backend's private memory sampled"
