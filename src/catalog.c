@@ -80,8 +80,10 @@ IvmIsIncrementalView(Oid relid)
  *		over them: strong modes need UPDATE, DELETE or TRUNCATE).  Relations
  *		an earlier
  *		version made belong to the owner of schema ivm; a restore gives
- *		back only what was dumped: both are set right here.  Caller is
- *		connected to SPI and acts as the owner of schema ivm.
+ *		back only what was dumped: both are set right here.  Reads the
+ *		catalog as the command before left it (a view just recorded
+ *		included).  Caller is connected to SPI and acts as the owner of
+ *		schema ivm.
  */
 void
 IvmSettleRelations(void)
@@ -107,7 +109,7 @@ IvmSettleRelations(void)
 					 "FROM x JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) x.should "
 					 "WHERE NOT r.rolsuper AND pg_catalog.has_table_privilege(x.should, x.rel, "
 					 "  'DELETE, UPDATE, TRUNCATE, REFERENCES, TRIGGER')",
-					 true, 0);
+					 false, 0);
 	IvmSpiCheck(rc, SPI_OK_SELECT, "finding relations to settle with their owners");
 	tt = SPI_tuptable;
 	n = SPI_processed;

@@ -19,7 +19,7 @@
 -- Each view is compared, as a multiset, with its query run directly.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(147);
+SELECT plan(148);
 
 SELECT lives_ok($$SELECT ivm.tick()$$, 'a first tick consumes whatever was pending');
 
@@ -611,6 +611,16 @@ SELECT throws_ok(format('DROP TRIGGER %I ON own_alice.ht',
                            AND tgname LIKE 'ivm\_capture\_%')), '42501', NULL,
                  'h. nor drop one');
 RESET ROLE;
+-- every storage, shard and log of the database, the second view over a
+-- captured table included: its owner has none of the rights that delete or lock
+SELECT is_empty($$SELECT x.rel::regclass::text FROM (
+                    SELECT v.storagerel::oid AS rel FROM ivm._views v
+                    UNION ALL SELECT i.inhrelid FROM ivm._views v JOIN pg_inherits i ON i.inhparent = v.storagerel
+                    UNION ALL SELECT s.logrel::oid FROM ivm._sources s) x
+                  JOIN pg_class c ON c.oid = x.rel JOIN pg_roles r ON r.oid = c.relowner
+                  WHERE NOT r.rolsuper
+                    AND has_table_privilege(c.relowner, x.rel, 'DELETE, UPDATE, TRUNCATE, REFERENCES, TRIGGER')$$,
+                'h. no owner of a storage, shard or log may delete from, update, truncate or lock it');
 SELECT lives_ok($$SELECT ivm.tick()$$, 'h. a tick after all that');
 SELECT is(pg_temp.mismatched('h'), '{}'::text[], 'h. every view equals its query');
 SELECT is(pg_temp.alice_super(), false, 'h. alice is not superuser');
