@@ -3,7 +3,8 @@
 # test/demo.sh -- ivm in two minutes.
 #
 # Installs what is missing, builds and installs the extension, starts a
-# throwaway PostgreSQL 15 cluster with shared_preload_libraries = 'ivm',
+# throwaway PostgreSQL cluster (15 unless PG_CONFIG or IVM_PG_VERSION says
+# otherwise, see test/lib.sh) with shared_preload_libraries = 'ivm',
 # walks through a small example in psql, and removes the cluster again.
 #
 #   bash test/demo.sh

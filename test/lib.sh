@@ -21,8 +21,13 @@
 # is given to it; clients (psql, pg_regress, pg_prove) run as the invoking
 # user and connect as the database role "postgres" over the Unix socket.
 #
-# Settings read from the environment:
-#   IVM_PG_BIN     server binaries (default /usr/lib/postgresql/15/bin)
+# Settings read from the environment (the first that is set picks the server):
+#   IVM_PG_CONFIG, PG_CONFIG  the pg_config of the PostgreSQL to build for and
+#                  test against; its version picks the packages, its bindir
+#                  the server binaries
+#   IVM_PG_BIN     server binaries (pg_config taken from there)
+#   IVM_PG_VERSION major version, when none of the above is set: 15, 17 or 18
+#                  (default 15, Debian 12's; binaries in /usr/lib/postgresql/N/bin)
 #   IVM_PRELOAD    shared_preload_libraries value (default ivm)
 #   IVM_EXTRA_CONF lines appended to the cluster's configuration by
 #                  ivm_cluster_start (e.g. "ivm.debug_hash_bits = 3")
@@ -30,13 +35,42 @@
 #   CI=true        build with -Werror and -Wextra (IVM_CI_CFLAGS)
 # ---------------------------------------------------------------------------
 
-IVM_PG_BIN=${IVM_PG_BIN:-/usr/lib/postgresql/15/bin}
-IVM_PG_CONFIG=${IVM_PG_CONFIG:-$IVM_PG_BIN/pg_config}
+# The PostgreSQL major versions ivm builds and is tested on, and the Debian
+# release whose archive has each (test/versions/run.sh makes such a root).
+IVM_PG_SUPPORTED="15 17 18"
+IVM_PG_WHERE="15: Debian 12 (bookworm), 17: Debian 13 (trixie), 18: Debian forky"
+
+# One pg_config picks the server everywhere.  Its version is read from the
+# program when it is installed, else from its path (/usr/lib/postgresql/N/bin,
+# as Debian's packages put it), so that the packages to install follow it.
+IVM_PG_CONFIG=${IVM_PG_CONFIG:-${PG_CONFIG:-}}
+if [ -z "$IVM_PG_CONFIG" ] && [ -n "${IVM_PG_BIN:-}" ]; then
+    IVM_PG_CONFIG=$IVM_PG_BIN/pg_config
+fi
+if [ -n "$IVM_PG_CONFIG" ] && [ "${IVM_PG_CONFIG#*/}" = "$IVM_PG_CONFIG" ]; then
+    IVM_PG_CONFIG=$(command -v "$IVM_PG_CONFIG" || echo "$IVM_PG_CONFIG")
+fi
+if [ -z "${IVM_PG_VERSION:-}" ]; then
+    if [ -n "$IVM_PG_CONFIG" ] && [ -x "$IVM_PG_CONFIG" ]; then
+        IVM_PG_VERSION=$("$IVM_PG_CONFIG" --version | sed -n 's/^PostgreSQL \([0-9][0-9]*\).*/\1/p')
+    elif [[ "$IVM_PG_CONFIG" =~ /postgresql/([0-9]+)/bin/ ]]; then
+        IVM_PG_VERSION=${BASH_REMATCH[1]}
+    fi
+fi
+IVM_PG_VERSION=${IVM_PG_VERSION:-15}
+IVM_PG_CONFIG=${IVM_PG_CONFIG:-/usr/lib/postgresql/$IVM_PG_VERSION/bin/pg_config}
+if [ -z "${IVM_PG_BIN:-}" ]; then
+    if [ -x "$IVM_PG_CONFIG" ]; then
+        IVM_PG_BIN=$("$IVM_PG_CONFIG" --bindir)
+    else
+        IVM_PG_BIN=$(dirname "$IVM_PG_CONFIG")
+    fi
+fi
 IVM_PRELOAD=${IVM_PRELOAD-ivm}
 REPO=${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
-export IVM_PG_BIN REPO
+export IVM_PG_BIN IVM_PG_CONFIG IVM_PG_VERSION REPO
 
-# The PostgreSQL 15 programs come first: pg_prove and PGXS call plain "psql".
+# The chosen server's programs come first: pg_prove and PGXS call plain "psql".
 case ":$PATH:" in
     *":$IVM_PG_BIN:"*) ;;
     *) PATH="$IVM_PG_BIN:$PATH" ;;
@@ -50,9 +84,11 @@ export PATH
 # trips it).
 IVM_CI_CFLAGS="-Werror -Wextra -Wno-unused-parameter -Wno-sign-compare -Wshadow=compatible-local"
 
-IVM_DEPS=(postgresql-15 postgresql-server-dev-15 libxxhash-dev libzstd-dev
-          postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
-          pkg-config make gcc procps)
+# Debian's packages for the chosen version (libicu-dev: PostgreSQL's headers
+# include ICU's where the server is built with it).
+IVM_DEPS=("postgresql-$IVM_PG_VERSION" "postgresql-server-dev-$IVM_PG_VERSION"
+          "postgresql-$IVM_PG_VERSION-pgtap" libtap-parser-sourcehandler-pgtap-perl
+          libxxhash-dev libzstd-dev libicu-dev pkg-config make gcc procps)
 
 # Print a heading that stands out in a long log.
 ivm_say() {
@@ -97,10 +133,36 @@ ivm_as_server() {
     fi
 }
 
-# Install the Debian packages the build and the tests need, if any is missing.
-ivm_install_deps() {
-    local p status missing=()
+# Fail, saying which versions ivm supports and where each comes from, unless
+# IVM_PG_VERSION is one of them.
+ivm_check_version() {
+    case " $IVM_PG_SUPPORTED " in
+        *" $IVM_PG_VERSION "*) return 0 ;;
+    esac
+    echo "ivm does not support PostgreSQL $IVM_PG_VERSION (from ${IVM_PG_CONFIG})." >&2
+    echo "Supported: $IVM_PG_WHERE." >&2
+    echo "Pick one with PG_CONFIG=/path/to/pg_config or IVM_PG_VERSION=N." >&2
+    return 1
+}
 
+# The supported versions whose server package apt can install here.
+ivm_apt_versions() {
+    local v out=()
+
+    for v in $IVM_PG_SUPPORTED; do
+        if apt-cache policy "postgresql-$v" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+            out+=("$v")
+        fi
+    done
+    echo "${out[*]:-none}"
+}
+
+# Install the Debian packages the build and the tests need, if any is missing;
+# stop, saying what is supported, when apt cannot provide them.
+ivm_install_deps() {
+    local p status missing=() unknown=()
+
+    ivm_check_version || return 1
     for p in "${IVM_DEPS[@]}"; do
         status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
         case "$status" in
@@ -112,20 +174,37 @@ ivm_install_deps() {
         return 0
     fi
     ivm_say "installing ${missing[*]}"
-    ivm_sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    if ! command -v apt-get >/dev/null; then
+        echo "missing packages ${missing[*]}, and no apt-get to install them" >&2
+        return 1
+    fi
+    ivm_sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq || return 1
+    for p in "${missing[@]}"; do
+        if ! apt-cache policy "$p" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+            unknown+=("$p")
+        fi
+    done
+    if [ "${#unknown[@]}" -gt 0 ]; then
+        echo "apt cannot install ${unknown[*]} on this system: PostgreSQL $IVM_PG_VERSION" \
+            "is not in its archive (versions apt offers here: $(ivm_apt_versions))." >&2
+        echo "ivm supports $IVM_PG_WHERE." >&2
+        echo "Pick another with IVM_PG_VERSION=N (or PG_CONFIG=/path/to/pg_config)," \
+            "or run a version in a Debian root of its own: bash test/versions/run.sh N" >&2
+        return 1
+    fi
     ivm_sudo env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-# Build the extension and install it into the PostgreSQL 15 tree.
+# Build the extension and install it into the chosen PostgreSQL's tree.
 ivm_build_install() {
     local -a mk=("PG_CONFIG=$IVM_PG_CONFIG")
 
     if [ "${CI:-}" = true ]; then
         mk+=("PG_CFLAGS=$IVM_CI_CFLAGS")
     fi
-    ivm_say "building ivm (${mk[*]})"
-    make -C "$REPO" -j"$(nproc 2>/dev/null || echo 2)" "${mk[@]}"
+    ivm_say "building ivm for PostgreSQL $IVM_PG_VERSION (${mk[*]})"
+    make -C "$REPO" -j"$(nproc 2>/dev/null || echo 2)" "${mk[@]}" || return 1
     ivm_say "installing ivm"
     ivm_sudo make -C "$REPO" "${mk[@]}" install
 }
@@ -136,7 +215,7 @@ ivm_prepare() {
     if [ "${IVM_SKIP_BUILD:-0}" = 1 ]; then
         return 0
     fi
-    ivm_install_deps
+    ivm_install_deps || return 1
     ivm_build_install
 }
 
