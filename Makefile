@@ -56,4 +56,4 @@ include $(PGXS)
 src/vector.o: CFLAGS += -ftree-vectorize -fassociative-math -fno-signed-zeros -fno-trapping-math
 
 # every object is rebuilt when a shared header changes
-$(OBJS): src/ivm.h src/exec.h src/catalog.h src/rows.h src/operators.h src/strategies.h src/work.h src/checkpoint.h
+$(OBJS): src/compat.h src/ivm.h src/exec.h src/catalog.h src/rows.h src/operators.h src/strategies.h src/work.h src/checkpoint.h

@@ -13,6 +13,8 @@
 
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 #include "utils/snapshot.h"
@@ -177,7 +179,7 @@ extern bool IvmCkptNextRecord(const char *payload, uint64 len, uint64 *pos,
 							  IvmCkptRecord *rec, const char *path);
 extern int	IvmCkptRowColumns(const char *row, uint32 len, int ncols,
 							  const char **values, int *lens);
-extern void IvmCkptCorrupt(const char *path, const char *fmt,...) pg_attribute_printf(2, 3) pg_attribute_noreturn();
+IVM_NORETURN extern void IvmCkptCorrupt(const char *path, const char *fmt,...) pg_attribute_printf(2, 3);
 
 /* ckptfile.c: replay */
 extern void IvmCkptCollect(IvmCkptEntries *entries, const char *payload, uint64 len,

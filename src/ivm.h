@@ -31,6 +31,8 @@
 
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "access/tupdesc.h"
 #include "executor/spi.h"
 #include "fmgr.h"

@@ -152,7 +152,7 @@ FlattenOneSubquery(Query *q)
 		/* its relations join the query's, renumbered after them */
 		sub = copyObject(rte->subquery);
 		OffsetVarNodes((Node *) sub, offset, 0);
-		q->rtable = list_concat(q->rtable, sub->rtable);
+		IvmQueryAppendRtable(q, sub);
 
 		/* its columns become its expressions, wherever the query uses them */
 		IvmReplaceRelationVars(q, rti, sub->targetList, REPLACEVARS_REPORT_ERROR);
@@ -635,7 +635,7 @@ LateralTopk(Query *q)
 	/* t joins the subquery's relations; its columns there are read at level 0 */
 	rte = copyObject(rq);
 	rte->lateral = false;
-	s->rtable = lappend(s->rtable, rte);
+	IvmQueryAppendRte(s, rte, q);
 	rtr = makeNode(RangeTblRef);
 	rtr->rtindex = list_length(s->rtable);
 	s->jointree->fromlist = lappend(s->jointree->fromlist, rtr);
@@ -708,7 +708,7 @@ LateralTopk(Query *q)
 	s->hasWindowFuncs = true;
 	s->sortClause = NIL;
 	s->limitCount = NULL;
-	s->limitOption = LIMIT_OPTION_DEFAULT;
+	s->limitOption = IVM_LIMIT_NONE;
 
 	/* the query reads the subquery alone, up to the rank */
 	rx->subquery = s;
@@ -728,6 +728,7 @@ LateralTopk(Query *q)
 																 (Expr *) makeVar(1, rntle->resno, INT8OID, -1, InvalidOid, 0),
 																 (Expr *) makeConst(INT8OID, -1, InvalidOid, 8, Int64GetDatum(k), false, FLOAT8PASSBYVAL),
 																 InvalidOid, InvalidOid));
+	IvmQueryForgetRtable(q);
 	q->rtable = list_make1(rx);
 	rtr = makeNode(RangeTblRef);
 	rtr->rtindex = 1;

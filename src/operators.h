@@ -170,7 +170,7 @@ typedef TupleDesc (*IvmDeltaLookup) (Oid relid, const char **enrname, void *arg)
 extern bool IvmReadDelta(RangeTblEntry *rte, Bitmapset *used, const char *enrname,
 						 TupleDesc enrdesc, Oid *weight_type);
 extern char *IvmDeparseQuery(Query *query);
-extern RangeTblEntry *IvmHiddenRte(Query *holds, Oid relid, const char *alias);
+extern RangeTblEntry *IvmHiddenRte(Query *into, Query *holds, Oid relid, const char *alias);
 extern char *IvmOperatorSql(Oid opno);
 extern void IvmReplaceRelationVars(Query *q, int varno, List *tlist,
 								   ReplaceVarsNoMatchOption nomatch);

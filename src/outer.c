@@ -95,9 +95,9 @@ FindOuter(Node **where, Node ***found)
 static void
 FlattenJoinAliases(Query *q)
 {
-	q->targetList = (List *) flatten_join_alias_vars(q, (Node *) q->targetList);
-	q->jointree = (FromExpr *) flatten_join_alias_vars(q, (Node *) q->jointree);
-	q->havingQual = flatten_join_alias_vars(q, q->havingQual);
+	q->targetList = (List *) IvmFlattenJoinAliases(q, (Node *) q->targetList);
+	q->jointree = (FromExpr *) IvmFlattenJoinAliases(q, (Node *) q->jointree);
+	q->havingQual = IvmFlattenJoinAliases(q, q->havingQual);
 }
 
 /* the Vars of relation varno in cond: of the subquery's one relation */
@@ -138,7 +138,7 @@ AntiJoin(Query *q, int varno, Node *cond)
 	sub->commandType = CMD_SELECT;
 	sub->querySource = QSRC_ORIGINAL;
 	sub->canSetTag = true;
-	sub->rtable = list_make1(rte);
+	IvmQueryAppendRte(sub, rte, q);
 	sub->jointree = makeFromExpr(list_make1(ref), ToInnerMutator(copyObject(cond), &varno));
 	sub->targetList = list_make1(makeTargetEntry((Expr *) makeConst(INT4OID, -1, InvalidOid, 4,
 																	Int32GetDatum(1), false, true),

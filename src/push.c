@@ -191,7 +191,7 @@ ivm_create_source(PG_FUNCTION_ARGS)
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	columns = text_to_cstring(PG_GETARG_TEXT_PP(1));
 
-	rv = makeRangeVarFromNameList(stringToQualifiedNameList(name));
+	rv = makeRangeVarFromNameList(IvmQualifiedNameList(name));
 	nspid = RangeVarGetCreationNamespace(rv);
 	if (isAnyTempNamespace(nspid))
 		ereport(ERROR,
@@ -1094,7 +1094,7 @@ PushBatch(Oid relid, Jsonb *batch)
 		bool		isnull;
 
 		tuplestore_puttuple(cts, SPI_tuptable->vals[r]);
-		copies += Abs(DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc,
+		copies += IvmAbs(DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc,
 												  natts + 1, &isnull)));
 	}
 	if (SPI_processed > 0 && src->dedup)
@@ -1254,7 +1254,7 @@ ivm_set_dedup(PG_FUNCTION_ARGS)
 	IvmCheckArgNotNull(fcinfo, 1, "enabled", "ivm.set_dedup");
 	relid = PG_GETARG_OID(0);
 	enabled = PG_GETARG_BOOL(1);
-	if (!pg_class_ownercheck(relid, GetUserId()))
+	if (!IvmRelationOwnerCheck(relid, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
 	rel = table_open(relid, AccessShareLock);
 	IvmCatalogBegin(&save);

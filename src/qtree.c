@@ -88,7 +88,7 @@ IvmReadDelta(RangeTblEntry *rte, Bitmapset *used, const char *enrname, TupleDesc
 	rte->relid = InvalidOid;
 	rte->relkind = 0;
 	rte->inh = false;
-	rte->requiredPerms = 0;
+	IvmRteRequireNothing(rte);
 	rte->eref = copyObject(rte->eref);
 	rte->eref->colnames = lappend(colnames, makeString(pstrdup(IVM_WEIGHT_COLUMN)));
 	return true;
@@ -131,16 +131,17 @@ IvmHiddenClaim(IvmHiddenCtx *hc, Query *holds)
 
 /*
  * IvmHiddenRte
- *		A range table entry, named alias, reading the hidden view relid
- *		(InvalidOid while it does not exist) that holds the rows of query
- *		holds: columns c1..cn, holds' output columns; its reader needs SELECT
- *		on all of them.
+ *		A range table entry, named alias, for query into's range table,
+ *		reading the hidden view relid (InvalidOid while it does not exist)
+ *		that holds the rows of query holds: columns c1..cn, holds' output
+ *		columns; its reader needs SELECT on all of them.
  */
 RangeTblEntry *
-IvmHiddenRte(Query *holds, Oid relid, const char *alias)
+IvmHiddenRte(Query *into, Query *holds, Oid relid, const char *alias)
 {
 	RangeTblEntry *rte = makeNode(RangeTblEntry);
 	List	   *colnames = NIL;
+	Bitmapset  *cols = NULL;
 	ListCell   *lc;
 
 	foreach(lc, holds->targetList)
@@ -148,15 +149,14 @@ IvmHiddenRte(Query *holds, Oid relid, const char *alias)
 		if (lfirst_node(TargetEntry, lc)->resjunk)
 			continue;
 		colnames = lappend(colnames, makeString(psprintf("c%d", list_length(colnames) + 1)));
-		rte->selectedCols = bms_add_member(rte->selectedCols,
-										   list_length(colnames) - FirstLowInvalidHeapAttributeNumber);
+		cols = bms_add_member(cols, list_length(colnames) - FirstLowInvalidHeapAttributeNumber);
 	}
 	rte->rtekind = RTE_RELATION;
 	rte->relid = relid;
 	rte->relkind = RELKIND_VIEW;
 	rte->rellockmode = AccessShareLock;
-	rte->requiredPerms = ACL_SELECT;
 	rte->inh = false;
+	IvmRteRequireSelect(into, rte, cols);
 	rte->alias = makeAlias(alias, NIL);
 	rte->eref = makeAlias(alias, colnames);
 	rte->inFromCl = true;
@@ -260,14 +260,14 @@ IvmReplaceRelationVars(Query *q, int varno, List *tlist, ReplaceVarsNoMatchOptio
 		RangeTblEntry *f = lfirst_node(RangeTblEntry, lc);
 
 		if (f->rtekind == RTE_FUNCTION)
-			f->functions = (List *) ReplaceVarsFromTargetList((Node *) f->functions, varno, 0, rte,
+			f->functions = (List *) IvmReplaceVarsFromTargetList((Node *) f->functions, varno, 0, rte,
 															   tlist, nomatch, 0, &sublinks);
 	}
 
-	q->targetList = (List *) ReplaceVarsFromTargetList((Node *) q->targetList, varno, 0, rte,
+	q->targetList = (List *) IvmReplaceVarsFromTargetList((Node *) q->targetList, varno, 0, rte,
 													   tlist, nomatch, 0, &sublinks);
-	q->jointree = (FromExpr *) ReplaceVarsFromTargetList((Node *) q->jointree, varno, 0, rte,
+	q->jointree = (FromExpr *) IvmReplaceVarsFromTargetList((Node *) q->jointree, varno, 0, rte,
 														 tlist, nomatch, 0, &sublinks);
-	q->havingQual = ReplaceVarsFromTargetList(q->havingQual, varno, 0, rte, tlist, nomatch, 0, &sublinks);
+	q->havingQual = IvmReplaceVarsFromTargetList(q->havingQual, varno, 0, rte, tlist, nomatch, 0, &sublinks);
 	q->hasSubLinks |= sublinks;
 }

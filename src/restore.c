@@ -493,7 +493,7 @@ CheckRowsObject(RestoreState *rs, RestoreObject *ro, const char *what)
 			char	   *channel = IvmCkptJsonStr(o->json, "channel", false, rs->last->path);
 
 			/* a view is created as its owner: the owner may create there */
-			if (pg_namespace_aclcheck(nsp, owner_oid, ACL_CREATE) != ACLCHECK_OK)
+			if (IvmNamespaceAclCheck(nsp, owner_oid, ACL_CREATE) != ACLCHECK_OK)
 				ereport(ERROR,
 						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 						 errmsg("role \"%s\", owner of %s %s, may not create in schema \"%s\"",

@@ -27,6 +27,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "access/hash.h"
 #include "catalog/pg_am.h"
 #include "commands/defrem.h"
@@ -83,7 +85,7 @@ Find(RouteClasses *rc, int i)
 static Var *
 BaseVar(Query *q, Node *expr)
 {
-	expr = flatten_join_alias_vars(q, expr);
+	expr = IvmFlattenJoinAliases(q, expr);
 	if (!IsA(expr, Var) || ((Var *) expr)->varlevelsup != 0 || ((Var *) expr)->varattno <= 0)
 		return NULL;
 	if (rt_fetch(((Var *) expr)->varno, q->rtable)->rtekind != RTE_RELATION)

@@ -238,7 +238,7 @@ AddHidden(Query *q, Query *holds, Oid relid)
 	RangeTblRef *ref = makeNode(RangeTblRef);
 
 	q->rtable = lappend(q->rtable,
-						IvmHiddenRte(holds, relid, psprintf("__ivm_s%d", list_length(q->rtable) + 1)));
+						IvmHiddenRte(q, holds, relid, psprintf("__ivm_s%d", list_length(q->rtable) + 1)));
 	ref->rtindex = list_length(q->rtable);
 	q->jointree->fromlist = lappend(q->jointree->fromlist, ref);
 	return ref->rtindex;
@@ -384,7 +384,7 @@ IvmScalarSelectList(Query *q, IvmHiddenCtx *hc)
 
 		/* FROM <what q reads, joined> LEFT JOIN <hidden view> ON the keys */
 		q->rtable = lappend(q->rtable,
-							IvmHiddenRte(holds, IvmHiddenClaim(hc, holds),
+							IvmHiddenRte(q, holds, IvmHiddenClaim(hc, holds),
 										 psprintf("__ivm_s%d", list_length(q->rtable) + 1)));
 		ref = makeNode(RangeTblRef);
 		ref->rtindex = list_length(q->rtable);

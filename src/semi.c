@@ -263,7 +263,7 @@ HiddenScan(Query *sub, Oid relid)
 	q->commandType = CMD_SELECT;
 	q->querySource = QSRC_ORIGINAL;
 	q->canSetTag = true;
-	q->rtable = list_make1(IvmHiddenRte(sub, relid, "__ivm_h"));
+	q->rtable = list_make1(IvmHiddenRte(q, sub, relid, "__ivm_h"));
 	q->jointree = makeFromExpr(list_make1(ref), NULL);
 	return q;
 }

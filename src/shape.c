@@ -304,7 +304,7 @@ HideSubqueries(Query *q, IvmHiddenCtx *hc)
 		if (inner->kind == IVM_KIND_DIFF)
 			return ReasonF("the query reads a subquery in FROM that has no delta rules (%s)", inner->reason);
 		list_nth_cell(q->rtable, ((RangeTblRef *) node)->rtindex - 1)->ptr_value =
-			IvmHiddenRte(sub, IvmHiddenClaim(hc, sub), rte->eref->aliasname);
+			IvmHiddenRte(q, sub, IvmHiddenClaim(hc, sub), rte->eref->aliasname);
 	}
 	return NULL;
 }
@@ -768,7 +768,7 @@ ReadHidden(Query *holds, Oid relid, Query *like)
 	p->commandType = CMD_SELECT;
 	p->querySource = QSRC_ORIGINAL;
 	p->canSetTag = true;
-	p->rtable = list_make1(IvmHiddenRte(holds, relid, "__ivm_h"));
+	p->rtable = list_make1(IvmHiddenRte(p, holds, relid, "__ivm_h"));
 	ref->rtindex = 1;
 	p->jointree = makeFromExpr(list_make1(ref), NULL);
 	foreach(lc, like->targetList)
@@ -2796,8 +2796,8 @@ IvmShapeCheckPermissions(IvmShape *shape)
 		IvmBranch  *br = lfirst(lc);
 		ListCell   *lc2;
 
-		(void) ExecCheckRTPerms(br->query->rtable, true);
+		IvmQueryCheckPermissions(br->query);
 		foreach(lc2, br->semis)
-			(void) ExecCheckRTPerms(((IvmSemi *) lfirst(lc2))->sub->rtable, true);
+			IvmQueryCheckPermissions(((IvmSemi *) lfirst(lc2))->sub);
 	}
 }

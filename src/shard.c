@@ -426,9 +426,11 @@ ShardQueue(char *base, int shard, int attempt)
  * BuildSegment
  *		The segment a job's workers read: the job, the snapshot, the
  *		routed deltas (routed[source][shard]) and the empty queues.  NULL
- *		when it would be larger than IVM_SHARD_MAX_SEGMENT.
+ *		when it would be larger than IVM_SHARD_MAX_SEGMENT.  Not inlined:
+ *		in its caller's PG_TRY, gcc 14 takes its locals for ones a longjmp
+ *		may clobber (-Wclobbered).
  */
-static dsm_segment *
+pg_noinline static dsm_segment *
 BuildSegment(IvmShardJob *job, Tuplestorestate ***routed, TupleDesc vdesc)
 {
 	StringInfoData *packed = palloc(sizeof(StringInfoData) * Max(job->nsources * job->nshards, 1));
@@ -471,7 +473,7 @@ BuildSegment(IvmShardJob *job, Tuplestorestate ***routed, TupleDesc vdesc)
 	hdr = (ShardSegment *) base;
 	memset(hdr, 0, sizeof(ShardSegment));
 	hdr->dboid = MyDatabaseId;
-	hdr->coordinator_procno = MyProc->pgprocno;
+	hdr->coordinator_procno = IvmMyProcNumber();
 	hdr->defrel = job->defrel;
 	hdr->owner = job->owner;
 	hdr->nshards = job->nshards;

@@ -1961,7 +1961,7 @@ ivm_refresh(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("relation \"%s\" is not an incremental view", get_rel_name(viewoid)),
 				 errhint("ivm.views lists the incremental views.")));
-	if (!pg_class_ownercheck(viewoid, GetUserId()))
+	if (!IvmRelationOwnerCheck(viewoid, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_VIEW, get_rel_name(viewoid));
 
 	IvmRunTick(view_id, values);

@@ -89,15 +89,15 @@ IndexKeySql(SortGroupClause *sgc, Oid coltype, int col)
 {
 	Oid			opfamily;
 	Oid			opcintype;
-	int16		strategy;
+	bool		descending;
 	Oid			opclass = GetDefaultOpClass(coltype, BTREE_AM_OID);
 
 	if (!OidIsValid(opclass) ||
-		!get_ordering_op_properties(sgc->sortop, &opfamily, &opcintype, &strategy) ||
+		!IvmOrderingOp(sgc->sortop, &opfamily, &opcintype, &descending) ||
 		get_opclass_family(opclass) != opfamily)
 		return NULL;
 	return psprintf("c%d %s NULLS %s", col,
-					strategy == BTGreaterStrategyNumber ? "DESC" : "ASC",
+					descending ? "DESC" : "ASC",
 					sgc->nulls_first ? "FIRST" : "LAST");
 }
 
@@ -140,7 +140,7 @@ IvmTopkAnalyze(Query *query, IvmTopk **topk)
 	inner->sortClause = NIL;
 	inner->limitCount = NULL;
 	inner->limitOffset = NULL;
-	inner->limitOption = LIMIT_OPTION_DEFAULT;
+	inner->limitOption = IVM_LIMIT_NONE;
 	foreach(lc, query->sortClause)
 	{
 		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);

@@ -189,7 +189,7 @@ BeforeDropExtension(DropStmt *stmt)
 		{
 			Oid			extoid = get_extension_oid("ivm", false);
 
-			if (pg_extension_ownercheck(extoid, GetUserId()))
+			if (IvmExtensionOwnerCheck(extoid, GetUserId()))
 				IvmRecordExtensionDependencies(extoid);
 			return;
 		}
@@ -210,7 +210,7 @@ IndexStatement(IndexStmt *stmt, Oid *storage)
 
 	if (!RelationIsIncrementalView(relid, storage))
 		return NULL;
-	if (!pg_class_ownercheck(relid, GetUserId()))
+	if (!IvmRelationOwnerCheck(relid, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_VIEW, get_rel_name(relid));
 	foreach(lc, stmt->indexParams)
 	{
@@ -251,7 +251,7 @@ IndexStatement(IndexStmt *stmt, Oid *storage)
 	if (stmt->tableSpace != NULL)
 	{
 		Oid			spc = get_tablespace_oid(stmt->tableSpace, false);
-		AclResult	aclresult = pg_tablespace_aclcheck(spc, GetUserId(), ACL_CREATE);
+		AclResult	aclresult = IvmTablespaceAclCheck(spc, GetUserId(), ACL_CREATE);
 
 		if (aclresult != ACLCHECK_OK)
 			aclcheck_error(aclresult, OBJECT_TABLESPACE, stmt->tableSpace);

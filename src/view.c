@@ -456,7 +456,7 @@ CheckTarget(Declaration *d, const char *name)
 {
 	AclResult	aclresult;
 
-	d->rv = makeRangeVarFromNameList(stringToQualifiedNameList(name));
+	d->rv = makeRangeVarFromNameList(IvmQualifiedNameList(name));
 	d->nspid = RangeVarGetCreationNamespace(d->rv);
 	if (isAnyTempNamespace(d->nspid))
 		ereport(ERROR,
@@ -467,7 +467,7 @@ CheckTarget(Declaration *d, const char *name)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("cannot create an incremental view in schema \"%s\"", IVM_SCHEMA),
 				 errhint("Schema ivm belongs to the extension; choose another schema.")));
-	aclresult = pg_namespace_aclcheck(d->nspid, d->creator, ACL_CREATE);
+	aclresult = IvmNamespaceAclCheck(d->nspid, d->creator, ACL_CREATE);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_SCHEMA, get_namespace_name(d->nspid));
 	if (OidIsValid(get_relname_relid(d->rv->relname, d->nspid)))

@@ -268,7 +268,8 @@ IvmWindowAnalyze(Query *query, Oid relid, IvmWindow **out)
 
 	/* the view: its windows over the hidden view */
 	outer = copyObject(query);
-	outer->rtable = list_make1(IvmHiddenRte(inner, relid, "__ivm_w"));
+	IvmQueryForgetRtable(outer);
+	outer->rtable = list_make1(IvmHiddenRte(outer, inner, relid, "__ivm_w"));
 	outer->jointree = makeFromExpr(list_make1(makeNode(RangeTblRef)), NULL);
 	((RangeTblRef *) linitial(outer->jointree->fromlist))->rtindex = 1;
 	outer->targetList = (List *) ToHiddenMutator((Node *) outer->targetList, &hc);
@@ -345,7 +346,7 @@ IvmWindowSql(IvmWindow *w, const char *enrname)
 		rte->self_reference = false;
 		rte->relid = InvalidOid;
 		rte->relkind = 0;
-		rte->requiredPerms = 0;
+		IvmRteRequireNothing(rte);
 		return psprintf("WITH __ivm_touched AS (SELECT h.* FROM %s h WHERE %s) %s",
 						hidden, TouchedCondition(w, enrname, targets), IvmDeparseQuery(q));
 	}

@@ -381,7 +381,7 @@ ivm_launcher_main(Datum main_arg)
 	StopLeftoverWorkers();
 	LWLockAcquire(sh->lock, LW_EXCLUSIVE);
 	sh->launcher_pid = MyProcPid;
-	sh->launcher_procno = MyProc->pgprocno;
+	sh->launcher_procno = IvmMyProcNumber();
 	for (int i = 0; i < IVM_MAX_DATABASES; i++)
 		sh->slots[i].in_use = false;
 	LWLockRelease(sh->lock);
@@ -679,7 +679,7 @@ ivm_worker_main(Datum main_arg)
 
 	LWLockAcquire(sh->lock, LW_EXCLUSIVE);
 	slot->dboid = MyDatabaseId;
-	slot->procno = MyProc->pgprocno;
+	slot->procno = IvmMyProcNumber();
 	slot->state = IVM_WORKER_IDLE;
 	/* asked to stop (SIGTERM) from now on means: start again soon */
 	slot->exit_reason = IVM_EXIT_ASKED;
