@@ -104,11 +104,11 @@ IvmSettleRelations(void)
 					 "  pg_catalog.pg_get_userbyid(x.should)) "
 					 "FROM x WHERE x.has OPERATOR(pg_catalog.<>) x.should "
 					 "UNION ALL "
-					 "SELECT pg_catalog.format('REVOKE DELETE, UPDATE, TRUNCATE, REFERENCES, TRIGGER ON %s FROM %I', "
+					 "SELECT pg_catalog.format('REVOKE " IVM_OWNER_REVOKED_PRIVILEGES " ON %s FROM %I', "
 					 "  x.rel::pg_catalog.regclass, pg_catalog.pg_get_userbyid(x.should)) "
 					 "FROM x JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) x.should "
 					 "WHERE NOT r.rolsuper AND pg_catalog.has_table_privilege(x.should, x.rel, "
-					 "  'DELETE, UPDATE, TRUNCATE, REFERENCES, TRIGGER')",
+					 "  '" IVM_OWNER_REVOKED_PRIVILEGES "')",
 					 false, 0);
 	IvmSpiCheck(rc, SPI_OK_SELECT, "finding relations to settle with their owners");
 	tt = SPI_tuptable;

@@ -79,6 +79,17 @@
 #define IvmTablespaceAclCheck(spcid, role, mode) pg_tablespace_aclcheck((spcid), (role), (mode))
 #endif
 
+/*
+ * The privileges an owner of ivm's storage or delta log loses (SQL text):
+ * those that change its rows or lock it strongly.  17 added MAINTAIN, with
+ * which an owner may LOCK, VACUUM FULL, CLUSTER or REFRESH her relation.
+ */
+#if PG_VERSION_NUM >= 170000
+#define IVM_OWNER_REVOKED_PRIVILEGES "DELETE, UPDATE, TRUNCATE, REFERENCES, TRIGGER, MAINTAIN"
+#else
+#define IVM_OWNER_REVOKED_PRIVILEGES "DELETE, UPDATE, TRUNCATE, REFERENCES, TRIGGER"
+#endif
+
 /* A possibly qualified name, split; errors are raised (16: escontext). */
 #if PG_VERSION_NUM >= 160000
 #define IvmQualifiedNameList(string) stringToQualifiedNameList((string), NULL)

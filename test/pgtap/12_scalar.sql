@@ -37,11 +37,11 @@ SELECT is((SELECT count(*) FROM ivm.views v JOIN sc_q q ON v.name = q.name::regc
           (SELECT count(*) FROM sc_q), 'every view with a decorrelated scalar subquery is incremental');
 SELECT is((SELECT count(*) FROM ivm.hidden_views h JOIN sc_q q ON h.parent = q.name::regclass WHERE q.name NOT LIKE 'sc_having%' AND q.name NOT LIKE 'sc_select%'),
           (SELECT count(*) FROM sc_q WHERE name NOT LIKE 'sc_having%' AND name NOT LIKE 'sc_select%'), 'each reads one hidden view');
-SELECT matches(ivm.explain('sc_select'), E'outer join.*\n  -> hidden view [^\n]*count.*GROUP BY l\.pk',
+SELECT matches(ivm.explain('sc_select'), E'outer join.*\n  -> hidden view [^\n]*count.*GROUP BY (l\.)?pk',
                'a scalar subquery in the select list: a LEFT JOIN with its hidden view grouped by its key');
-SELECT matches(ivm.explain('sc_having_hidden'), E'HAVING with a subquery.*\n  -> hidden view [^\n]*GROUP BY sc_l\.pk',
+SELECT matches(ivm.explain('sc_having_hidden'), E'HAVING with a subquery.*\n  -> hidden view [^\n]*GROUP BY (sc_l\.)?pk',
                'a HAVING with subqueries: its groups are a hidden view (with the aggregate HAVING reads), filtered by a join');
-SELECT matches(ivm.explain('sc_q17'), E'hidden view.*\\n  -> hidden view ivm\\._hidden_[0-9]+: strategy incremental: .*GROUP BY l2\\.pk',
+SELECT matches(ivm.explain('sc_q17'), E'hidden view.*\\n  -> hidden view ivm\\._hidden_[0-9]+: strategy incremental: .*GROUP BY (l2\\.)?pk',
                'ivm.explain shows the subquery grouped by its key, incremental');
 SELECT is(pg_temp.wrong('sc_q'), '', 'every view equals its query when created');
 
