@@ -24,6 +24,8 @@
 #include "nodes/parsenodes.h"
 #include "optimizer/optimizer.h"
 #include "parser/parse_relation.h"
+#include "nodes/nodeFuncs.h"
+#include "rewrite/rewriteHandler.h"
 #include "rewrite/rewriteManip.h"
 #include "storage/proc.h"
 #include "utils/acl.h"
@@ -247,6 +249,58 @@ IvmQueryCheckPermissions(Query *q)
 #else
 	(void) ExecCheckRTPerms(q->rtable, true);
 #endif
+}
+
+/*
+ * Queries with GROUP BY: from 18 the parser adds an entry (RTE_GROUP, last
+ * of the range table) whose columns are the grouping expressions, and the
+ * target list and HAVING read them through it.  ivm reads and rewrites
+ * queries as 15 makes them: IvmQueryUngroup puts the expressions back in
+ * place and drops the entry, at every level of q.
+ */
+#if PG_VERSION_NUM >= 180000
+static inline bool
+IvmUngroupWalker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *q = (Query *) node;
+
+		if (q->hasGroupRTE && q->rtable != NIL &&
+			llast_node(RangeTblEntry, q->rtable)->rtekind == RTE_GROUP)
+		{
+			q->targetList = (List *) flatten_group_exprs(NULL, q, (Node *) q->targetList);
+			q->havingQual = flatten_group_exprs(NULL, q, q->havingQual);
+			q->rtable = list_delete_last(q->rtable);
+			q->hasGroupRTE = false;
+		}
+		return query_tree_walker(q, IvmUngroupWalker, context, 0);
+	}
+	return expression_tree_walker(node, IvmUngroupWalker, context);
+}
+#endif
+
+static inline void
+IvmQueryUngroup(Query *q)
+{
+#if PG_VERSION_NUM >= 180000
+	(void) IvmUngroupWalker((Node *) q, NULL);
+#endif
+}
+
+/*
+ * IvmViewQuery
+ *		A copy of the query of view rel, as ivm reads queries.
+ */
+static inline Query *
+IvmViewQuery(Relation rel)
+{
+	Query	   *q = copyObject(get_view_query(rel));
+
+	IvmQueryUngroup(q);
+	return q;
 }
 
 #endif							/* IVM_COMPAT_H */

@@ -84,6 +84,7 @@ IvmParseQuery(const char *query_text)
 				 errmsg("the query of an incremental view cannot use SELECT INTO")));
 
 	query = parse_analyze_fixedparams(stmt, query_text, NULL, 0, NULL);
+	IvmQueryUngroup(query);
 	return query;
 }
 

@@ -634,7 +634,7 @@ ComputeShard(char *base, int shard, Snapshot snap)
 	else
 	{
 		Relation	rel = table_open(hdr->defrel, AccessShareLock);
-		IvmShape   *shape = IvmAnalyzeShape(copyObject(get_view_query(rel)), NIL);
+		IvmShape   *shape = IvmAnalyzeShape(IvmViewQuery(rel), NIL);
 
 		table_close(rel, AccessShareLock);
 		done.ok = IvmApplyAgg(part->part, hdr->owner, NameStr(hdr->viewname), shape, base + part->sql_off,

@@ -491,7 +491,7 @@ GetShape(TickView *view)
 		MemoryContextSetIdentifier(cxt, psprintf("view %d, shape " UINT64_FORMAT,
 												 view->id, ++shapes_built));
 		rel = table_open(view->defrel, AccessShareLock);
-		query = copyObject(get_view_query(rel));
+		query = IvmViewQuery(rel);
 		table_close(rel, AccessShareLock);
 		deps = list_make3_oid(view->defrel, view->storagerel, view->viewrel);
 		(void) CollectRelids((Node *) query, &deps);
@@ -547,7 +547,7 @@ GetShape(TickView *view)
 			int64		k;
 
 			rel = table_open(view->topk_defrel, AccessShareLock);
-			query = copyObject(get_view_query(rel));
+			query = IvmViewQuery(rel);
 			table_close(rel, AccessShareLock);
 			deps = lappend_oid(deps, view->topk_defrel);
 			(void) CollectRelids((Node *) query, &deps);
@@ -559,7 +559,7 @@ GetShape(TickView *view)
 				Query	   *grand;
 
 				rel = table_open(view->grand_defrel, AccessShareLock);
-				grand = copyObject(get_view_query(rel));
+				grand = IvmViewQuery(rel);
 				table_close(rel, AccessShareLock);
 				deps = lappend_oid(deps, view->grand_defrel);
 				(void) CollectRelids((Node *) grand, &deps);

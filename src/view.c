@@ -572,7 +572,7 @@ static void
 ChooseStrategy(Declaration *d)
 {
 	Relation	defrel = table_open(d->def_oid, AccessShareLock);
-	IvmShape   *shape = IvmAnalyzeShape(copyObject(get_view_query(defrel)), d->hidden_views);
+	IvmShape   *shape = IvmAnalyzeShape(IvmViewQuery(defrel), d->hidden_views);
 
 	table_close(defrel, AccessShareLock);
 	if (shape->kind != IVM_KIND_DIFF && shape->missing_hidden)
@@ -1293,7 +1293,7 @@ ivm_relink_views(PG_FUNCTION_ARGS)
 	for (int i = 0; i < n; i++)
 	{
 		Relation	defrel = table_open(defs[i], AccessShareLock);
-		Query	   *query = copyObject(get_view_query(defrel));
+		Query	   *query = IvmViewQuery(defrel);
 
 		table_close(defrel, AccessShareLock);
 		RecordViewDependencies(views[i], defs[i], query);
