@@ -642,9 +642,7 @@ CheckpointRelation(CkptState *cs, char kind, const char *object, Oid relid)
 	char	   *cols = IvmCkptColumns(relid, true, &names, &types);
 	bool		ivms = get_rel_namespace(relid) == get_namespace_oid(IVM_SCHEMA, false);
 
-	CheckpointRows(cs, kind, object,
-				   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-											  get_rel_name(relid)),
+	CheckpointRows(cs, kind, object, IvmLockedTableName(relid, AccessShareLock),
 				   ivms ? IvmRelationOwner(relid) : InvalidOid, cols, NULL, names, types);
 }
 
@@ -920,8 +918,10 @@ CheckpointTables(CkptState *cs)
 		JsonColumns(&cs->objects, "columns", names, types);
 
 		memset(&rs, 0, sizeof(rs));
-		(void) IvmCkptScan(psprintf("SELECT %s FROM %s", cols, object), cs->snap, 0,
-						   InvalidOid, FingerprintRow, &rs);
+		/* read by the name the locked table has now, not the listed one */
+		(void) IvmCkptScan(psprintf("SELECT %s FROM %s", cols,
+									IvmLockedTableName(relid, AccessShareLock)),
+						   cs->snap, 0, InvalidOid, FingerprintRow, &rs);
 		JsonFingerprint(&cs->objects, &rs.fp);
 
 		CheckpointPending(cs, object, logrel, truncated);

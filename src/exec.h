@@ -14,6 +14,7 @@
 #include "ivm.h"
 
 #include "port/atomics.h"
+#include "storage/lockdefs.h"
 #include "storage/lwlock.h"
 #include "utils/timestamp.h"
 
@@ -41,6 +42,7 @@ extern void IvmFetchBatches(const char *sql, int nargs, Oid *argtypes, Datum *va
 extern Oid	IvmSchemaOwner(void);
 extern int	IvmPinSearchPath(void);
 extern void IvmUnpinSearchPath(int nestlevel);
+extern void IvmPinViewSettings(void);
 extern void IvmReportViewFailure(ErrorData *edata, const char *viewname, Oid owner,
 								 Oid caller, int elevel, const char *outcome,
 								 const char *hint);
@@ -61,6 +63,7 @@ extern void IvmRestoreUser(IvmUserSave *save);
 extern void IvmCatalogBegin(IvmUserSave *save);
 extern void IvmCatalogEnd(IvmUserSave *save);
 extern Oid	IvmRelationOwner(Oid relid);
+extern char *IvmLockedTableName(Oid relid, LOCKMODE mode);
 extern void IvmBecomeOwnerOf(Oid relid, IvmUserSave *save);
 extern int	ivm_internal_ddl;
 extern void IvmInternalDdl(const char *sql, Oid role, const char *what);

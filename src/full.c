@@ -173,10 +173,12 @@ PutCopyValue(FullWriter *w, const char *s)
 /*
  * PutCopy
  *		COPY relname (stored columns) FROM stdin, with every row, read
- *		through a cursor.
+ *		through a cursor.  relid, when valid, is the table to read (a
+ *		user's, or ivm's storage or log), locked and named by its OID, and
+ *		relname is then NULL; else relname is one of ivm's catalog tables.
  */
 static void
-PutCopy(FullWriter *w, const char *relname)
+PutCopy(FullWriter *w, const char *relname, Oid relid)
 {
 	StringInfoData cols;
 	char	   *sql;
@@ -184,6 +186,9 @@ PutCopy(FullWriter *w, const char *relname)
 	SPIPlanPtr	plan;
 	uint64		n;
 
+	/* a table of a user's: by the name it has once locked (IvmLockedTableName) */
+	if (OidIsValid(relid))
+		relname = IvmLockedTableName(relid, AccessShareLock);
 	sql = psprintf("SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute "
 				   "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = ''",
 				   quote_literal_cstr(relname));
@@ -443,11 +448,10 @@ ivm_checkpoint_full(PG_FUNCTION_ARGS)
 			Oid			relid = lfirst_oid(lc);
 
 			if (get_rel_relkind(relid) == RELKIND_RELATION)
-				PutCopy(&w, quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-													   get_rel_name(relid)));
+				PutCopy(&w, NULL, relid);
 		}
 		foreach(lc, internal)
-			PutCopy(&w, quote_qualified_identifier(IVM_SCHEMA, get_rel_name(lfirst_oid(lc))));
+			PutCopy(&w, NULL, lfirst_oid(lc));
 
 		/* definitions, then the views users read */
 		forboth(lc, defs, lc2, views)
@@ -466,7 +470,7 @@ ivm_checkpoint_full(PG_FUNCTION_ARGS)
 
 		/* the catalog */
 		for (int i = 0; i < lengthof(catalog_tables); i++)
-			PutCopy(&w, catalog_tables[i]);
+			PutCopy(&w, catalog_tables[i], InvalidOid);
 		for (int i = 0; i < lengthof(catalog_sequences); i++)
 			PutRows(&w, psprintf("SELECT format('SELECT pg_catalog.setval(%%L, %%s, %%L)', %s, last_value, is_called) FROM %s",
 								 quote_literal_cstr(catalog_sequences[i]), catalog_sequences[i]));

@@ -587,7 +587,8 @@ CheckTable(RestoreState *rs, RestoreObject *ro)
 
 		/* the latest snapshot: taken after the lock, it sees every write */
 		memset(&fp, 0, sizeof(fp));
-		(void) IvmCkptScan(psprintf("SELECT %s FROM %s", cols, o->name), snap, 0,
+		(void) IvmCkptScan(psprintf("SELECT %s FROM %s", cols,
+									IvmLockedTableName(ro->relid, ShareLock)), snap, 0,
 						   InvalidOid, FingerprintRow, &fp);
 		UnregisterSnapshot(snap);
 		ro->matched = fp.rows == o->fingerprint.rows &&

@@ -54,6 +54,9 @@
 #include "catalog/pg_namespace.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "storage/lmgr.h"
 #include "utils/guc.h"
 #include "utils/syscache.h"
 
@@ -98,6 +101,40 @@ IvmPinSearchPath(void)
 							 PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	return nestlevel;
+}
+
+/*
+ * IvmPinViewSettings
+ *		In the GUC nest level IvmPinSearchPath opened, fix the settings that
+ *		change what a query returns (time zone, date, interval and float
+ *		output, locale-dependent formats, string literal parsing) for the
+ *		views' queries ivm runs: any role may run a tick, and the session
+ *		that does must not choose the values stored in another role's view
+ *		(nor may two tickers store rows computed two ways).  The time zone
+ *		is the server's own (log_timezone, which only its configuration
+ *		sets); the rest are PostgreSQL's defaults.
+ */
+void
+IvmPinViewSettings(void)
+{
+	const char *settings[][2] = {
+		{"TimeZone", GetConfigOption("log_timezone", false, false)},
+		{"DateStyle", "ISO, MDY"},
+		{"IntervalStyle", "postgres"},
+		{"extra_float_digits", "1"},
+		{"lc_monetary", "C"},
+		{"lc_numeric", "C"},
+		{"lc_time", "C"},
+		{"bytea_output", "hex"},
+		{"xmlbinary", "base64"},
+		{"xmloption", "content"},
+		{"standard_conforming_strings", "on"},
+		{"default_text_search_config", "pg_catalog.simple"},
+	};
+
+	for (int i = 0; i < lengthof(settings); i++)
+		(void) set_config_option(settings[i][0], settings[i][1], PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 }
 
 void
@@ -208,6 +245,38 @@ IvmInternalDdl(const char *sql, Oid role, const char *what)
 	PG_END_TRY();
 	IvmRestoreUser(&save);
 	IvmSpiCheck(rc, SPI_OK_UTILITY, what);
+}
+
+/*
+ * IvmLockedTableName
+ *		Lock relation relid in mode and return its quoted, qualified name,
+ *		after checking that it is still a table (plain or partitioned).  A
+ *		statement that reads a table by name with more rights than its
+ *		owner's (a checkpoint, a restore, a full checkpoint, as the owner of
+ *		schema ivm) must name it this way: a name looked up before the lock
+ *		could, by then, name a view its owner put in the table's place (the
+ *		view's functions would then run with those rights); while the lock
+ *		is held, the table can be neither renamed nor turned into a view.
+ */
+char *
+IvmLockedTableName(Oid relid, LOCKMODE mode)
+{
+	char		relkind;
+	char	   *nspname;
+	char	   *relname;
+
+	LockRelationOid(relid, mode);
+	relkind = get_rel_relkind(relid);
+	nspname = get_namespace_name(get_rel_namespace(relid));
+	relname = get_rel_name(relid);
+	if ((relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE) ||
+		nspname == NULL || relname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("relation %u, a table incremental views read, is no longer a table", relid),
+				 errdetail("It was dropped, or replaced by another kind of relation, while this ran."),
+				 errhint("Run it again.")));
+	return quote_qualified_identifier(nspname, relname);
 }
 
 /*

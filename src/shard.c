@@ -616,6 +616,8 @@ ComputeShard(char *base, int shard, Snapshot snap)
 	memset(&done, 0, sizeof(done));
 	IvmSpiConnect();
 	nestlevel = IvmPinSearchPath();
+	/* and the settings that change what a view's query returns */
+	IvmPinViewSettings();
 	IvmBecome(IvmSchemaOwner(), false, &save);
 	for (int s = 0; s < hdr->nsources; s++)
 	{

@@ -1830,6 +1830,8 @@ IvmRunTick(int force_view_id, Datum *result_values)
 	IvmSpiConnect();
 	oldcxt = MemoryContextSwitchTo(tickcxt);
 	nestlevel = IvmPinSearchPath();
+	/* and the settings that change what a view's query returns */
+	IvmPinViewSettings();
 	IvmBecome(IvmSchemaOwner(), false, &save);
 
 	/* the step lock, then the snapshot */

@@ -1161,6 +1161,8 @@ CreateView(const char *name, const char *query_text, List *col_names,
 	IvmSpiConnect();
 	/* the view's queries always run with a fixed search_path */
 	nestlevel = IvmPinSearchPath();
+	/* and the settings that change what a view's query returns */
+	IvmPinViewSettings();
 	d.ivm_owner = IvmSchemaOwner();
 	IvmBecome(d.ivm_owner, false, &d.save);
 

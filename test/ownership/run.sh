@@ -20,6 +20,9 @@
 #  5. a superuser runs a database-wide VACUUM ANALYZE
 #  6. autovacuum (naptime 1s, turned on only now) analyzes her table's delta
 #     log, holding rows no tick consumed yet, and, after a tick, the storage
+#  7. while a superuser's ivm.checkpoint / ivm.checkpoint_full waits for her
+#     table, she renames it and puts a view calling her code in its place:
+#     her code never runs as the superuser (tables are read by OID)
 # After each: her subtype_diff ran (the attack was live) and only as herself,
 # she is not superuser, and no other role's attributes changed.  At the end
 # the view equals its query.  Always runs in a cluster of its own.
@@ -184,6 +187,47 @@ q -c "ALTER SYSTEM SET autovacuum = on" -c "SELECT pg_reload_conf()" >/dev/null
 wait_autoanalyze "$STORAGE" "$storage_before" 90 || true
 q -c "ALTER SYSTEM SET autovacuum = off" -c "SELECT pg_reload_conf()" >/dev/null
 check "autovacuum of the storage"
+
+# swap_during LABEL SQL: while a superuser runs SQL, alice, who holds a lock
+# on her captured table own_alice.sw, waits until SQL waits for it, renames
+# the table and puts a view calling her code in its place.  Her code must
+# not run as a superuser (SQL may fail; the table is put back afterwards).
+swap_during() {
+    local out="$IVM_TMP/swap.out"
+
+    q -c "TRUNCATE public.own_calls" >/dev/null
+    q >"$out" 2>&1 <<'SQL' &
+SET ROLE ivm_own_alice;
+BEGIN;
+LOCK TABLE own_alice.sw IN ACCESS EXCLUSIVE MODE;
+SELECT pg_sleep(0.1) FROM generate_series(1, 300)
+ WHERE NOT EXISTS (SELECT 1 FROM pg_locks WHERE relation = 'own_alice.sw'::regclass AND NOT granted);
+ALTER TABLE own_alice.sw RENAME TO sw_old;
+CREATE VIEW own_alice.sw AS SELECT k, v FROM own_alice.sw_old WHERE own_alice.pwn('read by name');
+COMMIT;
+SQL
+    sleep 0.5
+    q -c "$2" >/dev/null 2>&1 || echo "  $1 failed (as it may: its table was replaced)"
+    wait
+    super=$(q -c "SELECT rolsuper FROM pg_roles WHERE rolname = 'ivm_own_alice'")
+    as_super=$(q -c "SELECT count(*) FROM public.own_calls WHERE was_super")
+    echo "  $1: alice superuser: $super; her code ran as a superuser $as_super time(s)"
+    [ "$super" = f ] || fail "$1: alice is superuser"
+    [ "$as_super" = 0 ] || fail "$1: her code ran as a superuser"
+    q -c "ALTER ROLE ivm_own_alice NOSUPERUSER" -c "ALTER ROLE ivm_own_mate NOCREATEROLE" \
+      -c "TRUNCATE public.own_calls" -c "SET ROLE ivm_own_alice" -c "DROP VIEW IF EXISTS own_alice.sw" \
+      -c "ALTER TABLE IF EXISTS own_alice.sw_old RENAME TO sw" >/dev/null
+}
+
+ivm_say "7. alice puts a view in her table's place while a checkpoint waits for it"
+q -c "SET ROLE ivm_own_alice" -c "CREATE TABLE own_alice.sw (k int, v int)" \
+  -c "INSERT INTO own_alice.sw SELECT g, g FROM generate_series(1, 10) g" \
+  -c "SELECT ivm.create_view('own_alice.swv', 'SELECT k, v FROM own_alice.sw')" >/dev/null
+CK="$IVM_TMP/ck-swap"
+mkdir -p "$CK/delta"
+[ "$EUID" -ne 0 ] || chown -R postgres: "$CK"
+swap_during "ivm.checkpoint" "SELECT ivm.checkpoint('$CK/delta')"
+swap_during "ivm.checkpoint_full" "SELECT ivm.checkpoint_full('$CK/full.sql')"
 
 ivm_say "the view equals its query"
 bad=$(q -c "SET ROLE ivm_own_alice" -c "SELECT count(*) FROM ((TABLE own_alice.v EXCEPT ALL SELECT id, r FROM own_alice.t)

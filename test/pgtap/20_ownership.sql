@@ -19,7 +19,7 @@
 -- Each view is compared, as a multiset, with its query run directly.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(148);
+SELECT plan(149);
 
 SELECT lives_ok($$SELECT ivm.tick()$$, 'a first tick consumes whatever was pending');
 
@@ -611,6 +611,24 @@ SELECT throws_ok(format('DROP TRIGGER %I ON own_alice.ht',
                            AND tgname LIKE 'ivm\_capture\_%')), '42501', NULL,
                  'h. nor drop one');
 RESET ROLE;
+-- a tick run in a session with settings of its own (any role may tick)
+-- stores what the query returns under the server's time zone and default
+-- formats, not under the ticking session's
+CREATE TABLE public.own_tz (id int PRIMARY KEY, ts timestamptz);
+SELECT ivm.create_view('public.own_tzv', 'SELECT id, ts::text AS s, ts::date AS d, (ts - ''2024-01-01''::timestamptz)::text AS i FROM public.own_tz');
+INSERT INTO public.own_tz VALUES (1, '2024-01-01 23:30:00+00'), (2, '2024-06-30 12:00:00+00');
+SET TimeZone = 'Pacific/Kiritimati';
+SET DateStyle = 'German, DMY';
+SET IntervalStyle = 'sql_standard';
+SELECT ivm.tick();
+RESET DateStyle;
+RESET IntervalStyle;
+SELECT set_config('TimeZone', current_setting('log_timezone'), false);
+SELECT is((SELECT array_agg(s || ' ' || d || ' ' || i ORDER BY id) FROM public.own_tzv),
+          (SELECT array_agg(ts::text || ' ' || ts::date || ' ' || (ts - '2024-01-01'::timestamptz)::text ORDER BY id)
+             FROM public.own_tz),
+          'h. a tick in a session with another time zone, DateStyle and IntervalStyle stores what the query returns under the server''s');
+RESET TimeZone;
 -- every storage, shard and log of the database, the second view over a
 -- captured table included: its owner has none of the rights that delete or lock
 SELECT is_empty($$SELECT x.rel::regclass::text FROM (
