@@ -39,6 +39,15 @@
 #   tpch          test/tpch/run.sh: the 22 TPC-H queries as views at SF 0.01
 #                 (IVM_TPCH_SF), 10 rounds of RF1 + RF2 + random updates, each
 #                 view equal to its query after every tick
+#   versions      the other supported PostgreSQL versions (15, 17, 18 but the
+#                 one under test; IVM_OTHER_VERSIONS): installcheck, pgtap,
+#                 random (IVM_VERSIONS_TICKS, 150) and dump-import in a Debian
+#                 root of each (test/versions/run.sh; as root or through sudo),
+#                 the dumps made here by test/dump/across.sh (restored only
+#                 into newer versions)
+#   dump-import   test/dump/across.sh import $IVM_DUMP_IMPORT: dumps of
+#                 another version restored here (skipped without the variable;
+#                 the versions suite sets it)
 # The last line is "N passed, N failed"; the exit status is non-zero when a
 # suite failed.  IVM_SUITES="random crash" runs only the suites named.
 # ---------------------------------------------------------------------------
@@ -51,7 +60,7 @@ PASSED=0
 FAILED=0
 SKIPPED=0
 RESULTS=()
-SUITES=${IVM_SUITES:-layers installcheck pgtap push-leak random random-profiles random-full random-quarantine random-collide dump crash ownership worker checkpoint standby nopreload tpch}
+SUITES=${IVM_SUITES:-layers installcheck pgtap push-leak random random-profiles random-full random-quarantine random-collide dump crash ownership worker checkpoint standby nopreload tpch versions}
 
 # The randomised test: a random seed unless one is given, 300 ticks unless told.
 IVM_SEED=$(ivm_seed)
@@ -184,6 +193,35 @@ if [ -f "$HERE/nopreload/run.sh" ]; then
     run_suite nopreload 300 bash "$HERE/nopreload/run.sh"
 fi
 run_suite tpch 180 bash "$HERE/tpch/run.sh"
+
+# dumps of another version (made by across.sh export), restored here
+suite_dump_import() {
+    if [ -z "${IVM_DUMP_IMPORT:-}" ]; then
+        echo "IVM_DUMP_IMPORT names no directory of dumps: skipped"
+        return 77
+    fi
+    timeout -k 30 900 bash "$HERE/dump/across.sh" import "$IVM_DUMP_IMPORT"
+}
+run_suite dump-import 900 suite_dump_import
+
+# The other versions, each in a root of its own: the suites that CI runs on
+# them, and this version's dumps restored into the newer ones.
+suite_versions() {
+    local v rc=0 dir suites
+    dir=$(mktemp -d "${TMPDIR:-/tmp}/ivm-across.XXXXXX")
+    timeout -k 30 900 bash "$HERE/dump/across.sh" export "$dir" || rc=1
+    for v in ${IVM_OTHER_VERSIONS:-15 17 18}; do
+        [ "$v" = "$IVM_PG_VERSION" ] && continue
+        suites="installcheck pgtap random"
+        [ "$v" -gt "$IVM_PG_VERSION" ] && suites="$suites dump-import"
+        ivm_sudo env CI="${CI:-}" IVM_SEED="$IVM_SEED" IVM_TICKS="${IVM_VERSIONS_TICKS:-150}" \
+            IVM_VERSIONS_IMPORT="$dir" timeout -k 30 2400 \
+            bash "$HERE/versions/run.sh" "$v" "$suites" || rc=1
+    done
+    rm -rf "$dir"
+    return $rc
+}
+run_suite versions 5400 suite_versions
 
 ivm_cluster_stop
 ivm_say "summary (randomised test seed $IVM_SEED, $IVM_TICKS ticks)"

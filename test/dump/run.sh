@@ -50,24 +50,9 @@ q() {
     ivm_psql -d "$db" -At "$@"
 }
 
-# snapshot DB: what must survive, as text: catalog facts, then every view's
-# rows sorted, then the pending deltas of every log.
+# snapshot DB: what must survive, as text (test/dump/snapshot.sql)
 snapshot() {
-    q "$1" <<'SQL'
-SELECT 'epoch ' || epoch FROM ivm._state;
-SELECT 'stat ' || name || ' ' || value FROM ivm.stats
- WHERE name IN ('ivm_ticks_total', 'ivm_rows_in_total', 'ivm_dedup_coalesced_total') ORDER BY name;
-SELECT 'view ' || name::text || ' ' || strategy || ' ' || mode || ' ' || state || ' ' || coalesce(channel, '-')
-  FROM ivm.views ORDER BY name::text;
-SELECT 'source ' || source::text || ' ' || kind || ' ' || coalesce(dedup::text, '-') FROM ivm.sources ORDER BY 1;
-SELECT 'seen ' || count(*) FROM ivm._seen;
-SELECT 'dep ' || view::text || ' ' || source::text FROM ivm.dependencies ORDER BY 1;
-SELECT format('SELECT %L || '' '' || t::text FROM %s t ORDER BY 1', 'row ' || name::text, name)
-  FROM ivm.views ORDER BY name::text \gexec
-SELECT format('SELECT %L || '' '' || t::text FROM %s t ORDER BY 1', 'pending ' || source::text, log)
-  FROM ivm.sources WHERE log IS NOT NULL ORDER BY source::text \gexec
-SELECT 'p ' || t::text FROM p t ORDER BY 1;
-SQL
+    q "$1" -f "$HERE/snapshot.sql"
 }
 
 ivm_cluster_use_or_start
@@ -79,13 +64,7 @@ ivm_say "dump: the randomised test in $SRC (seed $SEED, $TICKS ticks)"
 IVM_DB=$SRC IVM_SEED=$SEED IVM_TICKS=$TICKS bash "$HERE/../random/run.sh" | tail -n 1
 
 # watches, and deltas left pending: captured, not ticked
-q "$SRC" -c "SELECT ivm.watch('v_agg'), ivm.watch('v_push')" >/dev/null
-q "$SRC" <<'SQL' >/dev/null
-INSERT INTO a SELECT (SELECT max(id) FROM a) + g, g % 10, g * 3, 'x' FROM generate_series(1, 5) g;
-UPDATE b SET w = coalesce(w, 0) + 1 WHERE id % 7 = 0;
-DELETE FROM c WHERE id = (SELECT min(id) FROM c);
-SELECT ivm.push('p', '[{"k": 3, "v": 33, "tag": "pending", "_weight": 2}]');
-SQL
+q "$SRC" -f "$HERE/pending.sql" >/dev/null
 
 ivm_say "dump: pg_dump plain and custom, ivm.checkpoint_full"
 pg_dump -d "$SRC" -f "$WORK/plain.sql"

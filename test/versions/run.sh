@@ -23,8 +23,12 @@
 # only when every suite passed.
 #
 # IVM_* variables (IVM_SEED, IVM_TICKS, ...) and CI are passed to run-all.sh,
-# except IVM_PG_BIN / IVM_PG_CONFIG (the host's paths).  DEBIAN_MIRROR picks
-# the archive (default http://deb.debian.org/debian).
+# except those that name the host's server, cluster or build (IVM_PG_BIN,
+# IVM_PG_CONFIG, IVM_PGDATA, IVM_TMP, IVM_LOG, IVM_SKIP_BUILD, ...).
+# IVM_VERSIONS_IMPORT=DIR copies DIR (dumps made by `test/dump/across.sh
+# export DIR` on another version) into the root, where the suite dump-import
+# restores them.  DEBIAN_MIRROR picks the archive (default
+# http://deb.debian.org/debian).
 # ---------------------------------------------------------------------------
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -177,11 +181,19 @@ tar -C "$REPO" --exclude=./.git --exclude='*.o' --exclude='*.so' --exclude='*.bc
     --exclude=./regression.diffs --exclude=./regression.out -cf - . |
     tar -C "$ROOT$BUILD" -xf -
 
-# The suite run: IVM_* and CI from our environment, the version from ours.
+# Dumps of another version for the suite dump-import.
 ENV=(IVM_PG_VERSION="$VERSION")
+if [ -n "${IVM_VERSIONS_IMPORT:-}" ]; then
+    mkdir -p "$ROOT$BUILD/import"
+    cp -a "$IVM_VERSIONS_IMPORT"/. "$ROOT$BUILD/import/"
+    ENV+=(IVM_DUMP_IMPORT="$BUILD/import")
+fi
+
+# The suite run: IVM_* and CI from our environment, the version from ours.
 while IFS= read -r kv; do
     case "$kv" in
-        IVM_PG_BIN=* | IVM_PG_CONFIG=* | IVM_PG_VERSION=* | IVM_VERSIONS_*) ;;
+        IVM_PG_BIN=* | IVM_PG_CONFIG=* | IVM_PG_VERSION=* | IVM_VERSIONS_* | IVM_DUMP_IMPORT=*) ;;
+        IVM_PGDATA=* | IVM_TMP=* | IVM_LOG=* | IVM_SKIP_BUILD=* | IVM_DB=*) ;;
         IVM_*=* | CI=*) ENV+=("$kv") ;;
     esac
 done < <(env)
