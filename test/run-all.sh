@@ -208,10 +208,37 @@ run_suite dump-import 900 suite_dump_import
 # them, and this version's dumps restored into the newer ones.
 suite_versions() {
     local v rc=0 dir suites
+    if [ -n "${IVM_VERSIONS_INSIDE:-}" ]; then
+        echo "already inside the root of test/versions/run.sh: skipped"
+        return 77
+    fi
     dir=$(mktemp -d "${TMPDIR:-/tmp}/ivm-across.XXXXXX")
-    timeout -k 30 900 bash "$HERE/dump/across.sh" export "$dir" || rc=1
+    # the roots made (debootstrap, apt) side by side while the dumps are made
+    local pids=() others=()
     for v in ${IVM_OTHER_VERSIONS:-15 17 18}; do
-        [ "$v" = "$IVM_PG_VERSION" ] && continue
+        [ "$v" = "$IVM_PG_VERSION" ] || others+=("$v")
+    done
+    if ! command -v debootstrap >/dev/null; then     # once, not by both at once
+        ivm_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap ||
+            { ivm_sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+              ivm_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap; } ||
+            return 1
+    fi
+    for v in "${others[@]}"; do
+        ivm_sudo timeout -k 30 1800 bash "$HERE/versions/run.sh" "$v" --prepare \
+            >"$dir.prepare-$v.log" 2>&1 &
+        pids+=($!)
+    done
+    timeout -k 30 900 bash "$HERE/dump/across.sh" export "$dir" || rc=1
+    for i in "${!pids[@]}"; do
+        if ! wait "${pids[i]}"; then
+            echo "the root for PostgreSQL ${others[i]} could not be made:"
+            tail -n 30 "$dir.prepare-${others[i]}.log"
+            rc=1
+        fi
+        rm -f "$dir.prepare-${others[i]}.log"
+    done
+    for v in "${others[@]}"; do
         suites="installcheck pgtap random"
         [ "$v" -gt "$IVM_PG_VERSION" ] && suites="$suites dump-import"
         ivm_sudo env CI="${CI:-}" IVM_SEED="$IVM_SEED" IVM_TICKS="${IVM_VERSIONS_TICKS:-150}" \

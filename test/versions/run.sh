@@ -7,7 +7,8 @@
 #
 #   VERSION  15 (Debian 12, bookworm), 17 (Debian 13, trixie) or 18 (forky)
 #   SUITES   names as in IVM_SUITES, e.g. "installcheck pgtap" (default: all
-#            of run-all.sh)
+#            of run-all.sh); --prepare only makes the root and installs its
+#            packages (run-all.sh's versions suite prepares both roots at once)
 #
 # Run as root on Debian (it installs debootstrap when missing).  The first
 # run makes the root with debootstrap under $IVM_VERSIONS_CACHE/<codename>
@@ -35,7 +36,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 
 usage() {
-    echo "usage: bash test/versions/run.sh VERSION [SUITES]   (VERSION: 15, 17 or 18)" >&2
+    echo "usage: bash test/versions/run.sh VERSION [SUITES | --prepare]   (VERSION: 15, 17 or 18)" >&2
     exit 2
 }
 
@@ -173,6 +174,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
     in_root "${APT[@]}" install --no-install-recommends "${missing[@]}"
 fi
 
+if [ "$SUITES" = --prepare ]; then
+    say "the root is ready: $ROOT"
+    exit 0
+fi
+
 say "copying the tree into $ROOT$BUILD"
 rm -rf "$ROOT$BUILD"
 mkdir -p "$ROOT$BUILD"
@@ -182,7 +188,7 @@ tar -C "$REPO" --exclude=./.git --exclude='*.o' --exclude='*.so' --exclude='*.bc
     tar -C "$ROOT$BUILD" -xf -
 
 # Dumps of another version for the suite dump-import.
-ENV=(IVM_PG_VERSION="$VERSION")
+ENV=(IVM_PG_VERSION="$VERSION" IVM_VERSIONS_INSIDE=1)
 if [ -n "${IVM_VERSIONS_IMPORT:-}" ]; then
     mkdir -p "$ROOT$BUILD/import"
     cp -a "$IVM_VERSIONS_IMPORT"/. "$ROOT$BUILD/import/"
