@@ -27,7 +27,8 @@
 #                  the server binaries
 #   IVM_PG_BIN     server binaries (pg_config taken from there)
 #   IVM_PG_VERSION major version, when none of the above is set: 15, 17 or 18
-#                  (default 15, Debian 12's; binaries in /usr/lib/postgresql/N/bin)
+#                  (default: the Debian release's own, 15 on 12, 17 on 13, 18 on
+#                  forky, else 15; binaries in /usr/lib/postgresql/N/bin)
 #   IVM_PRELOAD    shared_preload_libraries value (default ivm)
 #   IVM_EXTRA_CONF lines appended to the cluster's configuration by
 #                  ivm_cluster_start (e.g. "ivm.debug_hash_bits = 3")
@@ -57,7 +58,14 @@ if [ -z "${IVM_PG_VERSION:-}" ]; then
         IVM_PG_VERSION=${BASH_REMATCH[1]}
     fi
 fi
-IVM_PG_VERSION=${IVM_PG_VERSION:-15}
+# Nothing set: the PostgreSQL of this Debian release's own archive.
+if [ -z "${IVM_PG_VERSION:-}" ]; then
+    case "$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")" in
+        trixie) IVM_PG_VERSION=17 ;;
+        forky | sid) IVM_PG_VERSION=18 ;;
+        *) IVM_PG_VERSION=15 ;;
+    esac
+fi
 IVM_PG_CONFIG=${IVM_PG_CONFIG:-/usr/lib/postgresql/$IVM_PG_VERSION/bin/pg_config}
 if [ -z "${IVM_PG_BIN:-}" ]; then
     if [ -x "$IVM_PG_CONFIG" ]; then
