@@ -34,6 +34,11 @@
 #   checkpoint    test/checkpoint/run.sh: delta checkpoints and restores
 #   standby       test/standby/run.sh: on a streaming standby, writing
 #                 functions refuse with 25006 and the views read right
+#   upgrade       test/upgrade/run.sh: release 0.1.0 built from git history,
+#                 views made there, the current build installed over it,
+#                 ALTER EXTENSION ivm UPDATE, views equal their queries, and
+#                 the catalog equal to a fresh CREATE EXTENSION's (in a
+#                 cluster of its own; reinstalls the current build after)
 #   nopreload     test/nopreload/run.sh, when present (a cluster without
 #                 shared_preload_libraries)
 #   tpch          test/tpch/run.sh: the 22 TPC-H queries as views at SF 0.01
@@ -60,7 +65,7 @@ PASSED=0
 FAILED=0
 SKIPPED=0
 RESULTS=()
-SUITES=${IVM_SUITES:-layers installcheck pgtap push-leak random random-profiles random-full random-quarantine random-collide dump crash ownership worker checkpoint standby nopreload tpch versions}
+SUITES=${IVM_SUITES:-layers installcheck pgtap push-leak random random-profiles random-full random-quarantine random-collide dump crash ownership worker checkpoint standby upgrade nopreload tpch versions}
 
 # The randomised test: a random seed unless one is given, 300 ticks unless told.
 IVM_SEED=$(ivm_seed)
@@ -189,6 +194,7 @@ run_suite ownership 300 bash "$HERE/ownership/run.sh"
 run_suite worker 600 bash "$HERE/worker/run.sh"
 run_suite checkpoint 300 bash "$HERE/checkpoint/run.sh"
 run_suite standby 300 bash "$HERE/standby/run.sh"
+run_suite upgrade 600 bash "$HERE/upgrade/run.sh"
 if [ -f "$HERE/nopreload/run.sh" ]; then
     run_suite nopreload 300 bash "$HERE/nopreload/run.sh"
 fi

@@ -15,13 +15,14 @@
 # (default /var/cache/ivm-versions; this script owns that directory) and
 # installs the version's server, headers, pgTAP and pgvector in it; later
 # runs reuse it (IVM_VERSIONS_REFRESH=1 updates its packages first).  The
-# working tree is copied into the root (build products left out), and
-# test/run-all.sh runs there through chroot with IVM_PG_VERSION=VERSION:
-# it builds, installs and runs the suites on a free port of 127.0.0.1 (the
-# root shares the host's network).  /proc and a /dev/shm of its own are
-# mounted in the root for the run and unmounted on exit, and whatever still
-# runs in the root then is stopped.  The exit status is run-all.sh's: 0
-# only when every suite passed.
+# working tree is copied into the root (build products and .git left out;
+# the release the upgrade suite starts from is exported from git beside it,
+# IVM_UPGRADE_FROM_TREE), and test/run-all.sh runs there through chroot
+# with IVM_PG_VERSION=VERSION: it builds, installs and runs the suites on a
+# free port of 127.0.0.1 (the root shares the host's network).  /proc and a
+# /dev/shm of its own are mounted in the root for the run and unmounted on
+# exit, and whatever still runs in the root then is stopped.  The exit
+# status is run-all.sh's: 0 only when every suite passed.
 #
 # IVM_* variables (IVM_SEED, IVM_TICKS, ...) and CI are passed to run-all.sh,
 # except those that name the host's server, cluster or build (IVM_PG_BIN,
@@ -206,6 +207,15 @@ done < <(env)
 if [ -n "$SUITES" ]; then
     ENV+=(IVM_SUITES="$SUITES")
 fi
+# The upgrade suite builds the release it upgrades from out of git history,
+# which the copy has not: export that release's tree next to it.
+case " ${SUITES:-upgrade} " in
+    *" upgrade "*)
+        rm -rf "$ROOT/build/ivm-release"
+        if bash "$REPO/test/upgrade/run.sh" --export "$ROOT/build/ivm-release"; then
+            ENV+=(IVM_UPGRADE_FROM_TREE=/build/ivm-release)
+        fi ;;
+esac
 say "test/run-all.sh ${SUITES:-(every suite)}"
 start=$SECONDS
 rc=0
