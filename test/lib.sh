@@ -145,12 +145,22 @@ ivm_check_version() {
     return 1
 }
 
+# Succeed when apt can install the package named.  The output is read
+# whole: under pipefail, "apt-cache ... | grep -q" fails at random when grep
+# leaves before apt-cache has written everything (SIGPIPE).
+ivm_apt_has() {
+    local out
+
+    out=$(apt-cache policy "$1" 2>/dev/null) || return 1
+    grep -q 'Candidate: [0-9]' <<<"$out"
+}
+
 # The supported versions whose server package apt can install here.
 ivm_apt_versions() {
     local v out=()
 
     for v in $IVM_PG_SUPPORTED; do
-        if apt-cache policy "postgresql-$v" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+        if ivm_apt_has "postgresql-$v"; then
             out+=("$v")
         fi
     done
@@ -180,7 +190,7 @@ ivm_install_deps() {
     fi
     ivm_sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq || return 1
     for p in "${missing[@]}"; do
-        if ! apt-cache policy "$p" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+        if ! ivm_apt_has "$p"; then
             unknown+=("$p")
         fi
     done
