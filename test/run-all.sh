@@ -39,6 +39,10 @@
 #   tpch          test/tpch/run.sh: the 22 TPC-H queries as views at SF 0.01
 #                 (IVM_TPCH_SF), 10 rounds of RF1 + RF2 + random updates, each
 #                 view equal to its query after every tick
+#   package       test/package/run.sh: META.json against PGXN's spec; as root
+#                 on Debian, the .deb for this PostgreSQL built from a copy of
+#                 the tree (lintian), installed by apt into a clean debootstrap
+#                 root of this release, and the demo run from it
 # The last line is "N passed, N failed"; the exit status is non-zero when a
 # suite failed.  IVM_SUITES="random crash" runs only the suites named.
 # ---------------------------------------------------------------------------
@@ -51,7 +55,7 @@ PASSED=0
 FAILED=0
 SKIPPED=0
 RESULTS=()
-SUITES=${IVM_SUITES:-layers installcheck pgtap push-leak random random-profiles random-full random-quarantine random-collide dump crash ownership worker checkpoint standby nopreload tpch}
+SUITES=${IVM_SUITES:-layers installcheck pgtap push-leak random random-profiles random-full random-quarantine random-collide dump crash ownership worker checkpoint standby nopreload tpch package}
 
 # The randomised test: a random seed unless one is given, 300 ticks unless told.
 IVM_SEED=$(ivm_seed)
@@ -184,6 +188,7 @@ if [ -f "$HERE/nopreload/run.sh" ]; then
     run_suite nopreload 300 bash "$HERE/nopreload/run.sh"
 fi
 run_suite tpch 180 bash "$HERE/tpch/run.sh"
+run_suite package 900 bash "$HERE/package/run.sh"
 
 ivm_cluster_stop
 ivm_say "summary (randomised test seed $IVM_SEED, $IVM_TICKS ticks)"
