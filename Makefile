@@ -38,7 +38,10 @@ OBJS = \
 	src/watch.o \
 	src/worker.o
 
-DATA = $(wildcard ivm--*.sql)
+# the install and upgrade scripts, found in the source directory (srcdir is
+# "./", or the source tree in a build from another directory, as Debian's
+# pg_buildext makes one per PostgreSQL version)
+DATA = $(notdir $(wildcard $(srcdir)/ivm--*.sql))
 
 REGRESS = ddl capture tick dag watch errors quarantine shapes dropext
 REGRESS_OPTS = --load-extension=ivm
@@ -51,6 +54,12 @@ SHLIB_LINK += $(shell pkg-config --libs libxxhash libzstd)
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# A build outside the source tree (make -f /path/to/Makefile VPATH=/path/to)
+# writes the objects to src/ of the build directory: make it there.
+ifeq ($(wildcard src/.),)
+$(shell mkdir -p src)
+endif
 
 # distance loops: let the compiler vectorise the sums (their order may change)
 src/vector.o: CFLAGS += -ftree-vectorize -fassociative-math -fno-signed-zeros -fno-trapping-math

@@ -5,9 +5,12 @@
 # Installs what is missing, builds and installs the extension, starts a
 # throwaway PostgreSQL cluster (15 unless PG_CONFIG or IVM_PG_VERSION says
 # otherwise, see test/lib.sh) with shared_preload_libraries = 'ivm',
-# walks through a small example in psql, and removes the cluster again.
+# walks through a small example in psql, checks its results (the exit
+# status is non-zero when one is wrong), and removes the cluster again.
 #
 #   bash test/demo.sh
+#   IVM_INSTALLED=1 bash test/demo.sh   # with the installed package
+#                                       # (postgresql-N-ivm): no build
 # ---------------------------------------------------------------------------
 set -euo pipefail
 # shellcheck source=test/lib.sh
@@ -18,7 +21,7 @@ ivm_say "starting a throwaway cluster"
 ivm_cluster_start
 
 ivm_say "the demo (statements are echoed, results follow)"
-ivm_psql --echo-queries <<'SQL'
+ivm_psql --echo-queries <<'SQL' 2>&1 | tee "$IVM_TMP/demo.out"
 \pset footer off
 \echo '--- 1. the extension and a table'
 CREATE EXTENSION ivm;
@@ -88,5 +91,57 @@ SELECT * FROM ivm.tick();
 SELECT * FROM clicks_per_customer ORDER BY customer_id;
 SELECT * FROM ivm.stats;
 SQL
+
+# The demo's results: each view equal to its query and to the rows the
+# steps above lead to, every view healthy, the watched view's change log,
+# and the notification the LISTENer got.
+ivm_say "checking the demo's results"
+ivm_psql <<'SQL'
+DO $$
+DECLARE
+    differ bigint;
+    got text;
+BEGIN
+    SELECT count(*) INTO differ FROM (
+        (SELECT * FROM order_totals
+         EXCEPT ALL
+         SELECT customer_id, sum(amount), count(*) FROM orders GROUP BY customer_id)
+        UNION ALL
+        (SELECT customer_id, sum(amount), count(*) FROM orders GROUP BY customer_id
+         EXCEPT ALL
+         SELECT * FROM order_totals)) d;
+    IF differ <> 0 THEN
+        RAISE EXCEPTION 'order_totals differs from its query in % rows', differ;
+    END IF;
+    SELECT string_agg(format('%s:%s:%s', customer_id, total, n), ' ' ORDER BY customer_id)
+      INTO got FROM order_totals;
+    IF got IS DISTINCT FROM '1:115:2 2:110:2 4:10:1' THEN
+        RAISE EXCEPTION 'order_totals is "%", expected "1:115:2 2:110:2 4:10:1"', got;
+    END IF;
+    SELECT string_agg(format('%s:%s', customer_id, total), ' ' ORDER BY customer_id)
+      INTO got FROM big_customers;
+    IF got IS DISTINCT FROM '1:115 2:110' THEN
+        RAISE EXCEPTION 'big_customers is "%", expected "1:115 2:110"', got;
+    END IF;
+    SELECT string_agg(format('%s:%s', customer_id, clicks), ' ' ORDER BY customer_id)
+      INTO got FROM clicks_per_customer;
+    IF got IS DISTINCT FROM '1:1 2:1' THEN
+        RAISE EXCEPTION 'clicks_per_customer is "%", expected "1:1 2:1"', got;
+    END IF;
+    SELECT string_agg(name || ':' || state, ' ' ORDER BY name::text) INTO got FROM ivm.views;
+    IF got IS DISTINCT FROM 'big_customers:ok clicks_per_customer:ok order_totals:ok' THEN
+        RAISE EXCEPTION 'ivm.views says "%", expected three views in state ok', got;
+    END IF;
+    SELECT string_agg(format('%s%s', _weight, "row"), ' ' ORDER BY _weight, ("row"->>'customer_id')::int)
+      INTO got FROM ivm.changes('order_totals', 0);
+    IF got IS DISTINCT FROM '-1{"n": 2, "total": 90, "customer_id": 1} -1{"n": 1, "total": 30, "customer_id": 2} -1{"n": 1, "total": 120, "customer_id": 3} 1{"n": 2, "total": 115, "customer_id": 1} 1{"n": 2, "total": 110, "customer_id": 2} 1{"n": 1, "total": 10, "customer_id": 4}' THEN
+        RAISE EXCEPTION 'the change log of order_totals is "%"', got;
+    END IF;
+END
+$$;
+SQL
+ivm_expect "$(cat "$IVM_TMP/demo.out")" \
+    'Asynchronous notification "ivm_order_totals" with payload "{"view": "order_totals", "schema": "public", "epoch": 2, "inserted": 3, "deleted": 3}"'
+echo "the demo's results are right"
 
 ivm_say "demo finished; stopping the cluster"

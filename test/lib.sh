@@ -5,9 +5,12 @@
 # Source it (". test/lib.sh"); it defines functions and a few variables and
 # runs nothing by itself.  The functions:
 #
-#   ivm_install_deps            apt-get install whatever of $IVM_DEPS is missing
+#   ivm_install_deps [PKG...]   apt-get install whatever of the packages (default
+#                               $IVM_DEPS) is missing
 #   ivm_build_install           make && make install (PG_CFLAGS=$IVM_CI_CFLAGS when CI=true)
-#   ivm_prepare                 both of the above, unless IVM_SKIP_BUILD=1
+#   ivm_check_installed         fail unless ivm is installed in the chosen server's tree
+#   ivm_prepare                 deps, build and install; only the check above with
+#                               IVM_INSTALLED=1; nothing with IVM_SKIP_BUILD=1
 #   ivm_cluster_start           initdb + start a throwaway cluster, export PG* vars,
 #                               stop it and remove it on exit (trap)
 #   ivm_cluster_stop            stop and remove it now (and drop the trap)
@@ -30,6 +33,10 @@
 #                  (default: the Debian release's own, 15 on 12, 17 on 13, 18 on
 #                  forky, else 15; binaries in /usr/lib/postgresql/N/bin)
 #   IVM_PRELOAD    shared_preload_libraries value (default ivm)
+#   IVM_INSTALLED=1  use the ivm installed in the server's tree (a package,
+#                  postgresql-N-ivm): install nothing, build nothing.  Also
+#                  the default when the scripts are not in a source tree
+#                  (no Makefile beside test/)
 #   IVM_EXTRA_CONF lines appended to the cluster's configuration by
 #                  ivm_cluster_start (e.g. "ivm.debug_hash_bits = 3")
 #   IVM_KEEP=1     keep the cluster's directory on exit (for debugging)
@@ -98,6 +105,14 @@ IVM_DEPS=("postgresql-$IVM_PG_VERSION" "postgresql-server-dev-$IVM_PG_VERSION"
           "postgresql-$IVM_PG_VERSION-pgtap" libtap-parser-sourcehandler-pgtap-perl
           libxxhash-dev libzstd-dev libicu-dev pkg-config make gcc procps)
 
+# What test/package/run.sh needs on the host to build the Debian package
+# (debian/control's Build-Depends, dpkg-buildpackage, pg_buildext) and to
+# test it (debootstrap for the clean root, lintian).
+# shellcheck disable=SC2034
+IVM_PACKAGE_DEPS=(build-essential dpkg-dev debhelper postgresql-server-dev-all
+                  "postgresql-server-dev-$IVM_PG_VERSION" libxxhash-dev libzstd-dev
+                  libicu-dev pkg-config debootstrap lintian)
+
 # Print a heading that stands out in a long log.
 ivm_say() {
     printf '\n=== %s\n' "$*"
@@ -153,25 +168,39 @@ ivm_check_version() {
     return 1
 }
 
+# Succeed when apt can install the package named.  The output is read
+# whole: under pipefail, "apt-cache ... | grep -q" fails at random when grep
+# leaves before apt-cache has written everything (SIGPIPE).
+ivm_apt_has() {
+    local out
+
+    out=$(apt-cache policy "$1" 2>/dev/null) || return 1
+    grep -q 'Candidate: [0-9]' <<<"$out"
+}
+
 # The supported versions whose server package apt can install here.
 ivm_apt_versions() {
     local v out=()
 
     for v in $IVM_PG_SUPPORTED; do
-        if apt-cache policy "postgresql-$v" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+        if ivm_apt_has "postgresql-$v"; then
             out+=("$v")
         fi
     done
     echo "${out[*]:-none}"
 }
 
-# Install the Debian packages the build and the tests need, if any is missing;
-# stop, saying what is supported, when apt cannot provide them.
+# Install the Debian packages named (default: those the build and the tests
+# need, $IVM_DEPS), if any is missing; stop, saying what is supported, when
+# apt cannot provide them.
 ivm_install_deps() {
-    local p status missing=() unknown=()
+    local p status missing=() unknown=() want=("$@")
 
     ivm_check_version || return 1
-    for p in "${IVM_DEPS[@]}"; do
+    if [ "${#want[@]}" -eq 0 ]; then
+        want=("${IVM_DEPS[@]}")
+    fi
+    for p in "${want[@]}"; do
         status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
         case "$status" in
             *" ok installed") ;;
@@ -188,7 +217,7 @@ ivm_install_deps() {
     fi
     ivm_sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq || return 1
     for p in "${missing[@]}"; do
-        if ! apt-cache policy "$p" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+        if ! ivm_apt_has "$p"; then
             unknown+=("$p")
         fi
     done
@@ -217,13 +246,48 @@ ivm_build_install() {
     ivm_sudo make -C "$REPO" "${mk[@]}" install
 }
 
+# Fail, saying what to do, unless the chosen server has ivm installed (its
+# control file, scripts and library) and its programs are there.
+ivm_check_installed() {
+    local share lib f
+
+    ivm_check_version || return 1
+    for f in initdb pg_ctl postgres psql pg_isready; do
+        if [ ! -x "$IVM_PG_BIN/$f" ]; then
+            echo "PostgreSQL $IVM_PG_VERSION is not installed here ($IVM_PG_BIN/$f is missing)." >&2
+            return 1
+        fi
+    done
+    if [ -x "$IVM_PG_CONFIG" ]; then
+        share=$("$IVM_PG_CONFIG" --sharedir) && lib=$("$IVM_PG_CONFIG" --pkglibdir) || return 1
+    else
+        share=/usr/share/postgresql/$IVM_PG_VERSION
+        lib=/usr/lib/postgresql/$IVM_PG_VERSION/lib
+    fi
+    for f in "$share/extension/ivm.control" "$share/extension/ivm--0.1.0.sql" "$lib/ivm.so"; do
+        if [ ! -f "$f" ]; then
+            echo "ivm is not installed for PostgreSQL $IVM_PG_VERSION ($f is missing)." >&2
+            echo "Install the package postgresql-$IVM_PG_VERSION-ivm (README: Installing from a" \
+                "package), or run from the source tree without IVM_INSTALLED=1 to build it." >&2
+            return 1
+        fi
+    done
+    echo "using the ivm installed for PostgreSQL $IVM_PG_VERSION ($lib/ivm.so)"
+}
+
 # Dependencies, build and install; IVM_SKIP_BUILD=1 skips all three (a caller
-# such as run-all.sh has done them already).
+# such as run-all.sh has done them already).  With IVM_INSTALLED=1, or when
+# there is no source tree to build (no Makefile beside test/), the installed
+# extension is used: only checked, nothing installed or built.
 ivm_prepare() {
     if [ "${IVM_SKIP_BUILD:-0}" = 1 ]; then
         return 0
     fi
-    ivm_install_deps || return 1
+    if [ "${IVM_INSTALLED:-0}" = 1 ] || [ ! -f "$REPO/Makefile" ]; then
+        ivm_check_installed
+        return
+    fi
+    ivm_install_deps "${IVM_DEPS[@]}" || return 1
     ivm_build_install
 }
 

@@ -44,6 +44,10 @@
 #   tpch          test/tpch/run.sh: the 22 TPC-H queries as views at SF 0.01
 #                 (IVM_TPCH_SF), 10 rounds of RF1 + RF2 + random updates, each
 #                 view equal to its query after every tick
+#   package       test/package/run.sh: META.json against PGXN's spec; as root
+#                 on Debian, the .deb for this PostgreSQL built from a copy of
+#                 the tree (lintian), installed by apt into a clean debootstrap
+#                 root of this release, and the demo run from it
 #   versions      the other supported PostgreSQL versions (15, 17, 18 but the
 #                 one under test; IVM_OTHER_VERSIONS): installcheck, pgtap,
 #                 random (IVM_VERSIONS_TICKS, 150) and dump-import in a Debian
@@ -65,7 +69,7 @@ PASSED=0
 FAILED=0
 SKIPPED=0
 RESULTS=()
-SUITES=${IVM_SUITES:-layers installcheck pgtap push-leak random random-profiles random-full random-quarantine random-collide dump crash ownership worker checkpoint standby upgrade nopreload tpch versions}
+SUITES=${IVM_SUITES:-layers installcheck pgtap push-leak random random-profiles random-full random-quarantine random-collide dump crash ownership worker checkpoint standby upgrade nopreload tpch package versions}
 
 # The randomised test: a random seed unless one is given, 300 ticks unless told.
 IVM_SEED=$(ivm_seed)
@@ -199,6 +203,7 @@ if [ -f "$HERE/nopreload/run.sh" ]; then
     run_suite nopreload 300 bash "$HERE/nopreload/run.sh"
 fi
 run_suite tpch 180 bash "$HERE/tpch/run.sh"
+run_suite package 900 bash "$HERE/package/run.sh"
 
 # dumps of another version (made by across.sh export), restored here
 suite_dump_import() {

@@ -64,45 +64,21 @@ CACHE=${IVM_VERSIONS_CACHE:-/var/cache/ivm-versions}
 DIR=$CACHE/$CODENAME
 ROOT=$DIR/root
 BUILD=/build/ivm                # the copy of the tree, inside the root
-MOUNTED=()
+# shellcheck source=test/root.sh
+. "$REPO/test/root.sh"             # in_root, mount_in_root, release_root, root_lock, ...
 
 say() {
     printf '\n=== [PostgreSQL %s, %s] %s\n' "$VERSION" "$CODENAME" "$*"
 }
 
-# Run a command inside the root with a clean environment.
-in_root() {
-    chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-        LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
-}
-
 # The EXIT trap: stop what still runs in the root (a server a killed suite
 # left behind), then unmount what we mounted, last first.
 cleanup() {
-    local rc=$? p i
+    local rc=$?
 
     trap - EXIT INT TERM HUP
-    if [ -d "$ROOT" ]; then
-        for p in /proc/[0-9]*; do
-            if [ "$(readlink "$p/root" 2>/dev/null)" = "$ROOT" ]; then
-                kill -KILL "${p#/proc/}" 2>/dev/null || true
-            fi
-        done
-    fi
-    for ((i = ${#MOUNTED[@]} - 1; i >= 0; i--)); do
-        umount "${MOUNTED[i]}" 2>/dev/null || umount -l "${MOUNTED[i]}" || true
-    done
+    release_root
     exit "$rc"
-}
-
-# mount_in_root TYPE TARGET: mount a fresh TYPE file system at TARGET of the
-# root, to be unmounted on exit.
-mount_in_root() {
-    mkdir -p "$ROOT$2"
-    if ! mountpoint -q "$ROOT$2"; then
-        mount -t "$1" "$1" "$ROOT$2"
-        MOUNTED+=("$ROOT$2")
-    fi
 }
 
 if ! command -v debootstrap >/dev/null; then
@@ -111,22 +87,9 @@ if ! command -v debootstrap >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap
 fi
 
-mkdir -p "$DIR"
-# One run at a time per root.
-exec 9>"$DIR/lock"
-if ! flock -n 9; then
-    say "another run uses $ROOT; waiting for it"
-    flock 9
-fi
-
-if [ ! -f "$ROOT/.ivm-debootstrap-done" ]; then
-    say "making a Debian root with debootstrap in $ROOT (once; a few minutes)"
-    rm -rf "$ROOT" "$DIR/root.partial"
-    # shellcheck disable=SC2086
-    debootstrap --variant=minbase "$CODENAME" "$DIR/root.partial" "$MIRROR" $SCRIPT
-    mv "$DIR/root.partial" "$ROOT"
-    touch "$ROOT/.ivm-debootstrap-done"
-fi
+# One run at a time per root; the root is made by the first.
+root_lock "$DIR"
+root_debootstrap "$DIR" "$CODENAME" "$MIRROR" "$SCRIPT"
 
 trap cleanup EXIT
 trap 'exit 130' INT
