@@ -68,9 +68,9 @@ ok() {
 # ---- the servers -------------------------------------------------------------
 install_s3rver() {
     local bin=$IVM_S3_CACHE/node_modules/.bin/s3rver
-    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-        ivm_say "installing node and npm (Debian packages)"
-        ivm_sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null || ! command -v curl >/dev/null; then
+        ivm_say "installing node, npm and curl (Debian packages)"
+        ivm_sudo apt-get install -y -qq --no-install-recommends nodejs npm curl ca-certificates >/dev/null
     fi
     if [ -x "$bin" ] && [ "$("$bin" --version 2>/dev/null)" = "$S3RVER_VERSION" ]; then
         return 0
@@ -283,6 +283,8 @@ start_s3rver
 start_proxy
 
 ivm_say "s3 test: starting a cluster of its own, the credentials in its environment"
+# nothing of the caller's AWS environment may reach the server
+unset AWS_ENDPOINT_URL_S3 AWS_DEFAULT_REGION AWS_SESSION_TOKEN AWS_PROFILE
 export AWS_ACCESS_KEY_ID=$KEY_ID AWS_SECRET_ACCESS_KEY=$SECRET AWS_REGION=$REGION
 export AWS_ENDPOINT_URL=http://127.0.0.1:$PROXY_PORT
 IVM_EXTRA_CONF="log_min_messages = info
