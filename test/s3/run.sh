@@ -112,8 +112,8 @@ wait_port() {
 }
 
 stop_servers() {
-    [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null
-    [ -n "$S3RVER_PID" ] && kill "$S3RVER_PID" 2>/dev/null
+    if [ -n "$PROXY_PID" ]; then kill "$PROXY_PID" 2>/dev/null || true; fi
+    if [ -n "$S3RVER_PID" ]; then kill "$S3RVER_PID" 2>/dev/null || true; fi
     wait 2>/dev/null || true
     PROXY_PID=
     S3RVER_PID=
@@ -121,6 +121,7 @@ stop_servers() {
 
 cleanup() {
     local rc=$?
+    set +e
     stop_servers
     [ "${IVM_KEEP:-0}" = 1 ] || rm -rf "$S3_DIR"
     (exit "$rc")
