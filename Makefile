@@ -24,6 +24,7 @@ OBJS = \
 	src/rights.o \
 	src/route.o \
 	src/rows.o \
+	src/s3.o \
 	src/scalar.o \
 	src/semi.o \
 	src/shape.o \
@@ -48,8 +49,9 @@ REGRESS_OPTS = --load-extension=ivm
 ISOLATION = watch_notify tick_concurrency step_lock_timeout ddl_locks
 ISOLATION_OPTS = --load-extension=ivm
 
-PG_CPPFLAGS += $(shell pkg-config --cflags libxxhash libzstd)
-SHLIB_LINK += $(shell pkg-config --libs libxxhash libzstd)
+# libcurl: HTTP and AWS SigV4 signing for checkpoints in object storage (s3.c)
+PG_CPPFLAGS += $(shell pkg-config --cflags libxxhash libzstd libcurl)
+SHLIB_LINK += $(shell pkg-config --libs libxxhash libzstd libcurl)
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -65,4 +67,4 @@ endif
 src/vector.o: CFLAGS += -ftree-vectorize -fassociative-math -fno-signed-zeros -fno-trapping-math
 
 # every object is rebuilt when a shared header changes
-$(OBJS): src/compat.h src/ivm.h src/exec.h src/catalog.h src/rows.h src/operators.h src/strategies.h src/work.h src/checkpoint.h
+$(OBJS): src/compat.h src/ivm.h src/exec.h src/catalog.h src/rows.h src/operators.h src/strategies.h src/work.h src/checkpoint.h src/s3.h

@@ -32,7 +32,11 @@
  * place after an fsync; the manifest is written last.  A checkpoint that
  * fails leaves the previous manifest the newest, and the chain as it was;
  * the next checkpoint overwrites or removes what it left behind.  Files no
- * chain of the new manifest needs are removed once it is in place.
+ * chain of the new manifest needs are removed once it is in place.  In
+ * object storage (s3://bucket/prefix) the same holds of objects: each file
+ * is uploaded once whole, the manifest after every other file of the
+ * checkpoint is there (ckptfile.c), so a failed or interrupted upload
+ * leaves the previous manifest the newest.
  *
  * Cost: each checkpoint reads every view's storage and every source table
  * once; for an object that changed, also its chain's files, and the rows
@@ -95,7 +99,7 @@ typedef struct HashArray
 /* one checkpoint being written */
 typedef struct CkptState
 {
-	char	   *dir;
+	const IvmCkptDir *dir;
 	MemoryContext cxt;			/* where the state lives (SPI's) */
 	uint64		chain;
 	uint64		seq;
@@ -972,36 +976,28 @@ CheckpointFileName(const char *name, bool *tmp, bool *manifest)
 static void
 RemoveLeftovers(CkptState *cs)
 {
-	DIR		   *d = AllocateDir(cs->dir);
-	struct dirent *de;
+	ListCell   *lf;
 
-	while ((de = ReadDir(d, cs->dir)) != NULL)
+	foreach(lf, IvmCkptListFiles(cs->dir))
 	{
+		IvmCkptFileInfo *f = lfirst(lf);
 		bool		tmp;
 		bool		manifest;
 		bool		kept = false;
 		ListCell   *lc;
-		char	   *path;
-		struct stat st;
 
-		if (!CheckpointFileName(de->d_name, &tmp, &manifest))
+		if (!CheckpointFileName(f->name, &tmp, &manifest))
 			continue;
 		foreach(lc, cs->keep)
-			if (strcmp(lfirst(lc), de->d_name) == 0)
+			if (strcmp(lfirst(lc), f->name) == 0)
 				kept = true;
-		path = IvmCkptPath(cs->dir, de->d_name);
 		if (!tmp && (kept || manifest))
 		{
-			if (stat(path, &st) == 0)
-				cs->restore_bytes += (uint64) st.st_size;
+			cs->restore_bytes += f->size;
 			continue;
 		}
-		if (unlink(path) != 0 && errno != ENOENT)
-			ereport(WARNING,
-					(errcode_for_file_access(),
-					 errmsg("could not remove leftover checkpoint file \"%s\": %m", path)));
+		IvmCkptRemoveFile(cs->dir, f->name);
 	}
-	FreeDir(d);
 }
 
 /*
@@ -1014,7 +1010,7 @@ Datum
 ivm_checkpoint(PG_FUNCTION_ARGS)
 {
 	TimestampTz start = GetCurrentTimestamp();
-	char	   *dir;
+	IvmCkptDir *dir;
 	CkptState	cs;
 	IvmUserSave save;
 	int			save_nestlevel;
@@ -1033,10 +1029,10 @@ ivm_checkpoint(PG_FUNCTION_ARGS)
 	memset(&cs, 0, sizeof(cs));
 	cs.dir = dir;
 
-	if (MakePGDirectory(dir) != 0 && errno != EEXIST)
+	if (dir->s3 == NULL && MakePGDirectory(dir->local) != 0 && errno != EEXIST)
 		ereport(ERROR,
 				(errcode_for_file_access(),
-				 errmsg("could not create checkpoint directory \"%s\": %m", dir),
+				 errmsg("could not create checkpoint directory \"%s\": %m", dir->name),
 				 errhint("The parent directory must exist and be writable by the server.")));
 
 	/* from here on, memory is SPI's: released by SPI_finish */
@@ -1064,7 +1060,7 @@ ivm_checkpoint(PG_FUNCTION_ARGS)
 		if (strcmp(cs.prev->encoding, GetDatabaseEncodingName()) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("checkpoint directory \"%s\" holds a chain written in encoding %s", dir,
+					 errmsg("checkpoint directory \"%s\" holds a chain written in encoding %s", dir->name,
 							cs.prev->encoding),
 					 errdetail("This database uses encoding %s.", GetDatabaseEncodingName()),
 					 errhint("Checkpoint into another directory.")));

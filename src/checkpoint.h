@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include "compat.h"
+#include "s3.h"
 
 #include "lib/stringinfo.h"
 #include "utils/jsonb.h"
@@ -126,6 +127,27 @@ typedef struct IvmCkptChainFile
 
 typedef struct IvmCkptWriter IvmCkptWriter;
 
+/*
+ * Where a chain of checkpoint files is: a directory of the server, or a
+ * prefix in object storage.  Files of object storage are written and read
+ * in a temporary directory of the server (under base/pgsql_tmp, removed
+ * when the call ends): a file is uploaded once it is whole, and downloaded
+ * before it is read.
+ */
+typedef struct IvmCkptDir
+{
+	char	   *name;			/* for messages: the directory, or s3://bucket/prefix */
+	char	   *local;			/* where files are written and read */
+	IvmS3Location *s3;			/* object storage, or NULL */
+} IvmCkptDir;
+
+/* a file of a checkpoint directory, as a listing finds it */
+typedef struct IvmCkptFileInfo
+{
+	char	   *name;
+	uint64		size;
+} IvmCkptFileInfo;
+
 /* an object as a manifest lists it */
 typedef struct IvmCkptObject
 {
@@ -163,17 +185,20 @@ typedef struct IvmCkptManifest
 } IvmCkptManifest;
 
 /* ckptfile.c: files */
-extern char *IvmCkptDirArgument(FunctionCallInfo fcinfo, const char *fname, bool write);
-extern char *IvmCkptPath(const char *dir, const char *fname);
+extern IvmCkptDir *IvmCkptDirArgument(FunctionCallInfo fcinfo, const char *fname, bool write);
+extern char *IvmCkptStagingDir(void);
+extern char *IvmCkptPath(const IvmCkptDir *dir, const char *fname);
 extern char *IvmCkptManifestName(uint64 seq);
-extern uint64 *IvmCkptListManifests(const char *dir, int *n, bool missing_ok);
-extern IvmCkptWriter *IvmCkptOpenWriter(const char *dir, const char *fname,
+extern uint64 *IvmCkptListManifests(const IvmCkptDir *dir, int *n, bool missing_ok);
+extern List *IvmCkptListFiles(const IvmCkptDir *dir);
+extern void IvmCkptRemoveFile(const IvmCkptDir *dir, const char *fname);
+extern IvmCkptWriter *IvmCkptOpenWriter(const IvmCkptDir *dir, const char *fname,
 										const IvmCkptHeader *hdr);
 extern void IvmCkptWrite(IvmCkptWriter *w, const void *data, size_t len);
 extern void IvmCkptWriteRecord(IvmCkptWriter *w, int64 weight, const IvmCkptHash *hash,
 							   const char *row, uint32 rowlen);
 extern uint64 IvmCkptCloseWriter(IvmCkptWriter *w, uint64 *raw_len, uint64 *file_sum);
-extern char *IvmCkptReadFile(const char *dir, const char *fname, IvmCkptKind kind,
+extern char *IvmCkptReadFile(const IvmCkptDir *dir, const char *fname, IvmCkptKind kind,
 							 IvmCkptHeader *hdr, uint64 *file_sum);
 extern bool IvmCkptNextRecord(const char *payload, uint64 len, uint64 *pos,
 							  IvmCkptRecord *rec, const char *path);
@@ -203,7 +228,7 @@ extern uint64 IvmCkptScanArgs(const char *sql, int nargs, Oid *argtypes, Datum *
 extern char *IvmCkptColumns(Oid relid, bool quoted_list, List **names, List **types);
 
 /* ckptfile.c: manifests */
-extern IvmCkptManifest *IvmCkptReadManifest(const char *dir, uint64 seq);
+extern IvmCkptManifest *IvmCkptReadManifest(const IvmCkptDir *dir, uint64 seq);
 extern char *IvmCkptJsonStr(JsonbContainer *c, const char *key, bool required,
 							const char *path);
 extern int64 IvmCkptJsonInt(JsonbContainer *c, const char *key, const char *path);

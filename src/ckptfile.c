@@ -16,7 +16,11 @@
  *
  * Files are written under a temporary name and renamed into place with
  * durable_rename() (fsync of the file and the directory), so a file is
- * either complete or absent.  Reading checks everything before returning a
+ * either complete or absent.  A directory in object storage (s3://, see
+ * IvmCkptDir) is the same files as objects: each file is written whole in a
+ * temporary directory of the server, then uploaded (one PUT: the object
+ * appears whole or not at all) and removed; a file to read is downloaded
+ * there first.  s3.c does the transfers.  Reading checks everything before returning a
  * byte: magic, version, header checksum, kind, length, both payload
  * checksums, every block.  Callers check chain, sequence and object.
  *
@@ -37,12 +41,13 @@
  * Files are opened with OpenTransientFile, which closes them on error.
  *
  * Layer: work (the format under checkpoint.c and restore.c, which call
- * it).  Calls rights only.
+ * it).  Calls rights and s3.c only.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -54,6 +59,7 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/pg_type.h"
+#include "common/file_utils.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
@@ -74,6 +80,8 @@
 
 static uint64 ScanRows(const char *sql, int nargs, Oid *argtypes, Datum *args,
 					   Snapshot snap, int skip, IvmCkptRowFn fn, void *arg);
+static char *ReadLocalFile(const char *local, const char *path, IvmCkptKind kind,
+						   IvmCkptHeader *hdr, uint64 *file_sum);
 
 /* fixed part of a header: up to and including stored_sum */
 #define HEADER_FIXED	80
@@ -85,7 +93,9 @@ static uint64 ScanRows(const char *sql, int nargs, Oid *argtypes, Datum *args,
 struct IvmCkptWriter
 {
 	MemoryContext cxt;
-	char	   *path;			/* final name */
+	const IvmCkptDir *dir;
+	char	   *fname;
+	char	   *path;			/* final name (of the local file) */
 	char	   *tmppath;		/* written under this name */
 	int			fd;
 	IvmCkptHeader hdr;
@@ -193,10 +203,76 @@ IvmCkptCorrupt(const char *path, const char *fmt,...)
 					 "or write a new chain with ivm.checkpoint() into an empty directory.")));
 }
 
+/*
+ * IvmCkptPath
+ *		The name of a file of dir, as messages give it.
+ */
 char *
-IvmCkptPath(const char *dir, const char *fname)
+IvmCkptPath(const IvmCkptDir *dir, const char *fname)
 {
-	return psprintf("%s/%s", dir, fname);
+	return psprintf("%s/%s", dir->name, fname);
+}
+
+/* where a file of dir is on the server: itself, or its copy being moved */
+static char *
+LocalPath(const IvmCkptDir *dir, const char *fname)
+{
+	return psprintf("%s/%s", dir->local, fname);
+}
+
+/* remove a directory of files, with nothing that could fail but quietly */
+static void
+RemoveStagingDir(void *arg)
+{
+	const char *dir = arg;
+	char		path[MAXPGPATH];
+	DIR		   *d = opendir(dir);
+	struct dirent *de;
+
+	if (d != NULL)
+	{
+		while ((de = readdir(d)) != NULL)
+		{
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			(void) unlink(path);
+		}
+		closedir(d);
+	}
+	(void) rmdir(dir);
+}
+
+/*
+ * IvmCkptStagingDir
+ *		A new empty directory of the server for the files of an object
+ *		storage transfer, removed with everything in it when the current
+ *		memory context goes (the end of the SQL function's call, or its
+ *		error).  It lives among PostgreSQL's temporary files, whose names
+ *		start with pgsql_tmp, so a crash's leftovers go at the next start.
+ */
+char *
+IvmCkptStagingDir(void)
+{
+	static uint32 counter = 0;
+	char	   *base = psprintf("base/%s", PG_TEMP_FILES_DIR);
+	char	   *dir;
+	MemoryContextCallback *cb;
+
+	if (MakePGDirectory(base) != 0 && errno != EEXIST)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not create directory \"%s\": %m", base)));
+	dir = psprintf("%s/%sivm_s3.%d.%u", base, PG_TEMP_FILE_PREFIX, MyProcPid, counter++);
+	if (MakePGDirectory(dir) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not create directory \"%s\": %m", dir)));
+	cb = palloc0(sizeof(MemoryContextCallback));
+	cb->func = RemoveStagingDir;
+	cb->arg = dir;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+	return dir;
 }
 
 char *
@@ -234,38 +310,114 @@ IvmCkptParseHex64(const char *s, const char *path)
 }
 
 /*
+ * ListNames
+ *		The files of dir (for object storage, the objects directly under its
+ *		prefix), with their sizes when sizes.  A missing local directory is
+ *		an error unless missing_ok (then none).
+ */
+static List *
+ListNames(const IvmCkptDir *dir, bool missing_ok, bool sizes)
+{
+	List	   *files = NIL;
+	DIR		   *d;
+	struct dirent *de;
+
+	if (dir->s3)
+	{
+		ListCell   *lc;
+
+		foreach(lc, IvmS3List(dir->s3))
+		{
+			IvmS3Object *o = lfirst(lc);
+			IvmCkptFileInfo *f = palloc(sizeof(IvmCkptFileInfo));
+
+			f->name = o->name;
+			f->size = o->size;
+			files = lappend(files, f);
+		}
+		return files;
+	}
+	d = AllocateDir(dir->local);
+	if (d == NULL)
+	{
+		if (missing_ok && errno == ENOENT)
+			return NIL;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open checkpoint directory \"%s\": %m", dir->name)));
+	}
+	while ((de = ReadDir(d, dir->local)) != NULL)
+	{
+		IvmCkptFileInfo *f;
+		struct stat st;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		f = palloc(sizeof(IvmCkptFileInfo));
+		f->name = pstrdup(de->d_name);
+		f->size = 0;
+		if (sizes && stat(LocalPath(dir, de->d_name), &st) == 0)
+			f->size = (uint64) st.st_size;
+		files = lappend(files, f);
+	}
+	FreeDir(d);
+	return files;
+}
+
+/*
+ * IvmCkptListFiles
+ *		The files of dir and their sizes, as IvmCkptFileInfo.
+ */
+List *
+IvmCkptListFiles(const IvmCkptDir *dir)
+{
+	return ListNames(dir, false, true);
+}
+
+/*
+ * IvmCkptRemoveFile
+ *		Remove a file of dir; a failure is a warning (what is left is
+ *		removed by a later checkpoint).
+ */
+void
+IvmCkptRemoveFile(const IvmCkptDir *dir, const char *fname)
+{
+	if (dir->s3)
+	{
+		(void) IvmS3Delete(dir->s3, IvmS3Key(dir->s3, fname), WARNING);
+		return;
+	}
+	if (unlink(LocalPath(dir, fname)) != 0 && errno != ENOENT)
+		ereport(WARNING,
+				(errcode_for_file_access(),
+				 errmsg("could not remove leftover checkpoint file \"%s\": %m",
+						IvmCkptPath(dir, fname))));
+}
+
+/*
  * IvmCkptListManifests
  *		The sequence numbers of the manifests in dir, ascending.  A missing
  *		directory is an error unless missing_ok (then none).
  */
 uint64 *
-IvmCkptListManifests(const char *dir, int *n, bool missing_ok)
+IvmCkptListManifests(const IvmCkptDir *dir, int *n, bool missing_ok)
 {
-	DIR		   *d;
-	struct dirent *de;
 	uint64	   *seqs;
 	int			max = 16;
+	ListCell   *lc;
 
 	*n = 0;
 	seqs = palloc(sizeof(uint64) * max);
-	d = AllocateDir(dir);
-	if (d == NULL)
+	foreach(lc, ListNames(dir, missing_ok, false))
 	{
-		if (missing_ok && errno == ENOENT)
-			return seqs;
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not open checkpoint directory \"%s\": %m", dir)));
-	}
-	while ((de = ReadDir(d, dir)) != NULL)
-	{
-		size_t		len = strlen(de->d_name);
+		const char *name = ((IvmCkptFileInfo *) lfirst(lc))->name;
+		size_t		len = strlen(name);
 		bool		digits = len > 9;
 
-		if (len <= 9 || strcmp(de->d_name + len - 9, ".manifest") != 0)
+		if (len <= 9 || strcmp(name + len - 9, ".manifest") != 0)
 			continue;
 		for (size_t i = 0; i < len - 9; i++)
-			if (de->d_name[i] < '0' || de->d_name[i] > '9')
+			if (name[i] < '0' || name[i] > '9')
 				digits = false;
 		if (!digits)
 			continue;
@@ -274,9 +426,8 @@ IvmCkptListManifests(const char *dir, int *n, bool missing_ok)
 			max *= 2;
 			seqs = repalloc(seqs, sizeof(uint64) * max);
 		}
-		seqs[(*n)++] = strtoull(de->d_name, NULL, 10);
+		seqs[(*n)++] = strtoull(name, NULL, 10);
 	}
-	FreeDir(d);
 	for (int i = 1; i < *n; i++)	/* few of them: insertion sort */
 		for (int j = i; j > 0 && seqs[j - 1] > seqs[j]; j--)
 		{
@@ -380,7 +531,7 @@ WriteAll(IvmCkptWriter *w, const char *data, size_t len)
  *		field but the payload's lengths and checksums.
  */
 IvmCkptWriter *
-IvmCkptOpenWriter(const char *dir, const char *fname, const IvmCkptHeader *hdr)
+IvmCkptOpenWriter(const IvmCkptDir *dir, const char *fname, const IvmCkptHeader *hdr)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "ivm checkpoint writer",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -389,7 +540,9 @@ IvmCkptOpenWriter(const char *dir, const char *fname, const IvmCkptHeader *hdr)
 	MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
 
 	w->cxt = cxt;
-	w->path = IvmCkptPath(dir, fname);
+	w->dir = dir;
+	w->fname = pstrdup(fname);
+	w->path = LocalPath(dir, fname);
 	w->tmppath = psprintf("%s.tmp", w->path);
 	w->hdr = *hdr;
 	w->hdr.version = IVM_CKPT_VERSION;
@@ -544,13 +697,21 @@ IvmCkptCloseWriter(IvmCkptWriter *w, uint64 *raw_len, uint64 *file_sum)
 	if (file_sum)
 	{
 		IvmCkptHeader hdr;
-		char	   *dir = pstrdup(w->tmppath);
-		char	   *slash = strrchr(dir, '/');
 
-		*slash = '\0';
-		(void) IvmCkptReadFile(dir, slash + 1, (IvmCkptKind) w->hdr.kind, &hdr, file_sum);
+		(void) ReadLocalFile(w->tmppath, IvmCkptPath(w->dir, w->fname),
+							 (IvmCkptKind) w->hdr.kind, &hdr, file_sum);
 	}
-	durable_rename(w->tmppath, w->path, ERROR);
+	if (w->dir->s3)
+	{
+		/* the object appears whole under its name, or not at all */
+		IvmS3PutFile(w->dir->s3, IvmS3Key(w->dir->s3, w->fname), w->tmppath);
+		if (unlink(w->tmppath) != 0)
+			ereport(WARNING,
+					(errcode_for_file_access(),
+					 errmsg("could not remove file \"%s\": %m", w->tmppath)));
+	}
+	else
+		durable_rename(w->tmppath, w->path, ERROR);
 	if (raw_len)
 		*raw_len = w->raw_len;
 	MemoryContextDelete(w->cxt);
@@ -602,13 +763,44 @@ GetString32(const char *buf, uint32 *pos, uint32 end, const char *path)
  *		Read dir/fname whole, check that it is an intact file of the given
  *		kind, and return its raw payload (with a zero byte after it); the
  *		header in *hdr, the XXH3-64 of the whole file in *file_sum when not
- *		NULL.  Any defect is an error naming the file.
+ *		NULL.  Any defect is an error naming the file.  A file of object
+ *		storage is downloaded first, once per call (it stays in the staging
+ *		directory while the call runs).
  */
 char *
-IvmCkptReadFile(const char *dir, const char *fname, IvmCkptKind kind,
+IvmCkptReadFile(const IvmCkptDir *dir, const char *fname, IvmCkptKind kind,
 				IvmCkptHeader *hdr, uint64 *file_sum)
 {
 	char	   *path = IvmCkptPath(dir, fname);
+	char	   *local = LocalPath(dir, fname);
+	struct stat st;
+
+	if (dir->s3 && stat(local, &st) != 0)
+	{
+		char	   *part = psprintf("%s.part", local);
+
+		if (!IvmS3GetFile(dir->s3, IvmS3Key(dir->s3, fname), part, true))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FILE),
+					 errmsg("checkpoint file \"%s\" is missing", path),
+					 errdetail("The manifest of the checkpoint lists it."),
+					 errhint("Nothing was changed. Use an intact copy of the checkpoint directory.")));
+		if (rename(part, local) != 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not rename file \"%s\": %m", part)));
+	}
+	return ReadLocalFile(local, path, kind, hdr, file_sum);
+}
+
+/*
+ * ReadLocalFile
+ *		IvmCkptReadFile of the file at local, which messages call path.
+ */
+static char *
+ReadLocalFile(const char *local, const char *path, IvmCkptKind kind,
+			  IvmCkptHeader *hdr, uint64 *file_sum)
+{
 	int			fd;
 	struct stat st;
 	char	   *buf;
@@ -620,7 +812,7 @@ IvmCkptReadFile(const char *dir, const char *fname, IvmCkptKind kind,
 	uint64		raw_at = 0;
 	uint64		at;
 
-	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
+	fd = OpenTransientFile(local, O_RDONLY | PG_BINARY);
 	if (fd < 0)
 	{
 		if (errno == ENOENT)
@@ -1287,7 +1479,7 @@ Signature(JsonbContainer *cols, const char *path)
  *		checkpoint seq, whose JSON agrees with its header.
  */
 IvmCkptManifest *
-IvmCkptReadManifest(const char *dir, uint64 seq)
+IvmCkptReadManifest(const IvmCkptDir *dir, uint64 seq)
 {
 	IvmCkptManifest *m = palloc0(sizeof(IvmCkptManifest));
 	char	   *fname = IvmCkptManifestName(seq);
@@ -1415,12 +1607,15 @@ IvmCkptReadManifest(const char *dir, uint64 seq)
  *		ivm.restore and ivm.checkpoint_manifest (fname, for messages): not
  *		null, allowed by the rules of server files (to write it, or to read
  *		it), canonical, and not the name of something that is not a
- *		directory.  A missing directory is left to the caller.
+ *		directory.  A missing directory is left to the caller.  An s3:// URL
+ *		names a prefix in object storage, under the same rights; its files
+ *		pass through a staging directory (IvmCkptStagingDir).
  */
-char *
+IvmCkptDir *
 IvmCkptDirArgument(FunctionCallInfo fcinfo, const char *fname, bool write)
 {
-	char	   *dir;
+	IvmCkptDir *dir = palloc0(sizeof(IvmCkptDir));
+	char	   *path;
 	struct stat st;
 
 	IvmCheckPreloaded();
@@ -1428,19 +1623,27 @@ IvmCkptDirArgument(FunctionCallInfo fcinfo, const char *fname, bool write)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("argument \"dir\" of %s must not be null", fname),
-				 errhint("Give the absolute path of a checkpoint directory on the database server.")));
-	dir = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	IvmCheckServerFile(dir, write);
-	canonicalize_path(dir);
+				 errhint("Give the absolute path of a checkpoint directory on the database server, or an s3://bucket/prefix URL.")));
+	path = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	IvmCheckServerFile(path, write);
+	if (IvmS3IsUrl(path))
+	{
+		dir->s3 = IvmS3Parse(path, false);
+		dir->name = dir->s3->url;
+		dir->local = IvmCkptStagingDir();
+		return dir;
+	}
+	canonicalize_path(path);
+	dir->name = dir->local = path;
 
 	/*
 	 * ENOTDIR is 42809 in errcode_for_file_access(): say so in words before
 	 * opendir() says "Not a directory" about a path the caller thinks is one.
 	 */
-	if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+	if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a directory", dir),
+				 errmsg("\"%s\" is not a directory", path),
 				 errdetail("A checkpoint is a directory of files, one manifest per checkpoint."),
 				 errhint(write ?
 						 "Give the path of a directory: an empty or missing one starts a chain, one ivm.checkpoint() wrote continues it. "

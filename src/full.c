@@ -25,11 +25,13 @@
  *
  *	The file is written under "<path>.tmp" and renamed into place; on any
  *	failure (a write, flush, fsync, close or the rename) the temporary file
- *	is removed before the error goes on.
+ *	is removed before the error goes on.  To object storage (s3://bucket/key)
+ *	the file is written in a staging directory of the server and uploaded
+ *	as one object (s3.c): it appears whole or not at all.
  *
  * Copyright (c) 2026, the ivm authors
  *
- * Layer: work.  Calls ckptfile.c (settings, paths), exec and rights.
+ * Layer: work.  Calls ckptfile.c (settings, paths), s3.c, exec and rights.
  *
  *-------------------------------------------------------------------------
  */
@@ -315,6 +317,7 @@ ivm_checkpoint_full(PG_FUNCTION_ARGS)
 {
 	char	   *path;
 	char	   *tmppath;
+	IvmS3Location *volatile s3 = NULL;
 	FullWriter	w;
 	volatile bool closed = false;
 	IvmUserSave save;
@@ -339,9 +342,18 @@ ivm_checkpoint_full(PG_FUNCTION_ARGS)
 				 errhint("Give the absolute path of the SQL file to write on the database server.")));
 	path = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	IvmCheckServerFile(path, true);
-	canonicalize_path(path);
+	if (IvmS3IsUrl(path))
+	{
+		/* written in a staging directory, then uploaded as one object */
+		s3 = IvmS3Parse(path, true);
+		tmppath = psprintf("%s/full.sql", IvmCkptStagingDir());
+	}
+	else
 	{
 		struct stat st;
+
+		canonicalize_path(path);
+		tmppath = psprintf("%s.tmp", path);
 
 		/* 42809, as errcode_for_file_access() gives EISDIR, said before writing */
 		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
@@ -401,7 +413,6 @@ ivm_checkpoint_full(PG_FUNCTION_ARGS)
 		views = lappend_oid(views, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull)));
 	}
 
-	tmppath = psprintf("%s.tmp", path);
 	w.path = tmppath;
 	w.file = AllocateFile(tmppath, PG_BINARY_W);
 	if (w.file == NULL)
@@ -511,7 +522,14 @@ ivm_checkpoint_full(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode_for_file_access(),
 					 errmsg("could not close file \"%s\": %m", tmppath)));
-		(void) durable_rename(tmppath, path, ERROR);
+		if (s3)
+		{
+			/* the object appears whole, or not at all */
+			IvmS3PutFile((IvmS3Location *) s3, s3->key, tmppath);
+			(void) unlink(tmppath);
+		}
+		else
+			(void) durable_rename(tmppath, path, ERROR);
 	}
 	PG_CATCH();
 	{

@@ -47,6 +47,11 @@ int			ivm_tick_interval = 0;
 char	   *ivm_database = NULL;
 int			ivm_max_workers = 2;
 int			ivm_parallel_min_rows = 10000;
+char	   *ivm_s3_endpoint = NULL;
+char	   *ivm_s3_region = NULL;
+char	   *ivm_s3_access_key_id = NULL;
+char	   *ivm_s3_secret_access_key = NULL;
+int			ivm_s3_timeout = 30;
 
 static const struct config_enum_entry on_error_options[] = {
 	{"quarantine", IVM_ON_ERROR_QUARANTINE, false},
@@ -186,6 +191,53 @@ _PG_init(void)
 							&ivm_parallel_min_rows,
 							10000, 0, INT_MAX,
 							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+
+	/*
+	 * Object storage for checkpoints (s3.c).  Superusers only: whoever sets
+	 * the endpoint decides where the server's credentials and the
+	 * checkpoints go.  The secret is also hidden (SHOW, pg_settings) from
+	 * roles that may not read superuser-only settings.
+	 */
+	DefineCustomStringVariable("ivm.s3_endpoint",
+							   "Object storage endpoint for s3:// checkpoints (path-style URL).",
+							   "Such as http://127.0.0.1:9000; buckets are ENDPOINT/bucket.  Empty: AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL "
+							   "from the server's environment, else https://s3.REGION.amazonaws.com.",
+							   &ivm_s3_endpoint,
+							   "",
+							   PGC_SUSET, 0,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("ivm.s3_region",
+							   "Region that s3:// checkpoint requests are signed for.",
+							   "Empty: AWS_REGION or AWS_DEFAULT_REGION from the server's environment, else us-east-1.",
+							   &ivm_s3_region,
+							   "",
+							   PGC_SUSET, 0,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("ivm.s3_access_key_id",
+							   "Access key id for s3:// checkpoints.",
+							   "Empty: AWS_ACCESS_KEY_ID from the server's environment.",
+							   &ivm_s3_access_key_id,
+							   "",
+							   PGC_SUSET, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("ivm.s3_secret_access_key",
+							   "Secret access key for s3:// checkpoints.",
+							   "Empty: AWS_SECRET_ACCESS_KEY from the server's environment.",
+							   &ivm_s3_secret_access_key,
+							   "",
+							   PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ivm.s3_timeout",
+							"Seconds an s3:// checkpoint transfer may make no progress before it counts as failed.",
+							"Connecting, and any stall of a transfer: the request is tried again, four times in all.",
+							&ivm_s3_timeout,
+							30, 1, 3600,
+							PGC_USERSET, GUC_UNIT_S,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("ivm");

@@ -62,6 +62,11 @@ extern int	ivm_tick_interval;	/* ms; 0 = no background ticks */
 extern char *ivm_database;
 extern int	ivm_max_workers;
 extern int	ivm_parallel_min_rows;
+extern char *ivm_s3_endpoint;
+extern char *ivm_s3_region;
+extern char *ivm_s3_access_key_id;
+extern char *ivm_s3_secret_access_key;
+extern int	ivm_s3_timeout;		/* seconds */
 
 /* ivm.on_error */
 typedef enum IvmOnError

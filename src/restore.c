@@ -45,7 +45,10 @@
  * ivm's own rights write them.
  *
  * Memory: files are read whole; the rows of one view are held while it is
- * loaded, in a context deleted after it.
+ * loaded, in a context deleted after it.  From object storage, each file
+ * is downloaded once into a staging directory of the server (ckptfile.c)
+ * that the end of the call removes: a restore needs disk for the files it
+ * reads.
  *
  * Layer: work.  Calls view.c (views are declared again through
  * IvmCreateView), ckptfile.c, exec and rights.
@@ -114,7 +117,7 @@ typedef struct RestoreObject
 
 typedef struct RestoreState
 {
-	char	   *dir;
+	const IvmCkptDir *dir;
 	MemoryContext spicxt;		/* lasts as long as the SPI connection */
 	Oid			caller;			/* who called ivm.restore() */
 	int			nmanifests;
@@ -276,7 +279,7 @@ ReadManifests(RestoreState *rs)
 	if (rs->nmanifests == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FILE),
-				 errmsg("no checkpoint found in directory \"%s\"", rs->dir),
+				 errmsg("no checkpoint found in directory \"%s\"", rs->dir->name),
 				 errhint("ivm.checkpoint() writes one; a checkpoint directory holds files named like 00000001.manifest.")));
 	rs->manifests = palloc(sizeof(IvmCkptManifest *) * rs->nmanifests);
 	for (int i = 0; i < rs->nmanifests; i++)
@@ -286,7 +289,7 @@ ReadManifests(RestoreState *rs)
 		if (seqs[i] != (uint64) i + 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("checkpoint %d is missing from the chain in \"%s\"", i + 1, rs->dir),
+					 errmsg("checkpoint %d is missing from the chain in \"%s\"", i + 1, rs->dir->name),
 					 errdetail("The directory holds the manifest of checkpoint %llu but not \"%s\".",
 							   (unsigned long long) seqs[i], IvmCkptManifestName(i + 1)),
 					 errhint("Nothing was changed. Use an intact copy of the checkpoint directory.")));
@@ -1256,7 +1259,7 @@ Datum
 ivm_restore(PG_FUNCTION_ARGS)
 {
 	TimestampTz start = GetCurrentTimestamp();
-	char	   *dir;
+	IvmCkptDir *dir;
 	RestoreState rs;
 	IvmUserSave save;
 	int			save_nestlevel;
@@ -1384,7 +1387,7 @@ ivm_restore(PG_FUNCTION_ARGS)
 Datum
 ivm_checkpoint_manifest(PG_FUNCTION_ARGS)
 {
-	char	   *dir;
+	IvmCkptDir *dir;
 	uint64		seq;
 	IvmCkptManifest *m;
 
@@ -1397,7 +1400,7 @@ ivm_checkpoint_manifest(PG_FUNCTION_ARGS)
 		if (n == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_FILE),
-					 errmsg("no checkpoint found in directory \"%s\"", dir)));
+					 errmsg("no checkpoint found in directory \"%s\"", dir->name)));
 		seq = seqs[n - 1];
 	}
 	else if (PG_GETARG_INT64(1) <= 0)

@@ -310,25 +310,29 @@ IvmCatalogEnd(IvmUserSave *save)
  *		The rules of COPY for files on the server: a superuser, or a member
  *		of pg_write_server_files (to write) or pg_read_server_files (to
  *		read); and an absolute path, so that nobody wonders where it went.
+ *		An s3:// URL (object storage, reached with the server's credentials
+ *		as files are with its OS user) takes the same rights.
  */
 void
 IvmCheckServerFile(const char *path, bool write)
 {
 	Oid			role = write ? ROLE_PG_WRITE_SERVER_FILES : ROLE_PG_READ_SERVER_FILES;
+	bool		s3 = strncmp(path, "s3://", 5) == 0;
 
 	if (!superuser() && !has_privs_of_role(GetUserId(), role))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 s3 ? errmsg("permission denied to %s checkpoints in object storage", write ? "write" : "read") :
 				 errmsg("permission denied to %s files on the server", write ? "write" : "read"),
 				 errdetail("Only roles with privileges of the \"%s\" role, or superusers, may.",
 						   write ? "pg_write_server_files" : "pg_read_server_files"),
 				 errhint("Ask a superuser to grant you %s.",
 						 write ? "pg_write_server_files" : "pg_read_server_files")));
-	if (!is_absolute_path(path))
+	if (!s3 && !is_absolute_path(path))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("path \"%s\" is not absolute", path),
-				 errhint("Give the full path of the file on the database server.")));
+				 errhint("Give the full path of the file on the database server, or an s3://bucket/key URL.")));
 }
 
 /*

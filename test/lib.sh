@@ -100,10 +100,11 @@ export PATH
 IVM_CI_CFLAGS="-Werror -Wextra -Wno-unused-parameter -Wno-sign-compare -Wshadow=compatible-local"
 
 # Debian's packages for the chosen version (libicu-dev: PostgreSQL's headers
-# include ICU's where the server is built with it).
+# include ICU's where the server is built with it; libcurl4-openssl-dev:
+# HTTP and request signing for checkpoints in object storage).
 IVM_DEPS=("postgresql-$IVM_PG_VERSION" "postgresql-server-dev-$IVM_PG_VERSION"
           "postgresql-$IVM_PG_VERSION-pgtap" libtap-parser-sourcehandler-pgtap-perl
-          libxxhash-dev libzstd-dev libicu-dev pkg-config make gcc procps)
+          libxxhash-dev libzstd-dev libicu-dev libcurl4-openssl-dev pkg-config make gcc procps)
 
 # What test/package/run.sh needs on the host to build the Debian package
 # (debian/control's Build-Depends, dpkg-buildpackage, pg_buildext) and to

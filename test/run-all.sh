@@ -32,6 +32,11 @@
 #                 reload, failing views, DROP EXTENSION / DATABASE, kill -9
 #                 (in a cluster of its own)
 #   checkpoint    test/checkpoint/run.sh: delta checkpoints and restores
+#   s3            test/s3/run.sh: checkpoints in object storage (s3://) against
+#                 a local S3 server (s3rver, from the npm registry) behind a
+#                 fault-injecting proxy: round trips, 500s, a server dying
+#                 mid-upload, timeouts, credentials, rights (in a cluster of
+#                 its own)
 #   standby       test/standby/run.sh: on a streaming standby, writing
 #                 functions refuse with 25006 and the views read right
 #   upgrade       test/upgrade/run.sh: release 0.1.0 built from git history,
@@ -69,7 +74,7 @@ PASSED=0
 FAILED=0
 SKIPPED=0
 RESULTS=()
-SUITES=${IVM_SUITES:-layers installcheck pgtap push-leak random random-profiles random-full random-quarantine random-collide dump crash ownership worker checkpoint standby upgrade nopreload tpch package versions}
+SUITES=${IVM_SUITES:-layers installcheck pgtap push-leak random random-profiles random-full random-quarantine random-collide dump crash ownership worker checkpoint s3 standby upgrade nopreload tpch package versions}
 
 # The randomised test: a random seed unless one is given, 300 ticks unless told.
 IVM_SEED=$(ivm_seed)
@@ -197,6 +202,7 @@ run_suite crash 600 bash "$HERE/crash/run.sh"
 run_suite ownership 300 bash "$HERE/ownership/run.sh"
 run_suite worker 600 bash "$HERE/worker/run.sh"
 run_suite checkpoint 300 bash "$HERE/checkpoint/run.sh"
+run_suite s3 600 bash "$HERE/s3/run.sh"
 run_suite standby 300 bash "$HERE/standby/run.sh"
 run_suite upgrade 600 bash "$HERE/upgrade/run.sh"
 if [ -f "$HERE/nopreload/run.sh" ]; then

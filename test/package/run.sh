@@ -216,7 +216,7 @@ if printf '%s\n' "${FILES[@]}" | grep -vE "^/(\$|usr/\$|usr/(lib|share)/\$|usr/l
     exit 1
 fi
 depends=$(dpkg-deb --field "$WORK/$DEB" Depends)
-for d in "postgresql-$V" libxxhash0 libzstd1 libc6; do
+for d in "postgresql-$V" libxxhash0 libzstd1 "libcurl4(t64)?" libc6; do
     if ! grep -qE "(^|, )$d( |,|$)" <<<"$depends"; then
         echo "FAIL: $DEB does not depend on $d (Depends: $depends)" >&2
         exit 1
