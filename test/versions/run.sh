@@ -119,6 +119,7 @@ mapfile -t PKGS < <(IVM_PG_VERSION=$VERSION IVM_PG_CONFIG= PG_CONFIG= IVM_PG_BIN
 if [ "$VERSION" != 15 ]; then
     PKGS+=("postgresql-$VERSION-pgvector")
 fi
+PKGS+=(ca-certificates)
 missing=()
 for p in "${PKGS[@]}"; do
     if ! in_root dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q ' ok installed'; then
@@ -136,6 +137,13 @@ fi
 if [ "${#missing[@]}" -gt 0 ]; then
     say "installing ${missing[*]}"
     in_root "${APT[@]}" install --no-install-recommends "${missing[@]}"
+fi
+
+# The host's certificate authorities: where this host reaches the npm
+# registry (the s3 suite's server) through a proxy of its own, the root's
+# bundle alone does not trust it.
+if [ -s /etc/ssl/certs/ca-certificates.crt ] && [ -d "$ROOT/etc/ssl/certs" ]; then
+    cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"
 fi
 
 if [ "$SUITES" = --prepare ]; then
