@@ -33,7 +33,31 @@ SELECT count(*) AS triggers_left FROM pg_trigger WHERE NOT tgisinternal;
 INSERT INTO t VALUES (3, 2);
 INSERT INTO p VALUES (2, 2);
 UPDATE t SET x = 5 WHERE id = 1;
+-- a schema ivm that an ordinary role made while the extension was away: the
+-- extension would be created in it, and its owner could rename it away and
+-- put her own functions where ivm's SECURITY DEFINER functions look
+DROP SCHEMA ivm;
+CREATE ROLE ivm_dropext_tenant;
+GRANT CREATE ON DATABASE ivm_regress_dropext TO ivm_dropext_tenant;
+SET ROLE ivm_dropext_tenant;
+CREATE SCHEMA ivm;
+RESET ROLE;
+\set VERBOSITY default
+CREATE EXTENSION ivm;
+\set VERBOSITY terse
+SELECT count(*) AS extensions FROM pg_extension WHERE extname = 'ivm';
+-- given to a superuser, the schema is used
+ALTER SCHEMA ivm OWNER TO CURRENT_USER;
+CREATE EXTENSION ivm;
+-- a superuser handing the schema to an ordinary role: ivm stops, in words
+ALTER SCHEMA ivm OWNER TO ivm_dropext_tenant;
+SELECT ivm.create_view('v_refused', 'SELECT id FROM t');
+SELECT ivm.tick();
+ALTER SCHEMA ivm OWNER TO CURRENT_USER;
+REVOKE CREATE ON DATABASE ivm_regress_dropext FROM ivm_dropext_tenant;
+DROP ROLE ivm_dropext_tenant;
 -- a new CREATE EXTENSION, and the same names again
+DROP EXTENSION ivm CASCADE;
 CREATE EXTENSION ivm;
 SELECT ivm.create_view('v', 'SELECT x, count(*) AS n FROM t GROUP BY x');
 SELECT ivm.create_view('v_part', 'SELECT id, x FROM p');

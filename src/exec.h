@@ -40,6 +40,7 @@ extern void IvmFetchBatches(const char *sql, int nargs, Oid *argtypes, Datum *va
 
 /* rights.c: who runs what (the rule is at the top of rights.c) */
 extern Oid	IvmSchemaOwner(void);
+extern void IvmCheckSchemaBeforeCreate(void);
 extern int	IvmPinSearchPath(void);
 extern void IvmUnpinSearchPath(int nestlevel);
 extern void IvmPinViewSettings(void);

@@ -69,8 +69,11 @@ bool		ivm_loaded_at_startup = false;
 
 /*
  * IvmSchemaOwner
- *		The role that owns schema ivm: the one that created the extension.
- *		Catalog tables, logs and storage belong to it.
+ *		The role that owns schema ivm: the superuser who created the
+ *		extension.  ivm's own catalog work runs as this role, so a schema of
+ *		that name owned by anyone else (made before CREATE EXTENSION, or put
+ *		in the place of ivm's by a rename) is refused here rather than
+ *		trusted: its owner would choose the code ivm runs.
  */
 Oid
 IvmSchemaOwner(void)
@@ -84,7 +87,48 @@ IvmSchemaOwner(void)
 		elog(ERROR, "cache lookup failed for namespace %u", nspid);
 	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
 	ReleaseSysCache(tup);
+	if (!superuser_arg(owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("schema \"%s\" belongs to role \"%s\", who is not a superuser",
+						IVM_SCHEMA, GetUserNameFromId(owner, false)),
+				 errdetail("ivm does its own work with the rights of the owner of schema %s, so only a superuser may own it.",
+						   IVM_SCHEMA),
+				 errhint("A superuser gives it back with ALTER SCHEMA %s OWNER TO the superuser who created the extension.",
+						 IVM_SCHEMA)));
 	return owner;
+}
+
+/*
+ * IvmCheckSchemaBeforeCreate
+ *		CREATE EXTENSION ivm reuses a schema ivm that exists already.  One that
+ *		a role other than a superuser owns would give that role the
+ *		extension's objects (and let it rename them away and put its own
+ *		functions where ivm's SECURITY DEFINER functions look): refuse it
+ *		before the extension's script runs.
+ */
+void
+IvmCheckSchemaBeforeCreate(void)
+{
+	Oid			nspid = get_namespace_oid(IVM_SCHEMA, true);
+	HeapTuple	tup;
+	Oid			owner;
+
+	if (!OidIsValid(nspid))
+		return;
+	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nspid));
+	if (!HeapTupleIsValid(tup))
+		return;
+	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+	ReleaseSysCache(tup);
+	if (!superuser_arg(owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("schema \"%s\" already exists and belongs to role \"%s\", who is not a superuser",
+						IVM_SCHEMA, GetUserNameFromId(owner, false)),
+				 errdetail("The extension would be created in that schema, and its owner could then run code with the rights of ivm's functions."),
+				 errhint("Drop schema %s (or give it to a superuser with ALTER SCHEMA %s OWNER TO), then create the extension.",
+						 IVM_SCHEMA, IVM_SCHEMA)));
 }
 
 /*

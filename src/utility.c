@@ -590,10 +590,17 @@ ProcessStatement(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	if (installed && !internal)
 		GuardIvmRelations(parsetree);
 
-	/* the launcher starts the workers that waited for the extension */
+	/*
+	 * CREATE EXTENSION ivm: never in a schema ivm another role owns; the
+	 * launcher starts the workers that waited for the extension
+	 */
 	if (IsA(parsetree, CreateExtensionStmt) &&
 		strcmp(((CreateExtensionStmt *) parsetree)->extname, "ivm") == 0)
+	{
+		if (IsTransactionState() && !IsAbortedTransactionBlockState())
+			IvmCheckSchemaBeforeCreate();
 		IvmWakeLauncherAtCommit();
+	}
 
 	if (installed && IsA(parsetree, CreateTableAsStmt))
 	{
