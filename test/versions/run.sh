@@ -25,6 +25,11 @@
 # IVM_* variables (IVM_SEED, IVM_TICKS, ...) and CI are passed to run-all.sh,
 # except IVM_PG_BIN / IVM_PG_CONFIG (the host's paths).  DEBIAN_MIRROR picks
 # the archive (default http://deb.debian.org/debian).
+#
+# IVM_VERSIONS_COMMAND runs another command of the tree there instead of
+# run-all.sh (a benchmark: IVM_VERSIONS_COMMAND="bash test/bench/pgvector.sh"),
+# from the copy's top directory, with the same environment; its exit status
+# is the script's.
 # ---------------------------------------------------------------------------
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -188,9 +193,15 @@ done < <(env)
 if [ -n "$SUITES" ]; then
     ENV+=(IVM_SUITES="$SUITES")
 fi
-say "test/run-all.sh ${SUITES:-(every suite)}"
 start=$SECONDS
 rc=0
+if [ -n "${IVM_VERSIONS_COMMAND:-}" ]; then
+    say "$IVM_VERSIONS_COMMAND"
+    in_root "${ENV[@]}" bash -c "cd $BUILD && $IVM_VERSIONS_COMMAND" || rc=$?
+    say "$IVM_VERSIONS_COMMAND exited $rc after $((SECONDS - start)) s"
+    exit "$rc"
+fi
+say "test/run-all.sh ${SUITES:-(every suite)}"
 in_root "${ENV[@]}" bash "$BUILD/test/run-all.sh" || rc=$?
 say "run-all.sh exited $rc after $((SECONDS - start)) s"
 exit "$rc"
