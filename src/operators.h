@@ -54,7 +54,7 @@ typedef struct IvmTopk
 	Oid			keyop;			/* its sort operator, */
 	bool		keynullsfirst;	/* and where its NULLs go; */
 	bool		fenced;			/* an index might order by it inexactly:
-								 * rescans read the query behind a fence */
+								 * rescans sort by (key IS NULL), key */
 	int			partcol;		/* a top-k per partition (window.c): the
 								 * hidden view's partition column, or 0 */
 	Oid			parteq;			/* and its equality */

@@ -45,13 +45,13 @@
  * emb <-> '[...]' under an HNSW or IVFFlat index), PostgreSQL may take
  * the first rows from such an index, and an approximate one (its ordered
  * scans return what its search found, fewer rows than asked under a low
- * hnsw.ef_search) would leave the prefix wrong.  The query is then read
- * behind a fence (a subquery with OFFSET 0: the planner plans it apart,
- * with no order asked of it), so that every row's key is computed and
- * sorted, whatever indexes exist and whatever the session that ticks has
- * set.  (Per partition there is no fence: the ranks within each partition
- * are an order no index scan gives, and a fence would keep the planner
- * from reading only the partitions concerned.)
+ * hnsw.ef_search) would leave the prefix wrong.  The sort then begins with
+ * key IS NULL (IS NOT NULL for NULLS FIRST): the same order, but one no
+ * index scan yields, so every row's key is computed and sorted, whatever
+ * indexes exist and whatever the session that ticks has set, in a plan
+ * that stays parallel (a subquery fenced by OFFSET 0 would not be).  (Per
+ * partition nothing is added: the ranks within each partition are an
+ * order no index scan gives.)
  *
  * The hidden view's columns are c1..cn: the query's columns, then each
  * sort key the query does not show (ORDER BY sum(x) DESC without sum(x)
@@ -376,8 +376,8 @@ IvmTopkMargin(IvmTopk *topk, IvmShape *inner)
  *		their ties (a prefix of the hidden view; PostgreSQL then sorts every
  *		row), else cut anywhere among equal keys (a bounded sort keeps only
  *		rows rows; the caller drops the ties of the last).  query returns
- *		its ncols columns, the first key among them, then maybe more; it is
- *		read behind a fence when topk->fenced (the file header).
+ *		its ncols columns, the first key among them, then maybe more.  When
+ *		topk->fenced the sort begins with the key's IS NULL (file header).
  */
 char *
 IvmTopkFirstSql(IvmTopk *topk, const char *query, int ncols, int64 rows, bool ties)
@@ -396,14 +396,14 @@ IvmTopkFirstSql(IvmTopk *topk, const char *query, int ncols, int64 rows, bool ti
 		appendStringInfo(&buf, ")) z WHERE z.__ivm_rank <= " INT64_FORMAT, rows);
 		return buf.data;
 	}
-	/* behind a fence, when an index could order it inexactly (file header) */
-	if (topk->fenced)
-		appendStringInfo(&buf, "SELECT * FROM (SELECT * FROM (%s) f OFFSET 0) b(", query);
-	else
-		appendStringInfo(&buf, "SELECT * FROM (%s) b(", query);
+	appendStringInfo(&buf, "SELECT * FROM (%s) b(", query);
 	for (int i = 1; i <= topk->keycol; i++)
 		appendStringInfo(&buf, "%sc%d", i == 1 ? "" : ", ", i);
-	appendStringInfo(&buf, ") ORDER BY b.c%d USING %s NULLS %s FETCH FIRST " INT64_FORMAT " ROWS %s",
+	appendStringInfoString(&buf, ") ORDER BY ");
+	/* an order no index yields, when one could yield it inexactly (header) */
+	if (topk->fenced)
+		appendStringInfo(&buf, "(b.c%d IS %sNULL), ", topk->keycol, topk->keynullsfirst ? "NOT " : "");
+	appendStringInfo(&buf, "b.c%d USING %s NULLS %s FETCH FIRST " INT64_FORMAT " ROWS %s",
 					 topk->keycol, IvmOperatorSql(topk->keyop),
 					 topk->keynullsfirst ? "FIRST" : "LAST", rows, ties ? "WITH TIES" : "ONLY");
 	return buf.data;
