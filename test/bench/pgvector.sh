@@ -17,10 +17,12 @@
 # it is built), no JIT, parallel query as configured by default: 2 workers a
 # gather).  docs(id, emb vector(D)) with IVM_BENCH_PGV_ROWS rows (100,000 by
 # default; the issue's figure is 1,000,000) of D = IVM_BENCH_PGV_DIM (128)
-# dimensions, seeded, drawn as embeddings cluster: 1,000 centres uniform in
-# [-1, 1]^D, each vector a centre plus gaussian noise (sigma
-# IVM_BENCH_PGV_SIGMA, 0.5: clusters that overlap; at 0.3 they stand apart and
-# HNSW's graph may not lead from one to another, recall 0 for some queries).  The query
+# dimensions, seeded, drawn by IVM_BENCH_PGV_DATA: latent (the default; as
+# embeddings are, of few intrinsic dimensions): each vector a mix of
+# IVM_BENCH_PGV_LATENT (16) random basis vectors with gaussian weights; or
+# clusters: 1,000 centres uniform in [-1, 1]^D, each vector a centre plus
+# gaussian noise of sigma IVM_BENCH_PGV_SIGMA (0.5; at 1.5 the clusters are
+# lost in the noise and the vectors have no structure).  The query
 # vectors (IVM_BENCH_PGV_QUERIES, 20) are drawn the same way.
 #
 #   1. ivm.create_vector_view('near10', 'docs', 'emb', q, k => 10) for the
@@ -33,8 +35,9 @@
 #      IVM_BENCH_PGV_READS (50) times.
 #   4. CREATE INDEX ... USING hnsw (emb vector_l2_ops) (m 16,
 #      ef_construction 64, pgvector's defaults), timed.
-#   5. HNSW: the same queries through the index at hnsw.ef_search 40 (the
-#      default) and 100; time per query and recall@10 against step 2.
+#   5. HNSW: the same queries through the index at each hnsw.ef_search of
+#      IVM_BENCH_PGV_EF (40, the default, 100 and 400), after an untimed
+#      round; time per query and recall@10 against step 2, per query.
 #   6. Per repetition (IVM_BENCH_PGV_REPS, 5): 100 vectors inserted (5 of
 #      them within 0.01 of the view's query vector, so they enter its 10
 #      nearest), then timed: the tick; REFRESH of the materialized view with
@@ -62,7 +65,10 @@ NQ=${IVM_BENCH_PGV_QUERIES:-20}
 READS=${IVM_BENCH_PGV_READS:-50}
 REPS=${IVM_BENCH_PGV_REPS:-5}
 MWM=${IVM_BENCH_PGV_MWM:-4GB}
+DATA=${IVM_BENCH_PGV_DATA:-latent}
+LATENT=${IVM_BENCH_PGV_LATENT:-16}
 SIGMA=${IVM_BENCH_PGV_SIGMA:-0.5}
+EFS=${IVM_BENCH_PGV_EF:-40 100 400}
 DB=bench_pgv
 
 bench_large_cluster "jit = off
@@ -98,16 +104,28 @@ q >/dev/null <<SQL
 CREATE EXTENSION ivm;
 CREATE EXTENSION vector;
 SELECT setseed(0.21);
+-- latent: a random basis of LATENT vectors, each vector a gaussian mix of
+-- them; clusters: 1,000 centres, each vector a centre plus gaussian noise
+CREATE TABLE basis AS
+SELECT b, ARRAY(SELECT (random() * 2 - 1)::real FROM generate_series(1, $DIM) WHERE b >= 0)::vector AS v
+FROM generate_series(1, $LATENT) b;
 CREATE TABLE centres AS
 SELECT c, ARRAY(SELECT (random() * 2 - 1)::real FROM generate_series(1, $DIM) WHERE c >= 0)::vector AS v
 FROM generate_series(0, 999) c;
+CREATE FUNCTION new_vec() RETURNS vector LANGUAGE plpgsql VOLATILE AS \$f\$
+DECLARE v vector;
+BEGIN
+    IF '$DATA' = 'clusters' THEN
+        SELECT c.v + ARRAY(SELECT random_normal(0, $SIGMA)::real FROM generate_series(1, $DIM))::vector INTO v
+        FROM centres c WHERE c.c = floor(random() * 1000);
+    ELSE
+        SELECT sum(b.v * array_fill(random_normal(0, 1)::real, ARRAY[$DIM])::vector) INTO v FROM basis b;
+    END IF;
+    RETURN v;
+END \$f\$;
 CREATE TABLE docs (id bigint PRIMARY KEY, emb vector($DIM) NOT NULL);
-INSERT INTO docs
-SELECT i, c.v + ARRAY(SELECT random_normal(0, $SIGMA)::real FROM generate_series(1, $DIM) WHERE i > 0)::vector
-FROM generate_series(1, $ROWS) i JOIN centres c ON c.c = i % 1000;
-CREATE TABLE qv AS
-SELECT n, c.v + ARRAY(SELECT random_normal(0, $SIGMA)::real FROM generate_series(1, $DIM) WHERE n > 0)::vector AS v
-FROM generate_series(1, $NQ) n JOIN centres c ON c.c = (n * 7919) % 1000;
+INSERT INTO docs SELECT i, new_vec() FROM generate_series(1, $ROWS) i;
+CREATE TABLE qv AS SELECT n, new_vec() AS v FROM generate_series(1, $NQ) n;
 VACUUM ANALYZE docs;
 SQL
 echo "  generated in $(( $(bench_ms) - t0 )) ms" >&2
@@ -166,7 +184,7 @@ PLAN_RESCAN=$(q -c "EXPLAIN (COSTS OFF) SELECT * FROM (SELECT id AS c1, emb <-> 
     for i in "${!QV[@]}"; do
         echo "SELECT count(*) FROM (SELECT id FROM docs ORDER BY emb <-> '${QV[i]}' LIMIT 10) s;"
     done
-    for ef in 40 100; do
+    for ef in $EFS; do
         echo "SET hnsw.ef_search = $ef;"
         for i in "${!QV[@]}"; do
             echo "\\echo @@T hnsw$ef"
@@ -178,7 +196,7 @@ PLAN_RESCAN=$(q -c "EXPLAIN (COSTS OFF) SELECT * FROM (SELECT id AS c1, emb <-> 
 } >"$IVM_TMP/pgv-hnsw.sql"
 timed "$IVM_TMP/pgv-hnsw.sql" >"$IVM_TMP/pgv-hnsw.out"
 declare -A HNSW RECALL RMIN RALL
-for ef in 40 100; do
+for ef in $EFS; do
     HNSW[$ef]=$(awk -v t="hnsw$ef" '$1 == t { print $2 }' "$IVM_TMP/pgv-hnsw.out" | tr '\n' ' ')
     read -r RECALL[$ef] RMIN[$ef] RALL[$ef] < <(q -F ' ' -c "SELECT round(avg(r), 3), round(min(r), 1), string_agg(round(r, 1)::text, ',' ORDER BY r) FROM (
             SELECT (SELECT count(*) FROM unnest(a.ids) x WHERE x = ANY (t.ids)) / 10.0 AS r
@@ -195,8 +213,7 @@ done
     for rep in $(seq 1 "$REPS"); do
         echo "INSERT INTO docs SELECT $next + i,
                 CASE WHEN i < 5 THEN '$Q1'::vector + ARRAY(SELECT (random() * 0.01)::real FROM generate_series(1, $DIM) WHERE i >= 0)::vector
-                     ELSE (SELECT v FROM centres WHERE c = (i * 13 + $rep) % 1000)
-                          + ARRAY(SELECT random_normal(0, $SIGMA)::real FROM generate_series(1, $DIM) WHERE i >= 0)::vector END
+                     ELSE new_vec() END
               FROM generate_series(0, 99) i;"
         next=$((next + 100))
         echo "\\echo @@T tick_insert"
@@ -240,7 +257,7 @@ echo >&2
 med() { bench_median "$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", a / b }'; }
 LOAD=$(bench_loadavg)
-echo "### (pgv) $ROWS vectors of $DIM dimensions in pgvector's vector, k = 10, l2 (clusters, sigma $SIGMA)"
+echo "### (pgv) $ROWS vectors of $DIM dimensions in pgvector's vector, k = 10, l2 ($( [ "$DATA" = clusters ] && echo "1,000 clusters, sigma $SIGMA" || echo "mixes of $LATENT latent vectors"))"
 echo
 echo "$start; PostgreSQL $(q -c 'SHOW server_version'), pgvector $(q -c "SELECT extversion FROM pg_extension WHERE extname = 'vector'"), $(nproc) cores ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), load average at the end $LOAD."
 echo
@@ -248,7 +265,7 @@ echo "| read of the 10 nearest | time per query (ms, median) | recall@10 |"
 echo "| --- | ---: | ---: |"
 echo "| ivm view (\`SELECT ... FROM near10\`, one query vector, $READS reads) | $(med "$VIEW") | 1 (exact) |"
 echo "| exact scan, no index ($NQ query vectors) | $(med "$EXACT") | 1 |"
-for ef in 40 100; do
+for ef in $EFS; do
     echo "| HNSW, ef_search $ef ($NQ query vectors) | $(med "${HNSW[$ef]}") | ${RECALL[$ef]} (per query: ${RALL[$ef]}) |"
 done
 echo
