@@ -8,6 +8,102 @@
 
 \echo Use "ALTER EXTENSION ivm UPDATE" to load this file. \quit
 
+-- Vector views over pgvector's types (issue 21): the vector column may be
+-- real[] (ivm's distance functions, as before) or a type of another
+-- extension with the metric's distance operator (<-> l2, <=> cosine, <#>
+-- ip), pgvector's vector, halfvec or sparsevec: that operator, owned by the
+-- type's owner in the type's own schema, is found by name when the view is
+-- declared and named in full (OPERATOR(public.<->)), and the query vector
+-- (real[], or a vector cast to it) is written as a literal of the column's
+-- type by that type's cast, run as the caller.  Nothing of ivm depends on
+-- pgvector.  Same signature, same checks of the query vector.
+CREATE OR REPLACE FUNCTION ivm.vector_view_query(source regclass, "column" text, query real[],
+                                      k integer DEFAULT 10, metric text DEFAULT 'l2',
+                                      payload text[] DEFAULT '{}', id text DEFAULT 'id')
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET extra_float_digits = 1   -- the vector's literal reads back exactly
+AS $f$
+DECLARE
+    fn text;
+    opname text;
+    dist text;
+    sel text;
+    c text;
+    t regtype;
+    vtype oid;
+    vtypmod integer;
+    nsp name;
+    lit text;
+    d double precision;
+BEGIN
+    IF source IS NULL OR "column" IS NULL OR query IS NULL OR k IS NULL
+       OR metric IS NULL OR payload IS NULL OR id IS NULL THEN
+        RAISE EXCEPTION 'arguments of a vector view must not be null'
+            USING ERRCODE = '22004', HINT = 'Give the view''s name, its source, the vector column and the query vector; k, metric, payload and id have defaults.';
+    END IF;
+    fn := CASE metric WHEN 'l2' THEN 'ivm.l2_distance' WHEN 'cosine' THEN 'ivm.cosine_distance'
+                      WHEN 'ip' THEN 'ivm.inner_product' END;
+    opname := CASE metric WHEN 'l2' THEN '<->' WHEN 'cosine' THEN '<=>' WHEN 'ip' THEN '<#>' END;
+    IF fn IS NULL THEN
+        RAISE EXCEPTION 'invalid value for metric: %', quote_literal(metric)
+            USING ERRCODE = '22023', HINT = 'Valid values are "l2", "cosine" and "ip".';
+    END IF;
+    IF k < 1 THEN
+        RAISE EXCEPTION 'k must be at least 1, not %', k USING ERRCODE = '22023';
+    END IF;
+    -- every column named exists
+    FOREACH c IN ARRAY ARRAY["column", id] || payload LOOP
+        SELECT a.atttypid::regtype INTO t FROM pg_attribute a
+         WHERE a.attrelid = source AND a.attname = c AND a.attnum > 0 AND NOT a.attisdropped;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'column "%" of relation % does not exist', c, source
+                USING ERRCODE = '42703', HINT = 'Name the vector column, the id column and the payload columns of the source.';
+        END IF;
+    END LOOP;
+    IF 'distance' = ANY (ARRAY[id] || payload) OR array_length(payload, 1) <> (SELECT count(DISTINCT p) FROM unnest(payload) p)
+       OR id = ANY (payload) THEN
+        RAISE EXCEPTION 'the columns of a vector view must have distinct names, and none "distance"'
+            USING ERRCODE = '42701', HINT = 'The view''s columns are the id, "distance", then the payload columns.';
+    END IF;
+    -- the query vector itself: one dimension, no NULL, not zero under cosine
+    EXECUTE format('SELECT %s($1, $1)', fn) USING query;
+    SELECT a.atttypid, a.atttypmod INTO vtype, vtypmod FROM pg_attribute a
+     WHERE a.attrelid = source AND a.attname = "column" AND a.attnum > 0 AND NOT a.attisdropped;
+    IF vtype = 'real[]'::regtype THEN
+        dist := format('%s(%I, %L::real[])', fn, "column", query::text);
+    ELSE
+        -- the type's own distance operator for the metric, in its schema
+        SELECT n.nspname INTO nsp
+          FROM pg_type ty JOIN pg_namespace n ON n.oid = ty.typnamespace
+          JOIN pg_operator o ON o.oprnamespace = ty.typnamespace AND o.oprowner = ty.typowner
+         WHERE ty.oid = vtype AND o.oprname = opname AND o.oprleft = vtype AND o.oprright = vtype
+           AND o.oprresult = 'double precision'::regtype;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'column "%" of relation % is %, not real[] or a type with the % distance operator %',
+                    "column", source, vtype::regtype, metric, opname
+                USING ERRCODE = '42804', HINT = 'Keep embeddings as real[] (float4[]) or as pgvector''s vector or halfvec, or write the view''s query yourself.';
+        END IF;
+        -- the query vector as a value of the column's type (its dimensions
+        -- checked against the column's), by the type's cast
+        EXECUTE format('SELECT ($1)::%s::text', format_type(vtype, vtypmod)) INTO lit USING query;
+        dist := format('%I OPERATOR(%I.%s) %L::%s', "column", nsp, opname, lit, format_type(vtype, NULL));
+        EXECUTE format('SELECT %L::%s OPERATOR(%I.%s) %L::%s', lit, format_type(vtype, NULL), nsp, opname,
+                       lit, format_type(vtype, NULL)) INTO d;
+        IF d IS NULL OR d = 'NaN'::double precision THEN
+            RAISE EXCEPTION 'the query vector has no % distance as %', metric, vtype::regtype
+                USING ERRCODE = '22000', HINT = 'Give a query vector with a direction (not every element 0) and finite elements.';
+        END IF;
+    END IF;
+    sel := format('%I, %s AS distance', id, dist);
+    FOREACH c IN ARRAY payload LOOP
+        sel := sel || format(', %I', c);
+    END LOOP;
+    RETURN format('SELECT %s FROM %s ORDER BY distance, %I LIMIT %s', sel, source, id, k);
+END
+$f$;
+
 -- Schema ivm must belong to a superuser: ivm's SECURITY DEFINER functions and
 -- its C code act with the rights of the schema's owner, and call ivm.* by
 -- name.  A schema ivm that a role made before CREATE EXTENSION would be

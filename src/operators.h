@@ -52,7 +52,9 @@ typedef struct IvmTopk
 								 * without a LIMIT */
 	int			keycol;			/* the first sort key: c<keycol>, */
 	Oid			keyop;			/* its sort operator, */
-	bool		keynullsfirst;	/* and where its NULLs go */
+	bool		keynullsfirst;	/* and where its NULLs go; */
+	bool		fenced;			/* an index might order by it inexactly:
+								 * rescans sort by (key IS NULL), key */
 	int			partcol;		/* a top-k per partition (window.c): the
 								 * hidden view's partition column, or 0 */
 	Oid			parteq;			/* and its equality */

@@ -40,6 +40,19 @@
  * partition holding fewer than need rows holds all of its rows (no flag),
  * and rescans and cuts rank the rows of the partitions concerned.
  *
+ * Exact reads.  A rescan or fill orders the query by its first key.  When
+ * that key is an operator an index can order a scan by (pgvector's
+ * emb <-> '[...]' under an HNSW or IVFFlat index), PostgreSQL may take
+ * the first rows from such an index, and an approximate one (its ordered
+ * scans return what its search found, fewer rows than asked under a low
+ * hnsw.ef_search) would leave the prefix wrong.  The sort then begins with
+ * key IS NULL (IS NOT NULL for NULLS FIRST): the same order, but one no
+ * index scan yields, so every row's key is computed and sorted, whatever
+ * indexes exist and whatever the session that ticks has set, in a plan
+ * that stays parallel (a subquery fenced by OFFSET 0 would not be).  (Per
+ * partition nothing is added: the ranks within each partition are an
+ * order no index scan gives.)
+ *
  * The hidden view's columns are c1..cn: the query's columns, then each
  * sort key the query does not show (ORDER BY sum(x) DESC without sum(x)
  * in the select list).  The view reads c1..c<its columns> of it.
@@ -53,6 +66,7 @@
 
 #include "access/nbtree.h"
 #include "catalog/pg_am.h"
+#include "catalog/pg_amop.h"
 #include "catalog/pg_opclass.h"
 #include "catalog/pg_operator.h"
 #include "access/htup_details.h"
@@ -62,6 +76,7 @@
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "utils/builtins.h"
+#include "utils/catcache.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
@@ -99,6 +114,40 @@ IndexKeySql(SortGroupClause *sgc, Oid coltype, int col)
 	return psprintf("c%d %s NULLS %s", col,
 					descending ? "DESC" : "ASC",
 					sgc->nulls_first ? "FIRST" : "LAST");
+}
+
+/*
+ * IndexMayApproximate
+ *		Might an index scan return rows in the order of expr (a first sort
+ *		key) without being exact?  So when expr is an operator that some
+ *		operator family orders index scans by (FOR ORDER BY), of an access
+ *		method other than GiST and SP-GiST (whose ordered scans return
+ *		every row, in order), between an expression of the query's
+ *		relations and one without any of their columns, as an index scan
+ *		takes it.  pgvector's HNSW and IVFFlat are such methods; others
+ *		the core does not know are taken to be.
+ */
+static bool
+IndexMayApproximate(Node *expr)
+{
+	OpExpr	   *op;
+	CatCList   *amops;
+	bool		result = false;
+
+	if (expr == NULL || !IsA(expr, OpExpr) || list_length(((OpExpr *) expr)->args) != 2)
+		return false;
+	op = (OpExpr *) expr;
+	if (contain_var_clause(linitial(op->args)) == contain_var_clause(lsecond(op->args)))
+		return false;
+	amops = SearchSysCacheList2(AMOPOPID, ObjectIdGetDatum(op->opno), CharGetDatum(AMOP_ORDER));
+	for (int i = 0; i < amops->n_members && !result; i++)
+	{
+		Form_pg_amop amop = (Form_pg_amop) GETSTRUCT(&amops->members[i]->tuple);
+
+		result = amop->amopmethod != GIST_AM_OID && amop->amopmethod != SPGIST_AM_OID;
+	}
+	ReleaseSysCacheList(amops);
+	return result;
 }
 
 /*
@@ -204,6 +253,7 @@ IvmTopkAnalyze(Query *query, IvmTopk **topk)
 		/* (a row value "IS NULL" when all its fields are: no margin by it) */
 		t->keyop = type_is_rowtype(exprType((Node *) tle->expr)) ? InvalidOid : first->sortop;
 		t->keynullsfirst = first->nulls_first;
+		t->fenced = IndexMayApproximate((Node *) tle->expr);
 	}
 
 	t->limit = "";
@@ -326,7 +376,8 @@ IvmTopkMargin(IvmTopk *topk, IvmShape *inner)
  *		their ties (a prefix of the hidden view; PostgreSQL then sorts every
  *		row), else cut anywhere among equal keys (a bounded sort keeps only
  *		rows rows; the caller drops the ties of the last).  query returns
- *		its ncols columns, the first key among them, then maybe more.
+ *		its ncols columns, the first key among them, then maybe more.  When
+ *		topk->fenced the sort begins with the key's IS NULL (file header).
  */
 char *
 IvmTopkFirstSql(IvmTopk *topk, const char *query, int ncols, int64 rows, bool ties)
@@ -348,7 +399,11 @@ IvmTopkFirstSql(IvmTopk *topk, const char *query, int ncols, int64 rows, bool ti
 	appendStringInfo(&buf, "SELECT * FROM (%s) b(", query);
 	for (int i = 1; i <= topk->keycol; i++)
 		appendStringInfo(&buf, "%sc%d", i == 1 ? "" : ", ", i);
-	appendStringInfo(&buf, ") ORDER BY b.c%d USING %s NULLS %s FETCH FIRST " INT64_FORMAT " ROWS %s",
+	appendStringInfoString(&buf, ") ORDER BY ");
+	/* an order no index yields, when one could yield it inexactly (header) */
+	if (topk->fenced)
+		appendStringInfo(&buf, "(b.c%d IS %sNULL), ", topk->keycol, topk->keynullsfirst ? "NOT " : "");
+	appendStringInfo(&buf, "b.c%d USING %s NULLS %s FETCH FIRST " INT64_FORMAT " ROWS %s",
 					 topk->keycol, IvmOperatorSql(topk->keyop),
 					 topk->keynullsfirst ? "FIRST" : "LAST", rows, ties ? "WITH TIES" : "ONLY");
 	return buf.data;

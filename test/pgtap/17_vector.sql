@@ -188,7 +188,7 @@ SELECT throws_ok($$SELECT ivm.create_vector_view('vv_bad', 'vdocs', 'emb', '{1,2
 SELECT throws_ok($$SELECT ivm.create_vector_view('vv_bad', 'vdocs', 'nope', '{1,2}')$$,
                  '42703', 'column "nope" of relation public.vdocs does not exist', 'a missing vector column');
 SELECT throws_ok($$SELECT ivm.create_vector_view('vv_bad', 'vdocs', 'title', '{1,2}')$$,
-                 '42804', 'column "title" of relation public.vdocs is text, not real[]', 'a column that is no vector');
+                 '42804', 'column "title" of relation public.vdocs is text, not real[] or a type with the l2 distance operator <->', 'a column that is no vector');
 SELECT throws_ok($$SELECT ivm.create_vector_view('vv_bad', 'vdocs', 'emb', '{1,2}', k => 0)$$,
                  '22023', 'k must be at least 1, not 0', 'k of 0');
 SELECT throws_ok($$SELECT ivm.create_vector_view('vv_bad', 'vdocs', 'emb', NULL)$$,

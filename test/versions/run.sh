@@ -31,6 +31,11 @@
 # export DIR` on another version) into the root, where the suite dump-import
 # restores them.  DEBIAN_MIRROR picks the archive (default
 # http://deb.debian.org/debian).
+#
+# IVM_VERSIONS_COMMAND runs another command of the tree there instead of
+# run-all.sh (a benchmark: IVM_VERSIONS_COMMAND="bash test/bench/pgvector.sh"),
+# from the copy's top directory, with the same environment; its exit status
+# is the script's.
 # ---------------------------------------------------------------------------
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -187,9 +192,15 @@ case " ${SUITES:-upgrade} " in
             ENV+=(IVM_UPGRADE_FROM_TREE=/build/ivm-release)
         fi ;;
 esac
-say "test/run-all.sh ${SUITES:-(every suite)}"
 start=$SECONDS
 rc=0
+if [ -n "${IVM_VERSIONS_COMMAND:-}" ]; then
+    say "$IVM_VERSIONS_COMMAND"
+    in_root "${ENV[@]}" bash -c "cd $BUILD && $IVM_VERSIONS_COMMAND" || rc=$?
+    say "$IVM_VERSIONS_COMMAND exited $rc after $((SECONDS - start)) s"
+    exit "$rc"
+fi
+say "test/run-all.sh ${SUITES:-(every suite)}"
 in_root "${ENV[@]}" bash "$BUILD/test/run-all.sh" || rc=$?
 say "run-all.sh exited $rc after $((SECONDS - start)) s"
 exit "$rc"
