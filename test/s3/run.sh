@@ -36,7 +36,12 @@
 #     the roles, the server's credentials serve the caller.
 #  7. credentials from the settings (ALTER SYSTEM) with none in the
 #     environment; with neither, a clear error.
-#  8. the secret (the right one and the wrong one tried) appears in no error
+#  8. the credentials cannot be stored where every role reads them: ALTER
+#     ROLE / ALTER DATABASE ... SET (pg_db_role_setting, pg_roles) and
+#     CREATE / ALTER FUNCTION ... SET (pg_proc) are refused (22023), nothing
+#     is stored; one stored before (by an older ivm) is refused at session
+#     start with a warning and not applied; no message quotes the value.
+#  9. the secret (the right one and the wrong one tried) appears in no error
 #     text and nowhere in the server log.
 # ---------------------------------------------------------------------------
 set -euo pipefail
@@ -544,8 +549,53 @@ sleep 1
 expect_error "with no credentials anywhere" s3_src 28000 'no credentials for object storage' \
     "SELECT * FROM ivm.checkpoint('s3://$BUCKET/chain')"
 
-# ---- 8. the secret is never shown -------------------------------------------------
-ivm_say "8. the secret in no error text and nowhere in the server log"
+# ---- 8. no credentials in catalogs every role reads ---------------------------------
+ivm_say "8. the credentials may not be stored per role, per database or per function"
+STORED="stored-$RANDOM$RANDOM-Qk"
+REFUSED='cannot be set per role, per database or per function'
+q s3_src -c "CREATE FUNCTION s3_plain() RETURNS int LANGUAGE sql AS 'SELECT 1'" >/dev/null
+for setting in ivm.s3_secret_access_key ivm.s3_access_key_id; do
+    expect_error "ALTER ROLE ... SET $setting" s3_src 22023 "$REFUSED" \
+        "ALTER ROLE s3_app SET $setting = '$STORED'"
+    expect_error "ALTER ROLE ... IN DATABASE ... SET $setting" s3_src 22023 "$REFUSED" \
+        "ALTER ROLE s3_app IN DATABASE s3_src SET $setting = '$STORED'"
+    expect_error "ALTER ROLE ALL SET $setting" s3_src 22023 "$REFUSED" \
+        "ALTER ROLE ALL SET $setting = '$STORED'"
+    expect_error "ALTER DATABASE ... SET $setting" s3_src 22023 "$REFUSED" \
+        "ALTER DATABASE s3_src SET $setting = '$STORED'"
+    expect_error "CREATE FUNCTION ... SET $setting" s3_src 22023 "$REFUSED" \
+        "CREATE FUNCTION s3_keyed() RETURNS int LANGUAGE sql SET $setting = '$STORED' AS 'SELECT 1'"
+    expect_error "ALTER FUNCTION ... SET $setting" s3_src 22023 "$REFUSED" \
+        "ALTER FUNCTION s3_plain() SET $setting = '$STORED'"
+done
+expect_eq "pg_db_role_setting and pg_proc hold no credential, to any role" \
+    "$(q s3_src -U s3_app -c "SELECT (SELECT count(*) FROM pg_db_role_setting WHERE setconfig::text ~ 's3_')
+                                    + (SELECT count(*) FROM pg_proc WHERE proconfig::text ~ 's3_')")" "0"
+expect_eq "nor pg_roles" "$(q s3_src -U s3_app -c "SELECT count(*) FROM pg_roles WHERE rolconfig::text ~ 's3_'")" "0"
+# one stored by an older ivm: refused at session start with a warning that
+# does not quote it, and not applied
+q s3_src -c "INSERT INTO pg_db_role_setting
+             VALUES ((SELECT oid FROM pg_database WHERE datname = 's3_src'), 'postgres'::regrole,
+                     '{ivm.s3_secret_access_key=$STORED}')" >/dev/null
+out=$(ivm_psql -d s3_src -At -c "SELECT 'in effect: ' || current_setting('ivm.s3_secret_access_key')" 2>&1) || true
+echo "$out" >>"$OUTPUTS"
+if grep -q "WARNING:  ivm.s3_secret_access_key $REFUSED" <<<"$out" && grep -q 'RESET ivm.s3_secret_access_key' <<<"$out"; then
+    ok "a stored secret is refused at session start, with a warning saying how to remove it"
+else
+    fail "a stored secret at session start: $out"
+fi
+expect_eq "and is not in effect" "$(grep '^in effect:' <<<"$out")" "in effect: "
+# (this session starts with the warning too)
+q s3_src -c "DELETE FROM pg_db_role_setting WHERE setrole = 'postgres'::regrole" >/dev/null 2>&1
+expect_eq "and is removed" "$(q s3_src -c "SELECT count(*) FROM pg_db_role_setting WHERE setconfig::text ~ 's3_'")" "0"
+if grep -qF -- "$STORED" "$OUTPUTS"; then fail "an error or warning quotes the refused value"; else ok "no error or warning quotes the refused value"; fi
+# whatever a broken build stored, gone before the next step
+ivm_psql -d s3_src -c "ALTER ROLE s3_app RESET ALL" -c "ALTER ROLE s3_app IN DATABASE s3_src RESET ALL" \
+    -c "ALTER ROLE ALL RESET ALL" -c "ALTER DATABASE s3_src RESET ALL" \
+    -c "DROP FUNCTION IF EXISTS s3_keyed()" -c "DROP FUNCTION s3_plain()" >/dev/null 2>&1
+
+# ---- 9. the secret is never shown -------------------------------------------------
+ivm_say "9. the secret in no error text and nowhere in the server log"
 for s in "$SECRET" "$WRONG_SECRET"; do
     if grep -qF -- "$s" "$OUTPUTS"; then fail "a secret appears in an error text"; else ok "no error text holds a secret"; fi
     if grep -qF -- "$s" "$IVM_LOG"; then fail "a secret appears in the server log"; else ok "the server log does not hold it"; fi
