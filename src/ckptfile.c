@@ -400,6 +400,16 @@ IvmCkptRemoveFile(const IvmCkptDir *dir, const char *fname)
 						IvmCkptPath(dir, fname))));
 }
 
+/* ascending order of sequence numbers, for qsort */
+static int
+SeqCmp(const void *a, const void *b)
+{
+	uint64		x = *(const uint64 *) a;
+	uint64		y = *(const uint64 *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
 /*
  * IvmCkptListManifests
  *		The sequence numbers of the manifests in dir, ascending.  A missing
@@ -434,14 +444,9 @@ IvmCkptListManifests(const IvmCkptDir *dir, int *n, bool missing_ok)
 		}
 		seqs[(*n)++] = strtoull(name, NULL, 10);
 	}
-	for (int i = 1; i < *n; i++)	/* few of them: insertion sort */
-		for (int j = i; j > 0 && seqs[j - 1] > seqs[j]; j--)
-		{
-			uint64		t = seqs[j];
-
-			seqs[j] = seqs[j - 1];
-			seqs[j - 1] = t;
-		}
+	/* one per checkpoint of the chain: many, in a long one */
+	if (*n > 1)
+		qsort(seqs, *n, sizeof(uint64), SeqCmp);
 	return seqs;
 }
 

@@ -41,7 +41,11 @@
 #     CREATE / ALTER FUNCTION ... SET (pg_proc) are refused (22023), nothing
 #     is stored; one stored before (by an older ivm) is refused at session
 #     start with a warning and not applied; no message quotes the value.
-#  9. the secret (the right one and the wrong one tried) appears in no error
+#  9. a service that answers every listing with 5000 more keys and "more
+#     follow": the listing stops with 54000 naming the bucket and prefix
+#     past 1,000,000 objects, the backend's peak memory grows by less than
+#     256 MB (a watchdog cancels it past 1 GB), and the next listing works.
+# 10. the secret (the right one and the wrong one tried) appears in no error
 #     text and nowhere in the server log.
 # ---------------------------------------------------------------------------
 set -euo pipefail
@@ -594,8 +598,75 @@ ivm_psql -d s3_src -c "ALTER ROLE s3_app RESET ALL" -c "ALTER ROLE s3_app IN DAT
     -c "ALTER ROLE ALL RESET ALL" -c "ALTER DATABASE s3_src RESET ALL" \
     -c "DROP FUNCTION IF EXISTS s3_keyed()" -c "DROP FUNCTION s3_plain()" >/dev/null 2>&1
 
-# ---- 9. the secret is never shown -------------------------------------------------
-ivm_say "9. the secret in no error text and nowhere in the server log"
+# ---- 9. a listing that never ends --------------------------------------------------
+ivm_say "9. a listing that never ends: a clear error, in bounded memory"
+# Every listing answered with a page of 5000 more keys (named like a
+# checkpoint's files) that says more follow.  A watchdog cancels the backend
+# should it pass 1 GB (the code before the bound grew until the OOM killer
+# came); the bound must stop it long before.
+# (credentials back; a restart, as a reload would log the secret's new value)
+ivm_psql -d postgres -c "ALTER SYSTEM SET ivm.s3_access_key_id = '$KEY_ID'" \
+    -c "ALTER SYSTEM SET ivm.s3_secret_access_key = '$SECRET'" >/dev/null
+ivm_cluster_restart
+ivm_cluster_wait_ready 60
+fault "mode=endless&keys=5000"
+rm -f "$S3_DIR/backend.pid" "$S3_DIR/watchdog"
+(
+    for _ in $(seq 1 1200); do
+        [ -s "$S3_DIR/backend.pid" ] && break
+        sleep 0.1
+    done
+    pid=$(cat "$S3_DIR/backend.pid" 2>/dev/null || true)
+    while [ -n "$pid" ] && [ -e "/proc/$pid" ]; do
+        rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+        if [ "${rss:-0}" -gt 1048576 ]; then
+            echo "cancelled at ${rss} kB" >"$S3_DIR/watchdog"
+            ivm_psql -d postgres -c "SELECT pg_cancel_backend($pid)" >/dev/null 2>&1 || true
+            break
+        fi
+        sleep 0.2
+    done
+) &
+WATCHDOG=$!
+start=$SECONDS
+out=$(ivm_psql -d s3_src 2>&1 <<SQL || true
+\set ON_ERROR_STOP 0
+\set VERBOSITY verbose
+SET statement_timeout = '180s';
+SELECT pg_backend_pid() AS pid \gset
+\setenv IVM_BACKEND :pid
+\! echo "\$IVM_BACKEND" >"$S3_DIR/backend.pid"
+\! echo "before: \$(awk '/^VmHWM:/ {print \$2}' /proc/\$IVM_BACKEND/status)"
+SELECT ivm.checkpoint_manifest('s3://$BUCKET/endless');
+\! echo "after: \$(awk '/^VmHWM:/ {print \$2}' /proc/\$IVM_BACKEND/status)"
+SQL
+)
+took=$((SECONDS - start))
+kill "$WATCHDOG" 2>/dev/null || true
+wait "$WATCHDOG" 2>/dev/null || true
+fault "mode=none"
+echo "$out" >>"$OUTPUTS"
+if [ -s "$S3_DIR/watchdog" ]; then
+    fail "the listing grew the backend past 1 GB: $(cat "$S3_DIR/watchdog")"
+fi
+if grep -qE "ERROR:  54000: could not list \"s3://$BUCKET/endless/\": more than 1000000 objects under the prefix" <<<"$out" &&
+    grep -q 'HINT:  Use a prefix of its own' <<<"$out"; then
+    ok "the listing stops past 1,000,000 objects, naming the bucket and prefix, in ${took}s"
+else
+    fail "a listing that never ends: $(grep -E 'ERROR|HINT' <<<"$out" | head -3)"
+fi
+before=$(sed -n 's/^before: //p' <<<"$out")
+after=$(sed -n 's/^after: //p' <<<"$out")
+if [ -n "$before" ] && [ -n "$after" ] && [ $((after - before)) -lt 262144 ]; then
+    ok "the backend's peak memory grew by $(((after - before) / 1024)) MB (less than 256 MB)"
+else
+    fail "the backend's peak memory: before ${before:-?} kB, after ${after:-?} kB"
+fi
+out=$(q s3_src -c "SELECT ivm.checkpoint_manifest('s3://$BUCKET/chain') ->> 'sequence'" 2>&1) || true
+expect_eq "and the next listing works" "$out" "6"
+
+# ---- 10. the secret is never shown ------------------------------------------------
+ivm_say "10. the secret in no error text and nowhere in the server log"
 for s in "$SECRET" "$WRONG_SECRET"; do
     if grep -qF -- "$s" "$OUTPUTS"; then fail "a secret appears in an error text"; else ok "no error text holds a secret"; fi
     if grep -qF -- "$s" "$IVM_LOG"; then fail "a secret appears in the server log"; else ok "the server log does not hold it"; fi
