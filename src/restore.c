@@ -1093,7 +1093,7 @@ RestoreView(RestoreState *rs, RestoreObject *ro, IvmUserSave *catalog_save)
 			 * Not read-only: the statement must see the rows just loaded.  As
 			 * the storage's owner, restricted, like every read of it.
 			 */
-			IvmBecomeReader(owner_oid, &save);
+			IvmBecomeReader(IvmRelationOwner(storage), &save);
 			rc = SPI_execute(sql, false, 0);
 			IvmRestoreUser(&save);
 			IvmSpiCheck(rc, SPI_OK_SELECT, "measuring a restored view");
