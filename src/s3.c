@@ -966,9 +966,9 @@ ListingTooLong(const IvmS3Location *loc, const char *prefix)
  *		The objects directly under loc's prefix (not those under a further
  *		'/'), as IvmS3Object, in the order of their keys.  A missing bucket
  *		is an error; an empty prefix lists nothing.  Each page is read in a
- *		memory context of its own, reset after it; what is kept is bounded
- *		(S3_MAX_KEYS, S3_MAX_NAME_BYTES), and a cancel is served between
- *		pages.
+ *		memory context of its own, reset after it (each entry of it in one
+ *		reset after the entry); what is kept is bounded (S3_MAX_KEYS,
+ *		S3_MAX_NAME_BYTES), and a cancel is served between pages.
  */
 List *
 IvmS3List(const IvmS3Location *loc)
@@ -980,6 +980,9 @@ IvmS3List(const IvmS3Location *loc)
 	MemoryContext outer = CurrentMemoryContext;
 	MemoryContext pagecxt = AllocSetContextCreate(CurrentMemoryContext, "ivm s3 listing page",
 												  ALLOCSET_DEFAULT_SIZES);
+	/* (not pagecxt's child: resetting a context deletes its children) */
+	MemoryContext entrycxt = AllocSetContextCreate(CurrentMemoryContext, "ivm s3 listing entry",
+												   ALLOCSET_SMALL_SIZES);
 
 	memset(&l, 0, sizeof(l));
 	for (;;)
@@ -1013,12 +1016,20 @@ IvmS3List(const IvmS3Location *loc)
 		if (status < 200 || status >= 300)
 			Unexpected(loc, "list", prefix, status, body);
 
-		/* every entry counts, kept or not, and a page counts as one at least */
+		/*
+		 * Every entry counts, kept or not, and a page counts as one at least.
+		 * Each entry is parsed in entrycxt, reset after it: a page of many
+		 * small entries costs no more than its body.
+		 */
 		page_seen = l.seen;
+		MemoryContextSwitchTo(entrycxt);
 		at = body;
 		while (XmlElement(at, "CommonPrefixes", &at) != NULL)
+		{
 			if (++l.seen > S3_MAX_KEYS)
 				ListingTooLong(loc, prefix);
+			MemoryContextReset(entrycxt);
+		}
 		at = body;
 		while ((contents = XmlElement(at, "Contents", &at)) != NULL)
 		{
@@ -1027,15 +1038,18 @@ IvmS3List(const IvmS3Location *loc)
 
 			if (++l.seen > S3_MAX_KEYS)
 				ListingTooLong(loc, prefix);
-			if (key == NULL || strncmp(key, prefix, strlen(prefix)) != 0 ||
-				strchr(key + strlen(prefix), '/') != NULL || key[strlen(prefix)] == '\0')
-				continue;
-			if (l.name_bytes + strlen(key + strlen(prefix)) + 1 > S3_MAX_NAME_BYTES)
-				ListingTooLong(loc, prefix);
-			MemoryContextSwitchTo(outer);
-			ListingAdd(&l, key + strlen(prefix), size ? strtoull(size, NULL, 10) : 0);
-			MemoryContextSwitchTo(pagecxt);
+			if (key != NULL && strncmp(key, prefix, strlen(prefix)) == 0 &&
+				strchr(key + strlen(prefix), '/') == NULL && key[strlen(prefix)] != '\0')
+			{
+				if (l.name_bytes + strlen(key + strlen(prefix)) + 1 > S3_MAX_NAME_BYTES)
+					ListingTooLong(loc, prefix);
+				MemoryContextSwitchTo(outer);
+				ListingAdd(&l, key + strlen(prefix), size ? strtoull(size, NULL, 10) : 0);
+				MemoryContextSwitchTo(entrycxt);
+			}
+			MemoryContextReset(entrycxt);
 		}
+		MemoryContextSwitchTo(pagecxt);
 		if (l.seen == page_seen && ++l.seen > S3_MAX_KEYS)
 			ListingTooLong(loc, prefix);
 		truncated = XmlElement(body, "IsTruncated", NULL);
@@ -1056,6 +1070,7 @@ IvmS3List(const IvmS3Location *loc)
 		if (token == NULL)
 			break;
 	}
+	MemoryContextDelete(entrycxt);
 	MemoryContextDelete(pagecxt);
 	for (int i = 0; i < l.n; i++)
 		objects = lappend(objects, &l.objects[i]);
