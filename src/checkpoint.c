@@ -38,6 +38,29 @@
  * checkpoint is there (ckptfile.c), so a failed or interrupted upload
  * leaves the previous manifest the newest.
  *
+ * Rights (rights.c).  The caller needs the rights of server files; the work
+ * runs as the owner of schema ivm (IvmCatalogBegin) but for what a user's
+ * code can reach.  Each statement, and as whom it runs:
+ *	- the step lock (ivm._state FOR UPDATE), the listings of push sources,
+ *	  views and tables (ivm._sources, ivm._views, ivm._watches, ivm._truncated
+ *	  joined with pg_class and pg_namespace): ivm's owner; ivm's catalog and
+ *	  PostgreSQL's, built-in functions only;
+ *	- a view's query (pg_get_viewdef of its definition): the definition's
+ *	  owner, restricted, as deparsing writes its constants through their
+ *	  types' output functions (ExecAtAs);
+ *	- the rows of a view's storage and of a push source (CheckpointRelation:
+ *	  whole, by ctid, or only ctids and hashes), of a table (CheckpointTables,
+ *	  its fingerprint) and of a delta log (CheckpointPending, and whether it
+ *	  is empty): the relation's owner, restricted, row_security off
+ *	  (IvmCkptScan, IvmBecomeReader), as planning the read runs the owner's
+ *	  index expressions, index predicates and statistics expressions, and
+ *	  encoding its rows its types' output functions;
+ *	- a seen-set (ivm._seen): ivm's owner, whose table it is (uuid, bigint);
+ *	- column lists and types (IvmCkptColumns, a push source's definitions):
+ *	  formatted as the relation's owner, restricted (a type's typmodout).
+ * All of them read at cs->snap, whoever runs them: switching roles changes
+ * no snapshot.
+ *
  * Cost: each checkpoint reads every view's storage and every source table
  * once; for an object that changed, also its chain's files, and the rows
  * that gained copies again (by ctid), and it sorts one hash per row of it.
@@ -633,10 +656,11 @@ CheckpointRows(CkptState *cs, char kind, const char *object, const char *relname
 /*
  * CheckpointRelation
  *		The rows of a relation, every column (a view's storage, hidden ones
- *		included).  ivm's relations (a view's storage) are read as their
- *		owner, restricted: the output functions of its types run with its
- *		rights.  A push source is read as the caller, like a table pg_dump
- *		reads (its owner's row security must not hide rows from it).
+ *		included; a push source).  Read as its owner, restricted, row
+ *		security off (IvmCkptScan, IvmBecomeReader): planning the read runs
+ *		the owner's index and statistics expressions, writing it the output
+ *		functions of its types; and a policy that would hide rows from the
+ *		owner fails the checkpoint rather than leave them out.
  */
 static void
 CheckpointRelation(CkptState *cs, char kind, const char *object, Oid relid)
@@ -644,13 +668,12 @@ CheckpointRelation(CkptState *cs, char kind, const char *object, Oid relid)
 	List	   *names;
 	List	   *types;
 	char	   *cols = IvmCkptColumns(relid, true, &names, &types);
-	bool		ivms = get_rel_namespace(relid) == get_namespace_oid(IVM_SCHEMA, false);
+	char	   *relname = IvmLockedTableName(relid, AccessShareLock);
 
-	CheckpointRows(cs, kind, object, IvmLockedTableName(relid, AccessShareLock),
-				   ivms ? IvmRelationOwner(relid) : InvalidOid, cols, NULL, names, types);
+	CheckpointRows(cs, kind, object, relname, IvmRelationOwner(relid), cols, NULL, names, types);
 }
 
-/* run a catalog query at the checkpoint's snapshot */
+/* run a catalog query at the checkpoint's snapshot, as the present user */
 static void
 ExecAt(CkptState *cs, const char *sql, const char *what)
 {
@@ -662,6 +685,23 @@ ExecAt(CkptState *cs, const char *sql, const char *what)
 	rc = SPI_execute_snapshot(plan, NULL, NULL, cs->snap, InvalidSnapshot, true, false, 0);
 	IvmSpiCheck(rc, SPI_OK_SELECT, what);
 	SPI_freeplan(plan);
+}
+
+/*
+ * ExecAtAs
+ *		ExecAt as role, restricted, row security off (IvmBecomeReader): for
+ *		a statement over a relation role owns (a delta log), or one that
+ *		deparses role's definitions (the constants in them are written out
+ *		by their types' output functions).
+ */
+static void
+ExecAtAs(CkptState *cs, Oid role, const char *sql, const char *what)
+{
+	IvmUserSave save;
+
+	IvmBecomeReader(role, &save);
+	ExecAt(cs, sql, what);
+	IvmRestoreUser(&save);
 }
 
 static char *
@@ -696,7 +736,7 @@ CheckpointViews(CkptState *cs)
 	uint64		n;
 
 	ExecAt(cs, "SELECT n.nspname, c.relname, pg_catalog.pg_get_userbyid(c.relowner), "
-		   "v.storagerel::oid, pg_catalog.pg_get_viewdef(v.defrel), v.mode, v.options::text, "
+		   "v.storagerel::oid, v.defrel::oid, v.mode, v.options::text, "
 		   "v.level, v.strategy, v.populated, v.needs_recompute, v.rows, v.size, v.last_epoch, "
 		   "w.channel, v.viewrel::oid "
 		   "FROM ivm._views v JOIN pg_catalog.pg_class c ON c.oid = v.viewrel "
@@ -713,15 +753,23 @@ CheckpointViews(CkptState *cs)
 		char	   *object = quote_qualified_identifier(schema, relname);
 		bool		isnull;
 		Oid			storage = DatumGetObjectId(SPI_getbinval(tt->vals[i], tt->tupdesc, 4, &isnull));
+		Oid			defrel = DatumGetObjectId(SPI_getbinval(tt->vals[i], tt->tupdesc, 5, &isnull));
 		Oid			viewrel = DatumGetObjectId(SPI_getbinval(tt->vals[i], tt->tupdesc, 16, &isnull));
 		char	   *last_epoch = Col(tt, i, 14);
+		char	   *query;
 		List	   *vnames;
 		List	   *vtypes;
 		ListCell   *lc;
 
+		/* deparsed as the definition's owner: its constants' output functions */
+		ExecAtAs(cs, IvmRelationOwner(defrel),
+				 psprintf("SELECT pg_catalog.pg_get_viewdef(%u::pg_catalog.oid)", defrel),
+				 "deparsing a view's query");
+		query = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
 		BeginObject(cs, "view", schema, relname);
 		JsonStr(&cs->objects, "owner", Col(tt, i, 3));
-		JsonStr(&cs->objects, "query", Col(tt, i, 5));
+		JsonStr(&cs->objects, "query", query);
 		JsonStr(&cs->objects, "mode", Col(tt, i, 6));
 		JsonStr(&cs->objects, "options", Col(tt, i, 7));
 		JsonInt(&cs->objects, "level", pg_strtoint32(Col(tt, i, 8)));
@@ -785,8 +833,9 @@ CheckpointPending(CkptState *cs, const char *object, Oid logrel, bool truncated)
 	}
 	JsonColumns(&cs->objects, "log_columns", names, types);
 
-	/* most checkpoints find the log empty: then no file */
-	ExecAt(cs, psprintf("SELECT 1 FROM %s LIMIT 1", logname), "looking for pending deltas");
+	/* most checkpoints find the log empty: then no file (the log is its table owner's) */
+	ExecAtAs(cs, IvmRelationOwner(logrel), psprintf("SELECT 1 FROM %s LIMIT 1", logname),
+			 "looking for pending deltas");
 	JsonKey(&cs->objects, "pending");
 	if (SPI_processed == 0)
 		appendStringInfoString(&cs->objects, "null");
@@ -847,8 +896,10 @@ CheckpointPushSources(CkptState *cs)
 		Relation	rel = table_open(relid, AccessShareLock);
 		TupleDesc	desc = RelationGetDescr(rel);
 		StringInfoData defs;
+		IvmUserSave save;
 
-		/* the columns as ivm.create_source() takes them */
+		/* the columns as ivm.create_source() takes them, typmods formatted as its owner */
+		IvmBecome(rel->rd_rel->relowner, true, &save);
 		initStringInfo(&defs);
 		for (int a = 0; a < desc->natts; a++)
 		{
@@ -864,6 +915,7 @@ CheckpointPushSources(CkptState *cs)
 			if (att->attnotnull)
 				appendStringInfoString(&defs, " NOT NULL");
 		}
+		IvmRestoreUser(&save);
 		table_close(rel, AccessShareLock);
 
 		BeginObject(cs, "push", schema, relname);
@@ -922,10 +974,16 @@ CheckpointTables(CkptState *cs)
 		JsonColumns(&cs->objects, "columns", names, types);
 
 		memset(&rs, 0, sizeof(rs));
-		/* read by the name the locked table has now, not the listed one */
+
+		/*
+		 * Read by the name the locked table has now, not the listed one; as
+		 * its owner, restricted (IvmCkptScan): planning the read runs its
+		 * index and statistics expressions, hashing its rows its types'
+		 * output functions.
+		 */
 		(void) IvmCkptScan(psprintf("SELECT %s FROM %s", cols,
 									IvmLockedTableName(relid, AccessShareLock)),
-						   cs->snap, 0, InvalidOid, FingerprintRow, &rs);
+						   cs->snap, 0, IvmRelationOwner(relid), FingerprintRow, &rs);
 		JsonFingerprint(&cs->objects, &rs.fp);
 
 		CheckpointPending(cs, object, logrel, truncated);

@@ -35,6 +35,12 @@
  * database with the same types, and the hash of a row (XXH3-128 of its
  * encoding) is the same wherever it is computed.
  *
+ * Rights: the only statement here is the cursor of IvmCkptScan, run as
+ * the owner of the relation it reads, restricted, row_security off (the
+ * caller names the owner; ivm._seen alone is read as ivm's owner, whose
+ * table it is); IvmCkptColumns formats types as the relation's owner.
+ * Files and objects are reached with the server's own rights.
+ *
  * Memory: a writer's buffers and zstd context live in a context of their
  * own, freed by IvmCkptCloseWriter or with the caller's context on error
  * (a reset callback frees the zstd context, which zstd allocates itself).
@@ -394,6 +400,16 @@ IvmCkptRemoveFile(const IvmCkptDir *dir, const char *fname)
 						IvmCkptPath(dir, fname))));
 }
 
+/* ascending order of sequence numbers, for qsort */
+static int
+SeqCmp(const void *a, const void *b)
+{
+	uint64		x = *(const uint64 *) a;
+	uint64		y = *(const uint64 *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
 /*
  * IvmCkptListManifests
  *		The sequence numbers of the manifests in dir, ascending.  A missing
@@ -428,14 +444,9 @@ IvmCkptListManifests(const IvmCkptDir *dir, int *n, bool missing_ok)
 		}
 		seqs[(*n)++] = strtoull(name, NULL, 10);
 	}
-	for (int i = 1; i < *n; i++)	/* few of them: insertion sort */
-		for (int j = i; j > 0 && seqs[j - 1] > seqs[j]; j--)
-		{
-			uint64		t = seqs[j];
-
-			seqs[j] = seqs[j - 1];
-			seqs[j - 1] = t;
-		}
+	/* one per checkpoint of the chain: many, in a long one */
+	if (*n > 1)
+		qsort(seqs, *n, sizeof(uint64), SeqCmp);
 	return seqs;
 }
 
@@ -1245,10 +1256,15 @@ IvmCkptFold(IvmCkptEntries *entries, const char *object, const char *path,
  *		Run a SELECT at snap through a cursor and hand each row, encoded, to
  *		fn (with the tuple, for columns it needs as values).  The first skip
  *		columns are not part of the encoding.  Returns the number of rows.
- *		The rows are read and put in text form as runas, restricted, when it
- *		is valid (the owner of the relation read, whose types' output
- *		functions then run with its rights), else as the caller.  Caller is
- *		connected to SPI and has set the text format; fn runs as runas too.
+ *		runas is the owner of the relation read: the statement is planned,
+ *		run and its values put in text form as that role, restricted, with
+ *		row_security off (IvmBecomeReader), for planning it runs the
+ *		relation's index and statistics expressions and the text form its
+ *		types' output functions, the owner's code all of it.  InvalidOid
+ *		only for ivm's own relations (ivm._seen), read as the present user,
+ *		the owner of schema ivm.  The snapshot is snap whoever reads.
+ *		Caller is connected to SPI and has set the text format; fn runs as
+ *		runas too.
  */
 uint64
 IvmCkptScan(const char *sql, Snapshot snap, int skip, Oid runas, IvmCkptRowFn fn, void *arg)
@@ -1266,7 +1282,7 @@ IvmCkptScanArgs(const char *sql, int nargs, Oid *argtypes, Datum *args, Snapshot
 
 	if (!OidIsValid(runas))
 		return ScanRows(sql, nargs, argtypes, args, snap, skip, fn, arg);
-	IvmBecome(runas, true, &save);
+	IvmBecomeReader(runas, &save);
 	n = ScanRows(sql, nargs, argtypes, args, snap, skip, fn, arg);
 	IvmRestoreUser(&save);
 	return n;
@@ -1356,6 +1372,8 @@ ScanRows(const char *sql, int nargs, Oid *argtypes, Datum *args, Snapshot snap,
  * IvmCkptColumns
  *		The live columns of a relation in order: their quoted names joined
  *		by commas (returned), names and formatted types in *names, *types.
+ *		Types are formatted as the relation's owner, restricted: a type
+ *		modifier is formatted by its type's typmodout function.
  */
 char *
 IvmCkptColumns(Oid relid, bool quoted_list, List **names, List **types)
@@ -1363,7 +1381,9 @@ IvmCkptColumns(Oid relid, bool quoted_list, List **names, List **types)
 	Relation	rel = table_open(relid, AccessShareLock);
 	TupleDesc	desc = RelationGetDescr(rel);
 	StringInfoData buf;
+	IvmUserSave save;
 
+	IvmBecome(rel->rd_rel->relowner, true, &save);
 	initStringInfo(&buf);
 	*names = NIL;
 	*types = NIL;
@@ -1379,6 +1399,7 @@ IvmCkptColumns(Oid relid, bool quoted_list, List **names, List **types)
 		*names = lappend(*names, pstrdup(NameStr(att->attname)));
 		*types = lappend(*types, format_type_with_typemod(att->atttypid, att->atttypmod));
 	}
+	IvmRestoreUser(&save);
 	table_close(rel, AccessShareLock);
 	return buf.data;
 }

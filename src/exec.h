@@ -66,6 +66,7 @@ extern void IvmCatalogEnd(IvmUserSave *save);
 extern Oid	IvmRelationOwner(Oid relid);
 extern char *IvmLockedTableName(Oid relid, LOCKMODE mode);
 extern void IvmBecomeOwnerOf(Oid relid, IvmUserSave *save);
+extern void IvmBecomeReader(Oid role, IvmUserSave *save);
 extern int	ivm_internal_ddl;
 extern void IvmInternalDdl(const char *sql, Oid role, const char *what);
 

@@ -23,6 +23,27 @@
  *	statement, as pg_dump does: it restores the same rows under any settings
  *	of the session that runs it.
  *
+ *	Rights (rights.c): the caller needs the rights of server files; the work
+ *	runs as the owner of schema ivm but for what a user's code can reach.
+ *	Each statement, and as whom it runs:
+ *	- the lists of tables, storage, logs and views, the schemas, the epoch,
+ *	  the column names COPY lists, ivm's catalog tables and sequences, and
+ *	  the foreign keys between sources (pg_get_constraintdef of a foreign key
+ *	  writes names only): ivm's owner; ivm's catalog and PostgreSQL's,
+ *	  built-in functions only;
+ *	- a relation's definition (PutTable: columns, defaults, partition bounds
+ *	  and keys; PutTableAfterData: constraints, indexes; PutTriggers; a
+ *	  view's query): its owner, restricted (PutRowsOf), as deparsing writes
+ *	  the constants of those expressions through their types' output
+ *	  functions;
+ *	- a relation's rows (PutCopy of a table, a partition, a push source, a
+ *	  view's storage or shard, a delta log): its owner, restricted,
+ *	  row_security off (IvmBecomeReader), as planning the read runs the
+ *	  owner's index expressions, index predicates and statistics
+ *	  expressions, and SPI_getvalue its types' output functions.
+ *	All of them read at the one snapshot pushed first: switching roles
+ *	changes no snapshot.
+ *
  *	The file is written under "<path>.tmp" and renamed into place; on any
  *	failure (a write, flush, fsync, close or the rename) the temporary file
  *	is removed before the error goes on.  To object storage (s3://bucket/key)
@@ -136,6 +157,23 @@ PutRows(FullWriter *w, const char *sql)
 	SPI_freetuptable(tt);
 }
 
+/*
+ * PutRowsOf
+ *		PutRows of a catalog query that deparses the definitions of relation
+ *		relid (its columns' defaults, constraints, indexes, triggers, view
+ *		query), run as the relation's owner, restricted: the constants of
+ *		those definitions are written out by their types' output functions.
+ */
+static void
+PutRowsOf(FullWriter *w, Oid relid, const char *sql)
+{
+	IvmUserSave save;
+
+	IvmBecomeReader(IvmRelationOwner(relid), &save);
+	PutRows(w, sql);
+	IvmRestoreUser(&save);
+}
+
 /* A value in COPY's text format. */
 static void
 PutCopyValue(FullWriter *w, const char *s)
@@ -178,6 +216,11 @@ PutCopyValue(FullWriter *w, const char *s)
  *		through a cursor.  relid, when valid, is the table to read (a
  *		user's, or ivm's storage or log), locked and named by its OID, and
  *		relname is then NULL; else relname is one of ivm's catalog tables.
+ *		A table of relid is read as its owner, restricted, row security off
+ *		(IvmBecomeReader): planning the read runs its index and statistics
+ *		expressions, and SPI_getvalue its types' output functions, its
+ *		owner's code all of it.  ivm's catalog is read as the present user,
+ *		the owner of schema ivm, who owns it.
  */
 static void
 PutCopy(FullWriter *w, const char *relname, Oid relid)
@@ -187,6 +230,7 @@ PutCopy(FullWriter *w, const char *relname, Oid relid)
 	Portal		portal;
 	SPIPlanPtr	plan;
 	uint64		n;
+	IvmUserSave save;
 
 	/* a table of a user's: by the name it has once locked (IvmLockedTableName) */
 	if (OidIsValid(relid))
@@ -200,6 +244,8 @@ PutCopy(FullWriter *w, const char *relname, Oid relid)
 	SPI_freetuptable(SPI_tuptable);
 
 	PutF(w, "COPY %s (%s) FROM stdin;\n", relname, cols.data);
+	if (OidIsValid(relid))
+		IvmBecomeReader(IvmRelationOwner(relid), &save);
 	plan = SPI_prepare(psprintf("SELECT %s FROM ONLY %s", cols.data, relname), 0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "ivm: could not read %s: %s", relname, SPI_result_code_string(SPI_result));
@@ -222,6 +268,8 @@ PutCopy(FullWriter *w, const char *relname, Oid relid)
 	} while (n > 0);
 	SPI_cursor_close(portal);
 	SPI_freeplan(plan);
+	if (OidIsValid(relid))
+		IvmRestoreUser(&save);
 	Put(w, "\\.\n\n");
 }
 
@@ -236,6 +284,10 @@ PutTable(FullWriter *w, Oid relid)
 {
 	char	   *sql;
 	uint64		n;
+	IvmUserSave save;
+
+	/* as the owner: defaults and bounds deparsed write out their constants */
+	IvmBecomeReader(IvmRelationOwner(relid), &save);
 
 	sql = psprintf("SELECT c.oid::regclass::text, c.relkind, c.relispartition, "
 				   " CASE WHEN c.relispartition THEN (SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = c.oid) END, "
@@ -277,6 +329,7 @@ PutTable(FullWriter *w, Oid relid)
 		}
 		PutF(w, "ALTER TABLE %s OWNER TO %s;\n", name, owner);
 	}
+	IvmRestoreUser(&save);
 }
 
 /*
@@ -289,11 +342,11 @@ static void
 PutTableAfterData(FullWriter *w, Oid relid, bool partition)
 {
 	if (!partition)
-		PutRows(w, psprintf("SELECT format('ALTER TABLE %%s ADD CONSTRAINT %%I %%s', "
+		PutRowsOf(w, relid, psprintf("SELECT format('ALTER TABLE %%s ADD CONSTRAINT %%I %%s', "
 							"  conrelid::regclass, conname, pg_get_constraintdef(oid)) "
 							"FROM pg_constraint WHERE conrelid = %u AND contype IN ('p', 'u', 'c', 'x') "
 							"  AND NOT coninhcount > 0 ORDER BY conname", relid));
-	PutRows(w, psprintf("SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i "
+	PutRowsOf(w, relid, psprintf("SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i "
 						"WHERE i.indrelid = %u AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) "
 						"  AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid) "
 						"ORDER BY i.indexrelid", relid));
@@ -303,7 +356,7 @@ PutTableAfterData(FullWriter *w, Oid relid, bool partition)
 static void
 PutTriggers(FullWriter *w, Oid relid)
 {
-	PutRows(w, psprintf("SELECT pg_get_triggerdef(t.oid) FROM pg_trigger t "
+	PutRowsOf(w, relid, psprintf("SELECT pg_get_triggerdef(t.oid) FROM pg_trigger t "
 						"WHERE t.tgrelid = %u AND NOT t.tgisinternal AND t.tgname LIKE 'ivm\\_%%' "
 						"  AND t.tgparentid = 0 ORDER BY t.tgname", relid));
 }
@@ -472,7 +525,7 @@ ivm_checkpoint_full(PG_FUNCTION_ARGS)
 			rels[0] = lfirst_oid(lc);	/* the definition */
 			rels[1] = lfirst_oid(lc2);	/* the view users read */
 			for (int k = 0; k < 2; k++)
-				PutRows(&w, psprintf("SELECT format('CREATE VIEW %%s AS %%s', c.oid::regclass, "
+				PutRowsOf(&w, rels[k], psprintf("SELECT format('CREATE VIEW %%s AS %%s', c.oid::regclass, "
 									 "  rtrim(pg_get_viewdef(c.oid), ';')) "
 									 "  || format(E';\\nALTER VIEW %%s OWNER TO %%s', c.oid::regclass, c.relowner::regrole) "
 									 "FROM pg_class c WHERE c.oid = %u", rels[k]));

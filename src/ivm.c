@@ -63,6 +63,8 @@ Oid			ivm_maintained_rel = InvalidOid;
 
 void		_PG_init(void);
 static bool CheckDatabaseList(char **newval, void **extra, GucSource source);
+static bool CheckS3AccessKeyId(char **newval, void **extra, GucSource source);
+static bool CheckS3SecretAccessKey(char **newval, void **extra, GucSource source);
 
 PG_FUNCTION_INFO_V1(ivm_check_preloaded);
 
@@ -197,7 +199,8 @@ _PG_init(void)
 	 * Object storage for checkpoints (s3.c).  Superusers only: whoever sets
 	 * the endpoint decides where the server's credentials and the
 	 * checkpoints go.  The secret is also hidden (SHOW, pg_settings) from
-	 * roles that may not read superuser-only settings.
+	 * roles that may not read superuser-only settings, and the credentials
+	 * may not be stored where every role reads them (CheckS3Credential).
 	 */
 	DefineCustomStringVariable("ivm.s3_endpoint",
 							   "Object storage endpoint for s3:// checkpoints (path-style URL).",
@@ -222,7 +225,7 @@ _PG_init(void)
 							   &ivm_s3_access_key_id,
 							   "",
 							   PGC_SUSET, GUC_SUPERUSER_ONLY,
-							   NULL, NULL, NULL);
+							   CheckS3AccessKeyId, NULL, NULL);
 
 	DefineCustomStringVariable("ivm.s3_secret_access_key",
 							   "Secret access key for s3:// checkpoints.",
@@ -230,7 +233,7 @@ _PG_init(void)
 							   &ivm_s3_secret_access_key,
 							   "",
 							   PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL,
-							   NULL, NULL, NULL);
+							   CheckS3SecretAccessKey, NULL, NULL);
 
 	DefineCustomIntVariable("ivm.s3_timeout",
 							"Seconds an s3:// checkpoint transfer may make no progress before it counts as failed.",
@@ -270,6 +273,57 @@ CheckDatabaseList(char **newval, void **extra, GucSource source)
 		return false;
 	}
 	return true;
+}
+
+/*
+ * CheckS3Credential
+ *		The credentials for object storage (setting name) are refused from
+ *		the sources PostgreSQL keeps in catalogs that every role may read:
+ *		ALTER ROLE / ALTER DATABASE ... SET (pg_db_role_setting, shown by
+ *		pg_roles.rolconfig) and CREATE / ALTER FUNCTION ... SET
+ *		(pg_proc.proconfig).  Those statements check a value with source
+ *		PGC_S_TEST before they store it; what is stored already (from an
+ *		older ivm) is applied at session start from PGC_S_GLOBAL,
+ *		PGC_S_DATABASE, PGC_S_USER or PGC_S_DATABASE_USER, and is refused
+ *		then with a warning.  postgresql.conf, ALTER SYSTEM, SET and the
+ *		server's environment stay.  The message never quotes the value,
+ *		which PostgreSQL's own would.
+ */
+static bool
+CheckS3Credential(const char *name, GucSource source)
+{
+	switch (source)
+	{
+		case PGC_S_TEST:
+		case PGC_S_GLOBAL:
+		case PGC_S_DATABASE:
+		case PGC_S_USER:
+		case PGC_S_DATABASE_USER:
+			GUC_check_errmsg("%s cannot be set per role, per database or per function", name);
+			GUC_check_errdetail("Such settings are kept in pg_db_role_setting or pg_proc, which every role can read.");
+			if (source == PGC_S_TEST)
+				GUC_check_errhint("Set it in postgresql.conf (or with ALTER SYSTEM), or leave it empty and give the server "
+								  "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in its environment.");
+			else
+				GUC_check_errhint("The stored value is ignored: remove it with ALTER ROLE or ALTER DATABASE ... RESET %s, "
+								  "and set it in postgresql.conf (or with ALTER SYSTEM) or in the server's environment.",
+								  name);
+			return false;
+		default:
+			return true;
+	}
+}
+
+static bool
+CheckS3AccessKeyId(char **newval, void **extra, GucSource source)
+{
+	return CheckS3Credential("ivm.s3_access_key_id", source);
+}
+
+static bool
+CheckS3SecretAccessKey(char **newval, void **extra, GucSource source)
+{
+	return CheckS3Credential("ivm.s3_secret_access_key", source);
 }
 
 Datum

@@ -44,6 +44,32 @@
  * the relation they go into, restricted, as REFRESH runs a query; then
  * ivm's own rights write them.
  *
+ * Rights, statement by statement (rights.c).  The work runs as the owner of
+ * schema ivm (IvmCatalogBegin) but for what a user's code can reach:
+ *	- the step lock, lookups in and writes to ivm._sources, ivm._views,
+ *	  ivm._deps, ivm._watches, ivm._truncated, ivm._state and the seen-set
+ *	  sequence, the list of a restored storage's indexes: ivm's owner; ivm's
+ *	  catalog and PostgreSQL's, built-in functions only;
+ *	- a table's fingerprint (CheckTable): the table's owner, restricted,
+ *	  row_security off (IvmCkptScan), as the checkpoint computed it: planning
+ *	  the read runs its index and statistics expressions, hashing its rows
+ *	  its types' output functions;
+ *	- ivm.create_source and ALTER TABLE ... OWNER TO of a push source: the
+ *	  caller, as if it typed them (BecomeCaller);
+ *	- a view's creation (IvmCreateView): its owner, restricted;
+ *	- values read back (input functions, a domain's checks) and the INSERTs
+ *	  of restored rows into storage, push sources, logs (InsertRows): the
+ *	  owner of the relation they go into, restricted; into ivm._seen, ivm's
+ *	  owner, whose table it is;
+ *	- the size of restored aggregate storage (sum of its counts): the
+ *	  storage's owner, restricted; dropping and building again the indexes
+ *	  of restored storage: its owner, restricted (IvmInternalDdl);
+ *	- the DELETE of a restored push source's captured rows from its log:
+ *	  ivm's owner, who alone deletes from logs; a DELETE runs no index
+ *	  expression, and a log has only ivm's indexes and triggers;
+ *	- the column definitions of a push source (RestoreColumnDefinitions):
+ *	  types looked up as the source's owner, restricted (typmodin).
+ *
  * Memory: files are read whole; the rows of one view are held while it is
  * loaded, in a context deleted after it.  From object storage, each file
  * is downloaded once into a staging directory of the server (ckptfile.c)
@@ -390,10 +416,12 @@ LogSignature(RestoreState *rs, IvmCkptObject *o)
  *		quoted, its type looked up and formatted, its collation looked up,
  *		NOT NULL.  The manifest's text is parsed, never executed: anything
  *		else in it (a second statement, a default, a constraint, a table
- *		option) makes the file unusable.
+ *		option) makes the file unusable.  The types are looked up and
+ *		formatted as owner, who will own the table, restricted: a type
+ *		modifier goes through its type's typmodin and typmodout functions.
  */
 static char *
-RestoreColumnDefinitions(RestoreState *rs, IvmCkptObject *o)
+RestoreColumnDefinitions(RestoreState *rs, IvmCkptObject *o, Oid owner)
 {
 	const char *path = rs->last->path;
 	char	   *defs = IvmCkptJsonStr(o->json, "column_definitions", true, path);
@@ -401,6 +429,7 @@ RestoreColumnDefinitions(RestoreState *rs, IvmCkptObject *o)
 	CreateStmt *stmt;
 	StringInfoData buf;
 	ListCell   *lc;
+	IvmUserSave save;
 
 	parsed = raw_parser(psprintf("CREATE TABLE ivm_restore_check (%s)", defs), RAW_PARSE_DEFAULT);
 	if (list_length(parsed) != 1 || !IsA(((RawStmt *) linitial(parsed))->stmt, CreateStmt))
@@ -413,6 +442,7 @@ RestoreColumnDefinitions(RestoreState *rs, IvmCkptObject *o)
 		IvmCkptCorrupt(path, "The column definitions of %s hold more than columns.", o->name);
 
 	initStringInfo(&buf);
+	IvmBecome(owner, true, &save);
 	foreach(lc, stmt->tableElts)
 	{
 		ColumnDef  *col = lfirst(lc);
@@ -444,6 +474,7 @@ RestoreColumnDefinitions(RestoreState *rs, IvmCkptObject *o)
 		if (notnull)
 			appendStringInfoString(&buf, " NOT NULL");
 	}
+	IvmRestoreUser(&save);
 	return buf.data;
 }
 
@@ -510,7 +541,7 @@ CheckRowsObject(RestoreState *rs, RestoreObject *ro, const char *what)
 							   o->name, NAMEDATALEN - 1);
 		}
 		else
-			(void) RestoreColumnDefinitions(rs, o);
+			(void) RestoreColumnDefinitions(rs, o, owner_oid);
 	}
 
 	/*
@@ -588,11 +619,16 @@ CheckTable(RestoreState *rs, RestoreObject *ro)
 		char	   *cols = IvmCkptColumns(ro->relid, true, &names, &types);
 		Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
 
-		/* the latest snapshot: taken after the lock, it sees every write */
+		/*
+		 * The latest snapshot: taken after the lock, it sees every write.  As
+		 * the table's owner, restricted (IvmCkptScan), as the checkpoint read
+		 * it: planning the read runs its index and statistics expressions,
+		 * hashing its rows its types' output functions.
+		 */
 		memset(&fp, 0, sizeof(fp));
 		(void) IvmCkptScan(psprintf("SELECT %s FROM %s", cols,
 									IvmLockedTableName(ro->relid, ShareLock)), snap, 0,
-						   InvalidOid, FingerprintRow, &fp);
+						   IvmRelationOwner(ro->relid), FingerprintRow, &fp);
 		UnregisterSnapshot(snap);
 		ro->matched = fp.rows == o->fingerprint.rows &&
 			IvmCkptHashCmp(&fp.sum, &o->fingerprint.sum) == 0;
@@ -683,6 +719,10 @@ InsertRows(RestoreState *rs, Oid relid, Tuplestorestate *ts, TupleDesc desc, uin
  *		Drop the indexes of a relation this restore created and is about to
  *		fill (built once after the load, they cost a fraction of being kept
  *		up to date row by row); returns the statements that build them again.
+ *		The catalog is read as the owner of schema ivm (the indexes ivm made
+ *		on view storage list columns: deparsing them writes no constant);
+ *		they are dropped, and built again by LoadRows, as the relation's
+ *		owner, restricted (IvmInternalDdl).
  */
 static List *
 DropIndexes(Oid relid)
@@ -705,10 +745,8 @@ DropIndexes(Oid relid)
 		names = lappend(names, SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2));
 	}
 	foreach(lc, names)
-	{
-		rc = SPI_execute(psprintf("DROP INDEX %s", (char *) lfirst(lc)), false, 0);
-		IvmSpiCheck(rc, SPI_OK_UTILITY, "dropping an index of restored storage");
-	}
+		IvmInternalDdl(psprintf("DROP INDEX %s", (char *) lfirst(lc)), IvmRelationOwner(relid),
+					   "dropping an index of restored storage");
 	return defs;
 }
 
@@ -865,11 +903,8 @@ LoadRows(RestoreState *rs, RestoreObject *ro, Oid relid, Oid role, bool maintena
 	}
 	InsertRows(rs, relid, ts, desc, batch, maintenance);
 	foreach(ilc, indexes)
-	{
-		int			rc = SPI_execute((char *) lfirst(ilc), false, 0);
-
-		IvmSpiCheck(rc, SPI_OK_UTILITY, "building an index of restored storage");
-	}
+		IvmInternalDdl((char *) lfirst(ilc), IvmRelationOwner(relid),
+					   "building an index of restored storage");
 	tuplestore_end(ts);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
@@ -1054,8 +1089,13 @@ RestoreView(RestoreState *rs, RestoreObject *ro, IvmUserSave *catalog_save)
 			char	   *sql = psprintf("SELECT coalesce(sum(%s), 0)::int8 FROM %s", IVM_COUNT_COLUMN,
 									   quote_qualified_identifier(IVM_SCHEMA, get_rel_name(storage)));
 
-			/* not read-only: the statement must see the rows just loaded */
+			/*
+			 * Not read-only: the statement must see the rows just loaded.  As
+			 * the storage's owner, restricted, like every read of it.
+			 */
+			IvmBecomeReader(IvmRelationOwner(storage), &save);
 			rc = SPI_execute(sql, false, 0);
+			IvmRestoreUser(&save);
 			IvmSpiCheck(rc, SPI_OK_SELECT, "measuring a restored view");
 			size = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		}
@@ -1170,7 +1210,7 @@ RestorePush(RestoreState *rs, RestoreObject *ro, IvmUserSave *catalog_save)
 	IvmCkptObject *o = ro->obj;
 	const char *path = rs->last->path;
 	char	   *owner = IvmCkptJsonStr(o->json, "owner", true, path);
-	char	   *defs = RestoreColumnDefinitions(rs, o);
+	char	   *defs = RestoreColumnDefinitions(rs, o, get_role_oid(owner, false));
 	bool		dedup = IvmCkptJsonBool(o->json, "dedup", path);
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		args[2] = {CStringGetTextDatum(o->name), CStringGetTextDatum(defs)};
@@ -1197,7 +1237,13 @@ RestorePush(RestoreState *rs, RestoreObject *ro, IvmUserSave *catalog_save)
 			 o->name, RelationSignature(ro->relid), o->signature);
 	rs->rows += LoadRows(rs, ro, ro->relid, IvmRelationOwner(ro->relid), true, NULL, (Datum) 0, false);
 
-	/* loading fired the capture trigger: those log rows are not deltas */
+	/*
+	 * Loading fired the capture trigger: those log rows are not deltas.  As
+	 * the owner of schema ivm, who alone deletes from a log (its owner may
+	 * only append and read): DELETE runs no expression of an index, nor a
+	 * type's function, and the log carries only ivm's indexes and triggers
+	 * (the utility hook refuses any other on a relation of schema ivm).
+	 */
 	(void) SourceId(ro->relid, &logrel);
 	rc = SPI_execute(psprintf("DELETE FROM %s", quote_qualified_identifier(IVM_SCHEMA, get_rel_name(logrel))),
 					 false, 0);

@@ -21,6 +21,12 @@
  *	   source, to_jsonb of a view's changed rows -- all of it has the
  *	   owner's rights and no more, and cannot change the session
  *	   (SET ROLE, SET of settings, temporary tables) behind ivm's back.
+ *	   Reading a relation for a checkpoint, a full checkpoint or a restore
+ *	   is the same (IvmBecomeReader): a user's table, push source, delta log
+ *	   or a view's storage is read as the relation's owner, since planning
+ *	   the read runs the owner's index and statistics expressions and
+ *	   writing its values out runs their types' output functions: none
+ *	   of it may run with the rights of whoever asked for the checkpoint.
  *
  *	3. As the extension's owner (the owner of schema ivm): ivm's own
  *	   catalog, delta logs and view storage, which belong to it.  Only
@@ -249,6 +255,28 @@ void
 IvmBecomeOwnerOf(Oid relid, IvmUserSave *save)
 {
 	IvmBecome(IvmRelationOwner(relid), true, save);
+}
+
+/*
+ * IvmBecomeReader
+ *		Act as role, restricted (IvmBecome), to read a relation role owns
+ *		with a query ivm wrote: a checkpoint, a full checkpoint or a restore
+ *		reading a user's table, push source, delta log or view storage.
+ *		Planning that query loads the relation's index expressions, index
+ *		predicates and statistics expressions and folds their constants
+ *		(running the owner's immutable functions), and writing its values
+ *		out runs their types' output functions: all of it is the owner's
+ *		code, and gets the owner's rights, whoever asked for the
+ *		checkpoint.  row_security is off, as pg_dump sets it: a policy that
+ *		would hide rows from the owner (FORCE ROW LEVEL SECURITY) makes the
+ *		read fail instead of leaving rows out.  IvmRestoreUser undoes both.
+ */
+void
+IvmBecomeReader(Oid role, IvmUserSave *save)
+{
+	IvmBecome(role, true, save);
+	(void) set_config_option("row_security", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 }
 
 /*

@@ -34,8 +34,12 @@
  * served with CHECK_FOR_INTERRUPTS.  The callbacks allocate with malloc
  * (a bounded response body) and never palloc.
  *
- * Memory: objects stream between files and the network; only a listing or
- * an error's XML is held, at most S3_MAX_BODY bytes.
+ * Memory: objects stream between files and the network; only an error's
+ * XML or one page of a listing is held, at most S3_MAX_BODY bytes, and each
+ * page is freed once read.  A listing keeps the names and sizes it found,
+ * packed, at most S3_MAX_KEYS of them and S3_MAX_NAME_BYTES of names: a
+ * prefix flooded with objects, or a service that never ends its listing,
+ * makes it fail with a clear error instead of growing the backend.
  *
  * Layer: work, below the checkpoint files (ckptfile.c, full.c) that call
  * it.  Calls nothing of ivm but the settings.
@@ -57,6 +61,7 @@
 #include "pgstat.h"
 #include "storage/fd.h"
 #include "storage/latch.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "ivm.h"
@@ -71,6 +76,20 @@
 #define S3_FIRST_BACKOFF_MS	250
 /* the most of a response body kept (a listing page, an error) */
 #define S3_MAX_BODY			(16 * 1024 * 1024)
+
+/*
+ * The most objects a listing takes, and bytes of their names: past either,
+ * the listing fails.  A checkpoint chain holds one manifest per checkpoint
+ * and, per view, push source, seen-set or table, at most a base, its
+ * IVM_CKPT_MAX_DELTAS (32) deltas and a pending-log file: 1,000,000 objects
+ * is a checkpoint every 5 minutes for 9 years, or 30,000 objects at full
+ * chains, while each checkpoint already lists it in 1,000 requests.  Names
+ * of 20 bytes or so (00000123-0042.rows) take 20 MB at the most objects.
+ */
+#define S3_MAX_KEYS			1000000
+#define S3_MAX_NAME_BYTES	(32 * 1024 * 1024)
+/* names kept by a listing are packed into blocks of this size */
+#define S3_NAME_BLOCK		(256 * 1024)
 /* S3's limit for an object put in one request */
 #define S3_MAX_PUT			((uint64) 5 * 1024 * 1024 * 1024)
 /* the payload hash of an empty body */
@@ -888,11 +907,68 @@ IvmS3GetFile(const IvmS3Location *loc, const char *key, const char *path, bool m
 	return true;
 }
 
+/* the names and sizes a listing keeps, packed (see S3_MAX_KEYS) */
+typedef struct S3Listing
+{
+	IvmS3Object *objects;		/* an array, no header per object */
+	int			n;
+	int			max;
+	char	   *block;			/* names, packed into blocks that never move */
+	size_t		block_used;
+	size_t		name_bytes;
+	uint64		seen;			/* every key of every page, kept or not */
+} S3Listing;
+
+/* keep object name (size bytes); names stay where they are first put */
+static void
+ListingAdd(S3Listing *l, const char *name, uint64 size)
+{
+	size_t		len = strlen(name) + 1;
+
+	if (l->block == NULL || l->block_used + len > S3_NAME_BLOCK)
+	{
+		l->block = palloc(Max(S3_NAME_BLOCK, len));
+		l->block_used = 0;
+	}
+	memcpy(l->block + l->block_used, name, len);
+	if (l->n == l->max)
+	{
+		l->max = Max(l->max * 2, 1024);
+		l->objects = l->objects == NULL ?
+			palloc_extended(sizeof(IvmS3Object) * l->max, MCXT_ALLOC_HUGE) :
+			repalloc_huge(l->objects, sizeof(IvmS3Object) * l->max);
+	}
+	l->objects[l->n].name = l->block + l->block_used;
+	l->objects[l->n].size = size;
+	l->n++;
+	l->block_used += len;
+	l->name_bytes += len;
+}
+
+/* the error of a listing past S3_MAX_KEYS objects or S3_MAX_NAME_BYTES */
+static void
+ListingTooLong(const IvmS3Location *loc, const char *prefix)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("could not list \"%s%s/%s\": more than %d objects under the prefix",
+					IVM_S3_SCHEME, loc->bucket, prefix, S3_MAX_KEYS),
+			 errdetail("ivm lists at most %d objects (%d MB of names) under a checkpoint prefix; "
+					   "a checkpoint chain holds one manifest per checkpoint and a few dozen files "
+					   "per view or source.",
+					   S3_MAX_KEYS, S3_MAX_NAME_BYTES / (1024 * 1024)),
+			 errhint("Use a prefix of its own for ivm's checkpoints (nothing else stored under it), "
+					 "and start a new chain under a new prefix now and then.")));
+}
+
 /*
  * IvmS3List
  *		The objects directly under loc's prefix (not those under a further
  *		'/'), as IvmS3Object, in the order of their keys.  A missing bucket
- *		is an error; an empty prefix lists nothing.
+ *		is an error; an empty prefix lists nothing.  Each page is read in a
+ *		memory context of its own, reset after it (each entry of it in one
+ *		reset after the entry); what is kept is bounded (S3_MAX_KEYS,
+ *		S3_MAX_NAME_BYTES), and a cancel is served between pages.
  */
 List *
 IvmS3List(const IvmS3Location *loc)
@@ -900,7 +976,15 @@ IvmS3List(const IvmS3Location *loc)
 	List	   *objects = NIL;
 	char	   *prefix = loc->key[0] ? psprintf("%s/", loc->key) : pstrdup("");
 	char	   *token = NULL;
+	S3Listing	l;
+	MemoryContext outer = CurrentMemoryContext;
+	MemoryContext pagecxt = AllocSetContextCreate(CurrentMemoryContext, "ivm s3 listing page",
+												  ALLOCSET_DEFAULT_SIZES);
+	/* (not pagecxt's child: resetting a context deletes its children) */
+	MemoryContext entrycxt = AllocSetContextCreate(CurrentMemoryContext, "ivm s3 listing entry",
+												   ALLOCSET_SMALL_SIZES);
 
+	memset(&l, 0, sizeof(l));
 	for (;;)
 	{
 		StringInfoData q;
@@ -910,6 +994,11 @@ IvmS3List(const IvmS3Location *loc)
 		const char *at;
 		char	   *contents;
 		char	   *truncated;
+		char	   *next;
+		uint64		page_seen;
+
+		/* the page, and all that reading it allocates, in pagecxt */
+		MemoryContextSwitchTo(pagecxt);
 
 		/* parameters in canonical order: sorted by name, values encoded */
 		initStringInfo(&q);
@@ -926,34 +1015,65 @@ IvmS3List(const IvmS3Location *loc)
 		status = Perform(loc, &req, &body);
 		if (status < 200 || status >= 300)
 			Unexpected(loc, "list", prefix, status, body);
-		CHECK_FOR_INTERRUPTS();
 
+		/*
+		 * Every entry counts, kept or not, and a page counts as one at least.
+		 * Each entry is parsed in entrycxt, reset after it: a page of many
+		 * small entries costs no more than its body.
+		 */
+		page_seen = l.seen;
+		MemoryContextSwitchTo(entrycxt);
+		at = body;
+		while (XmlElement(at, "CommonPrefixes", &at) != NULL)
+		{
+			if (++l.seen > S3_MAX_KEYS)
+				ListingTooLong(loc, prefix);
+			MemoryContextReset(entrycxt);
+		}
 		at = body;
 		while ((contents = XmlElement(at, "Contents", &at)) != NULL)
 		{
 			char	   *key = XmlElement(contents, "Key", NULL);
 			char	   *size = XmlElement(contents, "Size", NULL);
-			IvmS3Object *o;
 
-			if (key == NULL || strncmp(key, prefix, strlen(prefix)) != 0 ||
-				strchr(key + strlen(prefix), '/') != NULL || key[strlen(prefix)] == '\0')
-				continue;
-			o = palloc(sizeof(IvmS3Object));
-			o->name = pstrdup(key + strlen(prefix));
-			o->size = size ? strtoull(size, NULL, 10) : 0;
-			objects = lappend(objects, o);
+			if (++l.seen > S3_MAX_KEYS)
+				ListingTooLong(loc, prefix);
+			if (key != NULL && strncmp(key, prefix, strlen(prefix)) == 0 &&
+				strchr(key + strlen(prefix), '/') == NULL && key[strlen(prefix)] != '\0')
+			{
+				if (l.name_bytes + strlen(key + strlen(prefix)) + 1 > S3_MAX_NAME_BYTES)
+					ListingTooLong(loc, prefix);
+				MemoryContextSwitchTo(outer);
+				ListingAdd(&l, key + strlen(prefix), size ? strtoull(size, NULL, 10) : 0);
+				MemoryContextSwitchTo(entrycxt);
+			}
+			MemoryContextReset(entrycxt);
 		}
+		MemoryContextSwitchTo(pagecxt);
+		if (l.seen == page_seen && ++l.seen > S3_MAX_KEYS)
+			ListingTooLong(loc, prefix);
 		truncated = XmlElement(body, "IsTruncated", NULL);
-		if (truncated == NULL || strcmp(truncated, "true") != 0)
-			break;
-		token = XmlElement(body, "NextContinuationToken", NULL);
-		if (token == NULL)
+		next = XmlElement(body, "NextContinuationToken", NULL);
+		if (truncated != NULL && strcmp(truncated, "true") == 0 && next == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_IO_ERROR),
 					 errmsg("could not list \"%s\": object storage gave a partial listing without a continuation token",
 							loc->url)));
+
+		/* what the next page needs outlives this one; the page goes */
+		MemoryContextSwitchTo(outer);
+		if (token)
+			pfree(token);
+		token = (truncated != NULL && strcmp(truncated, "true") == 0) ? pstrdup(next) : NULL;
+		MemoryContextReset(pagecxt);
 		CHECK_FOR_INTERRUPTS();
+		if (token == NULL)
+			break;
 	}
+	MemoryContextDelete(entrycxt);
+	MemoryContextDelete(pagecxt);
+	for (int i = 0; i < l.n; i++)
+		objects = lappend(objects, &l.objects[i]);
 	return objects;
 }
 

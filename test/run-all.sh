@@ -26,8 +26,10 @@
 #                 database, the dedup seen-set across a restart
 #   crash         test/crash/run.sh (in a cluster of its own)
 #   ownership     test/ownership/run.sh: VACUUM, VACUUM FULL and autovacuum over
-#                 a view of a hostile range type leave every role as it was
-#                 (in a cluster of its own)
+#                 a view of a hostile range type leave every role as it was;
+#                 checkpoints and restores of tables with traps in index and
+#                 statistics expressions and a type's output run them only
+#                 as the table's owner (in a cluster of its own)
 #   worker        test/worker/run.sh: background workers tick on their own,
 #                 reload, failing views, DROP EXTENSION / DATABASE, kill -9
 #                 (in a cluster of its own)

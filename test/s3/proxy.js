@@ -6,12 +6,15 @@
 //     signed x-amz-content-sha256;
 //   - injects faults on command: answer 500 to the next N requests (or all),
 //     or die (exit) half-way through the body of the Nth PUT whose key
-//     matches a pattern, as a server that crashes mid-upload;
+//     matches a pattern, as a server that crashes mid-upload, or answer
+//     every listing with a page of K more objects that says more follow
+//     (a listing that never ends, or a prefix flooded with objects);
 //   - logs "METHOD key status" per request to a file, never a header.
 // Usage: node proxy.js LISTEN_PORT UPSTREAM_PORT LOG_FILE
 // Environment: PROXY_KEY_ID, PROXY_SECRET, PROXY_REGION.
 // Control (unsigned): GET /__fault?mode=none | mode=fail&status=500&n=3 (n=-1: always)
 //                     | mode=die&n=2&match=.rows | mode=stall&n=1 (no answer, ever)
+//                     | mode=endless&keys=5000 (listings: pages of 5000 keys, never the last)
 'use strict';
 const http = require('http');
 const crypto = require('crypto');
@@ -96,7 +99,8 @@ const server = http.createServer((req, res) => {
   if (rawPath === '/__fault') {
     const p = new URLSearchParams(rawQuery);
     fault = { mode: p.get('mode') || 'none', status: Number(p.get('status') || 500),
-              n: Number(p.get('n') || 1), match: p.get('match') || '' };
+              n: Number(p.get('n') || 1), match: p.get('match') || '', keys: Number(p.get('keys') || 1000),
+              pages: 0 };
     log(`FAULT ${rawQuery}`);
     res.end('ok\n');
     return;
@@ -141,6 +145,22 @@ const server = http.createServer((req, res) => {
     if (bad) {
       log(`${req.method} ${rawPath} ${bad[0]} ${bad[1]}`);
       s3error(res, bad[0], bad[1], bad[2]);
+      return;
+    }
+    const params = new URLSearchParams(rawQuery);
+    if (fault.mode === 'endless' && req.method === 'GET' && params.get('list-type') === '2') {
+      // a page of keys named like a checkpoint's files, and more to come
+      const prefix = params.get('prefix') || '';
+      const page = fault.pages++;
+      let xml = '<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult><IsTruncated>true</IsTruncated>';
+      for (let i = 0; i < fault.keys; i++) {
+        const seq = String(page * fault.keys + i + 1).padStart(8, '0');
+        xml += `<Contents><Key>${prefix}${seq}-0001.rows</Key><Size>100</Size></Contents>`;
+      }
+      xml += `<NextContinuationToken>page-${page + 1}</NextContinuationToken></ListBucketResult>`;
+      if (page % 50 === 0) log(`${req.method} ${rawPath} endless page ${page}`);
+      res.writeHead(200, { 'Content-Type': 'application/xml' });
+      res.end(xml);
       return;
     }
     const headers = Object.assign({}, req.headers);

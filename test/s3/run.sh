@@ -36,7 +36,16 @@
 #     the roles, the server's credentials serve the caller.
 #  7. credentials from the settings (ALTER SYSTEM) with none in the
 #     environment; with neither, a clear error.
-#  8. the secret (the right one and the wrong one tried) appears in no error
+#  8. the credentials cannot be stored where every role reads them: ALTER
+#     ROLE / ALTER DATABASE ... SET (pg_db_role_setting, pg_roles) and
+#     CREATE / ALTER FUNCTION ... SET (pg_proc) are refused (22023), nothing
+#     is stored; one stored before (by an older ivm) is refused at session
+#     start with a warning and not applied; no message quotes the value.
+#  9. a service that answers every listing with 50000 more keys and "more
+#     follow": the listing stops with 54000 naming the bucket and prefix
+#     past 1,000,000 objects, the backend's peak memory grows by less than
+#     128 MB (a watchdog cancels it past 1 GB), and the next listing works.
+# 10. the secret (the right one and the wrong one tried) appears in no error
 #     text and nowhere in the server log.
 # ---------------------------------------------------------------------------
 set -euo pipefail
@@ -544,8 +553,121 @@ sleep 1
 expect_error "with no credentials anywhere" s3_src 28000 'no credentials for object storage' \
     "SELECT * FROM ivm.checkpoint('s3://$BUCKET/chain')"
 
-# ---- 8. the secret is never shown -------------------------------------------------
-ivm_say "8. the secret in no error text and nowhere in the server log"
+# ---- 8. no credentials in catalogs every role reads ---------------------------------
+ivm_say "8. the credentials may not be stored per role, per database or per function"
+STORED="stored-$RANDOM$RANDOM-Qk"
+REFUSED='cannot be set per role, per database or per function'
+q s3_src -c "CREATE FUNCTION s3_plain() RETURNS int LANGUAGE sql AS 'SELECT 1'" >/dev/null
+for setting in ivm.s3_secret_access_key ivm.s3_access_key_id; do
+    expect_error "ALTER ROLE ... SET $setting" s3_src 22023 "$REFUSED" \
+        "ALTER ROLE s3_app SET $setting = '$STORED'"
+    expect_error "ALTER ROLE ... IN DATABASE ... SET $setting" s3_src 22023 "$REFUSED" \
+        "ALTER ROLE s3_app IN DATABASE s3_src SET $setting = '$STORED'"
+    expect_error "ALTER ROLE ALL SET $setting" s3_src 22023 "$REFUSED" \
+        "ALTER ROLE ALL SET $setting = '$STORED'"
+    expect_error "ALTER DATABASE ... SET $setting" s3_src 22023 "$REFUSED" \
+        "ALTER DATABASE s3_src SET $setting = '$STORED'"
+    expect_error "CREATE FUNCTION ... SET $setting" s3_src 22023 "$REFUSED" \
+        "CREATE FUNCTION s3_keyed() RETURNS int LANGUAGE sql SET $setting = '$STORED' AS 'SELECT 1'"
+    expect_error "ALTER FUNCTION ... SET $setting" s3_src 22023 "$REFUSED" \
+        "ALTER FUNCTION s3_plain() SET $setting = '$STORED'"
+done
+expect_eq "pg_db_role_setting and pg_proc hold no credential, to any role" \
+    "$(q s3_src -U s3_app -c "SELECT (SELECT count(*) FROM pg_db_role_setting WHERE setconfig::text ~ 's3_')
+                                    + (SELECT count(*) FROM pg_proc WHERE proconfig::text ~ 's3_')")" "0"
+expect_eq "nor pg_roles" "$(q s3_src -U s3_app -c "SELECT count(*) FROM pg_roles WHERE rolconfig::text ~ 's3_'")" "0"
+# one stored by an older ivm: refused at session start with a warning that
+# does not quote it, and not applied
+q s3_src -c "INSERT INTO pg_db_role_setting
+             VALUES ((SELECT oid FROM pg_database WHERE datname = 's3_src'), 'postgres'::regrole,
+                     '{ivm.s3_secret_access_key=$STORED}')" >/dev/null
+out=$(ivm_psql -d s3_src -At -c "SELECT 'in effect: ' || current_setting('ivm.s3_secret_access_key')" 2>&1) || true
+echo "$out" >>"$OUTPUTS"
+if grep -q "WARNING:  ivm.s3_secret_access_key $REFUSED" <<<"$out" && grep -q 'RESET ivm.s3_secret_access_key' <<<"$out"; then
+    ok "a stored secret is refused at session start, with a warning saying how to remove it"
+else
+    fail "a stored secret at session start: $out"
+fi
+expect_eq "and is not in effect" "$(grep '^in effect:' <<<"$out")" "in effect: "
+# (this session starts with the warning too)
+q s3_src -c "DELETE FROM pg_db_role_setting WHERE setrole = 'postgres'::regrole" >/dev/null 2>&1
+expect_eq "and is removed" "$(q s3_src -c "SELECT count(*) FROM pg_db_role_setting WHERE setconfig::text ~ 's3_'")" "0"
+if grep -qF -- "$STORED" "$OUTPUTS"; then fail "an error or warning quotes the refused value"; else ok "no error or warning quotes the refused value"; fi
+# whatever a broken build stored, gone before the next step
+ivm_psql -d s3_src -c "ALTER ROLE s3_app RESET ALL" -c "ALTER ROLE s3_app IN DATABASE s3_src RESET ALL" \
+    -c "ALTER ROLE ALL RESET ALL" -c "ALTER DATABASE s3_src RESET ALL" \
+    -c "DROP FUNCTION IF EXISTS s3_keyed()" -c "DROP FUNCTION s3_plain()" >/dev/null 2>&1
+
+# ---- 9. a listing that never ends --------------------------------------------------
+ivm_say "9. a listing that never ends: a clear error, in bounded memory"
+# Every listing answered with a page of 50000 more keys (named like a
+# checkpoint's files) that says more follow: 20 pages reach the bound, and
+# a page of many entries must cost no more than its body.  A watchdog cancels the backend
+# should it pass 1 GB (the code before the bound grew until the OOM killer
+# came); the bound must stop it long before.
+# (credentials back; a restart, as a reload would log the secret's new value)
+ivm_psql -d postgres -c "ALTER SYSTEM SET ivm.s3_access_key_id = '$KEY_ID'" \
+    -c "ALTER SYSTEM SET ivm.s3_secret_access_key = '$SECRET'" >/dev/null
+ivm_cluster_restart
+ivm_cluster_wait_ready 60
+fault "mode=endless&keys=50000"
+rm -f "$S3_DIR/backend.pid" "$S3_DIR/watchdog"
+(
+    for _ in $(seq 1 1200); do
+        [ -s "$S3_DIR/backend.pid" ] && break
+        sleep 0.1
+    done
+    pid=$(cat "$S3_DIR/backend.pid" 2>/dev/null || true)
+    while [ -n "$pid" ] && [ -e "/proc/$pid" ]; do
+        rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+        if [ "${rss:-0}" -gt 1048576 ]; then
+            echo "cancelled at ${rss} kB" >"$S3_DIR/watchdog"
+            ivm_psql -d postgres -c "SELECT pg_cancel_backend($pid)" >/dev/null 2>&1 || true
+            break
+        fi
+        sleep 0.2
+    done
+) &
+WATCHDOG=$!
+start=$SECONDS
+out=$(ivm_psql -d s3_src 2>&1 <<SQL || true
+\set ON_ERROR_STOP 0
+\set VERBOSITY verbose
+SET statement_timeout = '180s';
+SELECT pg_backend_pid() AS pid \gset
+\setenv IVM_BACKEND :pid
+\! echo "\$IVM_BACKEND" >"$S3_DIR/backend.pid"
+\! echo "before: \$(awk '/^VmHWM:/ {print \$2}' /proc/\$IVM_BACKEND/status)"
+SELECT ivm.checkpoint_manifest('s3://$BUCKET/endless');
+\! echo "after: \$(awk '/^VmHWM:/ {print \$2}' /proc/\$IVM_BACKEND/status)"
+SQL
+)
+took=$((SECONDS - start))
+kill "$WATCHDOG" 2>/dev/null || true
+wait "$WATCHDOG" 2>/dev/null || true
+fault "mode=none"
+echo "$out" >>"$OUTPUTS"
+if [ -s "$S3_DIR/watchdog" ]; then
+    fail "the listing grew the backend past 1 GB: $(cat "$S3_DIR/watchdog")"
+fi
+if grep -qE "ERROR:  54000: could not list \"s3://$BUCKET/endless/\": more than 1000000 objects under the prefix" <<<"$out" &&
+    grep -q 'HINT:  Use a prefix of its own' <<<"$out"; then
+    ok "the listing stops past 1,000,000 objects, naming the bucket and prefix, in ${took}s"
+else
+    fail "a listing that never ends: $(grep -E 'ERROR|HINT' <<<"$out" | head -3)"
+fi
+before=$(sed -n 's/^before: //p' <<<"$out")
+after=$(sed -n 's/^after: //p' <<<"$out")
+if [ -n "$before" ] && [ -n "$after" ] && [ $((after - before)) -lt 131072 ]; then
+    ok "the backend's peak memory grew by $(((after - before) / 1024)) MB (less than 128 MB)"
+else
+    fail "the backend's peak memory: before ${before:-?} kB, after ${after:-?} kB"
+fi
+out=$(q s3_src -c "SELECT ivm.checkpoint_manifest('s3://$BUCKET/chain') ->> 'sequence'" 2>&1) || true
+expect_eq "and the next listing works" "$out" "6"
+
+# ---- 10. the secret is never shown ------------------------------------------------
+ivm_say "10. the secret in no error text and nowhere in the server log"
 for s in "$SECRET" "$WRONG_SECRET"; do
     if grep -qF -- "$s" "$OUTPUTS"; then fail "a secret appears in an error text"; else ok "no error text holds a secret"; fi
     if grep -qF -- "$s" "$IVM_LOG"; then fail "a secret appears in the server log"; else ok "the server log does not hold it"; fi
