@@ -1087,6 +1087,8 @@ IvmCkptSetTextFormat(void)
 		{"standard_conforming_strings", "on"},
 		{"lc_monetary", "C"},
 		{"xmloption", "content"},
+		{"array_nulls", "on"},
+		{"timezone_abbreviations", "Default"},
 	};
 
 	for (int i = 0; i < lengthof(settings); i++)

@@ -489,7 +489,8 @@ ivm_checkpoint_full(PG_FUNCTION_ARGS)
 			 "SET client_min_messages = warning;\nSET row_security = off;\n"
 			 "SET DateStyle = 'ISO, YMD';\nSET IntervalStyle = postgres;\n"
 			 "SET TimeZone = 'UTC';\nSET extra_float_digits = 3;\n"
-			 "SET bytea_output = hex;\nSET lc_monetary = 'C';\n\n",
+			 "SET bytea_output = hex;\nSET lc_monetary = 'C';\n"
+			 "SET array_nulls = on;\nSET timezone_abbreviations = 'Default';\n\n",
 			 GetDatabaseEncodingName());
 		Put(&w, "\\set ON_ERROR_STOP on\nBEGIN;\n\n");
 

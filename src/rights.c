@@ -157,7 +157,9 @@ IvmPinSearchPath(void)
  * IvmPinViewSettings
  *		In the GUC nest level IvmPinSearchPath opened, fix the settings that
  *		change what a query returns (time zone, date, interval and float
- *		output, locale-dependent formats, string literal parsing) for the
+ *		output, locale-dependent formats, string literal and array parsing,
+ *		time zone abbreviations, "= NULL", GIN's fuzzy limit, row security)
+ *		for the
  *		views' queries ivm runs: any role may run a tick, and the session
  *		that does must not choose the values stored in another role's view
  *		(nor may two tickers store rows computed two ways).  The time zone
@@ -180,6 +182,11 @@ IvmPinViewSettings(void)
 		{"xmloption", "content"},
 		{"standard_conforming_strings", "on"},
 		{"default_text_search_config", "pg_catalog.simple"},
+		{"array_nulls", "on"},
+		{"timezone_abbreviations", "Default"},
+		{"transform_null_equals", "off"},
+		{"gin_fuzzy_search_limit", "0"},
+		{"row_security", "on"},
 	};
 
 	for (int i = 0; i < lengthof(settings); i++)

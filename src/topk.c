@@ -42,7 +42,8 @@
  *
  * Exact reads.  A rescan or fill orders the query by its first key.  When
  * that key is an operator an index can order a scan by (pgvector's
- * emb <-> '[...]' under an HNSW or IVFFlat index), PostgreSQL may take
+ * emb <-> '[...]' under an HNSW or IVFFlat index), or any expression that
+ * may become one when the planner inlines it, PostgreSQL may take
  * the first rows from such an index, and an approximate one (its ordered
  * scans return what its search found, fewer rows than asked under a low
  * hnsw.ef_search) would leave the prefix wrong.  The sort then begins with
@@ -119,35 +120,22 @@ IndexKeySql(SortGroupClause *sgc, Oid coltype, int col)
 /*
  * IndexMayApproximate
  *		Might an index scan return rows in the order of expr (a first sort
- *		key) without being exact?  So when expr is an operator that some
- *		operator family orders index scans by (FOR ORDER BY), of an access
- *		method other than GiST and SP-GiST (whose ordered scans return
- *		every row, in order), between an expression of the query's
- *		relations and one without any of their columns, as an index scan
- *		takes it.  pgvector's HNSW and IVFFlat are such methods; others
- *		the core does not know are taken to be.
+ *		key) without being exact?  Operators that operator families order
+ *		index scans by (FOR ORDER BY) may be approximate: pgvector's HNSW and
+ *		IVFFlat are, and an expression that is not such an operator as
+ *		written may become one once the planner inlines it (a SQL function,
+ *		or an operator of a role's whose function's body is emb <-> q).  So
+ *		any first key but a plain column (or a constant) is taken to be
+ *		one: only a column's order comes from btree-like indexes, which are
+ *		exact.  A rescan by an expression then sorts instead of reading an
+ *		index in order: it costs a sort, never a wrong row.
  */
 static bool
 IndexMayApproximate(Node *expr)
 {
-	OpExpr	   *op;
-	CatCList   *amops;
-	bool		result = false;
-
-	if (expr == NULL || !IsA(expr, OpExpr) || list_length(((OpExpr *) expr)->args) != 2)
-		return false;
-	op = (OpExpr *) expr;
-	if (contain_var_clause(linitial(op->args)) == contain_var_clause(lsecond(op->args)))
-		return false;
-	amops = SearchSysCacheList2(AMOPOPID, ObjectIdGetDatum(op->opno), CharGetDatum(AMOP_ORDER));
-	for (int i = 0; i < amops->n_members && !result; i++)
-	{
-		Form_pg_amop amop = (Form_pg_amop) GETSTRUCT(&amops->members[i]->tuple);
-
-		result = amop->amopmethod != GIST_AM_OID && amop->amopmethod != SPGIST_AM_OID;
-	}
-	ReleaseSysCacheList(amops);
-	return result;
+	while (expr != NULL && IsA(expr, RelabelType))
+		expr = (Node *) ((RelabelType *) expr)->arg;
+	return expr != NULL && !IsA(expr, Var) && !IsA(expr, Const);
 }
 
 /*

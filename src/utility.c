@@ -256,6 +256,15 @@ IndexStatement(IndexStmt *stmt, Oid *storage)
 		if (aclresult != ACLCHECK_OK)
 			aclcheck_error(aclresult, OBJECT_TABLESPACE, stmt->tableSpace);
 	}
+	else
+	{
+		/* default_tablespace as the caller set it: the caller's to use too */
+		Oid			spc = GetDefaultTablespace(get_rel_persistence(*storage), false);
+
+		if (OidIsValid(spc) && spc != MyDatabaseTableSpace &&
+			IvmTablespaceAclCheck(spc, GetUserId(), ACL_CREATE) != ACLCHECK_OK)
+			aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLESPACE, get_tablespace_name(spc));
+	}
 	copy = copyObject(stmt);
 	copy->relation = makeRangeVar(get_namespace_name(get_rel_namespace(*storage)),
 								  get_rel_name(*storage), -1);
@@ -549,6 +558,13 @@ GuardIvmRelations(Node *parsetree)
 				 errmsg("relation \"%s.%s\" belongs to ivm", IVM_SCHEMA, rv->relname),
 				 errdetail("Storage, definitions and delta logs of incremental views are changed by ivm only, even by their owners."),
 				 errhint("Use the statements on the incremental view itself (CREATE INDEX ON, REFRESH, ALTER VIEW ... OWNER TO, DROP) or ivm's functions.")));
+	if (IsA(parsetree, CreateTrigStmt) &&
+		strncmp(((CreateTrigStmt *) parsetree)->trigname, "ivm_capture_", 12) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("trigger names beginning with \"ivm_capture_\" are reserved for ivm"),
+				 errdetail("ivm takes a trigger of such a name for one of its capture triggers: a table carrying one would go uncaptured, or mark another table's views for recompute when dropped."),
+				 errhint("Give the trigger another name.")));
 	rv = CaptureTriggerTouched(parsetree);
 	if (rv != NULL)
 		ereport(ERROR,

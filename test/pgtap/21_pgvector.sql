@@ -21,7 +21,7 @@ BEGIN;
 SET LOCAL client_min_messages = warning;
 -- small changes next to small hidden views: keep the fallback out of the way
 SET LOCAL ivm.fallback_ratio = 1000;
-SELECT plan(64);
+SELECT plan(65);
 
 SELECT lives_ok($$SELECT ivm.tick()$$, 'a first tick consumes whatever was pending');
 
@@ -203,22 +203,30 @@ SELECT cmp_ok((SELECT count(*) FROM (SELECT id FROM pv_ann ORDER BY emb <-> '[2,
           'and that index scan returns fewer rows than asked (ef_search 1)');
 SELECT ok(pg_temp.plan_of($$SELECT id FROM pv_ann ORDER BY emb <=> '[1,2,-1,0]' LIMIT 7$$) ~ 'Index Scan using pv_ann_ivf',
           'and the nearest by <=> through the IVFFlat index');
+-- the distance wrapped in a SQL function the planner inlines (to emb <-> q,
+-- which the HNSW index orders by): as exact as the operator itself
+CREATE FUNCTION pv_l2(a vecs.vector, b vecs.vector) RETURNS float8
+    LANGUAGE sql IMMUTABLE AS 'SELECT a OPERATOR(vecs.<->) b';
 INSERT INTO pv_views VALUES
  ('pv_ann_l2', $$SELECT id, emb <-> '[2,1,0,-1]' AS distance FROM pv_ann ORDER BY emb <-> '[2,1,0,-1]', id LIMIT 5$$, 'distance, id'),
+ ('pv_ann_wrap', $$SELECT id, pv_l2(emb, '[2,1,0,-1]') AS distance FROM pv_ann ORDER BY pv_l2(emb, '[2,1,0,-1]'), id LIMIT 4$$, 'distance, id'),
  ('pv_ann_cos', ivm.vector_view_query('pv_ann', 'emb', '{1,2,-1,0}', k => 3, metric => 'cosine'), 'distance, id');
 SELECT lives_ok($$SELECT ivm.create_view('pv_ann_l2', (SELECT query FROM pv_views WHERE name = 'pv_ann_l2'))$$,
                 'a top-k by <-> created in that session');
+SELECT lives_ok($$SELECT ivm.create_view('pv_ann_wrap', (SELECT query FROM pv_views WHERE name = 'pv_ann_wrap'))$$,
+                'a top-k by an inlined wrapper of <-> created in that session');
 SELECT lives_ok($$SELECT ivm.create_vector_view('pv_ann_cos', 'pv_ann', 'emb', '{1,2,-1,0}', k => 3, metric => 'cosine')$$,
                 'a vector view by <=> created in that session');
 SELECT is(pg_temp.pv_wrong(), '', 'they were filled exactly, not from the indexes');
-DELETE FROM pv_ann WHERE id IN (SELECT id FROM pv_ann_l2) OR id IN (SELECT id FROM pv_ann_cos);
+DELETE FROM pv_ann WHERE id IN (SELECT id FROM pv_ann_l2) OR id IN (SELECT id FROM pv_ann_cos)
+                      OR id IN (SELECT id FROM pv_ann_wrap);
 DELETE FROM pv_ann WHERE emb <-> '[2,1,0,-1]' <= pg_temp.held('pv_ann_l2', 'max(c2)')
                       OR emb <=> '[1,2,-1,0]' <= pg_temp.held('pv_ann_cos', 'max(c2)');
 SELECT lives_ok($$SELECT ivm.tick()$$, 'tick: every row their hidden views held deleted, in that session');
 SELECT is(pg_temp.rescanned(),
           (SELECT array_agg(v ORDER BY v) FROM (SELECT c.relname::text FROM ivm.hidden_views h JOIN pg_class c ON c.oid = h.name
-                                                 WHERE h.parent IN ('pv_ann_l2'::regclass, 'pv_ann_cos'::regclass)
-                                                 UNION ALL VALUES ('pv_ann_l2'), ('pv_ann_cos')) x(v)),
+                                                 WHERE h.parent IN ('pv_ann_l2'::regclass, 'pv_ann_cos'::regclass, 'pv_ann_wrap'::regclass)
+                                                 UNION ALL VALUES ('pv_ann_l2'), ('pv_ann_cos'), ('pv_ann_wrap')) x(v)),
           'both were rescanned, and nothing else');
 SELECT is(pg_temp.pv_wrong(), '', 'after the rescans in that session every view equals its exact query');
 INSERT INTO pv_ann VALUES (3001, '[2,1,0,-1]'), (3002, '[1,2,-1,0]'), (3003, '[2,1,0,0]');
