@@ -112,7 +112,7 @@ IVM_DEPS=("postgresql-$IVM_PG_VERSION" "postgresql-server-dev-$IVM_PG_VERSION"
 # shellcheck disable=SC2034
 IVM_PACKAGE_DEPS=(build-essential dpkg-dev debhelper postgresql-server-dev-all
                   "postgresql-server-dev-$IVM_PG_VERSION" libxxhash-dev libzstd-dev
-                  libicu-dev pkg-config debootstrap lintian)
+                  libicu-dev libcurl4-openssl-dev pkg-config debootstrap lintian)
 
 # Print a heading that stands out in a long log.
 ivm_say() {
