@@ -48,7 +48,7 @@ bench_tpch_setup() {
     fi
     bench_record tpch setup gen_seconds 1 "$((SECONDS - t0))"
     {
-        cat "$BENCH_TPCH_DIR/refresh.sql" "$BENCH_TPCH_DIR/check.sql"
+        cat "$REPO/test/lib/view_diff.sql" "$BENCH_TPCH_DIR/refresh.sql" "$BENCH_TPCH_DIR/check.sql"
         echo "CREATE SEQUENCE tpch_round;"
         sed "s/^SELECT ivm.create_view(/INSERT INTO tpch_query VALUES (/" "$BENCH_TPCH_DIR/queries.sql"
     } | ivm_psql -d "$db" >/dev/null || { bench_fail tpch-setup "refresh.sql, check.sql or the query texts failed"; return 1; }

@@ -141,19 +141,9 @@ INSERT INTO ck_views VALUES
   ('v_empty', 'SELECT id FROM t WHERE id < 0'),
   ('v_clicks', 'SELECT url, count(*) AS n, sum(user_id) AS su FROM clicks GROUP BY url'),
   ('v_cdim',  'SELECT c.url, c.user_id, d.name FROM clicks c JOIN dim d ON d.k = c.user_id % 9');
-CREATE FUNCTION ck_check() RETURNS SETOF text LANGUAGE plpgsql AS $fn$
-DECLARE r record;
-BEGIN
-    FOR r IN SELECT name, query FROM ck_views ORDER BY name LOOP
-        RETURN QUERY EXECUTE format($f$
-            SELECT %1$L || ' only in the view:  ' || t::text
-              FROM (SELECT * FROM %1$I EXCEPT ALL SELECT * FROM (%2$s) q) t
-            UNION ALL
-            SELECT %1$L || ' only in the query: ' || t::text
-              FROM (SELECT * FROM (%2$s) q EXCEPT ALL SELECT * FROM %1$I) t
-            $f$, r.name, r.query);
-    END LOOP;
-END $fn$;
+CREATE FUNCTION ck_check() RETURNS SETOF text LANGUAGE sql AS $fn$
+    SELECT d FROM ck_views, test_view_diff(name, query) d ORDER BY name
+$fn$;
 CREATE FUNCTION ck_digest(v text) RETURNS text LANGUAGE plpgsql AS $fn$
 DECLARE d text;
 BEGIN
@@ -220,6 +210,7 @@ copy_tables() {
 
 new_target() {
     ivm_psql -d postgres -c "CREATE DATABASE $1" >/dev/null
+    ivm_psql -d "$1" -f "$HERE/../lib/view_diff.sql" >/dev/null
     ivm_psql -d "$1" >/dev/null <<<"$SCHEMA"
 }
 

@@ -71,6 +71,7 @@ ivm_say "crash test: starting a cluster of its own"
 ivm_cluster_start
 
 ivm_psql -c "CREATE DATABASE $DB"
+ivm_psql -d "$DB" -f "$HERE/../lib/view_diff.sql" >/dev/null
 ivm_psql -d "$DB" >/dev/null <<'SQL'
 CREATE EXTENSION ivm;
 -- Sleeps ivm_test.sleep seconds per call (0 unless the session sets it).
@@ -92,19 +93,9 @@ INSERT INTO crash_views VALUES
 SELECT ivm.create_view(name, query) FROM crash_views ORDER BY name;
 
 -- crash_check(): one line per row that differs between a view and its query.
-CREATE FUNCTION crash_check() RETURNS SETOF text LANGUAGE plpgsql AS $fn$
-DECLARE r record;
-BEGIN
-    FOR r IN SELECT name, query FROM crash_views ORDER BY name LOOP
-        RETURN QUERY EXECUTE format($f$
-            SELECT %1$L || ' only in the view:  ' || t::text
-              FROM (SELECT * FROM %1$I EXCEPT ALL SELECT * FROM (%2$s) q) t
-            UNION ALL
-            SELECT %1$L || ' only in the query: ' || t::text
-              FROM (SELECT * FROM (%2$s) q EXCEPT ALL SELECT * FROM %1$I) t
-            $f$, r.name, r.query);
-    END LOOP;
-END $fn$;
+CREATE FUNCTION crash_check() RETURNS SETOF text LANGUAGE sql AS $fn$
+    SELECT d FROM crash_views, test_view_diff(name, query) d ORDER BY name
+$fn$;
 SELECT * FROM ivm.tick();
 SQL
 check_views "after setup"

@@ -2,6 +2,8 @@
 -- every view listed in rt_views with its query.  Loaded by setup.sql, and by
 -- test/dump/run.sh into a database restored from a full checkpoint.
 
+\ir ../lib/view_diff.sql
+
 -- rt_fragile_broken(): whether table q (IVM_FAILING=1) holds a row that its
 -- fragile views cannot cast.
 CREATE FUNCTION rt_fragile_broken() RETURNS bool
@@ -42,14 +44,7 @@ BEGIN
             CONTINUE;
         END IF;
         -- an exact view: its rows' text (numeric 1.0 and 1.00 differ)
-        EXECUTE format($f$
-            SELECT array_agg(x ORDER BY x) FROM (
-                SELECT 'only in the view:  ' || t::text AS x
-                  FROM (SELECT %3$s FROM %1$I q EXCEPT ALL SELECT %3$s FROM (%2$s) q) t
-                UNION ALL
-                SELECT 'only in the query: ' || t::text
-                  FROM (SELECT %3$s FROM (%2$s) q EXCEPT ALL SELECT %3$s FROM %1$I q) t) s
-            $f$, r.name, r.query, CASE WHEN r.exact THEN 'q::text' ELSE 'q.*' END) INTO diffs;
+        SELECT array_agg(x ORDER BY x) INTO diffs FROM test_view_diff(r.name, r.query, r.exact) x;
         IF diffs IS NOT NULL THEN
             bad := bad || r.name;
             RAISE WARNING '%', format(E'MISMATCH seed=%s tick=%s view=%s (%s differing rows, up to 20 shown)\nquery: %s\n%s',

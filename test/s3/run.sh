@@ -196,19 +196,9 @@ INSERT INTO s3_views VALUES
   ('v_dist',   'SELECT DISTINCT d.name, t.g % 2 AS odd FROM t JOIN dim d ON d.k = t.g'),
   ('v_over',   'SELECT g, n, sx FROM v_agg WHERE n > 3'),
   ('v_clicks', 'SELECT url, count(*) AS n, sum(user_id) AS su FROM clicks GROUP BY url');
-CREATE FUNCTION s3_check() RETURNS SETOF text LANGUAGE plpgsql AS $fn$
-DECLARE r record;
-BEGIN
-    FOR r IN SELECT name, query FROM s3_views ORDER BY name LOOP
-        RETURN QUERY EXECUTE format($f$
-            SELECT %1$L || ' only in the view:  ' || t::text
-              FROM (SELECT * FROM %1$I EXCEPT ALL SELECT * FROM (%2$s) q) t
-            UNION ALL
-            SELECT %1$L || ' only in the query: ' || t::text
-              FROM (SELECT * FROM (%2$s) q EXCEPT ALL SELECT * FROM %1$I) t
-            $f$, r.name, r.query);
-    END LOOP;
-END $fn$;
+CREATE FUNCTION s3_check() RETURNS SETOF text LANGUAGE sql AS $fn$
+    SELECT d FROM s3_views, test_view_diff(name, query) d ORDER BY name
+$fn$;
 CREATE FUNCTION s3_digest(v text) RETURNS text LANGUAGE plpgsql AS $fn$
 DECLARE d text;
 BEGIN
@@ -234,6 +224,7 @@ SQL
 new_db() {
     ivm_psql -d postgres -c "CREATE DATABASE $1" >/dev/null
     ivm_psql -d "$1" >/dev/null <<<"$TABLES"
+    ivm_psql -d "$1" -f "$HERE/../lib/view_diff.sql" >/dev/null
     ivm_psql -d "$1" >/dev/null <<<"$HELPERS"
 }
 
@@ -395,6 +386,7 @@ code=$(curl -sS -o "$S3_DIR/full.sql" -w '%{http_code}' --aws-sigv4 "aws:amz:$RE
 expect_eq "the full checkpoint downloads with curl --aws-sigv4" "$code|$(stat -c %s "$S3_DIR/full.sql")" "200|$bytes"
 ivm_psql -d postgres -c "CREATE DATABASE s3_full" >/dev/null
 ivm_psql -d s3_full -f "$S3_DIR/full.sql" >/dev/null
+ivm_psql -d s3_full -f "$HERE/../lib/view_diff.sql" >/dev/null
 ivm_psql -d s3_full >/dev/null <<<"$HELPERS"
 expect_eq "the replayed database's views equal the source's" "$(digests s3_full)" "$(digests s3_src)"
 q s3_full -c "INSERT INTO t VALUES (777777, 3, 1, 'after', now())" -c "SELECT * FROM ivm.tick()" >/dev/null

@@ -1,7 +1,8 @@
 -- ---------------------------------------------------------------------------
 -- test/tpch/check.sql -- the TPC-H test's random updates and its checker.
 --
--- Loaded by test/tpch/run.sh after gen.sql and refresh.sql.  Needs the table
+-- Loaded by test/tpch/run.sh after gen.sql, test/lib/view_diff.sql and
+-- refresh.sql.  Needs the table
 -- tpch_query (name, query) that run.sh fills from queries.sql.
 --
 --   tpch_updates(seed, r)  a few updates of round r, drawn by hashes of the
@@ -81,14 +82,7 @@ DECLARE
     bad     text[] := '{}';
 BEGIN
     FOR r IN SELECT name, query FROM tpch_query ORDER BY name LOOP
-        EXECUTE format($f$
-            SELECT array_agg(x ORDER BY x) FROM (
-                SELECT 'only in the view:  ' || t AS x
-                  FROM (SELECT q::text AS t FROM %1$I q EXCEPT ALL SELECT q::text FROM (%2$s) q) d
-                UNION ALL
-                SELECT 'only in the query: ' || t
-                  FROM (SELECT q::text AS t FROM (%2$s) q EXCEPT ALL SELECT q::text FROM %1$I q) d) s
-            $f$, r.name, r.query) INTO diffs;
+        SELECT array_agg(x ORDER BY x) INTO diffs FROM test_view_diff(r.name, r.query, true) x;
         IF diffs IS NOT NULL THEN
             bad := bad || r.name;
             RAISE WARNING '%', format(E'MISMATCH seed=%s round=%s view=%s (%s differing rows, up to 20 shown)\nquery: %s\n%s',

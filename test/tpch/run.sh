@@ -57,7 +57,7 @@ ivm_psql -d "$DB" -c "CREATE EXTENSION ivm"
 ivm_say "generating the TPC-H tables at SF $SF"
 t0=$SECONDS
 ivm_psql -d "$DB" -v sf="$SF" -f "$HERE/gen.sql" >/dev/null
-ivm_psql -d "$DB" -f "$HERE/refresh.sql" -f "$HERE/check.sql" >/dev/null
+ivm_psql -d "$DB" -f "$HERE/../lib/view_diff.sql" -f "$HERE/refresh.sql" -f "$HERE/check.sql" >/dev/null
 ivm_psql -d "$DB" -At -c "SELECT 'rows: ' || string_agg(t || ' ' || n, ', ' ORDER BY o) FROM (VALUES
     (1, 'region', (SELECT count(*) FROM region)), (2, 'nation', (SELECT count(*) FROM nation)),
     (3, 'supplier', (SELECT count(*) FROM supplier)), (4, 'customer', (SELECT count(*) FROM customer)),

@@ -272,6 +272,7 @@ for d in $DB $EDB; do
     [ "$v" = "$FROM_VERSION" ] || fail "$d: extversion is $v after CREATE EXTENSION ivm VERSION '$FROM_VERSION'"
 done
 echo "  $DB, $EDB: extversion $FROM_VERSION"
+q -f "$HERE/../lib/view_diff.sql" >/dev/null
 q -f "$HERE/setup.sql" >/dev/null
 # pgvector's distance as a top-k's ordering, where pgvector is installed
 HAVE_VECTOR=$(q -c "SELECT count(*) FROM pg_available_extensions WHERE name = 'vector'")

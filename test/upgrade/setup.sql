@@ -86,18 +86,8 @@ $fn$;
 -- upg_check(): one line per difference between a view and its query (as
 -- multisets), and one per view that is not in state 'ok'.
 CREATE FUNCTION upg_check() RETURNS SETOF text LANGUAGE plpgsql AS $fn$
-DECLARE
-    r record;
 BEGIN
-    FOR r IN SELECT name, query FROM upg_views ORDER BY ord LOOP
-        RETURN QUERY EXECUTE format($f$
-            SELECT %1$L || ' only in the view:  ' || t::text
-              FROM (SELECT * FROM %1$I EXCEPT ALL SELECT * FROM (%2$s) q) t
-            UNION ALL
-            SELECT %1$L || ' only in the query: ' || t::text
-              FROM (SELECT * FROM (%2$s) q EXCEPT ALL SELECT * FROM %1$I) t
-            $f$, r.name, r.query);
-    END LOOP;
+    RETURN QUERY SELECT d FROM upg_views, test_view_diff(name, query) d ORDER BY ord;
     RETURN QUERY SELECT v.name::text || ' is in state ' || v.state FROM ivm.views v WHERE v.state <> 'ok';
     RETURN QUERY SELECT h.name::text || ' (hidden) is in state ' || h.state FROM ivm.hidden_views h WHERE h.state <> 'ok';
 END

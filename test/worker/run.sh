@@ -114,6 +114,7 @@ reload_with() {
 }
 
 setup_db() {
+    ivm_psql -d "$1" -f "$HERE/../lib/view_diff.sql" >/dev/null
     ivm_psql -d "$1" >/dev/null <<'SQL'
 CREATE EXTENSION ivm;
 CREATE TABLE t (id int PRIMARY KEY, g int NOT NULL, x int NOT NULL);
@@ -128,19 +129,9 @@ INSERT INTO test_views VALUES
   ('t_join',  'SELECT t.id, u.label FROM t JOIN u USING (g)');
 SELECT ivm.create_view(name, query) FROM test_views ORDER BY name;
 -- one line per row that differs between a view and its query
-CREATE FUNCTION check_views() RETURNS SETOF text LANGUAGE plpgsql AS $fn$
-DECLARE r record;
-BEGIN
-    FOR r IN SELECT name, query FROM test_views ORDER BY name LOOP
-        RETURN QUERY EXECUTE format($f$
-            SELECT %1$L || ' only in the view:  ' || t::text
-              FROM (SELECT * FROM %1$I EXCEPT ALL SELECT * FROM (%2$s) q) t
-            UNION ALL
-            SELECT %1$L || ' only in the query: ' || t::text
-              FROM (SELECT * FROM (%2$s) q EXCEPT ALL SELECT * FROM %1$I) t
-            $f$, r.name, r.query);
-    END LOOP;
-END $fn$;
+CREATE FUNCTION check_views() RETURNS SETOF text LANGUAGE sql AS $fn$
+    SELECT d FROM test_views, test_view_diff(name, query) d ORDER BY name
+$fn$;
 SQL
 }
 
