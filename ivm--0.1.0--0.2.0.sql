@@ -129,3 +129,14 @@ BEGIN
     END IF;
 END
 $ivm_schema_owner$;
+
+-- A view whose query calls a function that is not immutable (now(),
+-- current_user, a STABLE function reading a table ivm does not capture),
+-- itself or in a plain view it reads, is computed again at every tick
+-- (options "every_tick", set when the view is made); the views made before
+-- are marked here.
+CREATE FUNCTION ivm._query_every_tick(def pg_catalog.oid) RETURNS pg_catalog.bool
+    AS 'MODULE_PATHNAME', 'ivm_query_every_tick' LANGUAGE C STRICT;
+REVOKE ALL ON FUNCTION ivm._query_every_tick(pg_catalog.oid) FROM PUBLIC;
+UPDATE ivm._views SET options = options OPERATOR(pg_catalog.||) '{"every_tick": true}'::pg_catalog.jsonb
+ WHERE ivm._query_every_tick(defrel::pg_catalog.oid);

@@ -112,6 +112,7 @@ typedef struct TickView
 	Oid			grand_defrel;	/* and the parent's parent's, when the parent
 								 * is its first hidden view too */
 	bool		bounded;		/* it holds a prefix of its query (topk.c) */
+	bool		every_tick;		/* its query is not immutable: diffed every tick */
 	bool		rescanned;		/* a top-k whose input was rescanned this tick */
 } TickView;
 
@@ -377,7 +378,8 @@ LoadViews(Snapshot snap, int *nviews)
 					 " FROM ivm._views h WHERE h.parent_id OPERATOR(pg_catalog.=) v.id), "
 					 "COALESCE((v.options OPERATOR(pg_catalog.->>) 'partitions')::pg_catalog.int4, 0), "
 					 "v.options OPERATOR(pg_catalog.->>) 'partition_key', "
-					 "COALESCE((v.options OPERATOR(pg_catalog.->>) 'bounded')::pg_catalog.bool, false) "
+					 "COALESCE((v.options OPERATOR(pg_catalog.->>) 'bounded')::pg_catalog.bool, false), "
+					 "COALESCE((v.options OPERATOR(pg_catalog.->>) 'every_tick')::pg_catalog.bool, false) "
 					 "FROM ivm._views v JOIN pg_catalog.pg_class c ON c.oid = v.viewrel "
 					 "LEFT JOIN ivm._watches w ON w.view_id = v.id "
 					 "ORDER BY v.level, v.id",
@@ -418,6 +420,7 @@ LoadViews(Snapshot snap, int *nviews)
 		views[i].partitions = DatumGetInt32(GetCol(i, 18));
 		views[i].partition_key = SPI_getvalue(tup, desc, 19);
 		views[i].bounded = DatumGetBool(GetCol(i, 20));
+		views[i].every_tick = DatumGetBool(GetCol(i, 21));
 	}
 	SPI_freetuptable(SPI_tuptable);
 
@@ -1679,9 +1682,10 @@ ViewInputs(TickState *ts, int v, ViewOutcome *oc, bool *recompute)
 
 /*
  * TickOneView
- *		Maintain view v if it must be (its inputs changed, it waits for a
- *		recompute, it failed before, REFRESH names it), quarantine it or
- *		skip it; count what happened in ts, announce its changes.
+ *		Maintain view v if it must be (its inputs changed, its query is not
+ *		immutable, it waits for a recompute, it failed before, REFRESH names
+ *		it), quarantine it or skip it; count what happened in ts, announce
+ *		its changes.
  */
 static void
 TickOneView(TickState *ts, int v)
@@ -1707,6 +1711,9 @@ TickOneView(TickState *ts, int v)
 	upstream_failed = FailedUpstream(ts, v, &upstream_recovered);
 	if (forced || upstream_recovered)
 		dirty = true;
+	/* its query is not immutable: its result may change with no input */
+	if (view->every_tick)
+		dirty = recompute = true;
 
 	/* a view reading a failed view waits for it; deltas it misses mean a recompute */
 	if (upstream_failed != NULL && (dirty || !view->failed))

@@ -66,6 +66,7 @@
 
 PG_FUNCTION_INFO_V1(ivm_create_view);
 PG_FUNCTION_INFO_V1(ivm_relink_views);
+PG_FUNCTION_INFO_V1(ivm_query_every_tick);
 
 static Oid	CreateView(const char *name, const char *query_text, List *col_names,
 					   const char *mode, bool with_data, const char *options_json,
@@ -331,6 +332,7 @@ typedef struct Declaration
 	Oid			nspid;			/* its schema */
 	const char *mode;			/* auto, incremental or diff */
 	bool		with_data;
+	bool		every_tick;		/* a function it calls is not immutable */
 	Query	   *query;			/* as parsed and checked */
 	List	   *cols;			/* ViewColumn, the query's output */
 	char	   *deparsed;		/* its text, schema-qualified */
@@ -483,6 +485,9 @@ CheckTarget(Declaration *d, const char *name)
  *		plain views it reads expanded), name its columns, deparse it, and
  *		list every relation it reads in *relids.
  */
+static bool QueriesMutable(List *queries);
+static bool DefinitionMutable(Query *query);
+
 static void
 AnalyzeDeclaredQuery(Declaration *d, const char *query_text, List *col_names, List **relids)
 {
@@ -503,6 +508,63 @@ AnalyzeDeclaredQuery(Declaration *d, const char *query_text, List *col_names, Li
 		CheckQuery(lfirst_node(Query, lc));
 		CollectRelationsWalker(lfirst(lc), relids);
 	}
+	d->every_tick = QueriesMutable(rewritten);
+}
+
+/*
+ * QueriesMutable
+ *		Whether a query of the list (rewritten: the plain views it reads are
+ *		expanded, so their functions count) calls a function that is not
+ *		immutable.
+ */
+static bool
+QueriesMutable(List *queries)
+{
+	ListCell   *lc;
+
+	foreach(lc, queries)
+		if (contain_mutable_functions(lfirst(lc)))
+			return true;
+	return false;
+}
+
+/*
+ * ivm_query_every_tick
+ *		SQL: ivm._query_every_tick(def oid) returns bool: whether the query of
+ *		a view's definition (a view of schema ivm) calls a function that is
+ *		not immutable, itself or in a plain view it reads.  The update script
+ *		marks the views made before this was recorded.
+ */
+Datum
+ivm_query_every_tick(PG_FUNCTION_ARGS)
+{
+	Oid			defrel = PG_GETARG_OID(0);
+	Relation	rel;
+	Query	   *query;
+
+	if (get_rel_relkind(defrel) != RELKIND_VIEW ||
+		get_rel_namespace(defrel) != get_namespace_oid(IVM_SCHEMA, false))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("relation %u is not the definition of an incremental view", defrel)));
+	rel = table_open(defrel, AccessShareLock);
+	query = IvmViewQuery(rel);
+	table_close(rel, AccessShareLock);
+	PG_RETURN_BOOL(DefinitionMutable(query));
+}
+
+/*
+ * DefinitionMutable
+ *		Whether the query of a view's definition, as read from it, calls a
+ *		function that is not immutable, itself or in a plain view it reads.
+ */
+static bool
+DefinitionMutable(Query *query)
+{
+	Query	   *copy = copyObject(query);
+
+	AcquireRewriteLocks(copy, true, false);
+	return QueriesMutable(QueryRewrite(copy));
 }
 
 /*
@@ -837,10 +899,10 @@ RecordView(Declaration *d)
 	}
 
 	{
-		Oid			types[11] = {INT4OID, OIDOID, OIDOID, OIDOID, TEXTOID, TEXTOID, INT4OID, BOOLOID, TEXTOID,
-		INT4OID, TEXTOID};
-		Datum		args[11];
-		char		nulls[11];
+		Oid			types[12] = {INT4OID, OIDOID, OIDOID, OIDOID, TEXTOID, TEXTOID, INT4OID, BOOLOID, TEXTOID,
+		INT4OID, TEXTOID, BOOLOID};
+		Datum		args[12];
+		char		nulls[12];
 
 		args[0] = Int32GetDatum(d->view_id);
 		args[1] = ObjectIdGetDatum(d->view_oid);
@@ -856,13 +918,23 @@ RecordView(Declaration *d)
 		args[10] = d->partition_key ? CStringGetTextDatum(d->partition_key) : (Datum) 0;
 		if (d->partition_key == NULL)
 			nulls[9] = nulls[10] = 'n';
+
+		/*
+		 * A query that calls a function that is not immutable (now(),
+		 * current_user, a STABLE function reading a table ivm does not
+		 * capture), itself or in a plain view it reads, can change while no
+		 * source does: it is computed again at every tick, never left stale.
+		 */
+		args[11] = BoolGetDatum(true);
+		if (!d->every_tick)
+			nulls[11] = 'n';
 		/* the options as they were given (partitions only when there are) */
 		rc = SPI_execute_with_args("INSERT INTO ivm._views (id, viewrel, storagerel, defrel, mode, "
 								   "strategy, strategy_reason, options, level, populated, needs_recompute) "
 								   "VALUES ($1, $2, $3, $4, $5, $9, $6, "
 								   "jsonb_strip_nulls(jsonb_build_object('mode', $5, 'partitions', $10, "
-								   "'partition_key', $11)), $7, $8, NOT $8)",
-								   11, types, args, nulls, false, 0);
+								   "'partition_key', $11, 'every_tick', $12)), $7, $8, NOT $8)",
+								   12, types, args, nulls, false, 0);
 		IvmSpiCheck(rc, SPI_OK_INSERT, "recording the view");
 	}
 
@@ -1299,6 +1371,17 @@ ivm_relink_views(PG_FUNCTION_ARGS)
 
 		table_close(defrel, AccessShareLock);
 		RecordViewDependencies(views[i], defs[i], query);
+		/* a dump of a release that did not record it */
+		if (DefinitionMutable(query))
+		{
+			Oid			types[1] = {OIDOID};
+			Datum		args[1] = {ObjectIdGetDatum(defs[i])};
+
+			rc = SPI_execute_with_args("UPDATE ivm._views SET options = options "
+									   "OPERATOR(pg_catalog.||) '{\"every_tick\": true}' WHERE defrel = $1",
+									   1, types, args, NULL, false, 0);
+			IvmSpiCheck(rc, SPI_OK_UPDATE, "recording a view computed at every tick");
+		}
 	}
 
 	/* a hidden view is part of the view it serves */

@@ -39,11 +39,14 @@
 #     become the default_version of ivm.control.  Three more rounds in
 #     ivm_upg: every view equal to its query after each tick, both watches
 #     notified, ivm.changes() returning the rounds' rows; a view created
-#     after the update (and watched) works too.  The release's randomised
+#     after the update (and watched) works too.  The update marks the view
+#     calling a STABLE function (v_stable) to be computed at every tick, and
+#     it alone.  The release's randomised
 #     test goes on in ivm_upg_random (IVM_CONTINUE) under the new library.
 #     A pg_dump of ivm_upg taken at the release restores into a new database
 #     (its CREATE EXTENSION makes the current version, the release's rows
-#     load into it), and its views tick and equal their queries.
+#     load into it; v_stable is marked again), and its views tick and equal
+#     their queries.
 #  5. The catalog (catalog.sql: every member object of the extension with
 #     its definition: functions' arguments, results, volatility, security,
 #     settings and bodies, tables' columns, constraints, indexes, triggers,
@@ -368,6 +371,10 @@ echo "  $DB, $RDB, $EDB: extversion $(version_of "$DB")"
 # (the views are behind their tables when the tick before the ALTER refused)
 [ "$BETWEEN" = "ticks work" ] && views_equal "after ALTER, reading"
 [ "$(q -c "SELECT epoch FROM ivm._state")" = "$EPOCH_MID" ] || fail "the update changed the epoch"
+# a view calling a STABLE function is computed at every tick from now on
+[ "$(q -c "SELECT string_agg(viewrel::text, ' ') FROM ivm._views WHERE (options ->> 'every_tick')::bool")" = v_stable ] ||
+    fail "the update did not mark v_stable (and it alone) to be computed at every tick"
+q -c "UPDATE upg_rate SET r = r + 1" >/dev/null
 for r in 5 6; do
     [ "$HAVE_VECTOR" = 1 ] && q -c "SELECT upg_write_vector($r)" >/dev/null
     round_ok "after ALTER" "$r" ivm_v_having ivm_v_push
@@ -404,12 +411,14 @@ ivm_psql -c "CREATE DATABASE $XDB"
 ivm_psql -d "$XDB" -f "$WORK/release-dump.sql" >/dev/null
 v=$(version_of "$XDB")
 [ "$v" = "$CURRENT_VERSION" ] || fail "$XDB: the dump's CREATE EXTENSION made $v, not $CURRENT_VERSION"
-out=$(ivm_psql -d "$XDB" -At -c "SELECT upg_check()" -c "SELECT upg_write(4)" \
+out=$(ivm_psql -d "$XDB" -At -c "SELECT upg_check()" -c "SELECT upg_write(4)" -c "UPDATE upg_rate SET r = r + 3" \
     -c "SELECT 'tick ' || epoch || ' ' || views_processed FROM ivm.tick()" -c "SELECT upg_check()" 2>&1) ||
     fail "$XDB: a round after the restore failed: $out"
 grep -v '^tick \|^$' <<<"$out" | grep -q . &&
     fail "$XDB: views differ from their queries after the restore: $(head -n 20 <<<"$out")"
 echo "  $XDB: extversion $v; $(grep '^tick ' <<<"$out") (epoch, views processed); every view equals its query before and after"
+[ "$(ivm_psql -d "$XDB" -At -c "SELECT string_agg(viewrel::text, ' ') FROM ivm._views WHERE (options ->> 'every_tick')::bool")" = v_stable ] ||
+    fail "$XDB: the restore did not mark v_stable (and it alone) to be computed at every tick"
 
 # ---- 5. the same catalog as a fresh install -----------------------------------
 ivm_say "upgrade: CREATE EXTENSION ivm afresh and $FROM_VERSION + UPDATE give the same catalog"

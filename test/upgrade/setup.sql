@@ -54,6 +54,15 @@ VALUES (14, 'v_matview', 'SELECT tier, count(*) AS n FROM customers GROUP BY tie
 CREATE MATERIALIZED VIEW v_matview WITH (ivm.incremental) AS
   SELECT tier, count(*) AS n FROM customers GROUP BY tier;
 
+-- a view calling a STABLE function that reads a table no view reads: the
+-- update marks it to be computed at every tick (options "every_tick")
+CREATE TABLE upg_rate (r numeric NOT NULL);
+INSERT INTO upg_rate VALUES (2);
+CREATE FUNCTION upg_rate() RETURNS numeric STABLE LANGUAGE sql AS $$SELECT r FROM public.upg_rate$$;
+INSERT INTO upg_views (ord, name, query)
+VALUES (15, 'v_stable', 'SELECT id, amount * upg_rate() AS scaled FROM orders');
+SELECT ivm.create_view('v_stable', 'SELECT id, amount * upg_rate() AS scaled FROM orders');
+
 SELECT ivm.watch('v_having'), ivm.watch('v_push');
 
 -- upg_write(r): round r of writes, the same in every run: rows in, out and
