@@ -5,6 +5,7 @@ EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/defau
 
 MODULE_big = ivm
 OBJS = \
+	src/agg.o \
 	src/capture.o \
 	src/catalog.o \
 	src/checkpoint.o \
@@ -15,6 +16,8 @@ OBJS = \
 	src/full.o \
 	src/incr.o \
 	src/ivm.o \
+	src/join.o \
+	src/joinorder.o \
 	src/margin.o \
 	src/normalize.o \
 	src/outer.o \
@@ -68,3 +71,6 @@ src/vector.o: CFLAGS += -ftree-vectorize -fassociative-math -fno-signed-zeros -f
 
 # every object is rebuilt when a shared header changes
 $(OBJS): src/compat.h src/ivm.h src/exec.h src/catalog.h src/rows.h src/operators.h src/strategies.h src/work.h src/checkpoint.h src/s3.h
+
+# the files of a view's shape share a private header
+src/shape.o src/join.o src/joinorder.o src/agg.o: src/shape_int.h

@@ -53,6 +53,7 @@
 
 #include "ivm.h"
 #include "exec.h"
+#include "rows.h"
 #include "work.h"
 
 PG_FUNCTION_INFO_V1(ivm_capture);
@@ -557,6 +558,7 @@ IvmEnsureCaptured(Oid relid)
 	Relation	rel;
 	TupleDesc	desc;
 	bool		isnull;
+	ListCell   *lc;
 
 	args[0] = ObjectIdGetDatum(relid);
 	rc = SPI_execute_with_args("SELECT 1 FROM ivm._sources WHERE relid OPERATOR(pg_catalog.=) $1",
@@ -579,12 +581,10 @@ IvmEnsureCaptured(Oid relid)
 	desc = RelationGetDescr(rel);
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "CREATE TABLE %s (", logname);
-	for (int i = 0; i < desc->natts; i++)
+	foreach(lc, IvmLiveColumns(desc))
 	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Form_pg_attribute att = lfirst(lc);
 
-		if (att->attisdropped)
-			continue;
 		appendStringInfo(&sql, "%s %s",
 						 quote_identifier(NameStr(att->attname)),
 						 format_type_with_typemod(att->atttypid, att->atttypmod));
@@ -759,14 +759,12 @@ SyncLogColumns(Oid relid, Oid logrelid)
 	List	   *alters = NIL;
 	ListCell   *lc;
 
-	for (int i = 0; i < desc->natts; i++)
+	foreach(lc, IvmLiveColumns(desc))
 	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Form_pg_attribute att = lfirst(lc);
 		AttrNumber	logatt;
 		char	   *type;
 
-		if (att->attisdropped)
-			continue;
 		logatt = get_attnum(logrelid, NameStr(att->attname));
 		type = format_type_with_typemod(att->atttypid, att->atttypmod);
 		if (logatt == InvalidAttrNumber)

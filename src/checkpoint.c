@@ -98,6 +98,7 @@
 
 #include "ivm.h"
 #include "exec.h"
+#include "rows.h"
 #include "checkpoint.h"
 
 PG_FUNCTION_INFO_V1(ivm_checkpoint);
@@ -897,16 +898,15 @@ CheckpointPushSources(CkptState *cs)
 		TupleDesc	desc = RelationGetDescr(rel);
 		StringInfoData defs;
 		IvmUserSave save;
+		ListCell   *lc;
 
 		/* the columns as ivm.create_source() takes them, typmods formatted as its owner */
 		IvmBecome(rel->rd_rel->relowner, true, &save);
 		initStringInfo(&defs);
-		for (int a = 0; a < desc->natts; a++)
+		foreach(lc, IvmLiveColumns(desc))
 		{
-			Form_pg_attribute att = TupleDescAttr(desc, a);
+			Form_pg_attribute att = lfirst(lc);
 
-			if (att->attisdropped)
-				continue;
 			appendStringInfo(&defs, "%s%s %s", defs.len > 0 ? ", " : "",
 							 quote_identifier(NameStr(att->attname)),
 							 format_type_with_typemod(att->atttypid, att->atttypmod));

@@ -82,6 +82,7 @@
 
 #include "ivm.h"
 #include "exec.h"
+#include "rows.h"
 #include "checkpoint.h"
 
 static uint64 ScanRows(const char *sql, int nargs, Oid *argtypes, Datum *args,
@@ -1384,17 +1385,16 @@ IvmCkptColumns(Oid relid, bool quoted_list, List **names, List **types)
 	TupleDesc	desc = RelationGetDescr(rel);
 	StringInfoData buf;
 	IvmUserSave save;
+	ListCell   *lc;
 
 	IvmBecome(rel->rd_rel->relowner, true, &save);
 	initStringInfo(&buf);
 	*names = NIL;
 	*types = NIL;
-	for (int i = 0; i < desc->natts; i++)
+	foreach(lc, IvmLiveColumns(desc))
 	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Form_pg_attribute att = lfirst(lc);
 
-		if (att->attisdropped)
-			continue;
 		if (quoted_list)
 			appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "",
 							 quote_identifier(NameStr(att->attname)));

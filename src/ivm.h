@@ -13,8 +13,9 @@
  *				memory: the background workers' slots, wake-ups at commit)
  *	catalog		catalog.c (lookups in ivm's own tables)
  *	rows		rows.c (hashes, row identity, consolidation, applying rows)
- *	operators	shape.c, outer.c, scalar.c, semi.c, topk.c, window.c,
- *				route.c, qtree.c (query trees in, delta SQL out; no SPI)
+ *	operators	shape.c (the driver), join.c, joinorder.c, agg.c, outer.c,
+ *				scalar.c, semi.c, topk.c, window.c, route.c, qtree.c (query
+ *				trees in, delta SQL out; no SPI)
  *	strategies	diff.c (re-run and compare), incr.c (delta rules)
  *	work		normalize.c, capture.c, view.c, tick.c, watch.c, push.c, full.c,
  *				checkpoint.c, ckptfile.c, restore.c, utility.c, worker.c: what

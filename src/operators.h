@@ -2,7 +2,8 @@
  *
  * operators.h
  *		The operator layer: query trees in, delta SQL out, no SPI
- *		(shape.c, outer.c, scalar.c, semi.c, topk.c, window.c, qtree.c).
+ *		(shape.c, join.c, joinorder.c, agg.c, outer.c, scalar.c, semi.c,
+ *		topk.c, window.c, route.c, qtree.c).
  *
  * Layer: operators.  Calls nothing of ivm but each other.
  *
@@ -16,7 +17,10 @@
 
 /* ---- operators ----------------------------------------------------- */
 
-/* shape.c: which views delta rules maintain, and their SQL */
+/*
+ * shape.c: which views delta rules maintain, and their SQL (with join.c,
+ * joinorder.c and agg.c, which share shape_int.h)
+ */
 typedef enum IvmKind
 {
 	IVM_KIND_DIFF,				/* re-run the query and compare */
@@ -221,18 +225,25 @@ extern char *IvmSemiTouchSql(IvmSemi *semi, const char *enrname, TupleDesc enrde
 extern int	IvmSemiAddTouch(Query *q, IvmSemi *semi, const char *ctename, bool by_neq, Node **quals);
 extern Node *IvmSemiNeqOuterIsNull(IvmSemi *semi);
 
+/* shape.c: the driver */
 extern IvmShape *IvmAnalyzeShape(Query *query, List *hidden);
+extern const char *IvmShapeCheckRelations(IvmShape *shape, bool (*is_view) (Oid relid));
+extern void IvmShapeCheckPermissions(IvmShape *shape);
+extern char *IvmFullSql(IvmShape *shape, const char *def_name, Oid storage_rel,
+						IvmTopk *first, int64 rows);
+
+/* join.c: select-project-join branches, their rows and delta */
 extern List *IvmShapeRelids(IvmShape *shape);
 extern bool IvmShapeCostlySemi(IvmShape *shape, uint64 (*delta_rows) (Oid relid, void *arg), void *arg);
-extern const char *IvmShapeCheckRelations(IvmShape *shape, bool (*is_view) (Oid relid));
-extern bool IvmShapeFixesJoinOrder(IvmShape *shape);
-extern List *IvmShapeHiddenColumns(IvmShape *shape);
-extern void IvmShapeCheckPermissions(IvmShape *shape);
 extern char *IvmDeltaSql(IvmShape *shape, IvmChanged changed, IvmDeltaLookup lookup,
 						 void *arg, bool *missing);
 extern char *IvmSpjSql(IvmShape *shape);
-extern char *IvmFullSql(IvmShape *shape, const char *def_name, Oid storage_rel,
-						IvmTopk *first, int64 rows);
+
+/* joinorder.c: the order a delta term joins in */
+extern bool IvmShapeFixesJoinOrder(IvmShape *shape);
+
+/* agg.c: aggregates */
+extern List *IvmShapeHiddenColumns(IvmShape *shape);
 extern char *IvmMergeSql(IvmShape *shape, const char *delta_sql, Oid storage_rel,
 						 const char *storage_name, List *storage_colnames);
 

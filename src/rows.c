@@ -175,6 +175,22 @@ HashValues(Datum *values, bool *nulls, TupleDesc desc, int firstatt, int lastatt
 }
 
 /*
+ * IvmLiveColumns
+ *		The live (not dropped) columns of a relation's descriptor desc, in
+ *		order: their pg_attribute entries, which live as long as desc.
+ */
+List *
+IvmLiveColumns(TupleDesc desc)
+{
+	List	   *cols = NIL;
+
+	for (int i = 0; i < desc->natts; i++)
+		if (!TupleDescAttr(desc, i)->attisdropped)
+			cols = lappend(cols, TupleDescAttr(desc, i));
+	return cols;
+}
+
+/*
  * IvmHashRow
  *		XXH3 hash of the columns firstatt..lastatt (1-based) of tuple.
  */

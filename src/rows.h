@@ -31,6 +31,7 @@ typedef struct IvmRowKey
 	int			skipatt;
 } IvmRowKey;
 
+extern List *IvmLiveColumns(TupleDesc desc);
 extern const char *IvmDatumImage(Datum value, int16 attlen, uint32 *len, Pointer *copy);
 extern uint64 IvmHashRow(HeapTuple tuple, TupleDesc desc, int firstatt, int lastatt);
 extern void IvmRowKeyInit(IvmRowKey *key, HeapTuple tuple, TupleDesc desc,

@@ -8,7 +8,7 @@
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/../../src" && pwd)
 # the operator layer: query trees in, SQL out, no SPI
-OPERATORS="shape.c outer.c scalar.c semi.c topk.c window.c qtree.c route.c"
+OPERATORS="shape.c join.c joinorder.c agg.c outer.c scalar.c semi.c topk.c window.c qtree.c route.c"
 cd "$SRC"
 
 # the non-static functions each file defines: "file name" lines
