@@ -275,7 +275,7 @@ set multiplot layout 1,2 title "Tick time against delta size, t of $(num "$(meta
 set logscale xy
 set xlabel "rows updated (2 delta rows each)"
 set ylabel "ms"
-set key top left
+set key bottom right
 EOF
         for v in agg joined; do
             if [ "$v" = agg ]; then
@@ -318,7 +318,7 @@ EOF
 # writes_section: the write-throughput figure and its text, from the newest
 # run with (c).
 writes_section() {
-    local d c why short i=0 tn tv
+    local d c why short i=0 tn tv r rows=""
 
     d=$(newest c tps)
     echo "### Write throughput with and without views"
@@ -334,7 +334,9 @@ writes_section() {
     for c in $(awk -F, '$1 == "c" && $3 == "tps" { sub(/^c/, "", $2); sub(/_.*/, "", $2); print $2 }' "$RAW" | sort -n -u); do
         i=$((i + 1))
         tn=$(med c "c${c}_none" tps); tv=$(med c "c${c}_views" tps)
-        echo "$i \"$c client$([ "$c" = 1 ] || echo s)\" ${tn:-?} ${tv:-?} $(div "$tv" "$tn" | awk '{ printf "%.2f", $1 }')" >>"$WORK/writes.dat"
+        r=$(div "$tv" "$tn" | awk '{ printf "%.2f", $1 }')
+        echo "$i \"$c client$([ "$c" = 1 ] || echo s)\" ${tn:-?} ${tv:-?} ${r:-?}" >>"$WORK/writes.dat"
+        rows="$rows| $c | $(num "$tn") | $(num "$tv") | ${r:-–} |"$'\n'
     done
     why=$(provisional c) || why=""
     short=$(provisional_short c)
@@ -359,9 +361,7 @@ EOF
     echo
     echo "| clients | TPS, no view | TPS, 3 views | with / without |"
     echo "| ---: | ---: | ---: | ---: |"
-    awk '{ print $0 }' "$WORK/writes.dat" | while read -r _ label tn tv r; do
-        echo "| ${label//\"/} | $(num "$tn") | $(num "$tv") | $r |"
-    done | sed 's/ clients\? |/ |/'
+    printf '%s' "$rows"
     echo
     echo "\`pgbench -M prepared\` of \`UPDATE t SET v = v + 1 WHERE id = :id\` (no tick during a run);"
     echo "the goal: with views ≥ 0.6 × without. *(c)* and *(d)* (the catch-up tick) in the full report below."
