@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ---------------------------------------------------------------------------
-# test/bench/run.sh -- ivm's benchmarks; writes BENCHMARKS.md at the repo root.
+# test/bench/run.sh -- ivm's benchmarks; regenerates BENCHMARKS.md at the repo
+# root (summary.sh).
 #
 #   bash test/bench/run.sh                  # the full run (~15-20 min on 2 cores)
 #   IVM_BENCH_QUICK=1 bash test/bench/run.sh    # a smoke run (~2-3 min)
@@ -16,12 +17,18 @@
 #   (d)             the catch-up tick after each run with views
 #   (e) bench-e-checkpoint.sh  delta checkpoints of a view of 1M rows: base,
 #                   1% change + tick + delta, restore into a fresh database
+#   (sweep) bench-sweep.sh  tick time against delta size (1, 10, ... up to
+#                   10% of the rows) for an aggregate and a join view, with
+#                   and without the fallback, vs REFRESH
 #   (tpch) bench-tpch.sh  opt-in (IVM_BENCH_ONLY=tpch): the 22 TPC-H queries,
-#                   tick after one RF1+RF2 round vs REFRESH per query, and the
-#                   round's write time with the 22 views vs none
+#                   tick after a round (RF1+RF2; RF1+RF2 and updates of every
+#                   table) vs REFRESH per query, and the round's write time
+#                   with the 22 views vs none
 # Raw numbers go to test/bench/results/<date-time>/ (raw.csv, meta.tsv,
-# evidence/, logs/; results/latest points at the newest), and report.sh
-# turns them into BENCHMARKS.md.  Not part of test/run-all.sh.
+# evidence/, logs/; results/latest points at the newest), report.sh turns
+# them into that run's full report (report.md in the same directory), and
+# summary.sh writes BENCHMARKS.md from the newest results of each benchmark
+# (plots in docs/bench/).  Not part of test/run-all.sh.
 #
 # Environment (see test/bench/README.md):
 #   IVM_BENCH_SIZES    row counts for (a)        (default "100000 1000000 10000000")
@@ -33,16 +40,20 @@
 #   IVM_BENCH_WRITE_ROWS  rows of t for (c)      (default 1000000)
 #   IVM_BENCH_E_ROWS   rows of the view of (e)   (default 1000000)
 #   IVM_BENCH_E_REPS   repetitions of (e)        (default 3)
-#   IVM_BENCH_ONLY     subset of "a b c e tpch" to run  (default "a b c e";
-#                      the report then only has those)
+#   IVM_BENCH_ONLY     subset of "a b c e sweep tpch" to run  (default
+#                      "a b c e sweep"; the report then only has those)
+#   IVM_BENCH_SWEEP_ROWS  rows of t for (sweep) (default 1000000)
+#   IVM_BENCH_SWEEP_REPS  repetitions in (sweep) (default 3)
 #   IVM_BENCH_TPCH_SF  scale factor of (tpch)   (default 1)
 #   IVM_BENCH_TPCH_REPS  repetitions in (tpch)  (default 3)
+#   IVM_BENCH_TPCH_ROUNDS  round kinds of (tpch) (default "rf all")
 #   IVM_BENCH_QUICK=1  sizes "10000 100000", reps 3, 5 s pgbench runs,
-#                      scale 1, 100000 rows for (c) and (e), 2 repetitions
-#                      of (e) (each still overridable)
+#                      scale 1, 100000 rows for (c), (e) and (sweep), 2
+#                      repetitions of (e) and (sweep) (each still overridable)
 #   IVM_BENCH_PG_SETTINGS  "name=value ..." applied with ALTER SYSTEM
 #                      (default below; e.g. add fsync=on)
-#   IVM_BENCH_OUTPUT   the report's path (default $REPO/BENCHMARKS.md)
+#   IVM_BENCH_OUTPUT   the run's full report (default RUN_DIR/report.md)
+#   IVM_BENCH_SUMMARY=0  do not regenerate BENCHMARKS.md (summary.sh)
 #   IVM_SKIP_BUILD=1, IVM_KEEP=1, IVM_PG_BIN as for the other scripts.
 # ---------------------------------------------------------------------------
 set -euo pipefail
@@ -59,6 +70,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/bench-c.sh"
 # shellcheck source=test/bench/bench-e-checkpoint.sh
 . "$HERE/bench-e-checkpoint.sh"
+# shellcheck source=test/bench/bench-sweep.sh
+. "$HERE/bench-sweep.sh"
 # shellcheck source=test/bench/bench-tpch.sh
 . "$HERE/bench-tpch.sh"
 
@@ -71,6 +84,8 @@ if [ "${IVM_BENCH_QUICK:-0}" = 1 ]; then
     BENCH_WRITE_ROWS=${IVM_BENCH_WRITE_ROWS:-100000}
     BENCH_E_ROWS=${IVM_BENCH_E_ROWS:-100000}
     BENCH_E_REPS=${IVM_BENCH_E_REPS:-2}
+    BENCH_SWEEP_ROWS=${IVM_BENCH_SWEEP_ROWS:-100000}
+    BENCH_SWEEP_REPS=${IVM_BENCH_SWEEP_REPS:-2}
 else
     BENCH_MODE=full
     BENCH_SIZES=${IVM_BENCH_SIZES:-100000 1000000 10000000}
@@ -80,27 +95,36 @@ else
     BENCH_WRITE_ROWS=${IVM_BENCH_WRITE_ROWS:-1000000}
     BENCH_E_ROWS=${IVM_BENCH_E_ROWS:-1000000}
     BENCH_E_REPS=${IVM_BENCH_E_REPS:-3}
+    BENCH_SWEEP_ROWS=${IVM_BENCH_SWEEP_ROWS:-1000000}
+    BENCH_SWEEP_REPS=${IVM_BENCH_SWEEP_REPS:-3}
 fi
 BENCH_RUNS=${IVM_BENCH_RUNS:-3}
 BENCH_CLIENTS=${IVM_BENCH_CLIENTS:-1 4}
-BENCH_ONLY=${IVM_BENCH_ONLY:-a b c e}
+BENCH_ONLY=${IVM_BENCH_ONLY:-a b c e sweep}
 BENCH_TPCH_SF=${IVM_BENCH_TPCH_SF:-1}
 BENCH_TPCH_REPS=${IVM_BENCH_TPCH_REPS:-3}
+BENCH_TPCH_ROUNDS=${IVM_BENCH_TPCH_ROUNDS:-rf all}
 BENCH_CORES=$(nproc 2>/dev/null || echo 2)
 BENCH_PG_SETTINGS=${IVM_BENCH_PG_SETTINGS:-shared_buffers=1GB work_mem=64MB maintenance_work_mem=512MB max_wal_size=4GB checkpoint_timeout=30min}
-OUTPUT=${IVM_BENCH_OUTPUT:-$REPO/BENCHMARKS.md}
 
 # Every knob must be a positive integer (or a list of them).
 for v in $BENCH_SIZES $BENCH_REPS $BENCH_SECONDS $BENCH_RUNS $BENCH_CLIENTS \
-        $BENCH_PGBENCH_SCALE $BENCH_WRITE_ROWS $BENCH_E_ROWS $BENCH_E_REPS $BENCH_TPCH_REPS; do
+        $BENCH_PGBENCH_SCALE $BENCH_WRITE_ROWS $BENCH_E_ROWS $BENCH_E_REPS $BENCH_TPCH_REPS \
+        $BENCH_SWEEP_ROWS $BENCH_SWEEP_REPS; do
     case "$v" in
         '' | *[!0-9]* | 0) echo "benchmark settings must be positive integers; got '$v'" >&2; exit 2 ;;
     esac
 done
 for b in $BENCH_ONLY; do
     case "$b" in
-        a | b | c | e | tpch) ;;
-        *) echo "IVM_BENCH_ONLY takes a, b, c, e and tpch; got '$b'" >&2; exit 2 ;;
+        a | b | c | e | sweep | tpch) ;;
+        *) echo "IVM_BENCH_ONLY takes a, b, c, e, sweep and tpch; got '$b'" >&2; exit 2 ;;
+    esac
+done
+for k in $BENCH_TPCH_ROUNDS; do
+    case "$k" in
+        rf | all) ;;
+        *) echo "IVM_BENCH_TPCH_ROUNDS takes rf and all; got '$k'" >&2; exit 2 ;;
     esac
 done
 if ! [[ "$BENCH_TPCH_SF" =~ ^[0-9]*\.?[0-9]+$ ]]; then
@@ -117,12 +141,15 @@ echo 'bench,config,metric,rep,value' >"$RUN_DIR/raw.csv"
 : >"$RUN_DIR/warnings.txt"
 ln -sfn "$(basename "$RUN_DIR")" "$RESULTS/latest"
 export RUN_DIR
+OUTPUT=${IVM_BENCH_OUTPUT:-$RUN_DIR/report.md}
 START=$SECONDS
 
 echo "ivm benchmarks ($BENCH_MODE): sizes [$BENCH_SIZES], $BENCH_REPS reps," \
     "pgbench ${BENCH_SECONDS}s x $BENCH_RUNS runs at clients [$BENCH_CLIENTS]; results in $RUN_DIR"
 
 ivm_prepare
+# summary.sh draws its plots with gnuplot
+[ "${IVM_BENCH_SUMMARY:-1}" = 0 ] || command -v gnuplot >/dev/null || ivm_install_deps gnuplot-nox
 ivm_say "starting a throwaway cluster"
 ivm_cluster_start
 for s in $BENCH_PG_SETTINGS; do
@@ -147,6 +174,9 @@ bench_meta e_reps "$BENCH_E_REPS"
 bench_meta benches "$BENCH_ONLY"
 bench_meta tpch_sf "$BENCH_TPCH_SF"
 bench_meta tpch_reps "$BENCH_TPCH_REPS"
+bench_meta tpch_rounds "$BENCH_TPCH_ROUNDS"
+bench_meta sweep_rows "$BENCH_SWEEP_ROWS"
+bench_meta sweep_reps "$BENCH_SWEEP_REPS"
 
 for b in $BENCH_ONLY; do
     case "$b" in
@@ -154,6 +184,7 @@ for b in $BENCH_ONLY; do
         b) bench_b || true ;;
         c) bench_c || true ;;
         e) bench_e || true ;;
+        sweep) bench_sweep || true ;;
         tpch) bench_tpch || true ;;
     esac
 done
@@ -170,6 +201,11 @@ bench_meta cpu_steal_pct "$(bench_steal_pct "$CPU0" "$(bench_cpu_sample)")"
 ivm_say "writing $OUTPUT"
 bash "$HERE/report.sh" "$RUN_DIR" >"$OUTPUT.tmp"
 mv "$OUTPUT.tmp" "$OUTPUT"
+if [ "${IVM_BENCH_SUMMARY:-1}" != 0 ]; then
+    # the newest results of each benchmark, this run's among them
+    ivm_say "regenerating $REPO/BENCHMARKS.md (summary.sh)"
+    bash "$HERE/summary.sh" "$RESULTS"/[0-9]*-[0-9]*/ || bench_warn "summary.sh failed: BENCHMARKS.md not regenerated"
+fi
 if [ -s "$RUN_DIR/failures.tsv" ]; then
     echo "finished in $((SECONDS - START))s with failures (listed in $OUTPUT):" >&2
     cat "$RUN_DIR/failures.tsv" >&2
