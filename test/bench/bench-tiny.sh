@@ -20,7 +20,9 @@
 #   refresh    REFRESH MATERIALIZED VIEW of 20 materialized views of the
 #              same queries, in the same data state (all 20, summed)
 # for the session's jit = on (the default) and jit = off.  Times are psql's
-# \timing of the statement (client-side, with its commit).  Every view is
+# \timing of the statement (client-side, with its commit), and the CPU time
+# the backend used for it (/proc/self/stat, read by pg_read_file: steadier
+# than wall time on a loaded machine).  Every view is
 # compared with its query as a multiset after the last tick; the strategies
 # ivm.evidence recorded for the one-row tick are printed.
 #
@@ -70,42 +72,63 @@ CREATE TABLE t4 (a4 int, b4 int, x4 varchar(40));
 SQL
 }
 
-# session JIT: one repetition in one psql session; prints its \timing lines
-# as "metric ms"
+# cpu MARK: a line "@@C MARK ms" with the CPU time (user + system) this
+# backend has used, from /proc/self/stat (in clock ticks of 1/CLK_TCK s)
+TICK_MS=$(( 1000 / $(getconf CLK_TCK) ))
+cpu() {
+    echo "SELECT '@@C $1 ' || (s[12]::bigint + s[13]::bigint) * $TICK_MS
+          FROM (SELECT string_to_array(split_part(pg_read_file('/proc/self/stat'), ') ', 2), ' ') AS s) x;"
+}
+
+# session JIT: one repetition in one psql session; prints "metric ms" lines:
+# each phase's \timing (wall) and, as "metric-cpu", the backend's CPU time
 session() {
     local jit=$1 i
     {
         echo "SET jit = $jit;"
+        cpu create0
         echo '\timing on'
         for i in $(seq 1 $NVIEWS); do
             echo '\echo @@T create'
             echo "SELECT ivm.create_view('v$i', \$q\$$(query "$i")\$q\$);"
         done
         echo '\timing off'
+        cpu create1
         for t in 1 2 3 4; do
             echo "INSERT INTO t$t VALUES (1, 2, 'x$t-a'), (2, 3, 'x$t-b'), (3, 1, 'x$t-c');"
         done
+        cpu first0
         echo '\timing on'
         echo '\echo @@T first'
         echo 'SELECT views_processed FROM ivm.tick();'
         echo '\timing off'
+        cpu first1
         echo "INSERT INTO t1 VALUES (4, 4, 'x1-d');"
+        cpu one-row0
         echo '\timing on'
         echo '\echo @@T one-row'
         echo 'SELECT views_processed FROM ivm.tick();'
         echo '\timing off'
+        cpu one-row1
         for i in $(seq 1 $NVIEWS); do
             echo "CREATE MATERIALIZED VIEW m$i AS $(query "$i") WITH NO DATA;"
         done
+        cpu refresh0
         echo '\timing on'
         for i in $(seq 1 $NVIEWS); do
             echo '\echo @@T refresh'
             echo "REFRESH MATERIALIZED VIEW m$i;"
         done
+        echo '\timing off'
+        cpu refresh1
     } | q 2>&1 | awk '
         /^@@T / { m = $2; next }
+        /^@@C / { c[$2] = $3; next }
         /^Time: / && m != "" { t[m] += $2; m = "" }
-        END { for (k in t) printf "%s %.3f\n", k, t[k] }'
+        END {
+            for (k in t) printf "%s %.3f\n", k, t[k]
+            for (k in t) printf "%s-cpu %d\n", k, c[k "1"] - c[k "0"]
+        }'
 }
 
 # check: rows of views that differ from their queries (multiset), both ways
@@ -119,7 +142,7 @@ check() {
 }
 
 echo "machine: $(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" >&2
-declare -A V
+declare -A V w
 bad=0
 for rep in $(seq 1 "$REPS"); do
     for jit in on off; do
@@ -142,15 +165,18 @@ cat <<EOF
 | --- | --- | --- | --- | --- | --- |
 EOF
 for jit in on off; do
-    c=$(bench_median "${V[$jit,create]}")
-    f=$(bench_median "${V[$jit,first]}")
+    for m in create first one-row refresh; do
+        w[$m]="$(bench_median "${V[$jit,$m]}") (CPU $(bench_median "${V[$jit,$m-cpu]}"))"
+    done
     o=$(bench_median "${V[$jit,one-row]}")
     r=$(bench_median "${V[$jit,refresh]}")
-    echo "| jit = $jit | $c | $f | $o | $r | $(awk -v a="$o" -v b="$r" 'BEGIN { printf "%.1f", a / b }') |"
+    echo "| jit = $jit | ${w[create]} | ${w[first]} | ${w[one-row]} | ${w[refresh]} | $(awk -v a="$o" -v b="$r" 'BEGIN { printf "%.2f", a / b }') |"
 done
 cat <<EOF
 
-Medians of $REPS repetitions, each in a new database.  Strategies of the last one-row tick:
+Wall time of the statements (psql's \\timing) and, in parentheses, the CPU time the backend
+used for them (/proc/self/stat, in steps of $TICK_MS ms: on a loaded machine the steadier
+figure).  Medians of $REPS repetitions, each in a new database.  Strategies of the last one-row tick:
 $STRATEGIES.  t1's reltuples: $REL (never analyzed).  Rows of the views that differ from their
 queries (multiset, all repetitions): $bad.
 EOF
