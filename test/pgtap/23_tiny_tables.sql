@@ -15,13 +15,15 @@
 --      joined to such a table with a primary key reads its one page rather
 --      than probing the index built for two thousand rows (counted by
 --      pg_stat_xact_user_tables).  The user's own queries keep
---      PostgreSQL's estimate, and the depth setting that marks ivm's
---      statements is not the user's to set.
+--      PostgreSQL's estimate, so do the queries a user's function runs
+--      from inside a view's query (its lookups by primary key stay index
+--      scans), and the depth setting that marks ivm's statements is not the
+--      user's to set.
 -- Each view is compared, as a multiset, with its query run directly.
 -- Everything runs in one transaction: autovacuum cannot analyze the tables.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(17);
+SELECT plan(19);
 
 SELECT lives_ok($$SELECT ivm.tick()$$, 'a first tick consumes whatever was pending');
 
@@ -32,6 +34,12 @@ CREATE TABLE tiny_d (a int, b int, x varchar(40));
 CREATE TABLE tiny_pk (id int PRIMARY KEY, v int);
 CREATE TABLE tiny_ref (pk int, w int);
 
+-- a lookup in tiny_pk by a query of a user's function, called from inside
+-- a view's query (so from inside ivm's statements): by its primary key
+-- when the planner takes tiny_pk for PostgreSQL's 10 pages, by its one
+-- page when it knows it holds 3 rows
+CREATE FUNCTION tiny_lookup(k int) RETURNS int LANGUAGE plpgsql IMMUTABLE
+  AS $$DECLARE r int; BEGIN SELECT p.v INTO r FROM public.tiny_pk p WHERE p.id = k; RETURN r; END$$;
 -- whether this backend has compiled a query by JIT
 CREATE FUNCTION pg_temp.jit_loaded() RETURNS bool LANGUAGE sql
   AS $$SELECT pg_catalog.pg_read_file('/proc/self/maps') LIKE '%llvmjit%'$$;
@@ -51,6 +59,7 @@ BEGIN
     t := ivm.create_view('tiny_cross', 'SELECT a.a, b.b AS bb, c.a AS ca, d.b AS db, a.x FROM tiny_a a, tiny_b b, tiny_c c, tiny_d d WHERE a.a + b.b > c.a - d.b')::text;
     t := ivm.create_view('tiny_agg', 'SELECT a.a, count(*) AS n, sum(b.b + c.b + d.b) AS s, min(c.x) AS lo FROM tiny_a a, tiny_b b, tiny_c c, tiny_d d WHERE a.b <> 2 GROUP BY a.a')::text;
     t := ivm.create_view('tiny_join', 'SELECT p.id, p.v, r.w FROM tiny_pk p JOIN tiny_ref r ON r.pk = p.id')::text;
+    t := ivm.create_view('tiny_est', 'SELECT id, public.tiny_lookup(id) AS v2 FROM tiny_pk')::text;
   ELSIF what = 'tick' THEN
     r := ivm.tick();
   ELSIF what = 'refresh' THEN
@@ -89,7 +98,12 @@ SELECT ok(NOT pg_temp.jit_loaded(), 'a one-row tick compiled nothing by JIT');
 SELECT pg_temp.jit_everything('refresh');
 SELECT ok(NOT pg_temp.jit_loaded(), 'ivm.refresh compiled nothing by JIT');
 DELETE FROM tiny_b WHERE a = 2;
+INSERT INTO tiny_pk VALUES (4, 40);
+SELECT coalesce(idx_scan, 0) AS idx1 FROM pg_stat_xact_user_tables WHERE relid = 'tiny_pk'::regclass \gset
 SELECT pg_temp.jit_everything('recompute');
+SELECT ok(coalesce(idx_scan, 0) >= :idx1 + 4,
+          'a query a user''s function runs inside ivm''s statements is planned as PostgreSQL plans it (tiny_pk by its index)')
+  FROM pg_stat_xact_user_tables WHERE relid = 'tiny_pk'::regclass;
 SELECT ok(NOT pg_temp.jit_loaded(), 'a recompute (ivm.full_recompute) compiled nothing by JIT');
 
 SELECT is((SELECT strategy FROM ivm.evidence WHERE ivm.evidence.view = 'tiny_agg'
@@ -114,6 +128,9 @@ SELECT is((SELECT count(*) FROM ((SELECT * FROM tiny_join EXCEPT ALL
 SELECT cmp_ok((SELECT (j -> 0 -> 'Plan' ->> 'Plan Rows')::float8
                  FROM (SELECT pg_temp.explain_json('SELECT * FROM tiny_pk') AS j) e), '>', 1000::float8,
               'the user''s own query plans tiny_pk at PostgreSQL''s default size');
+SELECT is((SELECT count(*) FROM ((SELECT * FROM tiny_est EXCEPT ALL SELECT id, tiny_lookup(id) FROM tiny_pk)
+           UNION ALL (SELECT id, tiny_lookup(id) FROM tiny_pk EXCEPT ALL SELECT * FROM tiny_est)) x), 0::bigint,
+          'tiny_est equals its query');
 SELECT is(current_setting('ivm.statement_level'), '-1', 'ivm.statement_level is -1 outside ivm''s work');
 SELECT throws_ok($$SET ivm.statement_level = 0$$, '55P02', NULL, 'ivm.statement_level cannot be set by a user');
 SELECT throws_ok($$SELECT set_config('ivm.statement_level', '0', true)$$, '55P02', NULL,
