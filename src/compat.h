@@ -47,6 +47,15 @@
 #define IVM_NORETURN pg_attribute_noreturn()
 #endif
 
+/* ExecutorRun's last argument, which 18 dropped (execute_once). */
+#if PG_VERSION_NUM >= 180000
+#define IVM_EXECUTOR_RUN_ONCE_PARAM
+#define IVM_EXECUTOR_RUN_ONCE_ARG
+#else
+#define IVM_EXECUTOR_RUN_ONCE_PARAM , bool execute_once
+#define IVM_EXECUTOR_RUN_ONCE_ARG , execute_once
+#endif
+
 /* The absolute value (PostgreSQL 16 dropped its Abs macro). */
 #define IvmAbs(x) ((x) >= 0 ? (x) : -(x))
 

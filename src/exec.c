@@ -14,6 +14,16 @@
  * changes the generated text, hence the key; PostgreSQL's plan cache
  * replans a kept plan whose relations changed.
  *
+ * Planning ivm's own statements: a table never vacuumed nor analyzed
+ * (reltuples -1) of fewer than 10 pages is planned by PostgreSQL as 10
+ * pages, about two thousand rows of a narrow table: a cross join of four
+ * three-row tables then looks like 10^13 rows, and its plan is costed (and
+ * compiled by JIT) for them.  While PostgreSQL plans a statement of ivm's
+ * (OwnPlanning), such a table's size is what it holds: its pages, and its
+ * live rows counted at the planning snapshot (a few pages of a heap read, no
+ * user code).  The user's own queries, and the queries a user's function
+ * runs inside ivm's, are planned as PostgreSQL plans them.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -22,13 +32,20 @@
 #include <xxhash.h>
 
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "optimizer/plancat.h"
+#include "optimizer/planner.h"
+#include "storage/bufmgr.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/plancache.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
 
 #include "ivm.h"
@@ -313,3 +330,179 @@ IvmRegisterTuplestore(const char *name, Tuplestorestate *ts, TupleDesc desc)
 	IvmSpiCheck(rc, SPI_OK_REL_REGISTER, "registering a delta");
 }
 
+
+/*
+ * How deep this backend is in planner calls and executor runs: ivm's own
+ * statements are planned at the depth its work started at (the setting
+ * ivm.statement_level, pinned with the views' settings); a query a user's
+ * function runs while one of them is planned or runs is deeper.
+ */
+static int	nesting = 0;
+
+static planner_hook_type prev_planner = NULL;
+static ExecutorRun_hook_type prev_executor_run = NULL;
+static ExecutorFinish_hook_type prev_executor_finish = NULL;
+static get_relation_info_hook_type prev_relation_info = NULL;
+
+/* never-analyzed tables of fewer pages than this are planned as 10 pages */
+#define DEFAULT_SIZE_PAGES 10
+
+/*
+ * IvmNestingLevel
+ *		The planner and executor depth of the caller, for
+ *		ivm.statement_level.
+ */
+int
+IvmNestingLevel(void)
+{
+	return nesting;
+}
+
+/* whether the planner is planning one of ivm's own statements */
+static bool
+OwnPlanning(void)
+{
+	return ivm_statement_level >= 0 && nesting == ivm_statement_level + 1;
+}
+
+/* planner_hook: count the depth */
+static PlannedStmt *
+IvmPlanner(Query *parse, const char *query_string, int cursorOptions,
+		   ParamListInfo boundParams)
+{
+	PlannedStmt *result;
+
+	nesting++;
+	PG_TRY();
+	{
+		if (prev_planner)
+			result = prev_planner(parse, query_string, cursorOptions, boundParams);
+		else
+			result = standard_planner(parse, query_string, cursorOptions, boundParams);
+	}
+	PG_FINALLY();
+	{
+		nesting--;
+	}
+	PG_END_TRY();
+	return result;
+}
+
+/* ExecutorRun_hook: count the depth */
+static void
+IvmExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count
+			   IVM_EXECUTOR_RUN_ONCE_PARAM)
+{
+	nesting++;
+	PG_TRY();
+	{
+		if (prev_executor_run)
+			prev_executor_run(queryDesc, direction, count IVM_EXECUTOR_RUN_ONCE_ARG);
+		else
+			standard_ExecutorRun(queryDesc, direction, count IVM_EXECUTOR_RUN_ONCE_ARG);
+	}
+	PG_FINALLY();
+	{
+		nesting--;
+	}
+	PG_END_TRY();
+}
+
+/* ExecutorFinish_hook (AFTER triggers run there): count the depth */
+static void
+IvmExecutorFinish(QueryDesc *queryDesc)
+{
+	nesting++;
+	PG_TRY();
+	{
+		if (prev_executor_finish)
+			prev_executor_finish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_FINALLY();
+	{
+		nesting--;
+	}
+	PG_END_TRY();
+}
+
+/* the live rows of heap rel at snap (a few pages: the caller checked) */
+static double
+CountLiveRows(Relation rel, Snapshot snap)
+{
+	TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	double		rows = 0;
+
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+		rows++;
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	return rows;
+}
+
+/*
+ * IvmRelationInfo
+ *		get_relation_info_hook: while one of ivm's statements is planned, a
+ *		heap table never vacuumed nor analyzed and smaller than the 10 pages
+ *		PostgreSQL assumes of it gets its real size: its pages, and its
+ *		live rows counted at the active snapshot.  Its indexes hold no more
+ *		entries than it has rows.  Anything else is left as PostgreSQL
+ *		estimated it.
+ */
+static void
+IvmRelationInfo(PlannerInfo *root, Oid relid, bool inhparent, RelOptInfo *rel)
+{
+	Relation	relation;
+
+	if (prev_relation_info)
+		prev_relation_info(root, relid, inhparent, rel);
+	if (inhparent || !OwnPlanning() || !ActiveSnapshotSet())
+		return;
+
+	/* locked by the planner's caller already */
+	relation = table_open(relid, NoLock);
+	if ((relation->rd_rel->relkind == RELKIND_RELATION ||
+		 relation->rd_rel->relkind == RELKIND_MATVIEW) &&
+		relation->rd_tableam == GetHeapamTableAmRoutine() &&
+		relation->rd_rel->reltuples < 0 &&
+		!relation->rd_rel->relhassubclass)
+	{
+		BlockNumber pages = RelationGetNumberOfBlocks(relation);
+
+		if (pages < DEFAULT_SIZE_PAGES)
+		{
+			double		rows = pages == 0 ? 0 : CountLiveRows(relation, GetActiveSnapshot());
+			ListCell   *lc;
+
+			rel->pages = pages;
+			rel->tuples = rows;
+			foreach(lc, rel->indexlist)
+			{
+				IndexOptInfo *index = lfirst_node(IndexOptInfo, lc);
+
+				index->tuples = Min(index->tuples, rows);
+			}
+		}
+	}
+	table_close(relation, NoLock);
+}
+
+/*
+ * IvmInstallPlannerHooks
+ *		From _PG_init (preloaded): the depth counters and the sizes of
+ *		never-analyzed tables in ivm's own statements.
+ */
+void
+IvmInstallPlannerHooks(void)
+{
+	prev_planner = planner_hook;
+	planner_hook = IvmPlanner;
+	prev_executor_run = ExecutorRun_hook;
+	ExecutorRun_hook = IvmExecutorRun;
+	prev_executor_finish = ExecutorFinish_hook;
+	ExecutorFinish_hook = IvmExecutorFinish;
+	prev_relation_info = get_relation_info_hook;
+	get_relation_info_hook = IvmRelationInfo;
+}

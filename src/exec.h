@@ -33,6 +33,8 @@ extern int	IvmExecSnap(const char *sql, int nargs, Oid *argtypes,
 						Datum *values, const char *nulls, Snapshot snap,
 						long tcount);
 extern void IvmRegisterTuplestore(const char *name, Tuplestorestate *ts, TupleDesc desc);
+extern int	IvmNestingLevel(void);
+extern void IvmInstallPlannerHooks(void);
 /* what is done with one batch of a query's rows; false stops */
 typedef bool (*IvmBatchFn) (SPITupleTable *tt, uint64 n, void *arg);
 extern void IvmFetchBatches(const char *sql, int nargs, Oid *argtypes, Datum *values,

@@ -9,7 +9,8 @@
  * starts with IvmCheckPreloaded(), which refuses to run otherwise.
  *
  * Layer: the top.  Defines the settings and registers the rest
- * (the utility hook); calls rights.c's checks.
+ * (the utility hook, the planner and executor hooks); calls rights.c's
+ * checks.
  *
  *-------------------------------------------------------------------------
  */
@@ -52,6 +53,7 @@ char	   *ivm_s3_region = NULL;
 char	   *ivm_s3_access_key_id = NULL;
 char	   *ivm_s3_secret_access_key = NULL;
 int			ivm_s3_timeout = 30;
+int			ivm_statement_level = -1;
 
 static const struct config_enum_entry on_error_options[] = {
 	{"quarantine", IVM_ON_ERROR_QUARANTINE, false},
@@ -243,12 +245,30 @@ _PG_init(void)
 							PGC_USERSET, GUC_UNIT_S,
 							NULL, NULL, NULL);
 
+	/*
+	 * Not a setting anyone sets: ivm pins it (rights.c IvmPinViewSettings)
+	 * to the depth its own statements are planned at while it works for
+	 * views, and PostgreSQL's GUC nesting puts it back (at the end of the
+	 * work, or when an error aborts it).  Internal, so that no user, role,
+	 * function or configuration file can: the planner sizes never-analyzed
+	 * tables differently for ivm's statements (exec.c).
+	 */
+	DefineCustomIntVariable("ivm.statement_level",
+							"Planner and executor depth of the statements ivm runs for views (internal), or -1.",
+							NULL,
+							&ivm_statement_level,
+							-1, -1, INT_MAX,
+							PGC_INTERNAL,
+							GUC_NO_SHOW_ALL | GUC_NO_RESET_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("ivm");
 
 	if (ivm_loaded_at_startup)
 	{
 		IvmInstallUtilityHook();
 		IvmInstallShmemHooks();
+		IvmInstallPlannerHooks();
 		IvmRegisterLauncher();
 	}
 }

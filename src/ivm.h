@@ -68,6 +68,7 @@ extern char *ivm_s3_region;
 extern char *ivm_s3_access_key_id;
 extern char *ivm_s3_secret_access_key;
 extern int	ivm_s3_timeout;		/* seconds */
+extern int	ivm_statement_level;	/* depth of ivm's own statements, or -1 */
 
 /* ivm.on_error */
 typedef enum IvmOnError

@@ -141,6 +141,9 @@ IvmCheckSchemaBeforeCreate(void)
  * IvmPinSearchPath
  *		Set search_path to "pg_catalog, pg_temp" until IvmUnpinSearchPath
  *		(or transaction abort); returns the GUC nest level to pass to it.
+ *		And jit to off: ivm's statements are many, small and planned once,
+ *		and compiling one took longer than running it many times over (a
+ *		session's jit = on, or jit_above_cost = 0, reaches none of them).
  */
 int
 IvmPinSearchPath(void)
@@ -149,6 +152,8 @@ IvmPinSearchPath(void)
 
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
 							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	return nestlevel;
 }
@@ -165,10 +170,18 @@ IvmPinSearchPath(void)
  *		(nor may two tickers store rows computed two ways).  The time zone
  *		is the server's own (log_timezone, which only its configuration
  *		sets); the rest are PostgreSQL's defaults.
+ *
+ *		And ivm.statement_level, the depth at which ivm's own statements
+ *		are planned (exec.c sizes never-analyzed tables for them).  A
+ *		pinned value holds for every statement until IvmUnpinSearchPath,
+ *		whatever the session set (jit too, pinned off by IvmPinSearchPath);
+ *		a SET a user's code makes is undone by IvmRestoreUser.
  */
 void
 IvmPinViewSettings(void)
 {
+	char		level[16];
+
 	const char *settings[][2] = {
 		{"TimeZone", GetConfigOption("log_timezone", false, false)},
 		{"DateStyle", "ISO, MDY"},
@@ -189,9 +202,20 @@ IvmPinViewSettings(void)
 		{"row_security", "on"},
 	};
 
+	/*
+	 * A setting that has the value already is left alone: setting the
+	 * locales and the time zone again (their checks call setlocale and read
+	 * the zone) made this cost 80 us a tick.  Only a user's code could
+	 * change it before IvmUnpinSearchPath, and that is undone when the
+	 * code's work ends (IvmRestoreUser), as it would be over a pinned value.
+	 */
 	for (int i = 0; i < lengthof(settings); i++)
-		(void) set_config_option(settings[i][0], settings[i][1], PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
+		if (strcmp(GetConfigOption(settings[i][0], false, false), settings[i][1]) != 0)
+			(void) set_config_option(settings[i][0], settings[i][1], PGC_USERSET, PGC_S_SESSION,
+									 GUC_ACTION_SAVE, true, 0, false);
+	snprintf(level, sizeof(level), "%d", IvmNestingLevel());
+	(void) set_config_option("ivm.statement_level", level, PGC_INTERNAL, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 }
 
 void
