@@ -11,6 +11,7 @@ OBJS = \
 	src/ckptfile.o \
 	src/diff.o \
 	src/evidence.o \
+	src/fill.o \
 	src/exec.o \
 	src/full.o \
 	src/incr.o \
@@ -18,6 +19,7 @@ OBJS = \
 	src/margin.o \
 	src/normalize.o \
 	src/outer.o \
+	src/progress.o \
 	src/push.o \
 	src/qtree.o \
 	src/restore.o \

@@ -129,3 +129,21 @@ BEGIN
     END IF;
 END
 $ivm_schema_owner$;
+
+-- ivm.progress: what each backend of this database is doing to a view (a
+-- creation, a REFRESH, a tick's recompute or delta), its phase and how many
+-- rows it has done of how many expected, from shared memory (progress.c).
+-- Every role sees which backends are busy (pid, command, started); the view,
+-- phase and counts only those who may read the view, its owner's members and
+-- pg_read_all_stats (as pg_stat_activity hides others' queries).
+CREATE FUNCTION ivm._progress(OUT pid integer, OUT command text, OUT view regclass,
+                              OUT phase text, OUT rows_done bigint, OUT rows_expected bigint,
+                              OUT started timestamptz, OUT datid oid)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'ivm_progress'
+LANGUAGE C VOLATILE;
+
+CREATE VIEW ivm.progress AS
+SELECT pid, datid, command, view, phase, rows_done, rows_expected, started FROM ivm._progress();
+
+GRANT SELECT ON ivm.progress TO PUBLIC;

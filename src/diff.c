@@ -51,11 +51,11 @@
 #include "strategies.h"
 
 /*
- * CheckResultMatchesStorage
+ * IvmCheckResultShape
  *		The query must still return the columns the storage was made for.
  */
-static void
-CheckResultMatchesStorage(TupleDesc result, TupleDesc storage, const char *viewname)
+void
+IvmCheckResultShape(TupleDesc result, TupleDesc storage, const char *viewname)
 {
 	bool		ok = (result->natts == storage->natts);
 
@@ -106,14 +106,14 @@ typedef struct DiffSide
 } DiffSide;
 
 /*
- * OpenSorted
+ * IvmOpenCursor
  *		A cursor over sql (a kept plan), at snap (its command id advanced,
  *		so this tick's earlier writes are seen) or, without a snapshot, a
  *		fresh one; opened as runas (restricted) when it is valid, else as
  *		the caller.
  */
-static Portal
-OpenSorted(const char *sql, Snapshot snap, Oid runas)
+Portal
+IvmOpenCursor(const char *sql, Snapshot snap, Oid runas)
 {
 	SPIPlanPtr	plan;
 	Portal		portal;
@@ -203,8 +203,8 @@ StoredSideSql(const char *storage_name, const char *stored_filter)
 }
 
 /* the rows the query returns, in the order of their hash when sorted */
-static char *
-QuerySideSql(const char *query, bool sorted)
+char *
+IvmQuerySideSql(const char *query, bool sorted)
 {
 	return psprintf("SELECT q.* FROM (%s) q%s", query, sorted ? " ORDER BY ivm.row_hash(q.*)" : "");
 }
@@ -228,7 +228,7 @@ IvmRecomputeCost(Oid storage_rel, Oid view_owner, const char *query)
 	cost = IvmKeptPlanCost(StoredSideSql(storage_name, NULL), 0);
 	IvmRestoreUser(&save);
 	IvmBecome(view_owner, true, &save);
-	cost += IvmKeptPlanCost(QuerySideSql(query, true), 0);
+	cost += IvmKeptPlanCost(IvmQuerySideSql(query, true), 0);
 	IvmRestoreUser(&save);
 	return cost;
 }
@@ -272,6 +272,7 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 	uint64		ndeletes = 0;
 	uint64		vins = 0;		/* of those, rows the view shows */
 	uint64		vdel = 0;
+	uint64		groups = 0;		/* hash values merged */
 
 	storage_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(storage_rel)),
 											  get_rel_name(storage_rel));
@@ -292,7 +293,7 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 	old_side.sorted = true;
 	/* read as the storage's owner: nothing of the owner's types runs with ivm's rights */
 	old_side.runas = IvmRelationOwner(storage_rel);
-	old_side.portal = OpenSorted(StoredSideSql(storage_name, stored_filter), snap, old_side.runas);
+	old_side.portal = IvmOpenCursor(StoredSideSql(storage_name, stored_filter), snap, old_side.runas);
 	new_side.firstatt = 1;
 	new_side.runas = view_owner;
 
@@ -302,11 +303,12 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 	 * come together are groups of their own, matched with no stored row).
 	 */
 	new_side.sorted = SideFill(&old_side, viewname);
-	new_side.portal = OpenSorted(QuerySideSql(query, new_side.sorted), snap, view_owner);
+	new_side.portal = IvmOpenCursor(IvmQuerySideSql(query, new_side.sorted), snap, view_owner);
 	old_desc = old_side.portal->tupDesc;
 	new_desc = new_side.portal->tupDesc;
-	CheckResultMatchesStorage(new_desc, storage_desc, viewname);
+	IvmCheckResultShape(new_desc, storage_desc, viewname);
 
+	IvmProgressPhase(IVM_PHASE_COMPARE);
 	groupcxt = AllocSetContextCreate(CurrentMemoryContext, "ivm diff rows of one hash",
 									 ALLOCSET_DEFAULT_SIZES);
 	for (;;)
@@ -322,6 +324,10 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 
 		if (!have_old && !have_new)
 			break;
+		/* a cancel stops the diff within a batch; nothing is written yet */
+		CHECK_FOR_INTERRUPTS();
+		if (++groups % DIFF_BATCH == 0)
+			IvmProgressRows(new_side.rows);
 		hash = !have_new || (have_old && old_side.hash < new_side.hash) ? old_side.hash : new_side.hash;
 
 		/* every row of this hash, on each side */
@@ -410,6 +416,8 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 	SPI_cursor_close(old_side.portal);
 	SPI_cursor_close(new_side.portal);
 
+	IvmProgressPhase(IVM_PHASE_WRITE);
+	IvmProgressExpected(ninserts + ndeletes);
 	IvmApplyRowsFrom(storage_rel, storage_name, deletes, ndeletes, inserts, storage_desc,
 					 ninserts, snap, viewname);
 	tuplestore_end(inserts);
@@ -432,6 +440,7 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 		int			rc;
 
 		CommandCounterIncrement();
+		IvmProgressPhase(IVM_PHASE_ANALYZE);
 		rc = SPI_execute(psprintf("ANALYZE %s", storage_name), false, 0);
 		IvmSpiCheck(rc, SPI_OK_UTILITY, "analyzing the view's storage");
 	}

@@ -33,6 +33,16 @@ extern void IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 						int nvisible, AttrNumber passattno, Tuplestorestate *vdelta,
 						TupleDesc vdesc, IvmDiffResult *result);
 
+extern void IvmCheckResultShape(TupleDesc result, TupleDesc storage, const char *viewname);
+extern Portal IvmOpenCursor(const char *sql, Snapshot snap, Oid runas);
+extern char *IvmQuerySideSql(const char *query, bool sorted);
+
+/* fill.c: a storage written whole, by multi-insert into a new heap */
+extern bool IvmStorageEmpty(Oid storage_rel, Snapshot snap);
+extern bool IvmBulkFill(Oid storage_rel, Oid view_owner, const char *viewname, const char *query,
+						Snapshot snap, AttrNumber passattno, Tuplestorestate *vdelta,
+						TupleDesc vdesc, uint64 old_rows, IvmDiffResult *result);
+
 /* incr.c: the incremental strategy */
 
 /* what applying a delta writes, for a caller that applies it later */
