@@ -75,6 +75,12 @@
 #define FILL_BATCH_BYTES (1024 * 1024)
 /* rows a fill must write before it analyzes the storage */
 #define FILL_ANALYZE_MIN 1000
+/*
+ * rows (expected, or stored before) below which the diff is used instead: a
+ * new heap and its swap cost catalog writes, and invalidate the storage's
+ * kept plans, which a small view's diff does not
+ */
+#define FILL_MIN_ROWS 10000
 
 /* The query's rows, on their way into the transient heap. */
 typedef struct FillReceiver
@@ -93,6 +99,7 @@ typedef struct FillReceiver
 	TupleDesc	vdesc;
 	TupleDesc	storage_desc;
 	const char *viewname;
+	bool		hash_last;		/* the last column is the row hash of the others */
 	ResourceOwner owner;		/* pins of the bulk-insert state belong to it */
 } FillReceiver;
 
@@ -123,7 +130,16 @@ FillStartup(DestReceiver *self, int operation, TupleDesc typeinfo)
 {
 	FillReceiver *fr = (FillReceiver *) self;
 
-	IvmCheckResultShape(typeinfo, fr->storage_desc, fr->viewname);
+	if (fr->hash_last)
+	{
+		/* the storage's columns but the last, the hash the fill computes */
+		TupleDesc	shown = CreateTupleDescCopy(fr->storage_desc);
+
+		shown->natts--;
+		IvmCheckResultShape(typeinfo, shown, fr->viewname);
+	}
+	else
+		IvmCheckResultShape(typeinfo, fr->storage_desc, fr->viewname);
 }
 
 /* receiveSlot: one row of the query, into the batch (and the delta) */
@@ -138,7 +154,21 @@ FillReceive(TupleTableSlot *slot, DestReceiver *self)
 	if (fr->passattno != 0)
 		shown = !slot->tts_isnull[fr->passattno - 1] &&
 			DatumGetBool(slot->tts_values[fr->passattno - 1]);
-	ExecCopySlot(dst, slot);
+	if (fr->hash_last)
+	{
+		int			n = slot->tts_tupleDescriptor->natts;
+
+		ExecClearTuple(dst);
+		memcpy(dst->tts_values, slot->tts_values, sizeof(Datum) * n);
+		memcpy(dst->tts_isnull, slot->tts_isnull, sizeof(bool) * n);
+		dst->tts_values[n] = Int64GetDatum((int64) IvmHashRowValues(slot->tts_values, slot->tts_isnull,
+																	slot->tts_tupleDescriptor, n));
+		dst->tts_isnull[n] = false;
+		ExecStoreVirtualTuple(dst);
+		ExecMaterializeSlot(dst);
+	}
+	else
+		ExecCopySlot(dst, slot);
 	fr->rows++;
 	if (shown)
 	{
@@ -222,23 +252,30 @@ IvmStorageEmpty(Oid storage_rel, Snapshot snap)
 /*
  * IvmBulkFill
  *		Replace the storage's rows with those query returns (every storage
- *		column, hidden ones included): a transient heap filled by
+ *		column, hidden ones included; with hash_last, all but the last,
+ *		which is the row hash of the others, computed here as
+ *		ivm.row_hash(q.*) would, without making a record of each row: the
+ *		__ivm_hash of a view of delta rules): a transient heap filled by
  *		multi-insert, swapped in, the storage's indexes rebuilt.  Returns
  *		false, having done nothing, when the storage cannot be swapped (a
- *		partitioned view's: its shards are diffed).
+ *		partitioned view's: its shards are diffed) or is small (fewer than
+ *		FILL_MIN_ROWS rows stored, and expected by the planner): the caller
+ *		diffs.
  *
  * query runs as view_owner, restricted, at snap (the tick's; InvalidSnapshot
  * outside a tick).  When vdelta is given, every row the view shows goes into
  * it with weight +1 (shaped by vdesc): the caller gives it only when the
  * storage was empty, as a delta replacing stored rows would need their
- * removals.  old_rows is the rows the storage held (counted as removed).
+ * removals.  old_rows is the rows the storage held.  result counts the rows
+ * of the delta emitted (none without vdelta: nothing reads it, and what
+ * changed is not worked out) and the storage's rows after.
  * Caller is connected to SPI, acts as ivm's owner, and has pinned
  * search_path.
  */
 bool
 IvmBulkFill(Oid storage_rel, Oid view_owner, const char *viewname, const char *query,
-			Snapshot snap, AttrNumber passattno, Tuplestorestate *vdelta, TupleDesc vdesc,
-			uint64 old_rows, IvmDiffResult *result)
+			bool hash_last, Snapshot snap, AttrNumber passattno, Tuplestorestate *vdelta,
+			TupleDesc vdesc, uint64 old_rows, IvmDiffResult *result)
 {
 	Relation	srel;
 	Oid			tablespace;
@@ -246,6 +283,7 @@ IvmBulkFill(Oid storage_rel, Oid view_owner, const char *viewname, const char *q
 	char		persistence;
 	Oid			new_heap;
 	Portal		portal;
+	uint64		expected;
 	FillReceiver fr;
 	IvmUserSave save;
 	char	   *storage_name;
@@ -265,13 +303,20 @@ IvmBulkFill(Oid storage_rel, Oid view_owner, const char *viewname, const char *q
 											  RelationGetRelationName(srel));
 	table_close(srel, AccessShareLock);
 
+	/* a small view is diffed */
+	portal = IvmOpenCursor(IvmQuerySideSql(query, false), snap, view_owner);
+	expected = PortalRowsExpected(portal);
+	if (expected < FILL_MIN_ROWS && old_rows < FILL_MIN_ROWS)
+	{
+		SPI_cursor_close(portal);
+		return false;
+	}
+	IvmProgressPhase(IVM_PHASE_FILL);
+	IvmProgressExpected(expected);
+
 	/* no other writer meanwhile; readers go on reading the old rows */
 	new_heap = make_new_heap(storage_rel, tablespace, am, persistence, ExclusiveLock);
 	CommandCounterIncrement();
-
-	IvmProgressPhase(IVM_PHASE_FILL);
-	portal = IvmOpenCursor(IvmQuerySideSql(query, false), snap, view_owner);
-	IvmProgressExpected(PortalRowsExpected(portal));
 
 	fr.pub.receiveSlot = FillReceive;
 	fr.pub.rStartup = FillStartup;
@@ -286,6 +331,7 @@ IvmBulkFill(Oid storage_rel, Oid view_owner, const char *viewname, const char *q
 	fr.vdelta = vdelta;
 	fr.vdesc = vdesc;
 	fr.viewname = viewname;
+	fr.hash_last = hash_last;
 	fr.slots = palloc(sizeof(TupleTableSlot *) * FILL_BATCH_ROWS);
 	for (int i = 0; i < FILL_BATCH_ROWS; i++)
 		fr.slots[i] = table_slot_create(fr.rel, NULL);
@@ -316,8 +362,9 @@ IvmBulkFill(Oid storage_rel, Oid view_owner, const char *viewname, const char *q
 	IvmRestoreUser(&save);
 	CommandCounterIncrement();
 
-	result->inserted = fr.shown;
-	result->deleted = old_rows;
+	/* the delta emitted: every row added to an empty storage, else none */
+	result->inserted = vdelta != NULL ? fr.shown : 0;
+	result->deleted = 0;
 	result->rows_after = fr.rows;
 	result->rows_delta = (int64) fr.rows - (int64) old_rows;
 

@@ -11,8 +11,8 @@
  * written only by its backend, without a lock, under a change counter (odd
  * while a write is under way) that readers check before and after copying
  * the slot, trying again when it moved.  A slot is cleared when its work
- * ends, and at the end of every transaction that set it (an error, a
- * cancel), so nothing stale stays.
+ * ends, and when the transaction or subtransaction it started in ends
+ * (an error, a cancel), so nothing stale stays.
  *
  * Rights: every role sees that a backend of its database is busy (pid,
  * command), as pg_stat_progress_* show; the view, phase and counts only to
@@ -62,6 +62,7 @@ static ProgressSlot *slots = NULL;
 static int	nslots = 0;
 static ProgressSlot *my_slot = NULL;
 static bool xact_callback_set = false;
+static int	start_level = 0;		/* the transaction nest level work started at */
 
 static const char *const command_names[] = {
 	[IVM_CMD_NONE] = "none",
@@ -160,6 +161,15 @@ ProgressXactCallback(XactEvent event, void *arg)
 		IvmProgressEnd();
 }
 
+/* a subtransaction the work started in (or under) rolled back: it is over */
+static void
+ProgressSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB && GetCurrentTransactionNestLevel() <= start_level)
+		IvmProgressEnd();
+}
+
 /*
  * IvmProgressStart
  *		This backend starts command on a view (viewrel, owned by owner).
@@ -174,8 +184,10 @@ IvmProgressStart(IvmProgressCommand command, Oid viewrel, Oid owner)
 	if (!xact_callback_set)
 	{
 		RegisterXactCallback(ProgressXactCallback, NULL);
+		RegisterSubXactCallback(ProgressSubXactCallback, NULL);
 		xact_callback_set = true;
 	}
+	start_level = GetCurrentTransactionNestLevel();
 	BeginWrite(s);
 	s->pid = MyProcPid;
 	s->dboid = MyDatabaseId;

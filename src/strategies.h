@@ -40,8 +40,9 @@ extern char *IvmQuerySideSql(const char *query, bool sorted);
 /* fill.c: a storage written whole, by multi-insert into a new heap */
 extern bool IvmStorageEmpty(Oid storage_rel, Snapshot snap);
 extern bool IvmBulkFill(Oid storage_rel, Oid view_owner, const char *viewname, const char *query,
-						Snapshot snap, AttrNumber passattno, Tuplestorestate *vdelta,
-						TupleDesc vdesc, uint64 old_rows, IvmDiffResult *result);
+						bool hash_last, Snapshot snap, AttrNumber passattno,
+						Tuplestorestate *vdelta, TupleDesc vdesc, uint64 old_rows,
+						IvmDiffResult *result);
 
 /* incr.c: the incremental strategy */
 
