@@ -18,7 +18,8 @@
  *
  * Memory: bounded, whatever the size of the view.  Both sides are read
  * through cursors sorted by row hash (ivm.row_hash, the hash rows.c gives
- * a row), a batch of rows at a time, and merged: the rows of one hash
+ * a row; for a storage that keeps each row's hash in __ivm_hash, that
+ * column, so that neither side hashes), a batch of rows at a time, and merged: the rows of one hash
  * value, few, are matched copy by copy.  PostgreSQL's sort spills to disk
  * past work_mem; the rows to insert, the stored rows to delete and the
  * delta emitted go into tuplestores, which spill too; nothing holds a whole
@@ -98,6 +99,7 @@ typedef struct DiffSide
 	uint64		n;
 	uint64		pos;
 	int			firstatt;		/* first compared column (2: a ctid first) */
+	int			hashatt;		/* the column holding the row's hash, or 0 */
 	bool		sorted;			/* rows come in hash order */
 	bool		done;
 	bool		hashed;			/* hash is the row at pos's */
@@ -173,7 +175,14 @@ SideFill(DiffSide *side, const char *viewname)
 		}
 	}
 	tup = side->tt->vals[side->pos];
-	hash = (int64) IvmHashRow(tup, side->tt->tupdesc, side->firstatt, side->tt->tupdesc->natts);
+	if (side->hashatt > 0)
+	{
+		bool		isnull;
+
+		hash = DatumGetInt64(heap_getattr(tup, side->hashatt, side->tt->tupdesc, &isnull));
+	}
+	else
+		hash = (int64) IvmHashRow(tup, side->tt->tupdesc, side->firstatt, side->tt->tupdesc->natts);
 	if (side->sorted && side->rows > 0 && hash < side->hash)
 		elog(ERROR, "ivm: the rows of \"%s\" did not come in the order of their hash", viewname);
 	side->hash = hash;
@@ -193,13 +202,36 @@ SideTake(DiffSide *side)
 	return tup;
 }
 
+/*
+ * IvmHashColumn
+ *		The storage's column (1-based) that holds each row's hash already, or
+ *		0: the last one, __ivm_hash, of a view of delta rules without
+ *		aggregates, which holds ivm.row_hash of the visible columns (equal
+ *		rows, equal hashes), and which its query computes too.  The diff
+ *		then sorts both sides by it and hashes nothing.
+ */
+int
+IvmHashColumn(TupleDesc storage_desc)
+{
+	Form_pg_attribute att;
+
+	if (storage_desc->natts < 2)
+		return 0;
+	att = TupleDescAttr(storage_desc, storage_desc->natts - 1);
+	if (att->attisdropped || att->atttypid != INT8OID ||
+		strcmp(NameStr(att->attname), IVM_HASH_COLUMN) != 0)
+		return 0;
+	return storage_desc->natts;
+}
+
 /* the stored rows, each with its ctid, in the order of their hash */
 static char *
-StoredSideSql(const char *storage_name, const char *stored_filter)
+StoredSideSql(const char *storage_name, const char *stored_filter, bool hash_stored)
 {
-	return psprintf("SELECT s.ctid, s.* FROM %s s%s%s ORDER BY ivm.row_hash(s.*)",
+	return psprintf("SELECT s.ctid, s.* FROM %s s%s%s ORDER BY %s",
 					storage_name, stored_filter != NULL ? " WHERE " : "",
-					stored_filter != NULL ? stored_filter : "");
+					stored_filter != NULL ? stored_filter : "",
+					hash_stored ? "s." IVM_HASH_COLUMN : "ivm.row_hash(s.*)");
 }
 
 /* the rows the query returns, in the order of their hash when sorted */
@@ -207,6 +239,13 @@ char *
 IvmQuerySideSql(const char *query, bool sorted)
 {
 	return psprintf("SELECT q.* FROM (%s) q%s", query, sorted ? " ORDER BY ivm.row_hash(q.*)" : "");
+}
+
+/* the same, sorted by the hash column the query returns */
+static char *
+QuerySideByHashSql(const char *query)
+{
+	return psprintf("SELECT q.* FROM (%s) q ORDER BY q.%s", query, IVM_HASH_COLUMN);
 }
 
 /*
@@ -223,12 +262,15 @@ IvmRecomputeCost(Oid storage_rel, Oid view_owner, const char *query)
 														  get_rel_name(storage_rel));
 	double		cost;
 	IvmUserSave save;
+	Relation	srel = table_open(storage_rel, AccessShareLock);
+	bool		hash_stored = IvmHashColumn(RelationGetDescr(srel)) > 0;
 
+	table_close(srel, AccessShareLock);
 	IvmBecomeOwnerOf(storage_rel, &save);
-	cost = IvmKeptPlanCost(StoredSideSql(storage_name, NULL), 0);
+	cost = IvmKeptPlanCost(StoredSideSql(storage_name, NULL, hash_stored), 0);
 	IvmRestoreUser(&save);
 	IvmBecome(view_owner, true, &save);
-	cost += IvmKeptPlanCost(IvmQuerySideSql(query, true), 0);
+	cost += IvmKeptPlanCost(hash_stored ? QuerySideByHashSql(query) : IvmQuerySideSql(query, true), 0);
 	IvmRestoreUser(&save);
 	return cost;
 }
@@ -273,6 +315,7 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 	uint64		vins = 0;		/* of those, rows the view shows */
 	uint64		vdel = 0;
 	uint64		groups = 0;		/* hash values merged */
+	int			hashatt;		/* the storage's hash column, or 0 */
 
 	storage_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(storage_rel)),
 											  get_rel_name(storage_rel));
@@ -291,10 +334,14 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 	memset(&new_side, 0, sizeof(new_side));
 	old_side.firstatt = 2;
 	old_side.sorted = true;
+	hashatt = IvmHashColumn(storage_desc);
+	old_side.hashatt = hashatt > 0 ? hashatt + 1 : 0;
 	/* read as the storage's owner: nothing of the owner's types runs with ivm's rights */
 	old_side.runas = IvmRelationOwner(storage_rel);
-	old_side.portal = IvmOpenCursor(StoredSideSql(storage_name, stored_filter), snap, old_side.runas);
+	old_side.portal = IvmOpenCursor(StoredSideSql(storage_name, stored_filter, hashatt > 0),
+									snap, old_side.runas);
 	new_side.firstatt = 1;
+	new_side.hashatt = hashatt;
 	new_side.runas = view_owner;
 
 	/*
@@ -303,7 +350,8 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 	 * come together are groups of their own, matched with no stored row).
 	 */
 	new_side.sorted = SideFill(&old_side, viewname);
-	new_side.portal = IvmOpenCursor(IvmQuerySideSql(query, new_side.sorted), snap, view_owner);
+	new_side.portal = IvmOpenCursor(hashatt > 0 && new_side.sorted ? QuerySideByHashSql(query)
+									: IvmQuerySideSql(query, new_side.sorted), snap, view_owner);
 	old_desc = old_side.portal->tupDesc;
 	new_desc = new_side.portal->tupDesc;
 	IvmCheckResultShape(new_desc, storage_desc, viewname);

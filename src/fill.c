@@ -58,6 +58,7 @@
 #include "nodes/plannodes.h"
 #include "storage/lmgr.h"
 #include "tcop/pquery.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -252,10 +253,7 @@ IvmStorageEmpty(Oid storage_rel, Snapshot snap)
 /*
  * IvmBulkFill
  *		Replace the storage's rows with those query returns (every storage
- *		column, hidden ones included; with hash_last, all but the last,
- *		which is the row hash of the others, computed here as
- *		ivm.row_hash(q.*) would, without making a record of each row: the
- *		__ivm_hash of a view of delta rules): a transient heap filled by
+ *		column, hidden ones included): a transient heap filled by
  *		multi-insert, swapped in, the storage's indexes rebuilt.  Returns
  *		false, having done nothing, when the storage cannot be swapped (a
  *		partitioned view's: its shards are diffed) or is small (fewer than
@@ -274,8 +272,8 @@ IvmStorageEmpty(Oid storage_rel, Snapshot snap)
  */
 bool
 IvmBulkFill(Oid storage_rel, Oid view_owner, const char *viewname, const char *query,
-			bool hash_last, Snapshot snap, AttrNumber passattno, Tuplestorestate *vdelta,
-			TupleDesc vdesc, uint64 old_rows, IvmDiffResult *result)
+			Snapshot snap, AttrNumber passattno, Tuplestorestate *vdelta, TupleDesc vdesc,
+			uint64 old_rows, IvmDiffResult *result)
 {
 	Relation	srel;
 	Oid			tablespace;
@@ -302,6 +300,29 @@ IvmBulkFill(Oid storage_rel, Oid view_owner, const char *viewname, const char *q
 	storage_name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(srel)),
 											  RelationGetRelationName(srel));
 	table_close(srel, AccessShareLock);
+
+	/*
+	 * A storage keeping each row's hash (__ivm_hash, the last column): the
+	 * query's other columns only (the planner drops what no one reads), the
+	 * hash computed here as ivm.row_hash(q.*) computes it, without making a
+	 * record of each row.
+	 */
+	fr.hash_last = IvmHashColumn(fr.storage_desc) > 0;
+	if (fr.hash_last)
+	{
+		StringInfoData sql;
+
+		/* (columns by position: the query may name them otherwise) */
+		initStringInfo(&sql);
+		appendStringInfoString(&sql, "SELECT ");
+		for (int i = 1; i < fr.storage_desc->natts; i++)
+			appendStringInfo(&sql, "%sf.f%d", i > 1 ? ", " : "", i);
+		appendStringInfo(&sql, " FROM (%s) f (", query);
+		for (int i = 1; i <= fr.storage_desc->natts; i++)
+			appendStringInfo(&sql, "%sf%d", i > 1 ? ", " : "", i);
+		appendStringInfoChar(&sql, ')');
+		query = sql.data;
+	}
 
 	/* a small view is diffed */
 	portal = IvmOpenCursor(IvmQuerySideSql(query, false), snap, view_owner);
@@ -331,7 +352,6 @@ IvmBulkFill(Oid storage_rel, Oid view_owner, const char *viewname, const char *q
 	fr.vdelta = vdelta;
 	fr.vdesc = vdesc;
 	fr.viewname = viewname;
-	fr.hash_last = hash_last;
 	fr.slots = palloc(sizeof(TupleTableSlot *) * FILL_BATCH_ROWS);
 	for (int i = 0; i < FILL_BATCH_ROWS; i++)
 		fr.slots[i] = table_slot_create(fr.rel, NULL);

@@ -40,9 +40,9 @@ extern char *IvmQuerySideSql(const char *query, bool sorted);
 /* fill.c: a storage written whole, by multi-insert into a new heap */
 extern bool IvmStorageEmpty(Oid storage_rel, Snapshot snap);
 extern bool IvmBulkFill(Oid storage_rel, Oid view_owner, const char *viewname, const char *query,
-						bool hash_last, Snapshot snap, AttrNumber passattno,
-						Tuplestorestate *vdelta, TupleDesc vdesc, uint64 old_rows,
-						IvmDiffResult *result);
+						Snapshot snap, AttrNumber passattno, Tuplestorestate *vdelta,
+						TupleDesc vdesc, uint64 old_rows, IvmDiffResult *result);
+extern int	IvmHashColumn(TupleDesc storage_desc);
 
 /* incr.c: the incremental strategy */
 

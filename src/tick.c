@@ -1202,15 +1202,13 @@ HasConsumers(TickView *view, TickState *ts)
  *		the diff, whose delta lists what changed.
  */
 static void
-Recompute(TickView *view, TickState *ts, Snapshot snap, const char *query, IvmShape *spj,
-		  int nvisible, AttrNumber passattno, Tuplestorestate *out, IvmDiffResult *res)
+Recompute(TickView *view, TickState *ts, Snapshot snap, const char *query, int nvisible,
+		  AttrNumber passattno, Tuplestorestate *out, IvmDiffResult *res)
 {
 	bool		consumers = HasConsumers(view, ts);
 
-	/* a view of delta rules without aggregates: its row hash made by the fill */
 	if ((!consumers || IvmStorageEmpty(view->storagerel, snap)) &&
-		IvmBulkFill(view->storagerel, view->owner, view->name,
-					spj != NULL ? IvmSpjSql(spj) : query, spj != NULL, snap, passattno,
+		IvmBulkFill(view->storagerel, view->owner, view->name, query, snap, passattno,
 					consumers ? out : NULL, view->vdesc, (uint64) Max(view->rows, 0), res))
 		return;
 	IvmDiffView(view->storagerel, view->owner, view->name, query, NULL, snap,
@@ -1311,9 +1309,8 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 		}
 		else if (strcmp(oc->strategy, "recompute") == 0)
 		{
-			Recompute(view, ts, snap, entry->full_sql,
-					  entry->shape->kind == IVM_KIND_SPJ && entry->bound == NULL ? entry->shape : NULL,
-					  entry->shape->nvisible, entry->shape->passattno, out, res);
+			Recompute(view, ts, snap, entry->full_sql, entry->shape->nvisible,
+					  entry->shape->passattno, out, res);
 			recompute = true;
 		}
 		else if (entry->shape->kind == IVM_KIND_TOPK)
@@ -1331,7 +1328,7 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 
 		if (recompute)
 		{
-			Recompute(view, ts, snap, def, NULL, view->vdesc->natts - 1, 0, out, res);
+			Recompute(view, ts, snap, def, view->vdesc->natts - 1, 0, out, res);
 			oc->strategy = "recompute";
 		}
 		else

@@ -933,12 +933,9 @@ FirstFill(Declaration *d)
 			? IvmTopkSql(d->shape->topk, d->shape->nvisible, d->hidden_name)
 			: IvmFullSql(d->shape, d->def_name, d->storage_oid, NULL, 0);
 
-		bool		spj = d->shape->kind == IVM_KIND_SPJ;
-
 		/* the storage is new and empty: written whole, indexed after (fill.c) */
 		memset(&res, 0, sizeof(res));
-		if (!IvmBulkFill(d->storage_oid, d->creator, d->rv->relname,
-						 spj ? IvmSpjSql(d->shape) : sql, spj, InvalidSnapshot,
+		if (!IvmBulkFill(d->storage_oid, d->creator, d->rv->relname, sql, InvalidSnapshot,
 						 PassAttno(d), NULL, NULL, 0, &res))
 			IvmDiffView(d->storage_oid, d->creator, d->rv->relname, sql,
 						NULL, InvalidSnapshot, d->shape->nvisible, PassAttno(d), NULL, NULL, &res);
