@@ -201,45 +201,43 @@ IvmProgressStart(IvmProgressCommand command, Oid viewrel, Oid owner)
 	EndWrite(s);
 }
 
-/* the work enters phase; its counts start again */
-void
-IvmProgressPhase(IvmProgressStage phase)
+/* write what is not -1 of phase, done and expected into this backend's busy slot */
+static void
+WriteCounts(int phase, int64 done, int64 expected)
 {
 	ProgressSlot *s = MySlot();
 
 	if (s == NULL || s->command == IVM_CMD_NONE)
 		return;
 	BeginWrite(s);
-	s->phase = phase;
-	s->done = 0;
-	s->expected = 0;
+	if (phase >= 0)
+		s->phase = phase;
+	if (done >= 0)
+		s->done = done;
+	if (expected >= 0)
+		s->expected = expected;
 	EndWrite(s);
+}
+
+/* the work enters phase; its counts start again */
+void
+IvmProgressPhase(IvmProgressStage phase)
+{
+	WriteCounts(phase, 0, 0);
 }
 
 /* rows done so far in this phase */
 void
 IvmProgressRows(uint64 done)
 {
-	ProgressSlot *s = MySlot();
-
-	if (s == NULL || s->command == IVM_CMD_NONE)
-		return;
-	BeginWrite(s);
-	s->done = (int64) done;
-	EndWrite(s);
+	WriteCounts(-1, (int64) done, -1);
 }
 
 /* rows this phase expects (an estimate; 0: not known) */
 void
 IvmProgressExpected(uint64 expected)
 {
-	ProgressSlot *s = MySlot();
-
-	if (s == NULL || s->command == IVM_CMD_NONE)
-		return;
-	BeginWrite(s);
-	s->expected = (int64) expected;
-	EndWrite(s);
+	WriteCounts(-1, -1, (int64) expected);
 }
 
 /* the work is over */
