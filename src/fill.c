@@ -76,12 +76,6 @@
 #define FILL_BATCH_BYTES (1024 * 1024)
 /* rows a fill must write before it analyzes the storage */
 #define FILL_ANALYZE_MIN 1000
-/*
- * rows (expected, or stored before) below which the diff is used instead: a
- * new heap and its swap cost catalog writes, and invalidate the storage's
- * kept plans, which a small view's diff does not
- */
-#define FILL_MIN_ROWS 10000
 
 /* The query's rows, on their way into the transient heap. */
 typedef struct FillReceiver
@@ -131,15 +125,13 @@ FillStartup(DestReceiver *self, int operation, TupleDesc typeinfo)
 {
 	FillReceiver *fr = (FillReceiver *) self;
 
-	if (fr->hash_last)
-	{
-		/* the storage's columns but the last, the hash the fill computes */
-		TupleDesc	shown = CreateTupleDescCopy(fr->storage_desc);
+	bool		ok = fr->hash_last && typeinfo->natts == fr->storage_desc->natts - 1;
 
-		shown->natts--;
-		IvmCheckResultShape(typeinfo, shown, fr->viewname);
-	}
-	else
+	/* the storage's columns but the last, the hash the fill computes */
+	for (int i = 0; ok && i < typeinfo->natts; i++)
+		ok = TupleDescAttr(typeinfo, i)->atttypid == TupleDescAttr(fr->storage_desc, i)->atttypid;
+	/* (else the same check of every column, which raises on a difference) */
+	if (!ok)
 		IvmCheckResultShape(typeinfo, fr->storage_desc, fr->viewname);
 }
 
@@ -257,16 +249,18 @@ IvmStorageEmpty(Oid storage_rel, Snapshot snap)
  *		multi-insert, swapped in, the storage's indexes rebuilt.  Returns
  *		false, having done nothing, when the storage cannot be swapped (a
  *		partitioned view's: its shards are diffed) or is small (fewer than
- *		FILL_MIN_ROWS rows stored, and expected by the planner): the caller
+ *		IVM_FILL_MIN_ROWS rows stored, and expected by the planner): the caller
  *		diffs.
  *
  * query runs as view_owner, restricted, at snap (the tick's; InvalidSnapshot
  * outside a tick).  When vdelta is given, every row the view shows goes into
  * it with weight +1 (shaped by vdesc): the caller gives it only when the
  * storage was empty, as a delta replacing stored rows would need their
- * removals.  old_rows is the rows the storage held.  result counts the rows
- * of the delta emitted (none without vdelta: nothing reads it, and what
- * changed is not worked out) and the storage's rows after.
+ * removals.  old_rows is the rows the storage held: 0 when it is empty
+ * (the caller has looked).  result counts what changed, as the diff would:
+ * every row the view shows, inserted, into an empty storage; nothing when
+ * rows were replaced (what changed is not worked out: nothing reads it);
+ * and the storage's rows after.
  * Caller is connected to SPI, acts as ivm's owner, and has pinned
  * search_path.
  */
@@ -327,7 +321,7 @@ IvmBulkFill(Oid storage_rel, Oid view_owner, const char *viewname, const char *q
 	/* a small view is diffed */
 	portal = IvmOpenCursor(IvmQuerySideSql(query, false), snap, view_owner);
 	expected = PortalRowsExpected(portal);
-	if (expected < FILL_MIN_ROWS && old_rows < FILL_MIN_ROWS)
+	if (expected < IVM_FILL_MIN_ROWS && old_rows < IVM_FILL_MIN_ROWS)
 	{
 		SPI_cursor_close(portal);
 		return false;
@@ -382,8 +376,8 @@ IvmBulkFill(Oid storage_rel, Oid view_owner, const char *viewname, const char *q
 	IvmRestoreUser(&save);
 	CommandCounterIncrement();
 
-	/* the delta emitted: every row added to an empty storage, else none */
-	result->inserted = vdelta != NULL ? fr.shown : 0;
+	/* what changed: every row, into an empty storage; else not worked out */
+	result->inserted = old_rows == 0 ? fr.shown : 0;
 	result->deleted = 0;
 	result->rows_after = fr.rows;
 	result->rows_delta = (int64) fr.rows - (int64) old_rows;

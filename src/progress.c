@@ -312,6 +312,9 @@ ivm_progress(PG_FUNCTION_ARGS)
 		if (slots[i].command == IVM_CMD_NONE || !ReadSlot(i, &s) ||
 			s.command <= IVM_CMD_NONE || s.command > IVM_CMD_TICK || s.dboid != MyDatabaseId)
 			continue;
+		/* a backend that died without ending its transaction left it */
+		if (i >= (int) ProcGlobal->allProcCount || ProcGlobal->allProcs[i].pid != s.pid)
+			continue;
 		values[0] = Int32GetDatum(s.pid);
 		values[1] = CStringGetTextDatum(command_names[s.command]);
 		if (MaySee(&s))

@@ -38,6 +38,12 @@ extern Portal IvmOpenCursor(const char *sql, Snapshot snap, Oid runas);
 extern char *IvmQuerySideSql(const char *query, bool sorted);
 
 /* fill.c: a storage written whole, by multi-insert into a new heap */
+/*
+ * rows (expected, or stored before) below which the diff is used instead: a
+ * new heap and its swap cost catalog writes, and invalidate the storage's
+ * kept plans, which a small view's diff does not
+ */
+#define IVM_FILL_MIN_ROWS 10000
 extern bool IvmStorageEmpty(Oid storage_rel, Snapshot snap);
 extern bool IvmBulkFill(Oid storage_rel, Oid view_owner, const char *viewname, const char *query,
 						Snapshot snap, AttrNumber passattno, Tuplestorestate *vdelta,

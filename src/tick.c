@@ -1197,19 +1197,22 @@ HasConsumers(TickView *view, TickState *ts)
 /*
  * Recompute
  *		Replace a view's rows with what query returns: written whole (a new
- *		heap, indexes built after: fill.c) when nothing reads its delta or
- *		its storage is empty (the delta is then every row, added), else by
- *		the diff, whose delta lists what changed.
+ *		heap, indexes built after: fill.c) when its storage is empty (the
+ *		delta is then every row, added) or holds IVM_FILL_MIN_ROWS rows or
+ *		more and nothing reads its delta; else by the diff, whose delta
+ *		lists what changed.  (Decided on what is stored, not on estimates,
+ *		so that the tick's counts do not depend on them.)
  */
 static void
 Recompute(TickView *view, TickState *ts, Snapshot snap, const char *query, int nvisible,
 		  AttrNumber passattno, Tuplestorestate *out, IvmDiffResult *res)
 {
 	bool		consumers = HasConsumers(view, ts);
+	bool		empty = view->rows <= 0 && IvmStorageEmpty(view->storagerel, snap);
 
-	if ((!consumers || IvmStorageEmpty(view->storagerel, snap)) &&
+	if ((empty || (!consumers && view->rows >= IVM_FILL_MIN_ROWS)) &&
 		IvmBulkFill(view->storagerel, view->owner, view->name, query, snap, passattno,
-					consumers ? out : NULL, view->vdesc, (uint64) Max(view->rows, 0), res))
+					consumers ? out : NULL, view->vdesc, empty ? 0 : (uint64) view->rows, res))
 		return;
 	IvmDiffView(view->storagerel, view->owner, view->name, query, NULL, snap,
 				nvisible, passattno, consumers ? out : NULL, view->vdesc, res);
