@@ -382,8 +382,15 @@ IvmBulkFill(Oid storage_rel, Oid view_owner, const char *viewname, const char *q
 	result->rows_after = fr.rows;
 	result->rows_delta = (int64) fr.rows - (int64) old_rows;
 
-	/* statistics for the delta queries of the next ticks (as in diff.c) */
-	if (fr.rows >= FILL_ANALYZE_MIN)
+	/*
+	 * Statistics for the delta queries of the next ticks (as in diff.c): for
+	 * a first fill, or when the number of rows changed by half or more.  A
+	 * rewrite keeps the storage's statistics (they belong to the relation,
+	 * not to its heap, and the index builds count its rows); the diff
+	 * analyzed a storage only when it replaced most rows, too.
+	 */
+	if (fr.rows >= FILL_ANALYZE_MIN &&
+		(old_rows == 0 || (fr.rows > old_rows ? fr.rows - old_rows : old_rows - fr.rows) * 2 > fr.rows))
 	{
 		int			rc;
 
