@@ -12,6 +12,7 @@ OBJS = \
 	src/ckptfile.o \
 	src/diff.o \
 	src/evidence.o \
+	src/fill.o \
 	src/exec.o \
 	src/full.o \
 	src/incr.o \
@@ -21,6 +22,7 @@ OBJS = \
 	src/margin.o \
 	src/normalize.o \
 	src/outer.o \
+	src/progress.o \
 	src/push.o \
 	src/qtree.o \
 	src/restore.o \
@@ -49,7 +51,7 @@ DATA = $(notdir $(wildcard $(srcdir)/ivm--*.sql))
 
 REGRESS = ddl capture tick dag watch errors quarantine shapes dropext
 REGRESS_OPTS = --load-extension=ivm
-ISOLATION = watch_notify tick_concurrency step_lock_timeout ddl_locks
+ISOLATION = watch_notify tick_concurrency step_lock_timeout ddl_locks progress
 ISOLATION_OPTS = --load-extension=ivm
 
 # libcurl: HTTP and AWS SigV4 signing for checkpoints in object storage (s3.c)

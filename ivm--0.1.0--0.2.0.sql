@@ -140,3 +140,21 @@ CREATE FUNCTION ivm._query_every_tick(def pg_catalog.oid) RETURNS pg_catalog.boo
 REVOKE ALL ON FUNCTION ivm._query_every_tick(pg_catalog.oid) FROM PUBLIC;
 UPDATE ivm._views SET options = options OPERATOR(pg_catalog.||) '{"every_tick": true}'::pg_catalog.jsonb
  WHERE ivm._query_every_tick(defrel::pg_catalog.oid);
+
+-- ivm.progress: what each backend of this database is doing to a view (a
+-- creation, a REFRESH, a tick's recompute or delta), its phase and how many
+-- rows it has done of how many expected, from shared memory (progress.c).
+-- Every role sees which backends are busy (pid, command, started); the view,
+-- phase and counts only those who may read the view, its owner's members and
+-- pg_read_all_stats (as pg_stat_activity hides others' queries).
+CREATE FUNCTION ivm._progress(OUT pid integer, OUT command text, OUT view regclass,
+                              OUT phase text, OUT rows_done bigint, OUT rows_expected bigint,
+                              OUT started timestamptz, OUT datid oid)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'ivm_progress'
+LANGUAGE C VOLATILE;
+
+CREATE VIEW ivm.progress AS
+SELECT pid, datid, command, view, phase, rows_done, rows_expected, started FROM ivm._progress();
+
+GRANT SELECT ON ivm.progress TO PUBLIC;

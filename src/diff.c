@@ -18,7 +18,8 @@
  *
  * Memory: bounded, whatever the size of the view.  Both sides are read
  * through cursors sorted by row hash (ivm.row_hash, the hash rows.c gives
- * a row), a batch of rows at a time, and merged: the rows of one hash
+ * a row; for a storage that keeps each row's hash in __ivm_hash, that
+ * column, so that neither side hashes), a batch of rows at a time, and merged: the rows of one hash
  * value, few, are matched copy by copy.  PostgreSQL's sort spills to disk
  * past work_mem; the rows to insert, the stored rows to delete and the
  * delta emitted go into tuplestores, which spill too; nothing holds a whole
@@ -51,11 +52,11 @@
 #include "strategies.h"
 
 /*
- * CheckResultMatchesStorage
+ * IvmCheckResultShape
  *		The query must still return the columns the storage was made for.
  */
-static void
-CheckResultMatchesStorage(TupleDesc result, TupleDesc storage, const char *viewname)
+void
+IvmCheckResultShape(TupleDesc result, TupleDesc storage, const char *viewname)
 {
 	bool		ok = (result->natts == storage->natts);
 
@@ -98,6 +99,7 @@ typedef struct DiffSide
 	uint64		n;
 	uint64		pos;
 	int			firstatt;		/* first compared column (2: a ctid first) */
+	int			hashatt;		/* the column holding the row's hash, or 0 */
 	bool		sorted;			/* rows come in hash order */
 	bool		done;
 	bool		hashed;			/* hash is the row at pos's */
@@ -106,14 +108,14 @@ typedef struct DiffSide
 } DiffSide;
 
 /*
- * OpenSorted
+ * IvmOpenCursor
  *		A cursor over sql (a kept plan), at snap (its command id advanced,
  *		so this tick's earlier writes are seen) or, without a snapshot, a
  *		fresh one; opened as runas (restricted) when it is valid, else as
  *		the caller.
  */
-static Portal
-OpenSorted(const char *sql, Snapshot snap, Oid runas)
+Portal
+IvmOpenCursor(const char *sql, Snapshot snap, Oid runas)
 {
 	SPIPlanPtr	plan;
 	Portal		portal;
@@ -173,7 +175,14 @@ SideFill(DiffSide *side, const char *viewname)
 		}
 	}
 	tup = side->tt->vals[side->pos];
-	hash = (int64) IvmHashRow(tup, side->tt->tupdesc, side->firstatt, side->tt->tupdesc->natts);
+	if (side->hashatt > 0)
+	{
+		bool		isnull;
+
+		hash = DatumGetInt64(heap_getattr(tup, side->hashatt, side->tt->tupdesc, &isnull));
+	}
+	else
+		hash = (int64) IvmHashRow(tup, side->tt->tupdesc, side->firstatt, side->tt->tupdesc->natts);
 	if (side->sorted && side->rows > 0 && hash < side->hash)
 		elog(ERROR, "ivm: the rows of \"%s\" did not come in the order of their hash", viewname);
 	side->hash = hash;
@@ -193,20 +202,55 @@ SideTake(DiffSide *side)
 	return tup;
 }
 
-/* the stored rows, each with its ctid, in the order of their hash */
-static char *
-StoredSideSql(const char *storage_name, const char *stored_filter)
+/*
+ * IvmHashColumn
+ *		The storage's column (1-based) that holds each row's hash already, or
+ *		0: the last one, __ivm_hash, of a view of delta rules without
+ *		aggregates, which holds ivm.row_hash of the visible columns (equal
+ *		rows, equal hashes), and which its query computes too.  The diff
+ *		then sorts both sides by it and hashes nothing.
+ */
+int
+IvmHashColumn(TupleDesc storage_desc)
 {
-	return psprintf("SELECT s.ctid, s.* FROM %s s%s%s ORDER BY ivm.row_hash(s.*)",
+	Form_pg_attribute att;
+
+	if (storage_desc->natts < 2)
+		return 0;
+	att = TupleDescAttr(storage_desc, storage_desc->natts - 1);
+	if (att->attisdropped || att->atttypid != INT8OID ||
+		strcmp(NameStr(att->attname), IVM_HASH_COLUMN) != 0)
+		return 0;
+	return storage_desc->natts;
+}
+
+/*
+ * The stored rows, each with its ctid, in the order of their hash.  A stored
+ * hash is sorted as an expression (+ 0): read through its index, in hash
+ * order, the heap would be read at random, a page per row (measured at a
+ * million rows: 3.8 s against 2.2 s for a scan and a sort).
+ */
+static char *
+StoredSideSql(const char *storage_name, const char *stored_filter, bool hash_stored)
+{
+	return psprintf("SELECT s.ctid, s.* FROM %s s%s%s ORDER BY %s",
 					storage_name, stored_filter != NULL ? " WHERE " : "",
-					stored_filter != NULL ? stored_filter : "");
+					stored_filter != NULL ? stored_filter : "",
+					hash_stored ? "s." IVM_HASH_COLUMN " OPERATOR(pg_catalog.+) 0" : "ivm.row_hash(s.*)");
 }
 
 /* the rows the query returns, in the order of their hash when sorted */
-static char *
-QuerySideSql(const char *query, bool sorted)
+char *
+IvmQuerySideSql(const char *query, bool sorted)
 {
 	return psprintf("SELECT q.* FROM (%s) q%s", query, sorted ? " ORDER BY ivm.row_hash(q.*)" : "");
+}
+
+/* the same, sorted by the hash column the query returns */
+static char *
+QuerySideByHashSql(const char *query)
+{
+	return psprintf("SELECT q.* FROM (%s) q ORDER BY q.%s", query, IVM_HASH_COLUMN);
 }
 
 /*
@@ -223,12 +267,15 @@ IvmRecomputeCost(Oid storage_rel, Oid view_owner, const char *query)
 														  get_rel_name(storage_rel));
 	double		cost;
 	IvmUserSave save;
+	Relation	srel = table_open(storage_rel, AccessShareLock);
+	bool		hash_stored = IvmHashColumn(RelationGetDescr(srel)) > 0;
 
+	table_close(srel, AccessShareLock);
 	IvmBecomeOwnerOf(storage_rel, &save);
-	cost = IvmKeptPlanCost(StoredSideSql(storage_name, NULL), 0);
+	cost = IvmKeptPlanCost(StoredSideSql(storage_name, NULL, hash_stored), 0);
 	IvmRestoreUser(&save);
 	IvmBecome(view_owner, true, &save);
-	cost += IvmKeptPlanCost(QuerySideSql(query, true), 0);
+	cost += IvmKeptPlanCost(hash_stored ? QuerySideByHashSql(query) : IvmQuerySideSql(query, true), 0);
 	IvmRestoreUser(&save);
 	return cost;
 }
@@ -272,6 +319,8 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 	uint64		ndeletes = 0;
 	uint64		vins = 0;		/* of those, rows the view shows */
 	uint64		vdel = 0;
+	uint64		groups = 0;		/* hash values merged */
+	int			hashatt;		/* the storage's hash column, or 0 */
 
 	storage_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(storage_rel)),
 											  get_rel_name(storage_rel));
@@ -290,10 +339,14 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 	memset(&new_side, 0, sizeof(new_side));
 	old_side.firstatt = 2;
 	old_side.sorted = true;
+	hashatt = IvmHashColumn(storage_desc);
+	old_side.hashatt = hashatt > 0 ? hashatt + 1 : 0;
 	/* read as the storage's owner: nothing of the owner's types runs with ivm's rights */
 	old_side.runas = IvmRelationOwner(storage_rel);
-	old_side.portal = OpenSorted(StoredSideSql(storage_name, stored_filter), snap, old_side.runas);
+	old_side.portal = IvmOpenCursor(StoredSideSql(storage_name, stored_filter, hashatt > 0),
+									snap, old_side.runas);
 	new_side.firstatt = 1;
+	new_side.hashatt = hashatt;
 	new_side.runas = view_owner;
 
 	/*
@@ -302,11 +355,13 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 	 * come together are groups of their own, matched with no stored row).
 	 */
 	new_side.sorted = SideFill(&old_side, viewname);
-	new_side.portal = OpenSorted(QuerySideSql(query, new_side.sorted), snap, view_owner);
+	new_side.portal = IvmOpenCursor(hashatt > 0 && new_side.sorted ? QuerySideByHashSql(query)
+									: IvmQuerySideSql(query, new_side.sorted), snap, view_owner);
 	old_desc = old_side.portal->tupDesc;
 	new_desc = new_side.portal->tupDesc;
-	CheckResultMatchesStorage(new_desc, storage_desc, viewname);
+	IvmCheckResultShape(new_desc, storage_desc, viewname);
 
+	IvmProgressPhase(IVM_PHASE_COMPARE);
 	groupcxt = AllocSetContextCreate(CurrentMemoryContext, "ivm diff rows of one hash",
 									 ALLOCSET_DEFAULT_SIZES);
 	for (;;)
@@ -322,6 +377,10 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 
 		if (!have_old && !have_new)
 			break;
+		/* a cancel stops the diff within a batch; nothing is written yet */
+		CHECK_FOR_INTERRUPTS();
+		if (++groups % DIFF_BATCH == 0)
+			IvmProgressRows(new_side.rows);
 		hash = !have_new || (have_old && old_side.hash < new_side.hash) ? old_side.hash : new_side.hash;
 
 		/* every row of this hash, on each side */
@@ -410,6 +469,8 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 	SPI_cursor_close(old_side.portal);
 	SPI_cursor_close(new_side.portal);
 
+	IvmProgressPhase(IVM_PHASE_WRITE);
+	IvmProgressExpected(ninserts + ndeletes);
 	IvmApplyRowsFrom(storage_rel, storage_name, deletes, ndeletes, inserts, storage_desc,
 					 ninserts, snap, viewname);
 	tuplestore_end(inserts);
@@ -432,6 +493,7 @@ IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 		int			rc;
 
 		CommandCounterIncrement();
+		IvmProgressPhase(IVM_PHASE_ANALYZE);
 		rc = SPI_execute(psprintf("ANALYZE %s", storage_name), false, 0);
 		IvmSpiCheck(rc, SPI_OK_UTILITY, "analyzing the view's storage");
 	}

@@ -138,6 +138,35 @@ typedef struct IvmSharedState
 	IvmStrikes	strikes[IVM_MAX_STRIKES];	/* under lock */
 } IvmSharedState;
 
+/* progress.c: what long work is doing, for ivm.progress */
+typedef enum IvmProgressCommand
+{
+	IVM_CMD_NONE = 0,
+	IVM_CMD_CREATE,				/* a view's creation, filling it */
+	IVM_CMD_REFRESH,			/* REFRESH MATERIALIZED VIEW, ivm.refresh() */
+	IVM_CMD_RECOMPUTE,			/* a tick recomputing a view */
+	IVM_CMD_TICK				/* a tick applying a view's delta */
+} IvmProgressCommand;
+
+typedef enum IvmProgressPhase
+{
+	IVM_PHASE_START = 0,
+	IVM_PHASE_FILL,				/* the query's rows into a new heap */
+	IVM_PHASE_COMPARE,			/* the diff: query and stored rows merged */
+	IVM_PHASE_WRITE,			/* rows deleted and inserted */
+	IVM_PHASE_INDEX,			/* the heap swapped in, indexes built */
+	IVM_PHASE_ANALYZE,			/* statistics of the storage */
+	IVM_PHASE_DELTA				/* delta rules */
+} IvmProgressStage;
+
+extern Size IvmProgressShmemSize(void);
+extern void IvmProgressShmemInit(void);
+extern void IvmProgressStart(IvmProgressCommand command, Oid viewrel, Oid owner);
+extern void IvmProgressPhase(IvmProgressStage phase);
+extern void IvmProgressRows(uint64 done);
+extern void IvmProgressExpected(uint64 expected);
+extern void IvmProgressEnd(void);
+
 extern void IvmInstallShmemHooks(void);
 extern IvmSharedState *IvmSharedGet(void);
 extern const char *IvmWorkerStateName(IvmWorkerState state);

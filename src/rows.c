@@ -201,6 +201,18 @@ IvmHashRow(HeapTuple tuple, TupleDesc desc, int firstatt, int lastatt)
 }
 
 /*
+ * IvmHashRowValues
+ *		IvmHashRow of a row already deformed: the columns 1..natts of values
+ *		and nulls, described by desc (a bulk fill hashes its rows as it
+ *		writes them, as ivm.row_hash would).
+ */
+uint64
+IvmHashRowValues(Datum *values, bool *nulls, TupleDesc desc, int natts)
+{
+	return HashValues(values, nulls, desc, 1, natts, 0);
+}
+
+/*
  * ivm_row_hash
  *		SQL-callable: the hash the diff strategy gives a row.
  */

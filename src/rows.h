@@ -34,6 +34,7 @@ typedef struct IvmRowKey
 extern List *IvmLiveColumns(TupleDesc desc);
 extern const char *IvmDatumImage(Datum value, int16 attlen, uint32 *len, Pointer *copy);
 extern uint64 IvmHashRow(HeapTuple tuple, TupleDesc desc, int firstatt, int lastatt);
+extern uint64 IvmHashRowValues(Datum *values, bool *nulls, TupleDesc desc, int natts);
 extern void IvmRowKeyInit(IvmRowKey *key, HeapTuple tuple, TupleDesc desc,
 						  int firstatt, int lastatt, int skipatt);
 extern bool IvmRowKeysEqual(const IvmRowKey *a, const IvmRowKey *b);

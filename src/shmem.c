@@ -79,6 +79,7 @@ ShmemRequest(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(SharedSize());
+	RequestAddinShmemSpace(IvmProgressShmemSize());
 	RequestNamedLWLockTranche("ivm", 1);
 }
 
@@ -105,6 +106,8 @@ ShmemStartup(void)
 		}
 		pg_atomic_init_u32(&IvmShared->launcher_wake, 0);
 	}
+	/* and one progress slot per process (progress.c) */
+	IvmProgressShmemInit();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -33,6 +33,23 @@ extern void IvmDiffView(Oid storage_rel, Oid view_owner, const char *viewname,
 						int nvisible, AttrNumber passattno, Tuplestorestate *vdelta,
 						TupleDesc vdesc, IvmDiffResult *result);
 
+extern void IvmCheckResultShape(TupleDesc result, TupleDesc storage, const char *viewname);
+extern Portal IvmOpenCursor(const char *sql, Snapshot snap, Oid runas);
+extern char *IvmQuerySideSql(const char *query, bool sorted);
+
+/* fill.c: a storage written whole, by multi-insert into a new heap */
+/*
+ * rows (expected, or stored before) below which the diff is used instead: a
+ * new heap and its swap cost catalog writes, and invalidate the storage's
+ * kept plans, which a small view's diff does not
+ */
+#define IVM_FILL_MIN_ROWS 10000
+extern bool IvmStorageEmpty(Oid storage_rel, Snapshot snap);
+extern bool IvmBulkFill(Oid storage_rel, Oid view_owner, const char *viewname, const char *query,
+						Snapshot snap, AttrNumber passattno, Tuplestorestate *vdelta,
+						TupleDesc vdesc, uint64 old_rows, IvmDiffResult *result);
+extern int	IvmHashColumn(TupleDesc storage_desc);
+
 /* incr.c: the incremental strategy */
 
 /* what applying a delta writes, for a caller that applies it later */

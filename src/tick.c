@@ -1181,6 +1181,47 @@ KeepMarginParts(TickView *view, ShapeEntry *entry, TickState *ts, Snapshot snap,
 }
 
 /*
+ * HasConsumers
+ *		Whether anything reads the view's delta this tick: a view reading
+ *		it (its parent, for a hidden view), a watch.  Without, the delta is
+ *		not built, and a recompute may write the storage whole (fill.c).
+ */
+static bool
+HasConsumers(TickView *view, TickState *ts)
+{
+	if (view->channel != NULL || view->parent_id != 0)
+		return true;
+	for (int d = 0; d < ts->ndeps; d++)
+		if (ts->dep_source_view[d] == view->id)
+			return true;
+	return false;
+}
+
+/*
+ * Recompute
+ *		Replace a view's rows with what query returns: written whole (a new
+ *		heap, indexes built after: fill.c) when its storage is empty (the
+ *		delta is then every row, added) or holds IVM_FILL_MIN_ROWS rows or
+ *		more and nothing reads its delta; else by the diff, whose delta
+ *		lists what changed.  (Decided on what is stored, not on estimates,
+ *		so that the tick's counts do not depend on them.)
+ */
+static void
+Recompute(TickView *view, TickState *ts, Snapshot snap, const char *query, int nvisible,
+		  AttrNumber passattno, Tuplestorestate *out, IvmDiffResult *res)
+{
+	bool		consumers = HasConsumers(view, ts);
+	bool		empty = view->rows <= 0 && IvmStorageEmpty(view->storagerel, snap);
+
+	if ((empty || (!consumers && view->rows >= IVM_FILL_MIN_ROWS)) &&
+		IvmBulkFill(view->storagerel, view->owner, view->name, query, snap, passattno,
+					consumers ? out : NULL, view->vdesc, empty ? 0 : (uint64) view->rows, res))
+		return;
+	IvmDiffView(view->storagerel, view->owner, view->name, query, NULL, snap,
+				nvisible, passattno, consumers ? out : NULL, view->vdesc, res);
+}
+
+/*
  * MaintainView
  *		Bring one dirty view's storage up to date, adding its delta to out:
  *		delta rules where its shape has them and they may run, else a
@@ -1195,6 +1236,10 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 
 	memset(res, 0, sizeof(*res));
 	oc->strategy = "diff";
+	IvmProgressStart(view->id == ts->force_view_id ||
+					 (view->parent_id != 0 && view->parent_id == ts->force_view_id)
+					 ? IVM_CMD_REFRESH : recompute ? IVM_CMD_RECOMPUTE : IVM_CMD_TICK,
+					 view->viewrel, view->owner);
 	if (view->incremental)
 	{
 		entry = GetShape(view);
@@ -1239,6 +1284,8 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 			IvmUserSave psave;
 			IvmShardJob *job = NULL;
 
+			IvmProgressPhase(IVM_PHASE_DELTA);
+			IvmProgressExpected(oc->delta_in);
 			IvmBecome(view->owner, true, &psave);
 			IvmShapeCheckPermissions(entry->shape);
 			IvmRestoreUser(&psave);
@@ -1266,11 +1313,18 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 						  entry->shape->passattno, out, view->vdesc, res);
 			recompute = true;
 		}
-		else if (strcmp(oc->strategy, "recompute") == 0 || entry->shape->kind == IVM_KIND_TOPK)
+		else if (strcmp(oc->strategy, "recompute") == 0)
+		{
+			Recompute(view, ts, snap, entry->full_sql, entry->shape->nvisible,
+					  entry->shape->passattno, out, res);
+			recompute = true;
+		}
+		else if (entry->shape->kind == IVM_KIND_TOPK)
 		{
 			IvmDiffView(view->storagerel, view->owner, view->name, entry->full_sql, NULL, snap,
-						entry->shape->nvisible, entry->shape->passattno, out, view->vdesc, res);
-			recompute = strcmp(oc->strategy, "recompute") == 0;
+						entry->shape->nvisible, entry->shape->passattno,
+						HasConsumers(view, ts) ? out : NULL, view->vdesc, res);
+			recompute = false;
 		}
 	}
 	else
@@ -1278,10 +1332,15 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 		char	   *def = psprintf("SELECT * FROM %s",
 								   quote_qualified_identifier(IVM_SCHEMA, get_rel_name(view->defrel)));
 
-		IvmDiffView(view->storagerel, view->owner, view->name, def, NULL, snap,
-					view->vdesc->natts - 1, 0, out, view->vdesc, res);
 		if (recompute)
+		{
+			Recompute(view, ts, snap, def, view->vdesc->natts - 1, 0, out, res);
 			oc->strategy = "recompute";
+		}
+		else
+			IvmDiffView(view->storagerel, view->owner, view->name, def, NULL, snap,
+						view->vdesc->natts - 1, 0, HasConsumers(view, ts) ? out : NULL,
+						view->vdesc, res);
 	}
 	oc->recomputed = recompute;
 	oc->rows_after = strcmp(oc->strategy, "incremental") == 0 &&
@@ -1296,6 +1355,7 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 		KeepMarginParts(view, entry, ts, snap, out, oc);
 	else if (entry != NULL && entry->bound != NULL)
 		KeepMargin(view, entry, ts, snap, out, oc);
+	IvmProgressEnd();
 }
 
 /*

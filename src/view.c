@@ -1000,11 +1000,18 @@ FirstFill(Declaration *d)
 		res.rows_after = (uint64) rows;
 	}
 	else
-		IvmDiffView(d->storage_oid, d->creator, d->rv->relname,
-					d->shape->kind == IVM_KIND_TOPK
-					? IvmTopkSql(d->shape->topk, d->shape->nvisible, d->hidden_name)
-					: IvmFullSql(d->shape, d->def_name, d->storage_oid, NULL, 0),
-					NULL, InvalidSnapshot, d->shape->nvisible, PassAttno(d), NULL, NULL, &res);
+	{
+		const char *sql = d->shape->kind == IVM_KIND_TOPK
+			? IvmTopkSql(d->shape->topk, d->shape->nvisible, d->hidden_name)
+			: IvmFullSql(d->shape, d->def_name, d->storage_oid, NULL, 0);
+
+		/* the storage is new and empty: written whole, indexed after (fill.c) */
+		memset(&res, 0, sizeof(res));
+		if (!IvmBulkFill(d->storage_oid, d->creator, d->rv->relname, sql, InvalidSnapshot,
+						 PassAttno(d), NULL, NULL, 0, &res))
+			IvmDiffView(d->storage_oid, d->creator, d->rv->relname, sql,
+						NULL, InvalidSnapshot, d->shape->nvisible, PassAttno(d), NULL, NULL, &res);
+	}
 	args[0] = Int32GetDatum(d->view_id);
 	args[1] = Int64GetDatum((int64) res.rows_after);
 	if (bounded)
@@ -1277,7 +1284,11 @@ CreateView(const char *name, const char *query_text, List *col_names,
 	/* the storage, its shards and the logs of its tables, to their owners */
 	IvmSettleRelations();
 	if (with_data)
+	{
+		IvmProgressStart(IVM_CMD_CREATE, d.view_oid, d.creator);
 		filled = FirstFill(&d);
+		IvmProgressEnd();
+	}
 	if (rows)
 		*rows = filled;
 	if (view_id)

@@ -1,26 +1,34 @@
 #!/usr/bin/env bash
 # ---------------------------------------------------------------------------
-# test/bench/memory.sh -- bounded memory: the backend's peak private memory
-# while REFRESH recomputes an incremental view of many rows, against the
-# view's size and against PostgreSQL's own REFRESH of the same query.
+# test/bench/memory.sh -- bulk fill and bounded memory: wall time and the
+# backend's peak private memory while ivm creates, REFRESHes and recomputes
+# an incremental view of many rows, against PostgreSQL's own REFRESH of the
+# same query.
 #
 #   bash test/bench/memory.sh                         # 10,000,000 rows
 #   IVM_BENCH_MEM_ROWS=1000000 bash test/bench/memory.sh
 #
 # t(id int primary key, k int, v int, s text): IVM_BENCH_MEM_ROWS rows
-# (s = md5(id), 32 characters).  Three REFRESHes, each in its own session,
-# while a sampler reads the backend's RssAnon (its private, anonymous memory:
+# (s = md5(id), 32 characters).  Each step in its own session, while a
+# sampler reads the backend's RssAnon (its private, anonymous memory:
 # palloc'd memory, not the shared buffers it maps) from /proc every 20 ms:
-#   - plain:  REFRESH MATERIALIZED VIEW of an ordinary materialized view of
-#             the query (PostgreSQL's own: a baseline);
-#   - fill:   REFRESH of the incremental view created WITH NO DATA (the diff
-#             of every row against an empty storage);
-#   - redo:   REFRESH of the filled view after 1% of t changed (the diff of
-#             every row against every stored row).
-# Prints a Markdown table: wall time, RssAnon before and at its peak, and
-# the storage's size.  work_mem is the server's (IVM_BENCH_MEM_WORK_MEM sets
-# it for the sessions; default 64MB).  Uses the cluster exported by
-# run-all.sh when there is one, else starts its own (test/lib.sh).
+#   - plain:   REFRESH MATERIALIZED VIEW of an ordinary materialized view of
+#              the query (PostgreSQL's own: the baseline);
+#   - fill:    REFRESH of the incremental view created WITH NO DATA (nothing
+#              reads its delta: written whole, a new heap, indexes after);
+#   - redo:    REFRESH of the filled view after 1% of t changed (the same:
+#              a new heap swapped in);
+#   - create:  ivm.create_view of a second view of the query, with its data
+#              (written whole too); then a view on it is created, so that
+#              the next step must emit the view's delta;
+#   - diffed:  REFRESH of that second view after 1% of t changed: a view
+#              reads it, so it is diffed (every row compared, the delta of
+#              what changed emitted).
+# Prints a Markdown table: wall time and its ratio to PostgreSQL's REFRESH,
+# RssAnon before and at its peak, and the storage's size.  work_mem is the
+# server's (IVM_BENCH_MEM_WORK_MEM sets it for the sessions; default 64MB).
+# Uses the cluster exported by run-all.sh when there is one, else starts its
+# own (test/lib.sh).
 # ---------------------------------------------------------------------------
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -60,20 +68,31 @@ ivm_psql -d "$DB" -c "UPDATE t SET v = v + 1 WHERE id % 100 = 7" >/dev/null
 redo=$(measure redo "REFRESH MATERIALIZED VIEW spj;")
 sizes=$(ivm_psql -d "$DB" -At -c "SELECT pg_total_relation_size('plain'), pg_total_relation_size(storage::regclass) FROM ivm.views WHERE name = 'spj'::regclass")
 wrong=$(ivm_psql -d "$DB" -At -c "SELECT count(*) FROM ((SELECT * FROM spj EXCEPT ALL SELECT id, k, v, s FROM t) UNION ALL (SELECT id, k, v, s FROM t EXCEPT ALL SELECT * FROM spj)) d")
+ivm_psql -d "$DB" -c "DROP MATERIALIZED VIEW spj" >/dev/null
+ivm_say "creation, and the REFRESH of a view another view reads"
+create=$(measure create "SELECT ivm.create_view('spjc', 'SELECT id, k, v, s FROM t');")
+ivm_psql -d "$DB" -c "SELECT ivm.create_view('spjc_k', 'SELECT k, count(*) AS n, sum(v) AS sv FROM spjc GROUP BY k')" >/dev/null
+ivm_psql -d "$DB" -c "UPDATE t SET v = v + 1 WHERE id % 100 = 8" >/dev/null
+diffed=$(measure diffed "REFRESH MATERIALIZED VIEW spjc;")
+wrong2=$(ivm_psql -d "$DB" -At -c "SELECT (SELECT count(*) FROM ((SELECT * FROM spjc EXCEPT ALL SELECT id, k, v, s FROM t) UNION ALL (SELECT id, k, v, s FROM t EXCEPT ALL SELECT * FROM spjc)) d)
+  + (SELECT count(*) FROM ((SELECT * FROM spjc_k EXCEPT ALL SELECT k, count(*), sum(v) FROM t GROUP BY k) UNION ALL (SELECT k, count(*), sum(v) FROM t GROUP BY k EXCEPT ALL SELECT * FROM spjc_k)) d)")
 
 mb() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
+plain_ms=$(echo "$plain" | cut -d'|' -f2)
 echo
-echo "| REFRESH of a view of $N rows (work_mem $WORK_MEM) | wall ms | RssAnon before, MB | RssAnon peak, MB | peak - before, MB |"
-echo "| --- | ---: | ---: | ---: | ---: |"
-for row in "$plain" "$fill" "$redo"; do
+echo "| a view of $N rows (work_mem $WORK_MEM) | wall ms | × PostgreSQL's REFRESH | RssAnon before, MB | RssAnon peak, MB | peak - before, MB |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+for row in "$plain" "$fill" "$redo" "$create" "$diffed"; do
     IFS='|' read -r label ms base peak <<<"$row"
     case $label in
         plain) what="PostgreSQL's REFRESH MATERIALIZED VIEW (ordinary matview)" ;;
-        fill) what="ivm: REFRESH of the view created WITH NO DATA (every row inserted)" ;;
-        redo) what="ivm: REFRESH after 1% of the rows changed (every row compared)" ;;
+        fill) what="ivm: REFRESH of the view created WITH NO DATA (written whole)" ;;
+        redo) what="ivm: REFRESH after 1% of the rows changed, nothing reads the view (written whole)" ;;
+        create) what="ivm: ivm.create_view with data (written whole)" ;;
+        diffed) what="ivm: REFRESH after 1% changed, a view reads the view (diffed, its delta emitted)" ;;
     esac
-    echo "| $what | $ms | $(mb "$base") | $(mb "$peak") | $(mb $((peak - base))) |"
+    echo "| $what | $ms | $(awk -v a="$ms" -v b="$plain_ms" 'BEGIN { printf "%.1f", a / b }') | $(mb "$base") | $(mb "$peak") | $(mb $((peak - base))) |"
 done
 echo
-echo "Sizes: the ordinary matview $(awk -v b="${sizes%%|*}" 'BEGIN { printf "%.0f", b / 1048576 }') MB; the incremental view's storage (with its hidden row hash and index) $(awk -v b="${sizes##*|}" 'BEGIN { printf "%.0f", b / 1048576 }') MB. The view equals its query: $([ "$wrong" = 0 ] && echo yes || echo "NO ($wrong rows differ)")."
-[ "$wrong" = 0 ]
+echo "Sizes: the ordinary matview $(awk -v b="${sizes%%|*}" 'BEGIN { printf "%.0f", b / 1048576 }') MB; the incremental view's storage (with its hidden row hash and index) $(awk -v b="${sizes##*|}" 'BEGIN { printf "%.0f", b / 1048576 }') MB. The views equal their queries: $([ "$wrong" = 0 ] && [ "$wrong2" = 0 ] && echo yes || echo "NO ($wrong, $wrong2 rows differ)")."
+[ "$wrong" = 0 ] && [ "$wrong2" = 0 ]

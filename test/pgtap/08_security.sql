@@ -193,9 +193,9 @@ SELECT is((SELECT "row" FROM ivm.changes('sec_alice.mv')), '{"m": "cross"}'::jso
 ------------------------------------------------------------------------------
 SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc p
                  WHERE p.pronamespace = 'ivm'::regnamespace AND p.proname LIKE '\_%'
-                   AND p.proname NOT IN ('_refuse_write', '_check_preloaded', '_workers')
+                   AND p.proname NOT IN ('_refuse_write', '_check_preloaded', '_workers', '_progress')
                    AND has_function_privilege('ivm_sec_mallory', p.oid, 'EXECUTE')$$,
-                'mallory may execute no internal function but two that only raise errors and the one behind ivm.workers');
+                'mallory may execute no internal function but two that only raise errors and the ones behind ivm.workers and ivm.progress');
 SET ROLE ivm_sec_mallory;
 CREATE TABLE sec_mal.forge (x int);
 SELECT throws_ok($$CREATE TRIGGER forge AFTER INSERT ON sec_mal.forge REFERENCING NEW TABLE AS n
