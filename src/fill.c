@@ -318,6 +318,19 @@ IvmBulkFill(Oid storage_rel, Oid view_owner, const char *viewname, const char *q
 		query = sql.data;
 	}
 
+	/*
+	 * In a tick (or a REFRESH, which runs as one), a transaction reading the
+	 * view now would hold the swap, and with it the tick, until it ends: the
+	 * view is diffed instead, which waits for no reader.  (A reader that
+	 * comes while the rows go in still delays the swap until it ends.)
+	 */
+	if (snap != InvalidSnapshot)
+	{
+		if (!ConditionalLockRelationOid(storage_rel, AccessExclusiveLock))
+			return false;
+		UnlockRelationOid(storage_rel, AccessExclusiveLock);
+	}
+
 	/* a small view is diffed */
 	portal = IvmOpenCursor(IvmQuerySideSql(query, false), snap, view_owner);
 	expected = PortalRowsExpected(portal);
