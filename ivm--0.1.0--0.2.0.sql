@@ -129,3 +129,23 @@ BEGIN
     END IF;
 END
 $ivm_schema_owner$;
+
+-- The tick's fast path (issue 22): a transaction that changes ivm's catalog
+-- bumps a change counter in shared memory when it commits (as one that
+-- writes deltas does), so that a tick that finds the counter where the last
+-- tick left it, and that tick with nothing left to do, only advances the
+-- epoch.  A tick's own bookkeeping does not count (the C function skips it).
+CREATE FUNCTION ivm._catalog_changed() RETURNS trigger
+AS 'MODULE_PATHNAME', 'ivm_catalog_changed'
+LANGUAGE C VOLATILE;
+REVOKE EXECUTE ON FUNCTION ivm._catalog_changed() FROM PUBLIC;
+CREATE TRIGGER ivm_catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON ivm._views FOR EACH STATEMENT EXECUTE FUNCTION ivm._catalog_changed();
+CREATE TRIGGER ivm_catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON ivm._deps FOR EACH STATEMENT EXECUTE FUNCTION ivm._catalog_changed();
+CREATE TRIGGER ivm_catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON ivm._sources FOR EACH STATEMENT EXECUTE FUNCTION ivm._catalog_changed();
+CREATE TRIGGER ivm_catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON ivm._watches FOR EACH STATEMENT EXECUTE FUNCTION ivm._catalog_changed();
+CREATE TRIGGER ivm_catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON ivm._truncated FOR EACH STATEMENT EXECUTE FUNCTION ivm._catalog_changed();

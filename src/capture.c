@@ -59,6 +59,7 @@ PG_FUNCTION_INFO_V1(ivm_capture);
 PG_FUNCTION_INFO_V1(ivm_refuse_write);
 PG_FUNCTION_INFO_V1(ivm_guard_storage);
 PG_FUNCTION_INFO_V1(ivm_capture_members);
+PG_FUNCTION_INFO_V1(ivm_catalog_changed);
 
 static bool CaptureMembers(Oid relid, int source_id);
 
@@ -174,6 +175,7 @@ MarkTruncated(Oid source_relid)
 
 	simple_heap_insert(markrel, tup);
 	table_close(markrel, RowExclusiveLock);
+	IvmChangedAtCommit();
 }
 
 /*
@@ -360,6 +362,25 @@ ivm_capture(PG_FUNCTION_ARGS)
 	if (type_mismatch)
 		MarkTruncated(source_relid);
 
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * ivm_catalog_changed
+ *		AFTER statement trigger on ivm's catalog tables (ivm._views, _deps,
+ *		_sources, _watches, _truncated): a transaction that changes them
+ *		bumps the change counter when it commits, so the next tick does its
+ *		whole work (tick.c's fast path).  A tick's own bookkeeping (the rows,
+ *		sizes and states of the views it maintained) does not count: the
+ *		tick itself says whether it left anything to do.
+ */
+Datum
+ivm_catalog_changed(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "ivm._catalog_changed() must be called as a trigger");
+	if (!ivm_ticking)
+		IvmChangedAtCommit();
 	return PointerGetDatum(NULL);
 }
 

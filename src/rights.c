@@ -190,8 +190,15 @@ IvmPinViewSettings(void)
 	};
 
 	for (int i = 0; i < lengthof(settings); i++)
+	{
+		const char *now = GetConfigOption(settings[i][0], false, false);
+
+		/* a setting already so is left alone (setting TimeZone costs) */
+		if (now != NULL && settings[i][1] != NULL && strcmp(now, settings[i][1]) == 0)
+			continue;
 		(void) set_config_option(settings[i][0], settings[i][1], PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
+	}
 }
 
 void

@@ -57,6 +57,15 @@ static bool wake_worker_at_commit = false;
 static bool wake_launcher_at_commit = false;
 static bool xact_registered = false;
 
+/* it wrote deltas or changed ivm's catalog: bump the change counter */
+static bool changed_at_commit = false;
+
+/* a tick of it, recorded at commit unless its subtransaction aborts */
+static bool tick_pending = false;
+static uint64 tick_changes;
+static int	tick_skipped;
+static SubTransactionId tick_subid;
+
 static const char *const state_names[] = {
 	[IVM_WORKER_FREE] = "free",
 	[IVM_WORKER_STARTING] = "starting",
@@ -104,6 +113,7 @@ ShmemStartup(void)
 			pg_atomic_init_u32(&IvmShared->slots[i].wake, 0);
 		}
 		pg_atomic_init_u32(&IvmShared->launcher_wake, 0);
+		pg_atomic_init_u64(&IvmShared->changes, 1);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -195,9 +205,46 @@ SetProcLatch(int procno)
 }
 
 /*
+ * PublishTick
+ *		Record what this database's tick left (IvmRecordTickAtCommit), at
+ *		its commit: the entry of this database, else a free one, else the
+ *		one its OID hashes to (that database's next tick then does the
+ *		whole work once).
+ */
+static void
+PublishTick(void)
+{
+	IvmTickRecord *rec = NULL;
+
+	LWLockAcquire(IvmShared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < IVM_MAX_TICK_RECORDS; i++)
+	{
+		IvmTickRecord *r = &IvmShared->ticks[i];
+
+		if (r->dboid == MyDatabaseId)
+		{
+			rec = r;
+			break;
+		}
+		if (rec == NULL && r->dboid == InvalidOid)
+			rec = r;
+	}
+	if (rec == NULL)
+		rec = &IvmShared->ticks[MyDatabaseId % IVM_MAX_TICK_RECORDS];
+	rec->dboid = MyDatabaseId;
+	rec->changes = tick_changes;
+	rec->skipped = tick_skipped;
+	LWLockRelease(IvmShared->lock);
+}
+
+/*
  * WakeXactCallback
  *		At commit, give this database's worker (and the launcher, after
  *		CREATE EXTENSION) its wake-up: a flag and a latch, never a wait.
+ *		Then bump the change counter if this transaction wrote deltas or
+ *		changed ivm's catalog, and record its tick.  XACT_EVENT_COMMIT comes
+ *		after the transaction left the proc array: whoever reads the bumped
+ *		counter and then takes a snapshot sees what it committed.
  */
 static void
 WakeXactCallback(XactEvent event, void *arg)
@@ -221,6 +268,10 @@ WakeXactCallback(XactEvent event, void *arg)
 			pg_atomic_write_u32(&IvmShared->launcher_wake, 1);
 			SetProcLatch(*((volatile int *) &IvmShared->launcher_procno));
 		}
+		if (changed_at_commit)
+			(void) pg_atomic_fetch_add_u64(&IvmShared->changes, 1);
+		if (tick_pending)
+			PublishTick();
 	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PREPARE ||
@@ -228,7 +279,26 @@ WakeXactCallback(XactEvent event, void *arg)
 	{
 		wake_worker_at_commit = false;
 		wake_launcher_at_commit = false;
+		changed_at_commit = false;
+		tick_pending = false;
 	}
+}
+
+/*
+ * TickSubXactCallback
+ *		A tick recorded in a subtransaction that aborts is forgotten; one
+ *		whose subtransaction commits now belongs to its parent.
+ */
+static void
+TickSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+					SubTransactionId parentSubid, void *arg)
+{
+	if (!tick_pending || mySubid != tick_subid)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		tick_pending = false;
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		tick_subid = parentSubid;
 }
 
 static void
@@ -237,6 +307,7 @@ RegisterWake(void)
 	if (!xact_registered)
 	{
 		RegisterXactCallback(WakeXactCallback, NULL);
+		RegisterSubXactCallback(TickSubXactCallback, NULL);
 		xact_registered = true;
 	}
 }
@@ -254,6 +325,7 @@ IvmWakeWorkerAtCommit(void)
 		return;
 	RegisterWake();
 	wake_worker_at_commit = true;
+	changed_at_commit = true;
 }
 
 /*
@@ -268,6 +340,121 @@ IvmWakeLauncherAtCommit(void)
 		return;
 	RegisterWake();
 	wake_launcher_at_commit = true;
+	changed_at_commit = true;
+}
+
+/*
+ * IvmChangedAtCommit
+ *		This transaction changed what a tick would do (ivm's catalog, a
+ *		marker, a log): when it commits, bump the change counter, so that
+ *		the next tick of every database does its whole work.
+ */
+void
+IvmChangedAtCommit(void)
+{
+	if (IvmShared == NULL || changed_at_commit)
+		return;
+	RegisterWake();
+	changed_at_commit = true;
+}
+
+/*
+ * IvmChangedInThisXact
+ *		Whether this transaction (so far) wrote deltas or changed ivm's
+ *		catalog: its changes are not counted before it commits.
+ */
+bool
+IvmChangedInThisXact(void)
+{
+	return changed_at_commit;
+}
+
+/*
+ * IvmChangedNow
+ *		Bump the change counter now: what changed is visible already (COMMIT
+ *		PREPARED committed another transaction, which may have written
+ *		deltas, before it returned).
+ */
+void
+IvmChangedNow(void)
+{
+	if (IvmShared != NULL)
+		(void) pg_atomic_fetch_add_u64(&IvmShared->changes, 1);
+}
+
+/*
+ * IvmChangesNow
+ *		Read the change counter into *changes, with a full barrier: a snapshot
+ *		taken afterwards sees every commit that bumped it before.  False
+ *		without shared memory.
+ */
+bool
+IvmChangesNow(uint64 *changes)
+{
+	if (IvmShared == NULL)
+		return false;
+	*changes = pg_atomic_fetch_add_u64(&IvmShared->changes, 0);
+	return true;
+}
+
+/*
+ * IvmNothingChangedSince
+ *		Whether this database's last committed tick read the change counter
+ *		at changes (so nothing that bumps it committed since) and left
+ *		nothing to do; then *skipped is how many views it had.
+ */
+bool
+IvmNothingChangedSince(uint64 changes, int *skipped)
+{
+	bool		same = false;
+
+	if (IvmShared == NULL)
+		return false;
+	LWLockAcquire(IvmShared->lock, LW_SHARED);
+	for (int i = 0; i < IVM_MAX_TICK_RECORDS; i++)
+	{
+		IvmTickRecord *r = &IvmShared->ticks[i];
+
+		if (r->dboid == MyDatabaseId)
+		{
+			same = r->changes == changes;
+			if (same)
+				*skipped = r->skipped;
+			break;
+		}
+	}
+	LWLockRelease(IvmShared->lock);
+	return same;
+}
+
+/*
+ * IvmRecordTickAtCommit
+ *		This transaction's tick read the change counter at changes before
+ *		its snapshot and left nothing to do (skipped views): record it for
+ *		the next tick when the transaction commits (not if the subtransaction
+ *		it ran in aborts).  A later tick of the transaction replaces it.
+ */
+void
+IvmRecordTickAtCommit(uint64 changes, int skipped)
+{
+	if (IvmShared == NULL)
+		return;
+	RegisterWake();
+	tick_pending = true;
+	tick_changes = changes;
+	tick_skipped = skipped;
+	tick_subid = GetCurrentSubTransactionId();
+}
+
+/*
+ * IvmForgetTick
+ *		A tick of this transaction that left work: no earlier one of it is
+ *		recorded.
+ */
+void
+IvmForgetTick(void)
+{
+	tick_pending = false;
 }
 
 /*

@@ -724,6 +724,14 @@ IvmProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree
 	{
 		ProcessStatement(pstmt, queryString, readOnlyTree, context, params, queryEnv,
 						 dest, qc, false);
+
+		/*
+		 * The prepared transaction committed (and may have written deltas):
+		 * the next tick must look (tick.c's fast path).
+		 */
+		if (IsA(pstmt->utilityStmt, TransactionStmt) &&
+			((TransactionStmt *) pstmt->utilityStmt)->kind == TRANS_STMT_COMMIT_PREPARED)
+			IvmChangedNow();
 		return;
 	}
 	ivm_internal_ddl = 0;
