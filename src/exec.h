@@ -133,6 +133,7 @@ typedef struct IvmStrikes
  * a tick with no delta skips.
  */
 #define IVM_MAX_TICK_RECORDS	64
+#define IVM_HALF_SLOTS			256
 typedef struct IvmTickRecord
 {
 	Oid			dboid;			/* InvalidOid: a free entry */
@@ -146,6 +147,8 @@ typedef struct IvmSharedState
 	pg_atomic_uint64 changes;	/* bumped by each commit that wrote deltas or
 								 * changed ivm's catalog, after it is visible */
 	IvmTickRecord ticks[IVM_MAX_TICK_RECORDS];	/* under lock */
+	pg_atomic_uint32 half[IVM_HALF_SLOTS];	/* the log half writers of a
+											 * database (by OID) append to */
 	int			launcher_pid;
 	int			launcher_procno;	/* read unlocked at commit */
 	pg_atomic_uint32 launcher_wake; /* CREATE EXTENSION ivm committed */
@@ -165,6 +168,8 @@ extern bool IvmChangesNow(uint64 *changes);
 extern bool IvmNothingChangedSince(uint64 changes, int *skipped);
 extern void IvmRecordTickAtCommit(uint64 changes, int skipped);
 extern void IvmForgetTick(void);
+extern int	IvmActiveHalf(void);
+extern void IvmFlipHalf(void);
 extern int	IvmCountTransientFailure(int view_id, int window_s);
 
 /* evidence.c */

@@ -75,6 +75,7 @@
 
 #include "ivm.h"
 #include "exec.h"
+#include "catalog.h"
 #include "checkpoint.h"
 
 PG_FUNCTION_INFO_V1(ivm_checkpoint_full);
@@ -446,7 +447,12 @@ ivm_checkpoint_full(PG_FUNCTION_ARGS)
 								 DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull)));
 	}
 	/* a partitioned view's storage, then its shards (they hold the rows) */
-	n = ReadRows("SELECT storagerel::oid, false FROM ivm._views UNION ALL SELECT logrel::oid, false FROM ivm._sources "
+	n = ReadRows(IvmLogHalves()
+				 ? "SELECT storagerel::oid, false FROM ivm._views UNION ALL SELECT logrel::oid, false FROM ivm._sources "
+				 "UNION ALL SELECT loghalf::oid, false FROM ivm._sources WHERE loghalf IS NOT NULL "
+				 "UNION ALL SELECT i.inhrelid, true FROM ivm._views v JOIN pg_inherits i ON i.inhparent = v.storagerel "
+				 "ORDER BY 2, 1"
+				 : "SELECT storagerel::oid, false FROM ivm._views UNION ALL SELECT logrel::oid, false FROM ivm._sources "
 				 "UNION ALL SELECT i.inhrelid, true FROM ivm._views v JOIN pg_inherits i ON i.inhparent = v.storagerel "
 				 "ORDER BY 2, 1");
 	for (uint64 i = 0; i < n; i++)

@@ -114,6 +114,8 @@ ShmemStartup(void)
 		}
 		pg_atomic_init_u32(&IvmShared->launcher_wake, 0);
 		pg_atomic_init_u64(&IvmShared->changes, 1);
+		for (int i = 0; i < IVM_HALF_SLOTS; i++)
+			pg_atomic_init_u32(&IvmShared->half[i], 0);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -241,16 +243,24 @@ PublishTick(void)
  * WakeXactCallback
  *		At commit, give this database's worker (and the launcher, after
  *		CREATE EXTENSION) its wake-up: a flag and a latch, never a wait.
- *		Then bump the change counter if this transaction wrote deltas or
- *		changed ivm's catalog, and record its tick.  XACT_EVENT_COMMIT comes
- *		after the transaction left the proc array: whoever reads the bumped
- *		counter and then takes a snapshot sees what it committed.
+ *
+ *		A transaction that wrote deltas or changed ivm's catalog bumps the
+ *		change counter twice: before its commit is visible (PRE_COMMIT), so
+ *		that a snapshot that sees it was taken after the bump, and after
+ *		(COMMIT comes after the transaction left the proc array), so that
+ *		a snapshot taken after reading the bumped counter sees it; the
+ *		second bump comes before the worker's wake-up.  Then a tick of this
+ *		transaction is recorded.
  */
 static void
 WakeXactCallback(XactEvent event, void *arg)
 {
+	if (event == XACT_EVENT_PRE_COMMIT && IvmShared != NULL && changed_at_commit)
+		(void) pg_atomic_fetch_add_u64(&IvmShared->changes, 1);
 	if (event == XACT_EVENT_COMMIT && IvmShared != NULL)
 	{
+		if (changed_at_commit)
+			(void) pg_atomic_fetch_add_u64(&IvmShared->changes, 1);
 		if (wake_worker_at_commit)
 		{
 			for (int i = 0; i < IVM_MAX_DATABASES; i++)
@@ -268,8 +278,6 @@ WakeXactCallback(XactEvent event, void *arg)
 			pg_atomic_write_u32(&IvmShared->launcher_wake, 1);
 			SetProcLatch(*((volatile int *) &IvmShared->launcher_procno));
 		}
-		if (changed_at_commit)
-			(void) pg_atomic_fetch_add_u64(&IvmShared->changes, 1);
 		if (tick_pending)
 			PublishTick();
 	}
@@ -444,6 +452,32 @@ IvmRecordTickAtCommit(uint64 changes, int skipped)
 	tick_changes = changes;
 	tick_skipped = skipped;
 	tick_subid = GetCurrentSubTransactionId();
+}
+
+/*
+ * IvmActiveHalf
+ *		The half of each delta log (0: the log, 1: its second half) that
+ *		this database's writers append to now; 0 without shared memory.
+ *		Databases whose OIDs share a slot share the choice.
+ */
+int
+IvmActiveHalf(void)
+{
+	if (IvmShared == NULL)
+		return 0;
+	return (int) (pg_atomic_read_u32(&IvmShared->half[MyDatabaseId % IVM_HALF_SLOTS]) & 1);
+}
+
+/*
+ * IvmFlipHalf
+ *		A tick sends this database's writers to the other half of each log,
+ *		so that the half they leave can be emptied.  Under the step lock.
+ */
+void
+IvmFlipHalf(void)
+{
+	if (IvmShared != NULL)
+		(void) pg_atomic_fetch_add_u32(&IvmShared->half[MyDatabaseId % IVM_HALF_SLOTS], 1);
 }
 
 /*

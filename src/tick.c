@@ -308,36 +308,52 @@ GetCol(int row, int col)
  *		truncated tables.  Returns the sources, in *nsources.
  */
 static TickSource *
-ConsumeDeltas(Snapshot snap, int *nsources, uint64 *rows_in)
+ConsumeDeltas(Snapshot snap, int *nsources, uint64 *rows_in, bool *left_dead)
 {
 	TickSource *sources;
 	Oid		   *logrels;
+	Oid		   *halfrels;
 	int			n;
 	int			rc;
+	int			active = IvmActiveHalf();
+	int			truncated = 0;
+	bool		halves;
 
-	rc = IvmExecSnap("SELECT id, relid::oid, logrel::oid FROM ivm._sources ORDER BY id",
+	halves = IvmLogHalves();
+	rc = IvmExecSnap(halves
+					 ? "SELECT id, relid::oid, logrel::oid, loghalf::oid FROM ivm._sources ORDER BY id"
+					 : "SELECT id, relid::oid, logrel::oid, NULL::oid FROM ivm._sources ORDER BY id",
 					 0, NULL, NULL, NULL, snap, 0);
 	IvmSpiCheck(rc, SPI_OK_SELECT, "listing sources");
 	n = (int) SPI_processed;
 	sources = palloc0(sizeof(TickSource) * Max(n, 1));
 	logrels = palloc(sizeof(Oid) * Max(n, 1));
+	halfrels = palloc(sizeof(Oid) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
 		sources[i].id = DatumGetInt32(GetCol(i, 1));
 		sources[i].relid = DatumGetObjectId(GetCol(i, 2));
 		logrels[i] = DatumGetObjectId(GetCol(i, 3));
+		halfrels[i] = DatumGetObjectId(GetCol(i, 4));
 	}
 	SPI_freetuptable(SPI_tuptable);
 
 	for (int i = 0; i < n; i++)
 	{
+		/* a source captured before 0.2.0 gets its log's second half */
+		if (halves && !OidIsValid(halfrels[i]))
+			halfrels[i] = IvmEnsureLogHalf(sources[i].id, logrels[i]);
 		/* consolidated as they are read, within work_mem (rows.c) */
 		sources[i].delta = tuplestore_begin_heap(false, false, work_mem);
-		sources[i].consumed = IvmConsumeLog(logrels[i], snap, sources[i].delta, &sources[i].desc);
+		sources[i].consumed = IvmConsumeLog(logrels[i], halfrels[i], active, snap,
+											sources[i].delta, &sources[i].desc, &truncated,
+											left_dead);
 		*rows_in += sources[i].consumed;
 		snprintf(sources[i].enrname, NAMEDATALEN, "ivm_delta_%d", sources[i].id);
 		IvmRegisterTuplestore(sources[i].enrname, sources[i].delta, sources[i].desc);
 	}
+	if (truncated > 0)
+		elog(DEBUG1, "ivm tick: %d delta log halves emptied whole", truncated);
 
 	rc = IvmExecSnap("WITH d AS (DELETE FROM ivm._truncated RETURNING relid) "
 					 "SELECT DISTINCT relid::oid FROM d",
@@ -1872,6 +1888,7 @@ IvmRunTick(int force_view_id, Datum *result_values)
 	double		duration_ms;
 	uint64		changes = 0;
 	bool		counted;
+	bool		fast;
 
 	IvmCheckPreloaded();
 	IvmCheckWritable("run a tick");
@@ -1895,27 +1912,45 @@ IvmRunTick(int force_view_id, Datum *result_values)
 	 */
 	ts.epoch = TakeStepLock() + 1;
 	counted = IvmChangesNow(&changes);
+
+	/*
+	 * Nothing committed that writes deltas or changes ivm's catalog since the
+	 * last tick read the counter, and that tick left nothing to do (nor has
+	 * this transaction written anything): no log can hold a row, no view is
+	 * dirty; the tick only advances the epoch.  A commit bumps the counter
+	 * before it is visible and again after (shmem.c): read before the
+	 * snapshot, the counter counts every commit the snapshot will see that
+	 * the last tick's did not, once read again after it.  Otherwise writers
+	 * go to the other half of each log before the snapshot: the half they
+	 * leave holds what the snapshot sees, but for writes that commit after.
+	 */
+	fast = counted && force_view_id == 0 && !IvmChangedInThisXact() &&
+		IvmNothingChangedSince(changes, &ts.skipped);
+	if (!fast)
+		IvmFlipHalf();
 	ts.snap = RegisterSnapshot(GetTransactionSnapshot());
+	if (fast)
+	{
+		uint64		after;
+
+		(void) IvmChangesNow(&after);
+		fast = after == changes;
+		ts.skipped = fast ? ts.skipped : 0;
+	}
 
 	ivm_ticking = true;
 	PG_TRY();
 	{
-		/*
-		 * Nothing committed that writes deltas or changes ivm's catalog since
-		 * the last tick read the counter, and that tick left nothing to do
-		 * (nor has this transaction written anything): no log can hold a
-		 * row, no view is dirty; the tick only advances the epoch.
-		 */
-		if (counted && force_view_id == 0 && !IvmChangedInThisXact() &&
-			IvmNothingChangedSince(changes, &ts.skipped))
+		if (fast)
 			AdvanceEpoch(&ts, start);
 		else
 		{
 			int			views;
+			bool		left_dead = false;
 
 			/* the settings that change what a view's query returns */
 			IvmPinViewSettings();
-			ts.sources = ConsumeDeltas(ts.snap, &ts.nsources, &ts.rows_in);
+			ts.sources = ConsumeDeltas(ts.snap, &ts.nsources, &ts.rows_in, &left_dead);
 			ts.views = LoadViews(ts.snap, &ts.nviews);
 			LoadDeps(&ts);
 
@@ -1929,9 +1964,10 @@ IvmRunTick(int force_view_id, Datum *result_values)
 			/*
 			 * A snapshot older than the counter's reading (REPEATABLE READ)
 			 * may miss a commit the reading counts: such a tick records
-			 * nothing.
+			 * nothing.  Nor does one that deleted log rows one by one: the
+			 * next tick empties that half (writers will have left it).
 			 */
-			if (counted && !IsolationUsesXactSnapshot() && LeftNothing(&ts, &views))
+			if (counted && !IsolationUsesXactSnapshot() && !left_dead && LeftNothing(&ts, &views))
 				IvmRecordTickAtCommit(changes, views);
 			else
 				IvmForgetTick();

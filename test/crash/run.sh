@@ -5,7 +5,9 @@
 #   bash test/crash/run.sh
 #
 # Always runs in a cluster of its own (it kills server processes):
-#  1. kill -9 of the backend running ivm.tick() in the middle of the tick.
+#  1. kill -9 of the backend running ivm.tick() in the middle of the tick,
+#     after it emptied the half of a delta log that writers left (a
+#     transactional truncate: the crash must bring the rows back).
 #     The tick is made slow with a plpgsql function that sleeps and is
 #     declared IMMUTABLE (a test trick: ivm refuses volatile functions).  A
 #     writer commits more rows while the tick runs.  After crash recovery the
@@ -14,7 +16,8 @@
 #  2. pg_ctl stop -m immediate with deltas committed but not ticked; after
 #     restart a tick must apply them.
 #  3. pg_ctl stop -m immediate right after a tick committed; after restart
-#     the views must be intact and the next tick must consume nothing.
+#     the views must be intact and the next tick must consume nothing (the
+#     halves it emptied stay empty).
 # ---------------------------------------------------------------------------
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -142,6 +145,12 @@ else
     if ! q -c "SELECT 1 FROM pg_stat_activity WHERE pid = $pid AND query LIKE '%ivm.tick%'" | grep -q 1; then
         fail "the tick finished within 1 s; the slow function did not slow it down"
     fi
+    # The tick emptied the half of t's log that writers left (a truncate,
+    # new storage, undone by the crash): it holds it until it ends.
+    held=$(q -c "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                 WHERE l.pid = $pid AND l.mode = 'AccessExclusiveLock' AND l.granted
+                   AND c.relnamespace = 'ivm'::regnamespace AND c.relname LIKE '\_log\_%'")
+    expect_eq "the tick, before the kill" "log halves it holds to empty" "$held" 1
     echo "  kill -9 $pid"
     kill -9 "$pid"
     if wait "$TICKPSQL"; then
