@@ -294,7 +294,9 @@ PutTable(FullWriter *w, Oid relid)
 				   " CASE WHEN c.relispartition THEN (SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = c.oid) END, "
 				   " CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END, "
 				   " CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END, "
-				   " c.relowner::regrole::text "
+				   " c.relowner::regrole::text, "
+				   " CASE WHEN NOT c.relispartition AND c.relnamespace = 'ivm'::regnamespace "
+				   "      THEN (SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = c.oid) END "
 				   "FROM pg_class c WHERE c.oid = %u", relid);
 	ReadRows(sql);
 	{
@@ -305,10 +307,16 @@ PutTable(FullWriter *w, Oid relid)
 		char	   *bound = SPI_getvalue(tt->vals[0], tt->tupdesc, 5);
 		char	   *partkey = SPI_getvalue(tt->vals[0], tt->tupdesc, 6);
 		char	   *owner = SPI_getvalue(tt->vals[0], tt->tupdesc, 7);
+		char	   *log = SPI_getvalue(tt->vals[0], tt->tupdesc, 8);
 
 		if (is_partition)
 		{
 			PutF(w, "CREATE TABLE %s PARTITION OF %s %s;\n", name, parent, bound);
+		}
+		else if (log != NULL)
+		{
+			/* the second half of a delta log: a child of the log, all inherited */
+			PutF(w, "CREATE TABLE %s () INHERITS (%s);\n", name, log);
 		}
 		else
 		{

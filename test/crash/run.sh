@@ -85,13 +85,16 @@ BEGIN
 END $$;
 CREATE TABLE t (id int PRIMARY KEY, g int NOT NULL, x int NOT NULL);
 INSERT INTO t SELECT i, i % 5, i FROM generate_series(1, 20) i;
+-- a table whose log a tick empties whole (a half of 16 pages or more)
+CREATE TABLE u (id int, g int, s text);
 
 CREATE TABLE crash_views (name text PRIMARY KEY, query text NOT NULL);
 INSERT INTO crash_views VALUES
   ('t_slow',  'SELECT id, slow(x) AS x FROM t'),
   ('t_agg',   'SELECT g, count(*) AS n, sum(x) AS sx, min(x) AS mn, max(x) AS mx FROM t GROUP BY g'),
   ('t_count', 'SELECT count(*) AS n, sum(x) AS sx FROM t'),
-  ('t_rows',  'SELECT id, g, x FROM t WHERE x % 2 = 0');
+  ('t_rows',  'SELECT id, g, x FROM t WHERE x % 2 = 0'),
+  ('u_agg',   'SELECT g, count(*) AS n, max(s) AS mx FROM u GROUP BY g');
 SELECT ivm.create_view(name, query) FROM crash_views ORDER BY name;
 
 -- crash_check(): one line per row that differs between a view and its query.
@@ -118,6 +121,7 @@ ivm_say "1. kill -9 of a backend in the middle of a tick"
 q -c "INSERT INTO t SELECT i, i % 5, i FROM generate_series(21, 100) i"
 q -c "UPDATE t SET x = x + 1000 WHERE id <= 5"
 q -c "DELETE FROM t WHERE id BETWEEN 6 AND 8"
+q -c "INSERT INTO u SELECT i, i % 7, 'row ' || i FROM generate_series(1, 5000) i"
 
 TICKOUT=$IVM_TMP/tick.out
 # 80 new rows through slow() at 0.05 s each: the tick takes 4 s or more.
@@ -145,8 +149,9 @@ else
     if ! q -c "SELECT 1 FROM pg_stat_activity WHERE pid = $pid AND query LIKE '%ivm.tick%'" | grep -q 1; then
         fail "the tick finished within 1 s; the slow function did not slow it down"
     fi
-    # The tick emptied the half of t's log that writers left (a truncate,
-    # new storage, undone by the crash): it holds it until it ends.
+    # The tick emptied the half of u's log that writers left (5,000 rows: a
+    # truncate, new storage, undone by the crash): it holds it until it
+    # ends.  (t's is too small to be worth new storage.)
     held=$(q -c "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
                  WHERE l.pid = $pid AND l.mode = 'AccessExclusiveLock' AND l.granted
                    AND c.relnamespace = 'ivm'::regnamespace AND c.relname LIKE '\_log\_%'")
@@ -172,14 +177,16 @@ else
     expect "after the crash, before a tick" "SELECT count(*) FROM t_slow" 20
     expect "after the crash" "SELECT count(*) FROM t" 107
 
-    # 80 inserts + 5 updates (-old +new) + 3 deletes + 10 inserts by the writer.
+    # 80 inserts + 5 updates (-old +new) + 3 deletes + 10 inserts by the
+    # writer into t, 5,000 inserts into u.
     out=$(q -c "SELECT rows_in FROM ivm.tick()" 2>&1) || fail "the tick after the crash errored"
-    expect_eq "the tick after the crash" "rows_in" "$out" 103
+    expect_eq "the tick after the crash" "rows_in" "$out" 5103
     check_views "after the crash and a new tick"
     expect "after the crash and a new tick" "SELECT n || ' ' || sx FROM t_count" \
         "$(q -c "SELECT count(*) || ' ' || sum(x) FROM t")"
     expect "after the crash and a new tick" "SELECT count(*) FROM t_slow" 107
     expect "after the crash and a new tick" "SELECT sum(n) FROM t_agg" 107
+    expect "after the crash and a new tick" "SELECT sum(n) FROM u_agg" 5000
     out=$(q -c "SELECT rows_in FROM ivm.tick()" 2>&1) || true
     expect_eq "a further tick with no writes" "rows_in" "$out" 0
 fi
