@@ -51,7 +51,7 @@ DATA = $(notdir $(wildcard $(srcdir)/ivm--*.sql))
 
 REGRESS = ddl capture tick dag watch errors quarantine shapes dropext
 REGRESS_OPTS = --load-extension=ivm
-ISOLATION = watch_notify tick_concurrency step_lock_timeout ddl_locks progress fill_reader
+ISOLATION = watch_notify tick_concurrency step_lock_timeout ddl_locks progress fill_reader tick_fast_path log_halves
 ISOLATION_OPTS = --load-extension=ivm
 
 # libcurl: HTTP and AWS SigV4 signing for checkpoints in object storage (s3.c)

@@ -8,6 +8,12 @@
 
 \echo Use "ALTER EXTENSION ivm UPDATE" to load this file. \quit
 
+-- First, before any DDL of this script: ivm._sources.loghalf, the second
+-- half of each delta log (see "Delta logs in two halves" below).  It comes
+-- first because this version's library reads it from the event triggers
+-- that the DDL below fires.
+ALTER TABLE ivm._sources ADD COLUMN loghalf regclass UNIQUE;
+
 -- Vector views over pgvector's types (issue 21): the vector column may be
 -- real[] (ivm's distance functions, as before) or a type of another
 -- extension with the metric's distance operator (<-> l2, <=> cosine, <#>
@@ -158,3 +164,102 @@ CREATE VIEW ivm.progress AS
 SELECT pid, datid, command, view, phase, rows_done, rows_expected, started FROM ivm._progress();
 
 GRANT SELECT ON ivm.progress TO PUBLIC;
+
+-- The tick's fast path (issue 22): a transaction that changes ivm's catalog
+-- bumps a change counter in shared memory when it commits (as one that
+-- writes deltas does), so that a tick that finds the counter where the last
+-- tick left it, and that tick with nothing left to do, only advances the
+-- epoch.  A tick's own bookkeeping does not count (the C function skips it).
+CREATE FUNCTION ivm._catalog_changed() RETURNS trigger
+AS 'MODULE_PATHNAME', 'ivm_catalog_changed'
+LANGUAGE C VOLATILE;
+REVOKE EXECUTE ON FUNCTION ivm._catalog_changed() FROM PUBLIC;
+CREATE TRIGGER ivm_catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON ivm._views FOR EACH STATEMENT EXECUTE FUNCTION ivm._catalog_changed();
+CREATE TRIGGER ivm_catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON ivm._deps FOR EACH STATEMENT EXECUTE FUNCTION ivm._catalog_changed();
+CREATE TRIGGER ivm_catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON ivm._sources FOR EACH STATEMENT EXECUTE FUNCTION ivm._catalog_changed();
+CREATE TRIGGER ivm_catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON ivm._watches FOR EACH STATEMENT EXECUTE FUNCTION ivm._catalog_changed();
+CREATE TRIGGER ivm_catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON ivm._truncated FOR EACH STATEMENT EXECUTE FUNCTION ivm._catalog_changed();
+
+-- Delta logs in two halves (issue 22): a log (ivm._log_<n>) gets a second
+-- half, ivm._log_<n>_b, an empty child of it (whoever reads the log reads
+-- both; a column added to the log reaches it).  Writers append to the half
+-- shared memory names; a tick sends them to the other half, then empties the
+-- half they left whole (a transactional truncate) when no transaction holds
+-- it and its every row is one the tick consumed, instead of deleting its rows
+-- one by one.  ivm._sources.loghalf records it; a source captured before
+-- this version gets its second half at the next tick (not here: a table made
+-- by this script would be a member of the extension, which pg_dump leaves
+-- out), and its pending deltas stay in the log until that tick consumes them.
+-- (ivm._sources.loghalf itself is added at the top of this script.)
+
+-- A source's second half is dropped with its log (first: it inherits from
+-- the log).  The rest as in 0.1.0.
+CREATE OR REPLACE FUNCTION ivm._on_sql_drop()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    dropped oid[];
+    uncaptured integer[];
+    r record;
+BEGIN
+    -- this runs again, nested, for the DROP TABLE statements below: it must
+    -- only ever act on what its own invocation saw dropped
+    dropped := ARRAY(SELECT d.objid FROM pg_event_trigger_dropped_objects() d
+                     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0);
+    -- the sources whose capture triggers went (with a partition, say)
+    uncaptured := ARRAY(SELECT substring(d.address_names[array_upper(d.address_names, 1)]
+                                         FROM '^ivm_capture_([0-9]+)_ins$')::integer
+                        FROM pg_event_trigger_dropped_objects() d
+                        WHERE d.classid = 'pg_trigger'::regclass);
+
+    -- views: forget them, then drop their storage
+    FOR r IN DELETE FROM ivm._views v
+             WHERE v.viewrel::oid = ANY (dropped) OR v.storagerel::oid = ANY (dropped)
+                OR v.defrel::oid = ANY (dropped)
+             RETURNING v.storagerel::oid AS storage, v.defrel::oid AS def
+    LOOP
+        IF EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = r.storage) THEN
+            EXECUTE format('DROP TABLE %s', r.storage::regclass);
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = r.def) THEN
+            EXECUTE format('DROP VIEW %s', r.def::regclass);
+        END IF;
+    END LOOP;
+    DELETE FROM ivm._deps d WHERE d.source::oid = ANY (dropped);
+
+    -- sources that were dropped, or that no view reads any more
+    FOR r IN DELETE FROM ivm._sources s
+             WHERE s.relid::oid = ANY (dropped)
+                OR s.logrel::oid = ANY (dropped)
+                OR s.loghalf::oid = ANY (dropped)
+                OR (s.kind = 'table'
+                    AND NOT EXISTS (SELECT 1 FROM ivm._deps d WHERE d.source = s.relid))
+             RETURNING s.id, s.relid::oid AS relid, s.logrel::oid AS logrel,
+                       s.loghalf::oid AS loghalf
+    LOOP
+        DELETE FROM ivm._truncated t WHERE t.relid::oid = r.relid;
+        PERFORM ivm._uncapture(r.id);
+        -- the log's second half inherits from it: it goes first
+        IF EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = r.loghalf) THEN
+            EXECUTE format('DROP TABLE %s', r.loghalf::regclass);
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = r.logrel) THEN
+            EXECUTE format('DROP TABLE %s', r.logrel::regclass);
+        END IF;
+    END LOOP;
+
+    -- a partition or inheritance child of a captured table that stays was
+    -- dropped: the table lost rows that no delta lists, so its views are
+    -- recomputed at the next tick
+    INSERT INTO ivm._truncated (relid)
+    SELECT s.relid FROM ivm._sources s
+    WHERE s.id = ANY (uncaptured) AND NOT s.relid::oid = ANY (dropped);
+END
+$$;

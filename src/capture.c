@@ -44,6 +44,7 @@
 #include "executor/tuptable.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -53,6 +54,7 @@
 
 #include "ivm.h"
 #include "exec.h"
+#include "catalog.h"
 #include "rows.h"
 #include "work.h"
 
@@ -60,6 +62,7 @@ PG_FUNCTION_INFO_V1(ivm_capture);
 PG_FUNCTION_INFO_V1(ivm_refuse_write);
 PG_FUNCTION_INFO_V1(ivm_guard_storage);
 PG_FUNCTION_INFO_V1(ivm_capture_members);
+PG_FUNCTION_INFO_V1(ivm_catalog_changed);
 
 static bool CaptureMembers(Oid relid, int source_id);
 
@@ -67,6 +70,7 @@ static bool CaptureMembers(Oid relid, int source_id);
 #define IVM_SOURCES_ATT_ID		1
 #define IVM_SOURCES_ATT_RELID	2
 #define IVM_SOURCES_ATT_LOGREL	3
+#define IVM_SOURCES_ATT_LOGHALF	7	/* added by ivm--0.1.0--0.2.0.sql */
 
 /*
  * BuildColumnMap
@@ -175,6 +179,7 @@ MarkTruncated(Oid source_relid)
 
 	simple_heap_insert(markrel, tup);
 	table_close(markrel, RowExclusiveLock);
+	IvmChangedAtCommit();
 }
 
 /*
@@ -210,7 +215,7 @@ CaptureTriggerSource(Trigger *trigger)
  *		the catalog shows has its row visible, whatever the isolation level.
  */
 static bool
-LookupSource(int source_id, Oid *relid, Oid *logrelid)
+LookupSource(int source_id, Oid *relid, Oid *logrelid, Oid *halfrelid)
 {
 	Oid			nspid = get_namespace_oid(IVM_SCHEMA, false);
 	Relation	rel;
@@ -235,6 +240,16 @@ LookupSource(int source_id, Oid *relid, Oid *logrelid)
 		*logrelid = DatumGetObjectId(heap_getattr(tup, IVM_SOURCES_ATT_LOGREL,
 												  RelationGetDescr(rel), &isnull2));
 		found = !isnull1 && !isnull2;
+		if (halfrelid != NULL)
+		{
+			bool		isnull3 = true;
+
+			if (RelationGetDescr(rel)->natts >= IVM_SOURCES_ATT_LOGHALF)
+				*halfrelid = DatumGetObjectId(heap_getattr(tup, IVM_SOURCES_ATT_LOGHALF,
+														   RelationGetDescr(rel), &isnull3));
+			if (isnull3)
+				*halfrelid = InvalidOid;
+		}
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -282,6 +297,33 @@ Ancestors(Oid relid)
 }
 
 /*
+ * OpenLogHalf
+ *		The half of the log a statement appends to, open and locked
+ *		(RowExclusiveLock): the one shared memory says writers use now,
+ *		unless someone holds a lock that conflicts (a tick emptying it: it
+ *		flipped the choice before), then the other.  A writer never waits
+ *		for a tick: the tick locks at most one half, and only after sending
+ *		writers to the other.  Only when both halves are locked (their
+ *		owner locked them) does it wait, for the one it would use.  A source
+ *		with one half (made before 0.2.0, until a tick gives it the second)
+ *		uses its log.
+ */
+static Relation
+OpenLogHalf(Oid logrelid, Oid halfrelid)
+{
+	Oid			order[2];
+
+	if (!OidIsValid(halfrelid))
+		return table_open(logrelid, RowExclusiveLock);
+	order[0] = IvmActiveHalf() == 0 ? logrelid : halfrelid;
+	order[1] = order[0] == logrelid ? halfrelid : logrelid;
+	for (int i = 0; i < 2; i++)
+		if (ConditionalLockRelationOid(order[i], RowExclusiveLock))
+			return table_open(order[i], NoLock);
+	return table_open(order[0], RowExclusiveLock);
+}
+
+/*
  * ivm_capture
  *		The capture trigger.  Its name gives the source; the source's row in
  *		ivm._sources gives the captured table and its log, by OID.  A trigger
@@ -296,6 +338,7 @@ ivm_capture(PG_FUNCTION_ARGS)
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	Trigger    *trigger;
 	Oid			logrelid;
+	Oid			halfrelid;
 	Oid			source_relid;
 	Oid			self;
 	Relation	logrel;
@@ -319,7 +362,7 @@ ivm_capture(PG_FUNCTION_ARGS)
 	trigger = trigdata->tg_trigger;
 	event = trigdata->tg_event & TRIGGER_EVENT_OPMASK;
 	self = RelationGetRelid(trigdata->tg_relation);
-	if (!LookupSource(CaptureTriggerSource(trigger), &source_relid, &logrelid))
+	if (!LookupSource(CaptureTriggerSource(trigger), &source_relid, &logrelid, &halfrelid))
 		return PointerGetDatum(NULL);	/* its source is gone: nothing to log */
 	if (self != source_relid && !list_member_oid(Ancestors(self), source_relid))
 		return PointerGetDatum(NULL);	/* not part of its source */
@@ -333,7 +376,7 @@ ivm_capture(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	}
 
-	logrel = table_open(logrelid, RowExclusiveLock);
+	logrel = OpenLogHalf(logrelid, halfrelid);
 	srcdesc = RelationGetDescr(trigdata->tg_relation);
 	map = BuildColumnMap(RelationGetDescr(logrel), srcdesc, &type_mismatch);
 	for (int i = 0; i < RelationGetDescr(logrel)->natts; i++)
@@ -361,6 +404,25 @@ ivm_capture(PG_FUNCTION_ARGS)
 	if (type_mismatch)
 		MarkTruncated(source_relid);
 
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * ivm_catalog_changed
+ *		AFTER statement trigger on ivm's catalog tables (ivm._views, _deps,
+ *		_sources, _watches, _truncated): a transaction that changes them
+ *		bumps the change counter when it commits, so the next tick does its
+ *		whole work (tick.c's fast path).  A tick's own bookkeeping (the rows,
+ *		sizes and states of the views it maintained) does not count: the
+ *		tick itself says whether it left anything to do.
+ */
+Datum
+ivm_catalog_changed(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "ivm._catalog_changed() must be called as a trigger");
+	if (!ivm_ticking)
+		IvmChangedAtCommit();
 	return PointerGetDatum(NULL);
 }
 
@@ -533,6 +595,78 @@ RoleName(Oid role)
 }
 
 /*
+ * CreateLogHalf
+ *		The second half of source source_id's log logname (schema-qualified,
+ *		quoted): an empty child of the log (so whoever reads the log reads
+ *		both, and a column added to the log reaches it), with the guard of
+ *		a log, belonging to owner with the privileges a log's owner has.
+ *		Returns its name (qualified, quoted).  Caller is connected to SPI
+ *		and runs as the owner of schema ivm.
+ */
+static char *
+CreateLogHalf(int source_id, const char *logname, Oid owner)
+{
+	char		halfrelname[NAMEDATALEN];
+	char	   *halfname;
+	char	   *sql;
+
+	snprintf(halfrelname, sizeof(halfrelname), "_log_%d_b", source_id);
+	halfname = quote_qualified_identifier(IVM_SCHEMA, halfrelname);
+	sql = psprintf("CREATE TABLE %s () INHERITS (%s)", halfname, logname);
+	IvmInternalDdl(sql, IvmSchemaOwner(), "creating the second half of a delta log");
+	sql = psprintf("CREATE TRIGGER ivm_guard BEFORE INSERT OR UPDATE OR TRUNCATE "
+				   "ON %s FOR EACH STATEMENT EXECUTE FUNCTION ivm._guard_storage('log')",
+				   halfname);
+	IvmInternalDdl(sql, IvmSchemaOwner(), "guarding a delta log");
+	if (OidIsValid(owner))
+	{
+		sql = psprintf("ALTER TABLE %s OWNER TO %s", halfname, RoleName(owner));
+		IvmInternalDdl(sql, IvmSchemaOwner(), "giving a delta log to its table's owner");
+		if (!superuser_arg(owner))
+		{
+			sql = psprintf("REVOKE " IVM_OWNER_REVOKED_PRIVILEGES " ON %s FROM %s",
+						   halfname, RoleName(owner));
+			IvmInternalDdl(sql, IvmSchemaOwner(), "settling a delta log with its owner");
+		}
+	}
+	return halfname;
+}
+
+/*
+ * IvmEnsureLogHalf
+ *		The second half of source source_id's log logrelid, made now if the
+ *		source has none (it was captured before 0.2.0): ticks call it.
+ *		Returns its OID.  Caller is connected to SPI and runs as the owner
+ *		of schema ivm.
+ */
+Oid
+IvmEnsureLogHalf(int source_id, Oid logrelid)
+{
+	char	   *logname = quote_qualified_identifier(IVM_SCHEMA, get_rel_name(logrelid));
+	char	   *halfname = CreateLogHalf(source_id, logname, IvmRelationOwner(logrelid));
+	Oid			types[2] = {INT4OID, TEXTOID};
+	Datum		vals[2];
+	int			rc;
+
+	vals[0] = Int32GetDatum(source_id);
+	vals[1] = CStringGetTextDatum(halfname);
+	rc = SPI_execute_with_args("UPDATE ivm._sources SET loghalf = $2::pg_catalog.regclass "
+							   "WHERE id OPERATOR(pg_catalog.=) $1 RETURNING loghalf::pg_catalog.oid",
+							   2, types, vals, NULL, false, 0);
+	IvmSpiCheck(rc, SPI_OK_UPDATE_RETURNING, "recording the second half of a delta log");
+	if (SPI_processed != 1)
+		elog(ERROR, "ivm: source %d is gone", source_id);
+	{
+		bool		isnull;
+		Oid			half = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+														  SPI_tuptable->tupdesc, 1, &isnull));
+
+		SPI_freetuptable(SPI_tuptable);
+		return half;
+	}
+}
+
+/*
  * IvmEnsureCaptured
  *		Give a table (and its partitions or inheritance children) a delta log
  *		and capture triggers, unless it has them already.  The log belongs
@@ -541,7 +675,8 @@ RoleName(Oid role)
  *		ANALYZE of the owner's types) then runs with the owner's rights.
  *		Its guard refuses INSERT, UPDATE and TRUNCATE but from ivm (the
  *		capture triggers write it below the executor, where no trigger
- *		fires); DELETE is how ticks consume it.
+ *		fires; ticks consume it below the executor too).  The log comes in
+ *		two halves (CreateLogHalf, OpenLogHalf, rows.c's IvmConsumeLog).
  *
  * Caller is connected to SPI and runs as the owner of schema ivm.
  */
@@ -554,6 +689,7 @@ IvmEnsureCaptured(Oid relid)
 	int			source_id;
 	char		logrelname[NAMEDATALEN];
 	char	   *logname;
+	char	   *halfname;
 	StringInfoData sql;
 	Relation	rel;
 	TupleDesc	desc;
@@ -606,17 +742,25 @@ IvmEnsureCaptured(Oid relid)
 	appendStringInfo(&sql, "ALTER TABLE %s OWNER TO %s", logname,
 					 RoleName(IvmRelationOwner(relid)));
 	IvmInternalDdl(sql.data, IvmSchemaOwner(), "giving a delta log to its table's owner");
+	/* (over a catalog not updated yet, the log alone, as before) */
+	halfname = IvmLogHalves() ? CreateLogHalf(source_id, logname, IvmRelationOwner(relid)) : NULL;
 
 	{
-		Oid			types[3] = {INT4OID, OIDOID, TEXTOID};
-		Datum		vals[3];
+		Oid			types[4] = {INT4OID, OIDOID, TEXTOID, TEXTOID};
+		Datum		vals[4];
 
 		vals[0] = Int32GetDatum(source_id);
 		vals[1] = ObjectIdGetDatum(relid);
 		vals[2] = CStringGetTextDatum(logname);
-		rc = SPI_execute_with_args("INSERT INTO ivm._sources (id, relid, logrel) "
-								   "VALUES ($1, $2, $3::pg_catalog.regclass)",
-								   3, types, vals, NULL, false, 0);
+		vals[3] = halfname ? CStringGetTextDatum(halfname) : (Datum) 0;
+		if (halfname)
+			rc = SPI_execute_with_args("INSERT INTO ivm._sources (id, relid, logrel, loghalf) "
+									   "VALUES ($1, $2, $3::pg_catalog.regclass, $4::pg_catalog.regclass)",
+									   4, types, vals, NULL, false, 0);
+		else
+			rc = SPI_execute_with_args("INSERT INTO ivm._sources (id, relid, logrel) "
+									   "VALUES ($1, $2, $3::pg_catalog.regclass)",
+									   3, types, vals, NULL, false, 0);
 		IvmSpiCheck(rc, SPI_OK_INSERT, "recording a source");
 	}
 
@@ -728,13 +872,28 @@ SyncLogOwner(Oid relid, Oid logrelid)
 	Oid			owner = IvmRelationOwner(relid);
 	char	   *sql;
 
-	if (IvmRelationOwner(logrelid) == owner)
+	if (!OidIsValid(logrelid) || IvmRelationOwner(logrelid) == owner)
 		return;
 	sql = psprintf("ALTER TABLE %s OWNER TO %s",
 				   quote_qualified_identifier(IVM_SCHEMA, get_rel_name(logrelid)),
 				   RoleName(owner));
 	IvmInternalDdl(sql, IvmSchemaOwner(), "giving a delta log to its table's new owner");
 	pfree(sql);
+
+	/*
+	 * The new owner takes over the old owner's privileges, all of them when
+	 * the old owner was a superuser (whose are never revoked): not those a
+	 * log's owner has no business with, DELETE first (deleting deltas would
+	 * leave every view of the table wrong).
+	 */
+	if (!superuser_arg(owner))
+	{
+		sql = psprintf("REVOKE " IVM_OWNER_REVOKED_PRIVILEGES " ON %s FROM %s",
+					   quote_qualified_identifier(IVM_SCHEMA, get_rel_name(logrelid)),
+					   RoleName(owner));
+		IvmInternalDdl(sql, IvmSchemaOwner(), "settling a delta log with its new owner");
+		pfree(sql);
+	}
 }
 
 /*
@@ -801,6 +960,7 @@ typedef struct SourceRef
 	int			id;
 	Oid			relid;
 	Oid			logrelid;
+	Oid			halfrelid;		/* its second half, or InvalidOid */
 } SourceRef;
 
 /*
@@ -812,6 +972,7 @@ SourcesAmong(List *relids)
 {
 	List	   *found = NIL;
 	ListCell   *lc;
+	bool		halves = IvmLogHalves();
 
 	foreach(lc, relids)
 	{
@@ -820,7 +981,10 @@ SourcesAmong(List *relids)
 		int			rc;
 
 		args[0] = ObjectIdGetDatum(lfirst_oid(lc));
-		rc = SPI_execute_with_args("SELECT id, logrel::pg_catalog.oid FROM ivm._sources "
+		rc = SPI_execute_with_args(halves
+								   ? "SELECT id, logrel::pg_catalog.oid, loghalf::pg_catalog.oid FROM ivm._sources "
+								   "WHERE relid OPERATOR(pg_catalog.=) $1"
+								   : "SELECT id, logrel::pg_catalog.oid, NULL::pg_catalog.oid FROM ivm._sources "
 								   "WHERE relid OPERATOR(pg_catalog.=) $1",
 								   1, types, args, NULL, true, 0);
 		IvmSpiCheck(rc, SPI_OK_SELECT, "looking up a source");
@@ -832,6 +996,9 @@ SourcesAmong(List *relids)
 			s->id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
 			s->relid = lfirst_oid(lc);
 			s->logrelid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+			s->halfrelid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
+			if (isnull)
+				s->halfrelid = InvalidOid;
 			found = lappend(found, s);
 		}
 	}
@@ -911,6 +1078,7 @@ CaptureTouched(Oid relid, bool created)
 		if (s->relid == relid)
 		{
 			SyncLogOwner(s->relid, s->logrelid);
+			SyncLogOwner(s->relid, s->halfrelid);
 			changed = CaptureMembers(s->relid, s->id);
 			changed = SyncLogColumns(s->relid, s->logrelid) || changed;
 		}
@@ -931,7 +1099,7 @@ CaptureTouched(Oid relid, bool created)
 
 		foreach(lm, members)
 			DropCaptureTriggers(lfirst_oid(lm), id);
-		if (LookupSource(id, &source_relid, &logrelid))
+		if (LookupSource(id, &source_relid, &logrelid, NULL))
 			MarkTruncated(source_relid);
 	}
 }

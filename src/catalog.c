@@ -12,7 +12,9 @@
 
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
+#include "catalog/namespace.h"
 #include "executor/spi.h"
+#include "utils/lsyscache.h"
 
 #include "ivm.h"
 #include "exec.h"
@@ -67,6 +69,21 @@ IvmIsIncrementalView(Oid relid)
 }
 
 /*
+ * IvmLogHalves
+ *		Whether ivm._sources has loghalf, the second half of each delta log
+ *		(ivm--0.1.0--0.2.0.sql): not while the scripts of CREATE or ALTER
+ *		EXTENSION run before it, nor over a 0.1.0 catalog not yet updated.
+ */
+bool
+IvmLogHalves(void)
+{
+	Oid			nspid = get_namespace_oid(IVM_SCHEMA, true);
+	Oid			sources = OidIsValid(nspid) ? get_relname_relid("_sources", nspid) : InvalidOid;
+
+	return OidIsValid(sources) && get_attnum(sources, "loghalf") != InvalidAttrNumber;
+}
+
+/*
  * IvmSettleRelations
  *		Give every relation ivm keeps users' values in to its owner, with
  *		the rights ivm's work needs and no more: a view's storage (and its
@@ -92,23 +109,29 @@ IvmSettleRelations(void)
 	SPITupleTable *tt;
 	uint64		n;
 
-	rc = SPI_execute("WITH rel(kind, owner_rel, rel) AS ("
-					 "  SELECT 'storage', v.viewrel::pg_catalog.oid, v.storagerel::pg_catalog.oid FROM ivm._views v "
-					 "  UNION ALL SELECT 'storage', v.viewrel, i.inhrelid FROM ivm._views v "
-					 "  JOIN pg_catalog.pg_inherits i ON i.inhparent OPERATOR(pg_catalog.=) v.storagerel "
-					 "  UNION ALL SELECT 'log', s.relid, s.logrel FROM ivm._sources s), "
-					 "x AS (SELECT r.kind, c.oid AS rel, c.relowner AS has, o.relowner AS should "
-					 "  FROM rel r JOIN pg_catalog.pg_class o ON o.oid OPERATOR(pg_catalog.=) r.owner_rel "
-					 "  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) r.rel) "
-					 "SELECT pg_catalog.format('ALTER TABLE %s OWNER TO %I', x.rel::pg_catalog.regclass, "
-					 "  pg_catalog.pg_get_userbyid(x.should)) "
-					 "FROM x WHERE x.has OPERATOR(pg_catalog.<>) x.should "
-					 "UNION ALL "
-					 "SELECT pg_catalog.format('REVOKE " IVM_OWNER_REVOKED_PRIVILEGES " ON %s FROM %I', "
-					 "  x.rel::pg_catalog.regclass, pg_catalog.pg_get_userbyid(x.should)) "
-					 "FROM x JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) x.should "
-					 "WHERE NOT r.rolsuper AND pg_catalog.has_table_privilege(x.should, x.rel, "
-					 "  '" IVM_OWNER_REVOKED_PRIVILEGES "')",
+	rc = SPI_execute(psprintf("%s%s%s",
+							  "WITH rel(kind, owner_rel, rel) AS ("
+							  "  SELECT 'storage', v.viewrel::pg_catalog.oid, v.storagerel::pg_catalog.oid FROM ivm._views v "
+							  "  UNION ALL SELECT 'storage', v.viewrel, i.inhrelid FROM ivm._views v "
+							  "  JOIN pg_catalog.pg_inherits i ON i.inhparent OPERATOR(pg_catalog.=) v.storagerel "
+							  "  UNION ALL SELECT 'log', s.relid, s.logrel FROM ivm._sources s ",
+							  IvmLogHalves()
+							  ? "UNION ALL SELECT 'log', s.relid, s.loghalf FROM ivm._sources s "
+							  "WHERE s.loghalf IS NOT NULL"
+							  : "",
+							  "), "
+							  "x AS (SELECT r.kind, c.oid AS rel, c.relowner AS has, o.relowner AS should "
+							  "  FROM rel r JOIN pg_catalog.pg_class o ON o.oid OPERATOR(pg_catalog.=) r.owner_rel "
+							  "  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) r.rel) "
+							  "SELECT pg_catalog.format('ALTER TABLE %s OWNER TO %I', x.rel::pg_catalog.regclass, "
+							  "  pg_catalog.pg_get_userbyid(x.should)) "
+							  "FROM x WHERE x.has OPERATOR(pg_catalog.<>) x.should "
+							  "UNION ALL "
+							  "SELECT pg_catalog.format('REVOKE " IVM_OWNER_REVOKED_PRIVILEGES " ON %s FROM %I', "
+							  "  x.rel::pg_catalog.regclass, pg_catalog.pg_get_userbyid(x.should)) "
+							  "FROM x JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) x.should "
+							  "WHERE NOT r.rolsuper AND pg_catalog.has_table_privilege(x.should, x.rel, "
+							  "  '" IVM_OWNER_REVOKED_PRIVILEGES "')"),
 					 false, 0);
 	IvmSpiCheck(rc, SPI_OK_SELECT, "finding relations to settle with their owners");
 	tt = SPI_tuptable;

@@ -18,5 +18,6 @@
 extern int	IvmLookupView(Oid relid, Oid *storage);
 extern bool IvmIsIncrementalView(Oid relid);
 extern void IvmSettleRelations(void);
+extern bool IvmLogHalves(void);
 
 #endif							/* IVM_CATALOG_H */

@@ -127,6 +127,20 @@
 	ReplaceVarsFromTargetList((node), (varno), (up), (rte), (tlist), (nomatch), (nomatch_varno), (sublinks))
 #endif
 
+/* A relation's new, empty storage, made transactionally (16 renamed it). */
+#if PG_VERSION_NUM >= 160000
+#define IvmSetNewRelfilenode(rel, persistence) RelationSetNewRelfilenumber((rel), (persistence))
+#else
+#define IvmSetNewRelfilenode(rel, persistence) RelationSetNewRelfilenode((rel), (persistence))
+#endif
+
+/* reindex_relation, with no statement (17 asks for one). */
+#if PG_VERSION_NUM >= 170000
+#define IvmReindexRelation(relid, flags, params) reindex_relation(NULL, (relid), (flags), (params))
+#else
+#define IvmReindexRelation(relid, flags, params) reindex_relation((relid), (flags), (params))
+#endif
+
 /*
  * IvmOrderingOp
  *		True when opno is a btree ordering operator, with its family and

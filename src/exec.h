@@ -128,9 +128,29 @@ typedef struct IvmStrikes
 	TimestampTz since;
 } IvmStrikes;
 
+/*
+ * What the last committed tick of a database left (tick.c's fast path): the
+ * change counter it read before its snapshot, and whether it left nothing to
+ * do (no view to fill, recompute or retry, no marker); then how many views
+ * a tick with no delta skips.
+ */
+#define IVM_MAX_TICK_RECORDS	64
+#define IVM_HALF_SLOTS			256
+typedef struct IvmTickRecord
+{
+	Oid			dboid;			/* InvalidOid: a free entry */
+	uint64		changes;
+	int			skipped;
+} IvmTickRecord;
+
 typedef struct IvmSharedState
 {
 	LWLock	   *lock;
+	pg_atomic_uint64 changes;	/* bumped by each commit that wrote deltas or
+								 * changed ivm's catalog, after it is visible */
+	IvmTickRecord ticks[IVM_MAX_TICK_RECORDS];	/* under lock */
+	pg_atomic_uint32 half[IVM_HALF_SLOTS];	/* the log half writers of a
+											 * database (by OID) append to */
 	int			launcher_pid;
 	int			launcher_procno;	/* read unlocked at commit */
 	pg_atomic_uint32 launcher_wake; /* CREATE EXTENSION ivm committed */
@@ -172,6 +192,15 @@ extern IvmSharedState *IvmSharedGet(void);
 extern const char *IvmWorkerStateName(IvmWorkerState state);
 extern void IvmWakeWorkerAtCommit(void);
 extern void IvmWakeLauncherAtCommit(void);
+extern void IvmChangedAtCommit(void);
+extern void IvmChangedNow(void);
+extern bool IvmChangedInThisXact(void);
+extern bool IvmChangesNow(uint64 *changes);
+extern bool IvmNothingChangedSince(uint64 changes, int *skipped);
+extern void IvmRecordTickAtCommit(uint64 changes, int skipped);
+extern void IvmForgetTick(void);
+extern int	IvmActiveHalf(void);
+extern void IvmFlipHalf(void);
 extern int	IvmCountTransientFailure(int view_id, int window_s);
 
 /* evidence.c */

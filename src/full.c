@@ -75,6 +75,7 @@
 
 #include "ivm.h"
 #include "exec.h"
+#include "catalog.h"
 #include "checkpoint.h"
 
 PG_FUNCTION_INFO_V1(ivm_checkpoint_full);
@@ -293,7 +294,9 @@ PutTable(FullWriter *w, Oid relid)
 				   " CASE WHEN c.relispartition THEN (SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = c.oid) END, "
 				   " CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END, "
 				   " CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END, "
-				   " c.relowner::regrole::text "
+				   " c.relowner::regrole::text, "
+				   " CASE WHEN NOT c.relispartition AND c.relnamespace = 'ivm'::regnamespace "
+				   "      THEN (SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = c.oid) END "
 				   "FROM pg_class c WHERE c.oid = %u", relid);
 	ReadRows(sql);
 	{
@@ -304,10 +307,16 @@ PutTable(FullWriter *w, Oid relid)
 		char	   *bound = SPI_getvalue(tt->vals[0], tt->tupdesc, 5);
 		char	   *partkey = SPI_getvalue(tt->vals[0], tt->tupdesc, 6);
 		char	   *owner = SPI_getvalue(tt->vals[0], tt->tupdesc, 7);
+		char	   *log = SPI_getvalue(tt->vals[0], tt->tupdesc, 8);
 
 		if (is_partition)
 		{
 			PutF(w, "CREATE TABLE %s PARTITION OF %s %s;\n", name, parent, bound);
+		}
+		else if (log != NULL)
+		{
+			/* the second half of a delta log: a child of the log, all inherited */
+			PutF(w, "CREATE TABLE %s () INHERITS (%s);\n", name, log);
 		}
 		else
 		{
@@ -446,7 +455,12 @@ ivm_checkpoint_full(PG_FUNCTION_ARGS)
 								 DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull)));
 	}
 	/* a partitioned view's storage, then its shards (they hold the rows) */
-	n = ReadRows("SELECT storagerel::oid, false FROM ivm._views UNION ALL SELECT logrel::oid, false FROM ivm._sources "
+	n = ReadRows(IvmLogHalves()
+				 ? "SELECT storagerel::oid, false FROM ivm._views UNION ALL SELECT logrel::oid, false FROM ivm._sources "
+				 "UNION ALL SELECT loghalf::oid, false FROM ivm._sources WHERE loghalf IS NOT NULL "
+				 "UNION ALL SELECT i.inhrelid, true FROM ivm._views v JOIN pg_inherits i ON i.inhparent = v.storagerel "
+				 "ORDER BY 2, 1"
+				 : "SELECT storagerel::oid, false FROM ivm._views UNION ALL SELECT logrel::oid, false FROM ivm._sources "
 				 "UNION ALL SELECT i.inhrelid, true FROM ivm._views v JOIN pg_inherits i ON i.inhparent = v.storagerel "
 				 "ORDER BY 2, 1");
 	for (uint64 i = 0; i < n; i++)

@@ -62,6 +62,7 @@ static const struct config_enum_entry on_error_options[] = {
 };
 
 Oid			ivm_maintained_rel = InvalidOid;
+bool		ivm_ticking = false;
 
 void		_PG_init(void);
 static bool CheckDatabaseList(char **newval, void **extra, GucSource source);

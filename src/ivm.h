@@ -88,4 +88,7 @@ extern bool ivm_loaded_at_startup;
  */
 extern Oid	ivm_maintained_rel;
 
+/* true while this backend runs a tick (tick.c): its catalog writes are its own */
+extern bool ivm_ticking;
+
 #endif							/* IVM_H */

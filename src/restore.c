@@ -943,6 +943,8 @@ LoadPendingRows(RestoreState *rs, RestoreObject *ro)
 	Oid			owner = IvmRelationOwner(ro->relid);
 	IvmUserSave usave;
 
+	/* rows in a log: the next tick must look (tick.c's fast path) */
+	IvmChangedAtCommit();
 	rc = SPI_execute_with_args("SELECT logrel::oid FROM ivm._sources WHERE relid = $1",
 							   1, types, args, NULL, false, 1);
 	IvmSpiCheck(rc, SPI_OK_SELECT, "finding a delta log");

@@ -210,9 +210,15 @@ IvmPinViewSettings(void)
 	 * code's work ends (IvmRestoreUser), as it would be over a pinned value.
 	 */
 	for (int i = 0; i < lengthof(settings); i++)
-		if (strcmp(GetConfigOption(settings[i][0], false, false), settings[i][1]) != 0)
-			(void) set_config_option(settings[i][0], settings[i][1], PGC_USERSET, PGC_S_SESSION,
-									 GUC_ACTION_SAVE, true, 0, false);
+	{
+		const char *now = GetConfigOption(settings[i][0], false, false);
+
+		/* a setting already so is left alone (setting TimeZone costs) */
+		if (now != NULL && settings[i][1] != NULL && strcmp(now, settings[i][1]) == 0)
+			continue;
+		(void) set_config_option(settings[i][0], settings[i][1], PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	}
 	snprintf(level, sizeof(level), "%d", IvmNestingLevel());
 	(void) set_config_option("ivm.statement_level", level, PGC_INTERNAL, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);

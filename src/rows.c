@@ -28,6 +28,14 @@
 
 #include "access/htup_details.h"
 #include "access/heapam.h"
+#include "access/transam.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "pgstat.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "storage/procarray.h"
+#include "utils/relcache.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/pg_collation.h"
@@ -605,83 +613,240 @@ IvmConsolidatorEnd(IvmConsolidator *c, Tuplestorestate *out)
 }
 
 /*
- * IvmConsumeLog
- *		Delete every row of delta log logrel that snap sees (its command id
- *		advanced, so rows this transaction logged are seen too) and put them,
- *		consolidated, into out, whose shape *desc (the log's columns, dropped
- *		ones aside; allocated in the current context) says.  Returns how many
- *		rows were deleted.
+ * A half of a delta log is emptied whole (TruncateHalf) from this many pages
+ * on; smaller, its rows are deleted one by one, and the dead rows it keeps
+ * (up to this many pages) are what each scan of it skips.
+ */
+#define IVM_LOG_TRUNCATE_PAGES 16
+
+/*
+ * TruncateHalf
+ *		Empty one half of a delta log the tick holds in AccessExclusiveLock,
+ *		as TRUNCATE does, transactionally (new storage for it and its TOAST
+ *		table, the TOAST index rebuilt; the old storage goes at commit, and
+ *		stays if the tick fails), but without TRUNCATE's triggers, so that
+ *		nothing of anyone's runs.  A log carries no index of its own (the
+ *		utility hook refuses any on a relation of schema ivm).
+ */
+static void
+TruncateHalf(Relation rel)
+{
+	Oid			toastrelid = rel->rd_rel->reltoastrelid;
+	ReindexParams params = {0};
+
+	IvmSetNewRelfilenode(rel, rel->rd_rel->relpersistence);
+	if (OidIsValid(toastrelid))
+	{
+		Relation	toastrel = relation_open(toastrelid, AccessExclusiveLock);
+
+		IvmSetNewRelfilenode(toastrel, toastrel->rd_rel->relpersistence);
+		relation_close(toastrel, NoLock);
+	}
+	(void) IvmReindexRelation(RelationGetRelid(rel), REINDEX_REL_PROCESS_TOAST, &params);
+	pgstat_count_truncate(rel);
+}
+
+/*
+ * ConsumeHalf
+ *		Put every row of one half of a log that the active snapshot sees
+ *		into c (its columns matched to ldesc's by name), and take them out
+ *		of the half.  Returns how many.
  *
- *		A plain scan and delete of the heap, as the capture triggers insert
- *		into it: no SPI, no executor, nothing of any user runs, and the rows
- *		go through the consolidator, so memory stays within work_mem
- *		whatever the size of the log.  Ticks serialise on the step lock:
- *		nothing else deletes from a log meanwhile.
+ *		exclusive: the tick holds the half in AccessExclusiveLock, so no
+ *		writer has an open transaction on it.  Then its rows are read with
+ *		no snapshot and each is classed: seen (consumed), or dead (a
+ *		rolled-back write, a row an earlier tick took), or neither (a write
+ *		committed after the snapshot).  With no row of the last kind the
+ *		half is truncated (*truncated); otherwise, rarely, the rows seen are
+ *		deleted one by one, as they are in the half that writers use and in
+ *		a half too small to be worth new storage.  *left_dead: the half
+ *		keeps storage enough to be emptied whole, which a later tick does.
+ */
+static uint64
+ConsumeHalf(Relation rel, TupleDesc ldesc, IvmConsolidator *c, bool exclusive,
+			bool *truncated, bool *left_dead)
+{
+	TupleDesc	pdesc = RelationGetDescr(rel);
+	Snapshot	snap = GetActiveSnapshot();
+	AttrNumber *map = palloc0(sizeof(AttrNumber) * Max(ldesc->natts, 1));
+	Datum	   *pvalues = palloc(sizeof(Datum) * Max(pdesc->natts, 1));
+	bool	   *pnulls = palloc(sizeof(bool) * Max(pdesc->natts, 1));
+	Datum	   *values = palloc(sizeof(Datum) * Max(ldesc->natts, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(ldesc->natts, 1));
+	TableScanDesc scan;
+	HeapTuple	tup;
+	uint64		n = 0;
+	bool		kept = false;
+	TransactionId horizon = exclusive ? GetOldestNonRemovableTransactionId(rel) : InvalidTransactionId;
+
+	for (int i = 0; i < ldesc->natts; i++)
+		for (int j = 0; j < pdesc->natts; j++)
+			if (!TupleDescAttr(pdesc, j)->attisdropped &&
+				strcmp(NameStr(TupleDescAttr(pdesc, j)->attname),
+					   NameStr(TupleDescAttr(ldesc, i)->attname)) == 0)
+				map[i] = j + 1;
+
+	scan = table_beginscan(rel, exclusive ? SnapshotAny : snap, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		if (exclusive)
+		{
+			Buffer		buf = ((HeapScanDesc) scan)->rs_cbuf;
+			bool		seen;
+			HTSV_Result state = HEAPTUPLE_LIVE;
+
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			seen = HeapTupleSatisfiesVisibility(tup, snap, buf);
+			if (!seen)
+				state = HeapTupleSatisfiesVacuum(tup, horizon, buf);
+			LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+			if (!seen)
+			{
+				/* an earlier tick of this transaction took it */
+				if (state == HEAPTUPLE_DELETE_IN_PROGRESS &&
+					TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetUpdateXid(tup->t_data)))
+					continue;
+				if (state != HEAPTUPLE_DEAD && state != HEAPTUPLE_RECENTLY_DEAD)
+					kept = true;
+				continue;
+			}
+		}
+		heap_deform_tuple(tup, pdesc, pvalues, pnulls);
+		for (int i = 0; i < ldesc->natts; i++)
+		{
+			values[i] = map[i] > 0 ? pvalues[map[i] - 1] : (Datum) 0;
+			nulls[i] = map[i] > 0 ? pnulls[map[i] - 1] : true;
+		}
+		IvmConsolidatorPut(c, values, nulls);
+		if (!exclusive)
+			simple_heap_delete(rel, &tup->t_self);
+		n++;
+		CHECK_FOR_INTERRUPTS();
+	}
+	table_endscan(scan);
+
+	if (exclusive && !kept)
+	{
+		TruncateHalf(rel);
+		*truncated = true;
+	}
+	else if (exclusive && n > 0)
+	{
+		/* a write committed after the snapshot stays: delete what was seen */
+		scan = table_beginscan(rel, snap, 0, NULL);
+		while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+		{
+			simple_heap_delete(rel, &tup->t_self);
+			CHECK_FOR_INTERRUPTS();
+		}
+		table_endscan(scan);
+	}
+	if (!*truncated && RelationGetNumberOfBlocks(rel) >= IVM_LOG_TRUNCATE_PAGES)
+		*left_dead = true;
+	pfree(map);
+	pfree(pvalues);
+	pfree(pnulls);
+	pfree(values);
+	pfree(nulls);
+	return n;
+}
+
+/*
+ * IvmConsumeLog
+ *		Take every row of delta log logrel and of its second half halfrel
+ *		(InvalidOid for a log of one half) that snap sees (its command id
+ *		advanced, so rows this transaction logged are seen too) and put
+ *		them, consolidated, into out, whose shape *desc (the log's columns,
+ *		dropped ones aside; allocated in the current context) says.  Returns
+ *		how many rows were taken; *truncated counts the halves emptied whole,
+ *		and *left_dead is set when rows were deleted one by one (dead rows
+ *		that the next tick empties, since writers will have left that half).
+ *
+ *		active is the half (0: logrel, 1: halfrel) writers were just sent
+ *		to (IvmFlipHalf): the other is emptied whole when the tick can have
+ *		it to itself (a conditional AccessExclusiveLock: never waiting, so
+ *		never making a writer wait behind it) and it holds nothing the
+ *		snapshot does not see; otherwise, and in the active half, the rows
+ *		seen are deleted one by one.
+ *
+ *		Plain scans of the heaps, as the capture triggers insert into them:
+ *		no SPI, no executor, nothing of any user runs, and the rows go
+ *		through the consolidator, so memory stays within work_mem whatever
+ *		the size of the log.  Ticks serialise on the step lock: nothing else
+ *		takes rows out of a log meanwhile.
  */
 uint64
-IvmConsumeLog(Oid logrel, Snapshot snap, Tuplestorestate *out, TupleDesc *desc)
+IvmConsumeLog(Oid logrel, Oid halfrel, int active, Snapshot snap, Tuplestorestate *out,
+			  TupleDesc *desc, int *truncated, bool *left_dead)
 {
 	Relation	rel = table_open(logrel, RowExclusiveLock);
 	TupleDesc	pdesc = RelationGetDescr(rel);
 	TupleDesc	ldesc;
-	AttrNumber *live = palloc(sizeof(AttrNumber) * pdesc->natts);
 	int			nlive = 0;
 	int			wattr = 0;
-	Datum	   *pvalues = palloc(sizeof(Datum) * pdesc->natts);
-	bool	   *pnulls = palloc(sizeof(bool) * pdesc->natts);
-	Datum	   *values;
-	bool	   *nulls;
 	IvmConsolidator *c;
-	TableScanDesc scan;
-	HeapTuple	tup;
 	uint64		n = 0;
+	Oid			halves[2] = {logrel, halfrel};
 
 	for (int i = 0; i < pdesc->natts; i++)
 		if (!TupleDescAttr(pdesc, i)->attisdropped)
-			live[nlive++] = i;
+			nlive++;
 	ldesc = CreateTemplateTupleDesc(nlive);
-	for (int i = 0; i < nlive; i++)
+	nlive = 0;
+	for (int i = 0; i < pdesc->natts; i++)
 	{
-		TupleDescCopyEntry(ldesc, i + 1, pdesc, live[i] + 1);
-		TupleDescAttr(ldesc, i)->attnotnull = false;
-		if (strcmp(NameStr(TupleDescAttr(ldesc, i)->attname), IVM_WEIGHT_COLUMN) == 0)
-			wattr = i + 1;
+		if (TupleDescAttr(pdesc, i)->attisdropped)
+			continue;
+		TupleDescCopyEntry(ldesc, nlive + 1, pdesc, i + 1);
+		TupleDescAttr(ldesc, nlive)->attnotnull = false;
+		if (strcmp(NameStr(TupleDescAttr(ldesc, nlive)->attname), IVM_WEIGHT_COLUMN) == 0)
+			wattr = nlive + 1;
+		nlive++;
 	}
 	if (wattr == 0)
 		elog(ERROR, "ivm: delta log \"%s\" has no %s column", RelationGetRelationName(rel),
 			 IVM_WEIGHT_COLUMN);
-	values = palloc(sizeof(Datum) * Max(nlive, 1));
-	nulls = palloc(sizeof(bool) * Max(nlive, 1));
+	table_close(rel, NoLock);
 	c = IvmConsolidatorBegin(ldesc, wattr);
 
 	CommandCounterIncrement();
 	PushCopiedSnapshot(snap);
 	UpdateActiveSnapshotCommandId();
-	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
-	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	for (int h = 0; h < 2; h++)
 	{
-		heap_deform_tuple(tup, pdesc, pvalues, pnulls);
-		for (int i = 0; i < nlive; i++)
+		bool		exclusive = false;
+		bool		emptied = false;
+		Relation	half;
+
+		if (!OidIsValid(halves[h]))
+			continue;
+		half = table_open(halves[h], RowExclusiveLock);
+
+		/*
+		 * The half writers left, if no transaction holds it, and if this one
+		 * does not hold the other (an earlier tick of it emptied that one):
+		 * a writer always finds a half it can have.  Only when it has pages
+		 * enough: new storage costs about a millisecond (a file made, the
+		 * old one unlinked at commit), deleting a row about a microsecond.
+		 */
+		if (h != active && OidIsValid(halfrel) &&
+			RelationGetNumberOfBlocks(half) >= IVM_LOG_TRUNCATE_PAGES)
 		{
-			values[i] = pvalues[live[i]];
-			nulls[i] = pnulls[live[i]];
+			Relation	other = table_open(halves[1 - h], RowExclusiveLock);
+
+			exclusive = !CheckRelationLockedByMe(other, AccessExclusiveLock, false) &&
+				ConditionalLockRelationOid(halves[h], AccessExclusiveLock);
+			table_close(other, NoLock);
 		}
-		IvmConsolidatorPut(c, values, nulls);
-		simple_heap_delete(rel, &tup->t_self);
-		n++;
-		CHECK_FOR_INTERRUPTS();
+		n += ConsumeHalf(half, ldesc, c, exclusive, &emptied, left_dead);
+		if (emptied)
+			(*truncated)++;
+		table_close(half, NoLock);
 	}
-	table_endscan(scan);
 	PopActiveSnapshot();
 	CommandCounterIncrement();
-	table_close(rel, NoLock);
 
 	(void) IvmConsolidatorEnd(c, out);
-	pfree(live);
-	pfree(pvalues);
-	pfree(pnulls);
-	pfree(values);
-	pfree(nulls);
 	*desc = ldesc;
 	return n;
 }

@@ -44,7 +44,9 @@ typedef struct IvmConsolidator IvmConsolidator;
 extern IvmConsolidator *IvmConsolidatorBegin(TupleDesc desc, int wattr);
 extern void IvmConsolidatorPut(IvmConsolidator *c, Datum *values, bool *nulls);
 extern uint64 IvmConsolidatorEnd(IvmConsolidator *c, Tuplestorestate *out);
-extern uint64 IvmConsumeLog(Oid logrel, Snapshot snap, Tuplestorestate *out, TupleDesc *desc);
+extern uint64 IvmConsumeLog(Oid logrel, Oid halfrel, int active, Snapshot snap,
+							 Tuplestorestate *out, TupleDesc *desc, int *truncated,
+							 bool *left_dead);
 extern void IvmRouteRows(Tuplestorestate *rows, TupleDesc desc, AttrNumber attno, Oid partrel,
 						 int n, Tuplestorestate **out);
 extern HeapTuple IvmVisibleTuple(HeapTuple tuple, TupleDesc desc, TupleDesc vdesc,

@@ -57,6 +57,15 @@ static bool wake_worker_at_commit = false;
 static bool wake_launcher_at_commit = false;
 static bool xact_registered = false;
 
+/* it wrote deltas or changed ivm's catalog: bump the change counter */
+static bool changed_at_commit = false;
+
+/* a tick of it, recorded at commit unless its subtransaction aborts */
+static bool tick_pending = false;
+static uint64 tick_changes;
+static int	tick_skipped;
+static SubTransactionId tick_subid;
+
 static const char *const state_names[] = {
 	[IVM_WORKER_FREE] = "free",
 	[IVM_WORKER_STARTING] = "starting",
@@ -105,6 +114,9 @@ ShmemStartup(void)
 			pg_atomic_init_u32(&IvmShared->slots[i].wake, 0);
 		}
 		pg_atomic_init_u32(&IvmShared->launcher_wake, 0);
+		pg_atomic_init_u64(&IvmShared->changes, 1);
+		for (int i = 0; i < IVM_HALF_SLOTS; i++)
+			pg_atomic_init_u32(&IvmShared->half[i], 0);
 	}
 	/* and one progress slot per process (progress.c) */
 	IvmProgressShmemInit();
@@ -198,15 +210,60 @@ SetProcLatch(int procno)
 }
 
 /*
+ * PublishTick
+ *		Record what this database's tick left (IvmRecordTickAtCommit), at
+ *		its commit: the entry of this database, else a free one, else the
+ *		one its OID hashes to (that database's next tick then does the
+ *		whole work once).
+ */
+static void
+PublishTick(void)
+{
+	IvmTickRecord *rec = NULL;
+
+	LWLockAcquire(IvmShared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < IVM_MAX_TICK_RECORDS; i++)
+	{
+		IvmTickRecord *r = &IvmShared->ticks[i];
+
+		if (r->dboid == MyDatabaseId)
+		{
+			rec = r;
+			break;
+		}
+		if (rec == NULL && r->dboid == InvalidOid)
+			rec = r;
+	}
+	if (rec == NULL)
+		rec = &IvmShared->ticks[MyDatabaseId % IVM_MAX_TICK_RECORDS];
+	rec->dboid = MyDatabaseId;
+	rec->changes = tick_changes;
+	rec->skipped = tick_skipped;
+	LWLockRelease(IvmShared->lock);
+}
+
+/*
  * WakeXactCallback
  *		At commit, give this database's worker (and the launcher, after
  *		CREATE EXTENSION) its wake-up: a flag and a latch, never a wait.
+ *
+ *		A transaction that wrote deltas or changed ivm's catalog bumps the
+ *		change counter twice: before its commit is visible (PRE_COMMIT), so
+ *		that a snapshot that sees it was taken after the bump, and after
+ *		(COMMIT comes after the transaction left the proc array), so that
+ *		a snapshot taken after reading the bumped counter sees it; the
+ *		second bump comes before the worker's wake-up.  Then a tick of this
+ *		transaction is recorded.
  */
 static void
 WakeXactCallback(XactEvent event, void *arg)
 {
+	if (event == XACT_EVENT_PRE_COMMIT && IvmShared != NULL && changed_at_commit)
+		(void) pg_atomic_fetch_add_u64(&IvmShared->changes, 1);
 	if (event == XACT_EVENT_COMMIT && IvmShared != NULL)
 	{
+		if (changed_at_commit)
+			(void) pg_atomic_fetch_add_u64(&IvmShared->changes, 1);
 		if (wake_worker_at_commit)
 		{
 			for (int i = 0; i < IVM_MAX_DATABASES; i++)
@@ -224,6 +281,8 @@ WakeXactCallback(XactEvent event, void *arg)
 			pg_atomic_write_u32(&IvmShared->launcher_wake, 1);
 			SetProcLatch(*((volatile int *) &IvmShared->launcher_procno));
 		}
+		if (tick_pending)
+			PublishTick();
 	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PREPARE ||
@@ -231,7 +290,26 @@ WakeXactCallback(XactEvent event, void *arg)
 	{
 		wake_worker_at_commit = false;
 		wake_launcher_at_commit = false;
+		changed_at_commit = false;
+		tick_pending = false;
 	}
+}
+
+/*
+ * TickSubXactCallback
+ *		A tick recorded in a subtransaction that aborts is forgotten; one
+ *		whose subtransaction commits now belongs to its parent.
+ */
+static void
+TickSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+					SubTransactionId parentSubid, void *arg)
+{
+	if (!tick_pending || mySubid != tick_subid)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		tick_pending = false;
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		tick_subid = parentSubid;
 }
 
 static void
@@ -240,6 +318,7 @@ RegisterWake(void)
 	if (!xact_registered)
 	{
 		RegisterXactCallback(WakeXactCallback, NULL);
+		RegisterSubXactCallback(TickSubXactCallback, NULL);
 		xact_registered = true;
 	}
 }
@@ -257,6 +336,7 @@ IvmWakeWorkerAtCommit(void)
 		return;
 	RegisterWake();
 	wake_worker_at_commit = true;
+	changed_at_commit = true;
 }
 
 /*
@@ -271,6 +351,147 @@ IvmWakeLauncherAtCommit(void)
 		return;
 	RegisterWake();
 	wake_launcher_at_commit = true;
+	changed_at_commit = true;
+}
+
+/*
+ * IvmChangedAtCommit
+ *		This transaction changed what a tick would do (ivm's catalog, a
+ *		marker, a log): when it commits, bump the change counter, so that
+ *		the next tick of every database does its whole work.
+ */
+void
+IvmChangedAtCommit(void)
+{
+	if (IvmShared == NULL || changed_at_commit)
+		return;
+	RegisterWake();
+	changed_at_commit = true;
+}
+
+/*
+ * IvmChangedInThisXact
+ *		Whether this transaction (so far) wrote deltas or changed ivm's
+ *		catalog: its changes are not counted before it commits.
+ */
+bool
+IvmChangedInThisXact(void)
+{
+	return changed_at_commit;
+}
+
+/*
+ * IvmChangedNow
+ *		Bump the change counter now: what changed is visible already (COMMIT
+ *		PREPARED committed another transaction, which may have written
+ *		deltas, before it returned).
+ */
+void
+IvmChangedNow(void)
+{
+	if (IvmShared != NULL)
+		(void) pg_atomic_fetch_add_u64(&IvmShared->changes, 1);
+}
+
+/*
+ * IvmChangesNow
+ *		Read the change counter into *changes, with a full barrier: a snapshot
+ *		taken afterwards sees every commit that bumped it before.  False
+ *		without shared memory.
+ */
+bool
+IvmChangesNow(uint64 *changes)
+{
+	if (IvmShared == NULL)
+		return false;
+	*changes = pg_atomic_fetch_add_u64(&IvmShared->changes, 0);
+	return true;
+}
+
+/*
+ * IvmNothingChangedSince
+ *		Whether this database's last committed tick read the change counter
+ *		at changes (so nothing that bumps it committed since) and left
+ *		nothing to do; then *skipped is how many views it had.
+ */
+bool
+IvmNothingChangedSince(uint64 changes, int *skipped)
+{
+	bool		same = false;
+
+	if (IvmShared == NULL)
+		return false;
+	LWLockAcquire(IvmShared->lock, LW_SHARED);
+	for (int i = 0; i < IVM_MAX_TICK_RECORDS; i++)
+	{
+		IvmTickRecord *r = &IvmShared->ticks[i];
+
+		if (r->dboid == MyDatabaseId)
+		{
+			same = r->changes == changes;
+			if (same)
+				*skipped = r->skipped;
+			break;
+		}
+	}
+	LWLockRelease(IvmShared->lock);
+	return same;
+}
+
+/*
+ * IvmRecordTickAtCommit
+ *		This transaction's tick read the change counter at changes before
+ *		its snapshot and left nothing to do (skipped views): record it for
+ *		the next tick when the transaction commits (not if the subtransaction
+ *		it ran in aborts).  A later tick of the transaction replaces it.
+ */
+void
+IvmRecordTickAtCommit(uint64 changes, int skipped)
+{
+	if (IvmShared == NULL)
+		return;
+	RegisterWake();
+	tick_pending = true;
+	tick_changes = changes;
+	tick_skipped = skipped;
+	tick_subid = GetCurrentSubTransactionId();
+}
+
+/*
+ * IvmActiveHalf
+ *		The half of each delta log (0: the log, 1: its second half) that
+ *		this database's writers append to now; 0 without shared memory.
+ *		Databases whose OIDs share a slot share the choice.
+ */
+int
+IvmActiveHalf(void)
+{
+	if (IvmShared == NULL)
+		return 0;
+	return (int) (pg_atomic_read_u32(&IvmShared->half[MyDatabaseId % IVM_HALF_SLOTS]) & 1);
+}
+
+/*
+ * IvmFlipHalf
+ *		A tick sends this database's writers to the other half of each log,
+ *		so that the half they leave can be emptied.  Under the step lock.
+ */
+void
+IvmFlipHalf(void)
+{
+	if (IvmShared != NULL)
+		(void) pg_atomic_fetch_add_u32(&IvmShared->half[MyDatabaseId % IVM_HALF_SLOTS], 1);
+}
+
+/*
+ * IvmForgetTick
+ *		A tick of this transaction that left work: no earlier one of it is
+ *		recorded.
+ */
+void
+IvmForgetTick(void)
+{
+	tick_pending = false;
 }
 
 /*

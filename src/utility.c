@@ -722,8 +722,20 @@ IvmProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree
 
 	if (internal == 0)
 	{
+		/*
+		 * COMMIT PREPARED commits a transaction that may have written deltas:
+		 * it bumps the change counter before and after, as a commit does
+		 * (shmem.c), so that the next tick looks (tick.c's fast path).
+		 */
+		bool		commit_prepared = IsA(pstmt->utilityStmt, TransactionStmt) &&
+			((TransactionStmt *) pstmt->utilityStmt)->kind == TRANS_STMT_COMMIT_PREPARED;
+
+		if (commit_prepared)
+			IvmChangedNow();
 		ProcessStatement(pstmt, queryString, readOnlyTree, context, params, queryEnv,
 						 dest, qc, false);
+		if (commit_prepared)
+			IvmChangedNow();
 		return;
 	}
 	ivm_internal_ddl = 0;

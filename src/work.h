@@ -24,6 +24,7 @@ extern Query *IvmNormalizeQuery(Query *query);
 
 /* capture.c */
 extern void IvmEnsureCaptured(Oid relid);
+extern Oid	IvmEnsureLogHalf(int source_id, Oid logrelid);
 
 /* view.c */
 extern Oid	IvmCreateView(const char *name, const char *query_text,

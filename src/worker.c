@@ -71,6 +71,7 @@
 
 #include "ivm.h"
 #include "exec.h"
+#include "catalog.h"
 #include "work.h"
 
 PGDLLEXPORT void ivm_launcher_main(Datum main_arg);
@@ -597,12 +598,15 @@ VacuumLogs(MemoryContext loopcxt)
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "ivm worker: SPI_connect failed");
 		/* the logs, and view storage that holds more dead rows than live ones */
-		rc = SPI_execute("SELECT logrel::oid FROM ivm._sources "
-						 "UNION ALL SELECT st.relid FROM pg_catalog.pg_stat_all_tables st "
-						 "WHERE st.schemaname OPERATOR(pg_catalog.=) 'ivm' "
-						 "AND st.relname OPERATOR(pg_catalog.~~) '\\_data\\_%' "
-						 "AND st.n_dead_tup OPERATOR(pg_catalog.>) 1000 "
-						 "AND st.n_dead_tup OPERATOR(pg_catalog.>) st.n_live_tup",
+		rc = SPI_execute(psprintf("%s%s%s", "SELECT logrel::oid FROM ivm._sources ",
+								  IvmLogHalves()
+								  ? "UNION ALL SELECT loghalf::oid FROM ivm._sources WHERE loghalf IS NOT NULL "
+								  : "",
+								  "UNION ALL SELECT st.relid FROM pg_catalog.pg_stat_all_tables st "
+								  "WHERE st.schemaname OPERATOR(pg_catalog.=) 'ivm' "
+								  "AND st.relname OPERATOR(pg_catalog.~~) '\\_data\\_%' "
+								  "AND st.n_dead_tup OPERATOR(pg_catalog.>) 1000 "
+								  "AND st.n_dead_tup OPERATOR(pg_catalog.>) st.n_live_tup"),
 						 true, 0);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "ivm worker: could not list the delta logs");

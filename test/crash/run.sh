@@ -5,7 +5,9 @@
 #   bash test/crash/run.sh
 #
 # Always runs in a cluster of its own (it kills server processes):
-#  1. kill -9 of the backend running ivm.tick() in the middle of the tick.
+#  1. kill -9 of the backend running ivm.tick() in the middle of the tick,
+#     after it emptied the half of a delta log that writers left (a
+#     transactional truncate: the crash must bring the rows back).
 #     The tick is made slow with a plpgsql function that sleeps and is
 #     declared IMMUTABLE (a test trick: ivm refuses volatile functions).  A
 #     writer commits more rows while the tick runs.  After crash recovery the
@@ -14,7 +16,8 @@
 #  2. pg_ctl stop -m immediate with deltas committed but not ticked; after
 #     restart a tick must apply them.
 #  3. pg_ctl stop -m immediate right after a tick committed; after restart
-#     the views must be intact and the next tick must consume nothing.
+#     the views must be intact and the next tick must consume nothing (the
+#     halves it emptied stay empty).
 # ---------------------------------------------------------------------------
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -83,13 +86,16 @@ BEGIN
 END $$;
 CREATE TABLE t (id int PRIMARY KEY, g int NOT NULL, x int NOT NULL);
 INSERT INTO t SELECT i, i % 5, i FROM generate_series(1, 20) i;
+-- a table whose log a tick empties whole (a half of 16 pages or more)
+CREATE TABLE u (id int, g int, s text);
 
 CREATE TABLE crash_views (name text PRIMARY KEY, query text NOT NULL);
 INSERT INTO crash_views VALUES
   ('t_slow',  'SELECT id, slow(x) AS x FROM t'),
   ('t_agg',   'SELECT g, count(*) AS n, sum(x) AS sx, min(x) AS mn, max(x) AS mx FROM t GROUP BY g'),
   ('t_count', 'SELECT count(*) AS n, sum(x) AS sx FROM t'),
-  ('t_rows',  'SELECT id, g, x FROM t WHERE x % 2 = 0');
+  ('t_rows',  'SELECT id, g, x FROM t WHERE x % 2 = 0'),
+  ('u_agg',   'SELECT g, count(*) AS n, max(s) AS mx FROM u GROUP BY g');
 SELECT ivm.create_view(name, query) FROM crash_views ORDER BY name;
 
 -- crash_check(): one line per row that differs between a view and its query.
@@ -106,6 +112,7 @@ ivm_say "1. kill -9 of a backend in the middle of a tick"
 q -c "INSERT INTO t SELECT i, i % 5, i FROM generate_series(21, 100) i"
 q -c "UPDATE t SET x = x + 1000 WHERE id <= 5"
 q -c "DELETE FROM t WHERE id BETWEEN 6 AND 8"
+q -c "INSERT INTO u SELECT i, i % 7, 'row ' || i FROM generate_series(1, 5000) i"
 
 TICKOUT=$IVM_TMP/tick.out
 # 80 new rows through slow() at 0.05 s each: the tick takes 4 s or more.
@@ -133,6 +140,13 @@ else
     if ! q -c "SELECT 1 FROM pg_stat_activity WHERE pid = $pid AND query LIKE '%ivm.tick%'" | grep -q 1; then
         fail "the tick finished within 1 s; the slow function did not slow it down"
     fi
+    # The tick emptied the half of u's log that writers left (5,000 rows: a
+    # truncate, new storage, undone by the crash): it holds it until it
+    # ends.  (t's is too small to be worth new storage.)
+    held=$(q -c "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                 WHERE l.pid = $pid AND l.mode = 'AccessExclusiveLock' AND l.granted
+                   AND c.relnamespace = 'ivm'::regnamespace AND c.relname LIKE '\_log\_%'")
+    expect_eq "the tick, before the kill" "log halves it holds to empty" "$held" 1
     echo "  kill -9 $pid"
     kill -9 "$pid"
     if wait "$TICKPSQL"; then
@@ -154,14 +168,16 @@ else
     expect "after the crash, before a tick" "SELECT count(*) FROM t_slow" 20
     expect "after the crash" "SELECT count(*) FROM t" 107
 
-    # 80 inserts + 5 updates (-old +new) + 3 deletes + 10 inserts by the writer.
+    # 80 inserts + 5 updates (-old +new) + 3 deletes + 10 inserts by the
+    # writer into t, 5,000 inserts into u.
     out=$(q -c "SELECT rows_in FROM ivm.tick()" 2>&1) || fail "the tick after the crash errored"
-    expect_eq "the tick after the crash" "rows_in" "$out" 103
+    expect_eq "the tick after the crash" "rows_in" "$out" 5103
     check_views "after the crash and a new tick"
     expect "after the crash and a new tick" "SELECT n || ' ' || sx FROM t_count" \
         "$(q -c "SELECT count(*) || ' ' || sum(x) FROM t")"
     expect "after the crash and a new tick" "SELECT count(*) FROM t_slow" 107
     expect "after the crash and a new tick" "SELECT sum(n) FROM t_agg" 107
+    expect "after the crash and a new tick" "SELECT sum(n) FROM u_agg" 5000
     out=$(q -c "SELECT rows_in FROM ivm.tick()" 2>&1) || true
     expect_eq "a further tick with no writes" "rows_in" "$out" 0
 fi

@@ -18,7 +18,8 @@ BEGIN
              AND c.relname NOT IN ('_state', '_views', '_sources', '_deps', '_truncated',
                                    '_evidence', '_watches', '_changes', '_counters', '_seen',
                                    '_view_errors')$q$,
-        $q$SELECT storage::oid FROM ivm.views UNION ALL SELECT log::oid FROM ivm.sources WHERE log IS NOT NULL$q$,
+        $q$SELECT storage::oid FROM ivm.views UNION ALL SELECT log::oid FROM ivm.sources WHERE log IS NOT NULL
+           UNION ALL SELECT loghalf::oid FROM ivm._sources WHERE loghalf IS NOT NULL$q$,
         label || ': every table in schema ivm is the storage of a view or the log of a source');
     RETURN NEXT is((SELECT count(*)::int FROM ivm.dependencies d
                     WHERE NOT EXISTS (SELECT 1 FROM ivm.views v WHERE v.name = d.view)

@@ -432,10 +432,13 @@ CREATE FUNCTION pg_temp.owners(which text) RETURNS text[] LANGUAGE sql AS $f$
                                            ON t.storagerel = i.inhparent))
         UNION ALL SELECT logrel FROM ivm._sources
                   WHERE which = 'logs' AND relid IN ('own_alice.o'::regclass, 'own_alice.c'::regclass)
+        UNION ALL SELECT loghalf FROM ivm._sources
+                  WHERE which = 'logs' AND relid IN ('own_alice.o'::regclass, 'own_alice.c'::regclass)
         UNION ALL SELECT b.oid FROM pg_class b
                   WHERE which = 'all' AND b.relnamespace = 'ivm'::regnamespace
                     AND b.oid NOT IN (SELECT oid FROM own_before)
-                    AND b.oid NOT IN (SELECT logrel FROM ivm._sources))
+                    AND b.oid NOT IN (SELECT logrel FROM ivm._sources)
+                    AND b.oid NOT IN (SELECT loghalf FROM ivm._sources WHERE loghalf IS NOT NULL))
 $f$;
 
 SELECT is((SELECT count(*)::int FROM own_tree WHERE parent_id IS NOT NULL) > 0, true,
