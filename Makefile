@@ -49,7 +49,7 @@ OBJS = \
 # pg_buildext makes one per PostgreSQL version)
 DATA = $(notdir $(wildcard $(srcdir)/ivm--*.sql))
 
-REGRESS = ddl capture tick dag watch errors quarantine shapes dropext
+REGRESS = ddl capture tick dag watch errors quarantine shapes every_tick dropext
 REGRESS_OPTS = --load-extension=ivm
 ISOLATION = watch_notify tick_concurrency step_lock_timeout ddl_locks progress fill_reader tick_fast_path log_halves
 ISOLATION_OPTS = --load-extension=ivm
