@@ -21,7 +21,9 @@
  */
 #include "postgres.h"
 
+#include "catalog/partition.h"
 #include "catalog/pg_aggregate.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
@@ -945,6 +947,153 @@ AppendDeltaPerGroup(StringInfo buf, IvmShape *shape, const char *delta_sql, bool
 	appendStringInfoString(buf, ")\n");
 }
 
+/* SQL: "OPERATOR(schema.=)", the equality of key k (1-based): GROUP BY's */
+static char *
+KeyEqSql(IvmShape *shape, int k)
+{
+	Oid			type = list_nth_oid(shape->types, list_nth_int(shape->keycols, k - 1));
+	TypeCacheEntry *tc = lookup_type_cache(type, TYPECACHE_EQ_OPR);
+
+	if (!OidIsValid(tc->eq_opr))
+		elog(ERROR, "ivm: no equality operator for type %s", format_type_be(type));
+	return IvmOperatorSql(tc->eq_opr);
+}
+
+/*
+ * AppendKeyMatch
+ *		SQL: the key of a (alias) is the key of b, GROUP BY's way: their
+ *		hashes equal (what a hash join joins on) and each column equal by
+ *		its type's equality or both NULL (1.0 and 1.00 are one key, and
+ *		keys whose hashes collide stay apart).
+ */
+static void
+AppendKeyMatch(StringInfo buf, IvmShape *shape, const char *a, const char *b)
+{
+	appendStringInfoString(buf, "ivm.key_hash(");
+	AppendCols(buf, a, 1, shape->nkeys);
+	appendStringInfoString(buf, ") OPERATOR(pg_catalog.=) ivm.key_hash(");
+	AppendCols(buf, b, 1, shape->nkeys);
+	appendStringInfoChar(buf, ')');
+	for (int k = 1; k <= shape->nkeys; k++)
+		appendStringInfo(buf, " AND (%s.__ivm_c%d %s %s.__ivm_c%d OR (%s.__ivm_c%d IS NULL AND %s.__ivm_c%d IS NULL))",
+						 a, k, KeyEqSql(shape, k), b, k, a, k, b, k);
+}
+
+/* SQL: "(alias.__ivm_c1 IS NULL OR alias.__ivm_c2 IS NULL ...)": a key column is NULL */
+static void
+AppendSomeKeyNull(StringInfo buf, IvmShape *shape, const char *alias)
+{
+	appendStringInfoChar(buf, '(');
+	for (int k = 1; k <= shape->nkeys; k++)
+		appendStringInfo(buf, "%s%s.__ivm_c%d IS NULL", k == 1 ? "" : " OR ", alias, k);
+	appendStringInfoChar(buf, ')');
+}
+
+/*
+ * AppendReread
+ *		IvmMergeSql's re-read of groups from the sources, joined to d as r
+ *		(the keys, then m<a> per aggregate read again): the groups that lost
+ *		an input of min/max (d.rt), or with all every touched group.
+ *
+ *		All of them in one pass over the sources, never a probe or a scan per
+ *		group, in one of two forms, chosen when the statement runs by one-time
+ *		filters over how many groups are to be read against how many the
+ *		view holds (storage_rel: its storage, or a shard's partition of it):
+ *		- a few (at most a quarter): the SPJ part semi-joined with their keys,
+ *		  then aggregated.  The semi-join is by "=" on the key columns, the
+ *		  types' equality, as GROUP BY's (1.0 and 1.00 are one group), which
+ *		  PostgreSQL runs as a hash join against one scan of the sources or,
+ *		  for few keys and an index on them, as a nested loop over the index.
+ *		  No NULL key matches "=": the groups with a NULL key column are read
+ *		  by a second branch, which runs only when such a group is to be read
+ *		  (its uncorrelated EXISTS is a one-time filter too) and then matches
+ *		  keys by their hash and IS NOT DISTINCT FROM;
+ *		- more: every group aggregated, as the view's query does, and the
+ *		  ones to read kept by the join to d.  Filtering each row first costs
+ *		  as much as aggregating it when most groups are to be read.
+ *		r is matched to d by key hash and IS NOT DISTINCT FROM.
+ */
+static void
+AppendReread(StringInfo buf, IvmShape *shape, Oid storage_rel, bool all)
+{
+	char	   *part = IvmPartNewSql(shape);
+	const char *which = all ? "" : "d.rt AND ";
+	Oid			view_storage = storage_rel;
+	int			nparts = 1;
+	StringInfoData calls;
+	StringInfoData few;
+
+	initStringInfo(&calls);
+	for (int a = 0; a < shape->naggs; a++)
+	{
+		IvmAgg	   *agg = &shape->aggs[a];
+
+		if (agg->recompute_on_retract || agg->kind == IVM_AGG_RECOMPUTE)
+			appendStringInfo(&calls, "%s%s AS m%d", calls.len > 0 ? ", " : "", AggCallSql(agg), a + 1);
+	}
+
+	if (shape->scalar)
+	{
+		/* one group: every row, when it is to be read */
+		appendStringInfo(buf, "\nLEFT JOIN (SELECT %s FROM (%s) p%s) r ON true", calls.data, part,
+						 all ? "" : " WHERE EXISTS (SELECT FROM d WHERE d.rt)");
+		return;
+	}
+
+	/*
+	 * few: the groups to read are at most a quarter of those the view holds
+	 * (ivm._views.rows, as of the last tick; a shard's share of them).
+	 */
+	if (get_rel_relispartition(storage_rel))
+	{
+		view_storage = get_partition_parent(storage_rel, false);
+		nparts = Max(list_length(find_inheritance_children(view_storage, NoLock)), 1);
+	}
+	initStringInfo(&few);
+	appendStringInfo(&few, "(SELECT pg_catalog.count(*) FROM d%s)::pg_catalog.float8 OPERATOR(pg_catalog.*) %d "
+					 "OPERATOR(pg_catalog.<=) coalesce((SELECT v.rows::pg_catalog.float8 FROM ivm._views v "
+					 "WHERE v.storagerel::pg_catalog.oid OPERATOR(pg_catalog.=) %u::pg_catalog.oid), "
+					 "'Infinity'::pg_catalog.float8)",
+					 all ? "" : " WHERE d.rt", 4 * nparts, view_storage);
+
+	/* a few groups, their key columns all non-null */
+	appendStringInfoString(buf, "\nLEFT JOIN (SELECT ");
+	AppendCols(buf, "p", 1, shape->nkeys);
+	appendStringInfo(buf, ", %s FROM (%s) p WHERE %s AND EXISTS (SELECT FROM d WHERE %s",
+					 calls.data, part, few.data, which);
+	for (int k = 1; k <= shape->nkeys; k++)
+		appendStringInfo(buf, "%sp.__ivm_c%d %s d.__ivm_c%d", k == 1 ? "" : " AND ", k, KeyEqSql(shape, k), k);
+	appendStringInfoString(buf, ") GROUP BY ");
+	AppendCols(buf, "p", 1, shape->nkeys);
+
+	/* a few groups, with a NULL key column, when one is to be read */
+	appendStringInfoString(buf, "\nUNION ALL SELECT ");
+	AppendCols(buf, "p", 1, shape->nkeys);
+	appendStringInfo(buf, ", %s FROM (%s) p WHERE %s AND ", calls.data, part, few.data);
+	AppendSomeKeyNull(buf, shape, "p");
+	appendStringInfo(buf, " AND EXISTS (SELECT FROM d WHERE %s", which);
+	AppendSomeKeyNull(buf, shape, "d");
+	appendStringInfoChar(buf, ')');
+	if (shape->nkeys > 1)
+	{
+		/* which ones: a key with a NULL column is matched by its hash */
+		appendStringInfo(buf, " AND EXISTS (SELECT FROM d WHERE %s", which);
+		AppendKeyMatch(buf, shape, "d", "p");
+		appendStringInfoChar(buf, ')');
+	}
+	appendStringInfoString(buf, " GROUP BY ");
+	AppendCols(buf, "p", 1, shape->nkeys);
+
+	/* more: every group */
+	appendStringInfoString(buf, "\nUNION ALL SELECT ");
+	AppendCols(buf, "p", 1, shape->nkeys);
+	appendStringInfo(buf, ", %s FROM (%s) p WHERE NOT %s GROUP BY ", calls.data, part, few.data);
+	AppendCols(buf, "p", 1, shape->nkeys);
+
+	appendStringInfoString(buf, ") r ON ");
+	AppendKeyMatch(buf, shape, "r", "d");
+}
+
 /*
  * IvmMergeSql
  *		For an AGG view: fold the delta (delta_sql, columns __ivm_c.. and
@@ -1058,8 +1207,13 @@ IvmMergeSql(IvmShape *shape, const char *delta_sql, Oid storage_rel, const char 
 		AppendCols(&from, "d", 1, shape->nkeys);
 		appendStringInfoChar(&from, ')');
 		for (int k = 0; k < shape->nkeys; k++)
-			appendStringInfo(&from, " AND s.%s IS NOT DISTINCT FROM d.__ivm_c%d",
-							 SCOL(list_nth_int(shape->keycols, k)), k + 1);
+		{
+			const char *scol = SCOL(list_nth_int(shape->keycols, k));
+
+			/* the type's own equality, whatever search_path finds (citext's) */
+			appendStringInfo(&from, " AND (s.%s %s d.__ivm_c%d OR (s.%s IS NULL AND d.__ivm_c%d IS NULL))",
+							 scol, KeyEqSql(shape, k + 1), k + 1, scol, k + 1);
+		}
 	}
 
 	/*
@@ -1067,22 +1221,7 @@ IvmMergeSql(IvmShape *shape, const char *delta_sql, Oid storage_rel, const char 
 	 * every touched group when an aggregate has no running form.
 	 */
 	if (any_recompute || any_touched)
-	{
-		appendStringInfoString(&from, "\nLEFT JOIN LATERAL (SELECT ");
-		for (int a = 0; a < shape->naggs; a++)
-		{
-			IvmAgg	   *agg = &shape->aggs[a];
-
-			if (agg->recompute_on_retract || agg->kind == IVM_AGG_RECOMPUTE)
-				appendStringInfo(&from, "%s AS m%d, ", AggCallSql(agg), a + 1);
-		}
-		appendStringInfo(&from, "1 AS one FROM (%s) p WHERE %s",
-						 IvmPartNewSql(shape), any_touched ? "true" : "d.rt");
-		for (int k = 1; k <= shape->nkeys; k++)
-			appendStringInfo(&from, " AND (p.__ivm_c%d = d.__ivm_c%d OR (p.__ivm_c%d IS NULL AND d.__ivm_c%d IS NULL))",
-							 k, k, k, k);
-		appendStringInfoString(&from, ") r ON true");
-	}
+		AppendReread(&from, shape, storage_rel, any_touched);
 	AppendStorageRows(&buf, shape, storage_rel, "s.ctid", cols, tail, from.data);
 #undef SCOL
 	return buf.data;
