@@ -21,9 +21,7 @@
  */
 #include "postgres.h"
 
-#include "catalog/partition.h"
 #include "catalog/pg_aggregate.h"
-#include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
@@ -1018,8 +1016,6 @@ AppendReread(StringInfo buf, IvmShape *shape, Oid storage_rel, bool all)
 {
 	char	   *part = IvmPartNewSql(shape);
 	const char *which = all ? "" : "d.rt AND ";
-	Oid			view_storage = storage_rel;
-	int			nparts = 1;
 	StringInfoData calls;
 	StringInfoData few;
 
@@ -1042,19 +1038,21 @@ AppendReread(StringInfo buf, IvmShape *shape, Oid storage_rel, bool all)
 
 	/*
 	 * few: the groups to read are at most a quarter of those the view holds
-	 * (ivm._views.rows, as of the last tick; a shard's share of them).
+	 * (ivm._views.rows, as of the last tick; for a shard's partition, its
+	 * share of them; unknown counts as many).
 	 */
-	if (get_rel_relispartition(storage_rel))
-	{
-		view_storage = get_partition_parent(storage_rel, false);
-		nparts = Max(list_length(find_inheritance_children(view_storage, NoLock)), 1);
-	}
 	initStringInfo(&few);
-	appendStringInfo(&few, "(SELECT pg_catalog.count(*) FROM d%s)::pg_catalog.float8 OPERATOR(pg_catalog.*) %d "
-					 "OPERATOR(pg_catalog.<=) coalesce((SELECT v.rows::pg_catalog.float8 FROM ivm._views v "
+	appendStringInfo(&few, "(SELECT pg_catalog.count(*) FROM d%s)::pg_catalog.float8 OPERATOR(pg_catalog.*) 4 "
+					 "OPERATOR(pg_catalog.<=) coalesce("
+					 "(SELECT v.rows::pg_catalog.float8 FROM ivm._views v "
 					 "WHERE v.storagerel::pg_catalog.oid OPERATOR(pg_catalog.=) %u::pg_catalog.oid), "
+					 "(SELECT v.rows::pg_catalog.float8 OPERATOR(pg_catalog./) (SELECT pg_catalog.count(*) "
+					 "FROM pg_catalog.pg_inherits j WHERE j.inhparent OPERATOR(pg_catalog.=) i.inhparent) "
+					 "FROM pg_catalog.pg_inherits i JOIN ivm._views v "
+					 "ON v.storagerel::pg_catalog.oid OPERATOR(pg_catalog.=) i.inhparent "
+					 "WHERE i.inhrelid OPERATOR(pg_catalog.=) %u::pg_catalog.oid), "
 					 "'Infinity'::pg_catalog.float8)",
-					 all ? "" : " WHERE d.rt", 4 * nparts, view_storage);
+					 all ? "" : " WHERE d.rt", storage_rel, storage_rel);
 
 	/* a few groups, their key columns all non-null */
 	appendStringInfoString(buf, "\nLEFT JOIN (SELECT ");
