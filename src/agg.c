@@ -32,6 +32,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/ruleutils.h"
+#include "utils/syscache.h"
 #include "utils/typcache.h"
 
 #include "ivm.h"
@@ -823,10 +824,12 @@ AppendRunningSum(StringInfo buf, IvmAgg *agg, int a, const char *stored)
 /*
  * AggNewSql
  *		SQL: the value of aggregate agg (a: 1-based) after the delta, the
- *		stored value being the expression stored (NULL for a new group).
+ *		stored value being the expression stored (NULL for a new group); a
+ *		min/max is read again (r.m<a>) when the group may have lost its
+ *		value (lost, RetractedSql).
  */
 static char *
-AggNewSql(IvmAgg *agg, int a, const char *stored)
+AggNewSql(IvmAgg *agg, int a, const char *stored, const char *lost)
 {
 	StringInfoData buf;
 
@@ -874,9 +877,9 @@ AggNewSql(IvmAgg *agg, int a, const char *stored)
 			break;
 		case IVM_AGG_MIN:
 		case IVM_AGG_MAX:
-			appendStringInfo(&buf, "CASE WHEN d.rt THEN r.m%d WHEN s.ctid IS NULL THEN d.dm%d "
+			appendStringInfo(&buf, "CASE WHEN %s THEN r.m%d WHEN s.ctid IS NULL THEN d.dm%d "
 							 "ELSE %s(%s, d.dm%d) END",
-							 a, a, agg->kind == IVM_AGG_MIN ? "least" : "greatest", stored, a);
+							 lost, a, a, agg->kind == IVM_AGG_MIN ? "least" : "greatest", stored, a);
 			break;
 		case IVM_AGG_RECOMPUTE:
 			appendStringInfo(&buf, "r.m%d", a);
@@ -888,8 +891,9 @@ AggNewSql(IvmAgg *agg, int a, const char *stored)
 /*
  * AppendDeltaPerGroup
  *		IvmMergeSql's CTE d: the delta (delta_sql) summed per group, each
- *		aggregate's part of it (dc, dn<a>, ds<a>, dm<a>, dh<a>), and with
- *		any_recompute whether the group lost an input of min/max (rt).
+ *		aggregate's part of it (dc, dn<a>, ds<a>, dm<a>, dh<a>; for min/max
+ *		dr<a>, the least/greatest value it retracts), and with any_recompute
+ *		whether the group lost an input of min/max (rt).
  */
 static void
 AppendDeltaPerGroup(StringInfo buf, IvmShape *shape, const char *delta_sql, bool any_recompute)
@@ -916,8 +920,9 @@ AppendDeltaPerGroup(StringInfo buf, IvmShape *shape, const char *delta_sql, bool
 			appendStringInfo(buf, ", sum(x.__ivm_weight::numeric * x.__ivm_c%d::numeric) AS ds%d",
 							 agg->argcol, a + 1);
 		if (agg->kind == IVM_AGG_MIN || agg->kind == IVM_AGG_MAX)
-			appendStringInfo(buf, ", %s(x.__ivm_c%d) FILTER (WHERE x.__ivm_weight > 0) AS dm%d",
-							 agg->fname, agg->argcol, a + 1);
+			appendStringInfo(buf, ", %s(x.__ivm_c%d) FILTER (WHERE x.__ivm_weight > 0) AS dm%d"
+							 ", %s(x.__ivm_c%d) FILTER (WHERE x.__ivm_weight < 0) AS dr%d",
+							 agg->fname, agg->argcol, a + 1, agg->fname, agg->argcol, a + 1);
 		if (agg->numeric_inputs)
 			appendStringInfo(buf, ", ivm.numeric_counts(x.__ivm_c%d, x.__ivm_weight::int8) AS dh%d",
 							 agg->argcol, a + 1);
@@ -946,6 +951,199 @@ AppendDeltaPerGroup(StringInfo buf, IvmShape *shape, const char *delta_sql, bool
 }
 
 /*
+ * RetractedSql
+ *		SQL over d and the stored row s: the group may have lost the value of
+ *		one of its min/max aggregates, so they are read again from the
+ *		sources.  A retracted input that sorts strictly after a min's stored
+ *		value (before a max's), by the aggregate's own sort operator, takes
+ *		nothing from it; one equal to it may take the last copy.  A new group
+ *		that lost an input within the tick is read again too (its d.dm<a>
+ *		counts what it lost).  storage_colnames names the storage's columns.
+ */
+static char *
+RetractedSql(IvmShape *shape, List *storage_colnames)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "(d.rt AND (s.ctid IS NULL");
+	for (int a = 0; a < shape->naggs; a++)
+	{
+		IvmAgg	   *agg = &shape->aggs[a];
+		HeapTuple	tup;
+		Oid			sortop = InvalidOid;
+		char	   *stored;
+
+		if (!agg->recompute_on_retract)
+			continue;
+		tup = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(((Aggref *) agg->aggref)->aggfnoid));
+		if (HeapTupleIsValid(tup))
+		{
+			sortop = ((Form_pg_aggregate) GETSTRUCT(tup))->aggsortop;
+			ReleaseSysCache(tup);
+		}
+		stored = agg->col >= 0
+			? psprintf("s.%s", quote_identifier(strVal(list_nth(storage_colnames, agg->col))))
+			: psprintf("s.__ivm_a_%d", a + 1);
+		if (OidIsValid(sortop))
+			appendStringInfo(&buf, " OR (d.dr%d IS NOT NULL AND coalesce(NOT (%s %s d.dr%d), true))",
+							 a + 1, stored, IvmOperatorSql(sortop), a + 1);
+		else
+			appendStringInfo(&buf, " OR d.dr%d IS NOT NULL", a + 1);
+	}
+	appendStringInfoString(&buf, "))");
+	return buf.data;
+}
+
+/* SQL: "OPERATOR(schema.=)", the equality of key k (1-based): GROUP BY's */
+static char *
+KeyEqSql(IvmShape *shape, int k)
+{
+	Oid			type = list_nth_oid(shape->types, list_nth_int(shape->keycols, k - 1));
+	TypeCacheEntry *tc = lookup_type_cache(type, TYPECACHE_EQ_OPR);
+
+	if (!OidIsValid(tc->eq_opr))
+		elog(ERROR, "ivm: no equality operator for type %s", format_type_be(type));
+	return IvmOperatorSql(tc->eq_opr);
+}
+
+/*
+ * AppendKeyMatch
+ *		SQL: the key of a (alias) is the key of b, GROUP BY's way: their
+ *		hashes equal (what a hash join joins on) and each column equal by
+ *		its type's equality or both NULL (1.0 and 1.00 are one key, and
+ *		keys whose hashes collide stay apart).
+ */
+static void
+AppendKeyMatch(StringInfo buf, IvmShape *shape, const char *a, const char *b)
+{
+	appendStringInfoString(buf, "ivm.key_hash(");
+	AppendCols(buf, a, 1, shape->nkeys);
+	appendStringInfoString(buf, ") OPERATOR(pg_catalog.=) ivm.key_hash(");
+	AppendCols(buf, b, 1, shape->nkeys);
+	appendStringInfoChar(buf, ')');
+	for (int k = 1; k <= shape->nkeys; k++)
+		appendStringInfo(buf, " AND (%s.__ivm_c%d %s %s.__ivm_c%d OR (%s.__ivm_c%d IS NULL AND %s.__ivm_c%d IS NULL))",
+						 a, k, KeyEqSql(shape, k), b, k, a, k, b, k);
+}
+
+/* SQL: "(alias.__ivm_c1 IS NULL OR alias.__ivm_c2 IS NULL ...)": a key column is NULL */
+static void
+AppendSomeKeyNull(StringInfo buf, IvmShape *shape, const char *alias)
+{
+	appendStringInfoChar(buf, '(');
+	for (int k = 1; k <= shape->nkeys; k++)
+		appendStringInfo(buf, "%s%s.__ivm_c%d IS NULL", k == 1 ? "" : " OR ", alias, k);
+	appendStringInfoChar(buf, ')');
+}
+
+/*
+ * AppendReread
+ *		IvmMergeSql's re-read of groups from the sources, joined to d as r
+ *		(the keys, then m<a> per aggregate read again): the groups whose keys
+ *		src lists (k: those that may have lost a min/max; d: every touched
+ *		group, when an aggregate has no running form).
+ *
+ *		All of them in one pass over the sources, never a probe or a scan per
+ *		group, in one of two forms, chosen when the statement runs by one-time
+ *		filters over how many groups are to be read against how many the
+ *		view holds (storage_rel: its storage, or a shard's partition of it):
+ *		- a few (at most a quarter): the SPJ part semi-joined with their keys,
+ *		  then aggregated.  The semi-join is by "=" on the key columns, the
+ *		  types' equality, as GROUP BY's (1.0 and 1.00 are one group), which
+ *		  PostgreSQL runs as a hash join against one scan of the sources or,
+ *		  for few keys and an index on them, as a nested loop over the index.
+ *		  No NULL key matches "=": the groups with a NULL key column are read
+ *		  by a second branch, which runs only when such a group is to be read
+ *		  (its uncorrelated EXISTS is a one-time filter too) and then matches
+ *		  keys by their hash and IS NOT DISTINCT FROM;
+ *		- more: every group aggregated, as the view's query does, and the
+ *		  ones to read kept by the join to d.  Filtering each row first costs
+ *		  as much as aggregating it when most groups are to be read.
+ *		r is matched to d by key hash and IS NOT DISTINCT FROM.
+ */
+static void
+AppendReread(StringInfo buf, IvmShape *shape, Oid storage_rel, const char *src)
+{
+	char	   *part = IvmPartNewSql(shape);
+	StringInfoData calls;
+	StringInfoData few;
+
+	initStringInfo(&calls);
+	for (int a = 0; a < shape->naggs; a++)
+	{
+		IvmAgg	   *agg = &shape->aggs[a];
+
+		if (agg->recompute_on_retract || agg->kind == IVM_AGG_RECOMPUTE)
+			appendStringInfo(&calls, "%s%s AS m%d", calls.len > 0 ? ", " : "", AggCallSql(agg), a + 1);
+	}
+
+	if (shape->scalar)
+	{
+		/* one group: every row, when it is to be read */
+		appendStringInfo(buf, "\nLEFT JOIN (SELECT %s FROM (%s) p WHERE EXISTS (SELECT FROM %s)) r ON true",
+						 calls.data, part, src);
+		return;
+	}
+
+	/*
+	 * few: the groups to read are at most a quarter of those the view holds
+	 * (ivm._views.rows, as of the last tick; for a shard's partition, its
+	 * share of them; unknown counts as many).
+	 */
+	initStringInfo(&few);
+	appendStringInfo(&few, "(SELECT pg_catalog.count(*) FROM %s)::pg_catalog.float8 OPERATOR(pg_catalog.*) 4 "
+					 "OPERATOR(pg_catalog.<=) coalesce("
+					 "(SELECT v.rows::pg_catalog.float8 FROM ivm._views v "
+					 "WHERE v.storagerel::pg_catalog.oid OPERATOR(pg_catalog.=) %u::pg_catalog.oid), "
+					 "(SELECT v.rows::pg_catalog.float8 OPERATOR(pg_catalog./) (SELECT pg_catalog.count(*) "
+					 "FROM pg_catalog.pg_inherits j WHERE j.inhparent OPERATOR(pg_catalog.=) i.inhparent) "
+					 "FROM pg_catalog.pg_inherits i JOIN ivm._views v "
+					 "ON v.storagerel::pg_catalog.oid OPERATOR(pg_catalog.=) i.inhparent "
+					 "WHERE i.inhrelid OPERATOR(pg_catalog.=) %u::pg_catalog.oid), "
+					 "'Infinity'::pg_catalog.float8)",
+					 src, storage_rel, storage_rel);
+
+	/* a few groups, their key columns all non-null (none: nothing read) */
+	appendStringInfoString(buf, "\nLEFT JOIN (SELECT ");
+	AppendCols(buf, "p", 1, shape->nkeys);
+	appendStringInfo(buf, ", %s FROM (%s) p WHERE %s AND EXISTS (SELECT FROM %s) AND EXISTS (SELECT FROM %s WHERE ",
+					 calls.data, part, few.data, src, src);
+	for (int k = 1; k <= shape->nkeys; k++)
+		appendStringInfo(buf, "%sp.__ivm_c%d %s %s.__ivm_c%d", k == 1 ? "" : " AND ", k,
+						 KeyEqSql(shape, k), src, k);
+	appendStringInfoString(buf, ") GROUP BY ");
+	AppendCols(buf, "p", 1, shape->nkeys);
+
+	/* a few groups, with a NULL key column, when one is to be read */
+	appendStringInfoString(buf, "\nUNION ALL SELECT ");
+	AppendCols(buf, "p", 1, shape->nkeys);
+	appendStringInfo(buf, ", %s FROM (%s) p WHERE %s AND ", calls.data, part, few.data);
+	AppendSomeKeyNull(buf, shape, "p");
+	appendStringInfo(buf, " AND EXISTS (SELECT FROM %s WHERE ", src);
+	AppendSomeKeyNull(buf, shape, src);
+	appendStringInfoChar(buf, ')');
+	if (shape->nkeys > 1)
+	{
+		/* which ones: a key with a NULL column is matched by its hash */
+		appendStringInfo(buf, " AND EXISTS (SELECT FROM %s WHERE ", src);
+		AppendKeyMatch(buf, shape, src, "p");
+		appendStringInfoChar(buf, ')');
+	}
+	appendStringInfoString(buf, " GROUP BY ");
+	AppendCols(buf, "p", 1, shape->nkeys);
+
+	/* more: every group */
+	appendStringInfoString(buf, "\nUNION ALL SELECT ");
+	AppendCols(buf, "p", 1, shape->nkeys);
+	appendStringInfo(buf, ", %s FROM (%s) p WHERE NOT %s GROUP BY ", calls.data, part, few.data);
+	AppendCols(buf, "p", 1, shape->nkeys);
+
+	appendStringInfoString(buf, ") r ON ");
+	AppendKeyMatch(buf, shape, "r", "d");
+}
+
+/*
  * IvmMergeSql
  *		For an AGG view: fold the delta (delta_sql, columns __ivm_c.. and
  *		__ivm_weight) into the stored groups.  Returns one row per touched
@@ -963,6 +1161,8 @@ IvmMergeSql(IvmShape *shape, const char *delta_sql, Oid storage_rel, const char 
 	List	   *tail = NIL;
 	bool		any_recompute = false;	/* a group losing an input is recomputed */
 	bool		any_touched = false;	/* every touched group is recomputed */
+	const char *lost = "false";	/* the group may have lost a min/max */
+	StringInfoData join;
 
 #define SCOL(i) quote_identifier(strVal(list_nth(storage_colnames, (i))))
 
@@ -974,9 +1174,46 @@ IvmMergeSql(IvmShape *shape, const char *delta_sql, Oid storage_rel, const char 
 			any_touched = true;
 	}
 
+	/* the stored row of a group of d */
+	initStringInfo(&join);
+	appendStringInfo(&join, "LEFT JOIN %s s ON ", storage_name);
+	if (shape->scalar)
+		appendStringInfoString(&join, "true");
+	else
+	{
+		/*
+		 * The key hash finds the candidates (through the index); the key
+		 * columns decide, by the types' equality as GROUP BY does (1.0 and
+		 * 1.00 are one group), so groups whose key hashes collide stay apart.
+		 */
+		appendStringInfoString(&join, "s." IVM_KEY_COLUMN " OPERATOR(pg_catalog.=) ivm.key_hash(");
+		AppendCols(&join, "d", 1, shape->nkeys);
+		appendStringInfoChar(&join, ')');
+		for (int k = 0; k < shape->nkeys; k++)
+		{
+			const char *scol = SCOL(list_nth_int(shape->keycols, k));
+
+			/* the type's own equality, whatever search_path finds (citext's) */
+			appendStringInfo(&join, " AND (s.%s %s d.__ivm_c%d OR (s.%s IS NULL AND d.__ivm_c%d IS NULL))",
+							 scol, KeyEqSql(shape, k + 1), k + 1, scol, k + 1);
+		}
+	}
+
 	initStringInfo(&buf);
 	/* d: the delta per group */
 	AppendDeltaPerGroup(&buf, shape, delta_sql, any_recompute);
+	if (any_recompute)
+		lost = RetractedSql(shape, storage_colnames);
+	if (any_recompute && !any_touched)
+	{
+		/* k: the keys of the groups that may have lost a min/max */
+		appendStringInfoString(&buf, ", k AS (SELECT ");
+		if (shape->scalar)
+			appendStringInfoString(&buf, "1 AS one");
+		else
+			AppendCols(&buf, "d", 1, shape->nkeys);
+		appendStringInfo(&buf, " FROM d %s WHERE %s)\n", join.data, lost);
+	}
 
 	/* the new row of each touched group */
 	cols = NIL;
@@ -991,7 +1228,7 @@ IvmMergeSql(IvmShape *shape, const char *delta_sql, Oid storage_rel, const char 
 										  -role, SCOL(col)));
 		}
 		else if (role > 0)
-			cols = lappend(cols, AggNewSql(&shape->aggs[role - 1], role, psprintf("s.%s", SCOL(col))));
+			cols = lappend(cols, AggNewSql(&shape->aggs[role - 1], role, psprintf("s.%s", SCOL(col)), lost));
 		else
 			cols = lappend(cols, NULL);	/* computed, from the new row */
 	}
@@ -1015,7 +1252,7 @@ IvmMergeSql(IvmShape *shape, const char *delta_sql, Oid storage_rel, const char 
 		StringInfoData col;
 
 		if (agg->col < 0)
-			cols = lappend(cols, AggNewSql(agg, role, psprintf("s.__ivm_a_%d", role)));
+			cols = lappend(cols, AggNewSql(agg, role, psprintf("s.__ivm_a_%d", role), lost));
 		if (agg->kind == IVM_AGG_SUM || agg->kind == IVM_AGG_AVG)
 			cols = lappend(cols, psprintf("coalesce(s.__ivm_nn_%d, 0) + d.dn%d", role, role));
 		if (agg->kind == IVM_AGG_AVG || agg->numeric_inputs)
@@ -1044,45 +1281,14 @@ IvmMergeSql(IvmShape *shape, const char *delta_sql, Oid storage_rel, const char 
 		tail = list_make1("s.*");
 
 	initStringInfo(&from);
-	appendStringInfo(&from, "\nFROM d LEFT JOIN %s s ON ", storage_name);
-	if (shape->scalar)
-		appendStringInfoString(&from, "true");
-	else
-	{
-		/*
-		 * The key hash finds the candidates (through the index); the key
-		 * columns decide, by the types' equality as GROUP BY does (1.0 and
-		 * 1.00 are one group), so groups whose key hashes collide stay apart.
-		 */
-		appendStringInfoString(&from, "s." IVM_KEY_COLUMN " = ivm.key_hash(");
-		AppendCols(&from, "d", 1, shape->nkeys);
-		appendStringInfoChar(&from, ')');
-		for (int k = 0; k < shape->nkeys; k++)
-			appendStringInfo(&from, " AND s.%s IS NOT DISTINCT FROM d.__ivm_c%d",
-							 SCOL(list_nth_int(shape->keycols, k)), k + 1);
-	}
+	appendStringInfo(&from, "\nFROM d %s", join.data);
 
 	/*
 	 * Again from the sources: the groups that lost an input of min/max, and
 	 * every touched group when an aggregate has no running form.
 	 */
 	if (any_recompute || any_touched)
-	{
-		appendStringInfoString(&from, "\nLEFT JOIN LATERAL (SELECT ");
-		for (int a = 0; a < shape->naggs; a++)
-		{
-			IvmAgg	   *agg = &shape->aggs[a];
-
-			if (agg->recompute_on_retract || agg->kind == IVM_AGG_RECOMPUTE)
-				appendStringInfo(&from, "%s AS m%d, ", AggCallSql(agg), a + 1);
-		}
-		appendStringInfo(&from, "1 AS one FROM (%s) p WHERE %s",
-						 IvmPartNewSql(shape), any_touched ? "true" : "d.rt");
-		for (int k = 1; k <= shape->nkeys; k++)
-			appendStringInfo(&from, " AND (p.__ivm_c%d = d.__ivm_c%d OR (p.__ivm_c%d IS NULL AND d.__ivm_c%d IS NULL))",
-							 k, k, k, k);
-		appendStringInfoString(&from, ") r ON true");
-	}
+		AppendReread(&from, shape, storage_rel, any_touched ? "d" : "k");
 	AppendStorageRows(&buf, shape, storage_rel, "s.ctid", cols, tail, from.data);
 #undef SCOL
 	return buf.data;

@@ -22,8 +22,8 @@
  * returns, per group, where it is stored, its new row and its old row; a
  * group whose count reaches 0 is deleted, a new one inserted, a changed one
  * replaced.  That statement finds a group by its key hash and, among those
- * candidates, by the key columns with IS NOT DISTINCT FROM: the types'
- * equality, as GROUP BY groups (1.0 and 1.00 are one group).  Whether a
+ * candidates, by the key columns, each equal by its type's equality or both
+ * NULL, as GROUP BY groups (1.0 and 1.00 are one group).  Whether a
  * group's row changed is decided by its columns too, never by a hash.
  *
  * Either way, nothing is written before the whole change is known: when the
