@@ -5,6 +5,9 @@
  *		read: the same rows, fewer constructs.
  *
  * When a view is declared, its query is parsed and analysed, then:
+ *	- each plain view it reads whose rights allow (its owner is the view's,
+ *	  or it is security_invoker; not security_barrier) is written in as a
+ *	  subquery, as PostgreSQL's rewriter does;
  *	- each common table expression (not RECURSIVE) is written where it is
  *	  read, as a subquery;
  *	- a set operation other than UNION ALL becomes a DISTINCT or a GROUP BY
@@ -29,6 +32,7 @@
 #include "postgres.h"
 
 #include "access/table.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_opfamily.h"
 #include "access/stratnum.h"
 #include "lib/stringinfo.h"
@@ -41,6 +45,7 @@
 #include "parser/parse_oper.h"
 #include "parser/parsetree.h"
 #include "rewrite/rewriteManip.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -48,6 +53,7 @@
 #include "utils/relcache.h"
 
 #include "ivm.h"
+#include "catalog.h"
 #include "exec.h"
 #include "operators.h"
 #include "work.h"
@@ -175,6 +181,111 @@ FlattenOneSubquery(Query *q)
 		return true;
 	}
 	return false;
+}
+
+/* what InlineViewsWalker needs: who runs the query, what it inlined */
+typedef struct InlineViews
+{
+	Oid			user;			/* the role the view's query runs as */
+	Oid			ivm_nsp;		/* schema ivm: its views are not plain */
+	List	   *inlined;		/* the plain views written in (OIDs) */
+	List	   *within;			/* the views being written in, outermost first */
+} InlineViews;
+
+/*
+ * ViewInlinable
+ *		Whether plain view relid, read by a query running as cx->user, can
+ *		be written where it is read without changing what the query may
+ *		read: PostgreSQL runs a view's query as the view's owner, or as its
+ *		reader with security_invoker, so written in place it runs with the
+ *		same rights only when it is a security_invoker view or the reader
+ *		owns it, and the reader may read it (else it stays, and fails as
+ *		PostgreSQL would).  A security_barrier view stays: its conditions
+ *		must run before the reader's, which a flattened query does not
+ *		promise.  Incremental views (ordinary views over their storage)
+ *		stay: they are sources of their own.
+ */
+static bool
+ViewInlinable(Oid relid, InlineViews *cx)
+{
+	Relation	rel;
+	bool		ok;
+
+	if (get_rel_relkind(relid) != RELKIND_VIEW || get_rel_namespace(relid) == cx->ivm_nsp ||
+		IvmIsIncrementalView(relid))
+		return false;
+	rel = table_open(relid, AccessShareLock);
+	ok = !RelationIsSecurityView(rel) &&
+		(RelationHasSecurityInvoker(rel) || rel->rd_rel->relowner == cx->user) &&
+		pg_class_aclcheck(relid, cx->user, ACL_SELECT) == ACLCHECK_OK;
+	table_close(rel, AccessShareLock);
+	return ok;
+}
+
+/*
+ * InlineViewsWalker
+ *		Each plain view the query reads (at any depth) that ViewInlinable
+ *		allows becomes a subquery: a copy of its query, as PostgreSQL's
+ *		rewriter writes it in; the views it reads are looked at in turn.
+ */
+static bool
+InlineViewsWalker(Node *node, InlineViews *cx)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, InlineViewsWalker, cx,
+								 QTW_EXAMINE_RTES_BEFORE | QTW_IGNORE_RT_SUBQUERIES);
+	if (IsA(node, RangeTblEntry))
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) node;
+		Relation	rel;
+		bool		r;
+
+		if (rte->rtekind == RTE_SUBQUERY)
+			return InlineViewsWalker((Node *) rte->subquery, cx);
+		/* (a view's stored query names the view itself, as OLD and NEW) */
+		if (rte->rtekind != RTE_RELATION || rte->relkind != RELKIND_VIEW ||
+			list_member_oid(cx->within, rte->relid) || !ViewInlinable(rte->relid, cx))
+			return false;
+		rel = table_open(rte->relid, AccessShareLock);
+		rte->subquery = IvmViewQuery(rel);
+		table_close(rel, AccessShareLock);
+		cx->inlined = list_append_unique_oid(cx->inlined, rte->relid);
+		/* the views it reads, in turn */
+		cx->within = lappend_oid(cx->within, rte->relid);
+		r = InlineViewsWalker((Node *) rte->subquery, cx);
+		cx->within = list_delete_last(cx->within);
+		/* read under the name it was read by, its columns named as the view's */
+		if (rte->alias == NULL)
+			rte->alias = makeAlias(rte->eref->aliasname, NIL);
+		rte->rtekind = RTE_SUBQUERY;
+		rte->relid = InvalidOid;
+		rte->relkind = 0;
+		rte->inh = false;
+		rte->security_barrier = false;
+		return r;
+	}
+	return expression_tree_walker(node, InlineViewsWalker, cx);
+}
+
+/*
+ * InlinePlainViews
+ *		The plain views q reads written in as subqueries where their rights
+ *		allow (ViewInlinable), so that their tables are the query's and the
+ *		flattening below sees them.  Returns the views written in.
+ */
+static List *
+InlinePlainViews(Query *q, Oid user)
+{
+	InlineViews cx;
+
+	cx.user = user;
+	cx.ivm_nsp = get_namespace_oid(IVM_SCHEMA, false);
+	cx.inlined = NIL;
+	cx.within = NIL;
+	(void) InlineViewsWalker((Node *) q, &cx);
+	return cx.inlined;
 }
 
 /* which CTE is being inlined, and how many query levels down the walk is */
@@ -739,7 +850,9 @@ LateralTopk(Query *q)
 
 /*
  * IvmNormalizeQuery
- *		The query with its common table expressions inlined (InlineCtes),
+ *		The query with the plain views it reads written in as subqueries
+ *		where that keeps its rights (InlinePlainViews: *inlined lists them;
+ *		user runs the query), its common table expressions inlined (InlineCtes),
  *		its set operations other than UNION ALL written as DISTINCT or GROUP
  *		BY over UNION ALL (SetOperationsSql), and
  *		the simple subqueries of its FROM list flattened into it, as the
@@ -750,14 +863,17 @@ LateralTopk(Query *q)
  *		is defined by that query: it returns the same rows.
  */
 Query *
-IvmNormalizeQuery(Query *query)
+IvmNormalizeQuery(Query *query, Oid user, List **inlined)
 {
 	Query	   *q;
 	bool		changed = false;
 	int			nestlevel;
 
 	q = copyObject(query);
-	changed = InlineCtes(q);
+	*inlined = InlinePlainViews(q, user);
+	changed = *inlined != NIL;
+	if (InlineCtes(q))
+		changed = true;
 	if (q->setOperations != NULL && !q->hasRecursive && q->cteList == NIL)
 	{
 		char	   *sql = SetOperationsSql(q);

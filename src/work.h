@@ -20,7 +20,7 @@
 
 /* normalize.c: a declared query in the form delta rules read */
 extern Query *IvmParseQuery(const char *query_text);
-extern Query *IvmNormalizeQuery(Query *query);
+extern Query *IvmNormalizeQuery(Query *query, Oid user, List **inlined);
 
 /* capture.c */
 extern void IvmEnsureCaptured(Oid relid);
