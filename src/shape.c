@@ -656,7 +656,11 @@ AnalyzeSpj(Query *query, IvmHiddenCtx *hc, IvmShape *shape)
 		return shape;
 	}
 	shape->kind = IVM_KIND_SPJ;
-	shape->reason = list_length(shape->branches) > 1
+	shape->reason = list_length(shape->branches) == 1 &&
+		((IvmBranch *) linitial(shape->branches))->rels == NIL &&
+		((IvmBranch *) linitial(shape->branches))->semis == NIL
+		? "a constant: the query reads no table or view, so its rows never change (filled once, never maintained)"
+		: list_length(shape->branches) > 1
 		? "outer join: the inner join's rows and each side's unmatched rows (an anti join), padded with NULLs, as branches whose deltas pass through"
 		: list_length(((IvmBranch *) linitial(shape->branches))->rels) > 1
 		? "join: the delta of each changed relation joins the others' current contents (dA*B + A*dB - dA*dB)"
