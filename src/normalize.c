@@ -18,6 +18,8 @@
  *	  as set operations do.  INTERSECT ALL and EXCEPT ALL keep the two
  *	  counts per row and return its row min(m, n) or m - n times, by
  *	  generate_series laterally over the grouped counts;
+ *	- set-returning functions of a select list become one LATERAL ROWS
+ *	  FROM (...) in FROM, which is how PostgreSQL defines them;
  *	- each subquery of FROM that only joins, filters and projects is
  *	  flattened into the query, as the planner pulls it up.
  * The result is deparsed and analysed again: the view is defined by it
@@ -46,6 +48,7 @@
 #include "parser/parsetree.h"
 #include "rewrite/rewriteManip.h"
 #include "utils/acl.h"
+#include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -555,6 +558,127 @@ FlattenWithin(Query *q)
 	return changed;
 }
 
+/* what TargetSrfMutator gathers: the select list's set-returning calls */
+typedef struct TargetSrfs
+{
+	int			rtindex;		/* the range table entry they go to */
+	List	   *calls;			/* the calls (FuncExpr or OpExpr), in order */
+	bool		failed;			/* one cannot be moved */
+} TargetSrfs;
+
+/* each set-returning call of an expression becomes a column of cx->rtindex */
+static Node *
+TargetSrfMutator(Node *node, TargetSrfs *cx)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Query))
+		return node;
+	if ((IsA(node, FuncExpr) && ((FuncExpr *) node)->funcretset) ||
+		(IsA(node, OpExpr) && ((OpExpr *) node)->opretset))
+	{
+		List	   *args = IsA(node, FuncExpr) ? ((FuncExpr *) node)->args : ((OpExpr *) node)->args;
+		TypeFuncClass kind = get_expr_result_type(node, NULL, NULL);
+
+		/* one over another's rows runs in levels; one of rows of a composite is one column */
+		if (expression_returns_set((Node *) args) || kind != TYPEFUNC_SCALAR)
+		{
+			cx->failed = true;
+			return node;
+		}
+		cx->calls = lappend(cx->calls, node);
+		return (Node *) makeVar(cx->rtindex, list_length(cx->calls), exprType(node),
+								exprTypmod(node), exprCollation(node), 0);
+	}
+	return expression_tree_mutator(node, TargetSrfMutator, cx);
+}
+
+/*
+ * TargetSrfsToLateral
+ *		A query whose select list calls set-returning functions (SELECT id,
+ *		unnest(tags) FROM t) written with them in FROM: SELECT t.id, f.c1
+ *		FROM t, LATERAL ROWS FROM (unnest(t.tags)) f(c1).  PostgreSQL
+ *		defines the first so: the calls of one row run in step, the shorter
+ *		padded with NULLs, as ROWS FROM does, and a row whose calls return
+ *		no row (an empty or NULL array) is gone, as in an inner LATERAL
+ *		join.  Only where that holds simply: no aggregate, window,
+ *		grouping, ORDER BY or LIMIT in the query (their order against the
+ *		calls matters), no call nested in another's arguments, each call
+ *		returning one column of a scalar type.  Then the function in FROM
+ *		has delta rules when it is immutable (join.c).  Changes q in place
+ *		and returns true, or returns false and leaves it.
+ */
+static bool
+TargetSrfsToLateral(Query *q)
+{
+	TargetSrfs	cx;
+	List	   *tlist;
+	RangeTblEntry *rte;
+	RangeTblRef *rtr;
+	List	   *colnames = NIL;
+	ListCell   *lc;
+
+	if (!q->hasTargetSRFs || q->setOperations != NULL || q->hasAggs || q->hasWindowFuncs ||
+		q->groupClause != NIL || q->groupingSets != NIL || q->havingQual != NULL ||
+		q->sortClause != NIL || q->limitCount != NULL || q->limitOffset != NULL ||
+		q->hasDistinctOn || q->jointree == NULL || q->cteList != NIL || q->rowMarks != NIL)
+		return false;
+	cx.rtindex = list_length(q->rtable) + 1;
+	cx.calls = NIL;
+	cx.failed = false;
+	tlist = (List *) TargetSrfMutator((Node *) copyObject(q->targetList), &cx);
+	if (cx.failed || cx.calls == NIL || expression_returns_set(q->jointree->quals))
+		return false;
+
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_FUNCTION;
+	foreach(lc, cx.calls)
+	{
+		RangeTblFunction *f = makeNode(RangeTblFunction);
+
+		f->funcexpr = lfirst(lc);
+		f->funccolcount = 1;
+		rte->functions = lappend(rte->functions, f);
+		colnames = lappend(colnames, makeString(psprintf("__ivm_f%d", foreach_current_index(lc) + 1)));
+	}
+	rte->funcordinality = false;
+	rte->alias = makeAlias("__ivm_srf", colnames);
+	rte->eref = makeAlias("__ivm_srf", list_copy(colnames));
+	rte->lateral = true;
+	rte->inh = false;
+	rte->inFromCl = true;
+	IvmQueryAppendRte(q, rte, q);
+	rtr = makeNode(RangeTblRef);
+	rtr->rtindex = cx.rtindex;
+	q->jointree->fromlist = lappend(q->jointree->fromlist, rtr);
+	q->targetList = tlist;
+	q->hasTargetSRFs = false;
+	return true;
+}
+
+/*
+ * TargetSrfsWithin
+ *		TargetSrfsToLateral on q and on each subquery of its FROM.  True
+ *		when something changed.
+ */
+static bool
+TargetSrfsWithin(Query *q)
+{
+	bool		changed = false;
+	ListCell   *lc;
+
+	foreach(lc, q->rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+
+		if (rte->rtekind == RTE_SUBQUERY && rte->subquery != NULL && TargetSrfsWithin(rte->subquery))
+			changed = true;
+	}
+	if (TargetSrfsToLateral(q))
+		changed = true;
+	return changed;
+}
+
 /* what LateralVars maps: the outer relation's columns, to level 0 of relation to */
 typedef struct LateralMap
 {
@@ -892,6 +1016,8 @@ IvmNormalizeQuery(Query *query, Oid user, List **inlined)
 			}
 		}
 	}
+	if (!q->hasRecursive && q->cteList == NIL && TargetSrfsWithin(q))
+		changed = true;
 	if (!q->hasRecursive && q->cteList == NIL && FlattenWithin(q))
 		changed = true;
 	/* (checked whole: the rewrite must keep the query's columns) */
