@@ -18,6 +18,8 @@
  *	  as set operations do.  INTERSECT ALL and EXCEPT ALL keep the two
  *	  counts per row and return its row min(m, n) or m - n times, by
  *	  generate_series laterally over the grouped counts;
+ *	- GROUPING SETS, ROLLUP and CUBE become a UNION ALL of one GROUP BY
+ *	  per grouping set (GroupingSetsSql);
  *	- set-returning functions of a select list become one LATERAL ROWS
  *	  FROM (...) in FROM, which is how PostgreSQL defines them;
  *	- each subquery of FROM that only joins, filters and projects is
@@ -42,6 +44,7 @@
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "parser/analyze.h"
+#include "parser/parse_agg.h"
 #include "parser/parser.h"
 #include "parser/parse_clause.h"
 #include "parser/parse_oper.h"
@@ -492,6 +495,100 @@ SetOperationsSql(Query *q)
 	}
 	/* a query in parentheses is a statement too */
 	return SetOperationSql(q, (Node *) top, cols.data, gcols.data);
+}
+
+/* what GroupingSetMutator needs: one grouping set of the query */
+typedef struct GroupingSetCx
+{
+	List	   *set;			/* its sortgrouprefs */
+	List	   *nulled;			/* the grouped expressions it leaves out */
+} GroupingSetCx;
+
+/*
+ * GroupingSetMutator
+ *		An expression of the select list or HAVING as one grouping set
+ *		computes it: a grouped expression the set leaves out is NULL
+ *		(outside aggregates, whose arguments read the rows), GROUPING() is
+ *		the constant the set gives it (a bit per argument, the last the
+ *		lowest, set when the set leaves the argument out).
+ */
+static Node *
+GroupingSetMutator(Node *node, GroupingSetCx *cx)
+{
+	ListCell   *lc;
+
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, GroupingFunc))
+	{
+		int32		bits = 0;
+
+		foreach(lc, ((GroupingFunc *) node)->refs)
+			bits = (bits << 1) | (list_member_int(cx->set, lfirst_int(lc)) ? 0 : 1);
+		return (Node *) makeConst(INT4OID, -1, InvalidOid, sizeof(int32), Int32GetDatum(bits),
+								  false, true);
+	}
+	if (IsA(node, Aggref))
+		return node;
+	foreach(lc, cx->nulled)
+		if (equal(node, lfirst(lc)))
+			return (Node *) makeNullConst(exprType(node), exprTypmod(node), exprCollation(node));
+	return expression_tree_mutator(node, GroupingSetMutator, cx);
+}
+
+/*
+ * GroupingSetsSql
+ *		A query with GROUPING SETS, ROLLUP or CUBE as the UNION ALL of one
+ *		GROUP BY per grouping set (a set listed twice, twice), each over the
+ *		query's FROM and WHERE, its select list and HAVING as that set
+ *		computes them (GroupingSetMutator): the rows the query returns,
+ *		each branch an aggregate with delta rules of its own.  NULL when
+ *		the query has no grouping sets, or ORDER BY, LIMIT, DISTINCT, a
+ *		window, a subquery expression, no aggregate, or more than 64 sets.
+ */
+static char *
+GroupingSetsSql(Query *q)
+{
+	List	   *sets;
+	StringInfoData buf;
+	ListCell   *lc;
+
+	if (q->groupingSets == NIL || q->setOperations != NULL || !q->hasAggs || q->hasWindowFuncs ||
+		q->hasSubLinks || q->hasTargetSRFs || q->sortClause != NIL || q->limitCount != NULL ||
+		q->limitOffset != NULL || q->distinctClause != NIL || q->cteList != NIL ||
+		q->rowMarks != NIL)
+		return NULL;
+	sets = expand_grouping_sets(q->groupingSets, q->groupDistinct, 64);
+	if (sets == NIL)
+		return NULL;
+	initStringInfo(&buf);
+	foreach(lc, sets)
+	{
+		GroupingSetCx cx;
+		Query	   *b = copyObject(q);
+		List	   *group = NIL;
+		ListCell   *lc2;
+
+		cx.set = (List *) lfirst(lc);
+		cx.nulled = NIL;
+		foreach(lc2, q->groupClause)
+		{
+			SortGroupClause *sgc = lfirst_node(SortGroupClause, lc2);
+
+			if (list_member_int(cx.set, sgc->tleSortGroupRef))
+				group = lappend(group, copyObject(sgc));
+			else
+				cx.nulled = lappend(cx.nulled,
+									get_sortgroupclause_expr(sgc, q->targetList));
+		}
+		b->groupingSets = NIL;
+		b->groupDistinct = false;
+		b->groupClause = group;
+		b->targetList = (List *) GroupingSetMutator((Node *) b->targetList, &cx);
+		b->havingQual = GroupingSetMutator(b->havingQual, &cx);
+		appendStringInfo(&buf, "%s(%s)", buf.len > 0 ? " UNION ALL " : "", IvmDeparseQuery(b));
+	}
+	return buf.data;
 }
 
 /* Do two queries return columns of the same names and types? */
@@ -978,7 +1075,9 @@ LateralTopk(Query *q)
  *		where that keeps its rights (InlinePlainViews: *inlined lists them;
  *		user runs the query), its common table expressions inlined (InlineCtes),
  *		its set operations other than UNION ALL written as DISTINCT or GROUP
- *		BY over UNION ALL (SetOperationsSql), and
+ *		BY over UNION ALL (SetOperationsSql), its grouping sets written as a
+ *		UNION ALL of GROUP BYs (GroupingSetsSql), the set-returning functions
+ *		of its select list moved to FROM (TargetSrfsWithin), and
  *		the simple subqueries of its FROM list flattened into it, as the
  *		planner would pull them up, so that delta rules see one
  *		select-project-join (a subquery that computes a column, wrapped by a
@@ -1001,6 +1100,24 @@ IvmNormalizeQuery(Query *query, Oid user, List **inlined)
 	if (q->setOperations != NULL && !q->hasRecursive && q->cteList == NIL)
 	{
 		char	   *sql = SetOperationsSql(q);
+
+		if (sql != NULL)
+		{
+			Query	   *over;
+
+			nestlevel = IvmPinSearchPath();
+			over = IvmParseQuery(sql);
+			IvmUnpinSearchPath(nestlevel);
+			if (SameColumns(over, query))
+			{
+				q = over;
+				changed = true;
+			}
+		}
+	}
+	if (q->groupingSets != NIL && !q->hasRecursive && q->cteList == NIL)
+	{
+		char	   *sql = GroupingSetsSql(q);
 
 		if (sql != NULL)
 		{

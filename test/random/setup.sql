@@ -150,6 +150,7 @@ INSERT INTO rt_views (ord, name, query, options) VALUES
  (89, 'v_const',      $q$SELECT x, y FROM (VALUES (1, 'a'), (2, NULL), (2, NULL), (NULL, 'z')) v(x, y) UNION ALL SELECT k, s FROM a WHERE id % 17 = 0$q$, '{}'),
  (98, 'v_values_join', $q$SELECT v.name, count(*) AS n, sum(a.v) AS sv, min(a.v) AS mn FROM a JOIN (VALUES (1, 'one'), (2, 'two'), (2, 'deux'), (NULL, 'none'), (7, 'seven')) v(k, name) ON v.k = a.k WHERE a.s IS DISTINCT FROM 'y' GROUP BY v.name$q$, '{}'),
  (99, 'v_srf',        $q$SELECT b.id, unnest(ARRAY[b.w, b.a_id % 7, NULL]) AS u, generate_series(1, coalesce(b.w, 0) % 5) AS g FROM b WHERE b.id % 2 = 0$q$, '{}'),
+ (0,  'v_rollup',     $q$SELECT k, s, count(*) AS n, sum(v) AS sv, max(v) AS mx, grouping(k, s) AS gks FROM a GROUP BY ROLLUP (k, s)$q$, '{}'),
  (42, 'v_bool',       $q$SELECT k, bool_and(v > 20) AS all_big, bool_or(s = 'x') AS any_x, every(v IS NOT NULL) AS all_v, count(*) AS n FROM a GROUP BY k$q$, '{}'),
  (37, 'v_flat_spj',   $q$SELECT s.id, s.kv, c.name FROM (SELECT id, k, coalesce(v, -1) + k AS kv FROM a WHERE s IS DISTINCT FROM 'z') s, c WHERE c.k = s.k$q$, '{}'),
  (25, 'v_agg_diff',   $q$SELECT k, count(*) AS n, sum(v) AS sv, max(v) AS mx FROM a GROUP BY k$q$, '{"mode": "diff"}'),
