@@ -247,6 +247,8 @@ InlineViewsWalker(Node *node, InlineViews *cx)
 		RangeTblEntry *rte = (RangeTblEntry *) node;
 		Relation	rel;
 		bool		r;
+		ListCell   *lc;
+		ListCell   *name;
 
 		if (rte->rtekind == RTE_SUBQUERY)
 			return InlineViewsWalker((Node *) rte->subquery, cx);
@@ -258,11 +260,22 @@ InlineViewsWalker(Node *node, InlineViews *cx)
 		rte->subquery = IvmViewQuery(rel);
 		table_close(rel, AccessShareLock);
 		cx->inlined = list_append_unique_oid(cx->inlined, rte->relid);
+		/* its columns named as the view's now are (ALTER VIEW ... RENAME COLUMN) */
+		name = list_head(rte->eref->colnames);
+		foreach(lc, rte->subquery->targetList)
+		{
+			TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+			if (tle->resjunk || name == NULL)
+				continue;
+			tle->resname = pstrdup(strVal(lfirst(name)));
+			name = lnext(rte->eref->colnames, name);
+		}
 		/* the views it reads, in turn */
 		cx->within = lappend_oid(cx->within, rte->relid);
 		r = InlineViewsWalker((Node *) rte->subquery, cx);
 		cx->within = list_delete_last(cx->within);
-		/* read under the name it was read by, its columns named as the view's */
+		/* read under the name it was read by */
 		if (rte->alias == NULL)
 			rte->alias = makeAlias(rte->eref->aliasname, NIL);
 		rte->rtekind = RTE_SUBQUERY;
@@ -1070,6 +1083,29 @@ LateralTopk(Query *q)
 }
 
 /*
+ * Rewritten
+ *		*q becomes sql (a rewrite of it; NULL: none), parsed with the pinned
+ *		search_path, when that returns the columns of query, the query as
+ *		written.  True when it did.
+ */
+static bool
+Rewritten(Query **q, const char *sql, Query *query)
+{
+	Query	   *over;
+	int			nestlevel;
+
+	if (sql == NULL)
+		return false;
+	nestlevel = IvmPinSearchPath();
+	over = IvmParseQuery(sql);
+	IvmUnpinSearchPath(nestlevel);
+	if (!SameColumns(over, query))
+		return false;
+	*q = over;
+	return true;
+}
+
+/*
  * IvmNormalizeQuery
  *		The query with the plain views it reads written in as subqueries
  *		where that keeps its rights (InlinePlainViews: *inlined lists them;
@@ -1097,42 +1133,12 @@ IvmNormalizeQuery(Query *query, Oid user, List **inlined)
 	changed = *inlined != NIL;
 	if (InlineCtes(q))
 		changed = true;
-	if (q->setOperations != NULL && !q->hasRecursive && q->cteList == NIL)
-	{
-		char	   *sql = SetOperationsSql(q);
-
-		if (sql != NULL)
-		{
-			Query	   *over;
-
-			nestlevel = IvmPinSearchPath();
-			over = IvmParseQuery(sql);
-			IvmUnpinSearchPath(nestlevel);
-			if (SameColumns(over, query))
-			{
-				q = over;
-				changed = true;
-			}
-		}
-	}
-	if (q->groupingSets != NIL && !q->hasRecursive && q->cteList == NIL)
-	{
-		char	   *sql = GroupingSetsSql(q);
-
-		if (sql != NULL)
-		{
-			Query	   *over;
-
-			nestlevel = IvmPinSearchPath();
-			over = IvmParseQuery(sql);
-			IvmUnpinSearchPath(nestlevel);
-			if (SameColumns(over, query))
-			{
-				q = over;
-				changed = true;
-			}
-		}
-	}
+	if (q->setOperations != NULL && !q->hasRecursive && q->cteList == NIL &&
+		Rewritten(&q, SetOperationsSql(q), query))
+		changed = true;
+	if (q->groupingSets != NIL && !q->hasRecursive && q->cteList == NIL &&
+		Rewritten(&q, GroupingSetsSql(q), query))
+		changed = true;
 	if (!q->hasRecursive && q->cteList == NIL && TargetSrfsWithin(q))
 		changed = true;
 	if (!q->hasRecursive && q->cteList == NIL && FlattenWithin(q))
@@ -1141,19 +1147,8 @@ IvmNormalizeQuery(Query *query, Oid user, List **inlined)
 	{
 		Query	   *lat = copyObject(q);
 
-		if (LateralTopk(lat))
-		{
-			Query	   *over;
-
-			nestlevel = IvmPinSearchPath();
-			over = IvmParseQuery(IvmDeparseQuery(lat));
-			IvmUnpinSearchPath(nestlevel);
-			if (SameColumns(over, query))
-			{
-				q = over;
-				changed = true;
-			}
-		}
+		if (LateralTopk(lat) && Rewritten(&q, IvmDeparseQuery(lat), query))
+			changed = true;
 	}
 	if (!changed)
 		return NULL;

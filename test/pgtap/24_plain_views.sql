@@ -24,6 +24,8 @@ CREATE VIEW pv_named AS SELECT b.id, b.v2, c.name FROM pv_big b JOIN pv_c c ON c
 CREATE VIEW pv_sums AS SELECT k, sum(v) AS s, count(*) AS n FROM pv_t GROUP BY k;
 CREATE VIEW pv_inv WITH (security_invoker = true) AS SELECT id, k FROM pv_t WHERE v < 30;
 CREATE VIEW pv_barrier WITH (security_barrier = true) AS SELECT id, k, v FROM pv_t WHERE k > 2;
+CREATE VIEW pv_renamed (a, b) AS SELECT id, v FROM pv_t WHERE k <> 2;
+ALTER VIEW pv_renamed RENAME COLUMN b TO bb;
 
 CREATE TEMP TABLE pv_views (name text, query text);
 INSERT INTO pv_views VALUES
@@ -32,12 +34,13 @@ INSERT INTO pv_views VALUES
   ('pv_nested',  'SELECT name, count(*) AS n, max(v2) AS m FROM pv_named GROUP BY name'),
   ('pv_joined',  'SELECT s.k, s.s, c.name FROM pv_sums s JOIN pv_c c ON c.k = s.k WHERE s.n > 3'),
   ('pv_invoker', 'SELECT k, count(*) AS n FROM pv_inv GROUP BY k'),
-  ('pv_sb',      'SELECT id, v FROM pv_barrier WHERE v > 5');
+  ('pv_sb',      'SELECT id, v FROM pv_barrier WHERE v > 5'),
+  ('pv_renamed_join', 'SELECT r.bb, count(*) AS n FROM pv_renamed r JOIN pv_c c ON c.k = r.a % 6 GROUP BY r.bb');
 SELECT ivm.create_view(name, query) FROM pv_views;
 SELECT is(pg_temp.wrong('pv_views'), '', 'after creation every view equals its query');
 SELECT is((SELECT string_agg(name::text || ' ' || strategy, ', ' ORDER BY name::text) FROM ivm.views
             WHERE name::text LIKE 'pv\_%'),
-          'pv_agg incremental, pv_invoker incremental, pv_joined incremental, pv_nested incremental, pv_rows incremental, pv_sb diff',
+          'pv_agg incremental, pv_invoker incremental, pv_joined incremental, pv_nested incremental, pv_renamed_join incremental, pv_rows incremental, pv_sb diff',
           'views over plain views have delta rules; over a security_barrier view, diff');
 SELECT ok((SELECT query NOT LIKE '%pv_big%' FROM ivm.views WHERE name = 'pv_rows'::regclass),
           'the stored query reads the plain view''s table');
