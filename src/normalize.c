@@ -38,6 +38,7 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_opfamily.h"
+#include "executor/spi.h"
 #include "access/stratnum.h"
 #include "lib/stringinfo.h"
 #include "nodes/makefuncs.h"
@@ -305,6 +306,51 @@ InlinePlainViews(Query *q, Oid user)
 	cx.within = NIL;
 	(void) InlineViewsWalker((Node *) q, &cx);
 	return cx.inlined;
+}
+
+/*
+ * IvmCheckReplaceView
+ *		CREATE OR REPLACE VIEW of plain view relid: refused while an
+ *		incremental view has its query written in (InlinePlainViews), since
+ *		that view would go on computing the old query.  An incremental view
+ *		that reads it as it is (another role's, a security_barrier view)
+ *		reads the new query, as before.
+ */
+void
+IvmCheckReplaceView(Oid relid)
+{
+	IvmUserSave save;
+	Oid			types[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(relid)};
+	char	   *inlined = NULL;
+	int			rc;
+
+	IvmCatalogBegin(&save);
+	rc = SPI_execute_with_args("SELECT v.viewrel::pg_catalog.text FROM ivm._views v "
+							   "WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_depend d "
+							   "  WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
+							   "    AND d.objid OPERATOR(pg_catalog.=) v.viewrel "
+							   "    AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
+							   "    AND d.refobjid OPERATOR(pg_catalog.=) $1) "
+							   "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d "
+							   "  JOIN pg_catalog.pg_rewrite r ON r.oid OPERATOR(pg_catalog.=) d.objid "
+							   "  WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass "
+							   "    AND r.ev_class OPERATOR(pg_catalog.=) v.defrel "
+							   "    AND d.refobjid OPERATOR(pg_catalog.=) $1) "
+							   "ORDER BY 1 LIMIT 1",
+							   1, types, args, NULL, true, 1);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "looking for views that wrote a plain view in");
+	if (SPI_processed > 0)
+		inlined = pstrdup(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	IvmCatalogEnd(&save);
+	if (inlined != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot replace view \"%s\": incremental view %s has its query written in",
+						get_rel_name(relid), inlined),
+				 errdetail("An incremental view copies the query of a plain view it reads when it is declared, "
+						   "so it would go on computing the old query."),
+				 errhint("Drop the incremental view, replace the view, then declare the incremental view again.")));
 }
 
 /* which CTE is being inlined, and how many query levels down the walk is */

@@ -10,7 +10,7 @@
 -- plain view and must see no more than it shows.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(25);
+SELECT plan(27);
 \ir lib/views.psql
 
 SELECT lives_ok($$SELECT ivm.tick()$$, 'a first tick consumes whatever was pending');
@@ -62,6 +62,10 @@ SELECT is((SELECT coalesce(string_agg(e.view::text, ', ' ORDER BY e.view::text),
 SELECT throws_ok($$DROP VIEW pv_big$$, '2BP01', NULL, 'DROP VIEW of a plain view an incremental view read is refused');
 SELECT throws_ok($$DROP VIEW pv_sums$$, '2BP01', NULL, 'and of one written in as a hidden view');
 SELECT throws_ok($$ALTER TABLE pv_t DROP COLUMN v$$, '2BP01', NULL, 'dropping a column under it is refused');
+SELECT throws_ok($$CREATE OR REPLACE VIEW pv_big AS SELECT id, k, v * 3 AS v2 FROM pv_t WHERE v > 10$$, '0A000', NULL,
+                 'CREATE OR REPLACE VIEW of a plain view written into an incremental view is refused');
+SELECT lives_ok($$CREATE OR REPLACE VIEW pv_barrier WITH (security_barrier = true) AS SELECT id, k, v FROM pv_t WHERE k > 2$$,
+                'of one an incremental view reads as it is, allowed');
 SELECT lives_ok($$DROP VIEW pv_named CASCADE$$, 'DROP VIEW ... CASCADE of a plain view');
 SELECT is((SELECT count(*)::int FROM ivm.views WHERE name::text = 'pv_nested'), 0,
           'takes the incremental view over it along');
