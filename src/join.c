@@ -47,6 +47,20 @@ OddVarWalker(Node *node, void *context)
 }
 
 /*
+ * IvmAnyVar
+ *		Does an expression read a column, of any query level?
+ */
+bool
+IvmAnyVar(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var) || IsA(node, PlaceHolderVar))
+		return true;
+	return expression_tree_walker(node, IvmAnyVar, context);
+}
+
+/*
  * CheckSpj
  *		NULL when q is a select-project-join of relations, else why not.
  *		Collects the relations' range table indexes into *rels.
@@ -129,14 +143,26 @@ CheckSpj(Query *q, List **rels)
 			case RTE_TABLEFUNC:
 				return "the query reads a function in FROM";
 			case RTE_VALUES:
-				return "the query reads a VALUES list";
+
+				/*
+				 * A VALUES list of constants is a relation that never
+				 * changes: it has no delta, and stays in every delta term
+				 * as written.  One over the columns of other relations
+				 * (LATERAL) or of an outer query is not.
+				 */
+				if (IvmAnyVar((Node *) rte->values_lists, NULL))
+					return "the query reads a VALUES list over columns of its relations";
+				if (contain_mutable_functions((Node *) rte->values_lists))
+					return "the query reads a VALUES list that calls a function that is not immutable";
+				if (checkExprHasSubLink((Node *) rte->values_lists))
+					return "the query reads a VALUES list with a subquery";
+				break;
 			default:
 				return "the query reads something other than tables and views";
 		}
 	}
 	list_sort(*rels, list_int_cmp);
-	if (*rels == NIL)
-		return "the query reads no table";
+	/* (none: a constant, whose rows never change) */
 	if (list_length(*rels) > IVM_MAX_RELATIONS)
 		return "the query joins more than 16 relations";
 	if (expression_tree_walker((Node *) q->targetList, OddVarWalker, NULL) ||
@@ -164,6 +190,8 @@ IvmBranchSpj(IvmBranch *br, IvmHiddenCtx *hc)
 
 	if (why == NULL)
 		why = CheckSpj(br->query, &br->rels);
+	if (why == NULL && br->rels == NIL && br->semis != NIL)
+		why = "the query reads relations only in subquery expressions";
 	if (why == NULL && list_length(br->rels) + list_length(br->semis) > IVM_MAX_RELATIONS)
 		why = "the query joins more than 16 relations, semi joins included";
 	return why;

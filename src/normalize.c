@@ -5,6 +5,9 @@
  *		read: the same rows, fewer constructs.
  *
  * When a view is declared, its query is parsed and analysed, then:
+ *	- each plain view it reads whose rights allow (its owner is the view's,
+ *	  or it is security_invoker; not security_barrier) is written in as a
+ *	  subquery, as PostgreSQL's rewriter does;
  *	- each common table expression (not RECURSIVE) is written where it is
  *	  read, as a subquery;
  *	- a set operation other than UNION ALL becomes a DISTINCT or a GROUP BY
@@ -15,6 +18,10 @@
  *	  as set operations do.  INTERSECT ALL and EXCEPT ALL keep the two
  *	  counts per row and return its row min(m, n) or m - n times, by
  *	  generate_series laterally over the grouped counts;
+ *	- GROUPING SETS, ROLLUP and CUBE become a UNION ALL of one GROUP BY
+ *	  per grouping set (GroupingSetsSql);
+ *	- set-returning functions of a select list become one LATERAL ROWS
+ *	  FROM (...) in FROM, which is how PostgreSQL defines them;
  *	- each subquery of FROM that only joins, filters and projects is
  *	  flattened into the query, as the planner pulls it up.
  * The result is deparsed and analysed again: the view is defined by it
@@ -29,18 +36,23 @@
 #include "postgres.h"
 
 #include "access/table.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_opfamily.h"
+#include "executor/spi.h"
 #include "access/stratnum.h"
 #include "lib/stringinfo.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "parser/analyze.h"
+#include "parser/parse_agg.h"
 #include "parser/parser.h"
 #include "parser/parse_clause.h"
 #include "parser/parse_oper.h"
 #include "parser/parsetree.h"
 #include "rewrite/rewriteManip.h"
+#include "utils/acl.h"
+#include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -48,6 +60,7 @@
 #include "utils/relcache.h"
 
 #include "ivm.h"
+#include "catalog.h"
 #include "exec.h"
 #include "operators.h"
 #include "work.h"
@@ -175,6 +188,169 @@ FlattenOneSubquery(Query *q)
 		return true;
 	}
 	return false;
+}
+
+/* what InlineViewsWalker needs: who runs the query, what it inlined */
+typedef struct InlineViews
+{
+	Oid			user;			/* the role the view's query runs as */
+	Oid			ivm_nsp;		/* schema ivm: its views are not plain */
+	List	   *inlined;		/* the plain views written in (OIDs) */
+	List	   *within;			/* the views being written in, outermost first */
+} InlineViews;
+
+/*
+ * ViewInlinable
+ *		Whether plain view relid, read by a query running as cx->user, can
+ *		be written where it is read without changing what the query may
+ *		read: PostgreSQL runs a view's query as the view's owner, or as its
+ *		reader with security_invoker, so written in place it runs with the
+ *		same rights only when it is a security_invoker view or the reader
+ *		owns it, and the reader may read it (else it stays, and fails as
+ *		PostgreSQL would).  A security_barrier view stays: its conditions
+ *		must run before the reader's, which a flattened query does not
+ *		promise.  Incremental views (ordinary views over their storage)
+ *		stay: they are sources of their own.
+ */
+static bool
+ViewInlinable(Oid relid, InlineViews *cx)
+{
+	Relation	rel;
+	bool		ok;
+
+	if (get_rel_relkind(relid) != RELKIND_VIEW || get_rel_namespace(relid) == cx->ivm_nsp ||
+		IvmIsIncrementalView(relid))
+		return false;
+	rel = table_open(relid, AccessShareLock);
+	ok = !RelationIsSecurityView(rel) &&
+		(RelationHasSecurityInvoker(rel) || rel->rd_rel->relowner == cx->user) &&
+		pg_class_aclcheck(relid, cx->user, ACL_SELECT) == ACLCHECK_OK;
+	table_close(rel, AccessShareLock);
+	return ok;
+}
+
+/*
+ * InlineViewsWalker
+ *		Each plain view the query reads (at any depth) that ViewInlinable
+ *		allows becomes a subquery: a copy of its query, as PostgreSQL's
+ *		rewriter writes it in; the views it reads are looked at in turn.
+ */
+static bool
+InlineViewsWalker(Node *node, InlineViews *cx)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, InlineViewsWalker, cx,
+								 QTW_EXAMINE_RTES_BEFORE | QTW_IGNORE_RT_SUBQUERIES);
+	if (IsA(node, RangeTblEntry))
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) node;
+		Relation	rel;
+		bool		r;
+		ListCell   *lc;
+		ListCell   *name;
+
+		if (rte->rtekind == RTE_SUBQUERY)
+			return InlineViewsWalker((Node *) rte->subquery, cx);
+		/* (a view's stored query names the view itself, as OLD and NEW) */
+		if (rte->rtekind != RTE_RELATION || rte->relkind != RELKIND_VIEW ||
+			list_member_oid(cx->within, rte->relid) || !ViewInlinable(rte->relid, cx))
+			return false;
+		rel = table_open(rte->relid, AccessShareLock);
+		rte->subquery = IvmViewQuery(rel);
+		table_close(rel, AccessShareLock);
+		cx->inlined = list_append_unique_oid(cx->inlined, rte->relid);
+		/* its columns named as the view's now are (ALTER VIEW ... RENAME COLUMN) */
+		name = list_head(rte->eref->colnames);
+		foreach(lc, rte->subquery->targetList)
+		{
+			TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+			if (tle->resjunk || name == NULL)
+				continue;
+			tle->resname = pstrdup(strVal(lfirst(name)));
+			name = lnext(rte->eref->colnames, name);
+		}
+		/* the views it reads, in turn */
+		cx->within = lappend_oid(cx->within, rte->relid);
+		r = InlineViewsWalker((Node *) rte->subquery, cx);
+		cx->within = list_delete_last(cx->within);
+		/* read under the name it was read by */
+		if (rte->alias == NULL)
+			rte->alias = makeAlias(rte->eref->aliasname, NIL);
+		rte->rtekind = RTE_SUBQUERY;
+		rte->relid = InvalidOid;
+		rte->relkind = 0;
+		rte->inh = false;
+		rte->security_barrier = false;
+		return r;
+	}
+	return expression_tree_walker(node, InlineViewsWalker, cx);
+}
+
+/*
+ * InlinePlainViews
+ *		The plain views q reads written in as subqueries where their rights
+ *		allow (ViewInlinable), so that their tables are the query's and the
+ *		flattening below sees them.  Returns the views written in.
+ */
+static List *
+InlinePlainViews(Query *q, Oid user)
+{
+	InlineViews cx;
+
+	cx.user = user;
+	cx.ivm_nsp = get_namespace_oid(IVM_SCHEMA, false);
+	cx.inlined = NIL;
+	cx.within = NIL;
+	(void) InlineViewsWalker((Node *) q, &cx);
+	return cx.inlined;
+}
+
+/*
+ * IvmCheckReplaceView
+ *		CREATE OR REPLACE VIEW of plain view relid: refused while an
+ *		incremental view has its query written in (InlinePlainViews), since
+ *		that view would go on computing the old query.  An incremental view
+ *		that reads it as it is (another role's, a security_barrier view)
+ *		reads the new query, as before.
+ */
+void
+IvmCheckReplaceView(Oid relid)
+{
+	IvmUserSave save;
+	Oid			types[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(relid)};
+	char	   *inlined = NULL;
+	int			rc;
+
+	IvmCatalogBegin(&save);
+	rc = SPI_execute_with_args("SELECT v.viewrel::pg_catalog.text FROM ivm._views v "
+							   "WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_depend d "
+							   "  WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
+							   "    AND d.objid OPERATOR(pg_catalog.=) v.viewrel "
+							   "    AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
+							   "    AND d.refobjid OPERATOR(pg_catalog.=) $1) "
+							   "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d "
+							   "  JOIN pg_catalog.pg_rewrite r ON r.oid OPERATOR(pg_catalog.=) d.objid "
+							   "  WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass "
+							   "    AND r.ev_class OPERATOR(pg_catalog.=) v.defrel "
+							   "    AND d.refobjid OPERATOR(pg_catalog.=) $1) "
+							   "ORDER BY 1 LIMIT 1",
+							   1, types, args, NULL, true, 1);
+	IvmSpiCheck(rc, SPI_OK_SELECT, "looking for views that wrote a plain view in");
+	if (SPI_processed > 0)
+		inlined = pstrdup(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	IvmCatalogEnd(&save);
+	if (inlined != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot replace view \"%s\": incremental view %s has its query written in",
+						get_rel_name(relid), inlined),
+				 errdetail("An incremental view copies the query of a plain view it reads when it is declared, "
+						   "so it would go on computing the old query."),
+				 errhint("Drop the incremental view, replace the view, then declare the incremental view again.")));
 }
 
 /* which CTE is being inlined, and how many query levels down the walk is */
@@ -380,6 +556,100 @@ SetOperationsSql(Query *q)
 	return SetOperationSql(q, (Node *) top, cols.data, gcols.data);
 }
 
+/* what GroupingSetMutator needs: one grouping set of the query */
+typedef struct GroupingSetCx
+{
+	List	   *set;			/* its sortgrouprefs */
+	List	   *nulled;			/* the grouped expressions it leaves out */
+} GroupingSetCx;
+
+/*
+ * GroupingSetMutator
+ *		An expression of the select list or HAVING as one grouping set
+ *		computes it: a grouped expression the set leaves out is NULL
+ *		(outside aggregates, whose arguments read the rows), GROUPING() is
+ *		the constant the set gives it (a bit per argument, the last the
+ *		lowest, set when the set leaves the argument out).
+ */
+static Node *
+GroupingSetMutator(Node *node, GroupingSetCx *cx)
+{
+	ListCell   *lc;
+
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, GroupingFunc))
+	{
+		int32		bits = 0;
+
+		foreach(lc, ((GroupingFunc *) node)->refs)
+			bits = (bits << 1) | (list_member_int(cx->set, lfirst_int(lc)) ? 0 : 1);
+		return (Node *) makeConst(INT4OID, -1, InvalidOid, sizeof(int32), Int32GetDatum(bits),
+								  false, true);
+	}
+	if (IsA(node, Aggref))
+		return node;
+	foreach(lc, cx->nulled)
+		if (equal(node, lfirst(lc)))
+			return (Node *) makeNullConst(exprType(node), exprTypmod(node), exprCollation(node));
+	return expression_tree_mutator(node, GroupingSetMutator, cx);
+}
+
+/*
+ * GroupingSetsSql
+ *		A query with GROUPING SETS, ROLLUP or CUBE as the UNION ALL of one
+ *		GROUP BY per grouping set (a set listed twice, twice), each over the
+ *		query's FROM and WHERE, its select list and HAVING as that set
+ *		computes them (GroupingSetMutator): the rows the query returns,
+ *		each branch an aggregate with delta rules of its own.  NULL when
+ *		the query has no grouping sets, or ORDER BY, LIMIT, DISTINCT, a
+ *		window, a subquery expression, no aggregate, or more than 64 sets.
+ */
+static char *
+GroupingSetsSql(Query *q)
+{
+	List	   *sets;
+	StringInfoData buf;
+	ListCell   *lc;
+
+	if (q->groupingSets == NIL || q->setOperations != NULL || !q->hasAggs || q->hasWindowFuncs ||
+		q->hasSubLinks || q->hasTargetSRFs || q->sortClause != NIL || q->limitCount != NULL ||
+		q->limitOffset != NULL || q->distinctClause != NIL || q->cteList != NIL ||
+		q->rowMarks != NIL)
+		return NULL;
+	sets = expand_grouping_sets(q->groupingSets, q->groupDistinct, 64);
+	if (sets == NIL)
+		return NULL;
+	initStringInfo(&buf);
+	foreach(lc, sets)
+	{
+		GroupingSetCx cx;
+		Query	   *b = copyObject(q);
+		List	   *group = NIL;
+		ListCell   *lc2;
+
+		cx.set = (List *) lfirst(lc);
+		cx.nulled = NIL;
+		foreach(lc2, q->groupClause)
+		{
+			SortGroupClause *sgc = lfirst_node(SortGroupClause, lc2);
+
+			if (list_member_int(cx.set, sgc->tleSortGroupRef))
+				group = lappend(group, copyObject(sgc));
+			else
+				cx.nulled = lappend(cx.nulled,
+									get_sortgroupclause_expr(sgc, q->targetList));
+		}
+		b->groupingSets = NIL;
+		b->groupDistinct = false;
+		b->groupClause = group;
+		b->targetList = (List *) GroupingSetMutator((Node *) b->targetList, &cx);
+		b->havingQual = GroupingSetMutator(b->havingQual, &cx);
+		appendStringInfo(&buf, "%s(%s)", buf.len > 0 ? " UNION ALL " : "", IvmDeparseQuery(b));
+	}
+	return buf.data;
+}
+
 /* Do two queries return columns of the same names and types? */
 static bool
 SameColumns(Query *a, Query *b)
@@ -441,6 +711,127 @@ FlattenWithin(Query *q)
 			rte->subquery->cteList == NIL && FlattenWithin(rte->subquery))
 			changed = true;
 	}
+	return changed;
+}
+
+/* what TargetSrfMutator gathers: the select list's set-returning calls */
+typedef struct TargetSrfs
+{
+	int			rtindex;		/* the range table entry they go to */
+	List	   *calls;			/* the calls (FuncExpr or OpExpr), in order */
+	bool		failed;			/* one cannot be moved */
+} TargetSrfs;
+
+/* each set-returning call of an expression becomes a column of cx->rtindex */
+static Node *
+TargetSrfMutator(Node *node, TargetSrfs *cx)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Query))
+		return node;
+	if ((IsA(node, FuncExpr) && ((FuncExpr *) node)->funcretset) ||
+		(IsA(node, OpExpr) && ((OpExpr *) node)->opretset))
+	{
+		List	   *args = IsA(node, FuncExpr) ? ((FuncExpr *) node)->args : ((OpExpr *) node)->args;
+		TypeFuncClass kind = get_expr_result_type(node, NULL, NULL);
+
+		/* one over another's rows runs in levels; one of rows of a composite is one column */
+		if (expression_returns_set((Node *) args) || kind != TYPEFUNC_SCALAR)
+		{
+			cx->failed = true;
+			return node;
+		}
+		cx->calls = lappend(cx->calls, node);
+		return (Node *) makeVar(cx->rtindex, list_length(cx->calls), exprType(node),
+								exprTypmod(node), exprCollation(node), 0);
+	}
+	return expression_tree_mutator(node, TargetSrfMutator, cx);
+}
+
+/*
+ * TargetSrfsToLateral
+ *		A query whose select list calls set-returning functions (SELECT id,
+ *		unnest(tags) FROM t) written with them in FROM: SELECT t.id, f.c1
+ *		FROM t, LATERAL ROWS FROM (unnest(t.tags)) f(c1).  PostgreSQL
+ *		defines the first so: the calls of one row run in step, the shorter
+ *		padded with NULLs, as ROWS FROM does, and a row whose calls return
+ *		no row (an empty or NULL array) is gone, as in an inner LATERAL
+ *		join.  Only where that holds simply: no aggregate, window,
+ *		grouping, ORDER BY or LIMIT in the query (their order against the
+ *		calls matters), no call nested in another's arguments, each call
+ *		returning one column of a scalar type.  Then the function in FROM
+ *		has delta rules when it is immutable (join.c).  Changes q in place
+ *		and returns true, or returns false and leaves it.
+ */
+static bool
+TargetSrfsToLateral(Query *q)
+{
+	TargetSrfs	cx;
+	List	   *tlist;
+	RangeTblEntry *rte;
+	RangeTblRef *rtr;
+	List	   *colnames = NIL;
+	ListCell   *lc;
+
+	if (!q->hasTargetSRFs || q->setOperations != NULL || q->hasAggs || q->hasWindowFuncs ||
+		q->groupClause != NIL || q->groupingSets != NIL || q->havingQual != NULL ||
+		q->sortClause != NIL || q->limitCount != NULL || q->limitOffset != NULL ||
+		q->hasDistinctOn || q->jointree == NULL || q->cteList != NIL || q->rowMarks != NIL)
+		return false;
+	cx.rtindex = list_length(q->rtable) + 1;
+	cx.calls = NIL;
+	cx.failed = false;
+	tlist = (List *) TargetSrfMutator((Node *) copyObject(q->targetList), &cx);
+	if (cx.failed || cx.calls == NIL || expression_returns_set(q->jointree->quals))
+		return false;
+
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_FUNCTION;
+	foreach(lc, cx.calls)
+	{
+		RangeTblFunction *f = makeNode(RangeTblFunction);
+
+		f->funcexpr = lfirst(lc);
+		f->funccolcount = 1;
+		rte->functions = lappend(rte->functions, f);
+		colnames = lappend(colnames, makeString(psprintf("__ivm_f%d", foreach_current_index(lc) + 1)));
+	}
+	rte->funcordinality = false;
+	rte->alias = makeAlias("__ivm_srf", colnames);
+	rte->eref = makeAlias("__ivm_srf", list_copy(colnames));
+	rte->lateral = true;
+	rte->inh = false;
+	rte->inFromCl = true;
+	IvmQueryAppendRte(q, rte, q);
+	rtr = makeNode(RangeTblRef);
+	rtr->rtindex = cx.rtindex;
+	q->jointree->fromlist = lappend(q->jointree->fromlist, rtr);
+	q->targetList = tlist;
+	q->hasTargetSRFs = false;
+	return true;
+}
+
+/*
+ * TargetSrfsWithin
+ *		TargetSrfsToLateral on q and on each subquery of its FROM.  True
+ *		when something changed.
+ */
+static bool
+TargetSrfsWithin(Query *q)
+{
+	bool		changed = false;
+	ListCell   *lc;
+
+	foreach(lc, q->rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+
+		if (rte->rtekind == RTE_SUBQUERY && rte->subquery != NULL && TargetSrfsWithin(rte->subquery))
+			changed = true;
+	}
+	if (TargetSrfsToLateral(q))
+		changed = true;
 	return changed;
 }
 
@@ -738,10 +1129,37 @@ LateralTopk(Query *q)
 }
 
 /*
+ * Rewritten
+ *		*q becomes sql (a rewrite of it; NULL: none), parsed with the pinned
+ *		search_path, when that returns the columns of query, the query as
+ *		written.  True when it did.
+ */
+static bool
+Rewritten(Query **q, const char *sql, Query *query)
+{
+	Query	   *over;
+	int			nestlevel;
+
+	if (sql == NULL)
+		return false;
+	nestlevel = IvmPinSearchPath();
+	over = IvmParseQuery(sql);
+	IvmUnpinSearchPath(nestlevel);
+	if (!SameColumns(over, query))
+		return false;
+	*q = over;
+	return true;
+}
+
+/*
  * IvmNormalizeQuery
- *		The query with its common table expressions inlined (InlineCtes),
+ *		The query with the plain views it reads written in as subqueries
+ *		where that keeps its rights (InlinePlainViews: *inlined lists them;
+ *		user runs the query), its common table expressions inlined (InlineCtes),
  *		its set operations other than UNION ALL written as DISTINCT or GROUP
- *		BY over UNION ALL (SetOperationsSql), and
+ *		BY over UNION ALL (SetOperationsSql), its grouping sets written as a
+ *		UNION ALL of GROUP BYs (GroupingSetsSql), the set-returning functions
+ *		of its select list moved to FROM (TargetSrfsWithin), and
  *		the simple subqueries of its FROM list flattened into it, as the
  *		planner would pull them up, so that delta rules see one
  *		select-project-join (a subquery that computes a column, wrapped by a
@@ -750,51 +1168,33 @@ LateralTopk(Query *q)
  *		is defined by that query: it returns the same rows.
  */
 Query *
-IvmNormalizeQuery(Query *query)
+IvmNormalizeQuery(Query *query, Oid user, List **inlined)
 {
 	Query	   *q;
 	bool		changed = false;
 	int			nestlevel;
 
 	q = copyObject(query);
-	changed = InlineCtes(q);
-	if (q->setOperations != NULL && !q->hasRecursive && q->cteList == NIL)
-	{
-		char	   *sql = SetOperationsSql(q);
-
-		if (sql != NULL)
-		{
-			Query	   *over;
-
-			nestlevel = IvmPinSearchPath();
-			over = IvmParseQuery(sql);
-			IvmUnpinSearchPath(nestlevel);
-			if (SameColumns(over, query))
-			{
-				q = over;
-				changed = true;
-			}
-		}
-	}
+	*inlined = InlinePlainViews(q, user);
+	changed = *inlined != NIL;
+	if (InlineCtes(q))
+		changed = true;
+	if (q->setOperations != NULL && !q->hasRecursive && q->cteList == NIL &&
+		Rewritten(&q, SetOperationsSql(q), query))
+		changed = true;
+	if (q->groupingSets != NIL && !q->hasRecursive && q->cteList == NIL &&
+		Rewritten(&q, GroupingSetsSql(q), query))
+		changed = true;
+	if (!q->hasRecursive && q->cteList == NIL && TargetSrfsWithin(q))
+		changed = true;
 	if (!q->hasRecursive && q->cteList == NIL && FlattenWithin(q))
 		changed = true;
 	/* (checked whole: the rewrite must keep the query's columns) */
 	{
 		Query	   *lat = copyObject(q);
 
-		if (LateralTopk(lat))
-		{
-			Query	   *over;
-
-			nestlevel = IvmPinSearchPath();
-			over = IvmParseQuery(IvmDeparseQuery(lat));
-			IvmUnpinSearchPath(nestlevel);
-			if (SameColumns(over, query))
-			{
-				q = over;
-				changed = true;
-			}
-		}
+		if (LateralTopk(lat) && Rewritten(&q, IvmDeparseQuery(lat), query))
+			changed = true;
 	}
 	if (!changed)
 		return NULL;

@@ -84,6 +84,92 @@
 static IvmShape *AnalyzeShape(Query *query, IvmHiddenCtx *hc);
 
 /*
+ * ValuesOnly
+ *		The VALUES list of sub when sub is nothing else (SELECT its columns,
+ *		in order, FROM it alone) and reads no column: PostgreSQL writes
+ *		(VALUES ...) v(k, name) in FROM as such a subquery.  Else NULL.
+ */
+static RangeTblEntry *
+ValuesOnly(Query *sub)
+{
+	RangeTblEntry *values;
+	int			rtindex;
+	int			attno = 0;
+	ListCell   *lc;
+
+	if (sub == NULL || sub->commandType != CMD_SELECT || sub->setOperations != NULL ||
+		sub->hasAggs || sub->hasWindowFuncs || sub->hasTargetSRFs || sub->hasSubLinks ||
+		sub->cteList != NIL || sub->distinctClause != NIL || sub->groupClause != NIL ||
+		sub->havingQual != NULL || sub->sortClause != NIL || sub->limitCount != NULL ||
+		sub->limitOffset != NULL || sub->rowMarks != NIL || sub->jointree == NULL ||
+		sub->jointree->quals != NULL || list_length(sub->jointree->fromlist) != 1 ||
+		!IsA(linitial(sub->jointree->fromlist), RangeTblRef))
+		return NULL;
+	rtindex = ((RangeTblRef *) linitial(sub->jointree->fromlist))->rtindex;
+	values = rt_fetch(rtindex, sub->rtable);
+	if (values->rtekind != RTE_VALUES || values->lateral ||
+		IvmAnyVar((Node *) values->values_lists, NULL))
+		return NULL;
+	foreach(lc, sub->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		Var		   *var = (Var *) tle->expr;
+
+		if (tle->resjunk || !IsA(var, Var) || var->varlevelsup != 0 ||
+			var->varno != rtindex || var->varattno != ++attno)
+			return NULL;
+	}
+	return attno == list_length(values->coltypes) ? values : NULL;
+}
+
+/*
+ * ValuesInJoins
+ *		Each subquery joined by an inner JOIN (at any depth of inner joins)
+ *		that is only a VALUES list of constants becomes that VALUES list,
+ *		under the same name and column names: a constant relation the delta
+ *		rules join as it is (join.c), where a subquery would be a hidden
+ *		view of its own.  (One alone in FROM is flattened when the view is
+ *		declared; one on the nullable side of an outer join stays a hidden
+ *		view, as outer joins want.)  q is changed.
+ */
+static void
+ValuesInJoins(Query *q, Node *node, bool joined)
+{
+	RangeTblEntry *rte;
+	RangeTblEntry *values;
+
+	if (node == NULL)
+		return;
+	if (IsA(node, FromExpr))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((FromExpr *) node)->fromlist)
+			ValuesInJoins(q, lfirst(lc), false);
+		return;
+	}
+	if (IsA(node, JoinExpr))
+	{
+		JoinExpr   *j = (JoinExpr *) node;
+
+		ValuesInJoins(q, j->larg, j->jointype == JOIN_INNER);
+		ValuesInJoins(q, j->rarg, j->jointype == JOIN_INNER);
+		return;
+	}
+	rte = rt_fetch(((RangeTblRef *) node)->rtindex, q->rtable);
+	if (!joined || rte->rtekind != RTE_SUBQUERY || rte->lateral ||
+		(values = ValuesOnly(rte->subquery)) == NULL)
+		return;
+	rte->rtekind = RTE_VALUES;
+	rte->values_lists = copyObject(values->values_lists);
+	rte->coltypes = list_copy(values->coltypes);
+	rte->coltypmods = list_copy(values->coltypmods);
+	rte->colcollations = list_copy(values->colcollations);
+	rte->subquery = NULL;
+	rte->security_barrier = false;
+}
+
+/*
  * HideSubqueries
  *		Each subquery of q's FROM that has delta rules of its own (one that
  *		aggregates, uses DISTINCT, a set operation, LIMIT...: the simple ones
@@ -97,6 +183,7 @@ HideSubqueries(Query *q, IvmHiddenCtx *hc)
 {
 	List	   *pending = list_make1(q->jointree);
 
+	ValuesInJoins(q, (Node *) q->jointree, false);
 	while (pending != NIL)
 	{
 		Node	   *node = linitial(pending);
@@ -656,7 +743,11 @@ AnalyzeSpj(Query *query, IvmHiddenCtx *hc, IvmShape *shape)
 		return shape;
 	}
 	shape->kind = IVM_KIND_SPJ;
-	shape->reason = list_length(shape->branches) > 1
+	shape->reason = list_length(shape->branches) == 1 &&
+		((IvmBranch *) linitial(shape->branches))->rels == NIL &&
+		((IvmBranch *) linitial(shape->branches))->semis == NIL
+		? "a constant: the query reads no table or view, so its rows never change (filled once, never maintained)"
+		: list_length(shape->branches) > 1
 		? "outer join: the inner join's rows and each side's unmatched rows (an anti join), padded with NULLs, as branches whose deltas pass through"
 		: list_length(((IvmBranch *) linitial(shape->branches))->rels) > 1
 		? "join: the delta of each changed relation joins the others' current contents (dA*B + A*dB - dA*dB)"

@@ -37,6 +37,7 @@ ReasonF(const char *fmt, const char *arg)
 
 /* join.c */
 extern const char *IvmBranchSpj(IvmBranch *br, IvmHiddenCtx *hc);
+extern bool IvmAnyVar(Node *node, void *context);
 extern char *IvmPartNewSql(IvmShape *shape);
 
 /* joinorder.c */

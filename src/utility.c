@@ -645,6 +645,13 @@ ProcessStatement(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	else if (installed && IsA(parsetree, DropStmt) &&
 			 ((DropStmt *) parsetree)->removeType == OBJECT_EXTENSION)
 		BeforeDropExtension((DropStmt *) parsetree);
+	else if (installed && IsA(parsetree, ViewStmt) && ((ViewStmt *) parsetree)->replace)
+	{
+		Oid			relid = RangeVarGetRelid(((ViewStmt *) parsetree)->view, NoLock, true);
+
+		if (OidIsValid(relid) && get_rel_relkind(relid) == RELKIND_VIEW)
+			IvmCheckReplaceView(relid);
+	}
 	else if (installed && IsA(parsetree, RefreshMatViewStmt))
 	{
 		RefreshMatViewStmt *stmt = (RefreshMatViewStmt *) parsetree;

@@ -338,6 +338,7 @@ typedef struct Declaration
 	char	   *deparsed;		/* its text, schema-qualified */
 	List	   *tables;			/* captured tables it reads (Oid) */
 	List	   *upstream;		/* incremental views it reads (view id) */
+	List	   *inlined;		/* plain views written into its query (OID) */
 	Oid			creator;		/* the caller, who will own it */
 	Oid			ivm_owner;		/* the owner of schema ivm */
 	IvmUserSave save;			/* the caller, while acting as ivm_owner */
@@ -497,7 +498,7 @@ AnalyzeDeclaredQuery(Declaration *d, const char *query_text, List *col_names, Li
 
 	d->query = IvmParseQuery(query_text);
 	CheckQuery(d->query);
-	flat = IvmNormalizeQuery(d->query);
+	flat = IvmNormalizeQuery(d->query, d->creator, &d->inlined);
 	if (flat != NULL)
 		d->query = flat;
 	d->cols = ViewColumns(d->query, col_names);
@@ -832,6 +833,30 @@ PassAttno(Declaration *d)
 }
 
 /*
+ * RecordInlinedDependencies
+ *		The plain views written into the view's query (normalize.c) are
+ *		read no more by its definition; the view depends on them still, as
+ *		it did on the query as written: DROP VIEW of one is refused unless
+ *		CASCADE, which drops the view.
+ */
+static void
+RecordInlinedDependencies(Declaration *d)
+{
+	ObjectAddress myself;
+	ListCell   *lc;
+
+	ObjectAddressSet(myself, RelationRelationId, d->view_oid);
+	foreach(lc, d->inlined)
+	{
+		ObjectAddress plain;
+
+		ObjectAddressSet(plain, RelationRelationId, lfirst_oid(lc));
+		recordDependencyOn(&myself, &plain, DEPENDENCY_NORMAL);
+	}
+	CommandCounterIncrement();
+}
+
+/*
  * CreateReadableView
  *		The view users read, as the creator, who owns it: the visible
  *		columns of the storage, refusing writes, depending on what its query
@@ -867,6 +892,7 @@ CreateReadableView(Declaration *d)
 	}
 
 	RecordViewDependencies(d->view_oid, d->def_oid, d->query);
+	RecordInlinedDependencies(d);
 	IvmBecome(d->ivm_owner, false, &d->save);
 }
 

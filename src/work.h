@@ -7,7 +7,7 @@
  *
  * Layer: work.  Calls everything below it; within the layer one way only
  * (push.c -> tick.c -> watch.c, tick.c -> shard.c, worker.c -> tick.c,
- * restore.c -> view.c -> capture.c, utility.c -> view.c, tick.c).
+ * restore.c -> view.c -> capture.c, utility.c -> view.c, normalize.c, tick.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -20,7 +20,8 @@
 
 /* normalize.c: a declared query in the form delta rules read */
 extern Query *IvmParseQuery(const char *query_text);
-extern Query *IvmNormalizeQuery(Query *query);
+extern Query *IvmNormalizeQuery(Query *query, Oid user, List **inlined);
+extern void IvmCheckReplaceView(Oid relid);
 
 /* capture.c */
 extern void IvmEnsureCaptured(Oid relid);

@@ -50,6 +50,9 @@ SELECT ivm.push('p', (SELECT jsonb_agg(jsonb_build_object('k', g % 8, 'v', (g * 
                                        (ARRAY['x', 'y', NULL])[g % 3 + 1], '_weight', g % 2 + 1))
                       FROM generate_series(1, 40) g));
 
+-- a plain view of a (views over it have it written in, then flattened)
+CREATE VIEW a_plain AS SELECT id, k, v, s FROM a WHERE v IS NOT NULL;
+
 -- The views under test: name, query, options.  Views are created in ord
 -- order (later ones may read earlier ones).  An exact view is compared with
 -- its query by the text of its rows, not by equality: 1.0 is not 1.00.
@@ -143,9 +146,14 @@ INSERT INTO rt_views (ord, name, query, options) VALUES
  (86, 'v_shard_rows', $q$SELECT id, k, v FROM a WHERE v > 10$q$, '{"partitions": 2, "partition_key": "k"}'),
  (87, 'v_shard_e',    $q$SELECT e.k, c.name, count(*) AS n, sum(e.amt) AS s FROM e JOIN c ON c.k = e.k GROUP BY e.k, c.name$q$, '{"partitions": 3, "partition_key": "k"}'),
  (81, 'v_unnest_agg', $q$SELECT c.name, x, count(*) AS n FROM a JOIN c ON c.k = a.k, unnest(ARRAY[a.v % 5, a.k, NULL]) x GROUP BY c.name, x$q$, '{}'),
- (98, 'v_agg_multi',  $q$SELECT k, s, min(v) AS mn, max(v) AS mx, string_agg(id::text, ',' ORDER BY id) AS ids, count(DISTINCT v) FILTER (WHERE v > 20) AS cdf, count(*) AS n FROM a GROUP BY k, s$q$, '{}'),
- (99, 'v_scale_reread', $q$SELECT x, g % 2 AS gp, max(id) AS mx, array_agg(g ORDER BY g, id) AS gs, count(*) AS n FROM f GROUP BY x, g % 2$q$, '{}'),
- (88, 'v_having_reread', $q$SELECT s, min(v) AS mn, string_agg(DISTINCT k::text, ',') AS ks FROM a GROUP BY s HAVING max(v) > 50$q$, '{}'),
+ (301, 'v_agg_multi',  $q$SELECT k, s, min(v) AS mn, max(v) AS mx, string_agg(id::text, ',' ORDER BY id) AS ids, count(DISTINCT v) FILTER (WHERE v > 20) AS cdf, count(*) AS n FROM a GROUP BY k, s$q$, '{}'),
+ (302, 'v_scale_reread', $q$SELECT x, g % 2 AS gp, max(id) AS mx, array_agg(g ORDER BY g, id) AS gs, count(*) AS n FROM f GROUP BY x, g % 2$q$, '{}'),
+ (303, 'v_having_reread', $q$SELECT s, min(v) AS mn, string_agg(DISTINCT k::text, ',') AS ks FROM a GROUP BY s HAVING max(v) > 50$q$, '{}'),
+ (88, 'v_plain',      $q$SELECT p.k, c.name, count(*) AS n, sum(p.v) AS sv FROM a_plain p, c WHERE c.k = p.k AND p.s IS DISTINCT FROM 'z' GROUP BY p.k, c.name$q$, '{}'),
+ (89, 'v_const',      $q$SELECT x, y FROM (VALUES (1, 'a'), (2, NULL), (2, NULL), (NULL, 'z')) v(x, y) UNION ALL SELECT k, s FROM a WHERE id % 17 = 0$q$, '{}'),
+ (98, 'v_values_join', $q$SELECT v.name, count(*) AS n, sum(a.v) AS sv, min(a.v) AS mn FROM a JOIN (VALUES (1, 'one'), (2, 'two'), (2, 'deux'), (NULL, 'none'), (7, 'seven')) v(k, name) ON v.k = a.k WHERE a.s IS DISTINCT FROM 'y' GROUP BY v.name$q$, '{}'),
+ (99, 'v_srf',        $q$SELECT b.id, unnest(ARRAY[b.w, b.a_id % 7, NULL]) AS u, generate_series(1, coalesce(b.w, 0) % 5) AS g FROM b WHERE b.id % 2 = 0$q$, '{}'),
+ (0,  'v_rollup',     $q$SELECT k, s, count(*) AS n, sum(v) AS sv, max(v) AS mx, grouping(k, s) AS gks FROM a GROUP BY ROLLUP (k, s)$q$, '{}'),
  (42, 'v_bool',       $q$SELECT k, bool_and(v > 20) AS all_big, bool_or(s = 'x') AS any_x, every(v IS NOT NULL) AS all_v, count(*) AS n FROM a GROUP BY k$q$, '{}'),
  (37, 'v_flat_spj',   $q$SELECT s.id, s.kv, c.name FROM (SELECT id, k, coalesce(v, -1) + k AS kv FROM a WHERE s IS DISTINCT FROM 'z') s, c WHERE c.k = s.k$q$, '{}'),
  (25, 'v_agg_diff',   $q$SELECT k, count(*) AS n, sum(v) AS sv, max(v) AS mx FROM a GROUP BY k$q$, '{"mode": "diff"}'),
