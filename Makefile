@@ -13,6 +13,7 @@ OBJS = \
 	src/diff.o \
 	src/evidence.o \
 	src/exec.o \
+	src/fixpoint.o \
 	src/full.o \
 	src/incr.o \
 	src/ivm.o \
@@ -23,6 +24,7 @@ OBJS = \
 	src/outer.o \
 	src/push.o \
 	src/qtree.o \
+	src/recursive.o \
 	src/restore.o \
 	src/rights.o \
 	src/route.o \

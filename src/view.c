@@ -736,12 +736,13 @@ CreateStorage(Declaration *d)
 		ExecUtility(sql.data, "creating a shard of view storage");
 		GiveToCreator(d, shard, "TABLE");
 	}
-	if (d->shape->kind == IVM_KIND_SPJ || d->shape->kind == IVM_KIND_AGG)
+	if (d->shape->kind == IVM_KIND_SPJ || d->shape->kind == IVM_KIND_AGG ||
+		d->shape->kind == IVM_KIND_RECURSIVE)
 	{
 		/* how a delta finds its rows: by row hash, or by group key hash */
 		resetStringInfo(&sql);
 		appendStringInfo(&sql, "CREATE INDEX ON %s (%s)", d->storage_name,
-						 d->shape->kind == IVM_KIND_SPJ ? IVM_HASH_COLUMN : IVM_KEY_COLUMN);
+						 d->shape->kind != IVM_KIND_AGG ? IVM_HASH_COLUMN : IVM_KEY_COLUMN);
 		ExecUtility(sql.data, "indexing view storage");
 	}
 	if (d->hidden && d->shape->kind == IVM_KIND_AGG && d->shape->nkeys > 0 && KeysSortable(d))
