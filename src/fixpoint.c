@@ -268,10 +268,16 @@ SplitDelta(Fixpoint *fp, const char *enrname, TupleDesc desc, const char *prefix
 {
 	int			natts = 0;
 	TupleDesc	live;
+	StringInfoData cols;
 
+	initStringInfo(&cols);
 	for (int i = 0; i < desc->natts; i++)
 		if (!TupleDescAttr(desc, i)->attisdropped)
+		{
+			appendStringInfo(&cols, "%s%s", natts > 0 ? ", " : "",
+							 quote_identifier(NameStr(TupleDescAttr(desc, i)->attname)));
 			natts++;
+		}
 	live = CreateTemplateTupleDesc(natts);
 	natts = 0;
 	for (int i = 0; i < desc->natts; i++)
@@ -281,8 +287,9 @@ SplitDelta(Fixpoint *fp, const char *enrname, TupleDesc desc, const char *prefix
 	{
 		RoundRows	rr;
 
-		Fetch(fp, psprintf("SELECT * FROM %s WHERE %s OPERATOR(pg_catalog.%s) 0",
-						   quote_identifier(enrname), IVM_WEIGHT_COLUMN, neg ? "<" : ">"),
+		/* the columns named: a plan kept for other columns is not reused */
+		Fetch(fp, psprintf("SELECT %s FROM %s WHERE %s OPERATOR(pg_catalog.%s) 0",
+						   cols.data, quote_identifier(enrname), IVM_WEIGHT_COLUMN, neg ? "<" : ">"),
 			  0, false, live, &rr);
 		Register(fp, psprintf("%s%s", prefix, neg ? "neg" : "pos"), rr.rows, live);
 	}

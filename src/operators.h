@@ -209,6 +209,7 @@ extern IvmTopk *IvmWindowMargin(Query *query, int col, int64 k);
 
 /* recursive.c */
 extern const char *IvmRecursiveAnalyze(Query *query, IvmRecursive **out);
+extern Query *IvmRecursiveHide(Query *query, IvmHiddenCtx *hc, const char **why);
 extern char *IvmRecursiveBaseSql(IvmRecursive *rec, const char *enrname, TupleDesc enrdesc);
 extern char *IvmRecursiveStepSql(IvmRecursive *rec, Oid storage_rel, const char *rname,
 								 const char *enrname, TupleDesc enrdesc);

@@ -196,6 +196,95 @@ IvmRecursiveAnalyze(Query *query, IvmRecursive **out)
 	return NULL;
 }
 
+/*
+ * IvmRecursiveHide
+ *		A query that does more than read its WITH RECURSIVE relation whole
+ *		(filters it, aggregates it, joins it): the relation is a hidden view
+ *		(claimed from hc), which holds WITH RECURSIVE ... SELECT <its
+ *		columns> FROM r and is kept by the loop, and the query reads that
+ *		view in its place, without its WITH.  NULL and *why when not.
+ */
+Query *
+IvmRecursiveHide(Query *query, IvmHiddenCtx *hc, const char **why)
+{
+	CommonTableExpr *cte;
+	Query	   *holds;
+	Query	   *q;
+	RangeTblEntry *ref = NULL;
+	RangeTblRef *rtr = makeNode(RangeTblRef);
+	IvmRecursive *rec;
+	List	   *refs = NIL;
+	ListCell   *lc;
+	ListCell   *lc2;
+	ListCell   *lc3;
+	ListCell   *lc4;
+	Oid			relid;
+
+	if (list_length(query->cteList) != 1)
+	{
+		*why = "the query has more than one common table expression under WITH RECURSIVE";
+		return NULL;
+	}
+	cte = linitial_node(CommonTableExpr, query->cteList);
+	foreach(lc, query->rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+		if (rte->rtekind == RTE_CTE && rte->ctelevelsup == 0 && strcmp(rte->ctename, cte->ctename) == 0)
+		{
+			refs = lappend_int(refs, foreach_current_index(lc) + 1);
+			ref = rte;
+		}
+	}
+	if (ref == NULL || list_length(refs) != cte->cterefcount)
+	{
+		*why = "the query reads its WITH RECURSIVE relation in a subquery";
+		return NULL;
+	}
+
+	/* WITH RECURSIVE ... SELECT r.c1, ..., r.cn FROM r */
+	holds = makeNode(Query);
+	holds->commandType = CMD_SELECT;
+	holds->querySource = QSRC_ORIGINAL;
+	holds->canSetTag = true;
+	holds->cteList = list_make1(copyObject(cte));
+	holds->hasRecursive = true;
+	ref = copyObject(ref);
+	ref->alias = NULL;
+	ref->eref = makeAlias(cte->ctename, copyObject(cte->ctecolnames));
+	holds->rtable = list_make1(ref);
+	rtr->rtindex = 1;
+	holds->jointree = makeFromExpr(list_make1(rtr), NULL);
+	forfour(lc, cte->ctecolnames, lc2, cte->ctecoltypes, lc3, cte->ctecoltypmods,
+			lc4, cte->ctecolcollations)
+	{
+		int			resno = list_length(holds->targetList) + 1;
+
+		holds->targetList =
+			lappend(holds->targetList,
+					makeTargetEntry((Expr *) makeVar(1, resno, lfirst_oid(lc2), lfirst_int(lc3),
+													 lfirst_oid(lc4), 0),
+									resno, pstrdup(strVal(lfirst(lc))), false));
+	}
+	*why = IvmRecursiveAnalyze(holds, &rec);
+	if (*why != NULL)
+		return NULL;
+
+	/* the query, reading the hidden view where it read r */
+	q = copyObject(query);
+	relid = IvmHiddenClaim(hc, holds);
+	foreach(lc, refs)
+	{
+		int			rti = lfirst_int(lc);
+
+		list_nth_cell(q->rtable, rti - 1)->ptr_value =
+			IvmHiddenRte(q, holds, relid, rt_fetch(rti, q->rtable)->eref->aliasname);
+	}
+	q->cteList = NIL;
+	q->hasRecursive = false;
+	return q;
+}
+
 /* the columns of relation rtindex that q reads (pull_varattnos offsets) */
 static Bitmapset *
 ColumnsRead(Query *q, int rtindex)

@@ -667,10 +667,12 @@ AnalyzeSpj(Query *query, IvmHiddenCtx *hc, IvmShape *shape)
 /*
  * AnalyzeRecursive
  *		WITH RECURSIVE: its terms (recursive.c), each a branch that reads
- *		its relation, so that the tick finds their deltas and checks them.
+ *		its relation, so that the tick finds their deltas and checks them;
+ *		a query that does more than read the recursive relation reads it
+ *		as a hidden view, with the rules of its own shape.
  */
 static IvmShape *
-AnalyzeRecursive(Query *query, IvmShape *shape)
+AnalyzeRecursive(Query *query, IvmHiddenCtx *hc, IvmShape *shape)
 {
 	IvmRecursive *rec = NULL;
 	const char *why = IvmRecursiveAnalyze(query, &rec);
@@ -679,8 +681,26 @@ AnalyzeRecursive(Query *query, IvmShape *shape)
 
 	if (why != NULL)
 	{
-		shape->reason = (char *) why;
-		return shape;
+		/* a query over the recursive relation: that relation is a hidden view */
+		Query	   *over = IvmRecursiveHide(query, hc, &why);
+		IvmShape   *outer;
+
+		if (over == NULL)
+		{
+			shape->reason = (char *) why;
+			return shape;
+		}
+		outer = AnalyzeShape(over, hc);
+		if (outer->kind == IVM_KIND_DIFF)
+		{
+			shape->reason = ReasonF("the query over its WITH RECURSIVE relation has no delta rules (%s)",
+									outer->reason);
+			return shape;
+		}
+		outer->query = query;
+		outer->reason = psprintf("WITH RECURSIVE: its relation is a hidden view kept by delete and rederive and semi-naive insertion, and the query over it is maintained from its delta (%s)",
+								 outer->reason);
+		return outer;
 	}
 	base = palloc0(sizeof(IvmBranch));
 	base->query = rec->base;
@@ -727,7 +747,7 @@ AnalyzeShape(Query *query, IvmHiddenCtx *hc)
 		return shape;
 	}
 	if (query->hasRecursive)
-		return AnalyzeRecursive(query, shape);
+		return AnalyzeRecursive(query, hc, shape);
 	if (query->sortClause != NIL && (query->limitCount != NULL || query->limitOffset != NULL))
 		return AnalyzeTopk(query, hc, shape);
 	if (query->hasWindowFuncs || query->hasDistinctOn)
