@@ -511,6 +511,15 @@ IvmApplyRecursive(IvmShape *shape, Oid storage_rel, const char *storage_name, Oi
 	if (benr == NULL && eenr == NULL)
 		return true;			/* nothing it reads changed */
 
+	/* deltas carry no privileges: the owner must still read what the query reads */
+	{
+		IvmUserSave save;
+
+		IvmBecome(owner, true, &save);
+		IvmShapeCheckPermissions(shape);
+		IvmRestoreUser(&save);
+	}
+
 	memset(&fp, 0, sizeof(fp));
 	fp.benr = benr;
 	fp.bdesc = benr != NULL ? bdesc : NULL;

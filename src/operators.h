@@ -45,6 +45,8 @@ typedef struct IvmRecursive
 	int			ncols;			/* r's columns, */
 	List	   *colnames;		/* their names (String), */
 	List	   *eqops;			/* and their types' equality operators */
+	List	   *rkeys;			/* r's columns step joins its relation on
+								 * (1-based): the storage is indexed on them */
 } IvmRecursive;
 
 /* window.c: window functions, their rows kept in a hidden view */

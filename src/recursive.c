@@ -110,6 +110,63 @@ TermRelations(Query *q, bool is_step, int *rel, int *self)
 	return NULL;
 }
 
+/* strip binary-compatible relabelling off a Var */
+static Var *
+PlainVar(Node *node)
+{
+	while (node != NULL && IsA(node, RelabelType))
+		node = (Node *) ((RelabelType *) node)->arg;
+	return node != NULL && IsA(node, Var) && ((Var *) node)->varlevelsup == 0 ? (Var *) node : NULL;
+}
+
+/*
+ * JoinKeys
+ *		The columns of r (1-based) that step joins to its relation by an
+ *		equality a hash or merge join can use, found in jointree node:
+ *		appended to *keys.
+ */
+static void
+JoinKeys(IvmRecursive *rec, Node *node, List **keys)
+{
+	ListCell   *lc;
+
+	if (node == NULL)
+		return;
+	if (IsA(node, FromExpr))
+	{
+		foreach(lc, ((FromExpr *) node)->fromlist)
+			JoinKeys(rec, lfirst(lc), keys);
+		node = ((FromExpr *) node)->quals;
+	}
+	else if (IsA(node, JoinExpr))
+	{
+		JoinKeys(rec, ((JoinExpr *) node)->larg, keys);
+		JoinKeys(rec, ((JoinExpr *) node)->rarg, keys);
+		node = ((JoinExpr *) node)->quals;
+	}
+	else if (!IsA(node, BoolExpr) && !IsA(node, OpExpr) && !IsA(node, List))
+		return;
+	foreach(lc, make_ands_implicit((Expr *) node))
+	{
+		OpExpr	   *op = (OpExpr *) lfirst(lc);
+		Var		   *a;
+		Var		   *b;
+
+		if (!IsA(op, OpExpr) || list_length(op->args) != 2)
+			continue;
+		a = PlainVar(linitial(op->args));
+		b = PlainVar(lsecond(op->args));
+		if (a == NULL || b == NULL ||
+			!(op_mergejoinable(op->opno, exprType((Node *) a)) ||
+			  op_hashjoinable(op->opno, exprType((Node *) a))))
+			continue;
+		if (a->varno == rec->rref && b->varno == rec->erel && a->varattno > 0)
+			*keys = list_append_unique_int(*keys, a->varattno);
+		else if (b->varno == rec->rref && a->varno == rec->erel && b->varattno > 0)
+			*keys = list_append_unique_int(*keys, b->varattno);
+	}
+}
+
 /*
  * IvmRecursiveAnalyze
  *		Has query (WITH RECURSIVE) delta rules?  NULL and *out, or why not.
@@ -192,6 +249,8 @@ IvmRecursiveAnalyze(Query *query, IvmRecursive **out)
 		why = TermRelations(rec->step, true, &rec->erel, &rec->rref);
 	if (why != NULL)
 		return why;
+	if (rec->erel != 0)
+		JoinKeys(rec, (Node *) rec->step->jointree, &rec->rkeys);
 	*out = rec;
 	return NULL;
 }

@@ -756,6 +756,25 @@ CreateStorage(Declaration *d)
 		appendStringInfoChar(&sql, ')');
 		ExecUtility(sql.data, "indexing a hidden view on its group keys");
 	}
+	if (d->shape->kind == IVM_KIND_RECURSIVE && d->shape->recursive->rkeys != NIL)
+	{
+		/* the loop's rounds join the storage to the step's relation on them */
+		bool		sortable = true;
+
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "CREATE INDEX ON %s (", d->storage_name);
+		foreach(lc, d->shape->recursive->rkeys)
+		{
+			ViewColumn *col = list_nth(d->cols, lfirst_int(lc) - 1);
+
+			sortable &= OidIsValid(GetDefaultOpClass(col->type, BTREE_AM_OID));
+			appendStringInfo(&sql, "%s%s", lc == list_head(d->shape->recursive->rkeys) ? "" : ", ",
+							 quote_identifier(col->name));
+		}
+		appendStringInfoChar(&sql, ')');
+		if (sortable)
+			ExecUtility(sql.data, "indexing view storage on the columns its recursion joins on");
+	}
 	if (d->shape->kind == IVM_KIND_WINDOW && d->shape->window->keycols != NIL)
 	{
 		/* a tick finds the stored rows of the partitions a delta touches */

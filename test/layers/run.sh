@@ -22,13 +22,11 @@ defs=$(awk '
     { prev = $0 }' ./*.c)
 
 # "caller callee" pairs of files
+# (one grep per function over every file: a grep per file and function took
+# a minute on a loaded machine)
 pairs=$(while read -r file name; do
-    for other in ./*.c; do
-        [ "$other" = "./$file" ] && continue
-        [ "$other" = "$file" ] && continue
-        if grep -qw -- "$name" "$other"; then
-            echo "${other#./} ${file#./}"
-        fi
+    grep -lw -- "$name" ./*.c | while read -r other; do
+        [ "$other" = "./$file" ] || [ "$other" = "$file" ] || echo "${other#./} ${file#./}"
     done
 done <<<"$defs" | sort -u)
 

@@ -7,13 +7,15 @@
 -- relation (a filter, an aggregate, a join), which read it as a hidden view.  Each is compared, as a multiset,
 -- with its query run directly after inserts, deletes (an edge on a cycle,
 -- an edge with another path around it, a root) and updates, and each tick
--- must have kept every view by its delta rules.  The shapes without delta
--- rules are diffed, with the reason ivm.explain gives.
+-- must have kept every view by its delta rules.  A view whose owner lost
+-- SELECT on the step's table fails rather than take that table's delta.
+-- The shapes without delta rules are diffed, with the reason ivm.explain
+-- gives.
 BEGIN;
 SET LOCAL client_min_messages = warning;
 -- delta rules whatever the size of a delta (the cost rule is tested elsewhere)
 SET LOCAL ivm.fallback_ratio = 1000;
-SELECT plan(25);
+SELECT plan(27);
 \ir lib/views.psql
 
 SELECT lives_ok($$SELECT ivm.tick()$$, 'a first tick consumes whatever was pending');
@@ -118,6 +120,23 @@ DELETE FROM rc_emp WHERE id = 1;
 DELETE FROM rc_nedges;
 SELECT lives_ok($$SELECT ivm.tick()$$, 'a tick cutting the long cycle and the hierarchy''s top');
 SELECT is(pg_temp.wrong('rc_views'), '', 'after cutting them every view equals its query');
+
+-- the owner loses SELECT on the step's relation: the view fails, no row of
+-- that relation's delta reaches it
+CREATE ROLE ivm_rc_mallory;
+CREATE SCHEMA rc_mal AUTHORIZATION ivm_rc_mallory;
+GRANT SELECT ON rc_roots, rc_dag TO ivm_rc_mallory;
+SET ROLE ivm_rc_mallory;
+SELECT ivm.create_view('rc_mal.v', $$WITH RECURSIVE r(n) AS (SELECT id FROM public.rc_roots UNION
+              SELECT e.dst FROM r JOIN public.rc_dag e ON e.src = r.n) SELECT n FROM r$$);
+RESET ROLE;
+REVOKE SELECT ON rc_dag FROM ivm_rc_mallory;
+INSERT INTO rc_dag VALUES (100, 101);   -- out of reach: only the check can fail it
+SELECT ivm.tick();
+SELECT is((SELECT state FROM ivm.views WHERE name = 'rc_mal.v'::regclass), 'failed',
+          'without SELECT on the step''s table the view fails');
+SELECT is((SELECT error_sqlstate FROM ivm.views WHERE name = 'rc_mal.v'::regclass), '42501',
+          'with insufficient_privilege');
 
 -- shapes without delta rules are diffed, and say why
 CREATE TEMP TABLE rc_diffed (name text, query text, why text);
