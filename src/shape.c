@@ -7,7 +7,8 @@
  *		SQL are in join.c (select-project-join branches and their delta
  *		terms), joinorder.c (the order a delta term joins in) and agg.c
  *		(aggregates and DISTINCT), and in topk.c, window.c, semi.c,
- *		outer.c and scalar.c.
+ *		outer.c, scalar.c and recursive.c (WITH RECURSIVE, whose loop is
+ *		fixpoint.c's).
  *
  * A view's query is read as one of three shapes:
  *	SPJ		filters, projections and inner joins of tables and incremental
