@@ -44,10 +44,12 @@
 
 #include "access/sysattr.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "parser/parsetree.h"
+#include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/typcache.h"
 
@@ -168,6 +170,43 @@ JoinKeys(IvmRecursive *rec, Node *node, List **keys)
 }
 
 /*
+ * EqualMeansSameBytes
+ *		Whether two values of type (under collation) that its equality finds
+ *		equal are always the same bytes: integers, bool, dates and times,
+ *		uuid, enums, text under a deterministic collation.  The loop finds a
+ *		row of r by its bytes, where UNION keeps one of equal rows: numeric
+ *		(1.0, 1.00), floats (0, -0), intervals, bpchar, json and the like
+ *		would keep both.
+ */
+static bool
+EqualMeansSameBytes(Oid type, Oid collation)
+{
+	Oid			base = getBaseType(type);
+
+	switch (base)
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case OIDOID:
+		case BOOLOID:
+		case CHAROID:
+		case DATEOID:
+		case TIMEOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+		case UUIDOID:
+			return true;
+		case TEXTOID:
+		case VARCHAROID:
+		case NAMEOID:
+			return !OidIsValid(collation) || get_collation_isdeterministic(collation);
+		default:
+			return type_is_enum(base);
+	}
+}
+
+/*
  * IvmRecursiveAnalyze
  *		Has query (WITH RECURSIVE) delta rules?  NULL and *out, or why not.
  *		The query must read its one recursive relation whole, columns in
@@ -236,6 +275,12 @@ IvmRecursiveAnalyze(Query *query, IvmRecursive **out)
 	foreach(lc, cte->ctecoltypes)
 	{
 		TypeCacheEntry *tc = lookup_type_cache(lfirst_oid(lc), TYPECACHE_EQ_OPR);
+		Oid			coll = list_nth_oid(cte->ctecolcollations, foreach_current_index(lc));
+
+		/* UNION keeps one of equal rows: rows are told apart by their bytes */
+		if (!EqualMeansSameBytes(lfirst_oid(lc), coll))
+			return psprintf("column %d of the WITH RECURSIVE relation is of type %s, whose equal values may differ in their bytes (as numeric 1.0 and 1.00 do)",
+							foreach_current_index(lc) + 1, format_type_be(lfirst_oid(lc)));
 
 		if (!OidIsValid(tc->eq_opr))
 			return psprintf("column %d of the WITH RECURSIVE relation has a type without an equality operator",
