@@ -14,6 +14,7 @@ OBJS = \
 	src/evidence.o \
 	src/fill.o \
 	src/exec.o \
+	src/fixpoint.o \
 	src/full.o \
 	src/incr.o \
 	src/ivm.o \
@@ -25,6 +26,7 @@ OBJS = \
 	src/progress.o \
 	src/push.o \
 	src/qtree.o \
+	src/recursive.o \
 	src/restore.o \
 	src/rights.o \
 	src/route.o \

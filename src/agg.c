@@ -560,7 +560,7 @@ IvmShapeHiddenColumns(IvmShape *shape)
 {
 	List	   *cols = NIL;
 
-	if (shape->kind == IVM_KIND_SPJ)
+	if (shape->kind == IVM_KIND_SPJ || shape->kind == IVM_KIND_RECURSIVE)
 		return list_make1(pstrdup(IVM_HASH_COLUMN " bigint NOT NULL"));
 	if (shape->kind != IVM_KIND_AGG)
 		return NIL;

@@ -3,7 +3,7 @@
  * operators.h
  *		The operator layer: query trees in, delta SQL out, no SPI
  *		(shape.c, join.c, joinorder.c, agg.c, outer.c, scalar.c, semi.c,
- *		topk.c, window.c, route.c, qtree.c).
+ *		topk.c, window.c, recursive.c, route.c, qtree.c).
  *
  * Layer: operators.  Calls nothing of ivm but each other.
  *
@@ -27,8 +27,27 @@ typedef enum IvmKind
 	IVM_KIND_SPJ,				/* filters, projections, inner joins, UNION ALL */
 	IVM_KIND_AGG,				/* GROUP BY with count/sum/avg/min/max, DISTINCT */
 	IVM_KIND_TOPK,				/* ORDER BY ... LIMIT over a hidden view */
-	IVM_KIND_WINDOW				/* window functions over a hidden view */
+	IVM_KIND_WINDOW,			/* window functions over a hidden view */
+	IVM_KIND_RECURSIVE			/* WITH RECURSIVE: its own fixpoint loop */
 } IvmKind;
+
+/*
+ * recursive.c: WITH RECURSIVE r AS (base UNION step) SELECT * FROM r, kept
+ * by delete-and-rederive and semi-naive insertion (fixpoint.c)
+ */
+typedef struct IvmRecursive
+{
+	Query	   *base;			/* the non-recursive term, standalone */
+	Query	   *step;			/* the recursive term, standalone */
+	int			brel;			/* base's relation (range table index), or 0 */
+	int			erel;			/* step's relation besides r, or 0 */
+	int			rref;			/* step's reference to r */
+	int			ncols;			/* r's columns, */
+	List	   *colnames;		/* their names (String), */
+	List	   *eqops;			/* and their types' equality operators */
+	List	   *rkeys;			/* r's columns step joins its relation on
+								 * (1-based): the storage is indexed on them */
+} IvmRecursive;
 
 /* window.c: window functions, their rows kept in a hidden view */
 typedef struct IvmWindow
@@ -162,6 +181,7 @@ typedef struct IvmShape
 	IvmAgg	   *aggs;
 	IvmTopk    *topk;			/* TOPK: the order and limit */
 	IvmWindow  *window;			/* WINDOW: the windows over the hidden view */
+	IvmRecursive *recursive;	/* RECURSIVE: its terms */
 	struct IvmShape *inner;		/* TOPK, WINDOW: the shape of the hidden view's query */
 	List	   *wants;			/* Query: what each hidden view it reads holds */
 	bool		missing_hidden; /* some of those do not exist (yet) */
@@ -188,6 +208,13 @@ extern char *IvmWindowSql(IvmWindow *w, const char *enrname);
 extern char *IvmWindowStoredFilter(IvmWindow *w, const char *enrname, List *colnames);
 extern bool IvmWindowRankFilter(Query *query, int *col, int64 *k);
 extern IvmTopk *IvmWindowMargin(Query *query, int col, int64 k);
+
+/* recursive.c */
+extern const char *IvmRecursiveAnalyze(Query *query, IvmRecursive **out);
+extern Query *IvmRecursiveHide(Query *query, IvmHiddenCtx *hc, const char **why);
+extern char *IvmRecursiveBaseSql(IvmRecursive *rec, const char *enrname, TupleDesc enrdesc);
+extern char *IvmRecursiveStepSql(IvmRecursive *rec, Oid storage_rel, const char *rname,
+								 const char *enrname, TupleDesc enrdesc);
 
 /* route.c: partitioned views, each table's delta routed to its shard */
 extern const char *IvmShapeRoutes(IvmShape *shape, int keycol, List **relids, List **attnos);

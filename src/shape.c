@@ -7,7 +7,8 @@
  *		SQL are in join.c (select-project-join branches and their delta
  *		terms), joinorder.c (the order a delta term joins in) and agg.c
  *		(aggregates and DISTINCT), and in topk.c, window.c, semi.c,
- *		outer.c and scalar.c.
+ *		outer.c, scalar.c and recursive.c (WITH RECURSIVE, whose loop is
+ *		fixpoint.c's).
  *
  * A view's query is read as one of three shapes:
  *	SPJ		filters, projections and inner joins of tables and incremental
@@ -756,6 +757,59 @@ AnalyzeSpj(Query *query, IvmHiddenCtx *hc, IvmShape *shape)
 }
 
 /*
+ * AnalyzeRecursive
+ *		WITH RECURSIVE: its terms (recursive.c), each a branch that reads
+ *		its relation, so that the tick finds their deltas and checks them;
+ *		a query that does more than read the recursive relation reads it
+ *		as a hidden view, with the rules of its own shape.
+ */
+static IvmShape *
+AnalyzeRecursive(Query *query, IvmHiddenCtx *hc, IvmShape *shape)
+{
+	IvmRecursive *rec = NULL;
+	const char *why = IvmRecursiveAnalyze(query, &rec);
+	IvmBranch  *base;
+	IvmBranch  *step;
+
+	if (why != NULL)
+	{
+		/* a query over the recursive relation: that relation is a hidden view */
+		Query	   *over = IvmRecursiveHide(query, hc, &why);
+		IvmShape   *outer;
+
+		if (over == NULL)
+		{
+			shape->reason = (char *) why;
+			return shape;
+		}
+		outer = AnalyzeShape(over, hc);
+		if (outer->kind == IVM_KIND_DIFF)
+		{
+			shape->reason = ReasonF("the query over its WITH RECURSIVE relation has no delta rules (%s)",
+									outer->reason);
+			return shape;
+		}
+		outer->query = query;
+		outer->reason = psprintf("WITH RECURSIVE: its relation is a hidden view kept by delete and rederive and semi-naive insertion, and the query over it is maintained from its delta (%s)",
+								 outer->reason);
+		return outer;
+	}
+	base = palloc0(sizeof(IvmBranch));
+	base->query = rec->base;
+	if (rec->brel != 0)
+		base->rels = list_make1_int(rec->brel);
+	step = palloc0(sizeof(IvmBranch));
+	step->query = rec->step;
+	if (rec->erel != 0)
+		step->rels = list_make1_int(rec->erel);
+	shape->branches = list_make2(base, step);
+	shape->recursive = rec;
+	shape->kind = IVM_KIND_RECURSIVE;
+	shape->reason = "WITH RECURSIVE (UNION): its rows are kept by delete and rederive (the rows derived from deleted rows are deleted, round by round, and those still derivable come back) and semi-naive insertion (each round joins only the rows the previous one added)";
+	return shape;
+}
+
+/*
  * AnalyzeShape
  *		Work out the shape of a view's (analysed, unrewritten) query: the
  *		operator at its top decides which function reads it.
@@ -785,10 +839,7 @@ AnalyzeShape(Query *query, IvmHiddenCtx *hc)
 		return shape;
 	}
 	if (query->hasRecursive)
-	{
-		shape->reason = "the query uses WITH RECURSIVE";
-		return shape;
-	}
+		return AnalyzeRecursive(query, hc, shape);
 	if (query->sortClause != NIL && (query->limitCount != NULL || query->limitOffset != NULL))
 		return AnalyzeTopk(query, hc, shape);
 	if (query->hasWindowFuncs || query->hasDistinctOn)
@@ -856,6 +907,13 @@ IvmFullSql(IvmShape *shape, const char *def_name, Oid storage_rel, IvmTopk *firs
 	if (shape->kind == IVM_KIND_WINDOW)
 		return shape->missing_hidden
 			? psprintf("SELECT * FROM %s", def_name) : IvmWindowSql(shape->window, NULL);
+	if (shape->kind == IVM_KIND_RECURSIVE)
+	{
+		/* the query's rows (a set), each with its hash, as SPJ storage */
+		appendStringInfo(&buf, "SELECT q.*, ivm.row_hash(q.*) AS %s FROM %s q",
+						 IVM_HASH_COLUMN, def_name);
+		return buf.data;
+	}
 	if (shape->kind == IVM_KIND_SPJ)
 	{
 		char	   *part = IvmSpjSql(shape);

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * strategies.h
- *		The strategies: diff (diff.c), delta rules (incr.c), and the margin
- *		of a top-k's input (margin.c).
+ *		The strategies: diff (diff.c), delta rules (incr.c), the margin
+ *		of a top-k's input (margin.c), and the fixpoint loop of a WITH
+ *		RECURSIVE view (fixpoint.c).
  *
  * Layer: strategies.  Calls exec, rows and the operators' types.
  *
@@ -69,6 +70,12 @@ extern bool IvmApplyAgg(Oid storage_rel, Oid view_owner, const char *viewname,
 						IvmShape *shape, const char *merge_sql, Snapshot snap, int sizeclass,
 						Tuplestorestate *vdelta, TupleDesc vdesc, IvmDiffResult *result,
 						IvmRowChanges *defer);
+
+/* fixpoint.c: a WITH RECURSIVE view (recursive.c) kept by its own loop */
+extern bool IvmApplyRecursive(IvmShape *shape, Oid storage_rel, const char *storage_name,
+							  Oid owner, const char *viewname, const char *qualname, Oid caller,
+							  Snapshot snap, IvmDeltaLookup lookup, void *lookup_arg,
+							  Tuplestorestate *out, TupleDesc vdesc, IvmDiffResult *result);
 
 /* margin.c: a top-k's input kept to a margin (topk.c) */
 typedef struct IvmMargin

@@ -1324,6 +1324,16 @@ MaintainView(TickView *view, TickState *ts, Snapshot snap, bool recompute,
 							entry->window_filter, snap, entry->shape->nvisible, 0, out, view->vdesc, res);
 			}
 		}
+		else if (entry->shape->kind == IVM_KIND_RECURSIVE)
+		{
+			/* WITH RECURSIVE: delete and rederive, semi-naive insertion */
+			if (!recompute && entry->ineligible == NULL &&
+				!TooLargeDelta(view, entry, ts, oc->delta_in) &&
+				IvmApplyRecursive(entry->shape, view->storagerel, entry->storage_name, view->owner,
+								  view->name, view->qualname, caller, snap, DeltaLookup, ts,
+								  out, view->vdesc, res))
+				oc->strategy = "incremental";
+		}
 		else if (!recompute && entry->ineligible == NULL &&
 				 !TooLargeDelta(view, entry, ts, oc->delta_in) &&
 				 !IvmShapeCostlySemi(entry->shape, DeltaRows, ts))

@@ -737,12 +737,13 @@ CreateStorage(Declaration *d)
 		ExecUtility(sql.data, "creating a shard of view storage");
 		GiveToCreator(d, shard, "TABLE");
 	}
-	if (d->shape->kind == IVM_KIND_SPJ || d->shape->kind == IVM_KIND_AGG)
+	if (d->shape->kind == IVM_KIND_SPJ || d->shape->kind == IVM_KIND_AGG ||
+		d->shape->kind == IVM_KIND_RECURSIVE)
 	{
 		/* how a delta finds its rows: by row hash, or by group key hash */
 		resetStringInfo(&sql);
 		appendStringInfo(&sql, "CREATE INDEX ON %s (%s)", d->storage_name,
-						 d->shape->kind == IVM_KIND_SPJ ? IVM_HASH_COLUMN : IVM_KEY_COLUMN);
+						 d->shape->kind != IVM_KIND_AGG ? IVM_HASH_COLUMN : IVM_KEY_COLUMN);
 		ExecUtility(sql.data, "indexing view storage");
 	}
 	if (d->hidden && d->shape->kind == IVM_KIND_AGG && d->shape->nkeys > 0 && KeysSortable(d))
@@ -755,6 +756,25 @@ CreateStorage(Declaration *d)
 							 quote_identifier(((ViewColumn *) list_nth(d->cols, lfirst_int(lc)))->name));
 		appendStringInfoChar(&sql, ')');
 		ExecUtility(sql.data, "indexing a hidden view on its group keys");
+	}
+	if (d->shape->kind == IVM_KIND_RECURSIVE && d->shape->recursive->rkeys != NIL)
+	{
+		/* the loop's rounds join the storage to the step's relation on them */
+		bool		sortable = true;
+
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "CREATE INDEX ON %s (", d->storage_name);
+		foreach(lc, d->shape->recursive->rkeys)
+		{
+			ViewColumn *col = list_nth(d->cols, lfirst_int(lc) - 1);
+
+			sortable &= OidIsValid(GetDefaultOpClass(col->type, BTREE_AM_OID));
+			appendStringInfo(&sql, "%s%s", lc == list_head(d->shape->recursive->rkeys) ? "" : ", ",
+							 quote_identifier(col->name));
+		}
+		appendStringInfoChar(&sql, ')');
+		if (sortable)
+			ExecUtility(sql.data, "indexing view storage on the columns its recursion joins on");
 	}
 	if (d->shape->kind == IVM_KIND_WINDOW && d->shape->window->keycols != NIL)
 	{

@@ -21,6 +21,9 @@
 #   random-collide  the same (200 ticks) in a cluster of its own started with
 #                 ivm.debug_hash_bits = 3: every row and key hash collides
 #                 with many others, and every view must still equal its query
+#   recursive     test/recursive/run.sh: WITH RECURSIVE views over random graphs
+#                 with cycles, edges inserted, deleted and moved, each view
+#                 equal to its query after every tick (IVM_RECURSIVE_TICKS, 80)
 #   dump          test/dump/run.sh: pg_dump (plain, custom) and ivm.checkpoint_full
 #                 round trips, the randomised test going on in each restored
 #                 database, the dedup seen-set across a restart
@@ -76,7 +79,7 @@ PASSED=0
 FAILED=0
 SKIPPED=0
 RESULTS=()
-SUITES=${IVM_SUITES:-layers installcheck pgtap push-leak random random-profiles random-full random-quarantine random-collide dump crash ownership worker checkpoint s3 standby upgrade nopreload tpch package versions}
+SUITES=${IVM_SUITES:-layers installcheck pgtap push-leak random random-profiles random-full random-quarantine random-collide recursive dump crash ownership worker checkpoint s3 standby upgrade nopreload tpch package versions}
 
 # The randomised test: a random seed unless one is given, 300 ticks unless told.
 IVM_SEED=$(ivm_seed)
@@ -199,6 +202,8 @@ run_suite random-quarantine 600 env IVM_FAILING=1 IVM_TICKS=150 bash "$HERE/rand
 # row hashes of 3 bits: a hash only finds candidates, equality of the row decides
 run_suite random-collide 600 env -u IVM_PGDATA -u IVM_TMP IVM_EXTRA_CONF="ivm.debug_hash_bits = 3" \
     IVM_EXPECT_HASH_BITS=3 IVM_TICKS="${IVM_COLLIDE_TICKS:-200}" bash "$HERE/random/run.sh"
+# WITH RECURSIVE over random graphs with cycles (the same seed)
+run_suite recursive 900 env IVM_TICKS="${IVM_RECURSIVE_TICKS:-80}" bash "$HERE/recursive/run.sh"
 run_suite dump 900 bash "$HERE/dump/run.sh"
 run_suite crash 600 bash "$HERE/crash/run.sh"
 run_suite ownership 300 bash "$HERE/ownership/run.sh"
