@@ -50,6 +50,8 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/objectaddress.h"
 #include "catalog/pg_class.h"
 #include "commands/cluster.h"
 #include "executor/executor.h"
@@ -57,6 +59,7 @@
 #include "miscadmin.h"
 #include "nodes/plannodes.h"
 #include "storage/lmgr.h"
+#include "storage/lock.h"
 #include "tcop/pquery.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
@@ -243,6 +246,24 @@ IvmStorageEmpty(Oid storage_rel, Snapshot snap)
 }
 
 /*
+ * StorageHeldByOthers
+ *		Whether another transaction holds a lock on the storage that the
+ *		swap's ACCESS EXCLUSIVE would wait for.  Takes no lock (a lock taken
+ *		and let go would still be WAL-logged, and a standby would hold it
+ *		against its readers until the tick ends).
+ */
+static bool
+StorageHeldByOthers(Oid storage_rel)
+{
+	LOCKTAG		tag;
+	VirtualTransactionId *holders;
+
+	SET_LOCKTAG_RELATION(tag, MyDatabaseId, storage_rel);
+	holders = GetLockConflicts(&tag, AccessExclusiveLock, NULL);
+	return VirtualTransactionIdIsValid(holders[0]);
+}
+
+/*
  * IvmBulkFill
  *		Replace the storage's rows with those query returns (every storage
  *		column, hidden ones included): a transient heap filled by
@@ -279,7 +300,9 @@ IvmBulkFill(Oid storage_rel, Oid view_owner, const char *viewname, const char *q
 	FillReceiver fr;
 	IvmUserSave save;
 	char	   *storage_name;
+	bool		vdelta_was_empty;
 
+	vdelta_was_empty = vdelta == NULL || tuplestore_tuple_count(vdelta) == 0;
 	srel = table_open(storage_rel, AccessShareLock);
 	if (srel->rd_rel->relkind != RELKIND_RELATION)
 	{
@@ -324,12 +347,8 @@ IvmBulkFill(Oid storage_rel, Oid view_owner, const char *viewname, const char *q
 	 * view is diffed instead, which waits for no reader.  (A reader that
 	 * comes while the rows go in still delays the swap until it ends.)
 	 */
-	if (snap != InvalidSnapshot)
-	{
-		if (!ConditionalLockRelationOid(storage_rel, AccessExclusiveLock))
-			return false;
-		UnlockRelationOid(storage_rel, AccessExclusiveLock);
-	}
+	if (snap != InvalidSnapshot && StorageHeldByOthers(storage_rel))
+		return false;
 
 	/* a small view is diffed */
 	portal = IvmOpenCursor(IvmQuerySideSql(query, false), snap, view_owner);
@@ -382,7 +401,30 @@ IvmBulkFill(Oid storage_rel, Oid view_owner, const char *viewname, const char *q
 	 * builds run the support functions of the owner's types: as the owner.
 	 */
 	IvmProgressPhase(IVM_PHASE_INDEX);
-	LockRelationOid(storage_rel, AccessExclusiveLock);
+	if (snap != InvalidSnapshot && vdelta_was_empty)
+	{
+		/*
+		 * In a tick, a transaction that came to hold the storage while the
+		 * rows went in (a reader; or any role, with no right on it, whose
+		 * PREPARE names it: parsing locks) must not hold the tick up, nor fail
+		 * it by lock_timeout: the new heap goes and the view is diffed, which
+		 * waits for no reader.
+		 */
+		if (!ConditionalLockRelationOid(storage_rel, AccessExclusiveLock))
+		{
+			ObjectAddress heap;
+
+			ObjectAddressSet(heap, RelationRelationId, new_heap);
+			performDeletion(&heap, DROP_RESTRICT,
+							PERFORM_DELETION_INTERNAL | PERFORM_DELETION_QUIETLY);
+			CommandCounterIncrement();
+			if (vdelta != NULL)
+				tuplestore_clear(vdelta);
+			return false;
+		}
+	}
+	else
+		LockRelationOid(storage_rel, AccessExclusiveLock);
 	IvmBecomeOwnerOf(storage_rel, &save);
 	finish_heap_swap(storage_rel, new_heap, false, false, false, true,
 					 RecentXmin, ReadNextMultiXactId(), persistence);

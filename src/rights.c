@@ -516,6 +516,19 @@ IvmCheckPreloaded(void)
 void
 IvmCheckWritable(const char *what)
 {
+	/*
+	 * Not from user code that ivm's work runs (a view's query, an index
+	 * expression of a storage: as its owner, restricted, during a tick, a
+	 * REFRESH or a creation): a tick nested in a tick would consume deltas
+	 * the outer tick's snapshot does not see, and the outer tick's
+	 * recompute of a view would then lose them for good.
+	 */
+	if (ivm_ticking || InSecurityRestrictedOperation())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot %s inside ivm's maintenance of a view", what),
+				 errdetail("A view's query, and code it or a view's storage calls, runs as the view's owner while ivm maintains views; it may not tick, create views, watch or push."),
+				 errhint("Call it outside the view's query.")));
 	if (RecoveryInProgress())
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
