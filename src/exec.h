@@ -75,6 +75,7 @@ extern void IvmInternalDdl(const char *sql, Oid role, const char *what);
 /* rights.c: checks every SQL-callable function makes first */
 extern void IvmCheckPreloaded(void);
 extern void IvmCheckWritable(const char *what);
+extern void IvmCheckUserEntry(const char *what);
 extern void IvmCheckArgNotNull(FunctionCallInfo fcinfo, int argno, const char *argname,
 							   const char *funcname);
 

@@ -185,6 +185,7 @@ ivm_create_source(PG_FUNCTION_ARGS)
 	int			save_nestlevel;
 
 	IvmCheckPreloaded();
+	IvmCheckUserEntry("create a push source");
 	IvmCheckWritable("create a push source");
 	IvmCheckArgNotNull(fcinfo, 0, "name", "ivm.create_source");
 	IvmCheckArgNotNull(fcinfo, 1, "columns", "ivm.create_source");
@@ -1026,6 +1027,7 @@ PushBatch(Oid relid, Jsonb *batch)
 	Oid			save_maintained;
 
 	IvmCheckPreloaded();
+	IvmCheckUserEntry("push a batch");
 	IvmCheckWritable("push a batch");
 	source = get_rel_name(relid);
 	if (source == NULL)
@@ -1249,6 +1251,7 @@ ivm_set_dedup(PG_FUNCTION_ARGS)
 	int			rc;
 
 	IvmCheckPreloaded();
+	IvmCheckUserEntry("change a push source");
 	IvmCheckWritable("change a push source");
 	IvmCheckArgNotNull(fcinfo, 0, "source", "ivm.set_dedup");
 	IvmCheckArgNotNull(fcinfo, 1, "enabled", "ivm.set_dedup");

@@ -508,6 +508,39 @@ IvmCheckPreloaded(void)
 }
 
 /*
+ * NotFromUserCode
+ *		The error of IvmCheckUserEntry.
+ */
+static void
+NotFromUserCode(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("cannot %s inside ivm's maintenance of a view", what),
+			 errdetail("A view's query, and code it or a view's storage calls, runs as the view's owner while ivm maintains views; it may not tick, create views, watch or push."),
+			 errhint("Call it outside the view's query.")));
+}
+
+/*
+ * IvmCheckUserEntry
+ *		Refuse a call of ivm's SQL functions (a tick, a REFRESH, a view's
+ *		creation, a watch, a push) from user code that ivm's work runs: a
+ *		view's query, code it calls, an index expression of a storage, all
+ *		run as their owner, restricted, during a tick, a REFRESH or a
+ *		creation.  A tick nested in a tick would consume deltas the outer
+ *		tick's snapshot does not see, and the outer tick's recompute of
+ *		another role's view would then lose them for good.  (ivm's own C
+ *		code acts restricted too, restoring a view as its owner: it does not
+ *		come through here.)
+ */
+void
+IvmCheckUserEntry(const char *what)
+{
+	if (ivm_ticking || InSecurityRestrictedOperation())
+		NotFromUserCode(what);
+}
+
+/*
  * IvmCheckWritable
  *		Refuse, with a message that says why and what to do, work that
  *		writes when the transaction is read-only or the server is a standby.
@@ -516,19 +549,9 @@ IvmCheckPreloaded(void)
 void
 IvmCheckWritable(const char *what)
 {
-	/*
-	 * Not from user code that ivm's work runs (a view's query, an index
-	 * expression of a storage: as its owner, restricted, during a tick, a
-	 * REFRESH or a creation): a tick nested in a tick would consume deltas
-	 * the outer tick's snapshot does not see, and the outer tick's
-	 * recompute of a view would then lose them for good.
-	 */
-	if (ivm_ticking || InSecurityRestrictedOperation())
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("cannot %s inside ivm's maintenance of a view", what),
-				 errdetail("A view's query, and code it or a view's storage calls, runs as the view's owner while ivm maintains views; it may not tick, create views, watch or push."),
-				 errhint("Call it outside the view's query.")));
+	/* a tick nested in a tick, say (IvmCheckUserEntry says why not) */
+	if (ivm_ticking)
+		NotFromUserCode(what);
 	if (RecoveryInProgress())
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),

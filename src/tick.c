@@ -1973,6 +1973,7 @@ IvmRunTick(int force_view_id, Datum *result_values)
 	bool		fast;
 
 	IvmCheckPreloaded();
+	IvmCheckUserEntry("run a tick");
 	IvmCheckWritable("run a tick");
 
 	tickcxt = AllocSetContextCreate(CurrentMemoryContext, "ivm tick",

@@ -130,6 +130,7 @@ CreateIncrementalView(CreateTableAsStmt *stmt, QueryCompletion *qc)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("USING and TABLESPACE are not supported for incremental views")));
 
+	IvmCheckUserEntry("create an incremental view");
 	name = into->rel->schemaname
 		? quote_qualified_identifier(into->rel->schemaname, into->rel->relname)
 		: pstrdup(quote_identifier(into->rel->relname));

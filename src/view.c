@@ -1375,6 +1375,7 @@ ivm_create_view(PG_FUNCTION_ARGS)
 	char	   *options = NULL;
 
 	IvmCheckPreloaded();
+	IvmCheckUserEntry("create an incremental view");
 	IvmCheckArgNotNull(fcinfo, 0, "name", "ivm.create_view");
 	IvmCheckArgNotNull(fcinfo, 1, "query", "ivm.create_view");
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));

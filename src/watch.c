@@ -224,6 +224,7 @@ ivm_watch(PG_FUNCTION_ARGS)
 
 	IvmCheckPreloaded();
 	IvmCheckArgNotNull(fcinfo, 0, "view", "ivm.watch");
+	IvmCheckUserEntry("watch a view");
 	IvmCheckWritable("watch a view");
 	view_id = RequireWatchableView(viewoid, "Watching a view");
 
@@ -265,6 +266,7 @@ ivm_unwatch(PG_FUNCTION_ARGS)
 
 	IvmCheckPreloaded();
 	IvmCheckArgNotNull(fcinfo, 0, "view", "ivm.unwatch");
+	IvmCheckUserEntry("unwatch a view");
 	IvmCheckWritable("unwatch a view");
 	view_id = RequireWatchableView(viewoid, "Unwatching a view");
 
